@@ -1,0 +1,141 @@
+"""Player settings: model, device, sampling and game options, from a TOML file.
+
+The file lives in the platformdirs config folder (``TEXTGAMEGEN_CONFIG`` overrides it). A
+missing file means defaults; a broken one is reported and the defaults are used, so a
+typo never stops the game from starting.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+from textgamegen import paths
+
+
+class SettingsError(ValueError):
+    """A settings file or value is wrong; the message names the file and the key."""
+
+
+@dataclass
+class SamplingSettings:
+    """How the GPT-2 backend samples. Defaults follow the seed's listing."""
+
+    do_sample: bool = True
+    """Sample rather than decode greedily."""
+    top_k: int = 50
+    """Keep only the k most likely next tokens."""
+    top_p: float = 0.95
+    """Nucleus sampling: keep the smallest set of tokens whose probability sums to p."""
+    temperature: float = 1.0
+    """Softmax temperature; lower is safer and duller."""
+    repetition_penalty: float = 1.1
+    """Penalty on tokens already in the prompt or output."""
+    num_candidates: int = 5
+    """Candidates sampled per request; the best is shown, all are listed in the model panel."""
+    max_new_tokens: int = 40
+    """Upper bound on the length of one narration, in tokens."""
+    min_words: int = 4
+    """Shorter candidates lose points when reranked."""
+    max_words: int = 60
+    """Longer candidates lose points when reranked."""
+
+    def __post_init__(self) -> None:
+        if self.top_k < 0:
+            raise SettingsError("sampling.top_k must be 0 or more")
+        if not 0.0 < self.top_p <= 1.0:
+            raise SettingsError("sampling.top_p must be in (0, 1]")
+        if self.temperature <= 0.0:
+            raise SettingsError("sampling.temperature must be above 0")
+        if self.repetition_penalty < 1.0:
+            raise SettingsError("sampling.repetition_penalty must be 1.0 or more")
+        if not 1 <= self.num_candidates <= 16:
+            raise SettingsError("sampling.num_candidates must be between 1 and 16")
+        if not 1 <= self.max_new_tokens <= 512:
+            raise SettingsError("sampling.max_new_tokens must be between 1 and 512")
+        if not 0 <= self.min_words <= self.max_words:
+            raise SettingsError("sampling.min_words must be between 0 and max_words")
+
+
+@dataclass
+class Settings:
+    """Everything a player can set; saved as TOML."""
+
+    model: str = "textgamegen"
+    """Generator: a registry name, a model directory, a hub id, or "template"."""
+    device: str = "auto"
+    """auto (CUDA when available, else CPU), cpu or cuda."""
+    show_model_panel: bool = True
+    """Show the panel with the prompt, candidates and timings."""
+    autosave_every: int = 5
+    """Autosave after this many turns (0 turns it off); the game also saves on quit."""
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise SettingsError("device must be auto, cpu or cuda")
+        if self.autosave_every < 0:
+            raise SettingsError("autosave_every must be 0 or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "settings") -> Settings:
+        data = dict(data)
+        sampling = data.pop("sampling", {}) or {}
+        try:
+            _check_keys(cls, data, source, "")
+            _check_keys(SamplingSettings, sampling, source, "sampling.")
+            return cls(**data, sampling=SamplingSettings(**sampling))
+        except (TypeError, SettingsError) as error:
+            raise SettingsError(f"{source}: {error}") from None
+
+
+def _check_keys(kind: type, data: dict[str, Any], source: str, prefix: str) -> None:
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"unknown key {prefix}{unknown[0]}")
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings; a missing file gives the defaults, a broken one raises SettingsError."""
+    path = path or paths.config_file()
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"{path}: {error}") from None
+    return Settings.from_dict(data, source=str(path))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write settings as TOML, atomically, so a crash never leaves half a file."""
+    from textgamegen.engine.atomic import write_atomic
+
+    path = path or paths.config_file()
+    data = settings.to_dict()
+    sampling = data.pop("sampling")
+    lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()]
+    lines += ["", "[sampling]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in sampling.items()]
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,107 @@
+"""What the engine asks the generator for.
+
+The engine owns all state and decides everything; it only asks for prose. Each step
+returns ``ContentRequest`` objects, the caller (TUI, playthrough runner, tests) has a
+generator narrate them, and hands the text back with ``Game.fulfil`` so first
+descriptions are cached in the game state and saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ContentKind(str, Enum):
+    """The four kinds of text, each with its special token in the training corpus."""
+
+    ACTION = "action"  # narration of the player's action or an event: <|action|>
+    ITEM = "item"  # an item's (or room's) description; prompted as narration
+    DIALOGUE = "dialogue"  # what an NPC says: <|dialogue|>
+    QUEST = "quest"  # quest talk addressed to "you": <|quest|>
+
+
+@dataclass(frozen=True)
+class ContentRequest:
+    """One piece of prose the engine wants written.
+
+    Attributes:
+        kind: which kind of text.
+        subject: display name of what the text is about ("brass lantern"); may be empty.
+        room: display name of the current room.
+        command: the player's command as typed (sanitised).
+        entities: names the text should mention, most important first.
+        story: recent story lines, oldest first, for context.
+        seed: per-request seed, derived from the game seed and turn, so a replay is identical.
+        cache_key: when set ("item:lantern", "room:hall", "npc:miller"), the first text is
+            stored in the game state and reused on every revisit.
+        fallback: the engine's own text for this request, shown when no generator can help.
+        speaker, persona, topic: for dialogue and quest requests.
+    """
+
+    kind: ContentKind
+    subject: str = ""
+    room: str = ""
+    command: str = ""
+    entities: tuple[str, ...] = ()
+    story: tuple[str, ...] = ()
+    seed: int = 0
+    cache_key: str | None = None
+    fallback: str = ""
+    speaker: str = ""
+    persona: str = ""
+    topic: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["entities"] = list(self.entities)
+        data["story"] = list(self.story)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContentRequest:
+        values = dict(data)
+        values["kind"] = ContentKind(values["kind"])
+        values["entities"] = tuple(values.get("entities", ()))
+        values["story"] = tuple(values.get("story", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A line of deterministic engine output ("You take the lantern.").
+
+    ``kind`` is one of: "text" (plain engine text), "room" (a room heading), "error"
+    (the command could not be done), "system" (saved, loaded, help), "quest" (quest
+    progress), "won" (the ending), "prose" (generated text replayed from the cache).
+    """
+
+    kind: str
+    text: str
+
+
+@dataclass
+class StepResult:
+    """Everything one ``Game.step`` produced.
+
+    Attributes:
+        command: the command as understood (sanitised).
+        events: engine text, in order.
+        changes: short machine-readable descriptions of state changes
+            ("room:hall", "+lantern", "-key", "quest:lighthouse:done").
+        requests: prose still to be written by the generator. A request whose cache_key
+            already has text is not emitted; that text appears in ``events`` as "prose".
+        turn: the turn number after this step.
+        won: the game has just been won (or already was).
+        quit: the player asked to quit.
+    """
+
+    command: str
+    events: list[Event] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    requests: list[ContentRequest] = field(default_factory=list)
+    turn: int = 0
+    won: bool = False
+    quit: bool = False
