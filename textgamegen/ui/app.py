@@ -1,0 +1,451 @@
+"""The TextGameGen Textual app, and ``run_tui``, which the ``play`` command calls.
+
+The app owns what outlives one game: the settings, the saves folder and the generator.
+The generator is loaded in a thread worker (group "model") so the title screen and the
+game are usable at once; torch and transformers are imported only inside that worker.
+Until it is ready, prose requests wait in the story log's queue; if loading fails, the
+player is told why and the template narrator takes over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from textgamegen import paths
+from textgamegen.config import SamplingSettings, Settings, SettingsError, load_settings
+from textgamegen.engine.content import Event, StepResult
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.ui.commands import GameCommands
+from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.screens.help import HelpScreen
+from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
+from textgamegen.ui.screens.settings import SettingsScreen
+from textgamegen.ui.screens.title import TitleScreen
+
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
+    from textgamegen.engine.world import World
+
+GeneratorLoader = Callable[[str, str, SamplingSettings], Generator]
+"""(model, device, sampling) -> a ready generator; raises GeneratorError."""
+
+
+def load_generator_in_worker(model: str, device: str, sampling: SamplingSettings) -> Generator:
+    """The real loader. Runs in the model worker: heavy imports happen here, never at start."""
+    from textgamegen.generation.loader import load_generator
+
+    if model != "template":
+        try:
+            from transformers.utils import logging as hf_logging
+
+            # Progress bars write to the terminal behind Textual's back and garble the screen.
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
+    return load_generator(model, device, sampling)
+
+
+def template_generator() -> Generator:
+    from textgamegen.generation.template import TemplateGenerator
+
+    return TemplateGenerator()
+
+
+@dataclass
+class Launch:
+    """Everything ``run_tui`` worked out from the command line and the settings.
+
+    Attributes:
+        world: the world a new game is played in.
+        settings: the player's settings (defaults when the file was broken).
+        saves_dir: where saves are read and written.
+        seed: the seed of a new game.
+        model: the generator to load (``--model`` or the settings).
+        device: auto, cpu or cuda.
+        load: a save to open at once instead of showing the title screen.
+        notices: messages for the player (a broken settings file, ...).
+    """
+
+    world: World
+    settings: Settings
+    saves_dir: Path
+    seed: int = 0
+    model: str = "template"
+    device: str = "auto"
+    load: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+class TextGameGenApp(App[int]):
+    """Title screen, game screen and dialogs over one engine ``Game`` at a time."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "TextGameGen"
+    COMMANDS = App.COMMANDS | {GameCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Leave the game; it autosaves first",
+            id="app.quit",
+            priority=True,
+        ),
+    ]
+
+    generator: reactive[Generator | None] = reactive(None, init=False)
+    """The narrator in use; None while the model is loading."""
+    model_label: reactive[str] = reactive("")
+    device_label: reactive[str] = reactive("")
+    model_loading: reactive[bool] = reactive(False)
+
+    @dataclass
+    class ModelLoaded(Message):
+        """The generator is ready (possibly the template fallback after a failure)."""
+
+        name: str
+        backend: str
+        device: str
+
+    @dataclass
+    class ModelLoadFailed(Message):
+        """Loading the model failed; the template narrator took over."""
+
+        model: str
+        error: str
+
+    def __init__(
+        self,
+        launch: Launch,
+        *,
+        loader: GeneratorLoader | None = None,
+        generator: Generator | None = None,
+        show_title: bool | None = None,
+    ) -> None:
+        """Args:
+        launch: what to play and how.
+        loader: loads a generator in the model worker (the real loader by default).
+        generator: a ready generator; skips loading (tests use it).
+        show_title: start on the title screen; by default only without ``launch.load``.
+        """
+        super().__init__()
+        self.launch = launch
+        self.settings = launch.settings
+        self.saves_dir = launch.saves_dir
+        self.game: Game | None = None
+        self._loader = loader or load_generator_in_worker
+        self._ready_generator = generator
+        self._show_title = (launch.load is None) if show_title is None else show_title
+        self._requested_model = launch.model
+        self._requested_device = launch.device
+        self._saved_turn: int | None = None
+        self._notices: list[str] = list(launch.notices)
+
+    # -- start-up ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self._ready_generator is not None:
+            self._use_generator(self._ready_generator)
+        else:
+            self.load_model(self._requested_model, self._requested_device)
+        if self.launch.load and self._open_save(self.launch.load):
+            return
+        if self._show_title:
+            self._show_title_screen()
+        else:
+            self.action_new_game()
+
+    def _show_title_screen(self) -> None:
+        notice = "\n".join(self._notices)
+        self._notices = []
+        self.push_screen(TitleScreen(self.launch.world.title, self._has_autosave(), notice))
+
+    def _has_autosave(self) -> bool:
+        from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
+
+        try:
+            return any(info.name == AUTOSAVE_NAME for info in list_saves(self.saves_dir))
+        except Exception:  # noqa: BLE001 - an unreadable folder just means no autosave
+            return False
+
+    # -- the generator -----------------------------------------------------------------
+
+    def load_model(self, model: str, device: str) -> None:
+        """Start (or restart) loading a generator; prose waits until it is ready."""
+        self._requested_model = model
+        self._requested_device = device
+        self.generator = None
+        self.model_label = model
+        self.device_label = device
+        self.model_loading = True
+        self._load_model_worker(model, device, self.settings.sampling)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="load model")
+    def _load_model_worker(self, model: str, device: str, sampling: SamplingSettings) -> Generator:
+        return self._loader(model, device, sampling)
+
+    def _use_generator(self, generator: Generator) -> None:
+        self.model_loading = False
+        self.model_label = strip_unsafe(str(getattr(generator, "name", "?")))
+        self.device_label = strip_unsafe(str(getattr(generator, "device", "?")))
+        self.generator = generator
+        self.post_message(
+            self.ModelLoaded(
+                self.model_label, str(getattr(generator, "backend", "?")), self.device_label
+            )
+        )
+
+    def _model_failed(self, error: BaseException | None) -> None:
+        if isinstance(error, GeneratorError):
+            reason = str(error)
+        else:
+            reason = f"{type(error).__name__}: {error}"
+        model = self._requested_model
+        notice = (
+            f"The model {model!r} could not be loaded: {reason} "
+            "Playing on with the template narrator."
+        )
+        self.post_message(self.ModelLoadFailed(model, reason))
+        self.tell(notice, severity="warning")
+        self._use_generator(template_generator())
+
+    def switch_model(self, model: str) -> None:
+        """Narrate with another model from now on, and remember the choice."""
+        from textgamegen.config import save_settings
+
+        self.settings.model = model
+        try:
+            save_settings(self.settings)
+        except (OSError, SettingsError) as error:
+            self.tell(f"Settings not saved: {error}", severity="warning")
+        self.load_model(model, self.settings.device)
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker outcomes and faults are reported."""
+        worker = event.worker
+        if worker.group == "model":
+            if event.state == WorkerState.SUCCESS and worker.result is not None:
+                self._use_generator(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self._model_failed(worker.error)
+        elif event.state == WorkerState.ERROR:
+            self.tell(f"{worker.name or worker.group} failed: {worker.error}", severity="error")
+
+    # -- telling the player ------------------------------------------------------------
+
+    def tell(self, message: str, severity: str = "information") -> None:
+        """Show a notice: in the story when a game is on screen, and as a toast."""
+        message = strip_unsafe(message)
+        screen = self._game_screen()
+        if screen is not None:
+            screen.add_notice(message)
+        else:  # kept for the story of the next game, so it is not lost with the toast
+            self._notices.append(message)
+        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    def _game_screen(self) -> GameScreen | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, GameScreen):
+                return screen
+        return None
+
+    # -- games -------------------------------------------------------------------------
+
+    def start_game(self, game: Game, opening: list[StepResult] | None = None) -> None:
+        """Show a game on the game screen, replacing the title or the previous game."""
+        self.game = game
+        self._saved_turn = game.turn
+        opening = list(opening or [])
+        if self._notices:
+            opening.insert(0, StepResult("", events=[Event("system", n) for n in self._notices]))
+            self._notices = []
+        screen = GameScreen(game, opening=opening)
+        if isinstance(self.screen, (TitleScreen, GameScreen)):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def action_new_game(self) -> None:
+        from textgamegen.engine.game import Game
+
+        game = Game.new(
+            self.launch.world,
+            seed=self.launch.seed,
+            saves_dir=self.saves_dir,
+            autosave_every=self.settings.autosave_every,
+        )
+        self.start_game(game, opening=[game.step("look")])
+
+    def _open_save(self, name: str) -> bool:
+        """Load a save and play it; on failure tell the player and return False."""
+        from textgamegen.engine.saves import SaveError, load_game
+
+        try:
+            game = load_game(name, self.saves_dir)
+        except (SaveError, OSError) as error:
+            self.tell(f"Could not load {name!r}: {error}", severity="error")
+            return False
+        loaded = StepResult("", events=[Event("system", f"Loaded {name}.")])
+        self.start_game(game, opening=[loaded, game.step("look")])
+        return True
+
+    def action_continue(self) -> None:
+        from textgamegen.engine.saves import AUTOSAVE_NAME
+
+        self._open_save(AUTOSAVE_NAME)
+
+    def action_load(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self._open_save(name)
+
+        self.push_screen(LoadDialog(self.saves_dir), chosen)
+
+    def action_save(self) -> None:
+        game = self.game
+        if game is None or self._game_screen() is None:
+            self.notify("Start or load a game first.", severity="warning")
+            return
+
+        def chosen(name: str | None) -> None:
+            from textgamegen.engine.saves import SaveError, save_game
+
+            if not name:
+                return
+            try:
+                path = save_game(game, name, self.saves_dir)
+            except (SaveError, OSError) as error:
+                self.tell(f"Could not save: {error}", severity="error")
+                return
+            self.tell(f"Saved as {name} ({path}).")
+
+        self.push_screen(SaveDialog("save-1"), chosen)
+
+    def action_settings(self) -> None:
+        def chosen(settings: Settings | None) -> None:
+            if settings is not None:
+                self.apply_settings(settings)
+
+        self.push_screen(SettingsScreen(self.settings), chosen)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings; reload the generator when the model, device or sampling changed."""
+        old = self.settings
+        self.settings = settings
+        screen = self._game_screen()
+        if screen is not None:
+            screen.set_model_panel(settings.show_model_panel)
+        if (settings.model, settings.device, settings.sampling) != (
+            self._requested_model,
+            self._requested_device,
+            old.sampling,
+        ):
+            self.load_model(settings.model, settings.device)
+        self.notify("Settings saved.")
+
+    def action_toggle_model_panel(self) -> None:
+        screen = self._game_screen()
+        if screen is not None:
+            screen.action_toggle_model_panel()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    @on(TitleScreen.Chosen)
+    def _title_choice(self, event: TitleScreen.Chosen) -> None:
+        actions = {
+            "new": self.action_new_game,
+            "continue": self.action_continue,
+            "load": self.action_load,
+            "settings": self.action_settings,
+            "quit": self.action_quit,
+        }
+        actions[event.choice]()
+
+    # -- leaving -----------------------------------------------------------------------
+
+    def autosave(self) -> None:
+        """Save the game as the autosave if turns were played since it was started or saved."""
+        from textgamegen.engine.saves import AUTOSAVE_NAME, save_game
+
+        game = self.game
+        if game is None or game.turn == self._saved_turn:
+            return
+        try:
+            save_game(game, AUTOSAVE_NAME, self.saves_dir)
+        except Exception as error:  # noqa: BLE001 - say so, but never trap the player
+            print(f"textgamegen: autosave failed: {error}", file=sys.stderr)
+            return
+        self._saved_turn = game.turn
+
+    def game_quit(self) -> None:
+        """The player typed "quit": the game has autosaved itself; leave."""
+        if self.game is not None:
+            self._saved_turn = self.game.turn
+        self.action_quit()
+
+    async def action_quit(self) -> None:
+        self.autosave()
+        self.exit(0)
+
+
+def _launch_from_args(args: argparse.Namespace) -> Launch:
+    """Read settings and the world named on the command line (WorldError if it is bad)."""
+    from textgamegen.engine.world import load_world
+    from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
+
+    notices: list[str] = []
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        settings = Settings()
+        notices.append(f"Settings not read, using defaults: {error}")
+    world = load_world(find_world(getattr(args, "world", None) or DEFAULT_WORLD))
+    saves_dir = getattr(args, "saves_dir", None)
+    return Launch(
+        world=world,
+        settings=settings,
+        saves_dir=Path(saves_dir).expanduser() if saves_dir else paths.saves_dir(),
+        seed=int(getattr(args, "seed", None) or 0),
+        model=getattr(args, "model", None) or settings.model,
+        device=getattr(args, "device", None) or settings.device,
+        load=getattr(args, "load", None),
+        notices=notices,
+    )
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """Play in the terminal.
+
+    Args:
+        args: the ``play`` command's arguments; reads ``world``, ``seed``, ``load``,
+            ``model``, ``device`` and ``saves_dir`` when present.
+
+    Returns:
+        The exit code: 0 after a normal quit, 2 when the world cannot be loaded.
+    """
+    from textgamegen.engine.world import WorldError
+
+    try:
+        launch = _launch_from_args(args)
+    except WorldError as error:
+        print(f"textgamegen: {error}", file=sys.stderr)
+        return 2
+    app = TextGameGenApp(launch)
+    code = app.run()
+    return int(code or 0)

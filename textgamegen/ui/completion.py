@@ -1,0 +1,103 @@
+"""Tab completion of the command line: verbs first, then the names of things in scope.
+
+Pure functions over the words the game knows (``Game.verbs()`` and ``Game.scope_names()``),
+so they are tested without a terminal. Names may have several words ("brass lantern"): the
+longest tail of the line that begins a name is what gets completed, and a fragment that
+begins a later word of a name ("lan") also finds it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What Tab can do with a line.
+
+    Attributes:
+        head: the part of the line that stays as typed (ends with a space, or is empty).
+        fragment: the part being completed.
+        options: the words or names that could replace the fragment, sorted.
+    """
+
+    head: str
+    fragment: str
+    options: tuple[str, ...]
+
+    @property
+    def common(self) -> str:
+        """The line completed as far as every option agrees."""
+        if not self.options:
+            return self.head + self.fragment
+        if len(self.options) == 1:
+            return self.head + self.options[0] + " "
+        prefix = os.path.commonprefix([option.lower() for option in self.options])
+        if len(prefix) <= len(self.fragment):
+            return self.head + self.fragment
+        return self.head + self.options[0][: len(prefix)]
+
+    def line(self, option: str) -> str:
+        """The line with the fragment replaced by one option."""
+        return self.head + option + " "
+
+
+def _unique_sorted(words: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for word in words:
+        word = word.strip()
+        if word and word.lower() not in seen:
+            seen[word.lower()] = word
+    return tuple(sorted(seen.values(), key=str.lower))
+
+
+def _starts_a_word(name: str, fragment: str) -> bool:
+    return any(word.startswith(fragment) for word in name.lower().split()[1:])
+
+
+def complete(line: str, verbs: Iterable[str], names: Iterable[str]) -> Completion:
+    """Find what the end of ``line`` could be completed to.
+
+    Args:
+        line: the command line as typed.
+        verbs: every verb the parser knows.
+        names: exits, items, NPCs and inventory in scope.
+
+    Returns:
+        The completion; its ``options`` is empty when nothing matches.
+    """
+    words = line.split(" ")
+    if len(words) == 1:
+        fragment = words[0].lower()
+        options = [verb for verb in _unique_sorted(verbs) if verb.lower().startswith(fragment)]
+        return Completion("", words[0], tuple(options))
+    known = _unique_sorted(names)
+    # The longest tail wins, so "take brass l" completes "brass lantern", not "l...".
+    for start in range(1, len(words)):
+        fragment = " ".join(words[start:])
+        lowered = fragment.lower()
+        options = [name for name in known if name.lower().startswith(lowered)]
+        if options:
+            return Completion(" ".join(words[:start]) + " ", fragment, tuple(options))
+    fragment = words[-1]
+    lowered = fragment.lower()
+    head = " ".join(words[:-1]) + " "
+    if lowered:
+        options = [name for name in known if _starts_a_word(name, lowered)]
+        return Completion(head, fragment, tuple(options))
+    return Completion(head, fragment, ())
+
+
+def suggestion(line: str, verbs: Iterable[str], names: Iterable[str]) -> str | None:
+    """The line completed with the first option, for the input's ghost text (None if none)."""
+    if not line.strip():
+        return None
+    found = complete(line, verbs, names)
+    if not found.options or not found.fragment:
+        return None
+    best = found.head + found.options[0]
+    if not best.lower().startswith(line.lower()) or len(best) <= len(line):
+        return None
+    return line + best[len(line) :]

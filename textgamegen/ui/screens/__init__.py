@@ -1,0 +1,1 @@
+"""Screens: title, the game, help, save/load dialogs and settings."""

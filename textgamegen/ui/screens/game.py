@@ -1,0 +1,250 @@
+"""The game screen: story log, model panel, command line, side panel and status bar.
+
+``Game.step`` is pure Python and fast, so it runs right here on the UI thread and its
+events are shown at once; the prose it asks for is queued on the story log, whose thread
+worker narrates it. Finished text goes back to the game with ``Game.fulfil`` so first
+descriptions are cached and saved.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from textgamegen.engine.content import ContentRequest, Event, StepResult
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.generation.base import Generator
+from textgamegen.ui.widgets.command_input import CommandInput
+from textgamegen.ui.widgets.model_panel import ModelPanel
+from textgamegen.ui.widgets.side_panel import SidePanel
+from textgamegen.ui.widgets.status_bar import StatusBar
+from textgamegen.ui.widgets.story_log import StoryLog
+
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
+    from textgamegen.ui.app import TextGameGenApp
+
+
+def world_title(game: Game) -> str:
+    """The world's display title (its name when it has no title)."""
+    world = game.world
+    return str(getattr(world, "title", "") or getattr(world, "name", "") or "world")
+
+
+class GameScreen(Screen[None]):
+    """Play one game."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", tooltip="Commands and keys", id="game.help"),
+        Binding(
+            "f2",
+            "toggle_model_panel",
+            "Model panel",
+            tooltip="Show or hide the prompt, candidates and timings",
+            id="game.model_panel",
+        ),
+        Binding(
+            "f3", "settings", "Settings", tooltip="Model, device, sampling", id="game.settings"
+        ),
+        Binding("ctrl+s", "save", "Save", tooltip="Save the game under a name", id="game.save"),
+        Binding("ctrl+o", "load", "Load", tooltip="Load a saved game", id="game.load"),
+        Binding("ctrl+r", "retry", "Retry", tooltip="Write the last prose again", id="game.retry"),
+        Binding(
+            "escape",
+            "stop_narration",
+            "Stop",
+            tooltip="Stop the prose being written",
+            id="game.stop",
+        ),
+    ]
+
+    def __init__(self, game: Game, *, opening: list[StepResult] | None = None) -> None:
+        super().__init__()
+        self.game = game
+        self._opening = opening or []
+
+    @property
+    def tgg(self) -> TextGameGenApp:
+        return cast("TextGameGenApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="game-body"):
+            with Vertical(id="game-main"):
+                yield StoryLog(id="story")
+                yield ModelPanel(id="model-panel")
+                yield Static(id="completions")
+                yield CommandInput(self._verbs, self._scope_names, id="command")
+            yield SidePanel(id="side")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ModelPanel).display = self.tgg.settings.show_model_panel
+        self.query_one("#completions").display = False
+        self.watch(self.tgg, "generator", self._generator_changed)
+        self.watch(self.tgg, "model_label", self._model_changed)
+        self.watch(self.tgg, "device_label", self._model_changed)
+        self.watch(self.tgg, "model_loading", self._model_changed)
+        for result in self._opening:
+            self.show_result(result)
+        self._opening = []
+        self.refresh_panels()
+        self.query_one(CommandInput).focus()
+
+    # -- the game's read-only views ----------------------------------------------------
+
+    def _verbs(self) -> list[str]:
+        return self.game.verbs()
+
+    def _scope_names(self) -> list[str]:
+        return self.game.scope_names()
+
+    def refresh_panels(self) -> None:
+        """Redraw the side panel and status bar from the game state."""
+        game = self.game
+        self.query_one(SidePanel).show(
+            game.room().name, game.exits(), game.inventory(), game.quest_log()
+        )
+        status = self.query_one(StatusBar)
+        status.world = world_title(game)
+        status.turn = game.turn
+        self._model_changed()
+
+    def _model_changed(self, _value: object = None) -> None:
+        status = self.query_one(StatusBar)
+        status.model = self.tgg.model_label
+        status.device = self.tgg.device_label
+        status.loading = self.tgg.model_loading
+
+    def _generator_changed(self, generator: Generator | None) -> None:
+        self.query_one(StoryLog).use_generator(generator)
+
+    # -- commands ----------------------------------------------------------------------
+
+    @on(CommandInput.CommandEntered)
+    def _command_entered(self, event: CommandInput.CommandEntered) -> None:
+        self.query_one("#completions").display = False
+        self.run_command(event.command)
+
+    def run_command(self, command: str) -> StepResult:
+        """Step the game and show the result; its prose is queued for narration."""
+        story = self.query_one(StoryLog)
+        story.add_command(command)
+        result = self.game.step(command)
+        self.show_result(result)
+        self.refresh_panels()
+        if result.won:
+            self.notify("You have won! Play on, or start a new game.", title="The end")
+        if result.quit:
+            self.tgg.game_quit()
+        return result
+
+    def show_result(self, result: StepResult) -> None:
+        story = self.query_one(StoryLog)
+        for event in result.events:
+            story.add_event(event)
+        for request in result.requests:
+            story.narrate(request)
+        self._narrating_changed()
+
+    def add_notice(self, text: str) -> None:
+        """A line from the game itself (model notices, saves), shown in the story."""
+        self.query_one(StoryLog).add_event(Event("system", text))
+
+    @on(CommandInput.CompletionsOffered)
+    def _completions_offered(self, event: CommandInput.CompletionsOffered) -> None:
+        hint = self.query_one("#completions", Static)
+        shown = ", ".join(strip_unsafe(option) for option in event.options[:12])
+        more = len(event.options) - 12
+        hint.update(shown + (f" … and {more} more" if more > 0 else ""))
+        hint.display = True
+
+    # -- narration reports -------------------------------------------------------------
+
+    @on(StoryLog.NarrationStarted)
+    def _narration_started(self, event: StoryLog.NarrationStarted) -> None:
+        request = event.job.request
+        self.query_one(ModelPanel).show_working(request.kind.value, request.subject)
+        self._narrating_changed()
+
+    @on(StoryLog.NarrationCompleted)
+    def _narration_completed(self, event: StoryLog.NarrationCompleted) -> None:
+        narration = event.narration
+        self.query_one(ModelPanel).show_narration(narration)
+        if narration.notice:
+            self.notify(strip_unsafe(narration.notice), title="Narrator")
+        if narration.cancelled:
+            self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
+        else:
+            self._hand_back(event.job.request, event.job.paragraph.text, complete=True)
+        self._narrating_changed()
+
+    @on(StoryLog.NarrationFailed)
+    def _narration_failed(self, event: StoryLog.NarrationFailed) -> None:
+        message = f"The narrator failed: {strip_unsafe(event.error)}"
+        self.query_one(ModelPanel).show_message(message)
+        self.notify(message, severity="error", title="Narrator")
+        self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
+        self._narrating_changed()
+
+    @on(StoryLog.NarrationDropped)
+    def _narration_dropped(self, event: StoryLog.NarrationDropped) -> None:
+        self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
+        self._narrating_changed()
+
+    def _hand_back(self, request: ContentRequest, text: str, *, complete: bool) -> None:
+        """Give shown text to the game: it joins the story and, when complete, the cache.
+
+        Cut-short or fallback text is kept out of the cache, so a revisit writes afresh.
+        """
+        text = text.strip()
+        if not text or text == "…" or (not complete and request.cache_key):
+            return
+        try:
+            self.game.fulfil(request, text)
+        except Exception as error:  # noqa: BLE001 - the story must go on
+            self.notify(f"Could not record the prose: {error}", severity="warning")
+
+    def _narrating_changed(self) -> None:
+        self.query_one(StatusBar).narrating = self.query_one(StoryLog).is_narrating
+        self.refresh_bindings()
+
+    # -- actions -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_narration":
+            return self.query_one(StoryLog).is_narrating
+        return True
+
+    def action_stop_narration(self) -> None:
+        if self.query_one(StoryLog).cancel_narration():
+            self.query_one(ModelPanel).show_message("Stopped.")
+        self._narrating_changed()
+
+    def action_retry(self) -> None:
+        self.run_command("retry")
+
+    def action_toggle_model_panel(self) -> None:
+        self.set_model_panel(not self.query_one(ModelPanel).display)
+
+    def set_model_panel(self, shown: bool) -> None:
+        self.query_one(ModelPanel).display = shown
+        self.tgg.settings.show_model_panel = shown
+
+    def action_help(self) -> None:
+        self.tgg.action_help()
+
+    def action_settings(self) -> None:
+        self.tgg.action_settings()
+
+    def action_save(self) -> None:
+        self.tgg.action_save()
+
+    def action_load(self) -> None:
+        self.tgg.action_load()

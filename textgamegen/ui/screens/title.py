@@ -1,0 +1,100 @@
+"""The title screen: new game, continue, load, settings, quit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from textgamegen.engine.safe_text import strip_unsafe
+
+BANNER = r"""
+ _____         _    ____                       ____
+|_   _|____  _| |_ / ___| __ _ _ __ ___   ___ / ___| ___ _ __
+  | |/ _ \ \/ / __| |  _ / _` | '_ ` _ \ / _ \ |  _ / _ \ '_ \
+  | |  __/>  <| |_| |_| | (_| | | | | | |  __/ |_| |  __/ | | |
+  |_|\___/_/\_\\__|\____|\__,_|_| |_| |_|\___|\____|\___|_| |_|
+"""
+
+CHOICES = [
+    ("new", "New game"),
+    ("continue", "Continue"),
+    ("load", "Load a saved game"),
+    ("settings", "Settings"),
+    ("quit", "Quit"),
+]
+
+
+class TitleScreen(Screen[None]):
+    """What the player sees first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "choose('new')", "New game", tooltip="Start the adventure", id="title.new"),
+        Binding(
+            "c",
+            "choose('continue')",
+            "Continue",
+            tooltip="Resume the autosave",
+            id="title.continue",
+        ),
+        Binding("l", "choose('load')", "Load", tooltip="Pick a saved game", id="title.load"),
+        Binding(
+            "s",
+            "choose('settings')",
+            "Settings",
+            tooltip="Model, device, sampling",
+            id="title.settings",
+        ),
+        Binding("q", "choose('quit')", "Quit", tooltip="Leave the game", id="title.quit"),
+    ]
+
+    @dataclass
+    class Chosen(Message):
+        """The player picked an entry ("new", "continue", "load", "settings", "quit")."""
+
+        choice: str
+
+    def __init__(self, world_title: str, can_continue: bool, notice: str = "") -> None:
+        super().__init__()
+        self.world_title = world_title
+        self.can_continue = can_continue
+        self.notice = notice
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="title-box"):
+            yield Static(Text(BANNER.strip("\n"), style="bold"), id="title-banner")
+            yield Static(Text(strip_unsafe(self.world_title), style="italic"), id="title-world")
+            with Center():
+                options = [
+                    Option(label, id=key, disabled=(key == "continue" and not self.can_continue))
+                    for key, label in CHOICES
+                ]
+                yield OptionList(*options, id="title-menu")
+            yield Static(Text(strip_unsafe(self.notice)), id="title-notice")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#title-notice").display = bool(self.notice)
+        menu = self.query_one(OptionList)
+        menu.highlighted = 1 if self.can_continue else 0
+        menu.focus()
+
+    @on(OptionList.OptionSelected, "#title-menu")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.action_choose(event.option.id)
+
+    def action_choose(self, choice: str) -> None:
+        if choice == "continue" and not self.can_continue:
+            self.notify("There is no autosave yet.", severity="warning")
+            return
+        self.post_message(self.Chosen(choice))

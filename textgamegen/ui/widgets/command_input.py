@@ -1,0 +1,136 @@
+"""The command line: history on up/down, Tab completion, and ghost-text suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.suggester import Suggester
+from textual.widgets import Input
+
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.ui.completion import Completion, complete, suggestion
+from textgamegen.ui.history import CommandHistory
+
+MAX_COMMAND = 500
+"""Characters one command may have; the engine copes with more, the screen need not."""
+
+WordSource = Callable[[], Iterable[str]]
+
+
+class _ScopeSuggester(Suggester):
+    """Ghost text from the same words Tab completes (right arrow accepts it)."""
+
+    def __init__(self, verbs: WordSource, names: WordSource) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self._verbs = verbs
+        self._names = names
+
+    async def get_suggestion(self, value: str) -> str | None:
+        try:
+            return suggestion(value, self._verbs(), self._names())
+        except Exception:  # noqa: BLE001 - a suggestion is never worth a crash
+            return None
+
+
+class CommandInput(Input):
+    """Where the player types; posts ``CommandEntered`` on Enter."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "history_previous", "Previous", show=False, id="input.history_previous"),
+        Binding("down", "history_next", "Next", show=False, id="input.history_next"),
+        Binding(
+            "tab",
+            "complete",
+            "Complete",
+            tooltip="Complete a verb, exit, item or person in scope",
+            id="input.complete",
+        ),
+    ]
+
+    @dataclass
+    class CommandEntered(Message):
+        """The player pressed Enter on a command."""
+
+        command: str
+
+    @dataclass
+    class CompletionsOffered(Message):
+        """Tab found several options; the screen shows them."""
+
+        options: tuple[str, ...]
+
+    def __init__(
+        self,
+        verbs: WordSource,
+        names: WordSource,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(
+            placeholder="What do you do?  (F1 help, Tab completes, ↑↓ history)",
+            max_length=MAX_COMMAND,
+            suggester=_ScopeSuggester(verbs, names),
+            select_on_focus=False,
+            id=id,
+        )
+        self.history = CommandHistory()
+        self._verbs = verbs
+        self._names = names
+        # The options Tab last offered, to cycle through them on the next Tab.
+        self._cycle: tuple[Completion, int, str] | None = None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        command = strip_unsafe(event.value, keep_newlines=False).strip()
+        self.value = ""
+        self._cycle = None
+        if not command:
+            return
+        self.history.add(command)
+        self.post_message(self.CommandEntered(command))
+
+    def action_history_previous(self) -> None:
+        earlier = self.history.previous(self.value)
+        if earlier is not None:
+            self._show(earlier)
+
+    def action_history_next(self) -> None:
+        later = self.history.next()
+        if later is not None:
+            self._show(later)
+
+    def _show(self, value: str) -> None:
+        self.value = value
+        self.cursor_position = len(value)
+        self._cycle = None
+
+    def action_complete(self) -> None:
+        """Complete the word at the end of the line; Tab again cycles the options."""
+        if self._cycle is not None and self._cycle[2] == self.value:
+            found, index, _ = self._cycle
+            index = (index + 1) % len(found.options)
+            line = found.line(found.options[index])
+            self._show(line)
+            self._cycle = (found, index, line)
+            return
+        try:
+            found = complete(self.value, self._verbs(), self._names())
+        except Exception:  # noqa: BLE001 - never lose the line over a completion fault
+            return
+        if not found.options:
+            self.app.bell()
+            return
+        line = found.common
+        if len(found.options) > 1:
+            self.post_message(self.CompletionsOffered(found.options))
+            if line == self.value:
+                # Nothing more in common: the next Tab starts cycling through the options.
+                self._cycle = (found, -1, line)
+                return
+        self._show(line)
+        if len(found.options) > 1:
+            self._cycle = (found, -1, line)

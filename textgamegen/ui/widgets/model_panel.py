@@ -1,0 +1,104 @@
+"""The model panel: what the generator was asked and what it offered.
+
+It shows the prompt, every candidate with its score (best first, the one shown marked),
+the milliseconds to the first token and the tokens per second, so a player can watch the
+model think. F2 hides it.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.generation.base import Narration
+
+PROMPT_TAIL = 400
+"""Characters of the prompt shown; its end is what the model continues from."""
+
+
+def _prompt_tail(prompt: str) -> str:
+    prompt = strip_unsafe(prompt).replace("\n", " ⏎ ")
+    return prompt if len(prompt) <= PROMPT_TAIL else "…" + prompt[-PROMPT_TAIL:]
+
+
+def timings_line(narration: Narration) -> str:
+    """One line: backend, model, device and the timings of a narration."""
+    timings = narration.timings
+    parts = [
+        f"{narration.backend}:{narration.model} on {narration.device}",
+        f"first token {timings.first_token_ms:.0f} ms",
+        f"{timings.tokens_per_s:.1f} tok/s",
+        f"total {timings.total_ms:.0f} ms",
+    ]
+    if narration.fallback:
+        parts.append("template fallback")
+    if narration.cancelled:
+        parts.append("cancelled")
+    return " · ".join(parts)
+
+
+def render_narration(narration: Narration) -> Group:
+    """The panel's content for one finished narration."""
+    request = narration.request
+    head = Text()
+    head.append(f"{request.kind.value}", style="bold")
+    if request.subject:
+        head.append(f" about {strip_unsafe(request.subject)}")
+    head.append("  ")
+    head.append(timings_line(narration), style="dim")
+    parts: list = [head]
+    if narration.notice:
+        parts.append(Text(strip_unsafe(narration.notice), style="italic"))
+    if narration.prompt:
+        prompt = Text("prompt: ", style="bold")
+        prompt.append(_prompt_tail(narration.prompt), style="dim")
+        parts.append(prompt)
+    table = Table(box=None, expand=True, show_edge=False, pad_edge=False)
+    table.add_column("#", width=2, justify="right")
+    table.add_column("score", width=6, justify="right")
+    table.add_column("candidate", ratio=1)
+    table.add_column("parts", style="dim", max_width=40)
+    shown = narration.text.strip()
+    for rank, candidate in enumerate(narration.candidates, start=1):
+        marker = "▶" if candidate.text.strip() == shown else str(rank)
+        parts_text = " ".join(f"{name} {value:.2f}" for name, value in candidate.scores.items())
+        table.add_row(
+            marker,
+            f"{candidate.score:.2f}",
+            Text(strip_unsafe(candidate.text)),
+            Text(parts_text),
+        )
+    if narration.candidates:
+        parts.append(table)
+    return Group(*parts)
+
+
+class ModelPanel(VerticalScroll):
+    """Prompt, candidates with scores, and timings of the latest narration."""
+
+    can_focus = False
+    BORDER_TITLE = "Model"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No prose written yet.", style="dim"), id="model-detail")
+
+    def show_working(self, narration_kind: str, subject: str) -> None:
+        """Say what the generator is working on now."""
+        text = Text(f"writing {narration_kind}", style="bold")
+        if subject:
+            text.append(f" about {strip_unsafe(subject)}")
+        text.append(" …", style="dim")
+        self.query_one("#model-detail", Static).update(text)
+
+    def show_narration(self, narration: Narration) -> None:
+        """Show a finished narration."""
+        self.query_one("#model-detail", Static).update(render_narration(narration))
+        self.scroll_home(animate=False)
+
+    def show_message(self, message: str) -> None:
+        self.query_one("#model-detail", Static).update(Text(strip_unsafe(message), style="italic"))

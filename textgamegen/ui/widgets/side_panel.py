@@ -1,0 +1,50 @@
+"""The side panel: where the player is, the ways out, what they carry, and the quests."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from textgamegen.engine.safe_text import strip_unsafe
+
+QUEST_MARKS = {"done": "✔", "active": "•", "not started": "·"}
+
+
+class SidePanel(VerticalScroll):
+    """Room, exits, inventory and quests, refreshed after every command."""
+
+    can_focus = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.texts: dict[str, str] = {}
+        """Each section's plain text by name ("room", "exits", ...), for tests."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="side-room", classes="side-section")
+        yield Static(id="side-exits", classes="side-section")
+        yield Static(id="side-inventory", classes="side-section")
+        yield Static(id="side-quests", classes="side-section")
+
+    def show(
+        self,
+        room: str,
+        exits: list[str],
+        inventory: list[str],
+        quests: list[tuple[str, str]],
+    ) -> None:
+        """Redraw from the game's read-only views."""
+        self._section("#side-room", "Room", [room])
+        self._section("#side-exits", "Exits", exits or ["none"])
+        self._section("#side-inventory", "Inventory", inventory or ["nothing"])
+        lines = [f"{QUEST_MARKS.get(state, '·')} {title} ({state})" for title, state in quests]
+        self._section("#side-quests", "Quests", lines or ["none yet"])
+
+    def _section(self, selector: str, title: str, lines: list[str]) -> None:
+        text = Text(title + "\n", style="bold")
+        body = "\n".join(strip_unsafe(line) for line in lines)
+        text.append(body)
+        self.texts[selector.removeprefix("#side-")] = body
+        self.query_one(selector, Static).update(text)

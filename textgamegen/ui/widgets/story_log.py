@@ -1,0 +1,261 @@
+"""The story log: the player's commands, the engine's text, and prose as it streams in.
+
+The log also owns the narration queue. Each prose request gets its paragraph at once (a
+dim placeholder), so the story stays in the order things happened even while the model
+is still loading or busy; a thread worker then narrates the queue one request at a time
+and streams the words into those paragraphs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import count
+
+from rich.text import Text
+from textual import on, work
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from textgamegen.engine.content import ContentRequest, Event
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.generation.base import Generator, Narration
+
+MAX_PARAGRAPHS = 400
+"""Older paragraphs are dropped so a long game never slows the screen down."""
+
+_job_ids = count(1)
+
+
+class Paragraph(Static):
+    """One block of the story; its CSS class says what it is (command, room, prose...)."""
+
+    def __init__(self, text: str, kind: str) -> None:
+        super().__init__(Text(strip_unsafe(text)), classes=kind, markup=False)
+        self.text = strip_unsafe(text)
+
+    def show(self, text: str) -> None:
+        self.text = strip_unsafe(text)
+        self.update(Text(self.text))
+
+
+@dataclass(eq=False)
+class NarrationJob:
+    """One prose request on its way to the screen.
+
+    Attributes:
+        request: what the engine asked for.
+        paragraph: where its text goes in the log.
+        cancel: set to stop the generator early.
+        streamed: the text received so far.
+        id: a number for tests and logs.
+    """
+
+    request: ContentRequest
+    paragraph: Paragraph
+    cancel: threading.Event = field(default_factory=threading.Event)
+    streamed: str = ""
+    id: int = field(default_factory=lambda: next(_job_ids))
+
+
+class StoryLog(VerticalScroll):
+    """Scrolling story with a queue of prose requests narrated by a thread worker."""
+
+    can_focus = False
+
+    @dataclass
+    class NarrationStarted(Message):
+        """The generator has begun on a request."""
+
+        job: NarrationJob
+
+    @dataclass
+    class NarrationStreamed(Message):
+        """More text of a request arrived (a word for templates, a token for GPT-2)."""
+
+        job: NarrationJob
+        text: str
+
+    @dataclass
+    class NarrationCompleted(Message):
+        """A request is done (also when cancelled: ``narration.cancelled`` says so)."""
+
+        job: NarrationJob
+        narration: Narration
+
+    @dataclass
+    class NarrationFailed(Message):
+        """The generator raised; the paragraph shows the engine's fallback text instead."""
+
+        job: NarrationJob
+        error: str
+
+    @dataclass
+    class NarrationDropped(Message):
+        """A queued request was cancelled before it started; it shows its fallback text."""
+
+        job: NarrationJob
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.generator: Generator | None = None
+        self._pending: deque[NarrationJob] = deque()
+        # Set by the worker thread: the job being written right now.
+        self._current: NarrationJob | None = None
+        # UI thread only: jobs queued and not yet reported finished.
+        self._unfinished: set[int] = set()
+
+    # -- writing the story -------------------------------------------------------------
+
+    def add(self, text: str, kind: str = "text") -> Paragraph:
+        """Append a paragraph and keep the newest in view."""
+        paragraph = Paragraph(text, kind)
+        self.mount(paragraph)
+        self._trim()
+        self.scroll_end(animate=False)
+        return paragraph
+
+    def add_command(self, command: str) -> Paragraph:
+        return self.add(f"> {command}", "command")
+
+    def add_event(self, event: Event) -> Paragraph:
+        return self.add(event.text, f"event-{event.kind}")
+
+    def paragraphs(self) -> list[Paragraph]:
+        return list(self.query_children(Paragraph))
+
+    def plain_text(self) -> str:
+        """Everything in the log, one paragraph a line (for tests and copying)."""
+        return "\n".join(paragraph.text for paragraph in self.paragraphs())
+
+    def _trim(self) -> None:
+        extra = len(self.children) - MAX_PARAGRAPHS
+        if extra > 0:
+            busy = {job.paragraph for job in self._pending}
+            if self._current is not None:
+                busy.add(self._current.paragraph)
+            old = [child for child in self.children[:extra] if child not in busy]
+            self.remove_children(old)
+
+    # -- narration queue ---------------------------------------------------------------
+
+    @property
+    def is_narrating(self) -> bool:
+        """True while a request is being written or waits in the queue."""
+        return bool(self._unfinished)
+
+    def narrate(self, request: ContentRequest) -> NarrationJob:
+        """Queue a prose request; it is written as soon as a generator is free."""
+        paragraph = self.add("…", "prose pending")
+        job = NarrationJob(request, paragraph)
+        self._unfinished.add(job.id)
+        self._pending.append(job)
+        self._start()
+        return job
+
+    def use_generator(self, generator: Generator | None) -> None:
+        """Narrate with this generator from now on (None: hold the queue until one is set)."""
+        self.generator = generator
+        self._start()
+
+    def cancel_narration(self) -> bool:
+        """Stop the running request and drop the queued ones. Returns whether any was."""
+        dropped = list(self._pending)
+        self._pending.clear()
+        for job in dropped:
+            job.cancel.set()
+            self._unfinished.discard(job.id)
+            self._show_final(job, job.request.fallback)
+            self.post_message(self.NarrationDropped(job))
+        current = self._current
+        if current is not None:
+            current.cancel.set()
+        return bool(dropped) or current is not None
+
+    def _start(self) -> None:
+        if self.generator is None or not self._pending or self._current is not None:
+            return
+        running = [
+            worker
+            for worker in self.workers
+            if worker.group == "narration"
+            and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
+        if not running:
+            self._narrate_queue(self.generator)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="narration")
+    def _narrate_queue(self, generator: Generator) -> None:
+        """Write every queued request, oldest first, streaming into the log."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                job = self._pending.popleft()
+            except IndexError:
+                return
+            self._current = job
+            try:
+                self.post_message(self.NarrationStarted(job))
+
+                def on_text(piece: str, job: NarrationJob = job) -> None:
+                    if piece:
+                        self.post_message(self.NarrationStreamed(job, piece))
+
+                try:
+                    narration = generator.generate(job.request, on_text=on_text, cancel=job.cancel)
+                except Exception as error:  # noqa: BLE001 - any backend fault becomes a notice
+                    self.post_message(self.NarrationFailed(job, str(error) or type(error).__name__))
+                else:
+                    self.post_message(self.NarrationCompleted(job, narration))
+            finally:
+                self._current = None
+
+    @on(Worker.StateChanged)
+    def _restart_when_done(self, event: Worker.StateChanged) -> None:
+        # A request queued just as the worker found the queue empty would otherwise wait.
+        if event.worker.group == "narration" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self._current = None
+            self.call_later(self._start)
+
+    # -- showing what the worker reports -----------------------------------------------
+
+    def _show_final(self, job: NarrationJob, text: str) -> None:
+        self._unfinished.discard(job.id)
+        job.paragraph.remove_class("pending", "streaming")
+        job.paragraph.show(text.strip() or job.request.fallback or "…")
+        self.scroll_end(animate=False)
+
+    @on(NarrationStarted)
+    def _started(self, event: NarrationStarted) -> None:
+        event.job.paragraph.remove_class("pending")
+        event.job.paragraph.add_class("streaming")
+
+    @on(NarrationStreamed)
+    def _streamed(self, event: NarrationStreamed) -> None:
+        job = event.job
+        job.streamed += strip_unsafe(event.text)
+        job.paragraph.show(job.streamed.lstrip())
+        self.scroll_end(animate=False)
+
+    @on(NarrationCompleted)
+    def _completed(self, event: NarrationCompleted) -> None:
+        narration = event.narration
+        text = narration.text if narration.text.strip() else event.job.streamed
+        if narration.cancelled:
+            text = (text.strip() + " …") if text.strip() else event.job.request.fallback
+        # Reranking may prefer another candidate than the one streamed: show the final one.
+        self._show_final(event.job, text)
+        if narration.fallback:
+            event.job.paragraph.add_class("fallback")
+
+    @on(NarrationFailed)
+    def _failed(self, event: NarrationFailed) -> None:
+        self._show_final(event.job, event.job.request.fallback)
+        event.job.paragraph.add_class("fallback")
