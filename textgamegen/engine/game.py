@@ -1,0 +1,576 @@
+"""The game loop: ``Game.step(command) -> StepResult``.
+
+The engine decides everything; the generator only writes prose. A step parses the
+command, runs its action (``engine/actions.py``) against ``GameState``, and returns the
+engine's own text as events plus ``ContentRequest`` objects for the prose. The caller has
+a generator write those and hands the text back with ``fulfil``; first descriptions are
+cached by ``cache_key`` and replayed on revisits. Request seeds come from the game seed,
+the turn and the request's index, so the same commands give the same requests.
+
+A command that the parser cannot pin down (an unknown noun, "Which do you mean ...?")
+takes no turn. Every other game command takes one turn and can be undone. Meta commands
+(help, undo, retry, save, load, quests, inventory, quit) take no turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
+from textgamegen.engine.parser import Command, Parser, noun_words
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.engine.state import GameState, StateError
+from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
+
+UNDO_LIMIT = 50
+STORY_CONTEXT = 6
+MAX_PROSE_CHARS = 4000
+META_ACTIONS = frozenset(
+    {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory"}
+)
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A stable 31-bit seed from the game seed and any parts (turn, index, retry)."""
+    text = ":".join(str(part) for part in (seed, *parts))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
+
+
+def with_article(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def name_list(names: list[str], article: bool = True) -> str:
+    shown = [with_article(name) if article else name for name in names]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+@dataclass
+class Turn:
+    """What one step has produced so far."""
+
+    events: list[Event] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    prose: list[ContentRequest] = field(default_factory=list)
+    refused: bool = False
+    """The command was not understood well enough to act; no turn passes."""
+    quit: bool = False
+    retried: list[ContentRequest] = field(default_factory=list)
+    """Requests from "retry": already seeded, passed through as they are."""
+
+    def say(self, text: str, kind: str = "text") -> None:
+        self.events.append(Event(kind, text))
+
+    def refuse(self, text: str) -> None:
+        self.events.append(Event("error", text))
+        self.refused = True
+
+    def fail(self, text: str) -> None:
+        """The action was tried and did not work; the turn still passes."""
+        self.events.append(Event("error", text))
+
+
+@dataclass
+class Pending:
+    """A command waiting for the answer to "Which do you mean ...?"."""
+
+    command: Command
+    slot: str
+    keys: list[str]
+
+
+class Game:
+    """One playthrough of a world. Build with ``Game.new`` or ``Game.from_dict``."""
+
+    def __init__(
+        self,
+        world: World,
+        state: GameState,
+        seed: int = 0,
+        saves_dir: Path | None = None,
+        autosave_every: int = 5,
+        autosave: bool = True,
+        cache: dict[str, str] | None = None,
+    ) -> None:
+        from textgamegen.engine.actions import ACTIONS
+
+        self.world = world
+        self.seed = seed
+        self.saves_dir = saves_dir
+        self.autosave_every = autosave_every
+        self.autosave = autosave
+        self.state = state
+        self.cache: dict[str, str] = dict(cache or {})
+        self.parser = Parser()
+        self.actions = dict(ACTIONS)
+        self._undo: deque[GameState] = deque(maxlen=UNDO_LIMIT)
+        self._last_prose: list[ContentRequest] = []
+        self._retries = 0
+        self._replaceable: set[str] = set()
+        self._pending: Pending | None = None
+
+    @classmethod
+    def new(
+        cls,
+        world: World,
+        seed: int = 0,
+        saves_dir: Path | None = None,
+        autosave_every: int = 5,
+        *,
+        autosave: bool = True,
+    ) -> Game:
+        """Start a new game.
+
+        Args:
+            world: the world to play.
+            seed: makes request seeds, and so generated prose, repeatable.
+            saves_dir: where "save", "load" and autosaves go; None turns saving off.
+            autosave_every: autosave after this many turns (0: only on quit).
+            autosave: False turns autosaving off entirely (scripted runs use this, so a
+                test never overwrites a player's autosave).
+        """
+        return cls(world, GameState.initial(world), seed, saves_dir, autosave_every, autosave)
+
+    # Read-only views for the UI.
+
+    @property
+    def turn(self) -> int:
+        return self.state.turn
+
+    @property
+    def won(self) -> bool:
+        return self.state.won
+
+    def room(self) -> Room:
+        return self.world.rooms[self.state.room]
+
+    def exits(self) -> list[str]:
+        return list(self.room().exits)
+
+    def carried(self) -> list[str]:
+        """Keys of the items the player holds directly."""
+        return [key for key in self.world.items if self.state.locations[key] == PLAYER]
+
+    def inventory(self) -> list[str]:
+        return [self.world.items[key].name for key in self.carried()]
+
+    def quest_log(self) -> list[tuple[str, str]]:
+        return [(quest.title, self.state.quests[key]) for key, quest in self.world.quests.items()]
+
+    def verbs(self) -> list[str]:
+        return self.parser.words()
+
+    def scope_names(self) -> list[str]:
+        names = list(self.exits())
+        names += [exit_.door for exit_ in self.room().exits.values() if exit_.door]
+        names += [self.world.items[key].name for key in self.visible_items()]
+        names += [self.world.npcs[key].name for key in self.npcs_here()]
+        names += [name for name in self.inventory() if name not in names]
+        return list(dict.fromkeys(names))
+
+    def story(self) -> list[str]:
+        return list(self.state.story)
+
+    # Where things are.
+
+    def contents(self, container: str) -> list[str]:
+        return [key for key, place in self.state.locations.items() if place == container]
+
+    def _reachable(self, roots: list[str]) -> list[str]:
+        found: list[str] = []
+        queue = list(roots)
+        while queue:
+            key = queue.pop(0)
+            found.append(key)
+            item = self.world.items[key]
+            if item.container and key not in self.state.closed:
+                queue.extend(self.contents(key))
+        return found
+
+    def visible_items(self) -> list[str]:
+        """Items in the room, including those in open containers, not those carried."""
+        return self._reachable(self.contents(self.state.room))
+
+    def carried_items(self) -> list[str]:
+        """Items the player holds, including those in open containers they hold."""
+        return self._reachable(self.carried())
+
+    def npcs_here(self) -> list[str]:
+        return [key for key, npc in self.world.npcs.items() if npc.location == self.state.room]
+
+    def item(self, key: str) -> Item:
+        return self.world.items[key]
+
+    def npc(self, key: str) -> Npc:
+        return self.world.npcs[key]
+
+    def name_of(self, key: str) -> str:
+        if key in self.world.items:
+            return self.world.items[key].name
+        if key in self.world.npcs:
+            return self.world.npcs[key].name
+        if key in self.world.rooms:
+            return self.world.rooms[key].name
+        return key
+
+    def names_of(self, key: str) -> tuple[str, ...]:
+        if key in self.world.items:
+            return self.world.items[key].names
+        if key in self.world.npcs:
+            return self.world.npcs[key].names
+        if key.startswith("exit:"):
+            exit_ = self.room().exits[key[5:]]
+            return (exit_.direction, exit_.door) if exit_.door else (exit_.direction,)
+        return (key,)
+
+    def resolve(
+        self,
+        turn: Turn,
+        phrase: str,
+        keys: list[str],
+        slot: str = "noun",
+        command: Command | None = None,
+    ) -> str | None:
+        """The one key among ``keys`` that ``phrase`` names, or None after telling the player.
+
+        An exact name or alias beats a partial one ("key" is an alias of both keys, so it
+        is ambiguous; "brass" names only the brass key).
+        """
+        words = noun_words(phrase)
+        if not words:
+            turn.refuse("What do you mean?")
+            return None
+        scored: dict[int, list[str]] = {}
+        for key in dict.fromkeys(keys):
+            best = 0
+            for name in self.names_of(key):
+                name_words = noun_words(name)
+                if words == name_words:
+                    best = 3
+                elif set(words) <= set(name_words):
+                    best = max(best, 2)
+            if best:
+                scored.setdefault(best, []).append(key)
+        if not scored:
+            turn.refuse(f"You don't see any {' '.join(words)} here.")
+            return None
+        found = scored[max(scored)]
+        if len(found) > 1:
+            names = [f"the {self.name_of(key)}" for key in found]
+            turn.refuse(f"Which do you mean: {', '.join(names[:-1])} or {names[-1]}?")
+            if command is not None:
+                self._pending = Pending(command, slot, found)
+            return None
+        return found[0]
+
+    # Prose.
+
+    def ask(
+        self,
+        turn: Turn,
+        kind: ContentKind,
+        subject: str,
+        fallback: str,
+        cache_key: str | None = None,
+        entities: tuple[str, ...] = (),
+        **extra: str,
+    ) -> None:
+        """Queue a request for prose; seed, room, command and story are filled in later."""
+        names = tuple(dict.fromkeys(name for name in (subject, *entities) if name))
+        turn.prose.append(
+            ContentRequest(
+                kind=kind,
+                subject=subject,
+                entities=names,
+                cache_key=cache_key,
+                fallback=fallback,
+                **extra,
+            )
+        )
+
+    def fulfil(self, request: ContentRequest, text: str) -> None:
+        """Take the generated text for a request: cache it (first text wins, unless the
+        request came from a retry) and add it to the story."""
+        text = strip_unsafe(str(text)).strip()[:MAX_PROSE_CHARS] or request.fallback
+        if not text:
+            return
+        key = request.cache_key
+        if key and (key not in self.cache or key in self._replaceable):
+            self.cache[key] = text
+            self._replaceable.discard(key)
+        self.state.add_story(text)
+
+    def retry_requests(self) -> list[ContentRequest]:
+        """The last step's prose requests again, with new seeds; their text may replace
+        the cached text."""
+        self._retries += 1
+        fresh = []
+        for index, request in enumerate(self._last_prose):
+            seed = derive_seed(self.seed, self.state.turn, index, "retry", self._retries)
+            fresh.append(replace(request, seed=seed))
+            if request.cache_key:
+                self._replaceable.add(request.cache_key)
+        return fresh
+
+    # The loop.
+
+    def intro(self) -> StepResult:
+        """The opening: the world's introduction and the first room. Takes no turn."""
+        turn = Turn()
+        if self.world.intro:
+            turn.say(self.world.intro, "system")
+        from textgamegen.engine.actions import describe_room
+
+        describe_room(self, turn)
+        return self._finish(turn, Command("look", "look"), ticked=False)
+
+    def step(self, command: str) -> StepResult:
+        """Run one command. Never raises: a bug is reported as an error event and the
+        state is left as it was before the command."""
+        before = self.state.copy()
+        try:
+            return self._step(command)
+        except Exception as error:  # noqa: BLE001 - the player must never see a traceback
+            self.state = before
+            self._pending = None
+            text = (
+                f"Something went wrong inside the game ({type(error).__name__}); nothing changed."
+            )
+            return StepResult(
+                command=str(command)[:200],
+                events=[Event("error", text)],
+                turn=self.state.turn,
+                won=self.state.won,
+            )
+
+    def _step(self, raw: str) -> StepResult:
+        command = self.parser.parse(raw)
+        command = self._answer_pending(command)
+        turn = Turn()
+        handler = self.actions.get(command.action, self.actions["freeform"])
+        if command.action in META_ACTIONS:
+            handler(self, turn, command)
+            return self._finish(turn, command, ticked=False)
+        before = self.state.copy()
+        handler(self, turn, command)
+        if turn.refused:
+            self.state = before
+            return self._finish(turn, command, ticked=False)
+        self._undo.append(before)
+        self.state.turn += 1
+        self._check_quests(turn)
+        self._check_win(turn)
+        return self._finish(turn, command, ticked=True)
+
+    def _answer_pending(self, command: Command) -> Command:
+        """Turn "brass" after "Which do you mean ...?" into the command that asked."""
+        pending, self._pending = self._pending, None
+        if pending is None or command.action not in ("freeform", "examine", "take"):
+            return command
+        answer = noun_words(command.text)
+        matches = [
+            key
+            for key in pending.keys
+            if any(answer and set(answer) <= set(noun_words(name)) for name in self.names_of(key))
+        ]
+        if len(matches) != 1:
+            return command
+        return replace(pending.command, **{pending.slot: self.name_of(matches[0])})
+
+    def _check_quests(self, turn: Turn) -> None:
+        for key, quest in self.world.quests.items():
+            if self.state.quests[key] != "active":
+                continue
+            if quest.goal.kind == "reach" and self.state.room == quest.goal.target:
+                self.complete_quest(turn, key)
+
+    def start_quest(self, turn: Turn, key: str) -> None:
+        quest = self.world.quests[key]
+        self.state.quests[key] = "active"
+        turn.changes.append(f"quest:{key}:active")
+        turn.say(f"New quest: {quest.title}. {self.goal_text(key)}", "quest")
+        giver = self.npc(quest.giver)
+        self.ask(
+            turn,
+            ContentKind.QUEST,
+            quest.title,
+            quest.text or self.goal_text(key),
+            cache_key=f"quest:{key}:given",
+            entities=(giver.name,),
+            speaker=giver.name,
+            persona=giver.persona,
+            topic="quest",
+        )
+
+    def complete_quest(self, turn: Turn, key: str) -> None:
+        quest = self.world.quests[key]
+        self.state.quests[key] = "done"
+        turn.changes.append(f"quest:{key}:done")
+        turn.say(f"Quest complete: {quest.title}.", "quest")
+        if quest.reward and self.state.locations[quest.reward] != PLAYER:
+            self.state.locations[quest.reward] = PLAYER
+            turn.changes.append(f"+{quest.reward}")
+            turn.say(f"You receive the {self.name_of(quest.reward)}.", "quest")
+        giver = self.npc(quest.giver)
+        fallback = quest.done_text or f"You have finished {quest.title}."
+        self.ask(
+            turn,
+            ContentKind.QUEST,
+            quest.title,
+            fallback,
+            cache_key=f"quest:{key}:done",
+            entities=(giver.name,),
+            speaker=giver.name,
+            persona=giver.persona,
+            topic="reward",
+        )
+
+    def goal_text(self, key: str) -> str:
+        goal = self.world.quests[key].goal
+        if goal.kind == "bring":
+            return f"Bring the {self.name_of(goal.target)} to {self.name_of(goal.to)}."
+        if goal.kind == "reach":
+            return f"Go to {self.name_of(goal.target)}."
+        return f"Talk to {self.name_of(goal.target)}."
+
+    def _check_win(self, turn: Turn) -> None:
+        win = self.world.win
+        if self.state.won:
+            return
+        if not all(self.state.quests[key] == "done" for key in win.quests):
+            return
+        if not all(flag in self.state.flags for flag in win.flags):
+            return
+        if win.room and self.state.room != win.room:
+            return
+        self.state.won = True
+        turn.changes.append("won")
+        turn.say(win.text, "won")
+
+    def _finish(self, turn: Turn, command: Command, ticked: bool) -> StepResult:
+        for event in turn.events:
+            if event.kind in ("text", "quest", "won"):
+                self.state.add_story(event.text)
+        requests: list[ContentRequest] = []
+        seeded: list[ContentRequest] = []
+        for index, request in enumerate(turn.prose):
+            request = replace(
+                request,
+                seed=derive_seed(self.seed, self.state.turn, index),
+                room=self.room().name,
+                command=command.text,
+                story=tuple(self.state.story[-STORY_CONTEXT:]),
+            )
+            seeded.append(request)
+            cached = self.cache.get(request.cache_key) if request.cache_key else None
+            if cached:
+                turn.say(cached, "prose")
+                self.state.add_story(cached)
+            else:
+                requests.append(request)
+        if seeded:
+            self._last_prose = seeded
+            self._replaceable.clear()
+        requests.extend(turn.retried)
+        if ticked:
+            self._autosave(turn)
+        return StepResult(
+            command=command.text,
+            events=turn.events,
+            changes=turn.changes,
+            requests=requests,
+            turn=self.state.turn,
+            won=self.state.won,
+            quit=turn.quit,
+        )
+
+    # Undo, saves.
+
+    def undo(self, turn: Turn) -> None:
+        if not self._undo:
+            turn.say("There is nothing to undo.", "system")
+            return
+        self.state = self._undo.pop()
+        turn.changes.append("undo")
+        turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", "system")
+
+    def save_to(self, name: str) -> Path:
+        from textgamegen.engine.saves import save_game
+
+        if self.saves_dir is None:
+            raise StateError("saving is off in this game (no saves folder)")
+        return save_game(self, name, self.saves_dir)
+
+    def load_from(self, name: str) -> None:
+        """Replace this game's state with a save's; on any error nothing changes."""
+        from textgamegen.engine.saves import load_game
+
+        if self.saves_dir is None:
+            raise StateError("loading is off in this game (no saves folder)")
+        loaded = load_game(name, self.saves_dir, world=self.world)
+        self._undo.append(self.state)
+        self.state = loaded.state
+        self.seed = loaded.seed
+        self.cache.update(loaded.cache)
+        self._pending = None
+
+    def _autosave(self, turn: Turn) -> None:
+        if not (self.autosave and self.saves_dir is not None and self.autosave_every > 0):
+            return
+        if self.state.turn % self.autosave_every:
+            return
+        self.autosave_now(turn)
+
+    def autosave_now(self, turn: Turn) -> None:
+        from textgamegen.engine.saves import AUTOSAVE_NAME, SaveError, save_game
+
+        if not (self.autosave and self.saves_dir is not None):
+            return
+        try:
+            save_game(self, AUTOSAVE_NAME, self.saves_dir)
+        except (OSError, SaveError) as error:
+            turn.say(f"Autosave failed: {error}", "error")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "world": self.world.name,
+            "seed": self.seed,
+            "state": self.state.to_dict(),
+            "cache": dict(sorted(self.cache.items())),
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        world: World,
+        saves_dir: Path | None = None,
+        autosave_every: int = 5,
+    ) -> Game:
+        """Rebuild a game from ``to_dict`` output.
+
+        Raises:
+            StateError: the data is for another world or does not fit this one.
+        """
+        if not isinstance(data, dict):
+            raise StateError("a game must be an object")
+        if data.get("world") != world.name:
+            raise StateError(f"this game is for world '{data.get('world')}', not '{world.name}'")
+        seed = data.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise StateError("seed must be a whole number")
+        cache = data.get("cache", {})
+        if not isinstance(cache, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in cache.items()
+        ):
+            raise StateError("cache must map keys to text")
+        cache = {key: strip_unsafe(value)[:MAX_PROSE_CHARS] for key, value in cache.items()}
+        state = GameState.from_dict(data.get("state"), world)
+        state.story = [strip_unsafe(line) for line in state.story]
+        return cls(world, state, seed, saves_dir, autosave_every, cache=cache)

@@ -1,0 +1,144 @@
+"""The mutable part of a game: where things are, what is open, how the quests stand.
+
+Everything the player can change lives in ``GameState`` and nowhere else, so undo is a
+copy of it and a save is its ``to_dict``. The world itself never changes while playing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, World
+
+STORY_LIMIT = 60
+
+
+class StateError(ValueError):
+    """Saved state does not fit the world (a missing room or item, a bad value)."""
+
+
+@dataclass
+class GameState:
+    """Attributes:
+    room: the current room's key.
+    turn: turns taken so far.
+    locations: item key -> room, container item, NPC, "player" or "nowhere".
+    closed: containers now closed.
+    locked: containers now locked.
+    unlocked: exits unlocked so far, as "room.direction".
+    quests: quest key -> "not started", "active" or "done".
+    flags: story flags set by using items.
+    visited: rooms entered at least once.
+    story: recent story lines (engine text and prose), oldest first.
+    won: the winning condition has been met.
+    """
+
+    room: str
+    turn: int = 0
+    locations: dict[str, str] = field(default_factory=dict)
+    closed: set[str] = field(default_factory=set)
+    locked: set[str] = field(default_factory=set)
+    unlocked: set[str] = field(default_factory=set)
+    quests: dict[str, str] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    visited: set[str] = field(default_factory=set)
+    story: list[str] = field(default_factory=list)
+    won: bool = False
+
+    @classmethod
+    def initial(cls, world: World) -> GameState:
+        return cls(
+            room=world.start,
+            locations={key: item.location for key, item in world.items.items()},
+            closed={key for key, item in world.items.items() if item.closed},
+            locked={key for key, item in world.items.items() if item.lock},
+            quests={key: quest.state for key, quest in world.quests.items()},
+            visited={world.start},
+        )
+
+    def copy(self) -> GameState:
+        return copy.deepcopy(self)
+
+    def add_story(self, line: str) -> None:
+        if line.strip():
+            self.story.append(line.strip())
+            del self.story[:-STORY_LIMIT]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "room": self.room,
+            "turn": self.turn,
+            "locations": dict(sorted(self.locations.items())),
+            "closed": sorted(self.closed),
+            "locked": sorted(self.locked),
+            "unlocked": sorted(self.unlocked),
+            "quests": dict(sorted(self.quests.items())),
+            "flags": sorted(self.flags),
+            "visited": sorted(self.visited),
+            "story": list(self.story),
+            "won": self.won,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], world: World) -> GameState:
+        """Rebuild state saved for ``world``; items the save does not know start where the
+        world puts them, anything the world does not know is an error."""
+        if not isinstance(data, dict):
+            raise StateError("state must be an object")
+        state = cls.initial(world)
+        room = data.get("room")
+        if room not in world.rooms:
+            raise StateError(f"room '{room}' is not in world '{world.name}'")
+        state.room = room
+        turn = data.get("turn", 0)
+        if not isinstance(turn, int) or isinstance(turn, bool) or turn < 0:
+            raise StateError("turn must be a whole number, 0 or more")
+        state.turn = turn
+        places = set(world.rooms) | set(world.items) | set(world.npcs) | {PLAYER, NOWHERE}
+        for key, place in _mapping(data, "locations").items():
+            if key not in world.items:
+                raise StateError(f"item '{key}' is not in world '{world.name}'")
+            if place not in places:
+                raise StateError(
+                    f"item '{key}' is in '{place}', which is not in world '{world.name}'"
+                )
+            state.locations[key] = place
+        state.closed = _keys(data, "closed", world.items, world.name)
+        state.locked = _keys(data, "locked", world.items, world.name)
+        exits = {f"{room.key}.{way}" for room in world.rooms.values() for way in room.exits}
+        state.unlocked = _keys(data, "unlocked", exits, world.name)
+        for key, value in _mapping(data, "quests").items():
+            if key not in world.quests:
+                raise StateError(f"quest '{key}' is not in world '{world.name}'")
+            if value not in QUEST_STATES:
+                raise StateError(f"quest '{key}' has state '{value}'")
+            state.quests[key] = value
+        state.flags = set(_strings(data, "flags"))
+        state.visited = _keys(data, "visited", world.rooms, world.name) | {state.room}
+        state.story = _strings(data, "story")[-STORY_LIMIT:]
+        state.won = bool(data.get("won", False))
+        return state
+
+
+def _mapping(data: dict[str, Any], key: str) -> dict[str, str]:
+    value = data.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise StateError(f"{key} must map names to strings")
+    return value
+
+
+def _strings(data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise StateError(f"{key} must be a list of strings")
+    return value
+
+
+def _keys(data: dict[str, Any], key: str, known: Any, world: str) -> set[str]:
+    values = set(_strings(data, key))
+    unknown = sorted(values - set(known))
+    if unknown:
+        raise StateError(f"{key}: '{unknown[0]}' is not in world '{world}'")
+    return values

@@ -1,0 +1,131 @@
+"""The template generator: deterministic prose without a model.
+
+It is the fallback when no model can be loaded and the test double everywhere else. The
+engine's own text (``request.fallback``: authored room, item and NPC text) is used as it
+is for descriptions, dialogue and quest talk; actions, and requests with no authored
+text, get a line picked by ``request.seed`` from a small set of phrasings that name the
+subject or repeat the command. The same request
+always gives the same text. Text streams word by word through ``on_text``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
+
+# Neutral on purpose: the same lines narrate actions that worked and free-form attempts
+# that change nothing, and the engine's own events already say which it was.
+ACTION_LINES = (
+    "You {command}. For a moment {room} is very still.",
+    "You {command}. A breath of wind carries the sound away.",
+    "You {command}, and {other} seems to take notice.",
+    "Carefully, you {command}. Somewhere far off, a bird calls.",
+    "You {command}. The moment passes, and you gather your thoughts.",
+)
+DESCRIPTION_LINES = (
+    "You look closely at the {subject}. Nothing about it seems out of place.",
+    "The {subject} is much as you would expect, worn by salt and weather.",
+    "There is little to say about the {subject}, though you study it for a while.",
+)
+DIALOGUE_LINES = (
+    '"{subject}?" {speaker} says. "I can\'t say I know much about that."',
+    "{speaker} thinks about {subject} for a moment, then shakes their head.",
+    '"Ask me another time about {subject}," says {speaker}.',
+)
+QUEST_LINES = (
+    "Your task is clear: {subject}.",
+    "{speaker} is counting on you: {subject}.",
+)
+
+
+class TemplateGenerator:
+    """Writes prose from templates; implements ``generation.base.Generator``."""
+
+    name = "template"
+    backend = "template"
+    device = "cpu"
+
+    def __init__(self, word_delay_s: float = 0.0) -> None:
+        """Args:
+        word_delay_s: pause between streamed words, so a UI can show the streaming.
+        """
+        self.word_delay_s = word_delay_s
+
+    def text_for(self, request: ContentRequest) -> str:
+        """The full text for a request, without streaming."""
+        pick = random.Random(request.seed)
+        subject = request.subject or "it"
+        speaker = request.speaker or "someone"
+        other = next((name for name in request.entities if name != request.subject), "the world")
+        if request.kind is not ContentKind.ACTION and request.fallback:
+            return request.fallback
+        if request.kind is ContentKind.ACTION:
+            command = request.command or f"deal with the {subject}"
+            line = pick.choice(ACTION_LINES)
+            return line.format(
+                command=command, room=request.room or "the room", other=other, subject=subject
+            )
+        lines = {
+            ContentKind.ITEM: DESCRIPTION_LINES,
+            ContentKind.DIALOGUE: DIALOGUE_LINES,
+            ContentKind.QUEST: QUEST_LINES,
+        }[request.kind]
+        return pick.choice(lines).format(subject=subject, speaker=speaker)
+
+    def generate(
+        self,
+        request: ContentRequest,
+        on_text: TextSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Narration:
+        """Write the text for ``request``, streaming it word by word.
+
+        Args:
+            request: what to write about.
+            on_text: called with each word (after the first, with its leading space).
+            cancel: when set, stop after the current word.
+
+        Returns:
+            A narration with one candidate; ``cancelled`` is set if it stopped early.
+        """
+        started = time.perf_counter()
+        text = self.text_for(request)
+        words = text.split(" ")
+        shown: list[str] = []
+        first_ms = 0.0
+        cancelled = False
+        for index, word in enumerate(words):
+            piece = word if index == 0 else " " + word
+            shown.append(piece)
+            if index == 0:
+                first_ms = (time.perf_counter() - started) * 1000
+            if on_text is not None:
+                on_text(piece)
+            if cancel is not None and cancel.is_set() and index < len(words) - 1:
+                cancelled = True
+                break
+            if self.word_delay_s:
+                time.sleep(self.word_delay_s)
+        final = "".join(shown) if cancelled else text
+        total_ms = (time.perf_counter() - started) * 1000
+        count = len(shown)
+        timings = Timings(
+            first_token_ms=first_ms,
+            total_ms=total_ms,
+            tokens_per_s=count / (total_ms / 1000) if total_ms > 0 else 0.0,
+        )
+        candidate = Candidate(text=final, score=1.0, scores={"template": 1.0}, tokens=count)
+        return Narration(
+            request=request,
+            text=final,
+            candidates=[candidate],
+            timings=timings,
+            backend=self.backend,
+            model=self.name,
+            device=self.device,
+            cancelled=cancelled,
+        )
