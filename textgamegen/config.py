@@ -76,6 +76,16 @@ class Settings:
     """Show the panel with the prompt, candidates and timings."""
     autosave_every: int = 5
     """Autosave after this many turns (0 turns it off); the game also saves on quit."""
+    dtype: str = "auto"
+    """Model weights: auto (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32),
+    float32, bfloat16 or float16 (CUDA only)."""
+    quantize: bool = False
+    """On the CPU, quantize the model's linear layers to int8 (faster, slightly worse)."""
+    threads: int = 0
+    """CPU threads for the model; 0 uses the cores available (at most 8)."""
+    prompts: str = ""
+    """A prompts.toml laid over the shipped prompt templates; empty uses
+    <user data folder>/prompts.toml when it exists."""
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     def __post_init__(self) -> None:
@@ -83,6 +93,10 @@ class Settings:
             raise SettingsError("device must be auto, cpu or cuda")
         if self.autosave_every < 0:
             raise SettingsError("autosave_every must be 0 or more")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise SettingsError("dtype must be auto, float32, bfloat16 or float16")
+        if self.threads < 0:
+            raise SettingsError("threads must be 0 or more")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -44,9 +44,21 @@ class Candidate:
 
 @dataclass
 class Timings:
+    """How long one request took, from the call to ``generate``.
+
+    Attributes:
+        first_token_ms: until the first generated token was shown (streamed).
+        total_ms: until the final narration was ready (every candidate, reranked).
+        tokens_per_s: generated tokens (all candidates) per second of ``total_ms``.
+        first_candidate_ms: until the streamed candidate was complete.
+        prompt_tokens: the prompt's length in tokens.
+    """
+
     first_token_ms: float = 0.0
     total_ms: float = 0.0
     tokens_per_s: float = 0.0
+    first_candidate_ms: float = 0.0
+    prompt_tokens: int = 0
 
 
 @dataclass

@@ -1,0 +1,155 @@
+"""``textgamegen generate``: write one piece of text and print every candidate, scored and timed.
+
+The model operation test: it runs the same generator the game uses, so a model directory
+can be checked from the shell. Cheap to import; the model loads only in ``run``.
+
+Examples::
+
+    textgamegen generate --kind action --prompt "You push open the door" --json
+    textgamegen generate --kind item --prompt "brass lantern" --model path/to/model -n 3
+    textgamegen generate --kind dialogue --speaker miller --prompt "the key" --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, replace
+from typing import Any
+
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.engine.safe_text import strip_unsafe
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kind", choices=[kind.value for kind in ContentKind], default="action",
+                        help="what to write (default: action)")  # fmt: skip
+    parser.add_argument("--prompt", default="", metavar="TEXT",
+                        help="the player's command (action), the subject (item) or the topic "
+                        "(dialogue, quest)")  # fmt: skip
+    parser.add_argument("--model", metavar="M", help="installed model name, model directory, "
+                        "hub id or 'template' (default: from the settings)")  # fmt: skip
+    parser.add_argument("-n", "--num-candidates", type=int, metavar="N",
+                        help="candidates to sample (default: from the settings, 5)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], metavar="D",
+                        help="auto, cpu or cuda (default: from the settings)")  # fmt: skip
+    parser.add_argument("--max-new-tokens", type=int, metavar="T", help="narration length")
+    parser.add_argument("--room", default="", help="the room the text happens in")
+    parser.add_argument("--speaker", default="", help="who speaks (dialogue, quest)")
+    parser.add_argument("--entity", action="append", default=[], metavar="NAME",
+                        help="a name the text should mention (repeatable)")  # fmt: skip
+    parser.add_argument("--story", action="append", default=[], metavar="LINE",
+                        help="a line of recent story, oldest first (repeatable)")  # fmt: skip
+    parser.add_argument("--quantize", action="store_true", help="int8 on the CPU")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_request(args: argparse.Namespace) -> ContentRequest:
+    """The ContentRequest the arguments describe."""
+    kind = ContentKind(args.kind)
+    text = args.prompt.strip()
+    fields: dict[str, Any] = {
+        "kind": kind, "room": args.room, "entities": tuple(args.entity),
+        "story": tuple(args.story), "seed": args.seed, "speaker": args.speaker,
+    }  # fmt: skip
+    if kind is ContentKind.ACTION:
+        fields["command"] = text
+    elif kind is ContentKind.ITEM:
+        fields["subject"] = text
+    else:
+        fields["topic"] = text
+    return ContentRequest(**fields)
+
+
+def _print_text(narration: Any, generator: Any) -> None:
+    timings = narration.timings
+    print(f"\nbest: {narration.text}")
+    if narration.fallback:
+        print("(template fallback: the model gave nothing usable)")
+    if narration.notice:
+        print(f"notice: {narration.notice}")
+    print("candidates:")
+    for number, candidate in enumerate(narration.candidates, 1):
+        parts = "  ".join(f"{name} {value:.2f}" for name, value in candidate.scores.items())
+        print(f"{number:>2}. score {candidate.score:.2f}  {parts}  "
+              f"logprob/token {candidate.mean_logprob:.2f}  tokens {candidate.tokens}")  # fmt: skip
+        print(f"    {candidate.text or '(empty)'}")
+    print(
+        f"timings: first token {timings.first_token_ms:.1f} ms, first candidate "
+        f"{timings.first_candidate_ms:.1f} ms, total {timings.total_ms:.1f} ms, "
+        f"{timings.tokens_per_s:.0f} tokens/s, prompt {timings.prompt_tokens} tokens"
+    )
+
+
+def _json(narration: Any, generator: Any) -> dict[str, Any]:
+    return {
+        "model": narration.model,
+        "backend": narration.backend,
+        "device": narration.device,
+        "dtype": getattr(generator, "dtype", ""),
+        "quantized": getattr(generator, "quantized", False),
+        "load_ms": getattr(generator, "load_ms", 0.0),
+        "request": narration.request.to_dict(),
+        "prompt": narration.prompt,
+        "text": narration.text,
+        "fallback": narration.fallback,
+        "cancelled": narration.cancelled,
+        "notice": narration.notice,
+        "timings": asdict(narration.timings),
+        "candidates": [asdict(candidate) for candidate in narration.candidates],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from textgamegen.config import SettingsError, load_settings
+    from textgamegen.generation.base import GeneratorError
+    from textgamegen.generation.loader import load_generator
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"warning: {error}; using the default settings", file=sys.stderr)
+        from textgamegen.config import Settings
+
+        settings = Settings()
+    sampling = settings.sampling
+    try:
+        if args.num_candidates is not None:
+            sampling = replace(sampling, num_candidates=args.num_candidates)
+        if args.max_new_tokens is not None:
+            sampling = replace(sampling, max_new_tokens=args.max_new_tokens)
+    except SettingsError as error:
+        print(f"error: {str(error).replace('sampling.num_candidates', '-n')}", file=sys.stderr)
+        return 2
+    model = args.model or settings.model
+    try:
+        generator = load_generator(
+            model, args.device or settings.device, sampling, dtype=settings.dtype,
+            quantize=args.quantize or settings.quantize, threads=settings.threads,
+            prompts=settings.prompts or None,
+        )  # fmt: skip
+    except GeneratorError as error:
+        print(f"error: {strip_unsafe(str(error))}", file=sys.stderr)
+        return 1
+    request = build_request(args)
+    if args.json:
+        narration = generator.generate(request)
+        print(json.dumps(_json(narration, generator), indent=2, ensure_ascii=False))
+        return 0
+    print(f"model: {generator.name} ({generator.backend}, {generator.device}, "
+          f"{getattr(generator, 'dtype', 'n/a')}), loaded in "
+          f"{getattr(generator, 'load_ms', 0.0):.0f} ms")  # fmt: skip
+
+    def show(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    sys.stdout.write("> ")
+    narration = generator.generate(request, on_text=show)
+    print()
+    if narration.prompt:
+        print(f"prompt: {narration.prompt}")
+    _print_text(narration, generator)
+    return 0

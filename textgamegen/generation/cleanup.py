@@ -1,0 +1,86 @@
+"""Turn raw model output into text fit to show: cut at tags, trim to a sentence, strip escapes.
+
+GPT-2 keeps writing past the end of a thought and stops mid-word at ``max_new_tokens``,
+and a model trained on tagged lines writes the next line's tag. The player should see
+whole sentences only, with their closing quotes kept: AI Dungeon 2 issue #215 chopped the
+closing quote off ``"Hello."``. Pure Python, cheap to import.
+"""
+
+from __future__ import annotations
+
+import re
+
+from textgamegen.engine.safe_text import strip_unsafe
+
+# Any special-token tag, complete or cut short at the end of the output.
+_TAG = re.compile(r"<\|")
+# Closing quotes and brackets that may follow the final punctuation of a sentence.
+_CLOSERS = "\"'”’)]»"
+_SENTENCE_END = re.compile(r"(?:[.!?…]+)[" + re.escape(_CLOSERS) + r"]*(?=\s|$)")
+_SPACES = re.compile(r"\s+")
+# Abbreviations whose full stop does not end a sentence.
+_ABBREVIATIONS = ("mr.", "mrs.", "ms.", "dr.", "st.", "mt.", "capt.", "lt.", "sgt.", "no.")
+
+
+def cut_at_tag(text: str) -> str:
+    """Everything before the first ``<|...|>`` tag (``<|endoftext|>`` or a next line's tag)."""
+    match = _TAG.search(text)
+    return text[: match.start()] if match else text
+
+
+def _ends_with_abbreviation(text: str, end: int) -> bool:
+    head = text[:end].rsplit(None, 1)[-1].lower() if text[:end].strip() else ""
+    return head in _ABBREVIATIONS
+
+
+def sentence_end(text: str) -> int:
+    """Index just past the last complete sentence (its closing quotes included), or 0."""
+    last = 0
+    for match in _SENTENCE_END.finditer(text):
+        punct_end = match.start() + len(match.group().rstrip(_CLOSERS))
+        if not _ends_with_abbreviation(text, punct_end):
+            last = match.end()
+    return last
+
+
+def trim_to_sentence(text: str) -> str:
+    """Trim to the last complete sentence; text without one is returned unchanged."""
+    end = sentence_end(text)
+    return text[:end] if end else text
+
+
+def _balance_quotes(text: str) -> str:
+    # A trimmed speech may keep its opening quote and lose the closing one with the half
+    # sentence after it; close it so the panel never shows a dangling quote.
+    if text.count('"') % 2 == 1 and text.endswith(tuple(".!?…")):
+        return text + '"'
+    if text.count("“") > text.count("”") and text.endswith(tuple(".!?…")):
+        return text + "”"
+    return text
+
+
+def clean_text(raw: str) -> str:
+    """The full cleanup: tags, control characters and ANSI escapes, spaces, half sentences.
+
+    Args:
+        raw: decoded model output (the opening included, if it is to be shown).
+
+    Returns:
+        Text safe for the terminal, ending at a complete sentence when it has one;
+        ``""`` when nothing usable is left.
+    """
+    text = cut_at_tag(raw)
+    # A blank line ends a paragraph: what follows is usually a new, unrelated passage.
+    text = text.split("\n\n", 1)[0]
+    # U+FFFD marks bytes that did not form a character; it is noise, not text.
+    text = strip_unsafe(text, keep_newlines=False).replace("\ufffd", "")
+    text = _SPACES.sub(" ", text).strip()
+    text = trim_to_sentence(text).strip()
+    text = _balance_quotes(text)
+    # Text with no letters or digits (a lone quote, "...") is not narration.
+    return text if any(char.isalnum() for char in text) else ""
+
+
+def is_complete(text: str) -> bool:
+    """Whether the text ends at the end of a sentence."""
+    return bool(text) and sentence_end(text) == len(text.rstrip())

@@ -1,0 +1,186 @@
+"""The sampling loop: one token per step for a batch of rows, over the KV cache.
+
+Our own loop rather than ``model.generate`` so that the first candidate streams with no
+per-call set-up, a cancel is seen between any two tokens, the mean log-probability comes
+for free, and the prompt's cache is computed once and shared by every candidate. The
+logits processing follows transformers' order and formulas: repetition penalty,
+temperature, top-k, top-p, then a multinomial draw from a seeded ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from textgamegen.config import SamplingSettings
+
+# Called after each step with the new token of row 0; returns True to end row 0 early.
+StepHook = Callable[[int], bool]
+
+
+@dataclass
+class Rows:
+    """What the loop produced, one entry per row.
+
+    Attributes:
+        tokens: each row's generated ids, its stop token excluded.
+        logprob: each row's mean log-probability per token under the raw model
+            (the stop token included, so ending well counts).
+        cancelled: the cancel event was set; the rows hold what was made until then.
+        steps: how many decoding steps ran.
+    """
+
+    tokens: list[list[int]]
+    logprob: list[float]
+    cancelled: bool = False
+    steps: int = 0
+
+
+def cache_argument(model: torch.nn.Module) -> str:
+    """The name ``forward`` takes the KV cache by: transformers 5.24 renamed
+    ``past_key_values`` to ``cache``; both are supported."""
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def output_cache(output: object) -> object:
+    """The KV cache a forward pass returned, under either name."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values  # type: ignore[attr-defined]
+
+
+def crop_cache(cache: object, length: int) -> None:
+    """Cut the cache back to its first ``length`` positions (a negative ``crop`` removes
+    that many tokens in every transformers 5 release)."""
+    extra = cache.get_seq_length() - length  # type: ignore[attr-defined]
+    if extra > 0:
+        cache.crop(-extra)  # type: ignore[attr-defined]
+
+
+def _penalise(logits: torch.Tensor, history: torch.Tensor, penalty: float) -> torch.Tensor:
+    seen = logits.gather(1, history)
+    seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+    return logits.scatter(1, history, seen)
+
+
+def pick(
+    logits: torch.Tensor,
+    history: torch.Tensor,
+    sampling: SamplingSettings,
+    generator: torch.Generator,
+    banned: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Choose the next token of every row.
+
+    Args:
+        logits: (rows, vocab) float32 logits for the next token.
+        history: (rows, length) ids so far (prompt included), for the repetition penalty.
+        sampling: the sampling settings.
+        generator: the seeded random source.
+        banned: ids that may not be chosen at this step.
+
+    Returns:
+        (ids, logprobs): the chosen ids, shape (rows,), and their log-probabilities under
+        the unprocessed distribution.
+    """
+    raw = torch.log_softmax(logits, dim=-1)
+    scores = logits
+    if banned is not None and banned.numel():
+        scores = scores.index_fill(1, banned, float("-inf"))
+    if sampling.repetition_penalty != 1.0:
+        scores = _penalise(scores, history, sampling.repetition_penalty)
+    if not sampling.do_sample:
+        chosen = scores.argmax(dim=-1)
+    else:
+        scores = scores / sampling.temperature
+        k = sampling.top_k if 0 < sampling.top_k < scores.shape[-1] else scores.shape[-1]
+        values, indices = torch.topk(scores, k, dim=-1)  # sorted, most likely first
+        probs = torch.softmax(values, dim=-1)
+        if sampling.top_p < 1.0:
+            # Keep the smallest head whose mass reaches top_p (the first token always stays).
+            before = torch.cumsum(probs, dim=-1) - probs
+            probs = probs.masked_fill(before > sampling.top_p, 0.0)
+        draw = torch.multinomial(probs, 1, generator=generator)
+        chosen = indices.gather(1, draw).squeeze(1)
+    return chosen, raw.gather(1, chosen[:, None]).squeeze(1)
+
+
+def run_rows(
+    model: torch.nn.Module,
+    cache: object,
+    logits: torch.Tensor,
+    prompt_ids: torch.Tensor,
+    sampling: SamplingSettings,
+    max_new_tokens: int,
+    generator: torch.Generator,
+    stop_ids: torch.Tensor,
+    pad_id: int,
+    cancel: threading.Event | None = None,
+    on_step: StepHook | None = None,
+) -> Rows:
+    """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
+
+    Args:
+        model: a causal LM taking ``input_ids`` and ``past_key_values``.
+        cache: the KV cache of the prompt, one row per candidate (grown in place).
+        logits: (rows, vocab) float32 logits after the prompt.
+        prompt_ids: (1, length) prompt ids.
+        sampling: the sampling settings.
+        max_new_tokens: the most tokens per row.
+        generator: the seeded random source.
+        stop_ids: ids that end a row (``<|endoftext|>`` and every other tag).
+        pad_id: fed to rows that have ended while others go on.
+        cancel: checked before every step.
+        on_step: called with row 0's new token; True ends row 0 (a tag formed in text).
+
+    Returns:
+        The rows' tokens and mean log-probabilities.
+    """
+    rows = logits.shape[0]
+    device = logits.device
+    cache_name = cache_argument(model)
+    history = prompt_ids.expand(rows, -1)
+    done = torch.zeros(rows, dtype=torch.bool, device=device)
+    logprob_sum = torch.zeros(rows, dtype=torch.float32, device=device)
+    counted = torch.zeros(rows, dtype=torch.float32, device=device)
+    steps: list[torch.Tensor] = []
+    cancelled = False
+    for step in range(max_new_tokens):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        # An opening followed straight by the end is no narration: forbid it at step 0.
+        ids, logprobs = pick(logits, history, sampling, generator, stop_ids if step == 0 else None)
+        live = ~done
+        ids = torch.where(live, ids, torch.full_like(ids, pad_id))
+        logprob_sum += torch.where(live, logprobs, torch.zeros_like(logprobs))
+        counted += live.float()
+        stopped = torch.isin(ids, stop_ids)
+        done = done | stopped
+        steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
+        if (
+            on_step is not None
+            and bool(live[0])
+            and not bool(stopped[0])
+            and on_step(int(ids[0]))
+        ):
+            done[0] = True
+        if bool(done.all()) or step == max_new_tokens - 1:
+            break
+        history = torch.cat([history, ids[:, None]], dim=1)
+        out = model(input_ids=ids[:, None], use_cache=True, **{cache_name: cache})
+        logits = out.logits[:, -1, :].float()
+    tokens: list[list[int]] = [[] for _ in range(rows)]
+    if steps:
+        table = torch.stack(steps, dim=1).tolist()
+        for row, row_ids in enumerate(table):
+            for token in row_ids:
+                if token < 0 or token == pad_id:
+                    break
+                tokens[row].append(token)
+    means = (logprob_sum / counted.clamp(min=1)).tolist()
+    return Rows(tokens, means, cancelled, len(steps))

@@ -1,0 +1,115 @@
+"""Where and how the GPT-2 backend runs: device, dtype, CPU threads, optional int8.
+
+Imported only by the backend (it imports torch); the loader calls it in the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from textgamegen.generation.base import GeneratorError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# Past this many threads the small matrices of a GPT-2 step stop getting faster.
+MAX_THREADS = 8
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` is CUDA when available, else the CPU; an unavailable CUDA is an error."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise GeneratorError(f"unknown device {requested!r}: use auto, cpu or cuda")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise GeneratorError(
+            f"CUDA is not available here (torch {torch.__version__}); use --device cpu or auto"
+        )
+    return requested
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """bf16 only pays on the CPU with AMX or AVX-512 BF16; elsewhere it is emulated and slower."""
+    return bool({"amx_bf16", "avx512_bf16"} & _cpu_flags())
+
+
+def resolve_dtype(device: str, requested: str = "auto") -> torch.dtype:
+    """The weights' dtype: fp16 on CUDA, bf16 on CPUs that run it natively, else fp32."""
+    if requested != "auto":
+        if requested not in DTYPES:
+            raise GeneratorError(f"unknown dtype {requested!r}: use auto, {', '.join(DTYPES)}")
+        if device == "cpu" and requested == "float16":
+            raise GeneratorError("float16 is for CUDA; on the CPU use float32 or bfloat16")
+        return DTYPES[requested]
+    if device.startswith("cuda"):
+        return torch.float16
+    return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def cpu_threads() -> int:
+    """The cores this process may use, at most ``MAX_THREADS``."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        available = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, available))
+
+
+def set_cpu_threads(threads: int = 0) -> int:
+    """Set torch's intra-op threads (0 = ``cpu_threads()``); returns the number set."""
+    threads = threads if threads > 0 else cpu_threads()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def conv1d_to_linear(model: nn.Module) -> int:
+    """Replace GPT-2's ``Conv1D`` layers by equivalent ``nn.Linear`` ones, in place.
+
+    ``quantize_dynamic`` only knows ``nn.Linear``, and GPT-2 keeps its projections in
+    transformers' ``Conv1D`` (weight stored transposed), so without this it quantizes
+    nothing but the LM head. Returns how many layers were replaced.
+    """
+    from transformers.pytorch_utils import Conv1D
+
+    replaced = 0
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if isinstance(child, Conv1D):
+                n_in, n_out = child.weight.shape
+                linear = nn.Linear(n_in, n_out, device=child.weight.device,
+                                   dtype=child.weight.dtype)  # fmt: skip
+                with torch.no_grad():
+                    linear.weight.copy_(child.weight.t())
+                    linear.bias.copy_(child.bias)
+                setattr(parent, child_name, linear)
+                replaced += 1
+    return replaced
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Dynamic int8 quantization of every Linear layer, for the CPU (float32 weights only)."""
+    import warnings
+
+    conv1d_to_linear(model)
+    model = model.float()
+    with warnings.catch_warnings():
+        # torch.ao.quantization announces its move to torchao; it still works here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)

@@ -1,0 +1,249 @@
+"""The GPT-2 backend: prompt, stream one candidate, sample the rest in a batch, rerank.
+
+Time to the first word is what the player feels, so the first candidate is decoded alone
+and streamed token by token over the prompt's KV cache; the cache is then cropped back to
+the prompt and repeated for the other candidates, which are sampled together in one batch.
+All candidates are cleaned, scored and ranked, and the best is returned.
+
+Imports torch; only the loader imports this module, inside the generation worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from textgamegen.config import SamplingSettings
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.generation import rerank
+from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
+from textgamegen.generation.cleanup import clean_text
+from textgamegen.generation.decode import crop_cache, output_cache, run_rows
+from textgamegen.generation.prompts import PromptTemplates, build_prompt, fallback_text
+from textgamegen.generation.stream import Streamer
+
+OOM_NOTICE = "The GPU ran out of memory; the model now runs on the CPU (slower)."
+_SEED_MASK = (1 << 63) - 1
+
+
+class _Codec:
+    """The tokenizer seen as prompts.TokenCodec: no special tokens added, none skipped."""
+
+    def __init__(self, tokenizer: object) -> None:
+        self.tokenizer = tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))  # type: ignore[attr-defined]
+
+    def decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=False))  # type: ignore[attr-defined]
+
+
+def stop_token_ids(tokenizer: object) -> list[int]:
+    """``<|endoftext|>``, every other special or added token, and any vocabulary entry
+    that holds a tag opener: the model ends its line at any of them."""
+    ids = set(getattr(tokenizer, "all_special_ids", []))
+    ids.update(getattr(tokenizer, "added_tokens_decoder", {}).keys())
+    for token, index in tokenizer.get_vocab().items():  # type: ignore[attr-defined]
+        if "<|" in token:
+            ids.add(index)
+    return sorted(ids)
+
+
+def template_text(request: ContentRequest, templates: PromptTemplates) -> str:
+    """The fallback text: the request's own, else the template backend's, else prompts.toml's."""
+    if request.fallback.strip():
+        return fallback_text(request, templates)
+    try:
+        from textgamegen.generation.template import TemplateGenerator
+
+        text = clean_text(TemplateGenerator().generate(request).text)
+    except Exception:  # noqa: BLE001 - the template backend is optional here; any failure
+        text = ""  # falls through to the prompts file's fallback
+    return text or fallback_text(request, templates)
+
+
+class GPT2Generator:
+    """A transformers causal LM (the GPT-2 family) behind the ``Generator`` protocol.
+
+    Args:
+        model: the loaded model, already on ``device`` and in eval mode.
+        tokenizer: its tokenizer, with the corpus's special tokens.
+        name: the model's name (registry name, directory or hub id).
+        device: "cpu" or "cuda".
+        sampling: the sampling settings.
+        templates: the prompt templates.
+        path: the model directory, when it came from one.
+    """
+
+    backend = "transformers"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: object,
+        name: str,
+        device: str,
+        sampling: SamplingSettings,
+        templates: PromptTemplates,
+        path: Path | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.device = device
+        self.sampling = sampling
+        self.templates = templates
+        self.path = path
+        config = model.config  # type: ignore[attr-defined]
+        self.n_positions = int(
+            getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024)
+        )
+        self.dtype = str(next(model.parameters(), torch.empty(0)).dtype).replace("torch.", "")
+        self.quantized = False
+        self.notice = ""
+        self.load_ms = 0.0
+        self.codec = _Codec(tokenizer)
+        eos = getattr(tokenizer, "eos_token_id", None)
+        self.pad_id = int(eos if eos is not None else 0)
+        self._stop_list = stop_token_ids(tokenizer) or [self.pad_id]
+        self._stop_ids = torch.tensor(self._stop_list, device=device)
+        self._lock = threading.Lock()
+
+    # -- public -------------------------------------------------------------------------
+
+    def max_new_tokens(self, sampling: SamplingSettings | None = None) -> int:
+        """The narration length actually used: the setting, leaving room for a prompt."""
+        sampling = sampling or self.sampling
+        return max(1, min(sampling.max_new_tokens, self.n_positions // 2))
+
+    def generate(
+        self,
+        request: ContentRequest,
+        on_text: TextSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Narration:
+        """Write prose for one request; see ``generation.base.Generator.generate``.
+
+        Never raises for a request: a model failure gives the template text with a notice,
+        and CUDA out of memory moves the model to the CPU and tries again.
+        """
+        with self._lock:
+            try:
+                return self._generate(request, on_text, cancel, self.sampling)
+            except torch.cuda.OutOfMemoryError:
+                if not self.device.startswith("cuda"):
+                    raise
+                self.move_to_cpu()
+                narration = self._generate(request, on_text, cancel, self.sampling)
+                narration.notice = " ".join(filter(None, [OOM_NOTICE, narration.notice]))
+                return narration
+            except Exception as error:  # noqa: BLE001 - the game plays on with template text
+                text = template_text(request, self.templates)
+                if on_text is not None:
+                    on_text(text)
+                return Narration(
+                    request, text, backend=self.backend, model=self.name, device=self.device,
+                    fallback=True, notice=f"The model failed ({type(error).__name__}: {error}); "
+                    "showing the template text.",
+                )  # fmt: skip
+
+    def move_to_cpu(self) -> None:
+        """Carry on on the CPU in float32 (after CUDA ran out of memory)."""
+        from textgamegen.generation.device import set_cpu_threads
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.model = self.model.to(device="cpu", dtype=torch.float32)
+        self.device = "cpu"
+        self.dtype = "float32"
+        self._stop_ids = torch.tensor(self._stop_list, device="cpu")
+        self.notice = OOM_NOTICE
+        set_cpu_threads()
+
+    def warm_up(self) -> None:
+        """One tiny generation, so the first real one does not pay for lazy set-up."""
+        short = replace(self.sampling, num_candidates=min(2, self.sampling.num_candidates),
+                        max_new_tokens=2)  # fmt: skip
+        with self._lock:
+            self._generate(ContentRequest(ContentKind.ACTION, command="look"), None, None, short)
+
+    # -- the work ----------------------------------------------------------------------
+
+    def _candidate(self, opening: str, ids: list[int], logprob: float) -> Candidate:
+        text = clean_text(opening + self.codec.decode(ids))
+        return Candidate(text=text, mean_logprob=round(logprob, 4), tokens=len(ids))
+
+    def _generate(
+        self,
+        request: ContentRequest,
+        on_text: TextSink | None,
+        cancel: threading.Event | None,
+        sampling: SamplingSettings,
+    ) -> Narration:
+        started = time.perf_counter()
+        max_new = self.max_new_tokens(sampling)
+        prompt = build_prompt(request, self.templates, self.codec, self.n_positions - max_new)
+        streamer = Streamer(prompt.opening, self.codec.decode, on_text, started)
+        streamer.start()
+        generator = torch.Generator(device=self.device).manual_seed(request.seed & _SEED_MASK)
+        prompt_ids = torch.tensor([prompt.ids], device=self.device)
+        count = sampling.num_candidates if sampling.do_sample else 1
+        timings = Timings(prompt_tokens=len(prompt.ids))
+        with torch.inference_mode():
+            out = self.model(input_ids=prompt_ids, use_cache=True)
+            cache, logits = output_cache(out), out.logits[:, -1, :].float()
+            first = run_rows(self.model, cache, logits, prompt_ids, sampling, max_new, generator,
+                             self._stop_ids, self.pad_id, cancel, streamer.push)  # fmt: skip
+            timings.first_token_ms = round(streamer.first_token_ms, 2)
+            timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)
+            rows, logprobs = first.tokens, first.logprob
+            cancelled = first.cancelled
+            if count > 1 and not cancelled:
+                crop_cache(cache, len(prompt.ids))
+                cache.batch_repeat_interleave(count - 1)
+                more = run_rows(self.model, cache, logits.expand(count - 1, -1), prompt_ids,
+                                sampling, max_new, generator, self._stop_ids, self.pad_id,
+                                cancel)  # fmt: skip
+                rows, logprobs = rows + more.tokens, logprobs + more.logprob
+                cancelled = more.cancelled
+
+        total = time.perf_counter() - started
+        timings.total_ms = round(total * 1000, 2)
+        timings.tokens_per_s = round(sum(len(row) for row in rows) / total, 1) if total else 0.0
+        if cancelled:
+            text = streamer.shown.strip()
+            fell_back = not text
+            text = text or template_text(request, self.templates)
+            return self._narration(request, prompt.text, text, [], timings,
+                                   fallback=fell_back, cancelled=True)  # fmt: skip
+
+        candidates = [self._candidate(prompt.opening, ids, lp) for ids, lp in zip(rows, logprobs)]
+        for candidate in candidates:
+            rerank.score(candidate, request, sampling, self.templates.rerank)
+        ranked = rerank.rank(candidates)
+        best = next((candidate.text for candidate in ranked if candidate.text), "")
+        if not best:
+            text = template_text(request, self.templates)
+            return self._narration(request, prompt.text, text, ranked, timings, fallback=True)
+        return self._narration(request, prompt.text, best, ranked, timings)
+
+    def _narration(
+        self,
+        request: ContentRequest,
+        prompt: str,
+        text: str,
+        candidates: list[Candidate],
+        timings: Timings,
+        fallback: bool = False,
+        cancelled: bool = False,
+    ) -> Narration:
+        return Narration(
+            request=request, text=text, candidates=candidates, timings=timings, prompt=prompt,
+            backend=self.backend, model=self.name, device=self.device, fallback=fallback,
+            cancelled=cancelled, notice=self.notice,
+        )  # fmt: skip

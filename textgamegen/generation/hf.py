@@ -1,0 +1,117 @@
+"""Load a transformers model and tokenizer safely and build the GPT-2 generator.
+
+Safetensors only (``use_safetensors=True``), never ``trust_remote_code``, local files
+only for directories, and every failure turned into a ``GeneratorError`` that names the
+directory. Imports torch and transformers; the loader imports this module lazily.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from textgamegen.config import SamplingSettings
+from textgamegen.generation.base import GeneratorError
+from textgamegen.generation.device import (
+    quantize_int8,
+    resolve_device,
+    resolve_dtype,
+    set_cpu_threads,
+)
+from textgamegen.generation.gpt2 import OOM_NOTICE, GPT2Generator
+from textgamegen.generation.prompts import PromptTemplates
+
+
+def _quiet_transformers() -> None:
+    # Progress bars and load reports go to stderr and would corrupt the TUI.
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
+def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, torch.nn.Module]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        source, local_files_only=local, trust_remote_code=False
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        source, local_files_only=local, trust_remote_code=False, use_safetensors=True, dtype=dtype
+    )
+    return tokenizer, model
+
+
+def load(
+    name: str,
+    path: Path | None,
+    device: str,
+    sampling: SamplingSettings,
+    templates: PromptTemplates,
+    *,
+    dtype: str = "auto",
+    quantize: bool = False,
+    threads: int = 0,
+    hub_help: str = "",
+) -> GPT2Generator:
+    """Load a model directory (``path``) or a hub id (``name`` when ``path`` is None).
+
+    Args:
+        name: the display name (registry name, directory name or hub id).
+        path: the model directory, or None for a hub id.
+        device: "auto", "cpu" or "cuda".
+        sampling: sampling settings.
+        templates: prompt templates.
+        dtype: "auto" or a dtype name.
+        quantize: dynamic int8 on the CPU (ignored on CUDA).
+        threads: CPU threads (0 = automatic).
+        hub_help: the message for a hub id that cannot be fetched.
+
+    Returns:
+        The generator, not yet warmed up.
+
+    Raises:
+        GeneratorError: with a message for the player.
+    """
+    _quiet_transformers()
+    where = resolve_device(device)
+    weights = resolve_dtype(where, dtype)
+    if quantize and where == "cpu":
+        weights = torch.float32  # quantize_dynamic works from float32 weights
+    set_cpu_threads(threads)
+    source = str(path) if path is not None else name
+    try:
+        tokenizer, model = _load_parts(source, path is not None, weights)
+    except Exception as error:  # noqa: BLE001 - transformers raises many kinds
+        if path is None:
+            detail = (str(error).strip().splitlines() or [""])[0][:200]
+            raise GeneratorError(f"{hub_help} ({type(error).__name__}: {detail})") from None
+        raise GeneratorError(f"{path}: the model could not be loaded: {error}") from None
+    where_label = f"{path}" if path is not None else name
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > vocab:  # type: ignore[arg-type]
+        raise GeneratorError(
+            f"{where_label}: the tokenizer has {len(tokenizer)} tokens but the model only "  # type: ignore[arg-type]
+            f"{vocab} embeddings; the directory mixes two models"
+        )
+    if getattr(tokenizer, "eos_token_id", None) is None:
+        raise GeneratorError(f"{where_label}: the tokenizer has no end-of-text token")
+    model.eval()
+    notice = ""
+    if where == "cuda":
+        try:
+            model = model.to("cuda")
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            model = model.to(device="cpu", dtype=torch.float32)
+            where, notice = "cpu", OOM_NOTICE
+    quantized = bool(quantize and where == "cpu")
+    if quantized:
+        model = quantize_int8(model)
+    generator = GPT2Generator(model, tokenizer, name, where, sampling, templates, path)
+    generator.quantized = quantized
+    if quantized:
+        generator.dtype = "int8"
+    generator.notice = notice
+    return generator

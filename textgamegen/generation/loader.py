@@ -1,0 +1,157 @@
+"""Find and load a generator by name: "template", an installed model, a directory, a hub id.
+
+Cheap to import: torch and transformers are imported only on the path that loads a
+GPT-2, which the game runs in its generation worker. Every failure is a
+``GeneratorError`` whose message tells the player what is wrong and what to do.
+
+Examples::
+
+    load_generator("template")
+    load_generator("textgamegen")                       # installed (see `textgamegen models`)
+    load_generator("path/to/model_dir", device="cpu")
+    load_generator("gpt2-medium")                       # hub id, online or cached
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from textgamegen.config import SamplingSettings, Settings
+from textgamegen.generation import registry
+from textgamegen.generation.base import Generator, GeneratorError
+
+TEMPLATE = "template"
+
+
+def _looks_like_path(model: str) -> bool:
+    return (
+        model.startswith((".", "/", "~", "\\"))
+        or model.count("/") > 1
+        or "\\" in model
+        or os.path.splitdrive(model)[0] != ""
+    )
+
+
+def _holds_model_files(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    names = ("config.json", "tokenizer.json", "*.safetensors", *(f"*{suffix}" for suffix in
+             registry.PICKLE_SUFFIXES))  # fmt: skip
+    return any(any(path.glob(name)) for name in names)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub_help(model: str) -> str:
+    installed = ", ".join(info.name for info in registry.list_models()) or "none"
+    why = "offline (HF_HUB_OFFLINE is set)" if _offline() else "not in the local cache"
+    return (
+        f"'{model}' is not an installed model (installed: {installed}) and, as a Hugging Face "
+        f"hub id, it is {why}. To get it, run once while online: "
+        f"`hf download {model}` (or start the game online without HF_HUB_OFFLINE); after "
+        "that it loads offline from the cache. Or pick an installed model (`textgamegen "
+        "models`) or --model template."
+    )
+
+
+def resolve(model: str) -> tuple[str, Path | None]:
+    """Where a model name points: (display name, directory) or (hub id, None).
+
+    Raises:
+        GeneratorError: a path that does not exist or is not a directory.
+    """
+    info = registry.find_model(model)
+    if info is not None:
+        return info.name, info.path
+    path = Path(model).expanduser()
+    if _looks_like_path(model) or _holds_model_files(path):
+        if not path.exists():
+            raise GeneratorError(f"{path}: no such model directory")
+        if not path.is_dir():
+            raise GeneratorError(f"{path}: is a file; give the model's directory")
+        return path.resolve().name or str(path), path
+    # A bare name that is neither installed nor a model directory here: a hub id
+    # ("gpt2", "openai-community/gpt2-medium"); a stray folder of that name is ignored.
+    return model, None
+
+
+def _template() -> Generator:
+    try:
+        from textgamegen.generation.template import TemplateGenerator
+    except ImportError as error:  # pragma: no cover - template.py ships with the game
+        raise GeneratorError(f"the template generator is missing: {error}") from None
+    return TemplateGenerator()
+
+
+def load_generator(
+    model: str = "textgamegen",
+    device: str = "auto",
+    sampling: SamplingSettings | None = None,
+    *,
+    dtype: str = "auto",
+    quantize: bool = False,
+    threads: int = 0,
+    prompts: str | Path | None = None,
+    warm_up: bool = True,
+) -> Generator:
+    """Load a generator.
+
+    Args:
+        model: "template"; an installed model's name; a model directory; or a hub id
+            such as "gpt2-medium" (online, or cached by an earlier online run).
+        device: "auto" (CUDA with fp16 when available, else the CPU), "cpu" or "cuda".
+        sampling: sampling settings (defaults: ``SamplingSettings()``).
+        dtype: "auto", "float32", "bfloat16" or "float16" (CUDA only).
+        quantize: on the CPU, dynamic int8 quantization of the linear layers.
+        threads: CPU threads for torch (0 = the cores available, at most 8).
+        prompts: a prompts.toml to lay over the shipped one (default: the user's file).
+        warm_up: run one tiny generation after loading.
+
+    Returns:
+        A ``Generator``.
+
+    Raises:
+        GeneratorError: the model is missing, pickle-only, broken, or an unreachable hub id.
+    """
+    if model == TEMPLATE:
+        return _template()
+    name, path = resolve(model)
+    if path is not None:
+        problem = registry.directory_problem(path)
+        if problem:
+            raise GeneratorError(f"{path}: {problem}")
+    from textgamegen.generation.prompts import PromptError, load_templates
+
+    try:
+        templates = load_templates(prompts)
+    except PromptError as error:
+        raise GeneratorError(str(error)) from None
+    from textgamegen.generation import hf
+
+    started = time.perf_counter()
+    generator = hf.load(
+        name, path, device, sampling or SamplingSettings(), templates,
+        dtype=dtype, quantize=quantize, threads=threads,
+        hub_help=_hub_help(model) if path is None else "",
+    )  # fmt: skip
+    if warm_up:
+        generator.warm_up()
+    generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
+    return generator
+
+
+def load_from_settings(settings: Settings, model: str | None = None) -> Generator:
+    """``load_generator`` with everything taken from the player's settings."""
+    return load_generator(
+        model or settings.model,
+        settings.device,
+        settings.sampling,
+        dtype=settings.dtype,
+        quantize=settings.quantize,
+        threads=settings.threads,
+        prompts=settings.prompts or None,
+    )

@@ -1,0 +1,349 @@
+"""Prompts: the per-kind templates from ``assets/prompts.toml``, fitted to the model's window.
+
+A prompt is written in the training corpus's own form: context lines
+``<|action|> You are in the Hall. <|endoftext|>``, the recent story as more such lines,
+then the opening of the line the model is to finish, ``<|action|> You push open the door``.
+Prompt tokens plus ``max_new_tokens`` never exceed the model's ``n_positions``: the oldest
+story lines go first, then the prompt is cut from the left (AI Dungeon 2 crashed at 1024).
+Pure Python; the tokenizer comes in as a ``TokenCodec``.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+from textgamegen import paths
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.engine.safe_text import strip_unsafe
+
+TAGS = ("action", "dialogue", "quest")
+END = "<|endoftext|>"
+FIELDS = (
+    "room", "command", "action", "subject", "Subject", "entities",
+    "speaker", "Speaker", "persona", "topic",
+)  # fmt: skip
+RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob")
+
+# Anything that looks like a special token, so typed text can never inject one.
+_TAG_LIKE = re.compile(r"<\s*\|[^|>]{0,40}\|\s*>|<\||\|>")
+_SPACES = re.compile(r"\s+")
+_ARTICLES = ("the ", "a ", "an ", "some ")
+
+
+class PromptError(ValueError):
+    """A prompts file is wrong; the message names the file and the key."""
+
+
+class TokenCodec(Protocol):
+    """The two tokenizer calls prompt fitting needs (no special tokens added)."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+
+@dataclass
+class KindTemplate:
+    """How to prompt for one kind of text.
+
+    Attributes:
+        tag: the corpus tag of the line the model writes ("action", "dialogue", "quest").
+        context: lines put before the story; a line whose fields are empty is left out.
+        opening: the start of the line the model finishes; shown as part of the text.
+        fallback: the text used when the model gives nothing usable.
+    """
+
+    tag: str
+    context: list[str]
+    opening: str
+    fallback: str
+
+
+@dataclass
+class PromptTemplates:
+    """Every kind's template plus the prompt and rerank settings, and where they came from."""
+
+    kinds: dict[ContentKind, KindTemplate]
+    separator: str = ""
+    max_story_lines: int = 6
+    rerank: dict[str, float] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prompt:
+    """A prompt fitted to the token budget.
+
+    Attributes:
+        text: the prompt as the model sees it.
+        ids: its token ids.
+        opening: the shown start of the text (the model's output follows it).
+        tag: the tag of the line being written.
+        story_lines: how many story lines made it in.
+        dropped_lines: story lines left out for the budget or ``max_story_lines``.
+        truncated: the prompt had to be cut from the left.
+    """
+
+    text: str
+    ids: list[int]
+    opening: str
+    tag: str
+    story_lines: int = 0
+    dropped_lines: int = 0
+    truncated: bool = False
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise PromptError(f"{path}: {error}") from None
+
+
+def _check_fields(text: str, where: str) -> None:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as error:
+        raise PromptError(f"{where}: {error}") from None
+    for name in names:
+        if name not in FIELDS:
+            raise PromptError(f"{where}: unknown field {{{name}}} (known: {', '.join(FIELDS)})")
+
+
+def _kind_template(data: Any, where: str) -> KindTemplate:
+    if not isinstance(data, dict):
+        raise PromptError(f"{where}: must be a table")
+    unknown = sorted(set(data) - {"tag", "context", "opening", "fallback"})
+    if unknown:
+        raise PromptError(f"{where}: unknown key {unknown[0]}")
+    tag = data.get("tag")
+    if tag not in TAGS:
+        raise PromptError(f"{where} tag: must be one of {', '.join(TAGS)}, not {tag!r}")
+    context = data.get("context", [])
+    if not isinstance(context, list) or not all(isinstance(line, str) for line in context):
+        raise PromptError(f"{where} context: must be a list of strings")
+    texts = {"opening": data.get("opening", ""), "fallback": data.get("fallback", "")}
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise PromptError(f"{where} {key}: must be a string")
+        _check_fields(value, f"{where} {key}")
+    for line in context:
+        _check_fields(line, f"{where} context")
+    return KindTemplate(tag, list(context), texts["opening"], texts["fallback"])
+
+
+def parse_templates(data: dict[str, Any], source: str) -> PromptTemplates:
+    """Validate parsed TOML into templates; ``source`` names the file(s) in errors."""
+    kinds_data = data.get("kinds", {})
+    kinds = {}
+    for kind in ContentKind:
+        if kind.value not in kinds_data:
+            raise PromptError(f"{source}: [kinds.{kind.value}] is missing")
+        kinds[kind] = _kind_template(kinds_data[kind.value], f"{source}: [kinds.{kind.value}]")
+    prompt = data.get("prompt", {})
+    separator = prompt.get("separator", "")
+    max_story = prompt.get("max_story_lines", 6)
+    if not isinstance(separator, str):
+        raise PromptError(f"{source}: [prompt] separator: must be a string")
+    if not isinstance(max_story, int) or max_story < 0:
+        raise PromptError(f"{source}: [prompt] max_story_lines: must be 0 or more")
+    rerank = {part: 1.0 for part in RERANK_PARTS}
+    for key, value in data.get("rerank", {}).items():
+        if key not in RERANK_PARTS:
+            raise PromptError(f"{source}: [rerank] unknown key {key}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise PromptError(f"{source}: [rerank] {key}: must be a number, 0 or more")
+        rerank[key] = float(value)
+    return PromptTemplates(kinds, separator, max_story, rerank, source.split(" + "))
+
+
+def user_prompts_file() -> Path:
+    """Where a modder's override lives when the settings name none."""
+    return paths.user_data_dir() / "prompts.toml"
+
+
+def load_templates(override: Path | str | None = None) -> PromptTemplates:
+    """The shipped templates, with a modder's file laid over them.
+
+    Args:
+        override: a prompts file from the settings; when empty, the user data folder's
+            ``prompts.toml`` is used if it exists.
+
+    Returns:
+        The validated templates.
+
+    Raises:
+        PromptError: a file is unreadable or wrong (the message names file and key).
+    """
+    shipped = paths.prompts_file()
+    data = _read_toml(shipped)
+    sources = [str(shipped)]
+    user = Path(override).expanduser() if override else user_prompts_file()
+    if override and not user.is_file():
+        raise PromptError(f"{user}: prompts file not found")
+    if user.is_file():
+        data = _merge(data, _read_toml(user))
+        sources.append(str(user))
+    return parse_templates(data, " + ".join(sources))
+
+
+def clean_field(text: str) -> str:
+    """Make typed or world text safe to put in a prompt: no escapes, tags or runs of space."""
+    text = strip_unsafe(text, keep_newlines=False)
+    text = _TAG_LIKE.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _capitalised_name(name: str) -> str:
+    if not name:
+        return ""
+    if name[0].isupper() or name.lower().startswith(_ARTICLES):
+        return name[0].upper() + name[1:]
+    return "The " + name
+
+
+def _action(command: str) -> str:
+    if not command:
+        return ""
+    first = command.split(None, 1)[0].lower()
+    if first in ("you", "i"):
+        rest = command.split(None, 1)[1] if " " in command else ""
+        return f"You {rest}".strip()
+    return f"You {command}"
+
+
+def _listing(names: list[str]) -> str:
+    names = [name if name[:1].isupper() or name.lower().startswith(_ARTICLES) else f"the {name}"
+             for name in names]  # fmt: skip
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def request_fields(request: ContentRequest) -> dict[str, str]:
+    """The template fields for a request, every value cleaned."""
+    subject = clean_field(request.subject)
+    speaker = clean_field(request.speaker)
+    command = clean_field(request.command)
+    entities = [name for name in (clean_field(e) for e in request.entities) if name]
+    return {
+        "room": clean_field(request.room),
+        "command": command,
+        "action": _action(command),
+        "subject": subject,
+        "Subject": _capitalised_name(subject),
+        "entities": _listing(entities),
+        "speaker": speaker,
+        "Speaker": _capitalised_name(speaker),
+        "persona": clean_field(request.persona),
+        "topic": clean_field(request.topic),
+    }
+
+
+def _fill(text: str, values: dict[str, str]) -> str | None:
+    """The text with its fields filled, or None when a field it uses is empty."""
+    names = [name for _, name, _, _ in string.Formatter().parse(text) if name]
+    if any(not values.get(name) for name in names):
+        return None
+    return text.format_map(values)
+
+
+def tagged_line(tag: str, text: str) -> str:
+    """One corpus-style line: ``<|tag|> text <|endoftext|>``."""
+    return f"<|{tag}|> {text} {END}"
+
+
+def story_tag(line: str) -> str:
+    # The corpus tags a sentence that carries quoted speech as dialogue.
+    return "dialogue" if '"' in line or "“" in line else "action"
+
+
+def opening_text(request: ContentRequest, templates: PromptTemplates) -> str:
+    """The shown start of the text for a request ("" when the template has none)."""
+    template = templates.kinds[request.kind]
+    opening = _fill(template.opening, request_fields(request))
+    return opening or ""
+
+
+def fallback_text(request: ContentRequest, templates: PromptTemplates) -> str:
+    """The request's own fallback, else the template's, filled; never empty."""
+    if request.fallback.strip():
+        return strip_unsafe(request.fallback).strip()
+    values = request_fields(request)
+    filled = _fill(templates.kinds[request.kind].fallback, values)
+    if filled is None:
+        filled = _fill(templates.kinds[ContentKind.ACTION].fallback, values)
+    return strip_unsafe(filled or "").strip() or "Nothing happens."
+
+
+def build_prompt(
+    request: ContentRequest, templates: PromptTemplates, codec: TokenCodec, budget: int
+) -> Prompt:
+    """Assemble the prompt for a request within ``budget`` tokens.
+
+    Args:
+        request: what to write.
+        templates: the prompt templates.
+        codec: the model's tokenizer.
+        budget: the most prompt tokens allowed (``n_positions - max_new_tokens``).
+
+    Returns:
+        The fitted prompt. The context lines and the opening are always kept; story lines
+        are added newest first while they fit; if even the rest is too long it is cut
+        from the left, so the opening is never lost.
+    """
+    budget = max(1, budget)
+    template = templates.kinds[request.kind]
+    values = request_fields(request)
+    opening = _fill(template.opening, values) or ""
+    context = [tagged_line(template.tag, line) for line in
+               (_fill(text, values) for text in template.context) if line]  # fmt: skip
+    final = f"<|{template.tag}|> {opening}" if opening else f"<|{template.tag}|>"
+    sep = templates.separator
+    fixed_text = sep.join([*context, final])
+    fixed_ids = codec.encode(fixed_text)
+
+    story = [clean_field(line) for line in request.story]
+    story = [line for line in story if line]
+    recent = story[-templates.max_story_lines :] if templates.max_story_lines else []
+    dropped = len(story) - len(recent)
+    used: list[tuple[str, list[int]]] = []
+    room = budget - len(fixed_ids)
+    for line in reversed(recent):
+        line_text = tagged_line(story_tag(line), line) + sep
+        line_ids = codec.encode(line_text)
+        if len(line_ids) > room:
+            break
+        used.append((line_text, line_ids))
+        room -= len(line_ids)
+    used.reverse()
+    dropped += len(recent) - len(used)
+
+    ids = [token for _, line_ids in used for token in line_ids] + fixed_ids
+    truncated = len(ids) > budget
+    if truncated:
+        ids = ids[-budget:]
+        text = codec.decode(ids)
+    else:
+        text = "".join(line_text for line_text, _ in used) + fixed_text
+    return Prompt(text, ids, opening, template.tag, len(used), dropped, truncated)

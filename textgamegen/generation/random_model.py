@@ -1,0 +1,111 @@
+"""Build a randomly initialised GPT-2 model directory with the corpus's special tokens.
+
+For tests (a tiny model that loads in a blink) and benchmarks (latency depends on the
+shape, not the weights, so a random gpt2-medium shape stands in for a trained one). The
+tokenizer is a byte-level BPE trained on a few lines; the directory has the same layout
+training registers. Imports torch, transformers and tokenizers inside the function.
+
+Example::
+
+    python -c "from textgamegen.generation.random_model import build_random_model as b; \
+b('/tmp/tiny', shape='tiny')"
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|action|>", "<|dialogue|>", "<|quest|>")
+# (n_layer, n_embd, n_head) of the usual GPT-2 sizes, plus a tiny one for tests.
+SHAPES = {
+    "tiny": (2, 32, 2),
+    "small": (12, 768, 12),
+    "medium": (24, 1024, 16),
+}
+SAMPLE_LINES = (
+    "<|action|> You push open the door and step into the hall. <|endoftext|>",
+    "<|action|> The brass lantern hangs from a hook, dented and old. <|endoftext|>",
+    '<|dialogue|> "Welcome, traveller," said the miller. <|endoftext|>',
+    "<|quest|> You must find the keeper before the light goes out. <|endoftext|>",
+    "<|action|> A cold wind blows through the cracks in the wall. <|endoftext|>",
+    '<|dialogue|> "I have not seen the key," she said quietly. <|endoftext|>',
+)
+
+
+def build_random_model(
+    path: Path | str,
+    shape: str = "tiny",
+    *,
+    n_positions: int = 256,
+    vocab_size: int = 0,
+    lines: tuple[str, ...] | list[str] = SAMPLE_LINES,
+    seed: int = 0,
+    dtype: str = "float32",
+) -> Path:
+    """Write a random GPT-2 model directory.
+
+    Args:
+        path: the directory to create (or overwrite).
+        shape: "tiny", "small" (gpt2) or "medium" (gpt2-medium).
+        n_positions: the context window.
+        vocab_size: the embedding rows; 0 = the tokenizer's size. A larger value gives a
+            real GPT-2's LM-head cost (50257) with a tiny tokenizer.
+        lines: text the BPE tokenizer is trained on.
+        seed: torch seed for the weights.
+        dtype: the saved weights' dtype ("float32" or "float16").
+
+    Returns:
+        The directory.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(list(lines), trainer=trainer)
+    eos = SPECIAL_TOKENS[0]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token=eos,
+        eos_token=eos,
+        unk_token=eos,
+        pad_token=eos,
+        extra_special_tokens=list(SPECIAL_TOKENS[1:]),
+        model_max_length=n_positions,
+    )
+    tokenizer.save_pretrained(path)
+
+    n_layer, n_embd, n_head = SHAPES[shape]
+    eos_id = tokenizer.convert_tokens_to_ids(eos)
+    config = GPT2Config(
+        vocab_size=max(vocab_size, len(tokenizer)),
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+    )
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(config).to(getattr(torch, dtype)).eval()
+    model.save_pretrained(path)
+    metrics = {"perplexity": None, "note": f"random {shape} GPT-2, not trained"}
+    (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    lineage = {"name": path.name, "base": f"random:{shape}", "corpus": "none"}
+    (path / "lineage.json").write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
+    return path

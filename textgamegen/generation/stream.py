@@ -1,0 +1,85 @@
+"""Turn the first candidate's tokens into safe text pieces as they come.
+
+The streamed text must be a prefix of what cleanup would show: no tag, no half escape
+sequence, no broken UTF-8 character. Anything that may still turn into one of those is
+held back until the next token settles it. Pure Python; the tokenizer's ``decode`` is
+passed in.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.generation.base import TextSink
+
+_SPACES = re.compile(r"\s+")
+# A tail that may yet become a tag: "<", "<|", "<|acti".
+_PARTIAL_TAG = re.compile(r"<(?:\|[\w]*)?$")
+# How far back an escape sequence may still be unfinished.
+_ESCAPE_WINDOW = 32
+
+
+class Streamer:
+    """Feeds ``on_text`` with the new part of the first candidate after each token.
+
+    Args:
+        opening: the shown start of the text (sent at once by ``start``).
+        decode: the tokenizer's decode for a list of ids.
+        on_text: where the pieces go (may be None: the text is still tracked).
+        started: ``time.perf_counter()`` at the start of the request.
+    """
+
+    def __init__(
+        self,
+        opening: str,
+        decode: Callable[[list[int]], str],
+        on_text: TextSink | None,
+        started: float,
+    ) -> None:
+        self.opening = opening
+        self.decode = decode
+        self.on_text = on_text
+        self.started = started
+        self.ids: list[int] = []
+        self.shown = ""
+        self.first_token_ms = 0.0
+        self.ended = False
+
+    def _send(self, text: str) -> None:
+        shown = strip_unsafe(text, keep_newlines=False).replace("\ufffd", "")
+        shown = _SPACES.sub(" ", shown).lstrip()
+        if len(shown) > len(self.shown) and shown.startswith(self.shown):
+            piece = shown[len(self.shown) :]
+            self.shown = shown
+            if self.on_text is not None:
+                self.on_text(piece)
+
+    def start(self) -> None:
+        """Show the opening straight away: it is the start of every candidate."""
+        if self.opening:
+            self._send(self.opening)
+
+    def push(self, token: int) -> bool:
+        """Take row 0's next token; returns True when the text has reached a tag or a
+        paragraph end, so the row should stop."""
+        if not self.ids:
+            self.first_token_ms = (time.perf_counter() - self.started) * 1000
+        self.ids.append(token)
+        raw = self.opening + self.decode(self.ids)
+        stop = False
+        for marker in ("<|", "\n\n"):
+            at = raw.find(marker)
+            if at >= 0:
+                raw, stop = raw[:at], True
+        if not stop:
+            raw = _PARTIAL_TAG.sub("", raw)
+            raw = raw.rstrip("\ufffd")  # a UTF-8 character split across tokens
+            escape = raw.rfind("\x1b", max(0, len(raw) - _ESCAPE_WINDOW))
+            if escape >= 0:
+                raw = raw[:escape]
+        self._send(raw)
+        self.ended = stop
+        return stop
