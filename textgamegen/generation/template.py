@@ -22,7 +22,7 @@ from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
 ACTION_LINES = (
     "You {command}. For a moment {room} is very still.",
     "You {command}. A breath of wind carries the sound away.",
-    "You {command}, and {other} seems to take notice.",
+    "You {command}. Everything in {room} seems to hold its breath.",
     "Carefully, you {command}. Somewhere far off, a bird calls.",
     "You {command}. The moment passes, and you gather your thoughts.",
 )
@@ -60,15 +60,12 @@ class TemplateGenerator:
         pick = random.Random(request.seed)
         subject = request.subject or "it"
         speaker = request.speaker or "someone"
-        other = next((name for name in request.entities if name != request.subject), "the world")
         if request.kind is not ContentKind.ACTION and request.fallback:
             return request.fallback
         if request.kind is ContentKind.ACTION:
             command = request.command or f"deal with the {subject}"
             line = pick.choice(ACTION_LINES)
-            return line.format(
-                command=command, room=request.room or "the room", other=other, subject=subject
-            )
+            return line.format(command=command, room=request.room or "the room", subject=subject)
         lines = {
             ContentKind.ITEM: DESCRIPTION_LINES,
             ContentKind.DIALOGUE: DIALOGUE_LINES,

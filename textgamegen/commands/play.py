@@ -1,0 +1,152 @@
+"""``textgamegen play``: the game in the terminal, or a script run headless.
+
+Without ``--script`` this starts the Textual UI (``textgamegen.ui.app.run_tui``). With
+``--script FILE`` it plays the script with no UI, checks its expectations (see
+``textgamegen.engine.playthrough``) and exits 0 when all hold, 1 when any fails, 2 when
+the world, save or script cannot be read.
+
+Examples::
+
+    textgamegen play --world lanternfall --seed 7
+    textgamegen play --script tests/functional/walkthrough.txt --model template
+    textgamegen play --script my.txt --transcript out.jsonl --json --seed 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from textgamegen.engine.playthrough import EXPECTATION_HELP
+from textgamegen.engine.worlds import DEFAULT_WORLD
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "Scripts (--script): one command per line, '#' comments.\n"
+        + EXPECTATION_HELP
+        + "\nExit code: 0 when every expectation holds, 1 when one fails, 2 on bad input."
+    )
+    parser.add_argument(
+        "--world",
+        default=None,
+        help=f"world name or path to a .toml file (default: {DEFAULT_WORLD})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for the story (default: 0)")
+    parser.add_argument(
+        "--load",
+        metavar="SAVE",
+        default=None,
+        help="start from a save: a name in the saves folder or a .json path",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="generator: template, an installed model, a directory or a hub id "
+        "(default: from settings)",
+    )
+    parser.add_argument("--device", default=None, help="auto, cpu or cuda (default: from settings)")
+    parser.add_argument(
+        "--saves-dir",
+        dest="saves_dir",
+        type=Path,
+        default=None,
+        help="saves folder (default: TEXTGAMEGEN_SAVES_DIR or the user data dir)",
+    )
+    parser.add_argument(
+        "--script",
+        type=Path,
+        default=None,
+        help="play this script headless instead of starting the UI",
+    )
+    parser.add_argument(
+        "--transcript", type=Path, default=None, help="with --script: write the transcript here"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="with --script: the transcript is JSON lines, not plain text",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.script is None:
+        from textgamegen.ui.app import run_tui
+
+        return run_tui(args)
+    return run_headless(args)
+
+
+def _generator(model: str | None, device: str | None) -> object:
+    """The generator for a script; the template one when the model cannot be loaded."""
+    from textgamegen.generation.template import TemplateGenerator
+
+    name = model
+    if name is None:
+        try:
+            from textgamegen.config import load_settings
+
+            settings = load_settings()
+            name, device = settings.model, device or settings.device
+        except Exception:  # noqa: BLE001 - a broken settings file falls back to defaults
+            name = "textgamegen"
+    if name == "template":
+        return TemplateGenerator()
+    try:
+        from textgamegen.generation.loader import load_generator
+
+        return load_generator(name, device=device or "auto")
+    except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
+        print(
+            f"textgamegen: model {name!r} not loaded ({error}); using the template generator",
+            file=sys.stderr,
+        )
+        return TemplateGenerator()
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    from textgamegen import paths
+    from textgamegen.engine.game import Game
+    from textgamegen.engine.playthrough import ScriptError, read_script, run_script
+    from textgamegen.engine.saves import SaveError, load_game
+    from textgamegen.engine.world import WorldError, load_world
+    from textgamegen.engine.worlds import find_world
+
+    saves_dir = Path(args.saves_dir).expanduser() if args.saves_dir else paths.saves_dir()
+    try:
+        read_script(args.script)
+        if args.load:
+            world = load_world(find_world(args.world)) if args.world else None
+            game = load_game(args.load, saves_dir, world=world)
+            game.autosave = False
+        else:
+            world = load_world(find_world(args.world or DEFAULT_WORLD))
+            # No autosave: a test run must never overwrite the player's autosave.
+            game = Game.new(world, seed=args.seed, saves_dir=saves_dir, autosave=False)
+    except (WorldError, SaveError, ScriptError) as error:
+        print(f"textgamegen: {error}", file=sys.stderr)
+        return 2
+    generator = _generator(args.model, args.device)
+    report = run_script(args.script, game, generator)
+    text = report.as_jsonl() if args.json else report.as_text()
+    if args.transcript:
+        from textgamegen.engine.atomic import write_atomic
+
+        try:
+            write_atomic(Path(args.transcript), text)
+        except OSError as error:
+            print(f"textgamegen: cannot write {args.transcript}: {error}", file=sys.stderr)
+            return 2
+    else:
+        sys.stdout.write(text)
+    for failure in report.failures:
+        print(f"{args.script}:{failure}", file=sys.stderr)
+    verdict = "won" if report.won else "not won"
+    summary = (
+        f"{args.script}: {report.checked} expectations, {len(report.failures)} failed; "
+        f"turn {game.turn}, {verdict}"
+    )
+    print(summary, file=sys.stderr)
+    return 0 if report.ok else 1

@@ -1,0 +1,249 @@
+"""Scripted playthroughs: run a game headless from a script and check expectations.
+
+A script is plain text, one entry per line:
+
+- ``# ...`` is a comment; blank lines are skipped.
+- A line starting with ``?`` is an expectation, checked against the game after the
+  commands above it:
+
+  - ``? room NAME``           the current room's name or key is NAME
+  - ``? has ITEM``            the player carries ITEM (name, alias or key)
+  - ``? lacks ITEM``          the player does not carry ITEM
+  - ``? here ITEM``           ITEM (or an NPC) is in the current room
+  - ``? quest "TITLE" STATE`` the quest (title or key) is done, active or "not started"
+  - ``? output contains "TEXT"``  the last command's output (engine text and prose)
+    contains TEXT, ignoring case
+  - ``? output lacks "TEXT"``     ... does not contain TEXT
+  - ``? flag NAME``           the story flag NAME is set
+  - ``? turn N``              N turns have passed
+  - ``? won`` / ``? not won`` the game is (not) won
+
+- Any other line is a command, passed to ``Game.step`` as typed. ``quit`` ends the run.
+
+Every request the game makes is written by the generator and handed back with
+``Game.fulfil``, so the transcript holds the prose too. With the same world, seed and
+generator the transcript is byte-identical (it holds no timings).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from textgamegen.engine.content import StepResult
+from textgamegen.engine.game import Game
+from textgamegen.engine.parser import noun_words
+from textgamegen.engine.world import QUEST_STATES
+
+EXPECTATION_HELP = """\
+script lines: a command, '# comment', or an expectation:
+  ? room NAME                  ? has ITEM              ? lacks ITEM
+  ? here ITEM                  ? quest "TITLE" done|active|"not started"
+  ? output contains "TEXT"     ? output lacks "TEXT"   ? flag NAME
+  ? turn N                     ? won                   ? not won"""
+
+
+class ScriptError(ValueError):
+    """The script file cannot be read."""
+
+
+@dataclass
+class Failure:
+    """An expectation that did not hold."""
+
+    line: int
+    expectation: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: expected {self.expectation!r}, but {self.actual}"
+
+
+@dataclass
+class Prose:
+    kind: str
+    text: str
+    cache_key: str | None = None
+
+
+@dataclass
+class TranscriptEntry:
+    """One command and everything it printed (line 0 is the opening)."""
+
+    line: int
+    command: str
+    events: list[tuple[str, str]] = field(default_factory=list)
+    prose: list[Prose] = field(default_factory=list)
+    turn: int = 0
+    won: bool = False
+
+    def output(self) -> list[str]:
+        return [text for _, text in self.events] + [piece.text for piece in self.prose]
+
+
+@dataclass
+class PlaythroughReport:
+    ok: bool
+    failures: list[Failure] = field(default_factory=list)
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+    checked: int = 0
+    won: bool = False
+
+    def as_text(self) -> str:
+        """``> command`` then its output, one blank line between commands."""
+        blocks = []
+        for entry in self.transcript:
+            lines = [f"> {entry.command}"] if entry.line else []
+            lines += entry.output()
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) + "\n"
+
+    def as_jsonl(self) -> str:
+        """One JSON object per command, in order."""
+        rows = []
+        for entry in self.transcript:
+            row = asdict(entry)
+            row["events"] = [{"kind": kind, "text": text} for kind, text in entry.events]
+            rows.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return "\n".join(rows) + "\n"
+
+
+def read_script(path: Path) -> list[tuple[int, str]]:
+    """The script's meaningful lines with their 1-based numbers.
+
+    Raises:
+        ScriptError: the file cannot be read as UTF-8 text.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScriptError(f"{path}: cannot read the script: {error}") from None
+    lines = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            lines.append((number, stripped))
+    return lines
+
+
+def _narrate(game: Game, result: StepResult, generator: object, entry: TranscriptEntry) -> None:
+    entry.events = [(event.kind, event.text) for event in result.events]
+    for request in result.requests:
+        try:
+            text = generator.generate(request).text  # type: ignore[attr-defined]
+        except Exception as error:  # noqa: BLE001 - a broken generator must not stop the run
+            text = request.fallback
+            entry.events.append(("error", f"(generator failed: {type(error).__name__})"))
+        game.fulfil(request, text)
+        entry.prose.append(Prose(request.kind.value, text or request.fallback, request.cache_key))
+    entry.turn = game.turn
+    entry.won = game.won
+
+
+def _matches(game: Game, key: str, phrase: str) -> bool:
+    words = noun_words(phrase)
+    if key == phrase.strip().casefold():
+        return True
+    return any(noun_words(name) == words for name in game.names_of(key))
+
+
+def check(game: Game, expectation: str, output: list[str]) -> str | None:
+    """None when the expectation holds, else a description of the actual state."""
+    what, _, raw = expectation.strip().partition(" ")
+    what, raw = what.casefold(), raw.strip()
+    if not what:
+        return "the expectation is empty"
+    # Names are taken as written (they may hold apostrophes); quotes around them are optional.
+    rest = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
+    try:
+        args = shlex.split(raw)
+    except ValueError:
+        args = raw.split()
+        if what in ("quest", "output"):
+            return "the expectation's quotes do not match"
+    room = game.room()
+    if what == "room":
+        if rest.casefold() in (room.name.casefold(), room.key.casefold()):
+            return None
+        return f"the room is {room.name!r} ({room.key})"
+    if what in ("has", "lacks"):
+        carried = game.carried_items()
+        held = any(_matches(game, key, rest) for key in carried)
+        if held == (what == "has"):
+            return None
+        names = ", ".join(game.name_of(key) for key in carried) or "nothing"
+        return f"the player carries: {names}"
+    if what == "here":
+        keys = game.visible_items() + game.npcs_here()
+        if any(_matches(game, key, rest) for key in keys):
+            return None
+        return f"here: {', '.join(game.name_of(key) for key in keys) or 'nothing'}"
+    if what == "quest":
+        if len(args) < 2:
+            return 'write: ? quest "TITLE" done'
+        title, state = args[0], " ".join(args[1:]).casefold()
+        if state not in QUEST_STATES:
+            return f"quest state must be one of {', '.join(QUEST_STATES)}"
+        for key, quest in game.world.quests.items():
+            if title.casefold() in (key.casefold(), quest.title.casefold()):
+                actual = game.state.quests[key]
+                return None if actual == state else f"quest {quest.title!r} is {actual}"
+        return f"there is no quest {title!r}"
+    if what == "output" and len(args) >= 2 and args[0] in ("contains", "lacks"):
+        needle = " ".join(args[1:]).casefold()
+        found = any(needle in line.casefold() for line in output)
+        if found == (args[0] == "contains"):
+            return None
+        shown = " / ".join(output)[:300]
+        return f"the output was: {shown!r}"
+    if what == "flag":
+        return None if rest in game.state.flags else f"flags set: {sorted(game.state.flags)}"
+    if what == "turn":
+        return None if rest == str(game.turn) else f"the turn is {game.turn}"
+    if what == "won" and not args:
+        return None if game.won else "the game is not won"
+    if what == "not" and args == ["won"]:
+        return None if not game.won else "the game is won"
+    return "unknown expectation (see textgamegen play --help)"
+
+
+def run_script(script: Path, game: Game, generator: object) -> PlaythroughReport:
+    """Play a script headless.
+
+    Args:
+        script: the script file.
+        game: the game to play, usually fresh from ``Game.new``.
+        generator: any ``generation.base.Generator``; writes every prose request.
+
+    Returns:
+        The report: ``ok`` when every expectation held, the failures, the transcript.
+
+    Raises:
+        ScriptError: the script file cannot be read.
+    """
+    lines = read_script(script)
+    report = PlaythroughReport(ok=True)
+    opening = TranscriptEntry(line=0, command="")
+    _narrate(game, game.intro(), generator, opening)
+    report.transcript.append(opening)
+    output = opening.output()
+    for number, line in lines:
+        if line.startswith("?"):
+            report.checked += 1
+            expectation = line[1:].strip()
+            actual = check(game, expectation, output)
+            if actual is not None:
+                report.failures.append(Failure(number, expectation, actual))
+            continue
+        entry = TranscriptEntry(line=number, command=line)
+        result = game.step(line)
+        _narrate(game, result, generator, entry)
+        report.transcript.append(entry)
+        output = entry.output()
+        if result.quit:
+            break
+    report.ok = not report.failures
+    report.won = game.won
+    return report
