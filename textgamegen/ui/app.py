@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from textgamegen.engine.game import Game
     from textgamegen.engine.world import World
 
+TEMPLATE_WORD_DELAY_S = 0.02
+"""The template narrator is instant; a short pause per word lets the player see it stream."""
+
 GeneratorLoader = Callable[[str, str, SamplingSettings], Generator]
 """(model, device, sampling) -> a ready generator; raises GeneratorError."""
 
@@ -55,13 +58,16 @@ def load_generator_in_worker(model: str, device: str, sampling: SamplingSettings
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
-    return load_generator(model, device, sampling)
+    generator = load_generator(model, device, sampling)
+    if getattr(generator, "word_delay_s", None) == 0.0:
+        generator.word_delay_s = TEMPLATE_WORD_DELAY_S  # type: ignore[attr-defined]
+    return generator
 
 
 def template_generator() -> Generator:
     from textgamegen.generation.template import TemplateGenerator
 
-    return TemplateGenerator()
+    return TemplateGenerator(word_delay_s=TEMPLATE_WORD_DELAY_S)
 
 
 @dataclass
@@ -92,7 +98,8 @@ class Launch:
 class TextGameGenApp(App[int]):
     """Title screen, game screen and dialogs over one engine ``Game`` at a time."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute, so subclasses (tests) defined elsewhere still find the stylesheet.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "TextGameGen"
     COMMANDS = App.COMMANDS | {GameCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -174,9 +181,9 @@ class TextGameGenApp(App[int]):
         self.push_screen(TitleScreen(self.launch.world.title, self._has_autosave(), notice))
 
     def _has_autosave(self) -> bool:
-        from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
-
         try:
+            from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
+
             return any(info.name == AUTOSAVE_NAME for info in list_saves(self.saves_dir))
         except Exception:  # noqa: BLE001 - an unreadable folder just means no autosave
             return False
@@ -288,7 +295,7 @@ class TextGameGenApp(App[int]):
             saves_dir=self.saves_dir,
             autosave_every=self.settings.autosave_every,
         )
-        self.start_game(game, opening=[game.step("look")])
+        self.start_game(game, opening=[game.intro()])
 
     def _open_save(self, name: str) -> bool:
         """Load a save and play it; on failure tell the player and return False."""
@@ -299,8 +306,9 @@ class TextGameGenApp(App[int]):
         except (SaveError, OSError) as error:
             self.tell(f"Could not load {name!r}: {error}", severity="error")
             return False
-        loaded = StepResult("", events=[Event("system", f"Loaded {name}.")])
-        self.start_game(game, opening=[loaded, game.step("look")])
+        game.autosave_every = self.settings.autosave_every
+        loaded = StepResult("", events=[Event("system", f"Loaded {name} (turn {game.turn}).")])
+        self.start_game(game, opening=[loaded, game.intro()])
         return True
 
     def action_continue(self) -> None:
@@ -399,7 +407,7 @@ class TextGameGenApp(App[int]):
             self._saved_turn = self.game.turn
         self.action_quit()
 
-    async def action_quit(self) -> None:
+    def action_quit(self) -> None:  # type: ignore[override]
         self.autosave()
         self.exit(0)
 

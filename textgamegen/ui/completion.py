@@ -69,10 +69,12 @@ def complete(line: str, verbs: Iterable[str], names: Iterable[str]) -> Completio
         The completion; its ``options`` is empty when nothing matches.
     """
     words = line.split(" ")
-    if len(words) == 1:
-        fragment = words[0].lower()
-        options = [verb for verb in _unique_sorted(verbs) if verb.lower().startswith(fragment)]
-        return Completion("", words[0], tuple(options))
+    # Verbs may have several words ("talk to", "pick up"): while the whole line begins a
+    # verb, complete verbs; after that, nouns.
+    lowered_line = line.lower()
+    verb_options = [verb for verb in _unique_sorted(verbs) if verb.lower().startswith(lowered_line)]
+    if len(words) == 1 or verb_options:
+        return Completion("", line, tuple(verb_options))
     known = _unique_sorted(names)
     # The longest tail wins, so "take brass l" completes "brass lantern", not "l...".
     for start in range(1, len(words)):

@@ -54,7 +54,9 @@ class TitleScreen(Screen[None]):
             tooltip="Model, device, sampling",
             id="title.settings",
         ),
-        Binding("q", "choose('quit')", "Quit", tooltip="Leave the game", id="title.quit"),
+        Binding(
+            "q", "choose('quit')", "Quit", show=False, tooltip="Leave the game", id="title.quit"
+        ),
     ]
 
     @dataclass
@@ -71,7 +73,8 @@ class TitleScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="title-box"):
-            yield Static(Text(BANNER.strip("\n"), style="bold"), id="title-banner")
+            with Center():
+                yield Static(Text(BANNER.strip("\n"), style="bold"), id="title-banner")
             yield Static(Text(strip_unsafe(self.world_title), style="italic"), id="title-world")
             with Center():
                 options = [
@@ -80,6 +83,7 @@ class TitleScreen(Screen[None]):
                 ]
                 yield OptionList(*options, id="title-menu")
             yield Static(Text(strip_unsafe(self.notice)), id="title-notice")
+            yield Static(id="title-model")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -87,6 +91,18 @@ class TitleScreen(Screen[None]):
         menu = self.query_one(OptionList)
         menu.highlighted = 1 if self.can_continue else 0
         menu.focus()
+        for name in ("model_label", "device_label", "model_loading"):
+            self.watch(self.app, name, self._model_changed)
+
+    def _model_changed(self, _value: object = None) -> None:
+        app = self.app
+        model = strip_unsafe(str(getattr(app, "model_label", "")))
+        device = strip_unsafe(str(getattr(app, "device_label", "")))
+        if getattr(app, "model_loading", False):
+            line = f"Narrator: loading {model} ({device})…"
+        else:
+            line = f"Narrator: {model} on {device}"
+        self.query_one("#title-model", Static).update(Text(line))
 
     @on(OptionList.OptionSelected, "#title-menu")
     def _selected(self, event: OptionList.OptionSelected) -> None:

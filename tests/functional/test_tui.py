@@ -1,0 +1,491 @@
+"""Pilot tests of the Textual front end, asserting on the messages the app posts.
+
+Generators here are test doubles implementing the ``Generator`` protocol (instant, slow,
+broken), so the tests are fast and need no model; the model-load failure test uses the
+real loader with a missing model directory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.message import Message
+
+from textgamegen.config import SamplingSettings, Settings, load_settings
+from textgamegen.engine.content import ContentRequest
+from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
+from textgamegen.engine.world import load_world
+from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
+from textgamegen.generation.base import Candidate, Generator, GeneratorError, Narration, Timings
+from textgamegen.ui.app import Launch, TextGameGenApp
+from textgamegen.ui.completion import complete
+from textgamegen.ui.history import CommandHistory
+from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
+from textgamegen.ui.screens.settings import SettingsScreen
+from textgamegen.ui.screens.title import TitleScreen
+from textgamegen.ui.widgets.command_input import CommandInput
+from textgamegen.ui.widgets.model_panel import ModelPanel
+from textgamegen.ui.widgets.side_panel import SidePanel
+from textgamegen.ui.widgets.story_log import StoryLog
+
+# -- test doubles --------------------------------------------------------------------------
+
+
+class ScriptedGenerator:
+    """Streams a fixed sentence word by word, optionally slowly, and honours ``cancel``.
+
+    ``final`` makes the returned (reranked) text differ from what streamed.
+    """
+
+    backend = "test"
+    device = "cpu"
+
+    def __init__(
+        self, delay: float = 0.0, words: int = 8, final: str | None = None, name: str = "scripted"
+    ) -> None:
+        self.name = name
+        self.delay = delay
+        self.words = words
+        self.final = final
+        self.calls: list[ContentRequest] = []
+
+    def generate(self, request, on_text=None, cancel=None) -> Narration:
+        self.calls.append(request)
+        words = f"Narrated {request.subject or 'the air'} with care and a few more words".split()
+        words = (words * 8)[: self.words]
+        shown: list[str] = []
+        for word in words:
+            if cancel is not None and cancel.is_set():
+                return Narration(
+                    request, " ".join(shown), cancelled=True, backend="test", model=self.name
+                )
+            if self.delay:
+                time.sleep(self.delay)
+            if on_text is not None:
+                on_text(word if not shown else " " + word)
+            shown.append(word)
+        streamed = " ".join(shown) + "."
+        text = self.final if self.final is not None else streamed
+        candidates = [Candidate(text, 0.9, {"complete": 1.0}), Candidate(streamed, 0.4)]
+        return Narration(
+            request,
+            text,
+            candidates,
+            Timings(12.0, 80.0, 50.0),
+            prompt="<|action|> " + request.command,
+            backend="test",
+            model=self.name,
+        )
+
+
+class Gate:
+    """A loader that blocks until the test opens it: a model that is still loading."""
+
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+        self.opened = threading.Event()
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, model: str, device: str, sampling: SamplingSettings) -> Generator:
+        self.calls.append((model, device))
+        if not self.opened.wait(10):
+            raise TimeoutError("the gate never opened")
+        return self.generator
+
+
+@pytest.fixture(autouse=True)
+def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Saves, settings and user data go to the test's own folder, never a home directory."""
+    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def make_app(
+    tmp_path: Path,
+    *,
+    generator: Generator | None = None,
+    loader: Callable[[str, str, SamplingSettings], Generator] | None = None,
+    show_title: bool = False,
+    model: str = "template",
+) -> TextGameGenApp:
+    launch = Launch(
+        world=load_world(find_world(DEFAULT_WORLD)),
+        settings=Settings(model=model, device="cpu"),
+        saves_dir=tmp_path / "saves",
+        seed=7,
+        model=model,
+        device="cpu",
+    )
+    return TextGameGenApp(launch, generator=generator, loader=loader, show_title=show_title)
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until ``predicate()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+
+
+def of_type(messages: list[Message], kind: type) -> list:
+    """Messages of a kind, once each (the hook sees a message at every node it bubbles to)."""
+    unique = {id(message): message for message in messages if isinstance(message, kind)}
+    return list(unique.values())
+
+
+async def type_command(pilot, command: str) -> None:
+    await pilot.press(*command)
+    await pilot.press("enter")
+
+
+def story(app: TextGameGenApp) -> StoryLog:
+    return app.screen.query_one(StoryLog)
+
+
+# -- pure parts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "options", "common"),
+    [
+        ("ta", ("take", "talk", "talk to"), "ta"),
+        ("talk ", ("talk to",), "talk to "),
+        ("talk to m", ("Old Miller",), "talk to Old Miller "),
+        ("take br", ("brass lantern",), "take brass lantern "),
+        ("take brass l", ("brass lantern",), "take brass lantern "),
+        ("take lan", ("brass lantern",), "take brass lantern "),
+        ("go n", ("north",), "go north "),
+        ("zz", (), "zz"),
+    ],
+)
+def test_completion_table(line: str, options: tuple[str, ...], common: str) -> None:
+    verbs = ["go", "look", "look at", "take", "talk", "talk to"]
+    names = ["north", "east", "brass lantern", "fish crate", "Old Miller"]
+    found = complete(line, verbs, names)
+    assert found.options == options
+    assert found.common == common
+
+
+def test_history_walks_back_and_returns_the_draft() -> None:
+    history = CommandHistory()
+    for command in ("look", "north", "north", "take lamp"):
+        history.add(command)
+    assert history.entries == ["look", "north", "take lamp"]
+    assert history.previous("half typed") == "take lamp"
+    assert history.previous("") == "north"
+    assert history.previous("") == "look"
+    assert history.previous("") is None
+    assert history.next() == "north"
+    assert history.next() == "take lamp"
+    assert history.next() == "half typed"
+    assert history.next() is None
+
+
+# -- the game screen -----------------------------------------------------------------------
+
+
+async def test_command_updates_story_log_and_side_panel(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    generator = ScriptedGenerator()
+    app = make_app(tmp_path, generator=generator)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        game = app.game
+        assert game is not None
+        side = app.screen.query_one(SidePanel)
+        start_room = game.room().name
+        assert side.texts["room"] == start_room
+        direction = game.exits()[0]
+        await type_command(pilot, direction)
+        await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) >= 2)
+        assert game.room().name != start_room
+        assert side.texts["room"] == game.room().name
+        assert side.texts["exits"].split("\n") == game.exits()
+        text = story(app).plain_text()
+        assert f"> {direction}" in text
+        assert game.room().name in text
+        # The prose streamed in, was shown, and went back to the game's story.
+        assert of_type(messages, StoryLog.NarrationStreamed)
+        narrated = of_type(messages, StoryLog.NarrationCompleted)[-1].narration.text
+        assert narrated in text
+        assert narrated in game.story()
+        assert app.screen.query_one(CommandInput).value == ""
+
+
+async def test_history_and_tab_completion_in_the_input(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        game = app.game
+        assert game is not None
+        field = app.screen.query_one(CommandInput)
+        await type_command(pilot, "look")
+        await type_command(pilot, "inventory")
+        await pilot.press("up")
+        assert field.value == "inventory"
+        await pilot.press("up")
+        assert field.value == "look"
+        await pilot.press("down", "down")
+        assert field.value == ""
+        # A verb: "exa" can only be "examine".
+        assert [v for v in game.verbs() if v.startswith("exa")] == ["examine"]
+        await pilot.press(*"exa", "tab")
+        assert field.value == "examine "
+        # A noun in scope, completed from its first letters.
+        name = next(n for n in game.scope_names() if " " in n or len(n) > 4)
+        field.value = ""
+        await pilot.press(*"examine ", *name[:3], "tab")
+        others = [n for n in game.scope_names() if n.lower().startswith(name[:3].lower())]
+        if len(others) == 1:
+            assert field.value == f"examine {name} "
+        else:  # several share the prefix: Tab again cycles to each of them
+            await pilot.press("tab")
+            assert field.value.rstrip() in {f"examine {n}" for n in others}
+        # Focus stays on the command line: Tab completes, it does not move focus.
+        assert app.screen.focused is field
+
+
+async def test_input_is_accepted_while_a_slow_generation_runs(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    slow = ScriptedGenerator(delay=0.15, words=40)  # six seconds per request
+    app = make_app(tmp_path, generator=slow)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationStarted)))
+        game = app.game
+        assert game is not None
+        turn = game.turn
+        direction = game.exits()[0]
+        started = time.monotonic()
+        await type_command(pilot, direction)
+        await pilot.pause(0.1)
+        # The state changed and the side panel followed at once, while the narrator writes.
+        assert game.turn == turn + 1
+        assert app.screen.query_one(SidePanel).texts["room"] == game.room().name
+        assert f"> {direction}" in story(app).plain_text()
+        assert not of_type(messages, StoryLog.NarrationCompleted)
+        assert time.monotonic() - started < 2.0
+        assert story(app).is_narrating
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not story(app).is_narrating, timeout=2.0)
+
+
+async def test_escape_cancels_a_running_generation(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    slow = ScriptedGenerator(delay=0.1, words=200)  # twenty seconds if never stopped
+    app = make_app(tmp_path, generator=slow)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationStreamed)))
+        game = app.game
+        assert game is not None
+        await type_command(pilot, "look")  # a second request waits in the queue
+        started = time.monotonic()
+        await pilot.press("escape")
+        await wait_until(
+            pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)), timeout=2.0
+        )
+        assert time.monotonic() - started < 2.0
+        done = of_type(messages, StoryLog.NarrationCompleted)[0]
+        assert done.narration.cancelled
+        assert done.job.paragraph.text.endswith("…")
+        # The queued request never ran: it shows the engine's own text instead.
+        dropped = of_type(messages, StoryLog.NarrationDropped)
+        assert len(dropped) == 1
+        assert dropped[0].job.paragraph.text == dropped[0].job.request.fallback
+        assert len(slow.calls) == 1
+        # Cut-short text is not cached as the room's description.
+        assert done.job.request.cache_key not in game.cache
+        assert not story(app).is_narrating
+
+
+async def test_reranked_text_replaces_what_streamed(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    final = "The reranker preferred this calmer sentence."
+    app = make_app(tmp_path, generator=ScriptedGenerator(final=final))
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
+        done = of_type(messages, StoryLog.NarrationCompleted)[0]
+        streamed = "".join(m.text for m in of_type(messages, StoryLog.NarrationStreamed))
+        assert streamed != final
+        assert done.job.paragraph.text == final
+        assert app.game is not None
+        assert app.game.cache[done.job.request.cache_key] == final
+        panel = app.screen.query_one(ModelPanel)
+        assert panel.display
+
+
+async def test_prose_waits_for_the_model_while_commands_play_on(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    gate = Gate(ScriptedGenerator(name="late"))
+    app = make_app(tmp_path, loader=gate, model="late-model")
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        assert app.model_loading
+        game = app.game
+        assert game is not None
+        direction = game.exits()[0]
+        await type_command(pilot, direction)
+        assert app.screen.query_one(SidePanel).texts["room"] == game.room().name
+        log = story(app)
+        assert log.is_narrating
+        assert any(p.has_class("pending") for p in log.paragraphs())
+        assert not of_type(messages, StoryLog.NarrationStarted)
+        gate.opened.set()
+        await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) >= 2)
+        await wait_until(pilot, lambda: bool(of_type(messages, TextGameGenApp.ModelLoaded)))
+        assert of_type(messages, TextGameGenApp.ModelLoaded)[0].name == "late"
+        assert not app.model_loading
+        assert gate.calls == [("late-model", "cpu")]
+
+
+async def test_model_load_failure_falls_back_to_template_with_a_notice(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    missing = tmp_path / "no-such-model"
+    app = make_app(tmp_path, model=f"{missing}/")  # the real loader, a missing directory
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, TextGameGenApp.ModelLoaded)))
+        failed = of_type(messages, TextGameGenApp.ModelLoadFailed)
+        assert len(failed) == 1
+        assert "no such model directory" in failed[0].error
+        assert app.generator is not None and app.generator.name == "template"
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
+        text = story(app).plain_text()
+        assert "could not be loaded" in text
+        assert "template narrator" in text
+
+
+async def test_a_failing_generator_shows_the_engine_text(tmp_path: Path) -> None:
+    class Broken(ScriptedGenerator):
+        def generate(self, request, on_text=None, cancel=None):
+            raise GeneratorError("the model fell over")
+
+    messages: list[Message] = []
+    app = make_app(tmp_path, generator=Broken())
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationFailed)))
+        failed = of_type(messages, StoryLog.NarrationFailed)[0]
+        assert failed.error == "the model fell over"
+        assert failed.job.paragraph.text == failed.job.request.fallback
+        await type_command(pilot, "inventory")  # the game goes on
+        assert "> inventory" in story(app).plain_text()
+
+
+async def test_retry_writes_the_last_prose_again(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    generator = ScriptedGenerator()
+    app = make_app(tmp_path, generator=generator)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
+        await wait_until(pilot, lambda: not story(app).is_narrating)
+        first = generator.calls[-1]
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(generator.calls) == 2)
+        again = generator.calls[-1]
+        assert again.cache_key == first.cache_key
+        assert again.seed != first.seed
+        assert "> retry" in story(app).plain_text()
+
+
+async def test_quit_autosaves_and_exits(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        assert app.game is not None
+        await type_command(pilot, app.game.exits()[0])
+        await type_command(pilot, "quit")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
+    saves = list_saves(tmp_path / "saves")
+    assert [info.name for info in saves] == [AUTOSAVE_NAME]
+    assert saves[0].turn == 1
+
+
+async def test_ctrl_q_autosaves_unsaved_turns(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        assert app.game is not None
+        await type_command(pilot, app.game.exits()[0])
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+    saves = list_saves(tmp_path / "saves")
+    assert [(info.name, info.turn) for info in saves] == [(AUTOSAVE_NAME, 1)]
+
+
+async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator(), show_title=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        game = app.game
+        assert game is not None
+        await type_command(pilot, game.exits()[0])
+        room = game.room().name
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SaveDialog))
+        name_field = app.screen.query_one("#save-name")
+        name_field.value = "../../evil name"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        saves = list_saves(tmp_path / "saves")
+        assert len(saves) == 1 and "/" not in saves[0].name and saves[0].turn == 1
+        await type_command(pilot, "south" if "south" in game.exits() else game.exits()[0])
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, LoadDialog))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen) and app.game is not game)
+        assert app.game is not None
+        assert app.game.room().name == room
+        assert app.game.turn == 1
+        assert "Loaded" in story(app).plain_text()
+
+
+async def test_settings_screen_saves_and_reloads_the_model(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    loads: list[tuple[str, str]] = []
+
+    def loader(model: str, device: str, sampling: SamplingSettings) -> Generator:
+        loads.append((model, device))
+        return ScriptedGenerator(name=model)
+
+    app = make_app(tmp_path, loader=loader)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await wait_until(pilot, lambda: bool(of_type(messages, TextGameGenApp.ModelLoaded)))
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        app.screen.query_one("#sampling-top_k").value = "oops"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SettingsScreen)  # refused, with the key named
+        assert "top_k" in str(app.screen.query_one("#settings-error").render())
+        app.screen.query_one("#sampling-top_k").value = "20"
+        app.screen.query_one("#setting-device").value = "auto"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await wait_until(pilot, lambda: len(of_type(messages, TextGameGenApp.ModelLoaded)) >= 2)
+    saved = load_settings(tmp_path / "config.toml")
+    assert saved.sampling.top_k == 20
+    assert saved.device == "auto"
+    assert loads == [("template", "cpu"), ("template", "auto")]
+
+
+async def test_command_palette_lists_the_game_entries(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"save game")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SaveDialog))
