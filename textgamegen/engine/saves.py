@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from textgamegen import paths
 from textgamegen.engine.atomic import write_atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.state import StateError
@@ -66,6 +67,17 @@ def save_path(name: str, saves_dir: Path) -> Path:
     return Path(saves_dir) / f"{save_name(name)}.json"
 
 
+def _world_file(world: World) -> str:
+    """Where a world from outside the shipped folder was loaded from ("" for shipped ones,
+    which are found by name, so saves carry no machine-specific paths)."""
+    if world.path is None:
+        return ""
+    path = Path(world.path).resolve()
+    if path.parent == paths.worlds_dir().resolve():
+        return ""
+    return str(path)
+
+
 def save_game(game: Game, name: str, saves_dir: Path) -> Path:
     """Write the game atomically to ``saves_dir/NAME.json``.
 
@@ -81,7 +93,7 @@ def save_game(game: Game, name: str, saves_dir: Path) -> Path:
         "version": SAVE_VERSION,
         "world": game.world.name,
         "world_title": game.world.title,
-        "world_file": str(game.world.path) if game.world.path else "",
+        "world_file": _world_file(game.world),
         "saved_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "game": game.to_dict(),
     }
@@ -170,6 +182,8 @@ def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) ->
                 world = load_world(Path(world_file))
             except WorldError as inner:
                 raise SaveError(f"{path}: the save's world cannot be loaded: {inner}") from None
+    if world.name != saved_world:
+        raise SaveError(f"{path}: this save is for world '{saved_world}', not '{world.name}'")
     try:
         return Game.from_dict(data.get("game"), world, saves_dir=saves_dir)
     except StateError as error:

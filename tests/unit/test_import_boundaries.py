@@ -1,0 +1,63 @@
+"""The engine imports neither textual nor torch nor transformers; training never imports textual.
+
+Each check imports the modules in a fresh interpreter and looks at ``sys.modules``, so an
+import hidden anywhere in the chain is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def modules_in(package: str) -> list[str]:
+    folder = REPO.joinpath(*package.split("."))
+    # __main__ modules run a program when imported; everything else is imported.
+    found = pkgutil.iter_modules([str(folder)])
+    return [f"{package}.{info.name}" for info in found if info.name != "__main__"]
+
+
+def loaded_after_importing(modules: list[str]) -> set[str]:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_engine_imports_no_ui_and_no_model_libraries() -> None:
+    engine = modules_in("textgamegen.engine")
+    assert "textgamegen.engine.game" in engine and "textgamegen.engine.playthrough" in engine
+    loaded = loaded_after_importing([*engine, "textgamegen.generation.template"])
+    assert not loaded & {"textual", "torch", "transformers"}
+
+
+def test_play_command_starts_without_model_libraries() -> None:
+    """`textgamegen play --script ... --model template` must not pay for torch."""
+    loaded = loaded_after_importing(["textgamegen.__main__", "textgamegen.commands.play"])
+    assert not loaded & {"textual", "torch", "transformers"}
+
+
+@pytest.mark.slow
+def test_training_never_imports_textual() -> None:
+    training = modules_in("training")
+    assert training, "training/ exists, so it is checked"
+    loaded = loaded_after_importing(training)
+    assert "textual" not in loaded

@@ -1,0 +1,243 @@
+"""Saves: round trip, atomic writes, versions, bad files, names, autosave, the repo's examples."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textgamegen.engine import atomic
+from textgamegen.engine.game import Game
+from textgamegen.engine.saves import (
+    AUTOSAVE_NAME,
+    SAVE_VERSION,
+    SaveError,
+    list_saves,
+    load_game,
+    save_game,
+    save_name,
+)
+from textgamegen.engine.world import World
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def played(world: World, saves_dir: Path | None = None, **kwargs: object) -> Game:
+    game = Game.new(world, seed=5, saves_dir=saves_dir, **kwargs)  # type: ignore[arg-type]
+    for command in ["take brass key", "talk to sage", "n", "x note"]:
+        result = game.step(command)
+        for request in result.requests:
+            game.fulfil(request, f"prose for {request.cache_key}")
+    return game
+
+
+def test_round_trip_keeps_state_cache_and_seed(tiny_world: World, tmp_path: Path) -> None:
+    game = played(tiny_world)
+    path = save_game(game, "First Try", tmp_path)
+    assert path.name == "first-try.json"
+    loaded = load_game("first-try", tmp_path)
+    assert loaded.to_dict() == game.to_dict()
+    assert loaded.cache["item:note"] == "prose for item:note"
+    assert loaded.world.name == "tiny"
+    # The loaded game plays on exactly like the original.
+    assert [r.to_dict() for r in loaded.step("dance").requests] == [
+        r.to_dict() for r in game.step("dance").requests
+    ]
+
+
+def test_save_and_load_commands_in_game(tiny_world: World, tmp_path: Path) -> None:
+    game = played(tiny_world, tmp_path)
+    result = game.step("save slot one")
+    assert "Saved as 'slot-one'" in result.events[0].text
+    game.step("s")
+    game.step("drop all")
+    assert game.inventory() == []
+    result = game.step("load slot one")
+    assert "Loaded" in result.events[0].text
+    assert game.room().key == "study" and "brass key" in game.inventory()
+    assert "Not loaded" in game.step("load nothing-here").events[0].text
+    game.step("undo")  # undo takes back the load
+    assert game.inventory() == []
+
+
+def test_a_save_killed_mid_write_leaves_the_old_save(
+    tiny_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game = played(tiny_world)
+    path = save_game(game, "keep", tmp_path)
+    old = path.read_bytes()
+    game.step("s")
+
+    def crash(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", crash)
+    with pytest.raises(SaveError, match="keep.json: cannot write"):
+        save_game(game, "keep", tmp_path)
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.json"], "no temp file left behind"
+    assert load_game("keep", tmp_path).room().key == "study"
+
+
+def test_a_save_process_killed_mid_write_leaves_the_old_save(tmp_path: Path) -> None:
+    """A real process dies (os._exit) between writing the temp file and the rename."""
+    target = tmp_path / "slot.json"
+    target.write_text('{"old": true}\n', encoding="utf-8")
+    code = (
+        "import os, sys; from pathlib import Path; from textgamegen.engine import atomic\n"
+        "atomic.os.replace = lambda *a: os._exit(9)\n"
+        f"atomic.write_atomic(Path({str(target)!r}), 'x' * 100000)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, timeout=60
+    )
+    assert done.returncode == 9
+    assert json.loads(target.read_text(encoding="utf-8")) == {"old": True}
+
+
+def write(tmp_path: Path, name: str, data: object) -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def good_save(world: World, tmp_path: Path) -> dict:
+    return json.loads(save_game(played(world), "good", tmp_path).read_text(encoding="utf-8"))
+
+
+BAD_SAVES = [
+    ("broken", lambda d: '{"format": "textgamegen-save", "version": 1, "game": {', "not valid JSON"),
+    ("notasave", lambda d: {"hello": "world"}, "not a TextGameGen save"),
+    ("noversion", lambda d: {**d, "version": None}, "no version number"),
+    ("newer", lambda d: {**d, "version": SAVE_VERSION + 1}, "newer than this game understands"),
+    ("older", lambda d: {**d, "version": 0}, "too old to load"),
+    ("otherworld", lambda d: {**d, "world": "atlantis"}, "is for world 'atlantis', not 'tiny'"),
+    ("nowhere", lambda d: {**d, "world": "atlantis", "world_file": ""}, "world cannot be loaded"),
+    ("badroom", lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"], "room": "moon"}}},
+     "room 'moon' is not in world"),
+    ("baditem", lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"],
+                                                                "locations": {"ufo": "hall"}}}},
+     "item 'ufo' is not in world"),
+    ("badturn", lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"], "turn": -3}}},
+     "turn must be"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "mutate", "expected"), BAD_SAVES, ids=[b[0] for b in BAD_SAVES])
+def test_bad_save_files_give_clear_errors(
+    tiny_world: World,
+    tmp_path: Path,
+    name: str,
+    mutate,
+    expected: str,
+) -> None:
+    data = good_save(tiny_world, tmp_path)
+    data["world_file"] = str(REPO / "tests/fixtures/worlds/tiny.toml")
+    path = write(tmp_path, name, mutate(data))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(SaveError) as caught:
+        load_game(name, tmp_path)
+    assert str(caught.value).startswith(str(path)), "the message names the file"
+    assert expected in str(caught.value)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "nothing on disk changes"
+
+
+def test_a_save_for_another_world_is_refused(
+    tiny_world: World, shipped_world: World, tmp_path: Path
+) -> None:
+    save_game(played(tiny_world), "tiny", tmp_path)
+    with pytest.raises(SaveError, match="is for world 'tiny', not 'lanternfall'"):
+        load_game("tiny", tmp_path, world=shipped_world)
+    game = Game.new(shipped_world, saves_dir=tmp_path)
+    assert "Not loaded" in game.step("load tiny").events[0].text
+    assert game.room().key == "quay"
+
+
+def test_missing_save(tmp_path: Path) -> None:
+    with pytest.raises(SaveError, match="no such save"):
+        load_game("ghost", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("My Game!", "my-game"), ("../../etc/passwd", "etc-passwd"), ("a/b\\c", "a-b-c"),
+     ("autosave", "autosave"), ("Ünïcode", "n-code"), ("x" * 100, "x" * 40)],
+)  # fmt: skip
+def test_save_names_are_sanitised(raw: str, expected: str) -> None:
+    assert save_name(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "..", "../", "/", "🦜"])
+def test_unusable_save_names(raw: str) -> None:
+    with pytest.raises(SaveError, match="not a usable save name"):
+        save_name(raw)
+
+
+def test_saves_never_leave_the_folder(tiny_world: World, tmp_path: Path) -> None:
+    folder = tmp_path / "saves"
+    path = save_game(played(tiny_world), "../../escape", folder)
+    assert path.parent == folder
+
+
+def test_autosave_every_n_turns_and_on_quit(tiny_world: World, tmp_path: Path) -> None:
+    game = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=3)
+    auto = tmp_path / f"{AUTOSAVE_NAME}.json"
+    game.step("wait")
+    game.step("wait")
+    assert not auto.exists()
+    game.step("wait")
+    assert load_game(AUTOSAVE_NAME, tmp_path).turn == 3
+    game.step("n")
+    game.step("quit")
+    assert load_game(AUTOSAVE_NAME, tmp_path).room().key == "study"
+
+
+def test_autosave_off_writes_nothing(tiny_world: World, tmp_path: Path) -> None:
+    game = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=1, autosave=False)
+    for command in ["wait", "wait", "quit"]:
+        game.step(command)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_autosave_failure_is_reported_not_raised(tiny_world: World, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    game = Game.new(tiny_world, saves_dir=blocker, autosave_every=1)
+    result = game.step("wait")
+    assert any("Autosave failed" in e.text for e in result.events)
+
+
+def test_list_saves_skips_broken_files(tiny_world: World, tmp_path: Path) -> None:
+    save_game(played(tiny_world), "one", tmp_path)
+    write(tmp_path, "broken", "{nope")
+    infos = list_saves(tmp_path)
+    assert [(i.name, i.world, i.turn) for i in infos] == [("one", "tiny", 4)]
+    assert list_saves(tmp_path / "missing") == []
+
+
+def test_repo_example_save_loads_and_is_current(shipped_world: World, tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "tests/fixtures/scripts"))
+    try:
+        from make_example_saves import MIDGAME_NAME, midgame_game
+    finally:
+        sys.path.pop(0)
+    example = REPO / "saves" / f"{MIDGAME_NAME}.json"
+    game = load_game(str(example), tmp_path)
+    assert game.world.name == "lanternfall"
+    assert game.room().key == "square" and "willow tincture" in game.inventory()
+    assert game.cache, "the generated-text cache is saved"
+    assert game.to_dict() == midgame_game().to_dict(), (
+        "saves/ is out of date: run python tests/fixtures/scripts/make_example_saves.py"
+    )
+
+
+def test_saves_dir_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from textgamegen import paths
+
+    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "elsewhere"))
+    assert paths.saves_dir() == tmp_path / "elsewhere"
+    assert os.environ["TEXTGAMEGEN_SAVES_DIR"].endswith("elsewhere")
