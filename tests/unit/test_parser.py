@@ -57,6 +57,9 @@ CASES = [
     ("", "empty", "", "", False),
     ("   ", "empty", "", "", False),
     ("take lamp.", "take", "lamp", "", False),
+    ("i want to fly", "freeform", "want to fly", "", False),
+    ("inventory please", "inventory", "", "", False),
+    ("z z z", "freeform", "z z", "", False),
 ]
 
 

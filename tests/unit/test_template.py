@@ -72,3 +72,15 @@ def test_cancel_stops_early() -> None:
     narration = TemplateGenerator().generate(request(), on_text=sink, cancel=cancel)
     assert narration.cancelled
     assert narration.text == "".join(pieces) and len(pieces) == 2
+
+
+def test_first_person_commands_read_as_actions() -> None:
+    narration = TemplateGenerator().generate(
+        request(command="I want to climb the mast", subject="mast")
+    )
+    assert "climb the mast" in narration.text and "want" not in narration.text
+
+
+def test_actions_name_the_subject_even_when_the_command_does_not() -> None:
+    narration = TemplateGenerator().generate(request(command="tie rope", subject="coil of rope"))
+    assert "coil of rope" in narration.text

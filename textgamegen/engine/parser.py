@@ -159,6 +159,9 @@ class Parser:
         after = tokens[used:]
         original_rest = " ".join(text.split()[used:])
         if verb.shape == NONE:
+            if after and used == 1 and len(tokens[0]) == 1 and verb.action != "look":
+                # "i want to fly" is a free-form action, not the inventory.
+                return Command("freeform", lowered, noun=" ".join(noun_words(" ".join(after))))
             if verb.action == "look" and after:
                 # "look lantern" and "look at lantern" both examine.
                 return Command("examine", lowered, noun=" ".join(noun_words(" ".join(after))))

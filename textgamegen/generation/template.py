@@ -42,6 +42,19 @@ QUEST_LINES = (
 )
 
 
+_LEAD_INS = ("i want to ", "i try to ", "i'd like to ", "let me ", "please ", "try to ", "i ")
+
+
+def _as_action(command: str) -> str:
+    """ "I want to climb the mast" -> "climb the mast", to follow "You ..."."""
+    text = command.strip()
+    lowered = text.casefold()
+    for lead in _LEAD_INS:
+        if lowered.startswith(lead):
+            return text[len(lead) :].strip()
+    return text
+
+
 class TemplateGenerator:
     """Writes prose from templates; implements ``generation.base.Generator``."""
 
@@ -63,9 +76,12 @@ class TemplateGenerator:
         if request.kind is not ContentKind.ACTION and request.fallback:
             return request.fallback
         if request.kind is ContentKind.ACTION:
-            command = request.command or f"deal with the {subject}"
+            command = _as_action(request.command) or f"deal with the {subject}"
             line = pick.choice(ACTION_LINES)
-            return line.format(command=command, room=request.room or "the room", subject=subject)
+            text = line.format(command=command, room=request.room or "the room", subject=subject)
+            if request.subject and request.subject.casefold() not in text.casefold():
+                text += f" You keep a careful eye on the {request.subject}."
+            return text
         lines = {
             ContentKind.ITEM: DESCRIPTION_LINES,
             ContentKind.DIALOGUE: DIALOGUE_LINES,
