@@ -105,6 +105,7 @@ class GPT2Generator:
         )
         self.dtype = str(next(model.parameters(), torch.empty(0)).dtype).replace("torch.", "")
         self.quantized = False
+        self.threads = 0  # CPU threads asked for (0 = automatic)
         self.notice = ""
         self.load_ms = 0.0
         self.codec = _Codec(tokenizer)
@@ -163,7 +164,7 @@ class GPT2Generator:
         self.dtype = "float32"
         self._stop_ids = torch.tensor(self._stop_list, device="cpu")
         self.notice = OOM_NOTICE
-        set_cpu_threads()
+        self.threads = set_cpu_threads(self.threads)
 
     def warm_up(self) -> None:
         """One tiny generation, so the first real one does not pay for lazy set-up."""

@@ -20,6 +20,7 @@ from textgamegen.generation.device import (
     set_cpu_threads,
 )
 from textgamegen.generation.gpt2 import OOM_NOTICE, GPT2Generator
+from textgamegen.generation.loader import offline
 from textgamegen.generation.prompts import PromptTemplates
 
 
@@ -79,10 +80,13 @@ def load(
     weights = resolve_dtype(where, dtype)
     if quantize and where == "cpu":
         weights = torch.float32  # quantize_dynamic works from float32 weights
-    set_cpu_threads(threads)
+    threads = set_cpu_threads(threads) if where == "cpu" else threads
     source = str(path) if path is not None else name
+    # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
+    # happened before the variable was set; offline must never wait on the network.
+    local = path is not None or offline()
     try:
-        tokenizer, model = _load_parts(source, path is not None, weights)
+        tokenizer, model = _load_parts(source, local, weights)
     except Exception as error:  # noqa: BLE001 - transformers raises many kinds
         if path is None:
             detail = (str(error).strip().splitlines() or [""])[0][:200]
@@ -106,11 +110,13 @@ def load(
             torch.cuda.empty_cache()
             model = model.to(device="cpu", dtype=torch.float32)
             where, notice = "cpu", OOM_NOTICE
+            threads = set_cpu_threads(threads)
     quantized = bool(quantize and where == "cpu")
     if quantized:
         model = quantize_int8(model)
     generator = GPT2Generator(model, tokenizer, name, where, sampling, templates, path)
     generator.quantized = quantized
+    generator.threads = threads
     if quantized:
         generator.dtype = "int8"
     generator.notice = notice

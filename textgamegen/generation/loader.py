@@ -42,13 +42,14 @@ def _holds_model_files(path: Path) -> bool:
     return any(any(path.glob(name)) for name in names)
 
 
-def _offline() -> bool:
+def offline() -> bool:
+    """Whether the player asked for no network (``HF_HUB_OFFLINE``)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _hub_help(model: str) -> str:
     installed = ", ".join(info.name for info in registry.list_models()) or "none"
-    why = "offline (HF_HUB_OFFLINE is set)" if _offline() else "not in the local cache"
+    why = "offline (HF_HUB_OFFLINE is set)" if offline() else "not in the local cache"
     return (
         f"'{model}' is not an installed model (installed: {installed}) and, as a Hugging Face "
         f"hub id, it is {why}. To get it, run once while online: "

@@ -1,0 +1,306 @@
+"""The GPT-2 backend on a tiny random model: streaming, cancel, candidates, budget, loading,
+device fallback and template fallback. No network: HF_HUB_OFFLINE is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from textgamegen.config import SamplingSettings
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.generation.loader import load_generator
+from textgamegen.generation.random_model import build_random_model
+from textgamegen.generation.template import TemplateGenerator
+
+PUSH = ContentRequest(
+    ContentKind.ACTION, command="push open the door", room="Hall",
+    entities=("oak door",), seed=11, fallback="",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is first imported
+    return build_random_model(tmp_path_factory.mktemp("models") / "tiny", n_positions=128)
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_dir: Path) -> Generator:
+    # One thread: the CI machine is small and shared; a tiny model gains nothing from more.
+    return load_generator(str(tiny_dir), device="cpu", warm_up=False, threads=1)
+
+
+def fresh(tiny_dir: Path, **sampling: object) -> Generator:
+    return load_generator(str(tiny_dir), device="cpu", sampling=SamplingSettings(**sampling),
+                          warm_up=False, threads=1)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_streams_the_first_candidate_token_by_token(generator: Generator) -> None:
+    pieces: list[str] = []
+    narration = generator.generate(PUSH, on_text=pieces.append)
+    assert pieces[0] == "You push open the door"  # the opening shows before any token
+    assert len(pieces) > 3
+    streamed = "".join(pieces)
+    # The streamed text is the first candidate before cleanup trimmed it to a sentence.
+    assert any(streamed.startswith(c.text.rstrip('"')) for c in narration.candidates if c.text)
+    timings = narration.timings
+    assert 0 < timings.first_token_ms <= timings.first_candidate_ms <= timings.total_ms
+    assert timings.tokens_per_s > 0 and timings.prompt_tokens > 0
+    assert narration.backend == "transformers" and narration.device == "cpu"
+    assert narration.prompt.endswith("<|action|> You push open the door")
+
+
+def test_candidates_are_scored_and_best_first(generator: Generator) -> None:
+    narration = generator.generate(PUSH)
+    assert len(narration.candidates) == 5
+    scores = [candidate.score for candidate in narration.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert narration.text == narration.candidates[0].text
+    for candidate in narration.candidates:
+        assert set(candidate.scores) == {"complete", "mentions", "novelty", "length", "logprob"}
+        assert candidate.text.startswith("You push open the door")
+        assert 0 < candidate.tokens <= 40 and candidate.mean_logprob < 0
+        assert "<|" not in candidate.text and "\x1b" not in candidate.text
+
+
+def test_same_seed_same_text_other_seed_other_text(generator: Generator) -> None:
+    first = [c.text for c in generator.generate(PUSH).candidates]
+    again = [c.text for c in generator.generate(PUSH).candidates]
+    other = [c.text for c in generator.generate(replace(PUSH, seed=12)).candidates]
+    assert len(first) == 5
+    assert first == again
+    assert first != other
+
+
+def test_cancel_stops_decoding_promptly(tiny_dir: Path) -> None:
+    slow = fresh(tiny_dir, max_new_tokens=120, num_candidates=5)
+    cancel = threading.Event()
+    pieces: list[str] = []
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+
+    narration = slow.generate(PUSH, on_text=on_text, cancel=cancel)
+    assert narration.cancelled
+    assert narration.text == "".join(pieces).strip()
+    assert len(pieces) == 3  # not one token more after the cancel
+    assert narration.candidates == []
+
+
+def test_cancel_from_another_thread(tiny_dir: Path) -> None:
+    slow = fresh(tiny_dir, max_new_tokens=120)
+    cancel, started = threading.Event(), threading.Event()
+    result: list[object] = []
+
+    def on_text(piece: str) -> None:
+        started.set()
+        time.sleep(0.02)  # a slow terminal
+
+    worker = threading.Thread(target=lambda: result.append(slow.generate(PUSH, on_text, cancel)))
+    worker.start()
+    assert started.wait(30)
+    cancel.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert result[0].cancelled  # type: ignore[attr-defined]
+
+
+def test_cancel_before_start_shows_only_what_streamed(generator: Generator) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    narration = generator.generate(PUSH, cancel=cancel)
+    assert narration.cancelled and narration.text == "You push open the door"
+    quest = generator.generate(ContentRequest(ContentKind.QUEST, fallback="Find the key."),
+                               cancel=cancel)  # fmt: skip
+    assert quest.text == "Find the key." and quest.fallback  # nothing streamed: the fallback
+
+
+def test_ten_thousand_token_story_generates_within_n_positions(generator: Generator) -> None:
+    story = tuple(f"The wind howls through the broken tower, night {i}." for i in range(1200))
+    narration = generator.generate(replace(PUSH, story=story))
+    assert narration.timings.prompt_tokens + 40 <= 128
+    assert narration.text
+    huge = " ".join(["wind"] * 10_000)
+    narration = generator.generate(replace(PUSH, story=(huge,), command=huge))
+    assert narration.timings.prompt_tokens + 40 <= 128 and narration.text
+
+
+def test_all_kinds_generate(tiny_dir: Path) -> None:
+    quick = fresh(tiny_dir, num_candidates=2, max_new_tokens=12)
+    for kind in ContentKind:
+        request = ContentRequest(kind, subject="lantern", speaker="miller", topic="the key",
+                                 seed=3)  # fmt: skip
+        narration = quick.generate(request)
+        assert narration.text and len(narration.candidates) == 2
+
+
+def test_model_failure_falls_back_to_template(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = fresh(tiny_dir)
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("weights on fire")
+
+    monkeypatch.setattr(broken.model, "forward", explode)
+    pieces: list[str] = []
+    narration = broken.generate(PUSH, on_text=pieces.append)
+    assert narration.fallback
+    assert narration.text == TemplateGenerator().text_for(PUSH)
+    assert "weights on fire" in narration.notice
+    with_own = broken.generate(replace(PUSH, fallback="The door opens."))
+    assert with_own.text == "The door opens." and with_own.fallback
+
+
+def test_empty_output_falls_back_to_template(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textgamegen.generation import gpt2
+
+    monkeypatch.setattr(gpt2, "clean_text", lambda raw: "")
+    narration = fresh(tiny_dir).generate(replace(PUSH, fallback="The door opens."))
+    assert narration.text == "The door opens."
+    assert narration.fallback and len(narration.candidates) == 5
+
+
+def test_cuda_out_of_memory_retries_on_cpu(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    gen = fresh(tiny_dir)
+    real = gen._generate
+    gen.device = "cuda"  # pretend it was on the GPU
+    calls: list[str] = []
+
+    def on_device(*args: object) -> object:
+        calls.append(gen.device)
+        if gen.device == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(*args)
+
+    monkeypatch.setattr(gen, "_generate", on_device)
+    narration = gen.generate(PUSH)
+    assert calls == ["cuda", "cpu"]
+    assert gen.device == "cpu" and narration.device == "cpu"
+    assert "CPU" in narration.notice and narration.text and not narration.fallback
+
+
+def test_int8_quantization_on_cpu(tiny_dir: Path) -> None:
+    import torch
+
+    gen = load_generator(str(tiny_dir), device="cpu", quantize=True, warm_up=True, threads=1)
+    assert gen.quantized and gen.dtype == "int8"
+    quantized = [m for m in gen.model.modules() if "quantized" in type(m).__module__]
+    assert len(quantized) >= 9  # 4 per block x 2 blocks + the LM head
+    assert not any(type(m).__name__ == "Conv1D" for m in gen.model.modules())
+    assert gen.generate(PUSH).text
+    assert isinstance(gen.model, torch.nn.Module)
+
+
+def test_conv1d_to_linear_keeps_outputs(tiny_dir: Path) -> None:
+    import torch
+
+    from textgamegen.generation.device import conv1d_to_linear
+
+    gen = fresh(tiny_dir)
+    ids = torch.tensor([[1, 5, 9, 30]])
+    with torch.inference_mode():
+        before = gen.model(input_ids=ids).logits
+        assert conv1d_to_linear(gen.model) == 8
+        after = gen.model(input_ids=ids).logits
+    assert torch.allclose(before, after, atol=1e-5)
+
+
+def test_pickle_only_directory_is_refused(tmp_path: Path, tiny_dir: Path) -> None:
+    bad = tmp_path / "pickled"
+    bad.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (bad / name).write_bytes((tiny_dir / name).read_bytes())
+    (bad / "pytorch_model.bin").write_bytes(b"\x80\x04 not loaded, ever")
+    with pytest.raises(GeneratorError, match=r"pickle.*safetensors only") as error:
+        load_generator(str(bad), device="cpu")
+    assert str(bad) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "model.safetensors").write_bytes(b"garbage"), "could not be loaded"),
+        (lambda d: (d / "config.json").write_text("{", encoding="utf-8"), "could not be loaded"),
+        (lambda d: (d / "tokenizer.json").unlink(), "no tokenizer"),
+        (lambda d: (d / "config.json").unlink(), "no config.json"),
+    ],
+)
+def test_broken_directory_gives_clear_error(
+    tmp_path: Path, tiny_dir: Path, damage: object, message: str
+) -> None:
+    import shutil
+
+    copy = Path(shutil.copytree(tiny_dir, tmp_path / "broken"))
+    damage(copy)  # type: ignore[operator]
+    with pytest.raises(GeneratorError, match=message) as error:
+        load_generator(str(copy), device="cpu")
+    assert str(copy) in str(error.value)
+
+
+def test_missing_names_and_offline_hub_ids(tmp_path: Path) -> None:
+    with pytest.raises(GeneratorError, match="no such model directory"):
+        load_generator(str(tmp_path / "nowhere"))
+    with pytest.raises(GeneratorError, match=r"HF_HUB_OFFLINE.*hf download gpt2-medium"):
+        load_generator("gpt2-medium", device="cpu")
+
+
+def test_unavailable_cuda_is_a_clear_error(tiny_dir: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():  # the check only means something without a GPU
+        return
+    with pytest.raises(GeneratorError, match="CUDA is not available"):
+        load_generator(str(tiny_dir), device="cuda")
+
+
+def test_template_by_name() -> None:
+    assert load_generator("template").backend == "template"
+
+
+def test_registry_name_loads(tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_dir, models / "mine")
+    monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(models))
+    gen = load_generator("mine", device="cpu", warm_up=False, threads=1)
+    assert gen.name == "mine" and gen.path == models / "mine"
+
+
+def test_light_modules_do_not_import_torch_or_transformers() -> None:
+    code = (
+        "import sys\n"
+        "import textgamegen.generation, textgamegen.generation.loader\n"
+        "import textgamegen.generation.registry, textgamegen.generation.prompts\n"
+        "import textgamegen.generation.cleanup, textgamegen.generation.rerank\n"
+        "import textgamegen.generation.stream, textgamegen.commands.generate\n"
+        "import textgamegen.commands.models\n"
+        "print(json.dumps([m for m in ('torch', 'transformers') if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert json.loads(out) == []

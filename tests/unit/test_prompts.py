@@ -1,0 +1,189 @@
+"""Prompt templates and their fit to the token budget (AI Dungeon 2 crashed at 1024)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.generation.prompts import (
+    PromptError,
+    build_prompt,
+    clean_field,
+    fallback_text,
+    load_templates,
+    opening_text,
+)
+
+_PIECES = re.compile(r"<\|\w+\|>|[^\s<]+|\s|<")
+
+
+class WordCodec:
+    """A stand-in tokenizer: a special tag, a word or a space is one token; round-trips."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.words: list[str] = []
+
+    def encode(self, text: str) -> list[int]:
+        ids = []
+        for piece in _PIECES.findall(text):
+            if piece not in self.vocab:
+                self.vocab[piece] = len(self.words)
+                self.words.append(piece)
+            ids.append(self.vocab[piece])
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.words[i] for i in ids)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_shipped_templates_cover_every_kind() -> None:
+    templates = load_templates()
+    assert set(templates.kinds) == set(ContentKind)
+    assert templates.kinds[ContentKind.DIALOGUE].tag == "dialogue"
+    assert templates.kinds[ContentKind.QUEST].tag == "quest"
+    assert set(templates.rerank) == {"complete", "mentions", "novelty", "length", "logprob"}
+
+
+def test_prompt_uses_corpus_tags_command_and_entities() -> None:
+    request = ContentRequest(
+        ContentKind.ACTION, room="Lantern Hall", command="push open the door",
+        entities=("oak door", "brass lantern"), story=("You enter the hall.",),
+    )  # fmt: skip
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    assert prompt.text == (
+        "<|action|> You enter the hall. <|endoftext|>"
+        "<|action|> You are in the Lantern Hall. <|endoftext|>"
+        "<|action|> Around you are the oak door and the brass lantern. <|endoftext|>"
+        "<|action|> You push open the door"
+    )
+    assert prompt.opening == "You push open the door"
+    assert (prompt.story_lines, prompt.dropped_lines, prompt.truncated) == (1, 0, False)
+
+
+@pytest.mark.parametrize(
+    ("request_", "opening"),
+    [
+        (ContentRequest(ContentKind.ACTION, command="I dance"), "You dance"),
+        (ContentRequest(ContentKind.ACTION, command="You dance"), "You dance"),
+        (ContentRequest(ContentKind.ITEM, subject="brass lantern"), "The brass lantern"),
+        (ContentRequest(ContentKind.ITEM, subject="Old Tom's pipe"), "Old Tom's pipe"),
+        (ContentRequest(ContentKind.DIALOGUE, speaker="miller"), 'The miller says, "'),
+        (ContentRequest(ContentKind.QUEST, speaker="miller"), ""),
+    ],
+)
+def test_openings(request_: ContentRequest, opening: str) -> None:
+    assert opening_text(request_, load_templates()) == opening
+
+
+def test_empty_opening_ends_on_the_tag_and_empty_fields_drop_lines() -> None:
+    request = ContentRequest(ContentKind.QUEST, speaker="keeper", topic="the light")
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    assert prompt.text.endswith("<|endoftext|><|quest|>")
+    assert "You are in" not in prompt.text  # no room given: that context line is left out
+    assert "The keeper tells you about the light." in prompt.text
+
+
+def test_typed_tags_and_escapes_cannot_reach_the_prompt() -> None:
+    request = ContentRequest(ContentKind.ACTION, command="say <|endoftext|><|quest|> \x1b[2Jhi")
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    assert prompt.text.count("<|") == 1  # only the template's own tag
+    assert "\x1b" not in prompt.text
+    assert clean_field("a < | quest | > b") == "a b"
+
+
+def test_ten_thousand_token_story_fits_the_budget() -> None:
+    codec = WordCodec()
+    line = "The wind howls through the broken tower and the sea answers below."
+    story = tuple(f"{line} ({number})" for number in range(800))  # ~ 20,000 tokens
+    templates = load_templates()
+    templates.max_story_lines = 10_000
+    request = ContentRequest(ContentKind.ACTION, command="listen", story=story)
+    budget = 256 - 40
+    prompt = build_prompt(request, templates, codec, budget)
+    assert len(codec.encode(" ".join(story))) > 10_000
+    assert len(prompt.ids) <= budget
+    assert prompt.text.endswith("<|action|> You listen")
+    assert "(799)" in prompt.text  # the newest story line is kept ...
+    assert "(0)" not in prompt.text  # ... and the oldest dropped first
+    assert prompt.dropped_lines == 800 - prompt.story_lines
+    assert not prompt.truncated
+
+
+def test_one_huge_line_and_a_huge_command_are_cut_from_the_left() -> None:
+    codec = WordCodec()
+    huge = " ".join(f"w{i}" for i in range(6000))  # ~12,000 tokens in one line
+    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,))
+    prompt = build_prompt(request, load_templates(), codec, 100)
+    assert len(prompt.ids) == 100
+    assert prompt.truncated and prompt.story_lines == 0
+    assert prompt.text.endswith("w5999 end")
+
+
+def test_max_story_lines_caps_the_context() -> None:
+    story = tuple(f"Line {i}." for i in range(20))
+    request = ContentRequest(ContentKind.ACTION, command="wait", story=story)
+    prompt = build_prompt(request, load_templates(), WordCodec(), 10_000)
+    assert prompt.story_lines == 6 and prompt.dropped_lines == 14
+    assert "Line 19." in prompt.text and "Line 13." not in prompt.text
+
+
+def test_story_lines_with_speech_are_tagged_dialogue() -> None:
+    request = ContentRequest(ContentKind.ACTION, command="wait", story=('"Hi," he said.',))
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    assert prompt.text.startswith('<|dialogue|> "Hi," he said. <|endoftext|>')
+
+
+def test_user_prompts_file_overrides_key_by_key(tmp_path: Path) -> None:
+    user = tmp_path / "data" / "prompts.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text('[kinds.action]\nopening = "Boldly, you {command}"\n', encoding="utf-8")
+    templates = load_templates()
+    assert templates.kinds[ContentKind.ACTION].opening == "Boldly, you {command}"
+    assert templates.kinds[ContentKind.ACTION].tag == "action"  # the rest is still shipped
+    assert str(user) in templates.sources
+
+
+def test_settings_prompts_path_wins(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[prompt]\nmax_story_lines = 2\n", encoding="utf-8")
+    assert load_templates(mine).max_story_lines == 2
+    with pytest.raises(PromptError, match="not found"):
+        load_templates(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[kinds.action]\nopening = "{nope}"\n', r"\[kinds.action\] opening: unknown field \{nope\}"),
+        ('[kinds.item]\ntag = "poem"\n', r"\[kinds.item\] tag: must be one of"),
+        ("[kinds.quest]\ncontext = 3\n", r"\[kinds.quest\] context: must be a list"),
+        ("[kinds.quest]\nvoice = 3\n", r"\[kinds.quest\]: unknown key voice"),
+        ("[rerank]\nbeauty = 1\n", r"\[rerank\] unknown key beauty"),
+        ("[prompt]\nmax_story_lines = -1\n", r"max_story_lines"),
+        ("kinds = [", r"mine.toml"),
+    ],
+)
+def test_bad_prompts_files_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text, encoding="utf-8")
+    with pytest.raises(PromptError, match=message) as error:
+        load_templates(mine)
+    assert "mine.toml" in str(error.value)
+
+
+def test_fallback_text_is_never_empty() -> None:
+    templates = load_templates()
+    assert fallback_text(ContentRequest(ContentKind.ITEM, fallback="A lamp."), templates) == "A lamp."
+    item = ContentRequest(ContentKind.ITEM, subject="lamp")
+    assert fallback_text(item, templates) == "You see nothing special about the lamp."
+    for kind in ContentKind:
+        assert fallback_text(ContentRequest(kind), templates)
