@@ -31,6 +31,7 @@ from textgamegen.ui.screens.title import TitleScreen
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
 from textgamegen.ui.widgets.side_panel import SidePanel
+from textgamegen.ui.widgets.status_bar import StatusBar
 from textgamegen.ui.widgets.story_log import StoryLog
 
 # -- test doubles --------------------------------------------------------------------------
@@ -222,6 +223,18 @@ async def test_command_updates_story_log_and_side_panel(tmp_path: Path) -> None:
         assert app.screen.query_one(CommandInput).value == ""
 
 
+async def test_quests_appear_in_the_side_panel_once_given(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        side = app.screen.query_one(SidePanel)
+        assert side.texts["quests"] == "none yet"  # unstarted quests are not given away
+        await type_command(pilot, "east")
+        await type_command(pilot, "talk to ferrin")
+        assert side.texts["quests"] == "• Down to the Tide Caves"
+        assert "Down to the Tide Caves" in story(app).plain_text()
+
+
 async def test_history_and_tab_completion_in_the_input(tmp_path: Path) -> None:
     app = make_app(tmp_path, generator=ScriptedGenerator())
     async with app.run_test(size=(120, 40)) as pilot:
@@ -339,11 +352,15 @@ async def test_prose_waits_for_the_model_while_commands_play_on(tmp_path: Path) 
         assert log.is_narrating
         assert any(p.has_class("pending") for p in log.paragraphs())
         assert not of_type(messages, StoryLog.NarrationStarted)
+        status = app.screen.query_one(StatusBar)
+        assert "late-model" in status.plain and "loading" in status.plain
+        assert status.region.height == 1  # on screen, not covered by anything
         gate.opened.set()
         await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) >= 2)
         await wait_until(pilot, lambda: bool(of_type(messages, TextGameGenApp.ModelLoaded)))
         assert of_type(messages, TextGameGenApp.ModelLoaded)[0].name == "late"
         assert not app.model_loading
+        assert "loading" not in status.plain and "Model late" in status.plain
         assert gate.calls == [("late-model", "cpu")]
 
 

@@ -32,7 +32,7 @@ from textgamegen.ui.commands import GameCommands
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
-from textgamegen.ui.screens.settings import SettingsScreen
+from textgamegen.ui.screens.settings import DEVICES, SettingsScreen
 from textgamegen.ui.screens.title import TitleScreen
 
 if TYPE_CHECKING:
@@ -308,7 +308,14 @@ class TextGameGenApp(App[int]):
             return False
         game.autosave_every = self.settings.autosave_every
         loaded = StepResult("", events=[Event("system", f"Loaded {name} (turn {game.turn}).")])
-        self.start_game(game, opening=[loaded, game.intro()])
+        where = game.intro()
+        # The world's introduction belongs to a new game, not to every reload.
+        where.events = [
+            event
+            for event in where.events
+            if not (event.kind == "system" and event.text == game.world.intro)
+        ]
+        self.start_game(game, opening=[loaded, where])
         return True
 
     def action_continue(self) -> None:
@@ -449,6 +456,10 @@ def run_tui(args: argparse.Namespace) -> int:
     """
     from textgamegen.engine.world import WorldError
 
+    device = getattr(args, "device", None)
+    if device is not None and device not in DEVICES:
+        print(f"textgamegen: --device {device!r}: choose auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         launch = _launch_from_args(args)
     except WorldError as error:

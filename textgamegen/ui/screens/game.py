@@ -120,7 +120,7 @@ class GameScreen(Screen[None]):
         status = self.query_one(StatusBar)
         status.model = self.tgg.model_label
         status.device = self.tgg.device_label
-        status.loading = self.tgg.model_loading
+        status.model_loading = self.tgg.model_loading
 
     def _generator_changed(self, generator: Generator | None) -> None:
         self.query_one(StoryLog).use_generator(generator)

@@ -9,7 +9,8 @@ from textual.widgets import Static
 
 from textgamegen.engine.safe_text import strip_unsafe
 
-QUEST_MARKS = {"done": "✔", "active": "•", "not started": "·"}
+QUEST_MARKS = {"active": "•", "done": "✔"}
+"""Quests not started yet stay hidden: listing them would give the story away."""
 
 
 class SidePanel(VerticalScroll):
@@ -39,7 +40,7 @@ class SidePanel(VerticalScroll):
         self._section("#side-room", "Room", [room])
         self._section("#side-exits", "Exits", exits or ["none"])
         self._section("#side-inventory", "Inventory", inventory or ["nothing"])
-        lines = [f"{QUEST_MARKS.get(state, '·')} {title} ({state})" for title, state in quests]
+        lines = [f"{QUEST_MARKS[state]} {title}" for title, state in quests if state in QUEST_MARKS]
         self._section("#side-quests", "Quests", lines or ["none yet"])
 
     def _section(self, selector: str, title: str, lines: list[str]) -> None:

@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.css.query import NoMatches
 from textual.reactive import reactive
-from textual.widgets import LoadingIndicator, Static
+from textual.timer import Timer
+from textual.widgets import Static
 
 from textgamegen.engine.safe_text import strip_unsafe
 
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-class StatusBar(Horizontal):
+
+class StatusBar(Static):
     """One line at the bottom of the game screen."""
 
     world: reactive[str] = reactive("")
     turn: reactive[int] = reactive(0)
     model: reactive[str] = reactive("")
     device: reactive[str] = reactive("")
-    loading: reactive[bool] = reactive(False)
+    model_loading: reactive[bool] = reactive(False)
+    """Not ``loading``: that name is Textual's own (it covers a widget with a spinner)."""
     narrating: reactive[bool] = reactive(False)
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="status-text")
-        yield LoadingIndicator(id="status-spinner")
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self._frame = 0
+        self._spinner: Timer | None = None
+        self.plain = ""
+        """The line as plain text, for tests."""
 
     def on_mount(self) -> None:
+        self._spinner = self.set_interval(0.1, self._spin, pause=not self.model_loading)
+        self._redraw()
+
+    def _spin(self) -> None:
+        self._frame = (self._frame + 1) % len(SPINNER)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -37,35 +46,34 @@ class StatusBar(Horizontal):
         text.append(str(self.turn))
         text.append("  │  Model ", style="bold")
         text.append(strip_unsafe(self.model) or "none")
-        if self.loading:
-            text.append(" (loading…)", style="italic")
+        if self.model_loading:
+            text.append(f" {SPINNER[self._frame]} loading…", style="italic")
         text.append("  │  Device ", style="bold")
         text.append(strip_unsafe(self.device) or "-")
         if self.narrating:
             text.append("  │  writing… (Esc stops)", style="italic")
-        self.query_one("#status-text", Static).update(text)
-        self.query_one("#status-spinner").display = self.loading
+        self.plain = text.plain
+        self.update(text)
+
+    def watch_model_loading(self, loading: bool) -> None:
+        if self._spinner is not None:
+            if loading:
+                self._spinner.resume()
+            else:
+                self._spinner.pause()
+        self._redraw()
 
     def watch_world(self) -> None:
-        self._refresh_if_mounted()
+        self._redraw()
 
     def watch_turn(self) -> None:
-        self._refresh_if_mounted()
+        self._redraw()
 
     def watch_model(self) -> None:
-        self._refresh_if_mounted()
+        self._redraw()
 
     def watch_device(self) -> None:
-        self._refresh_if_mounted()
-
-    def watch_loading(self) -> None:
-        self._refresh_if_mounted()
+        self._redraw()
 
     def watch_narrating(self) -> None:
-        self._refresh_if_mounted()
-
-    def _refresh_if_mounted(self) -> None:
-        try:
-            self._redraw()
-        except NoMatches:  # not composed yet; on_mount draws it
-            pass
+        self._redraw()

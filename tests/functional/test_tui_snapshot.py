@@ -1,0 +1,77 @@
+"""Snapshot of the main game screen (pytest-textual-snapshot).
+
+The template generator and a fixed seed make the prose repeatable; autouse fixtures
+freeze the cursor blink, the template's clock (its timings show in the model panel)
+and Python's random module. Refresh after an intended change with
+``pytest tests/functional/test_tui_snapshot.py --snapshot-update`` and review the SVG.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import Input
+
+from textgamegen.config import Settings
+from textgamegen.engine.world import load_world
+from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
+from textgamegen.generation import template
+from textgamegen.generation.template import TemplateGenerator
+from textgamegen.ui.app import Launch, TextGameGenApp
+from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.widgets.story_log import StoryLog
+
+
+@pytest.fixture(autouse=True)
+def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(autouse=True)
+def frozen_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input's cursor stays lit instead of blinking on a timer."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock_and_randomness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template's timings (shown in the model panel) read a clock that never moves."""
+    monkeypatch.setattr(
+        template, "time", SimpleNamespace(perf_counter=lambda: 100.0, sleep=time.sleep)
+    )
+    random.seed(1234)
+
+
+def test_main_screen(snap_compare, tmp_path: Path) -> None:
+    launch = Launch(
+        world=load_world(find_world(DEFAULT_WORLD)),
+        settings=Settings(model="template", device="cpu"),
+        saves_dir=tmp_path / "saves",
+        seed=42,
+        model="template",
+        device="cpu",
+    )
+    app = TextGameGenApp(launch, generator=TemplateGenerator(), show_title=False)
+
+    async def play(pilot) -> None:
+        async def settle() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                await pilot.pause(0.05)
+                screen = pilot.app.screen
+                if isinstance(screen, GameScreen) and not screen.query_one(StoryLog).is_narrating:
+                    return
+            raise AssertionError("the narration did not finish")
+
+        await settle()
+        await pilot.press(*"north", "enter")
+        await settle()
+        await pilot.press(*"exa")
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=play)
