@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from argparse import Namespace
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 from textgamegen.generation.base import Candidate, Generator, GeneratorError, Narration, Timings
-from textgamegen.ui.app import Launch, TextGameGenApp
+from textgamegen.ui.app import Launch, TextGameGenApp, _launch_from_args, run_tui
 from textgamegen.ui.completion import complete
 from textgamegen.ui.history import CommandHistory
 from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
-from textgamegen.ui.screens.settings import SettingsScreen
+from textgamegen.ui.screens.settings import SettingsScreen, model_choices
 from textgamegen.ui.screens.title import TitleScreen
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
@@ -506,3 +508,110 @@ async def test_command_palette_lists_the_game_entries(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SaveDialog))
+
+
+async def test_settings_offer_installed_models_and_template(player_dirs: Path) -> None:
+    (player_dirs / "models" / "mine").mkdir(parents=True)
+    choices = {value: label for label, value in model_choices("template")}
+    assert "mine" in choices and "(user)" in choices["mine"]
+    assert "template" in choices
+    # A configured model that is not installed stays selectable rather than vanishing.
+    assert "gpt2-medium" in {value for _, value in model_choices("gpt2-medium")}
+    app = make_app(player_dirs, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"model: mine")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.settings.model == "mine")
+    assert load_settings(player_dirs / "config.toml").model == "mine"
+
+
+async def test_a_broken_save_leaves_the_title_screen_with_the_reason(tmp_path: Path) -> None:
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    (saves / "bad.json").write_text("{not json", encoding="utf-8")
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    app.launch.load = "bad"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+        notice = str(app.screen.query_one("#title-notice").render())
+        assert "bad.json" in notice and "JSON" in notice
+        assert app.game is None
+    assert (saves / "bad.json").read_text(encoding="utf-8") == "{not json"
+
+
+async def test_load_on_the_command_line_opens_the_game(tmp_path: Path) -> None:
+    from textgamegen.engine.game import Game
+    from textgamegen.engine.saves import save_game
+
+    world = load_world(find_world(DEFAULT_WORLD))
+    game = Game.new(world, seed=3)
+    game.step(game.exits()[0])
+    save_game(game, "mid", tmp_path / "saves")
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    app.launch.load = "mid"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        assert app.game is not None and app.game.turn == 1
+        assert app.game.room().name == game.room().name
+        text = story(app).plain_text()
+        assert "Loaded mid (turn 1)." in text
+        assert world.intro not in text  # a reload does not replay the opening
+
+
+def test_run_tui_refuses_a_bad_world_or_device(capsys: pytest.CaptureFixture[str]) -> None:
+    args = Namespace(world="no-such-world", seed=0, load=None, model=None, device=None)
+    assert run_tui(args) == 2
+    assert "no-such-world" in capsys.readouterr().err
+    args = Namespace(world=None, seed=0, load=None, model=None, device="gpu")
+    assert run_tui(args) == 2
+    assert "--device" in capsys.readouterr().err
+
+
+def test_broken_settings_are_reported_and_defaults_used(player_dirs: Path) -> None:
+    (player_dirs / "config.toml").write_text("device = 'quantum'\n", encoding="utf-8")
+    args = Namespace(world=None, seed=5, load=None, model="template", device=None, saves_dir=None)
+    launch = _launch_from_args(args)
+    assert launch.settings == Settings()
+    assert launch.model == "template" and launch.device == "auto" and launch.seed == 5
+    assert launch.saves_dir == player_dirs / "saves"
+    assert len(launch.notices) == 1 and "config.toml" in launch.notices[0]
+
+
+async def test_help_and_model_panel_keys(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator(), show_title=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+        await pilot.press("c")  # no autosave yet: Continue is refused
+        assert isinstance(app.screen, TitleScreen)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        panel = app.screen.query_one(ModelPanel)
+        assert panel.display
+        await pilot.press("f2")
+        assert not panel.display and not app.settings.show_model_panel
+        await pilot.press("f2")
+        assert panel.display
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        bindings = {binding.id: binding for _, binding, *_ in app.screen.active_bindings.values()}
+        for key in ("game.help", "game.model_panel", "game.save", "game.load", "app.quit"):
+            assert bindings[key].tooltip, key
+
+
+def test_the_ui_imports_neither_torch_nor_transformers() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, textgamegen.ui.app, textgamegen.commands.play; "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"

@@ -170,7 +170,8 @@ class TextGameGenApp(App[int]):
             self.load_model(self._requested_model, self._requested_device)
         if self.launch.load and self._open_save(self.launch.load):
             return
-        if self._show_title:
+        # A save that would not load sends the player to the title, where the reason shows.
+        if self._show_title or self.launch.load:
             self._show_title_screen()
         else:
             self.action_new_game()
@@ -415,6 +416,10 @@ class TextGameGenApp(App[int]):
         self.action_quit()
 
     def action_quit(self) -> None:  # type: ignore[override]
+        screen = self._game_screen()
+        if screen is not None:
+            # A thread cannot be killed: ask the generator to stop so the exit is quick.
+            screen.stop_narration()
         self.autosave()
         self.exit(0)
 

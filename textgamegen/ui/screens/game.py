@@ -223,6 +223,10 @@ class GameScreen(Screen[None]):
         return True
 
     def action_stop_narration(self) -> None:
+        self.stop_narration()
+
+    def stop_narration(self) -> None:
+        """Stop the prose being written and drop what is queued."""
         if self.query_one(StoryLog).cancel_narration():
             self.query_one(ModelPanel).show_message("Stopped.")
         self._narrating_changed()
