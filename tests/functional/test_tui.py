@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from textual.message import Message
 
-from textgamegen.config import SamplingSettings, Settings, load_settings
+from textgamegen.config import Settings, load_settings
 from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
 from textgamegen.engine.world import load_world
@@ -94,7 +94,7 @@ class Gate:
         self.opened = threading.Event()
         self.calls: list[tuple[str, str]] = []
 
-    def __call__(self, model: str, device: str, sampling: SamplingSettings) -> Generator:
+    def __call__(self, model: str, device: str, settings: Settings) -> Generator:
         self.calls.append((model, device))
         if not self.opened.wait(10):
             raise TimeoutError("the gate never opened")
@@ -116,7 +116,7 @@ def make_app(
     tmp_path: Path,
     *,
     generator: Generator | None = None,
-    loader: Callable[[str, str, SamplingSettings], Generator] | None = None,
+    loader: Callable[[str, str, Settings], Generator] | None = None,
     show_title: bool = False,
     model: str = "template",
 ) -> TextGameGenApp:
@@ -474,7 +474,7 @@ async def test_settings_screen_saves_and_reloads_the_model(tmp_path: Path) -> No
     messages: list[Message] = []
     loads: list[tuple[str, str]] = []
 
-    def loader(model: str, device: str, sampling: SamplingSettings) -> Generator:
+    def loader(model: str, device: str, settings: Settings) -> Generator:
         loads.append((model, device))
         return ScriptedGenerator(name=model)
 
@@ -490,12 +490,16 @@ async def test_settings_screen_saves_and_reloads_the_model(tmp_path: Path) -> No
         assert "top_k" in str(app.screen.query_one("#settings-error").render())
         app.screen.query_one("#sampling-top_k").value = "20"
         app.screen.query_one("#setting-device").value = "auto"
+        app.screen.query_one("#setting-threads").value = "2"
+        tooltip = app.screen.query_one("#settings-form .setting-label").tooltip
+        assert tooltip and "registry name" in str(tooltip)  # field docs show as tooltips
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         await wait_until(pilot, lambda: len(of_type(messages, TextGameGenApp.ModelLoaded)) >= 2)
     saved = load_settings(tmp_path / "config.toml")
     assert saved.sampling.top_k == 20
     assert saved.device == "auto"
+    assert saved.threads == 2 and saved.dtype == "auto"
     assert loads == [("template", "cpu"), ("template", "auto")]
 
 

@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from textgamegen import paths
-from textgamegen.config import SamplingSettings, Settings, SettingsError, load_settings
+from textgamegen.config import Settings, SettingsError, load_settings
 from textgamegen.engine.content import Event, StepResult
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
@@ -42,11 +42,18 @@ if TYPE_CHECKING:
 TEMPLATE_WORD_DELAY_S = 0.02
 """The template narrator is instant; a short pause per word lets the player see it stream."""
 
-GeneratorLoader = Callable[[str, str, SamplingSettings], Generator]
-"""(model, device, sampling) -> a ready generator; raises GeneratorError."""
+GeneratorLoader = Callable[[str, str, Settings], Generator]
+"""(model, device, settings) -> a ready generator; raises GeneratorError.
+
+The model and device are passed apart because ``--model``/``--device`` override the
+settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
+"""
+
+UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every")
+"""Settings that change nothing in the generator, so changing them needs no reload."""
 
 
-def load_generator_in_worker(model: str, device: str, sampling: SamplingSettings) -> Generator:
+def load_generator_in_worker(model: str, device: str, settings: Settings) -> Generator:
     """The real loader. Runs in the model worker: heavy imports happen here, never at start."""
     from textgamegen.generation.loader import load_generator
 
@@ -58,7 +65,15 @@ def load_generator_in_worker(model: str, device: str, sampling: SamplingSettings
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
-    generator = load_generator(model, device, sampling)
+    generator = load_generator(
+        model,
+        device,
+        settings.sampling,
+        dtype=settings.dtype,
+        quantize=settings.quantize,
+        threads=settings.threads,
+        prompts=settings.prompts or None,
+    )
     if getattr(generator, "word_delay_s", None) == 0.0:
         generator.word_delay_s = TEMPLATE_WORD_DELAY_S  # type: ignore[attr-defined]
     return generator
@@ -199,11 +214,11 @@ class TextGameGenApp(App[int]):
         self.model_label = model
         self.device_label = device
         self.model_loading = True
-        self._load_model_worker(model, device, self.settings.sampling)
+        self._load_model_worker(model, device, self.settings)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="load model")
-    def _load_model_worker(self, model: str, device: str, sampling: SamplingSettings) -> Generator:
-        return self._loader(model, device, sampling)
+    def _load_model_worker(self, model: str, device: str, settings: Settings) -> Generator:
+        return self._loader(model, device, settings)
 
     def _use_generator(self, generator: Generator) -> None:
         self.model_loading = False
@@ -359,17 +374,24 @@ class TextGameGenApp(App[int]):
         self.push_screen(SettingsScreen(self.settings), chosen)
 
     def apply_settings(self, settings: Settings) -> None:
-        """Use new settings; reload the generator when the model, device or sampling changed."""
+        """Use new settings; reload the generator when anything it depends on changed."""
         old = self.settings
         self.settings = settings
         screen = self._game_screen()
         if screen is not None:
             screen.set_model_panel(settings.show_model_panel)
-        if (settings.model, settings.device, settings.sampling) != (
-            self._requested_model,
-            self._requested_device,
-            old.sampling,
-        ):
+        if self.game is not None:
+            self.game.autosave_every = settings.autosave_every
+
+        def generator_part(value: Settings, model: str, device: str) -> dict[str, object]:
+            data = value.to_dict()
+            for name in UI_ONLY_SETTINGS:
+                data.pop(name, None)
+            data.update(model=model, device=device)
+            return data
+
+        before = generator_part(old, self._requested_model, self._requested_device)
+        if generator_part(settings, settings.model, settings.device) != before:
             self.load_model(settings.model, settings.device)
         self.notify("Settings saved.")
 

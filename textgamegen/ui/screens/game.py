@@ -68,6 +68,8 @@ class GameScreen(Screen[None]):
         super().__init__()
         self.game = game
         self._opening = opening or []
+        # The command line as it was when Tab last listed options (None: none shown).
+        self._hint_for: str | None = None
 
     @property
     def tgg(self) -> TextGameGenApp:
@@ -130,6 +132,7 @@ class GameScreen(Screen[None]):
     @on(CommandInput.CommandEntered)
     def _command_entered(self, event: CommandInput.CommandEntered) -> None:
         self.query_one("#completions").display = False
+        self._hint_for = None
         self.run_command(event.command)
 
     def run_command(self, command: str) -> StepResult:
@@ -157,8 +160,16 @@ class GameScreen(Screen[None]):
         """A line from the game itself (model notices, saves), shown in the story."""
         self.query_one(StoryLog).add_event(Event("system", text))
 
+    @on(CommandInput.Changed, "#command")
+    def _command_changed(self, event: CommandInput.Changed) -> None:
+        # The options stay while the player narrows them down; editing back hides them.
+        if self._hint_for is not None and not event.value.startswith(self._hint_for):
+            self._hint_for = None
+            self.query_one("#completions").display = False
+
     @on(CommandInput.CompletionsOffered)
     def _completions_offered(self, event: CommandInput.CompletionsOffered) -> None:
+        self._hint_for = self.query_one(CommandInput).value
         hint = self.query_one("#completions", Static)
         shown = ", ".join(strip_unsafe(option) for option in event.options[:12])
         more = len(event.options) - 12

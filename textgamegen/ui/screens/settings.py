@@ -7,6 +7,10 @@ dismisses with the new ``Settings``; the app then reloads the generator if neede
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
+import textwrap
 from dataclasses import fields
 from typing import Any, ClassVar
 
@@ -16,12 +20,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
 from textgamegen.engine.safe_text import strip_unsafe
 
 DEVICES = ("auto", "cpu", "cuda")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "device": DEVICES,
+    "dtype": ("auto", "float32", "bfloat16", "float16"),
+}
+"""Settings with a fixed set of values get a drop-down (config.Settings checks them)."""
 
 
 def model_choices(current: str) -> list[tuple[str, str]]:
@@ -44,9 +54,35 @@ def model_choices(current: str) -> list[tuple[str, str]]:
     return choices
 
 
-def _field_doc(name: str) -> str:
-    # The dataclass field docstrings are not kept at run time; a short label suffices.
-    return name.replace("_", " ")
+def field_help(kind: type) -> dict[str, str]:
+    """The docstring under each field of a settings dataclass, by field name.
+
+    Python drops these strings at run time, so they are read from the source; the settings
+    screen shows them as tooltips. Without the source, there is simply no help.
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(kind)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    found: dict[str, str] = {}
+    for statement, following in itertools.pairwise(body):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            found[statement.target.id] = " ".join(following.value.value.split())
+    return found
+
+
+def _label(name: str, help_text: str) -> Label:
+    label = Label(name.replace("_", " "), classes="setting-label")
+    if help_text:
+        label.tooltip = help_text
+    return label
 
 
 class SettingsScreen(ModalScreen[Settings | None]):
@@ -63,70 +99,77 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def compose(self) -> ComposeResult:
         settings = self.settings
+        helps = field_help(Settings)
+        sampling_helps = field_help(SamplingSettings)
         with Vertical(id="settings-box", classes="dialog"):
             yield Label("Settings", classes="dialog-title")
             with VerticalScroll(id="settings-form"):
-                with Horizontal(classes="setting"):
-                    yield Label("model", classes="setting-label")
-                    yield Select(
-                        model_choices(settings.model),
-                        value=settings.model,
-                        allow_blank=False,
-                        id="setting-model",
-                    )
-                with Horizontal(classes="setting"):
-                    yield Label("device", classes="setting-label")
-                    yield Select(
-                        [(device, device) for device in DEVICES],
-                        value=settings.device,
-                        allow_blank=False,
-                        id="setting-device",
-                    )
-                with Horizontal(classes="setting"):
-                    yield Label("show model panel", classes="setting-label")
-                    yield Switch(settings.show_model_panel, id="setting-show_model_panel")
-                with Horizontal(classes="setting"):
-                    yield Label("autosave every (turns)", classes="setting-label")
-                    yield Input(
-                        str(settings.autosave_every), type="integer", id="setting-autosave_every"
-                    )
+                for item in fields(Settings):
+                    if item.name == "sampling":
+                        continue
+                    with Horizontal(classes="setting"):
+                        yield _label(item.name, helps.get(item.name, ""))
+                        yield self._editor("setting", item.name, getattr(settings, item.name))
                 yield Label("Sampling", classes="dialog-subtitle")
                 for item in fields(SamplingSettings):
-                    value = getattr(settings.sampling, item.name)
                     with Horizontal(classes="setting"):
-                        yield Label(_field_doc(item.name), classes="setting-label")
-                        if isinstance(value, bool):
-                            yield Switch(value, id=f"sampling-{item.name}")
-                        else:
-                            kind = "integer" if isinstance(value, int) else "number"
-                            yield Input(str(value), type=kind, id=f"sampling-{item.name}")
+                        yield _label(item.name, sampling_helps.get(item.name, ""))
+                        yield self._editor(
+                            "sampling", item.name, getattr(settings.sampling, item.name)
+                        )
             yield Static(id="settings-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="settings-save", variant="primary")
                 yield Button("Cancel", id="settings-cancel")
 
+    def _editor(self, group: str, name: str, value: object) -> Widget:
+        """A Select for fields with fixed choices, a Switch for flags, else an Input."""
+        widget_id = f"{group}-{name}"
+        if group == "setting" and name == "model":
+            choices = model_choices(str(value))
+            return Select(choices, value=value, allow_blank=False, id=widget_id)
+        if group == "setting" and name in CHOICES:
+            options = [(choice, choice) for choice in CHOICES[name]]
+            return Select(options, value=value, allow_blank=False, id=widget_id)
+        if isinstance(value, bool):
+            return Switch(value, id=widget_id)
+        if isinstance(value, int):
+            return Input(str(value), type="integer", id=widget_id)
+        if isinstance(value, float):
+            return Input(str(value), type="number", id=widget_id)
+        return Input(str(value), id=widget_id)
+
     def on_mount(self) -> None:
         self.query_one("#settings-error").display = False
 
     def collect(self) -> Settings:
-        """Build Settings from the form; SettingsError names the bad field."""
-        data: dict[str, Any] = {
-            "model": self.query_one("#setting-model", Select).value,
-            "device": self.query_one("#setting-device", Select).value,
-            "show_model_panel": self.query_one("#setting-show_model_panel", Switch).value,
-            "autosave_every": _number(self.query_one("#setting-autosave_every", Input), int),
-        }
-        sampling: dict[str, Any] = {}
+        """Build Settings from the form; SettingsError names the bad field.
+
+        It starts from the current settings, so a field the form does not show is kept.
+        """
+        data = self.settings.to_dict()
+        for item in fields(Settings):
+            if item.name != "sampling":
+                data[item.name] = self._read("setting", item.name, data[item.name])
+        sampling = data["sampling"]
         for item in fields(SamplingSettings):
-            widget = self.query_one(f"#sampling-{item.name}")
-            default = getattr(self.settings.sampling, item.name)
-            if isinstance(widget, Switch):
-                sampling[item.name] = widget.value
-            else:
-                assert isinstance(widget, Input)
-                sampling[item.name] = _number(widget, type(default), f"sampling.{item.name}")
-        data["sampling"] = sampling
+            sampling[item.name] = self._read("sampling", item.name, sampling[item.name])
         return Settings.from_dict(data, source="settings")
+
+    def _read(self, group: str, name: str, current: Any) -> Any:
+        widget = self.query_one(f"#{group}-{name}")
+        key = name if group == "setting" else f"{group}.{name}"
+        if isinstance(widget, (Select, Switch)):
+            return widget.value
+        assert isinstance(widget, Input)
+        text = widget.value.strip()
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            return widget.value
+        try:
+            return type(current)(text)
+        except ValueError:
+            kind = "whole number" if isinstance(current, int) else "number"
+            raise SettingsError(f"{key}: {widget.value!r} is not a {kind}") from None
 
     @on(Button.Pressed, "#settings-save")
     def action_save(self) -> None:
@@ -143,11 +186,3 @@ class SettingsScreen(ModalScreen[Settings | None]):
     @on(Button.Pressed, "#settings-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _number(widget: Input, kind: type, key: str = "") -> int | float:
-    key = key or (widget.id or "").removeprefix("setting-")
-    try:
-        return kind(widget.value.strip())
-    except ValueError:
-        raise SettingsError(f"{key}: {widget.value!r} is not a {kind.__name__}") from None

@@ -105,8 +105,9 @@ class StoryLog(VerticalScroll):
         self._pending: deque[NarrationJob] = deque()
         # Set by the worker thread: the job being written right now.
         self._current: NarrationJob | None = None
-        # UI thread only: jobs queued and not yet reported finished.
+        # UI thread only: jobs queued and not yet reported finished, and the one started.
         self._unfinished: set[int] = set()
+        self._started: NarrationJob | None = None
 
     # -- writing the story -------------------------------------------------------------
 
@@ -222,6 +223,10 @@ class StoryLog(VerticalScroll):
             WorkerState.CANCELLED,
         ):
             self._current = None
+            started, self._started = self._started, None
+            if event.state == WorkerState.ERROR and started and started.id in self._unfinished:
+                # The worker died between reports: settle its job so nothing waits forever.
+                self.post_message(self.NarrationFailed(started, str(event.worker.error)))
             self.call_later(self._start)
 
     # -- showing what the worker reports -----------------------------------------------
@@ -233,7 +238,8 @@ class StoryLog(VerticalScroll):
         self.scroll_end(animate=False)
 
     @on(NarrationStarted)
-    def _started(self, event: NarrationStarted) -> None:
+    def _job_started(self, event: NarrationStarted) -> None:
+        self._started = event.job
         event.job.paragraph.remove_class("pending")
         event.job.paragraph.add_class("streaming")
 
