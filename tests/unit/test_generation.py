@@ -62,6 +62,7 @@ def test_streams_the_first_candidate_token_by_token(generator: Generator) -> Non
     assert 0 < timings.first_token_ms <= timings.first_candidate_ms <= timings.total_ms
     assert timings.tokens_per_s > 0 and timings.prompt_tokens > 0
     assert narration.backend == "transformers" and narration.device == "cpu"
+    assert isinstance(generator, Generator)
     assert narration.prompt.endswith("<|action|> You push open the door")
 
 
@@ -190,15 +191,18 @@ def test_cuda_out_of_memory_retries_on_cpu(
     gen.device = "cuda"  # pretend it was on the GPU
     calls: list[str] = []
 
-    def on_device(*args: object) -> object:
+    def on_device(request: object, on_text: object, *rest: object) -> object:
         calls.append(gen.device)
         if gen.device == "cuda":
+            on_text("You push open the door")  # type: ignore[operator]  # shown before the OOM
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
-        return real(*args)
+        return real(request, on_text, *rest)
 
     monkeypatch.setattr(gen, "_generate", on_device)
-    narration = gen.generate(PUSH)
+    pieces: list[str] = []
+    narration = gen.generate(PUSH, on_text=pieces.append)
     assert calls == ["cuda", "cpu"]
+    assert "".join(pieces).count("You push open the door") == 1  # not shown twice
     assert gen.device == "cpu" and narration.device == "cpu"
     assert "CPU" in narration.notice and narration.text and not narration.fallback
 

@@ -1,5 +1,7 @@
 """The text generator: interface, GPT-2 backend, template backend, prompts, cleanup, registry.
 
-Only ``generation.gpt2`` (and what it imports lazily) touches torch or transformers, and
-only inside a worker; everything else here is cheap to import.
+Cheap to import: ``base``, ``loader``, ``registry``, ``prompts``, ``cleanup``, ``rerank``
+and ``stream`` are pure Python. Only the GPT-2 backend's modules (``hf``, ``gpt2``,
+``decode``, ``device``, ``random_model``) import torch or transformers, and the loader
+imports them lazily, inside the generation worker.
 """

@@ -47,6 +47,16 @@ def cache_argument(model: torch.nn.Module) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
+def last_logits_only(model: torch.nn.Module) -> dict[str, int]:
+    """The ``forward`` option that computes logits for the last position only: on a
+    prompt of hundreds of tokens the LM head over every position is a third of the work."""
+    parameters = inspect.signature(model.forward).parameters
+    for name in ("logits_to_keep", "num_logits_to_keep"):
+        if name in parameters:
+            return {name: 1}
+    return {}
+
+
 def output_cache(output: object) -> object:
     """The KV cache a forward pass returned, under either name."""
     cache = getattr(output, "cache", None)

@@ -22,7 +22,12 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.generation import rerank
 from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.decode import crop_cache, output_cache, run_rows
+from textgamegen.generation.decode import (
+    crop_cache,
+    last_logits_only,
+    output_cache,
+    run_rows,
+)
 from textgamegen.generation.prompts import PromptTemplates, build_prompt, fallback_text
 from textgamegen.generation.stream import Streamer
 
@@ -65,6 +70,30 @@ def template_text(request: ContentRequest, templates: PromptTemplates) -> str:
     except Exception:  # noqa: BLE001 - the template backend is optional here; any failure
         text = ""  # falls through to the prompts file's fallback
     return text or fallback_text(request, templates)
+
+
+class _Shown:
+    """Passes streamed text on, remembering it, so a retry on the CPU does not show again
+    what the GPU attempt already showed."""
+
+    def __init__(self, on_text: TextSink | None) -> None:
+        self.on_text = on_text
+        self.text = ""
+        self.skip = ""
+
+    def __call__(self, piece: str) -> None:
+        if self.skip:
+            if self.skip.startswith(piece):
+                self.skip = self.skip[len(piece) :]
+                return
+            piece, self.skip = piece.removeprefix(self.skip), ""
+        self.text += piece
+        if self.on_text is not None and piece:
+            self.on_text(piece)
+
+    def again(self) -> _Shown:
+        self.skip = self.text
+        return self
 
 
 class GPT2Generator:
@@ -113,6 +142,7 @@ class GPT2Generator:
         self.pad_id = int(eos if eos is not None else 0)
         self._stop_list = stop_token_ids(tokenizer) or [self.pad_id]
         self._stop_ids = torch.tensor(self._stop_list, device=device)
+        self._last_only = last_logits_only(model)
         self._lock = threading.Lock()
 
     # -- public -------------------------------------------------------------------------
@@ -133,14 +163,15 @@ class GPT2Generator:
         Never raises for a request: a model failure gives the template text with a notice,
         and CUDA out of memory moves the model to the CPU and tries again.
         """
+        shown = _Shown(on_text)
         with self._lock:
             try:
-                return self._generate(request, on_text, cancel, self.sampling)
+                return self._generate(request, shown, cancel, self.sampling)
             except torch.cuda.OutOfMemoryError:
                 if not self.device.startswith("cuda"):
                     raise
                 self.move_to_cpu()
-                narration = self._generate(request, on_text, cancel, self.sampling)
+                narration = self._generate(request, shown.again(), cancel, self.sampling)
                 narration.notice = " ".join(filter(None, [OOM_NOTICE, narration.notice]))
                 return narration
             except Exception as error:  # noqa: BLE001 - the game plays on with template text
@@ -196,7 +227,7 @@ class GPT2Generator:
         count = sampling.num_candidates if sampling.do_sample else 1
         timings = Timings(prompt_tokens=len(prompt.ids))
         with torch.inference_mode():
-            out = self.model(input_ids=prompt_ids, use_cache=True)
+            out = self.model(input_ids=prompt_ids, use_cache=True, **self._last_only)
             cache, logits = output_cache(out), out.logits[:, -1, :].float()
             first = run_rows(self.model, cache, logits, prompt_ids, sampling, max_new, generator,
                              self._stop_ids, self.pad_id, cancel, streamer.push)  # fmt: skip
