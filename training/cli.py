@@ -1,0 +1,203 @@
+"""Command line: ``textgamegen train corpus|finetune|evaluate|pipeline ...``.
+
+The same as ``python -m training ...``. Each stage has ``--help``. Examples::
+
+    textgamegen train corpus training/configs/textgamegen.toml --out runs/tgg/corpus
+    textgamegen train finetune --corpus runs/tgg/corpus --base scratch:small --out runs/tgg/ft
+    textgamegen train evaluate runs/tgg/ft/model --corpus runs/tgg/corpus
+    textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
+
+Bad input ends with a one-line message naming the file (and line, or key) and exit code 2;
+a model refused by the gate exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from training.config import ConfigError, FinetuneConfig, load_config
+
+
+def _add_corpus(sub) -> None:
+    parser = sub.add_parser("corpus", help="build and validate the tagged corpus from a config",
+                            description="Build <|tag|> text <|endoftext|> lines from the "
+                            "config's sources, de-duplicate, shuffle, split train/dev/test, "
+                            "validate, and write stats.json.")
+    parser.add_argument("config", type=Path, help="pipeline/sources TOML file")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/NAME/corpus)")
+    parser.add_argument("--root", type=Path, help="folder the source paths are relative to")
+    parser.add_argument("--check", action="store_true",
+                        help="only validate an existing corpus in --out")
+
+
+def _add_finetune(sub) -> None:
+    parser = sub.add_parser("finetune", help="train a GPT-2 on a built corpus (HF Trainer)",
+                            description="Fine-tune (or train from scratch) a GPT-2 on a corpus "
+                            "folder. Works under torchrun --nproc_per_node N.")
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with train/dev.txt")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="run folder (model/, checkpoints/, curve.png)")
+    parser.add_argument("--config", type=Path,
+                        help="take [finetune] defaults from this TOML; flags override")
+    parser.add_argument("--base", help="hub id (gpt2), local HF model dir, or scratch:SIZE "
+                        "(tiny, small, base)")
+    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                        help="continue from a checkpoint (default: the last in --out)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    flags = {"vocab_size": int, "block_size": int, "epochs": float, "max_steps": int,
+             "effective_batch": int, "batch_size": int, "learning_rate": float,
+             "warmup_steps": int, "weight_decay": float, "seed": int,
+             "max_train_samples": int, "eval_steps": int, "save_total_limit": int,
+             "logging_steps": int}
+    for name, kind in flags.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, dest=name,
+                            help=f"overrides [finetune] {name}")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
+
+
+def _add_evaluate(sub) -> None:
+    parser = sub.add_parser("evaluate", help="measure perplexity, latency and samples",
+                            description="Score a model on the test split (per tag, against "
+                            "a bigram baseline), time generation, write metrics.json and "
+                            "README.md into the model folder.")
+    parser.add_argument("model", type=Path, help="HF model folder (model.safetensors)")
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with the splits")
+    parser.add_argument("--config", type=Path, help="take [evaluate] settings from this TOML")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--latency-runs", type=int)
+    parser.add_argument("--max-test-lines", type=int)
+    parser.add_argument("--no-write", action="store_true",
+                        help="print the metrics without writing into the model folder")
+
+
+def _add_pipeline(sub) -> None:
+    parser = sub.add_parser("pipeline", help="corpus -> validate -> finetune -> evaluate -> "
+                            "gate -> register", description="Run every stage; finished "
+                            "stages with unchanged inputs are skipped.")
+    parser.add_argument("config", type=Path, help="pipeline TOML file")
+    parser.add_argument("--run-dir", type=Path, help="work folder (default: runs/NAME)")
+    parser.add_argument("--models-dir", type=Path,
+                        help="register here (default: [register] models_dir, else the "
+                        "user models folder)")
+    parser.add_argument("--root", type=Path, help="folder the source paths are relative to")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--max-steps", type=int, help="override [finetune] max_steps")
+    parser.add_argument("--force", action="store_true", help="rerun every stage")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Build a corpus, fine-tune, "
+                                     "evaluate and register a TextGameGen model.")
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    _add_corpus(sub)
+    _add_finetune(sub)
+    _add_evaluate(sub)
+    _add_pipeline(sub)
+    return parser
+
+
+def _corpus(args) -> int:
+    config = load_config(args.config, root=args.root)
+    out = args.out or Path("runs") / config.name / "corpus"
+    if args.check:
+        from training.validate import validate_corpus_dir
+
+        print(json.dumps(validate_corpus_dir(out, config.corpus.expect_tags)))
+        return 0
+    from training.corpus import build_corpus
+
+    result = build_corpus(config, out)
+    stats = result.stats
+    print(f"corpus: {stats['total_lines']} lines -> {out} {stats['splits']}")
+    for tag, info in stats["per_tag"].items():
+        print(f"  {tag:9s} {info['lines']:7d} lines, {info['words_mean']} words on average")
+    print("  dropped: " + ", ".join(f"{k} {v}" for k, v in stats["dropped_total"].items()))
+    return 0
+
+
+def _finetune(args) -> int:
+    from training.config import as_dict
+
+    values = as_dict(load_config(args.config).finetune) if args.config else {}
+    for key in list(as_dict(FinetuneConfig())):
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    config = FinetuneConfig(**values)
+    from training.corpus import corpus_sha256
+    from training.finetune import finetune
+
+    finetune(args.corpus, args.out, config, resume=args.resume, device=args.device,
+             corpus_hash=corpus_sha256(args.corpus) if (args.corpus / "test.txt").is_file()
+             else "")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from training.config import EvaluateConfig, as_dict
+
+    values = as_dict(load_config(args.config).evaluate) if args.config else {}
+    for key, flag in (("device", "device"), ("latency_runs", "latency_runs"),
+                      ("max_test_lines", "max_test_lines")):
+        if getattr(args, flag) is not None:
+            values[key] = getattr(args, flag)
+    from training.evaluate import evaluate_model, write_metrics
+
+    metrics = evaluate_model(args.model, args.corpus, EvaluateConfig(**values))
+    if not args.no_write:
+        from training.modelcard import render_card, write_card
+
+        write_metrics(args.model, metrics)
+        lineage = {}
+        if (args.model / "lineage.json").is_file():
+            lineage = json.loads((args.model / "lineage.json").read_text())
+        write_card(args.model, render_card(args.model.name, metrics, lineage))
+    print(json.dumps({k: v for k, v in metrics.items() if k != "samples"}, indent=2))
+    return 0
+
+
+def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
+    from training.pipeline import run_pipeline
+
+    config = load_config(args.config, root=args.root)
+    run_dir = args.run_dir or Path("runs") / config.name
+    command = " ".join([prog, *map(shlex.quote, argv)])
+    return run_pipeline(config, run_dir, args.models_dir, force=args.force,
+                        device=args.device, command=command, max_steps=args.max_steps)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m training") -> int:
+    """Run one stage (or the pipeline).
+
+    Args:
+        argv: the arguments after the program name.
+        prog: the program name shown in help and recorded in lineage.
+
+    Returns:
+        0 on success, 1 when the gate refuses the model, 2 on bad input.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(prog).parse_args(argv)
+    from training.evaluate import EvaluateError
+    from training.finetune import FinetuneError
+    from training.register import RegisterError
+    from training.textfile import CorpusError
+
+    try:
+        if args.stage == "corpus":
+            return _corpus(args)
+        if args.stage == "finetune":
+            return _finetune(args)
+        if args.stage == "evaluate":
+            return _evaluate(args)
+        return _pipeline(args, prog, argv)
+    except (ConfigError, CorpusError, FinetuneError, EvaluateError, RegisterError,
+            ValueError) as error:
+        print(f"{prog} {args.stage}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,339 @@
+"""The pipeline's TOML config: sources, corpus, fine-tune, evaluate, gate and register settings.
+
+A config file looks like this (paths are relative to ``root``, which is relative to the
+config file itself)::
+
+    name = "mymodel"                 # the registry name the model is registered under
+    root = "../corpora"
+
+    [corpus]
+    seed = 1
+    ratios = { train = 0.9, dev = 0.05, test = 0.05 }
+    expect_tags = ["action", "dialogue", "quest"]
+
+    [[corpus.sources]]
+    path = "novels/*.txt"
+    format = "novel"                 # novel | dialogue-export | transcript | open-adventure | zork-strings
+    licence = "Public domain in the USA"
+
+    [finetune]
+    base = "scratch:small"
+    epochs = 4
+
+    [gate]
+    max_latency_ms = 300
+
+Every section is optional except ``[[corpus.sources]]``. Each dataclass checks its values in
+``__post_init__`` and raises ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib
+
+from training import TAGS
+
+FORMATS = ("novel", "dialogue-export", "transcript", "open-adventure", "zork-strings")
+ENCODINGS_AUTO = "auto"
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the file and the key."""
+
+
+@dataclass
+class Source:
+    """One input: a file or a glob of files in one format."""
+
+    path: str
+    """File or glob, relative to the config's root."""
+    format: str
+    """novel, dialogue-export, transcript, open-adventure or zork-strings."""
+    name: str = ""
+    """Name used in stats.json and the model card (default: the path)."""
+    encoding: str = ENCODINGS_AUTO
+    """auto (UTF-8 with or without BOM, else Windows-1252/Latin-1) or a Python codec name."""
+    tag: str = "auto"
+    """auto: novels tag quoted speech dialogue and the rest action; the other formats quest.
+    Or one of action, dialogue, quest for every line of this source."""
+    text_column: str = "text"
+    """dialogue-export: the header name of the column that holds the line."""
+    min_words: int = 0
+    """Drop shorter texts (0: the corpus-wide min_words)."""
+    licence: str = ""
+    """Licence or status of the text, copied into the model card."""
+    origin: str = ""
+    """Where the text came from (edition, repository), copied into the model card."""
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ConfigError(f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"
+                              f" (got {self.format!r})")
+        if self.tag != "auto" and self.tag not in TAGS:
+            raise ConfigError(f"source {self.path!r}: tag must be auto or one of {', '.join(TAGS)}")
+        if self.encoding != ENCODINGS_AUTO:
+            import codecs
+
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ConfigError(f"source {self.path!r}: unknown encoding {self.encoding!r}")
+        if not self.name:
+            self.name = self.path
+
+
+@dataclass
+class CorpusConfig:
+    """How the sources become tagged, de-duplicated, shuffled and split lines."""
+
+    sources: list[Source] = field(default_factory=list)
+    ratios: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.90, "dev": 0.05, "test": 0.05})
+    """Split sizes; must sum to 1."""
+    seed: int = 1
+    """Seed of the deterministic shuffle."""
+    expect_tags: list[str] = field(default_factory=list)
+    """Tags that must have examples in every split (validation fails otherwise)."""
+    min_words: int = 3
+    """Drop texts with fewer words (fragments, headings)."""
+    max_words: int = 80
+    """Longer game texts are cut at sentence ends; longer sentences are dropped."""
+    max_undecodable: float = 0.001
+    """Fraction of undecodable characters in a file above which it is rejected."""
+    ascii_quotes: bool = True
+    """Write typographic quotes and apostrophes as ASCII, so all sources share one spelling."""
+
+    def __post_init__(self) -> None:
+        self.sources = [s if isinstance(s, Source) else _make(Source, s, "corpus.sources")
+                        for s in self.sources]
+        if set(self.ratios) != {"train", "dev", "test"}:
+            raise ConfigError("corpus.ratios must have exactly the keys train, dev and test")
+        if any(not isinstance(v, (int, float)) or v < 0 for v in self.ratios.values()):
+            raise ConfigError("corpus.ratios must be numbers of 0 or more")
+        total = sum(self.ratios.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ConfigError(f"corpus.ratios must sum to 1 (they sum to {total:g})")
+        bad = [t for t in self.expect_tags if t not in TAGS]
+        if bad:
+            raise ConfigError(f"corpus.expect_tags: unknown tag(s) {bad}; use {', '.join(TAGS)}")
+        if self.min_words < 1 or self.max_words < self.min_words:
+            raise ConfigError("corpus.min_words must be 1 or more and at most corpus.max_words")
+        if not 0.0 <= self.max_undecodable < 1.0:
+            raise ConfigError("corpus.max_undecodable must be in [0, 1)")
+
+
+@dataclass
+class FinetuneConfig:
+    """How the model is trained (HF Trainer); every field is a --flag of ``finetune`` too."""
+
+    base: str = "scratch:small"
+    """A hub id (gpt2), a local HF model directory, or scratch:SIZE (tiny, small, base)."""
+    vocab_size: int = 8192
+    """scratch only: size of the byte-level BPE vocabulary trained on the train split."""
+    block_size: int = 0
+    """Tokens per packed training block (0: the model's context, n_positions)."""
+    epochs: float = 4.0
+    """Passes over the train split."""
+    max_steps: int = -1
+    """Stop after this many optimizer steps (-1: run all epochs); for smoke runs."""
+    effective_batch: int = 64
+    """Blocks per optimizer step, reached by gradient accumulation across devices."""
+    batch_size: int = 16
+    """Blocks per forward pass on one device."""
+    learning_rate: float = 5e-4
+    """Peak learning rate (cosine decay after a linear warm-up)."""
+    warmup_steps: int = 0
+    """Linear warm-up steps (0: 5% of the run)."""
+    weight_decay: float = 0.1
+    precision: str = "auto"
+    """auto (bf16 where supported, else fp16 on CUDA, else fp32), bf16, fp16 or fp32."""
+    seed: int = 1
+    max_train_samples: int = 0
+    """Debug knob: keep only the first N corpus lines of the train split (0: all)."""
+    eval_steps: int = 0
+    """Evaluate on dev every N steps as well as every epoch (0: only every epoch)."""
+    save_total_limit: int = 2
+    """Checkpoints kept in the run directory."""
+    logging_steps: int = 10
+
+    def __post_init__(self) -> None:
+        if not self.base:
+            raise ConfigError("finetune.base must not be empty")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise ConfigError("finetune.precision must be auto, bf16, fp16 or fp32")
+        for key in ("effective_batch", "batch_size", "vocab_size", "logging_steps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"finetune.{key} must be 1 or more")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ConfigError("finetune.epochs must be above 0 (or set finetune.max_steps)")
+        if self.learning_rate <= 0:
+            raise ConfigError("finetune.learning_rate must be above 0")
+        if self.block_size < 0:
+            raise ConfigError("finetune.block_size must be 0 (the model's context) or more")
+
+
+@dataclass
+class EvaluateConfig:
+    """What ``evaluate`` measures."""
+
+    device: str = "cpu"
+    """Where latency is measured: cpu, cuda or auto."""
+    latency_runs: int = 10
+    """Narrations generated to take the median latency."""
+    narration_tokens: int = 30
+    """Tokens per narration in the latency run (the game's typical length)."""
+    samples_per_tag: int = 3
+    max_new_tokens: int = 40
+    """Upper bound on a sample's length."""
+    seed: int = 1
+    max_test_lines: int = 0
+    """Debug knob: score only the first N test lines (0: all)."""
+
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ConfigError("evaluate.device must be cpu, cuda or auto")
+        if self.latency_runs < 1 or self.narration_tokens < 1:
+            raise ConfigError("evaluate.latency_runs and evaluate.narration_tokens must be 1+")
+
+
+@dataclass
+class GateConfig:
+    """What a model must reach to be registered."""
+
+    max_perplexity: float = 0.0
+    """Test perplexity must be at or under this (0: no fixed bound)."""
+    max_latency_ms: float = 300.0
+    """Median ms per narration must be at or under this (0: no bound)."""
+    max_first_token_ms: float = 0.0
+    """Median ms to the first generated token (0: no bound)."""
+    compare_registered: bool = True
+    """Perplexity must not be worse than the model already registered under the name."""
+    tolerance: float = 0.0
+    """Allowed relative worsening against the registered model (0.02: 2%)."""
+    beat_baseline: bool = True
+    """Every tag's perplexity must beat the bigram baseline."""
+
+
+@dataclass
+class RegisterConfig:
+    """Where and how a model that passes the gate is registered."""
+
+    models_dir: str = ""
+    """Target models directory (default: the user's models dir); relative to the config."""
+    dtype: str = "float32"
+    """Weights as registered: float32, or float16 for shipped models (half the size)."""
+    max_weights_mb: float = 0.0
+    """Refuse to register weights larger than this (0: no bound)."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "float16"):
+            raise ConfigError("register.dtype must be float32 or float16")
+
+
+@dataclass
+class PipelineConfig:
+    """A whole config file."""
+
+    name: str
+    corpus: CorpusConfig
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
+    root: Path = Path(".")
+    """Directory the source paths are relative to (resolved)."""
+    path: Path | None = None
+    """The config file, when loaded from one."""
+    text: str = ""
+    """The config file's text, recorded in lineage and the model card."""
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise ConfigError(f"name must be a plain model name (got {self.name!r})")
+
+
+def _make(cls: type, values: Any, section: str) -> Any:
+    """Build a config dataclass from a TOML table, naming the section on unknown keys."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"[{section}]: unknown key(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    try:
+        return cls(**values)
+    except TypeError as error:  # a required key is missing
+        raise ConfigError(f"[{section}]: {error}") from None
+
+
+def load_config(path: str | Path, root: str | Path | None = None) -> PipelineConfig:
+    """Read a pipeline config file.
+
+    Args:
+        path: the TOML file.
+        root: overrides the file's ``root`` (the directory source paths are relative to).
+
+    Returns:
+        The parsed config, with ``root`` resolved.
+
+    Raises:
+        ConfigError: naming the file and the key that is wrong.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return config_from_dict(data, base_dir=path.resolve().parent, root=root,
+                                path=path, text=text)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
+                     path: Path | None = None, text: str = "") -> PipelineConfig:
+    """Build a PipelineConfig from parsed TOML (tests use this directly)."""
+    data = dict(data)
+    known = {"name", "root", "corpus", "finetune", "evaluate", "gate", "register"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}")
+    corpus = data.get("corpus")
+    if not isinstance(corpus, dict) or not corpus.get("sources"):
+        raise ConfigError("[[corpus.sources]] must list at least one source")
+    root_dir = Path(root) if root is not None else base_dir / data.get("root", ".")
+    return PipelineConfig(
+        name=str(data.get("name", "")),
+        corpus=_make(CorpusConfig, corpus, "corpus"),
+        finetune=_make(FinetuneConfig, data.get("finetune", {}), "finetune"),
+        evaluate=_make(EvaluateConfig, data.get("evaluate", {}), "evaluate"),
+        gate=_make(GateConfig, data.get("gate", {}), "gate"),
+        register=_make(RegisterConfig, data.get("register", {}), "register"),
+        root=root_dir.resolve(),
+        path=path,
+        text=text,
+    )
+
+
+def as_dict(obj: Any) -> dict:
+    """A config dataclass as plain JSON-able data (for hashes, lineage and the card)."""
+    data = dataclasses.asdict(obj)
+    for key, value in list(data.items()):
+        if isinstance(value, Path):
+            data[key] = str(value)
+    return data

@@ -1,0 +1,192 @@
+"""Stage 1, corpus: sources -> ``<|tag|> text <|endoftext|>`` lines, split train/dev/test.
+
+Example::
+
+    textgamegen train corpus training/configs/textgamegen.toml --out runs/textgamegen/corpus
+    python -m training corpus tests/fixtures/corpus/fixture.toml --out /tmp/corpus
+
+Writes ``train.txt``, ``dev.txt``, ``test.txt`` (one line per example, de-duplicated,
+shuffled with the config's seed) and ``stats.json`` (counts per tag and per source,
+lengths, lines dropped and why, sha256 of every input and output).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import random
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training import EOS, tag_token
+from training.config import CorpusConfig, PipelineConfig, Source, as_dict
+from training.formats import Example, extract
+from training.textfile import CorpusError, read_text
+
+SPLITS = ("train", "dev", "test")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_files(source: Source, root: Path) -> list[Path]:
+    """The files a source names, sorted (a glob that matches nothing is an error)."""
+    pattern = source.path if Path(source.path).is_absolute() else str(root / source.path)
+    files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    if not files:
+        raise CorpusError(f"source {source.name!r}: no file matches {pattern}")
+    return files
+
+
+def input_files(config: PipelineConfig) -> list[Path]:
+    """Every input file of the config, in source order (for hashing)."""
+    return [f for s in config.corpus.sources for f in source_files(s, config.root)]
+
+
+def corpus_line(example: Example) -> str:
+    """The training line for one example."""
+    return f"{tag_token(example.tag)} {example.text} {EOS}"
+
+
+@dataclass
+class CorpusResult:
+    """What ``build_corpus`` wrote."""
+
+    out_dir: Path
+    splits: dict[str, list[str]]
+    stats: dict = field(default_factory=dict)
+
+
+def split_sizes(total: int, ratios: dict[str, float]) -> dict[str, int]:
+    """Lines per split: dev and test rounded, train takes the rest (sums to ``total``)."""
+    dev = round(total * ratios["dev"])
+    test = round(total * ratios["test"])
+    return {"train": total - dev - test, "dev": dev, "test": test}
+
+
+def _lengths(texts: list[str]) -> dict:
+    if not texts:
+        return {"lines": 0}
+    words = [len(t.split()) for t in texts]
+    return {"lines": len(texts), "words_min": min(words), "words_max": max(words),
+            "words_mean": round(statistics.fmean(words), 2),
+            "words_median": statistics.median(words),
+            "chars_mean": round(statistics.fmean(len(t) for t in texts), 2)}
+
+
+def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]], dict]:
+    """Read every source; return (source name, example) pairs and per-source stats.
+
+    Raises:
+        CorpusError: a file that is binary, undecodable, or yields no usable text.
+    """
+    examples: list[tuple[str, Example]] = []
+    per_source: dict[str, dict] = {}
+    for source in config.sources:
+        info = per_source.setdefault(source.name, {
+            "format": source.format, "files": {}, "examples": Counter(), "dropped": Counter()})
+        for path in source_files(source, root):
+            decoded = read_text(path, source.encoding, config.max_undecodable)
+            extraction = extract(decoded.text, path, source, config)
+            if not extraction.examples:
+                reasons = ", ".join(f"{n} {r}" for r, n in extraction.dropped.most_common())
+                raise CorpusError(f"{path}: line 1: no usable text as {source.format}"
+                                  + (f" (dropped: {reasons})" if reasons else ""))
+            info["files"][str(path)] = {"sha256": sha256_file(path),
+                                        "encoding": decoded.encoding,
+                                        "examples": len(extraction.examples)}
+            info["examples"].update(e.tag for e in extraction.examples)
+            info["dropped"].update(extraction.dropped)
+            examples += [(source.name, e) for e in extraction.examples]
+    return examples, per_source
+
+
+def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
+    """Build, de-duplicate, shuffle and split the corpus; write it and stats.json.
+
+    Args:
+        config: the pipeline config (its ``corpus`` section and ``root``).
+        out_dir: where train.txt, dev.txt, test.txt and stats.json go.
+
+    Returns:
+        The split lines and the stats.
+
+    Raises:
+        CorpusError: bad input or a corpus that fails validation, naming file and line.
+    """
+    corpus = config.corpus
+    examples, per_source = collect(corpus, config.root)
+    seen: set[str] = set()
+    unique: list[tuple[str, Example]] = []
+    duplicates: Counter = Counter()
+    for name, example in examples:
+        # The same text under two tags is still one text: keep its first occurrence.
+        key = example.text.casefold()
+        if key in seen:
+            duplicates[name] += 1
+            continue
+        seen.add(key)
+        unique.append((name, example))
+    random.Random(corpus.seed).shuffle(unique)
+    sizes = split_sizes(len(unique), corpus.ratios)
+    splits: dict[str, list[tuple[str, Example]]] = {}
+    start = 0
+    for split in SPLITS:
+        splits[split] = unique[start:start + sizes[split]]
+        start += sizes[split]
+
+    from training.validate import validate_splits
+
+    lines = {split: [corpus_line(e) for _, e in items] for split, items in splits.items()}
+    validate_splits(lines, corpus.expect_tags, out_dir)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {}
+    for split in SPLITS:
+        path = out_dir / f"{split}.txt"
+        path.write_text("".join(line + "\n" for line in lines[split]), encoding="utf-8")
+        outputs[f"{split}.txt"] = {"lines": len(lines[split]), "sha256": sha256_file(path)}
+
+    tags = sorted({e.tag for _, e in unique})
+    stats = {
+        "total_lines": len(unique),
+        "splits": {s: len(lines[s]) for s in SPLITS},
+        "ratios": corpus.ratios,
+        "seed": corpus.seed,
+        "per_tag": {t: _lengths([e.text for _, e in unique if e.tag == t]) for t in tags},
+        "per_split_tag": {s: dict(Counter(e.tag for _, e in splits[s])) for s in SPLITS},
+        "per_source": {
+            name: {"format": info["format"],
+                   "examples": dict(info["examples"]),
+                   "kept_after_dedup": dict(Counter(e.tag for n, e in unique if n == name)),
+                   "duplicates": duplicates[name],
+                   "dropped": dict(info["dropped"].most_common()),
+                   "files": info["files"]}
+            for name, info in per_source.items()},
+        "dropped_total": dict(sum((i["dropped"] for i in per_source.values()), Counter())
+                              + Counter({"duplicate": sum(duplicates.values())})),
+        "inputs_sha256": {p: f["sha256"] for i in per_source.values()
+                          for p, f in i["files"].items()},
+        "outputs": outputs,
+        "config": as_dict(corpus),
+    }
+    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+    return CorpusResult(out_dir=out_dir, splits=lines, stats=stats)
+
+
+def corpus_sha256(out_dir: Path) -> str:
+    """One hash over the three split files (what a fine-tune depends on)."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        digest.update(split.encode())
+        digest.update(sha256_file(out_dir / f"{split}.txt").encode())
+    return digest.hexdigest()

@@ -1,0 +1,40 @@
+"""Source formats: each module turns one decoded file into tagged examples.
+
+``novel`` (Gutenberg prose), ``dialogue_export`` (game dialogue TSV), ``transcript``
+(``> command`` lines and narration), ``open_adventure`` (adventure.yaml) and
+``zork_strings`` (blank-line separated ZIL strings). ``extract`` picks one by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.config import CorpusConfig, Source
+from training.formats.cleanup import Example, Extraction
+
+__all__ = ["Example", "Extraction", "extract"]
+
+
+def extract(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extraction:
+    """Turn one decoded file into examples.
+
+    Args:
+        text: the file's text, ``\\n`` line endings.
+        path: the file (for messages).
+        source: its source entry (format, tag rule, options).
+        corpus: corpus-wide limits (min/max words, quotes).
+
+    Returns:
+        The examples in file order and the count of dropped pieces by reason.
+    """
+    if source.format == "novel":
+        from training.formats.novel import extract_novel as extractor
+    elif source.format == "dialogue-export":
+        from training.formats.dialogue_export import extract_dialogue_export as extractor
+    elif source.format == "transcript":
+        from training.formats.transcript import extract_transcript as extractor
+    elif source.format == "open-adventure":
+        from training.formats.open_adventure import extract_open_adventure as extractor
+    else:
+        from training.formats.zork_strings import extract_zork_strings as extractor
+    return extractor(text, path, source, corpus)

@@ -1,0 +1,73 @@
+"""Stage 5, gate: does the evaluated model deserve registration?
+
+Checks, each from the config's ``[gate]`` section: test perplexity under a fixed bound,
+not worse than the model already registered under the same name, every tag better than
+the bigram baseline, and latency within budget. A failing model stays in the run
+directory; the pipeline exits non-zero with the reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from training.config import GateConfig
+
+
+@dataclass
+class GateDecision:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    """Why it failed (empty when it passed)."""
+    checks: list[str] = field(default_factory=list)
+    """Every check made, passed or not, for the log."""
+
+
+def check_gate(metrics: dict, config: GateConfig, registered: dict | None = None) -> GateDecision:
+    """Compare a model's metrics with the gate's bounds.
+
+    Args:
+        metrics: the new model's metrics.json.
+        config: the bounds.
+        registered: metrics.json of the model registered under the same name, if any.
+
+    Returns:
+        The decision, with a reason per failed check.
+    """
+    reasons: list[str] = []
+    checks: list[str] = []
+
+    def check(ok: bool, text: str) -> None:
+        checks.append(("pass: " if ok else "FAIL: ") + text)
+        if not ok:
+            reasons.append(text)
+
+    perplexity = metrics.get("perplexity")
+    if perplexity is None:
+        check(False, "metrics have no perplexity")
+        return GateDecision(False, reasons, checks)
+    if config.max_perplexity:
+        check(perplexity <= config.max_perplexity,
+              f"test perplexity {perplexity:.2f} must be <= max_perplexity "
+              f"{config.max_perplexity:g}")
+    if config.compare_registered and registered and registered.get("perplexity"):
+        bound = registered["perplexity"] * (1 + config.tolerance)
+        check(perplexity <= bound,
+              f"test perplexity {perplexity:.2f} must not be worse than the registered model's "
+              f"{registered['perplexity']:.2f}" + (f" (+{config.tolerance:.0%})"
+                                                    if config.tolerance else ""))
+    if config.beat_baseline:
+        baseline = metrics.get("baseline", {}).get("perplexity_per_tag", {})
+        for tag, value in metrics.get("perplexity_per_tag", {}).items():
+            if tag in baseline:
+                check(value < baseline[tag], f"{tag} perplexity {value:.2f} must beat the "
+                                             f"bigram baseline's {baseline[tag]:.2f}")
+    if config.max_latency_ms:
+        latency = metrics.get("latency_ms_median", float("inf"))
+        check(latency <= config.max_latency_ms,
+              f"median narration latency {latency:.0f} ms must be <= {config.max_latency_ms:g} ms")
+    if config.max_first_token_ms:
+        first = metrics.get("first_token_ms_median", float("inf"))
+        check(first <= config.max_first_token_ms,
+              f"median first-token latency {first:.0f} ms must be <= "
+              f"{config.max_first_token_ms:g} ms")
+    return GateDecision(not reasons, reasons, checks)
