@@ -619,3 +619,25 @@ def test_the_ui_imports_neither_torch_nor_transformers() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+async def test_the_walkthrough_wins_through_the_tui(tmp_path: Path) -> None:
+    script = Path(__file__).with_name("walkthrough.txt").read_text(encoding="utf-8")
+    commands = [
+        line.strip()
+        for line in script.splitlines()
+        if line.strip() and not line.strip().startswith(("#", "?"))
+    ]
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        field = app.screen.query_one(CommandInput)
+        for command in commands:
+            field.value = command
+            await pilot.press("enter")
+        await wait_until(pilot, lambda: not story(app).is_narrating, timeout=30)
+        assert app.game is not None and app.game.won
+        assert any(p.has_class("event-won") for p in story(app).paragraphs())
+        quests = app.screen.query_one(SidePanel).texts["quests"].splitlines()
+        assert quests and all(line.startswith("✔") for line in quests)

@@ -364,7 +364,7 @@ class TextGameGenApp(App[int]):
                 return
             self.tell(f"Saved as {name} ({path}).")
 
-        self.push_screen(SaveDialog("save-1"), chosen)
+        self.push_screen(SaveDialog(f"{game.world.name}-turn-{game.turn}"), chosen)
 
     def action_settings(self) -> None:
         def chosen(settings: Settings | None) -> None:
