@@ -468,6 +468,9 @@ async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
         assert app.game.room().name == room
         assert app.game.turn == 1
         assert "Loaded" in story(app).plain_text()
+        # The game that was left kept its progress as the autosave.
+        autosave = [info for info in list_saves(tmp_path / "saves") if info.name == AUTOSAVE_NAME]
+        assert [info.turn for info in autosave] == [2]
 
 
 async def test_settings_screen_saves_and_reloads_the_model(tmp_path: Path) -> None:

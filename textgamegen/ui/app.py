@@ -290,6 +290,8 @@ class TextGameGenApp(App[int]):
 
     def start_game(self, game: Game, opening: list[StepResult] | None = None) -> None:
         """Show a game on the game screen, replacing the title or the previous game."""
+        # The game being left keeps its progress (as the autosave) before it goes.
+        self.autosave()
         self.game = game
         self._saved_turn = game.turn
         opening = list(opening or [])

@@ -176,6 +176,13 @@ class StoryLog(VerticalScroll):
             current.cancel.set()
         return bool(dropped) or current is not None
 
+    def on_unmount(self) -> None:
+        # The game screen is going (new game, load, quit): stop the generator's thread soon.
+        for job in [*self._pending, self._current]:
+            if job is not None:
+                job.cancel.set()
+        self._pending.clear()
+
     def _start(self) -> None:
         if self.generator is None or not self._pending or self._current is not None:
             return
