@@ -82,7 +82,7 @@ class Settings:
     quantize: bool = False
     """On the CPU, quantize the model's linear layers to int8 (faster, slightly worse)."""
     threads: int = 0
-    """CPU threads for the model; 0 uses the cores available (at most 8)."""
+    """CPU threads for the model; 0 uses the cores available less one (1 to 8)."""
     prompts: str = ""
     """A prompts.toml laid over the shipped prompt templates; empty uses
     <user data folder>/prompts.toml when it exists."""

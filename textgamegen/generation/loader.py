@@ -108,7 +108,7 @@ def load_generator(
         sampling: sampling settings (defaults: ``SamplingSettings()``).
         dtype: "auto", "float32", "bfloat16" or "float16" (CUDA only).
         quantize: on the CPU, dynamic int8 quantization of the linear layers.
-        threads: CPU threads for torch (0 = the cores available, at most 8).
+        threads: CPU threads for torch (0 = the cores available less one, 1 to 8).
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
 
