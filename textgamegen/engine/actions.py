@@ -13,26 +13,44 @@ from collections.abc import Callable
 from textgamegen.engine.content import ContentKind
 from textgamegen.engine.game import Game, Turn, name_list, with_article
 from textgamegen.engine.parser import VERBS, Command, noun_words
-from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Exit
+from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Exit, Item, Npc, Room
 
 Handler = Callable[[Game, Turn, Command], None]
 ROOM_WORDS = frozenset({"room", "around", "here", "surroundings", "area"})
+
+
+def room_fallback(room: Room) -> str:
+    return room.text or f"You are in {room.name}."
+
+
+def item_fallback(item: Item) -> str:
+    return item.text or f"It is {with_article(item.name)}, much like any other."
+
+
+def npc_fallback(npc: Npc) -> str:
+    return npc.text or npc.persona or f"You see {npc.name}."
+
+
+def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
+    """Who and what a room's description should mention: its people, then its items."""
+    people = [npc.name for npc in game.world.npcs.values() if npc.location == room_key]
+    here = [game.item(key).name for key in game.contents(room_key)]
+    return tuple(people + here)
 
 
 def describe_room(game: Game, turn: Turn) -> None:
     """The room's heading, its description (prose), what is here and the way out."""
     room = game.room()
     turn.say(room.name, "room")
-    fallback = room.text or f"You are in {room.name}."
     here = [game.item(key).name for key in game.contents(room.key)]
     people = [game.npc(key).name for key in game.npcs_here()]
     game.ask(
         turn,
         ContentKind.ITEM,
         room.name,
-        fallback,
+        room_fallback(room),
         cache_key=f"room:{room.key}",
-        entities=tuple(people + here),
+        entities=room_entities(game, room.key),
     )
     if here:
         turn.say(f"You see {name_list(here)} here.")
@@ -135,14 +153,13 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
             turn,
             ContentKind.ITEM,
             npc.name,
-            npc.text or npc.persona or f"You see {npc.name}.",
+            npc_fallback(npc),
             cache_key=f"npc:{key}",
             persona=npc.persona,
         )
         return
     item = game.item(key)
-    fallback = item.text or f"It is {with_article(item.name)}, much like any other."
-    game.ask(turn, ContentKind.ITEM, item.name, fallback, cache_key=f"item:{key}")
+    game.ask(turn, ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{key}")
     if item.container:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")

@@ -29,6 +29,8 @@ from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
 UNDO_LIMIT = 50
 STORY_CONTEXT = 6
 MAX_PROSE_CHARS = 4000
+PREFETCH_LIMIT = 8
+"""At most this many descriptions are written ahead while the player reads."""
 META_ACTIONS = frozenset(
     {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory"}
 )
@@ -294,17 +296,91 @@ class Game:
             )
         )
 
-    def fulfil(self, request: ContentRequest, text: str) -> None:
+    def fulfil(self, request: ContentRequest, text: str, *, seen: bool = True) -> None:
         """Take the generated text for a request: cache it (first text wins, unless the
-        request came from a retry) and add it to the story."""
+        request came from a retry) and add it to the story.
+
+        Args:
+            request: the request the text was written for.
+            text: the generated text (sanitised and capped here).
+            seen: False for prose written ahead of time (``prefetch_requests``) that the
+                player has not read: it only fills an empty cache slot and stays out of
+                the story, which holds only what was shown.
+        """
+        key = request.cache_key
+        if not seen:
+            text = strip_unsafe(str(text)).strip()[:MAX_PROSE_CHARS]
+            if text and key and key not in self.cache:
+                self.cache[key] = text
+            return
         text = strip_unsafe(str(text)).strip()[:MAX_PROSE_CHARS] or request.fallback
         if not text:
             return
-        key = request.cache_key
         if key and (key not in self.cache or key in self._replaceable):
             self.cache[key] = text
             self._replaceable.discard(key)
         self.state.add_story(text)
+
+    def prefetch_requests(self, limit: int = PREFETCH_LIMIT) -> list[ContentRequest]:
+        """Descriptions the player is likely to ask for next and that are not cached yet.
+
+        First the rooms behind the exits that are open now, then the items in view, then
+        the people here: each request is the one ``step`` would make for "go <exit>",
+        "examine <item>" or "examine <person>" (same cache key, subject, entities and
+        fallback), so text written for it ahead of time and handed back with
+        ``fulfil(request, text, seen=False)`` is what the step then shows from the cache.
+        Seeds come from the game seed and the cache key. Nothing here changes the game.
+
+        Args:
+            limit: at most this many requests.
+
+        Returns:
+            Requests with ``cache_key`` set, most likely first.
+        """
+        from textgamegen.engine.actions import (
+            is_locked,
+            item_fallback,
+            npc_fallback,
+            room_entities,
+            room_fallback,
+        )
+
+        here = self.room()
+        story = tuple(self.state.story[-STORY_CONTEXT:])
+        wanted: list[ContentRequest] = []
+        for direction, exit_ in here.exits.items():
+            if is_locked(self, exit_):
+                continue
+            room = self.world.rooms[exit_.to]
+            wanted.append(ContentRequest(
+                ContentKind.ITEM, subject=room.name, room=room.name, command=f"go {direction}",
+                entities=tuple(dict.fromkeys((room.name, *room_entities(self, room.key)))),
+                cache_key=f"room:{room.key}", fallback=room_fallback(room),
+            ))  # fmt: skip
+        for key in self.visible_items():
+            item = self.item(key)
+            wanted.append(ContentRequest(
+                ContentKind.ITEM, subject=item.name, room=here.name,
+                command=f"examine {item.name}", entities=(item.name,),
+                cache_key=f"item:{key}", fallback=item_fallback(item),
+            ))  # fmt: skip
+        for key in self.npcs_here():
+            npc = self.npc(key)
+            wanted.append(ContentRequest(
+                ContentKind.ITEM, subject=npc.name, room=here.name,
+                command=f"examine {npc.name}", entities=(npc.name,), cache_key=f"npc:{key}",
+                fallback=npc_fallback(npc), persona=npc.persona,
+            ))  # fmt: skip
+        requests: list[ContentRequest] = []
+        keys: set[str] = set()
+        for request in wanted:
+            key = request.cache_key or ""
+            if key in self.cache or key in keys:
+                continue
+            keys.add(key)
+            seed = derive_seed(self.seed, "prefetch", key)
+            requests.append(replace(request, seed=seed, story=story))
+        return requests[:limit]
 
     def retry_requests(self) -> list[ContentRequest]:
         """The last step's prose requests again, with new seeds; their text may replace
