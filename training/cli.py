@@ -88,6 +88,9 @@ def _add_pipeline(sub) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--max-steps", type=int, help="override [finetune] max_steps")
     parser.add_argument("--force", action="store_true", help="rerun every stage")
+    parser.add_argument("--rerun", choices=["corpus", "finetune", "evaluate", "register"],
+                        help="rerun this stage and those after it (e.g. evaluate: measure "
+                        "again without retraining)")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -167,7 +170,8 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     run_dir = args.run_dir or Path("runs") / config.name
     command = " ".join([prog, *map(shlex.quote, argv)])
     return run_pipeline(config, run_dir, args.models_dir, force=args.force,
-                        device=args.device, command=command, max_steps=args.max_steps)
+                        device=args.device, command=command, max_steps=args.max_steps,
+                        rerun=args.rerun)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m training") -> int:

@@ -113,6 +113,7 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
     Returns:
         (model, tokenizer).
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
     size = parse_scratch(base)
@@ -141,7 +142,9 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
         source = base
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True)
+        # Train in float32 even from fp16 shipped weights (fp16 training on CPU is unusable).
+        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True,
+                                                     dtype=torch.float32)
     except OSError as error:
         raise FinetuneError(f"--base {base}: cannot load it ({error}). A hub id needs a "
                             f"network connection or the model in the HF cache; otherwise "
@@ -178,11 +181,15 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
     """
     import time
 
+    started = time.monotonic()
+    # Check the corpus before the slow torch/transformers import, so a typo fails at once.
+    train_lines = read_split(corpus_dir, "train", config.max_train_samples)
+    dev_lines = read_split(corpus_dir, "dev")
+
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
-    started = time.monotonic()
     cuda = device in ("auto", "cuda") and torch.cuda.is_available()
     if device == "cuda" and not cuda:
         raise FinetuneError("--device cuda: no CUDA device here; use --device cpu")
@@ -191,8 +198,6 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
         # Two ranks on two cores must not fight over threads.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     precision = resolve_precision(config.precision, cuda)
-    train_lines = read_split(corpus_dir, "train", config.max_train_samples)
-    dev_lines = read_split(corpus_dir, "dev")
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoints = out_dir / "checkpoints"
     resume_from: str | None = None
@@ -230,6 +235,7 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
         fp16=precision == "fp16",
         use_cpu=not cuda,
         ddp_backend="gloo" if world > 1 and not cuda else None,
+        ddp_find_unused_parameters=False if world > 1 else None,
         seed=config.seed,
         data_seed=config.seed,
         report_to=[],

@@ -90,7 +90,7 @@ def source_entries(config: PipelineConfig) -> list[dict]:
 
 def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None = None,
                  force: bool = False, device: str = "auto", command: str = "",
-                 max_steps: int | None = None) -> int:
+                 max_steps: int | None = None, rerun: str | None = None) -> int:
     """Run every stage that is not already done.
 
     Args:
@@ -101,6 +101,8 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         device: for the fine-tune (auto, cpu, cuda); evaluation uses ``[evaluate] device``.
         command: the command line, recorded in lineage.json and the model card.
         max_steps: overrides ``[finetune] max_steps`` (a smoke run).
+        rerun: run this stage and the ones after it even when unchanged (e.g. "evaluate"
+            to measure latency again without retraining).
 
     Returns:
         0 when the model is registered (or already was), 1 when the gate refused it.
@@ -111,6 +113,11 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     log = StageLog(run_dir / "stages.json")
     if force:
         log.path.unlink(missing_ok=True)
+    def done(stage: str, key: str) -> bool:
+        if rerun and STAGES.index(stage) >= STAGES.index(rerun):
+            return False
+        return log.done(stage, key)
+
     finetune_config = config.finetune
     if max_steps is not None:
         finetune_config = type(finetune_config)(**{**as_dict(finetune_config),
@@ -120,7 +127,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     corpus_dir = run_dir / "corpus"
     inputs = {str(p): sha256_file(p) for p in input_files(config)}
     corpus_key = _key("corpus", as_dict(config.corpus), inputs)
-    if log.done("corpus", corpus_key) and (corpus_dir / "stats.json").is_file():
+    if done("corpus", corpus_key) and (corpus_dir / "stats.json").is_file():
         _say("corpus: unchanged, skipped")
     else:
         from training.corpus import build_corpus
@@ -143,7 +150,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     finetune_dir = run_dir / "finetune"
     model_dir = finetune_dir / "model"
     finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config))
-    if log.done("finetune", finetune_key) and (model_dir / "model.safetensors").is_file():
+    if done("finetune", finetune_key) and (model_dir / "model.safetensors").is_file():
         _say("finetune: unchanged, skipped")
     else:
         from training.finetune import finetune
@@ -164,7 +171,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     # evaluate: keyed by the weights, the corpus and the evaluation settings.
     metrics_path = model_dir / "metrics.json"
     evaluate_key = _key("evaluate", weights_hash, corpus_hash, as_dict(config.evaluate))
-    if log.done("evaluate", evaluate_key) and metrics_path.is_file():
+    if done("evaluate", evaluate_key) and metrics_path.is_file():
         _say("evaluate: unchanged, skipped")
         metrics = json.loads(metrics_path.read_text())
     else:
@@ -209,7 +216,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
                         str(target_root))
     target = target_root / config.name
     installed = target / "lineage.json"
-    if (installed.is_file() and not force
+    if (installed.is_file() and not force and rerun != "register"
             and json.loads(installed.read_text()).get("register_key") == register_key):
         _say(f"register: {target} is up to date, skipped")
         return 0
