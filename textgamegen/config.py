@@ -83,6 +83,10 @@ class Settings:
     """On the CPU, quantize the model's linear layers to int8 (faster, slightly worse)."""
     threads: int = 0
     """CPU threads for the model; 0 uses the cores available less one (1 to 8)."""
+    prefetch: bool = True
+    """While you read, write the descriptions of the rooms next door and of the things in
+    view ahead of time, so they show at once when you go there or look at them. Uses the
+    model when it would otherwise be idle; turn it off to save power or CPU."""
     prompts: str = ""
     """A prompts.toml laid over the shipped prompt templates; empty uses
     <user data folder>/prompts.toml when it exists."""

@@ -122,7 +122,8 @@ def make_app(
 ) -> TextGameGenApp:
     launch = Launch(
         world=load_world(find_world(DEFAULT_WORLD)),
-        settings=Settings(model=model, device="cpu"),
+        # No writing ahead here: these tests count narrations; test_tui_prefetch.py has it.
+        settings=Settings(model=model, device="cpu", prefetch=False),
         saves_dir=tmp_path / "saves",
         seed=7,
         model=model,

@@ -49,7 +49,7 @@ The model and device are passed apart because ``--model``/``--device`` override 
 settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
 """
 
-UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every")
+UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every", "prefetch")
 """Settings that change nothing in the generator, so changing them needs no reload."""
 
 
@@ -382,6 +382,8 @@ class TextGameGenApp(App[int]):
         screen = self._game_screen()
         if screen is not None:
             screen.set_model_panel(settings.show_model_panel)
+            if not settings.prefetch:
+                screen.cancel_prefetch()
         if self.game is not None:
             self.game.autosave_every = settings.autosave_every
 

@@ -4,6 +4,12 @@
 events are shown at once; the prose it asks for is queued on the story log, whose thread
 worker narrates it. Finished text goes back to the game with ``Game.fulfil`` so first
 descriptions are cached and saved.
+
+While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the screen asks the
+game what is likely to be needed next (``Game.prefetch_requests``: the rooms next door,
+the things in view) and the story log writes it ahead, off screen; that text only fills
+the game's cache, so walking into a prefetched room shows its description at once. A
+command cancels the prefetch before it runs. The ``prefetch`` setting turns this off.
 """
 
 from __future__ import annotations
@@ -27,8 +33,14 @@ from textgamegen.ui.widgets.status_bar import StatusBar
 from textgamegen.ui.widgets.story_log import StoryLog
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from textgamegen.engine.game import Game
     from textgamegen.ui.app import TextGameGenApp
+
+PREFETCH_IDLE_S = 0.4
+"""Quiet time after the last narration before writing ahead: a player typing on at once
+does not start (and at once cancel) a prefetch between every two commands."""
 
 
 def world_title(game: Game) -> str:
@@ -70,6 +82,9 @@ class GameScreen(Screen[None]):
         self._opening = opening or []
         # The command line as it was when Tab last listed options (None: none shown).
         self._hint_for: str | None = None
+        self._prefetch_timer: Timer | None = None
+        self.prefetched: list[str] = []
+        """Cache keys filled by prefetching, in order (for tests and the model panel)."""
 
     @property
     def tgg(self) -> TextGameGenApp:
@@ -126,6 +141,7 @@ class GameScreen(Screen[None]):
 
     def _generator_changed(self, generator: Generator | None) -> None:
         self.query_one(StoryLog).use_generator(generator)
+        self._narrating_changed()
 
     # -- commands ----------------------------------------------------------------------
 
@@ -137,6 +153,7 @@ class GameScreen(Screen[None]):
 
     def run_command(self, command: str) -> StepResult:
         """Step the game and show the result; its prose is queued for narration."""
+        self.cancel_prefetch()
         story = self.query_one(StoryLog)
         story.add_command(command)
         result = self.game.step(command)
@@ -223,8 +240,46 @@ class GameScreen(Screen[None]):
             self.notify(f"Could not record the prose: {error}", severity="warning")
 
     def _narrating_changed(self) -> None:
-        self.query_one(StatusBar).narrating = self.query_one(StoryLog).is_narrating
+        narrating = self.query_one(StoryLog).is_narrating
+        self.query_one(StatusBar).narrating = narrating
         self.refresh_bindings()
+        if not narrating:
+            self._schedule_prefetch()
+
+    # -- writing ahead while the player reads ------------------------------------------
+
+    def _schedule_prefetch(self) -> None:
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+        self._prefetch_timer = None
+        if self.tgg.settings.prefetch:
+            self._prefetch_timer = self.set_timer(PREFETCH_IDLE_S, self._start_prefetch)
+
+    def _start_prefetch(self) -> None:
+        self._prefetch_timer = None
+        story = self.query_one(StoryLog)
+        if not self.tgg.settings.prefetch or story.is_narrating or story.is_prefetching:
+            return
+        story.prefetch(self.game.prefetch_requests())
+
+    def cancel_prefetch(self) -> None:
+        """Stop writing ahead now (a command, a setting turned off, leaving)."""
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
+        self.query_one(StoryLog).cancel_prefetch()
+
+    @on(StoryLog.Prefetched)
+    def _prefetched(self, event: StoryLog.Prefetched) -> None:
+        key = event.request.cache_key
+        # Already being narrated for the player: what they see is what gets cached.
+        if not key or key in self.game.cache or key in self.query_one(StoryLog).narrating_keys():
+            return
+        try:
+            self.game.fulfil(event.request, event.text, seen=False)
+        except Exception:  # noqa: BLE001 - a lost prefetch only costs time later
+            return
+        self.prefetched.append(key)
 
     # -- actions -----------------------------------------------------------------------
 

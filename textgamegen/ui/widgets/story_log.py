@@ -4,6 +4,10 @@ The log also owns the narration queue. Each prose request gets its paragraph at 
 dim placeholder), so the story stays in the order things happened even while the model
 is still loading or busy; a thread worker then narrates the queue one request at a time
 and streams the words into those paragraphs.
+
+While nothing is queued, a second, idle worker may write prose ahead of time
+(``prefetch``): it never touches the log and only reports ``Prefetched`` text, and any
+narration cancels it at once. One lock keeps the two from running the model together.
 """
 
 from __future__ import annotations
@@ -99,6 +103,13 @@ class StoryLog(VerticalScroll):
 
         job: NarrationJob
 
+    @dataclass
+    class Prefetched(Message):
+        """Prose for a request was written ahead of time; nothing was shown."""
+
+        request: ContentRequest
+        text: str
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.generator: Generator | None = None
@@ -108,6 +119,10 @@ class StoryLog(VerticalScroll):
         # UI thread only: jobs queued and not yet reported finished, and the one started.
         self._unfinished: set[int] = set()
         self._started: NarrationJob | None = None
+        # Held around every generate() call: the model runs one request at a time.
+        self._generating = threading.Lock()
+        # Set to stop the prefetch worker (None: no prefetch running or asked for).
+        self._prefetch_cancel: threading.Event | None = None
 
     # -- writing the story -------------------------------------------------------------
 
@@ -148,8 +163,14 @@ class StoryLog(VerticalScroll):
         """True while a request is being written or waits in the queue."""
         return bool(self._unfinished)
 
+    def narrating_keys(self) -> set[str]:
+        """Cache keys of the requests queued or being written (UI thread)."""
+        jobs = [*self._pending, self._started, self._current]
+        return {job.request.cache_key for job in jobs if job is not None and job.request.cache_key}
+
     def narrate(self, request: ContentRequest) -> NarrationJob:
         """Queue a prose request; it is written as soon as a generator is free."""
+        self.cancel_prefetch()
         paragraph = self.add("…", "prose pending")
         job = NarrationJob(request, paragraph)
         self._unfinished.add(job.id)
@@ -159,6 +180,7 @@ class StoryLog(VerticalScroll):
 
     def use_generator(self, generator: Generator | None) -> None:
         """Narrate with this generator from now on (None: hold the queue until one is set)."""
+        self.cancel_prefetch()
         self.generator = generator
         self._start()
 
@@ -178,6 +200,7 @@ class StoryLog(VerticalScroll):
 
     def on_unmount(self) -> None:
         # The game screen is going (new game, load, quit): stop the generator's thread soon.
+        self.cancel_prefetch()
         for job in [*self._pending, self._current]:
             if job is not None:
                 job.cancel.set()
@@ -213,13 +236,90 @@ class StoryLog(VerticalScroll):
                         self.post_message(self.NarrationStreamed(job, piece))
 
                 try:
-                    narration = generator.generate(job.request, on_text=on_text, cancel=job.cancel)
+                    # A prefetch holding the model was cancelled by narrate(); it lets go
+                    # within one token.
+                    with self._generating:
+                        narration = generator.generate(
+                            job.request, on_text=on_text, cancel=job.cancel
+                        )
                 except Exception as error:  # noqa: BLE001 - any backend fault becomes a notice
                     self.post_message(self.NarrationFailed(job, str(error) or type(error).__name__))
                 else:
                     self.post_message(self.NarrationCompleted(job, narration))
             finally:
                 self._current = None
+
+    # -- prefetch: prose written ahead while the player reads ----------------------------
+
+    @property
+    def is_prefetching(self) -> bool:
+        """True from ``prefetch`` until its worker finishes or is cancelled."""
+        return self._prefetch_cancel is not None
+
+    def prefetch(self, requests: list[ContentRequest]) -> bool:
+        """Write these requests in the background, in order, while nothing is narrated.
+
+        The text never reaches the log; each request written in full is posted as
+        ``Prefetched`` (the game screen caches it). ``narrate`` cancels a prefetch at
+        once, and the template narrator is never prefetched: it writes instantly.
+
+        Args:
+            requests: what to write, most likely needed first.
+
+        Returns:
+            Whether a prefetch started.
+        """
+        generator = self.generator
+        if generator is None or not requests or self.is_narrating:
+            return False
+        if getattr(generator, "backend", "") == "template":
+            return False
+        self.cancel_prefetch()
+        cancel = threading.Event()
+        self._prefetch_cancel = cancel
+        self._prefetch_queue(generator, list(requests), cancel)
+        return True
+
+    def cancel_prefetch(self) -> None:
+        """Stop writing ahead (the generator stops within a token); safe to call anytime."""
+        cancel, self._prefetch_cancel = self._prefetch_cancel, None
+        if cancel is not None:
+            cancel.set()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prefetch")
+    def _prefetch_queue(
+        self, generator: Generator, requests: list[ContentRequest], cancel: threading.Event
+    ) -> None:
+        """Write requests ahead until done or cancelled; report only complete text."""
+        try:
+            for request in requests:
+                if cancel.is_set():
+                    return
+                with self._generating:
+                    if cancel.is_set():
+                        return
+                    try:
+                        narration = generator.generate(request, cancel=cancel)
+                    except Exception:  # noqa: BLE001 - writing ahead is best effort; a real
+                        return  # narration of the same request reports the fault
+                if cancel.is_set() or narration.cancelled or narration.fallback:
+                    return
+                if narration.text.strip():
+                    self.post_message(self.Prefetched(request, narration.text))
+        finally:
+            self.post_message(self._PrefetchEnded(cancel))
+
+    @dataclass
+    class _PrefetchEnded(Message):
+        """The prefetch worker with this cancel event has stopped."""
+
+        cancel: threading.Event
+
+    @on(_PrefetchEnded)
+    def _prefetch_ended(self, event: _PrefetchEnded) -> None:
+        event.stop()
+        if self._prefetch_cancel is event.cancel:
+            self._prefetch_cancel = None
 
     @on(Worker.StateChanged)
     def _restart_when_done(self, event: Worker.StateChanged) -> None:

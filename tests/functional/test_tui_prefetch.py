@@ -1,0 +1,244 @@
+"""Writing ahead while the player reads: the idle prefetch worker of the game screen.
+
+A test double stands in for the model (any backend but the template is prefetched). The
+tests check that a room written ahead shows from the cache the moment the player walks in,
+that a command cancels the prefetch at once and the model never runs two requests at
+the same time, that nothing written ahead reaches the story log, and that the setting,
+the template narrator and scripted playthroughs all mean no prefetch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.message import Message
+from textual.widgets import Switch
+
+from textgamegen.config import Settings
+from textgamegen.engine.content import ContentRequest
+from textgamegen.engine.game import Game
+from textgamegen.engine.playthrough import run_script
+from textgamegen.engine.world import load_world
+from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
+from textgamegen.generation.base import Candidate, Narration, Timings
+from textgamegen.generation.template import TemplateGenerator
+from textgamegen.ui.app import Launch, TextGameGenApp
+from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.screens.settings import SettingsScreen
+from textgamegen.ui.widgets.story_log import StoryLog
+
+WALKTHROUGH = Path(__file__).parent / "walkthrough.txt"
+
+
+class CountingGenerator:
+    """Writes "Prose for <subject> (<command>)." word by word; ``ahead_delay`` slows
+    down only the requests that do not stream (prefetch), so narration stays quick.
+
+    It records every request, whether it streamed (narration) or not (prefetch), and the
+    most requests it ever ran at once.
+    """
+
+    backend = "test"
+    device = "cpu"
+    name = "counting"
+
+    def __init__(self, ahead_delay: float = 0.0, words: int = 6) -> None:
+        self.ahead_delay = ahead_delay
+        self.words = words
+        self.calls: list[tuple[ContentRequest, bool]] = []
+        self.cancelled: list[ContentRequest] = []
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def text_for(self, request: ContentRequest) -> str:
+        return f"Prose for {request.subject} ({request.command})."
+
+    def generate(self, request, on_text=None, cancel=None) -> Narration:
+        with self._lock:
+            self.calls.append((request, on_text is not None))
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            words = self.text_for(request).split()
+            words += ["on"] * max(0, self.words - len(words))
+            for index, word in enumerate(words):
+                if cancel is not None and cancel.is_set():
+                    self.cancelled.append(request)
+                    return Narration(request, " ".join(words[:index]), cancelled=True)
+                if on_text is None and self.ahead_delay:
+                    time.sleep(self.ahead_delay)
+                if on_text is not None:
+                    on_text(word if index == 0 else " " + word)
+            text = self.text_for(request)
+            return Narration(request, text, [Candidate(text, 1.0)], Timings(1.0, 2.0, 1.0))
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def prefetched(self) -> list[ContentRequest]:
+        return [request for request, streamed in self.calls if not streamed]
+
+
+@pytest.fixture(autouse=True)
+def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(tmp_path / "models"))
+    return tmp_path
+
+
+def make_app(tmp_path: Path, generator, *, prefetch: bool = True) -> TextGameGenApp:
+    launch = Launch(
+        world=load_world(find_world(DEFAULT_WORLD)),
+        settings=Settings(model="counting", device="cpu", prefetch=prefetch),
+        saves_dir=tmp_path / "saves",
+        seed=7,
+        model="counting",
+        device="cpu",
+    )
+    return TextGameGenApp(launch, generator=generator, show_title=False)
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+
+
+def of_type(messages: list[Message], kind: type) -> list:
+    unique = {id(message): message for message in messages if isinstance(message, kind)}
+    return list(unique.values())
+
+
+def screen_of(app: TextGameGenApp) -> GameScreen:
+    assert isinstance(app.screen, GameScreen)
+    return app.screen
+
+
+async def test_a_prefetched_room_shows_from_the_cache_at_once(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    generator = CountingGenerator()
+    app = make_app(tmp_path, generator)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        game = app.game
+        assert game is not None
+        direction, exit_ = next(iter(game.room().exits.items()))
+        key = f"room:{exit_.to}"
+        await wait_until(pilot, lambda: key in game.cache)
+        assert key in screen_of(app).prefetched
+        ahead = game.cache[key]
+        log = app.screen.query_one(StoryLog)
+        assert ahead not in log.plain_text()  # written ahead, never shown in the log
+        assert ahead not in game.story()
+        started = len(of_type(messages, StoryLog.NarrationStarted))
+
+        await pilot.press(*direction, "enter")
+        await pilot.pause()
+        # Shown with the step itself, before any narration could have started.
+        assert ahead in log.plain_text()
+        assert ahead in game.story()
+        narrated = [m.job.request.cache_key for m in of_type(messages, StoryLog.NarrationStarted)]
+        assert key not in narrated[started:]
+        assert generator.most_at_once == 1
+
+
+async def test_prefetch_writes_nothing_into_the_log(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    generator = CountingGenerator()
+    app = make_app(tmp_path, generator)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        log = app.screen.query_one(StoryLog)
+        await wait_until(pilot, lambda: not log.is_narrating)
+        paragraphs = len(log.paragraphs())
+        game = app.game
+        assert game is not None
+        await wait_until(pilot, lambda: game.prefetch_requests() == [])
+        assert len(log.paragraphs()) == paragraphs
+        prefetched = {request.cache_key for request in generator.prefetched()}
+        assert prefetched and prefetched <= set(game.cache)
+        # Prefetch reports no narration messages: the model panel and status stay quiet.
+        narrated = {m.job.request.cache_key for m in of_type(messages, StoryLog.NarrationStarted)}
+        assert not prefetched & narrated
+        assert of_type(messages, StoryLog.NarrationStreamed)  # the intro did stream
+
+
+async def test_a_command_cancels_the_prefetch_at_once(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    generator = CountingGenerator(ahead_delay=0.05, words=200)  # ten seconds to write ahead
+    app = make_app(tmp_path, generator)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        log = app.screen.query_one(StoryLog)
+        await wait_until(pilot, lambda: log.is_prefetching and generator.running == 1)
+        first = generator.prefetched()[0]
+        pressed = time.monotonic()
+        await pilot.press(*"sing", "enter")  # free-form: a narrated action
+        await wait_until(pilot, lambda: any(
+            m.narration.request.command == "sing"
+            for m in of_type(messages, StoryLog.NarrationCompleted)
+        ))  # fmt: skip
+        assert time.monotonic() - pressed < 2.0
+        assert first in generator.cancelled
+        assert not of_type(messages, StoryLog.Prefetched)
+        assert generator.most_at_once == 1
+        game = app.game
+        assert game is not None and first.cache_key not in game.cache
+
+
+async def test_the_setting_turns_prefetch_off(tmp_path: Path) -> None:
+    generator = CountingGenerator()
+    app = make_app(tmp_path, generator, prefetch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        log = app.screen.query_one(StoryLog)
+        await wait_until(pilot, lambda: not log.is_narrating and generator.calls)
+        await pilot.pause(1.0)
+        assert generator.prefetched() == []
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await pilot.pause()
+        switch = app.screen.query_one("#setting-prefetch", Switch)
+        assert switch.value is False
+        label = switch.parent.children[0] if switch.parent else None
+        assert label is not None and "ahead of time" in str(label.tooltip)
+
+
+async def test_the_template_narrator_is_never_prefetched(tmp_path: Path) -> None:
+    class Template(TemplateGenerator):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[ContentRequest] = []
+
+        def generate(self, request, on_text=None, cancel=None) -> Narration:
+            self.requests.append(request)
+            return super().generate(request, on_text, cancel)
+
+    generator = Template()
+    app = make_app(tmp_path, generator)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        log = app.screen.query_one(StoryLog)
+        await wait_until(pilot, lambda: not log.is_narrating and generator.requests)
+        await pilot.pause(1.0)
+        assert len(generator.requests) == 1  # the opening room only
+        assert not log.is_prefetching
+
+
+def test_scripted_playthroughs_never_prefetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Game, limit: int = 0) -> list[ContentRequest]:
+        raise AssertionError("a scripted playthrough asked for prefetch requests")
+
+    monkeypatch.setattr(Game, "prefetch_requests", refuse)
+    game = Game.new(load_world(find_world(DEFAULT_WORLD)), seed=0, autosave=False)
+    report = run_script(WALKTHROUGH, game, TemplateGenerator())
+    assert report.ok and report.won
