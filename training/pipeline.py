@@ -27,6 +27,8 @@ from training.config import PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files, sha256_file
 
 STAGES = ("corpus", "validate", "finetune", "evaluate", "gate", "register")
+LENGTH_FIELDS = ("epochs", "max_steps", "eval_steps", "save_total_limit", "logging_steps")
+"""Fine-tune settings that only change how long a run goes (its checkpoints stay usable)."""
 
 
 def _key(*parts: object) -> str:
@@ -149,19 +151,30 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     # finetune: keyed by the corpus and the fine-tune settings.
     finetune_dir = run_dir / "finetune"
     model_dir = finetune_dir / "model"
-    finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config))
+    base_weights = Path(finetune_config.base).expanduser() / "model.safetensors"
+    # A local base is an input too: retrain when its weights change.
+    base_hash = sha256_file(base_weights) if base_weights.is_file() else ""
+    if base_hash:
+        finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config), base_hash)
+    else:
+        finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config))
     if done("finetune", finetune_key) and (model_dir / "model.safetensors").is_file():
         _say("finetune: unchanged, skipped")
     else:
         from training.finetune import finetune
 
-        started = log.load().get("finetune-started", {}).get("key") == finetune_key
+        # Checkpoints of the same data, base and model settings can be continued: after an
+        # interruption, or when only the run's length (epochs, max_steps) grew.
+        compatible_key = _key("finetune-checkpoints", corpus_hash, {
+            k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
+            base_hash)
+        started = log.load().get("finetune-started", {}).get("key") == compatible_key
         resume = started and any((finetune_dir / "checkpoints").glob("checkpoint-*"))
         if not started and finetune_dir.exists():
             import shutil
 
             shutil.rmtree(finetune_dir)  # stale: other data or settings
-        log.mark("finetune-started", finetune_key)
+        log.mark("finetune-started", compatible_key)
         _say("finetune: " + ("resuming from the last checkpoint" if resume else "training"))
         finetune(corpus_dir, finetune_dir, finetune_config, resume=resume or None,
                  device=device, corpus_hash=corpus_hash)
