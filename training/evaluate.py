@@ -120,7 +120,7 @@ def measure_latency(model, tokenizer, device: str, runs: int, tokens: int,
     prompt = f"{context_line} {tag_token('action')} {OPENINGS['action']}"
     ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
     ids = ids[:, -(model.config.n_positions - tokens):].to(device)
-    kwargs = sampling_kwargs(tokenizer)
+    kwargs = {**sampling_kwargs(tokenizer), "attention_mask": torch.ones_like(ids)}
     whole, first = [], []
     with torch.inference_mode():
         model.generate(ids, max_new_tokens=4, **kwargs)  # warm-up
@@ -151,7 +151,8 @@ def samples(model, tokenizer, device: str, per_tag: int, max_new_tokens: int,
             prompt = f"{tag_token(tag)} {OPENINGS[tag]}"
             ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
             torch.manual_seed(seed)
-            out = model.generate(ids.to(device).repeat(per_tag, 1),
+            batch = ids.to(device).repeat(per_tag, 1)
+            out = model.generate(batch, attention_mask=torch.ones_like(batch),
                                  max_new_tokens=max_new_tokens, **kwargs)
             result[tag] = [tokenizer.decode(row, skip_special_tokens=True).strip()
                            for row in out]
