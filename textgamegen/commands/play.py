@@ -80,24 +80,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _generator(model: str | None, device: str | None) -> object:
-    """The generator for a script; the template one when the model cannot be loaded."""
+    """The generator for a script, built from the player's settings (sampling, threads,
+    dtype, int8) with --model and --device on top; the template one when it cannot load."""
+    from dataclasses import replace
+
+    from textgamegen.config import Settings, SettingsError, load_settings
     from textgamegen.generation.template import TemplateGenerator
 
-    name = model
-    if name is None:
-        try:
-            from textgamegen.config import load_settings
-
-            settings = load_settings()
-            name, device = settings.model, device or settings.device
-        except Exception:  # noqa: BLE001 - a broken settings file falls back to defaults
-            name = "textgamegen"
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"textgamegen: settings not read, using defaults: {error}", file=sys.stderr)
+        settings = Settings()
+    name = model or settings.model
     if name == "template":
         return TemplateGenerator()
     try:
-        from textgamegen.generation.loader import load_generator
+        from textgamegen.generation.loader import load_from_settings
 
-        return load_generator(name, device=device or "auto")
+        return load_from_settings(replace(settings, device=device or settings.device), name)
     except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
         print(
             f"textgamegen: model {name!r} not loaded ({error}); using the template generator",
