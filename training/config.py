@@ -112,10 +112,17 @@ class CorpusConfig:
     """Fraction of undecodable characters in a file above which it is rejected."""
     ascii_quotes: bool = True
     """Write typographic quotes and apostrophes as ASCII, so all sources share one spelling."""
+    train_repeat: dict[str, int] = field(default_factory=dict)
+    """Times each line of a tag appears in the train split ({quest = 3}): a rare kind gets
+    more updates. Dev and test are never repeated, so perplexity stays honest."""
 
     def __post_init__(self) -> None:
         self.sources = [s if isinstance(s, Source) else _make(Source, s, "corpus.sources")
                         for s in self.sources]
+        for tag, times in self.train_repeat.items():
+            if tag not in TAGS or not isinstance(times, int) or times < 1:
+                raise ConfigError(f"corpus.train_repeat.{tag}: use a tag from {', '.join(TAGS)} "
+                                  "and a whole number of times, 1 or more")
         if set(self.ratios) != {"train", "dev", "test"}:
             raise ConfigError("corpus.ratios must have exactly the keys train, dev and test")
         if any(not isinstance(v, (int, float)) or v < 0 for v in self.ratios.values()):

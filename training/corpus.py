@@ -109,6 +109,17 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
     return examples, per_source
 
 
+def _repeat_train(train: list[tuple[str, Example]], repeat: dict[str, int],
+                  seed: int) -> list[tuple[str, Example]]:
+    """The train split with each tag's lines repeated ``repeat[tag]`` times, reshuffled so
+    copies do not sit side by side in one packed block."""
+    if not any(times > 1 for times in repeat.values()):
+        return train
+    out = [item for item in train for _ in range(repeat.get(item[1].tag, 1))]
+    random.Random(seed + 1).shuffle(out)
+    return out
+
+
 def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     """Build, de-duplicate, shuffle and split the corpus; write it and stats.json.
 
@@ -142,10 +153,12 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     for split in SPLITS:
         splits[split] = unique[start:start + sizes[split]]
         start += sizes[split]
+    repeated = _repeat_train(splits["train"], corpus.train_repeat, corpus.seed)
 
     from training.validate import validate_splits
 
     lines = {split: [corpus_line(e) for _, e in items] for split, items in splits.items()}
+    lines["train"] = [corpus_line(e) for _, e in repeated]
     validate_splits(lines, corpus.expect_tags, out_dir)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +176,8 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         "seed": corpus.seed,
         "per_tag": {t: _lengths([e.text for _, e in unique if e.tag == t]) for t in tags},
         "per_split_tag": {s: dict(Counter(e.tag for _, e in splits[s])) for s in SPLITS},
+        "train_repeat": dict(corpus.train_repeat),
+        "train_lines_with_repeats": dict(Counter(e.tag for _, e in repeated)),
         "per_source": {
             name: {"format": info["format"],
                    "examples": dict(info["examples"]),

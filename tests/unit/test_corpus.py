@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,30 @@ def test_duplicates_are_dropped_and_counted(tmp_path) -> None:
     result = build_corpus(config, tmp_path / "out")
     assert result.stats["total_lines"] == 41
     assert result.stats["per_source"]["a.txt"]["duplicates"] == 1
+
+
+def test_train_repeat_repeats_a_tag_in_train_only(tmp_path) -> None:
+    config = load_config(FIXTURES / "fixture.toml")
+    plain = build_corpus(config, tmp_path / "plain")
+    config.corpus.train_repeat = {"quest": 3}
+    repeated = build_corpus(config, tmp_path / "repeated")
+
+    def tags(lines: list[str]) -> Counter:
+        return Counter(line.split(" ", 1)[0] for line in lines)
+
+    before, after = tags(plain.splits["train"]), tags(repeated.splits["train"])
+    assert after["<|quest|>"] == 3 * before["<|quest|>"] > 0
+    assert after["<|action|>"] == before["<|action|>"]
+    assert sorted(set(repeated.splits["train"])) == sorted(plain.splits["train"])
+    assert repeated.splits["dev"] == plain.splits["dev"]
+    assert repeated.splits["test"] == plain.splits["test"]
+    assert repeated.stats["train_lines_with_repeats"]["quest"] == after["<|quest|>"]
+
+
+@pytest.mark.parametrize("repeat", [{"quest": 0}, {"riddle": 2}, {"quest": 1.5}])
+def test_train_repeat_rejects_bad_values(tmp_path, repeat) -> None:
+    with pytest.raises(ConfigError, match="corpus.train_repeat"):
+        _config(tmp_path, [{"path": "a", "format": "novel"}], train_repeat=repeat)
 
 
 # --- bad input: a clear message naming the file and the line ------------------------------
