@@ -28,7 +28,13 @@ def run(model_dir: Path, runs: int, threads: int, plot: Path) -> Section:
     from textgamegen.generation.loader import load_generator
 
     section = Section(f"Scaling: {model_dir.name} (CPU, {threads} threads)")
-    base = load_generator(str(model_dir), "cpu", SamplingSettings(), threads=threads)
+    # The game keeps only the last few story lines; lift that cap so the context grows
+    # until the token budget (n_positions - max_new_tokens) trims it.
+    uncapped = plot.parent / "prompts-uncapped.toml"
+    uncapped.parent.mkdir(parents=True, exist_ok=True)
+    uncapped.write_text("[prompt]\nmax_story_lines = 100000\n", encoding="utf-8")
+    base = load_generator(str(model_dir), "cpu", SamplingSettings(), threads=threads,
+                          prompts=uncapped)  # fmt: skip
     context_points: list[tuple[int, float, float]] = []
     for lines in (0, 4, 16, 64, 256, 1024):
         request = replace(REQUEST, story=(STORY_LINE,) * lines)
