@@ -72,3 +72,14 @@ def test_empty_scores_zero_and_ranks_last() -> None:
 def test_no_entities_means_nothing_to_miss() -> None:
     request = ContentRequest(ContentKind.ACTION, command="wait")
     assert rerank.mentions("Time passes.", request) == 1.0
+
+
+def test_the_bare_opening_loses_to_a_continuation() -> None:
+    opening = "You push open the door"
+    bare = rerank.score(Candidate(text=opening + ".", mean_logprob=-0.5, tokens=1), REQUEST,
+                        SamplingSettings(), WEIGHTS, opening=opening)  # fmt: skip
+    added = rerank.score(
+        Candidate(text=opening + " and the hinges groan in the dark.", mean_logprob=-2.0,
+                  tokens=9), REQUEST, SamplingSettings(), WEIGHTS, opening=opening)  # fmt: skip
+    assert bare.scores["length"] == 0.0
+    assert rerank.rank([bare, added])[0] is added

@@ -256,7 +256,8 @@ class GPT2Generator:
 
         candidates = [self._candidate(prompt.opening, ids, lp) for ids, lp in zip(rows, logprobs)]
         for candidate in candidates:
-            rerank.score(candidate, request, sampling, self.templates.rerank)
+            rerank.score(candidate, request, sampling, self.templates.rerank,
+                         opening=prompt.opening)
         ranked = rerank.rank(candidates)
         best = next((candidate.text for candidate in ranked if candidate.text), "")
         if not best:

@@ -72,6 +72,7 @@ def score(
     sampling: SamplingSettings,
     weights: dict[str, float],
     recent: list[str] | None = None,
+    opening: str = "",
 ) -> Candidate:
     """Fill in ``candidate.scores`` and ``candidate.score``; an empty text scores 0.
 
@@ -81,6 +82,8 @@ def score(
         sampling: the length range (``min_words``, ``max_words``).
         weights: a weight per part name.
         recent: text the candidate should not repeat (default: the request's story).
+        opening: the words the prompt put in the model's mouth; only what the model added
+            counts for length, so "You push open the door." alone does not win.
 
     Returns:
         The same candidate, scored.
@@ -95,7 +98,8 @@ def score(
         "complete": 1.0 if is_complete(text) else 0.0,
         "mentions": mentions(text, request),
         "novelty": novelty(text, recent),
-        "length": length_score(len(words(text)), sampling.min_words, sampling.max_words),
+        "length": length_score(len(words(text)) - len(words(opening)), sampling.min_words,
+                               sampling.max_words),
         "logprob": math.exp(candidate.mean_logprob) if candidate.tokens else 0.0,
     }
     candidate.scores = {name: round(value, 4) for name, value in parts.items()}
