@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pilot_helpers import of_type, wait_until
 from textual.message import Message
 
 from textgamegen.config import Settings, load_settings
@@ -131,20 +132,6 @@ def make_app(
     )
     return TextGameGenApp(launch, generator=generator, loader=loader, show_title=show_title)
 
-
-async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the app run until ``predicate()`` holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
-
-
-def of_type(messages: list[Message], kind: type) -> list:
-    """Messages of a kind, once each (the hook sees a message at every node it bubbles to)."""
-    unique = {id(message): message for message in messages if isinstance(message, kind)}
-    return list(unique.values())
 
 
 async def type_command(pilot, command: str) -> None:

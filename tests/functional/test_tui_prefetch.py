@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pilot_helpers import of_type, wait_until
 from textual.message import Message
 from textual.widgets import Switch
 
@@ -104,18 +104,6 @@ def make_app(tmp_path: Path, generator, *, prefetch: bool = True) -> TextGameGen
     )
     return TextGameGenApp(launch, generator=generator, show_title=False)
 
-
-async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
-
-
-def of_type(messages: list[Message], kind: type) -> list:
-    unique = {id(message): message for message in messages if isinstance(message, kind)}
-    return list(unique.values())
 
 
 def screen_of(app: TextGameGenApp) -> GameScreen:
