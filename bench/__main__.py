@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--runs", type=int, default=5, help="repeats per measure (median)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
-    parser.add_argument("--model", default="textgamegen", help="the shipped model to measure")
+    parser.add_argument("--model", default="narrator", help="the shipped model to measure")
     parser.add_argument("--out", type=Path, default=Path("bench/results"), help="results folder")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -77,7 +77,10 @@ def _condition_file(examples: list[Example], corpus: CorpusConfig, rng: random.R
     plain = [e for e in examples if e.facts is None]
     conditioned = condition([(e.text, e.tag) for e in plain], rng, counts, corpus.story_words)
     kept: list[Example] = [e for e in examples if e.facts is not None]
-    for example, (tag, facts, story) in zip(plain, conditioned):
+    for example, conditioning in zip(plain, conditioned):
+        if conditioning is None:
+            continue
+        tag, facts, story = conditioning
         if example.command:
             words = set(_CONTENT_WORD.findall(example.command.lower()))
             if not words & set(_CONTENT_WORD.findall(example.text.lower())):

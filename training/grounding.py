@@ -38,7 +38,7 @@ _STOP = frozenset(
     lit took saw went made got gave found knew thought told felt left kept held brought ran
     rose fell threw drew grew led met paid put read sent set shut spoke struck tore wore won
     wrote broke chose drove froze hid rode sang sank slept spent stole stuck swung taught
-    woke heard meant caught fought sought bought turned became
+    woke heard meant caught fought sought bought turned became blew flew shone hung
     """.split()
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]")
@@ -64,6 +64,28 @@ _QUESTY = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r'"([^"]+)"')
+_FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself|we|us|our|ours)\b")
+
+
+def first_person(sentence: str) -> bool:
+    """Narration in the first person ("I rose and looked around me"): the game's narrator
+    speaks to "you", so such lines teach the wrong voice (speech inside quotes is fine)."""
+    return bool(_FIRST_PERSON.search(_QUOTED.sub(" ", sentence)))
+
+
+def described_thing(sentence: str, names: list[str]) -> str:
+    """The thing a sentence is about when it opens with it ("The old mill stood ..." ->
+    "the old mill"), if its head is the sentence's first noun; else ""."""
+    opening = sentence.split()[:5]
+    if not names or not opening or opening[0] not in ("The", "A", "An"):
+        return ""
+    for index in range(1, len(opening)):
+        word = opening[index].strip(",.;:!?'\"").lower()
+        if word == names[0]:
+            return "the " + " ".join(w.strip(",.;:!?'\"").lower() for w in opening[1:index + 1])
+        if not word.isalpha():
+            return ""
+    return ""
 
 
 @lru_cache(maxsize=1)
@@ -159,10 +181,15 @@ def condition(
             training time on two cores).
 
     Returns:
-        (tag, facts, story) per sentence.
+        (tag, facts, story) per sentence; ``None`` for a sentence to leave out (first-
+        person narration).
     """
-    out = []
+    out: list = []
     for index, (text, tag) in enumerate(texts):
+        if tag != "dialogue" and first_person(text):
+            counts["first-person narration left out"] += 1
+            out.append(None)
+            continue
         previous = texts[index - 1][0] if index else ""
         following = texts[index + 1][0] if index + 1 < len(texts) else ""
         facts: dict[str, str] = {}
@@ -180,6 +207,12 @@ def condition(
             if is_quest_talk(text):
                 tag = "quest"
                 counts["retagged_quest"] += 1
+        described = "" if spoken else described_thing(text, names)
+        if described and rng.random() < 0.6:
+            # Descriptions: "describe: the old mill" and a line that opens with it.
+            facts["describe"] = described
+            names = names[1:]
+            counts["with_describe"] += 1
         if names:
             facts["things"] = things_text(names)
             counts["with_things"] += 1

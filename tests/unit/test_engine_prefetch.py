@@ -29,8 +29,8 @@ def test_open_exits_first_then_items_then_people(tiny_game: Game) -> None:
 
 def test_every_request_is_keyed_seeded_and_an_item_description(tiny_game: Game) -> None:
     requests = tiny_game.prefetch_requests()
-    assert all(request.kind is ContentKind.ITEM for request in requests)
-    assert all(request.fallback for request in requests)
+    assert all(request.kind in (ContentKind.ITEM, ContentKind.ROOM) for request in requests)
+    assert all(request.fallback or request.authored for request in requests)
     seeds = [request.seed for request in requests]
     assert len(set(seeds)) == len(seeds)
     # The same game state asks for the same things with the same seeds.

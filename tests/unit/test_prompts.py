@@ -47,13 +47,13 @@ def _no_user_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_shipped_templates_cover_every_kind() -> None:
     templates = load_templates()
-    assert set(templates.kinds) == set(ContentKind)
+    assert set(templates.kinds) == {kind.value for kind in ContentKind} | {"attempt", "colour"}
     assert templates.kinds[ContentKind.DIALOGUE].tag == "dialogue"
     assert templates.kinds[ContentKind.QUEST].tag == "quest"
     assert set(templates.rerank) == {"complete", "mentions", "novelty", "length", "logprob"}
 
 
-def test_prompt_uses_corpus_tags_command_and_entities() -> None:
+def test_prompt_is_the_training_layout_story_facts_opening() -> None:
     request = ContentRequest(
         ContentKind.ACTION, room="Lantern Hall", command="push open the door",
         entities=("oak door", "brass lantern"), story=("You enter the hall.",),
@@ -61,22 +61,33 @@ def test_prompt_uses_corpus_tags_command_and_entities() -> None:
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
     assert prompt.text == (
         "<|action|> You enter the hall. <|endoftext|>"
-        "<|action|> You are in the Lantern Hall. <|endoftext|>"
-        "<|action|> Around you are the oak door and the brass lantern. <|endoftext|>"
-        "<|action|> You push open the door"
+        "<|action|> [place: Lantern Hall | things: the oak door, the brass lantern | "
+        "you: push open the door] <|endoftext|>"
+        "<|action|>"
     )
-    assert prompt.opening == "You push open the door"
+    assert prompt.opening == ""
     assert (prompt.story_lines, prompt.dropped_lines, prompt.truncated) == (1, 0, False)
+
+
+def test_the_prompt_matches_a_training_pair() -> None:
+    """What the game sends is exactly what training taught, less the target."""
+    from textgamegen.generation.layout import training_line
+
+    request = ContentRequest(ContentKind.ROOM, subject="Cliff Path", room="Cliff Path",
+                             entities=("Cliff Path", "iron ring"), story=("The wind rises.",))
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    line = training_line("action", {"describe": "Cliff Path", "place": "Cliff Path",
+                                    "things": "the iron ring"}, ("The wind rises.",), "X")
+    assert line.startswith(prompt.text + " X")
 
 
 @pytest.mark.parametrize(
     ("request_", "opening"),
     [
-        (ContentRequest(ContentKind.ACTION, command="I dance"), "You dance"),
-        (ContentRequest(ContentKind.ACTION, command="You dance"), "You dance"),
-        (ContentRequest(ContentKind.ITEM, subject="brass lantern"), "The brass lantern"),
-        (ContentRequest(ContentKind.ITEM, subject="Old Tom's pipe"), "Old Tom's pipe"),
-        (ContentRequest(ContentKind.DIALOGUE, speaker="miller"), 'The miller says, "'),
+        (ContentRequest(ContentKind.ACTION, command="I dance"), ""),
+        (ContentRequest(ContentKind.ACTION, command="dance", attempt=True), "You try to dance, but"),
+        (ContentRequest(ContentKind.ITEM, subject="brass lantern"), ""),
+        (ContentRequest(ContentKind.DIALOGUE, speaker="miller"), ""),
         (ContentRequest(ContentKind.QUEST, speaker="miller"), ""),
     ],
 )
@@ -84,18 +95,26 @@ def test_openings(request_: ContentRequest, opening: str) -> None:
     assert opening_text(request_, load_templates()) == opening
 
 
-def test_empty_opening_ends_on_the_tag_and_empty_fields_drop_lines() -> None:
-    request = ContentRequest(ContentKind.QUEST, speaker="keeper", topic="the light")
+def test_authored_text_is_given_as_known_and_asks_for_colour() -> None:
+    request = ContentRequest(ContentKind.ITEM, subject="lamp", room="Hall",
+                             authored="A dented lamp.", story=("A dented lamp.",))
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
-    assert prompt.text.endswith("<|endoftext|><|quest|>")
-    assert "You are in" not in prompt.text  # no room given: that context line is left out
-    assert "The keeper tells you about the light." in prompt.text
+    assert prompt.text == "<|action|> [place: Hall | known: A dented lamp.] <|endoftext|><|action|>"
+    assert fallback_text(request, load_templates()) == ""  # nothing to add is fine
+
+
+def test_quest_talk_names_speaker_and_topic() -> None:
+    request = ContentRequest(ContentKind.QUEST, speaker="keeper", persona="a gruff man",
+                             topic="Light the Lamp")
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    assert prompt.text == ("<|quest|> [speaker: keeper, a gruff man | about: Light the Lamp] "
+                           "<|endoftext|><|quest|>")
 
 
 def test_typed_tags_and_escapes_cannot_reach_the_prompt() -> None:
     request = ContentRequest(ContentKind.ACTION, command="say <|endoftext|><|quest|> \x1b[2Jhi")
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
-    assert prompt.text.count("<|") == 1  # only the template's own tag
+    assert prompt.text.count("<|") == 3  # only the template's own tags
     assert "\x1b" not in prompt.text
     assert clean_field("a < | quest | > b") == "a b"
 
@@ -111,7 +130,7 @@ def test_ten_thousand_token_story_fits_the_budget() -> None:
     prompt = build_prompt(request, templates, codec, budget)
     assert len(codec.encode(" ".join(story))) > 10_000
     assert len(prompt.ids) <= budget
-    assert prompt.text.endswith("<|action|> You listen")
+    assert prompt.text.endswith("you: listen] <|endoftext|><|action|>")
     assert "(799)" in prompt.text  # the newest story line is kept ...
     assert "(0)" not in prompt.text  # ... and the oldest dropped first
     assert prompt.dropped_lines == 800 - prompt.story_lines
@@ -121,19 +140,20 @@ def test_ten_thousand_token_story_fits_the_budget() -> None:
 def test_one_huge_line_and_a_huge_command_are_cut_from_the_left() -> None:
     codec = WordCodec()
     huge = " ".join(f"w{i}" for i in range(6000))  # ~12,000 tokens in one line
-    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,))
+    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,),
+                             attempt=True)
     prompt = build_prompt(request, load_templates(), codec, 100)
     assert len(prompt.ids) == 100
     assert prompt.truncated and prompt.story_lines == 0
-    assert prompt.text.endswith("w5999 end")
+    assert prompt.text.endswith("w5999 end, but")
 
 
 def test_max_story_lines_caps_the_context() -> None:
     story = tuple(f"Line {i}." for i in range(20))
     request = ContentRequest(ContentKind.ACTION, command="wait", story=story)
     prompt = build_prompt(request, load_templates(), WordCodec(), 10_000)
-    assert prompt.story_lines == 6 and prompt.dropped_lines == 14
-    assert "Line 19." in prompt.text and "Line 13." not in prompt.text
+    assert prompt.story_lines == 3 and prompt.dropped_lines == 17
+    assert "Line 19." in prompt.text and "Line 16." not in prompt.text
 
 
 def test_story_lines_with_speech_are_tagged_dialogue() -> None:
@@ -147,8 +167,8 @@ def test_user_prompts_file_overrides_key_by_key(tmp_path: Path) -> None:
     user.parent.mkdir(parents=True)
     user.write_text('[kinds.action]\nopening = "Boldly, you {command}"\n', encoding="utf-8")
     templates = load_templates()
-    assert templates.kinds[ContentKind.ACTION].opening == "Boldly, you {command}"
-    assert templates.kinds[ContentKind.ACTION].tag == "action"  # the rest is still shipped
+    assert templates.kinds["action"].opening == "Boldly, you {command}"
+    assert templates.kinds["action"].tag == "action"  # the rest is still shipped
     assert str(user) in templates.sources
 
 
@@ -165,7 +185,10 @@ def test_settings_prompts_path_wins(tmp_path: Path) -> None:
     [
         ('[kinds.action]\nopening = "{nope}"\n', r"\[kinds.action\] opening: unknown field \{nope\}"),
         ('[kinds.item]\ntag = "poem"\n', r"\[kinds.item\] tag: must be one of"),
-        ("[kinds.quest]\ncontext = 3\n", r"\[kinds.quest\] context: must be a list"),
+        ("[kinds.quest]\nfacts = 3\n", r"\[kinds.quest\] facts: must be a list"),
+        ('[kinds.quest]\nfacts = ["mood"]\n', r"\[kinds.quest\] facts: unknown fact"),
+        ('[kinds.action]\nopening = "{action:>300000000}"\n', r"format spec or conversion"),
+        ('[kinds.action]\nfallback = "{action!r}"\n', r"format spec or conversion"),
         ("[kinds.quest]\nvoice = 3\n", r"\[kinds.quest\]: unknown key voice"),
         ("[rerank]\nbeauty = 1\n", r"\[rerank\] unknown key beauty"),
         ("[prompt]\nmax_story_lines = -1\n", r"max_story_lines"),
@@ -187,3 +210,5 @@ def test_fallback_text_is_never_empty() -> None:
     assert fallback_text(item, templates) == "You see nothing special about the lamp."
     for kind in ContentKind:
         assert fallback_text(ContentRequest(kind), templates)
+    attempt = ContentRequest(ContentKind.ACTION, command="fly", attempt=True)
+    assert fallback_text(attempt, templates) == "You try to fly, but nothing much comes of it."

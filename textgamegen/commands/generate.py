@@ -56,10 +56,11 @@ def build_request(args: argparse.Namespace) -> ContentRequest:
     }  # fmt: skip
     if kind is ContentKind.ACTION:
         fields["command"] = text
-    elif kind is ContentKind.ITEM:
+    elif kind in (ContentKind.ITEM, ContentKind.ROOM):
         fields["subject"] = text
     else:
-        fields["topic"] = text
+        # The topic stands with or without --speaker (it used to vanish without one).
+        fields["topic"] = fields["subject"] = text
     return ContentRequest(**fields)
 
 
@@ -129,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
             model, args.device or settings.device, sampling, dtype=settings.dtype,
             quantize=args.quantize or settings.quantize, threads=settings.threads,
             prompts=settings.prompts or None,
+            progress=lambda text: print(text, file=sys.stderr, flush=True),
         )  # fmt: skip
+        if getattr(generator, "notice", ""):
+            print(f"notice: {generator.notice}", file=sys.stderr)
     except GeneratorError as error:
         print(f"error: {strip_unsafe(str(error))}", file=sys.stderr)
         return 1

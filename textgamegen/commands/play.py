@@ -98,7 +98,13 @@ def _generator(model: str | None, device: str | None) -> object:
     try:
         from textgamegen.generation.loader import load_from_settings
 
-        return load_from_settings(replace(settings, device=device or settings.device), name)
+        generator = load_from_settings(
+            replace(settings, device=device or settings.device), name,
+            progress=lambda text: print(f"textgamegen: {text}", file=sys.stderr, flush=True),
+        )  # fmt: skip
+        if getattr(generator, "notice", ""):
+            print(f"textgamegen: {generator.notice}", file=sys.stderr)
+        return generator
     except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
         print(
             f"textgamegen: model {name!r} not loaded ({error}); using the template generator",

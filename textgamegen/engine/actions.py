@@ -31,6 +31,22 @@ def npc_fallback(npc: Npc) -> str:
     return npc.text or npc.persona or f"You see {npc.name}."
 
 
+def room_request(game: Game, turn: Turn, room: Room) -> None:
+    """Ask for a room's description (its authored text is canon, the model adds colour)."""
+    game.ask(turn, ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
+             entities=room_entities(game, room.key), authored=room.text)
+
+
+def item_request(game: Game, turn: Turn, item: Item) -> None:
+    game.ask(turn, ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
+             authored=item.text)
+
+
+def npc_request(game: Game, turn: Turn, npc: Npc) -> None:
+    game.ask(turn, ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
+             authored=npc.text, persona=npc.persona)
+
+
 def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
     """Who and what a room's description should mention: its people, then its items."""
     people = [npc.name for npc in game.world.npcs.values() if npc.location == room_key]
@@ -44,14 +60,7 @@ def describe_room(game: Game, turn: Turn) -> None:
     turn.say(room.name, "room")
     here = [game.item(key).name for key in game.contents(room.key)]
     people = [game.npc(key).name for key in game.npcs_here()]
-    game.ask(
-        turn,
-        ContentKind.ITEM,
-        room.name,
-        room_fallback(room),
-        cache_key=f"room:{room.key}",
-        entities=room_entities(game, room.key),
-    )
+    room_request(game, turn, room)
     if here:
         turn.say(f"You see {name_list(here)} here.")
     for key in game.contents(room.key):
@@ -148,18 +157,10 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         turn.say(f"The {what} leads {exit_.direction}. It is {state}.")
         return
     if key in game.world.npcs:
-        npc = game.npc(key)
-        game.ask(
-            turn,
-            ContentKind.ITEM,
-            npc.name,
-            npc_fallback(npc),
-            cache_key=f"npc:{key}",
-            persona=npc.persona,
-        )
+        npc_request(game, turn, game.npc(key))
         return
     item = game.item(key)
-    game.ask(turn, ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{key}")
+    item_request(game, turn, item)
     if item.container:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")
@@ -434,7 +435,6 @@ def use(game: Game, turn: Turn, command: Command) -> None:
     if effect.flag and effect.flag in game.state.flags:
         turn.fail("You have already done that.")
         return
-    turn.say(effect.text)
     for reveal in effect.reveals:
         move_item(game, turn, reveal, game.state.room)
     for gone in effect.removes:
@@ -446,7 +446,7 @@ def use(game: Game, turn: Turn, command: Command) -> None:
         game.state.flags.add(effect.flag)
         turn.changes.append(f"flag:{effect.flag}")
     entities = (game.name_of(target),) if target else ()
-    game.ask(turn, ContentKind.ACTION, item.name, effect.text, entities=entities)
+    game.ask(turn, ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text)
 
 
 def _is_key(game: Game, key: str) -> bool:
@@ -497,8 +497,9 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
         turn,
         ContentKind.DIALOGUE,
         npc.name,
-        npc.greeting or f'"Well met," says {npc.name}.',
-        cache_key=f"npc:{key}:greeting",
+        f'"Well met," says {npc.name}.',
+        cache_key=None if npc.greeting else f"npc:{key}:greeting",
+        authored=npc.greeting,
         speaker=npc.name,
         persona=npc.persona,
         topic="greeting",
@@ -539,12 +540,13 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
     )
     subject = command.noun2
     if topic:
+        # Asked again, the authored answer stands; the colour after it is new each time.
         game.ask(
             turn,
             ContentKind.DIALOGUE,
             subject,
-            npc.topics[topic],
-            cache_key=f"npc:{key}:{topic}",
+            "",
+            authored=npc.topics[topic],
             entities=(npc.name,),
             speaker=npc.name,
             persona=npc.persona,
@@ -596,8 +598,8 @@ def give(game: Game, turn: Turn, command: Command) -> None:
             turn,
             ContentKind.DIALOGUE,
             item.name,
-            npc.thanks or f'"My thanks," says {npc.name}.',
-            cache_key=f"npc:{person}:thanks",
+            f'"My thanks," says {npc.name}.',
+            authored=npc.thanks,
             entities=(npc.name,),
             speaker=npc.name,
             persona=npc.persona,
@@ -683,13 +685,17 @@ def empty(game: Game, turn: Turn, command: Command) -> None:
 def freeform(game: Game, turn: Turn, command: Command) -> None:
     """An unknown verb: nothing changes, the generator narrates the attempt."""
     text = command.text
-    people = tuple(game.npc(key).name for key in game.npcs_here())
+    # What is really here, not the command's words ("wave at the fleet" names no thing
+    # of this room): the people, then the things in view.
+    here = tuple(game.npc(key).name for key in game.npcs_here())
+    here += tuple(game.item(key).name for key in game.visible_items())
     game.ask(
         turn,
         ContentKind.ACTION,
-        command.noun or text,
+        "",
         f"You try to {text}, but nothing much comes of it.",
-        entities=people,
+        entities=here[:6],
+        attempt=True,
     )
 
 

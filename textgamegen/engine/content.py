@@ -17,7 +17,8 @@ class ContentKind(str, Enum):
     """The four kinds of text, each with its special token in the training corpus."""
 
     ACTION = "action"  # narration of the player's action or an event: <|action|>
-    ITEM = "item"  # an item's (or room's) description; prompted as narration
+    ITEM = "item"  # an item's or a person's description; prompted as narration
+    ROOM = "room"  # a room's description; prompted as narration
     DIALOGUE = "dialogue"  # what an NPC says: <|dialogue|>
     QUEST = "quest"  # quest talk addressed to "you": <|quest|>
 
@@ -38,6 +39,12 @@ class ContentRequest:
             stored in the game state and reused on every revisit.
         fallback: the engine's own text for this request, shown when no generator can help.
         speaker, persona, topic: for dialogue and quest requests.
+        authored: the world's own text for this request. Authored text is canon: the
+            engine shows it itself, and the generator only adds a short line of colour
+            after it, conditioned on it (an empty line is fine). Empty: the world has no
+            text here and the generator writes the whole thing.
+        attempt: a free-form action that changes nothing in the world: it must never be
+            narrated as if it worked.
     """
 
     kind: ContentKind
@@ -52,6 +59,8 @@ class ContentRequest:
     speaker: str = ""
     persona: str = ""
     topic: str = ""
+    authored: str = ""
+    attempt: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,7 +75,8 @@ class ContentRequest:
         values["kind"] = ContentKind(values["kind"])
         values["entities"] = tuple(values.get("entities", ()))
         values["story"] = tuple(values.get("story", ()))
-        return cls(**values)
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{key: value for key, value in values.items() if key in known})
 
 
 @dataclass(frozen=True)

@@ -281,17 +281,26 @@ class Game:
         fallback: str,
         cache_key: str | None = None,
         entities: tuple[str, ...] = (),
-        **extra: str,
+        authored: str = "",
+        **extra: Any,
     ) -> None:
-        """Queue a request for prose; seed, room, command and story are filled in later."""
+        """Queue a request for prose; seed, room, command and story are filled in later.
+
+        Authored text is canon: it is shown here, as the engine's own text, and the
+        request only asks for a line of colour after it (cached under ``cache_key``).
+        """
         names = tuple(dict.fromkeys(name for name in (subject, *entities) if name))
+        authored = authored.strip()
+        if authored:
+            turn.say(authored)
         turn.prose.append(
             ContentRequest(
                 kind=kind,
                 subject=subject,
                 entities=names,
                 cache_key=cache_key,
-                fallback=fallback,
+                fallback="" if authored else fallback,
+                authored=authored,
                 **extra,
             )
         )
@@ -315,6 +324,8 @@ class Game:
             return
         text = strip_unsafe(str(text)).strip()[:MAX_PROSE_CHARS] or request.fallback
         if not text:
+            if key and request.authored and key not in self.cache:
+                self.cache[key] = ""  # nothing to add to the authored text: ask no more
             return
         if key and (key not in self.cache or key in self._replaceable):
             self.cache[key] = text
@@ -337,40 +348,28 @@ class Game:
         Returns:
             Requests with ``cache_key`` set, most likely first.
         """
-        from textgamegen.engine.actions import (
-            is_locked,
-            item_fallback,
-            npc_fallback,
-            room_entities,
-            room_fallback,
-        )
+        from textgamegen.engine.actions import is_locked, item_request, npc_request, room_request
 
         here = self.room()
         story = tuple(self.state.story[-STORY_CONTEXT:])
-        wanted: list[ContentRequest] = []
+        # The very requests a step would make, built by the same functions, so text
+        # written ahead is what the step then finds in the cache.
+        scratch = Turn()
+        where: list[tuple[str, str]] = []
         for direction, exit_ in here.exits.items():
             if is_locked(self, exit_):
                 continue
             room = self.world.rooms[exit_.to]
-            wanted.append(ContentRequest(
-                ContentKind.ITEM, subject=room.name, room=room.name, command=f"go {direction}",
-                entities=tuple(dict.fromkeys((room.name, *room_entities(self, room.key)))),
-                cache_key=f"room:{room.key}", fallback=room_fallback(room),
-            ))  # fmt: skip
+            room_request(self, scratch, room)
+            where.append((f"go {direction}", room.name))
         for key in self.visible_items():
-            item = self.item(key)
-            wanted.append(ContentRequest(
-                ContentKind.ITEM, subject=item.name, room=here.name,
-                command=f"examine {item.name}", entities=(item.name,),
-                cache_key=f"item:{key}", fallback=item_fallback(item),
-            ))  # fmt: skip
+            item_request(self, scratch, self.item(key))
+            where.append((f"examine {self.item(key).name}", here.name))
         for key in self.npcs_here():
-            npc = self.npc(key)
-            wanted.append(ContentRequest(
-                ContentKind.ITEM, subject=npc.name, room=here.name,
-                command=f"examine {npc.name}", entities=(npc.name,), cache_key=f"npc:{key}",
-                fallback=npc_fallback(npc), persona=npc.persona,
-            ))  # fmt: skip
+            npc_request(self, scratch, self.npc(key))
+            where.append((f"examine {self.npc(key).name}", here.name))
+        wanted = [replace(request, command=command, room=room)
+                  for request, (command, room) in zip(scratch.prose, where)]
         requests: list[ContentRequest] = []
         keys: set[str] = set()
         for request in wanted:
@@ -476,12 +475,13 @@ class Game:
             turn,
             ContentKind.QUEST,
             quest.title,
-            quest.text or self.goal_text(key),
+            self.goal_text(key),
             cache_key=f"quest:{key}:given",
             entities=(giver.name,),
+            authored=quest.text,
             speaker=giver.name,
             persona=giver.persona,
-            topic="quest",
+            topic=quest.title,
         )
 
     def complete_quest(self, turn: Turn, key: str) -> None:
@@ -494,17 +494,17 @@ class Game:
             turn.changes.append(f"+{quest.reward}")
             turn.say(f"You receive the {self.name_of(quest.reward)}.", "quest")
         giver = self.npc(quest.giver)
-        fallback = quest.done_text or f"You have finished {quest.title}."
         self.ask(
             turn,
             ContentKind.QUEST,
             quest.title,
-            fallback,
+            f"You have finished {quest.title}.",
             cache_key=f"quest:{key}:done",
             entities=(giver.name,),
+            authored=quest.done_text,
             speaker=giver.name,
             persona=giver.persona,
-            topic="reward",
+            topic=quest.title,
         )
 
     def goal_text(self, key: str) -> str:
@@ -544,16 +544,24 @@ class Game:
                 story=tuple(self.state.story[-STORY_CONTEXT:]),
             )
             seeded.append(request)
-            cached = self.cache.get(request.cache_key) if request.cache_key else None
-            if cached:
-                turn.say(cached, "prose")
-                self.state.add_story(cached)
+            if request.cache_key and request.cache_key in self.cache:
+                cached = self.cache[request.cache_key]
+                if cached:  # "" means: nothing was added to the authored text
+                    turn.say(cached, "prose")
+                    self.state.add_story(cached)
             else:
                 requests.append(request)
         if seeded:
             self._last_prose = seeded
             self._replaceable.clear()
         requests.extend(turn.retried)
+        if any(event.kind == "won" for event in turn.events):
+            # Nothing is narrated after the ending: text that has no author is given by
+            # the engine's own fallback, before the win box.
+            at = next(i for i, event in enumerate(turn.events) if event.kind == "won")
+            extra = [Event("text", r.fallback) for r in requests if r.fallback and not r.authored]
+            turn.events[at:at] = extra
+            requests = []
         if ticked:
             self._autosave(turn)
         return StepResult(

@@ -52,6 +52,7 @@ class Timings:
         tokens_per_s: generated tokens (all candidates) per second of ``total_ms``.
         first_candidate_ms: until the streamed candidate was complete.
         prompt_tokens: the prompt's length in tokens.
+        reused_tokens: prompt tokens whose KV cache came from the previous request.
     """
 
     first_token_ms: float = 0.0
@@ -59,6 +60,7 @@ class Timings:
     tokens_per_s: float = 0.0
     first_candidate_ms: float = 0.0
     prompt_tokens: int = 0
+    reused_tokens: int = 0
 
 
 @dataclass

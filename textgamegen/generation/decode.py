@@ -131,6 +131,8 @@ def run_rows(
     pad_id: int,
     cancel: threading.Event | None = None,
     on_step: StepHook | None = None,
+    first_banned: torch.Tensor | None = None,
+    focus: torch.Tensor | None = None,
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -146,6 +148,10 @@ def run_rows(
         pad_id: fed to rows that have ended while others go on.
         cancel: checked before every step.
         on_step: called with row 0's new token; True ends row 0 (a tag formed in text).
+        first_banned: ids barred at the first step (default: ``stop_ids``, since an
+            opening followed straight by the end is no narration).
+        focus: ids that start the names the line should mention; each row's logits for
+            them are raised by ``sampling.grounding_boost`` until the row has named one.
 
     Returns:
         The rows' tokens and mean log-probabilities.
@@ -159,18 +165,31 @@ def run_rows(
     counted = torch.zeros(rows, dtype=torch.float32, device=device)
     steps: list[torch.Tensor] = []
     cancelled = False
+    boosting = None
+    if focus is not None and focus.numel() and sampling.grounding_boost > 0:
+        boosting = torch.ones(rows, dtype=logits.dtype, device=device)
     for step in range(max_new_tokens):
         if cancel is not None and cancel.is_set():
             cancelled = True
             break
         # An opening followed straight by the end is no narration: forbid it at step 0.
-        ids, logprobs = pick(logits, history, sampling, generator, stop_ids if step == 0 else None)
+        banned = (stop_ids if first_banned is None else first_banned) if step == 0 else None
+        scores = logits
+        if boosting is not None and bool(boosting.any()):
+            # Grounding: nudge rows that have not yet named a thing of the facts towards
+            # the first tokens of those names (a small model otherwise drifts off topic).
+            bonus = torch.zeros_like(logits)
+            bonus[:, focus] = sampling.grounding_boost  # type: ignore[index]
+            scores = logits + bonus * boosting[:, None]
+        ids, logprobs = pick(scores, history, sampling, generator, banned)
         live = ~done
         ids = torch.where(live, ids, torch.full_like(ids, pad_id))
         logprob_sum += torch.where(live, logprobs, torch.zeros_like(logprobs))
         counted += live.float()
         stopped = torch.isin(ids, stop_ids)
         done = done | stopped
+        if boosting is not None:
+            boosting = boosting * (~torch.isin(ids, focus)).to(boosting.dtype)
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
         if (
             on_step is not None

@@ -19,7 +19,7 @@ from textgamegen.generation.device import (
     resolve_dtype,
     set_cpu_threads,
 )
-from textgamegen.generation.gpt2 import OOM_NOTICE, GPT2Generator
+from textgamegen.generation.causal_lm import OOM_NOTICE, CausalLMGenerator
 from textgamegen.generation.loader import offline
 from textgamegen.generation.prompts import PromptTemplates
 
@@ -41,7 +41,29 @@ def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, t
     model = AutoModelForCausalLM.from_pretrained(
         source, local_files_only=local, trust_remote_code=False, use_safetensors=True, dtype=dtype
     )
+    if _add_tags(tokenizer):
+        # A bare pretrained base (gguf:..., a hub id) has never seen our tags: give them
+        # rows so the prompt can be read at all. They are untrained; that is the base.
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     return tokenizer, model
+
+
+def _add_tags(tokenizer: object) -> int:
+    from tokenizers import AddedToken
+
+    from textgamegen.generation.tags import END, TAG_TOKENS
+
+    vocab = tokenizer.get_vocab()  # type: ignore[attr-defined]
+    missing = [token for token in TAG_TOKENS if token not in vocab]
+    added = 0
+    if missing:
+        added += tokenizer.add_special_tokens({"additional_special_tokens": [  # type: ignore[attr-defined]
+            AddedToken(token, rstrip=True, special=True) for token in missing]})  # fmt: skip
+    if END not in vocab:
+        added += tokenizer.add_special_tokens({"eos_token": AddedToken(END, lstrip=True, special=True)})  # type: ignore[attr-defined]
+    if missing and tokenizer.eos_token != END:  # type: ignore[attr-defined]
+        tokenizer.eos_token = END  # type: ignore[attr-defined]
+    return added
 
 
 def load(
@@ -55,7 +77,7 @@ def load(
     quantize: bool = False,
     threads: int = 0,
     hub_help: str = "",
-) -> GPT2Generator:
+) -> CausalLMGenerator:
     """Load a model directory (``path``) or a hub id (``name`` when ``path`` is None).
 
     Args:
@@ -114,7 +136,7 @@ def load(
     quantized = bool(quantize and where == "cpu")
     if quantized:
         model = quantize_int8(model)
-    generator = GPT2Generator(model, tokenizer, name, where, sampling, templates, path)
+    generator = CausalLMGenerator(model, tokenizer, name, where, sampling, templates, path)
     generator.quantized = quantized
     generator.threads = threads
     if quantized:

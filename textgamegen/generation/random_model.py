@@ -1,4 +1,4 @@
-"""Build a randomly initialised GPT-2 model directory with the corpus's special tokens.
+"""Build a randomly initialised GPT-2 or Llama model directory with the corpus's special tokens.
 
 For tests (a tiny model that loads in a blink) and benchmarks (latency depends on the
 shape, not the weights, so a random gpt2-medium shape stands in for a trained one). The
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SPECIAL_TOKENS = ("<|endoftext|>", "<|action|>", "<|dialogue|>", "<|quest|>")
+from textgamegen.generation.tags import SPECIAL_TOKENS
 # (n_layer, n_embd, n_head) of the usual GPT-2 sizes, plus a tiny one for tests.
 SHAPES = {
     "tiny": (2, 32, 2),
@@ -42,8 +42,9 @@ def build_random_model(
     lines: tuple[str, ...] | list[str] = SAMPLE_LINES,
     seed: int = 0,
     dtype: str = "float32",
+    arch: str = "gpt2",
 ) -> Path:
-    """Write a random GPT-2 model directory.
+    """Write a random GPT-2 (or Llama: ``arch="llama"``) model directory.
 
     Args:
         path: the directory to create (or overwrite).
@@ -54,6 +55,8 @@ def build_random_model(
         lines: text the BPE tokenizer is trained on.
         seed: torch seed for the weights.
         dtype: the saved weights' dtype ("float32" or "float16").
+        arch: "gpt2" or "llama" (SmolLM2's architecture: RMSNorm, rotary positions,
+            grouped-query attention, tied embeddings).
 
     Returns:
         The directory.
@@ -91,21 +94,33 @@ def build_random_model(
 
     n_layer, n_embd, n_head = SHAPES[shape]
     eos_id = tokenizer.convert_tokens_to_ids(eos)
-    config = GPT2Config(
-        vocab_size=max(vocab_size, len(tokenizer)),
-        n_positions=n_positions,
-        n_embd=n_embd,
-        n_layer=n_layer,
-        n_head=n_head,
-        bos_token_id=eos_id,
-        eos_token_id=eos_id,
-        pad_token_id=eos_id,
-    )
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config).to(getattr(torch, dtype)).eval()
+    if arch == "llama":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        llama = LlamaConfig(
+            vocab_size=max(vocab_size, len(tokenizer)), hidden_size=n_embd,
+            intermediate_size=n_embd * 2, num_hidden_layers=n_layer,
+            num_attention_heads=n_head, num_key_value_heads=max(1, n_head // 2),
+            max_position_embeddings=n_positions, tie_word_embeddings=True,
+            bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        )  # fmt: skip
+        model = LlamaForCausalLM(llama).to(getattr(torch, dtype)).eval()
+    else:
+        config = GPT2Config(
+            vocab_size=max(vocab_size, len(tokenizer)),
+            n_positions=n_positions,
+            n_embd=n_embd,
+            n_layer=n_layer,
+            n_head=n_head,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+            pad_token_id=eos_id,
+        )
+        model = GPT2LMHeadModel(config).to(getattr(torch, dtype)).eval()
     model.save_pretrained(path)
-    metrics = {"perplexity": None, "note": f"random {shape} GPT-2, not trained"}
+    metrics = {"perplexity": None, "note": f"random {shape} {arch}, not trained"}
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    lineage = {"name": path.name, "base": f"random:{shape}", "corpus": "none"}
+    lineage = {"name": path.name, "base": f"random:{shape}" if arch == "gpt2" else f"random:{arch}:{shape}", "corpus": "none"}
     (path / "lineage.json").write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
     return path

@@ -16,6 +16,13 @@ from typing import Any
 from textgamegen import paths
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+DEFAULT_MODEL = "narrator"
+"""SmolLM2-135M with our LoRA adapter: the shipped default."""
+FALLBACK_MODEL = "tiny"
+"""The 5 M-parameter scratch GPT-2: what plays when the default's base is not installed."""
+ALIASES = {"textgamegen": DEFAULT_MODEL}
+"""Old names that saves and config files may still hold ("textgamegen" was the default
+until the narrator replaced it)."""
 
 
 @dataclass
@@ -40,7 +47,15 @@ class ModelInfo:
 
     @property
     def base(self) -> str:
-        return str(self.lineage.get("base", ""))
+        """The base a user can act on: its name and short hash, not a build path."""
+        reference = _read_json(self.path / "base.json")[0]
+        if reference.get("name"):
+            sha = str(reference.get("sha256", ""))
+            return f"{reference['name']} ({sha[:12]})" if sha else str(reference["name"])
+        base = str(self.lineage.get("base", ""))
+        if "/" in base and not base.startswith(("scratch:", "gguf:")):
+            return self.lineage.get("base_name", "") or Path(base).name
+        return base
 
     @property
     def corpus(self) -> str:
@@ -93,6 +108,12 @@ def _read_json(path: Path) -> tuple[dict[str, Any], str]:
 
 def weights_problem(directory: Path) -> str:
     """Why the directory's weights cannot be loaded ("" when there are safetensors)."""
+    if (directory / "adapter_config.json").is_file():
+        if not (directory / "adapter_model.safetensors").is_file():
+            return "an adapter without adapter_model.safetensors"
+        if not (directory / "base.json").is_file():
+            return "an adapter without base.json (which base model it needs)"
+        return ""
     if any(directory.glob("*.safetensors")):
         return ""
     pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
@@ -108,7 +129,8 @@ def directory_problem(directory: Path) -> str:
     """A quick check of a model directory: config, weights and tokenizer present."""
     if not directory.is_dir():
         return "not a directory"
-    if not (directory / "config.json").is_file():
+    adapter = (directory / "adapter_config.json").is_file()
+    if not adapter and not (directory / "config.json").is_file():
         return "no config.json (not a Hugging Face model directory)"
     problem = weights_problem(directory)
     if problem:
@@ -146,6 +168,7 @@ def list_models() -> list[ModelInfo]:
 def find_model(name: str) -> ModelInfo | None:
     """The installed model called ``name``; a user model shadows a shipped one of that name,
     so a model the player trained and registered replaces the default."""
+    name = ALIASES.get(name, name)
     matches = [info for info in list_models() if info.name == name]
     users = [info for info in matches if info.source == "user"]
     return (users or matches or [None])[0]

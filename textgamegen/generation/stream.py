@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import TextSink
+from textgamegen.generation.cleanup import sentence_end
 
 _SPACES = re.compile(r"\s+")
 # A tail that may yet become a tag: "<", "<|", "<|acti".
@@ -30,6 +31,8 @@ class Streamer:
         decode: the tokenizer's decode for a list of ids.
         on_text: where the pieces go (may be None: the text is still tracked).
         started: ``time.perf_counter()`` at the start of the request.
+        soft_limit: after this many tokens, stop at the first sentence end (0: never), so
+            the streamed line is the one that stays rather than being trimmed later.
     """
 
     def __init__(
@@ -38,7 +41,9 @@ class Streamer:
         decode: Callable[[list[int]], str],
         on_text: TextSink | None,
         started: float,
+        soft_limit: int = 0,
     ) -> None:
+        self.soft_limit = soft_limit
         self.opening = opening
         self.decode = decode
         self.on_text = on_text
@@ -81,5 +86,8 @@ class Streamer:
             if escape >= 0:
                 raw = raw[:escape]
         self._send(raw)
+        if not stop and self.soft_limit and len(self.ids) >= self.soft_limit:
+            tail = raw.rstrip()
+            stop = bool(tail) and sentence_end(tail) == len(tail)
         self.ended = stop
         return stop

@@ -73,6 +73,10 @@ class TemplateGenerator:
         pick = random.Random(request.seed)
         subject = request.subject or "it"
         speaker = request.speaker or "someone"
+        if request.authored:
+            return ""  # the engine showed the authored text; a template adds no colour
+        if request.attempt:
+            return request.fallback or f"You try to {_as_action(request.command)}, but nothing comes of it."
         if request.kind is not ContentKind.ACTION and request.fallback:
             return request.fallback
         if request.kind is ContentKind.ACTION:
@@ -84,6 +88,7 @@ class TemplateGenerator:
             return text
         lines = {
             ContentKind.ITEM: DESCRIPTION_LINES,
+            ContentKind.ROOM: DESCRIPTION_LINES,
             ContentKind.DIALOGUE: DIALOGUE_LINES,
             ContentKind.QUEST: QUEST_LINES,
         }[request.kind]
@@ -107,7 +112,7 @@ class TemplateGenerator:
         """
         started = time.perf_counter()
         text = self.text_for(request)
-        words = text.split(" ")
+        words = text.split(" ") if text else []
         shown: list[str] = []
         first_ms = 0.0
         cancelled = False

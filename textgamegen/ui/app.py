@@ -53,8 +53,11 @@ UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every", "prefetch")
 """Settings that change nothing in the generator, so changing them needs no reload."""
 
 
-def load_generator_in_worker(model: str, device: str, settings: Settings) -> Generator:
-    """The real loader. Runs in the model worker: heavy imports happen here, never at start."""
+def load_generator_in_worker(
+    model: str, device: str, settings: Settings, progress: Callable[[str], None] | None = None
+) -> Generator:
+    """The real loader. Runs in the model worker: heavy imports happen here, never at start.
+    ``progress`` hears about slow first-run steps (unpacking the base model)."""
     from textgamegen.generation.loader import load_generator
 
     if model != "template":
@@ -73,6 +76,7 @@ def load_generator_in_worker(model: str, device: str, settings: Settings) -> Gen
         quantize=settings.quantize,
         threads=settings.threads,
         prompts=settings.prompts or None,
+        progress=progress,
     )
     if getattr(generator, "word_delay_s", None) == 0.0:
         generator.word_delay_s = TEMPLATE_WORD_DELAY_S  # type: ignore[attr-defined]
@@ -218,6 +222,12 @@ class TextGameGenApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", name="load model")
     def _load_model_worker(self, model: str, device: str, settings: Settings) -> Generator:
+        if self._loader is load_generator_in_worker:
+            # The first run unpacks the base (half a minute): say so, not a silent spinner.
+            def progress(text: str) -> None:
+                self.call_from_thread(self.tell, text)
+
+            return load_generator_in_worker(model, device, settings, progress)
         return self._loader(model, device, settings)
 
     def _use_generator(self, generator: Generator) -> None:
@@ -225,6 +235,9 @@ class TextGameGenApp(App[int]):
         self.model_label = strip_unsafe(str(getattr(generator, "name", "?")))
         self.device_label = strip_unsafe(str(getattr(generator, "device", "?")))
         self.generator = generator
+        notice = strip_unsafe(str(getattr(generator, "notice", "") or ""))
+        if notice:
+            self.tell(notice, severity="warning")
         self.post_message(
             self.ModelLoaded(
                 self.model_label, str(getattr(generator, "backend", "?")), self.device_label

@@ -1,9 +1,12 @@
-"""The GPT-2 backend: prompt, stream one candidate, sample the rest in a batch, rerank.
+"""The transformers backend, for any causal LM (GPT-2, Llama/SmolLM2): prompt, decode, stream.
 
-Time to the first word is what the player feels, so the first candidate is decoded alone
-and streamed token by token over the prompt's KV cache; the cache is then cropped back to
-the prompt and repeated for the other candidates, which are sampled together in one batch.
-All candidates are cleaned, scored and ranked, and the best is returned.
+Time to the first word is what the player feels, so the prompt's KV cache is reused from
+the previous request where the prompts share a beginning, and the line is streamed token
+by token. A streamed line is the line that stays: the player never sees it swapped for
+another candidate afterwards, so when the text is streamed only that one candidate is
+written, and it runs on to the end of its sentence. Without a listener (text written
+ahead, ``generate``) several candidates are sampled in one batch over the same prompt
+cache, cleaned, scored and ranked, and the best is kept.
 
 Imports torch; only the loader imports this module, inside the generation worker.
 """
@@ -23,6 +26,7 @@ from textgamegen.generation import rerank
 from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
 from textgamegen.generation.decode import (
+    cache_argument,
     crop_cache,
     last_logits_only,
     output_cache,
@@ -30,6 +34,11 @@ from textgamegen.generation.decode import (
 )
 from textgamegen.generation.prompts import PromptTemplates, build_prompt, fallback_text
 from textgamegen.generation.stream import Streamer
+
+# A streamed line may run this many tokens past max_new_tokens to finish its sentence.
+SENTENCE_GRACE_TOKENS = 24
+# Reuse the previous prompt's cache when the prompts share at least this many tokens.
+MIN_SHARED_PREFIX = 8
 
 OOM_NOTICE = "The GPU ran out of memory; the model now runs on the CPU (slower)."
 _SEED_MASK = (1 << 63) - 1
@@ -46,6 +55,26 @@ class _Codec:
 
     def decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=False))  # type: ignore[attr-defined]
+
+
+def glue_token_ids(tokenizer: object) -> list[int]:
+    """Vocabulary entries that continue a word (no leading space, starting with a letter
+    or digit). After an opening that ends in a word ("Cliff Path") they would grow the
+    word ("Cliff Patha"), so they are barred from the first step."""
+    ids = []
+    for index, token in enumerate(tokenizer.convert_ids_to_tokens(  # type: ignore[attr-defined]
+            list(range(len(tokenizer))))):  # type: ignore[arg-type]
+        if isinstance(token, str) and token[:1].isalnum():
+            ids.append(index)
+    return ids
+
+
+def shared_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
 
 
 def stop_token_ids(tokenizer: object) -> list[int]:
@@ -96,8 +125,8 @@ class _Shown:
         return self
 
 
-class GPT2Generator:
-    """A transformers causal LM (the GPT-2 family) behind the ``Generator`` protocol.
+class CausalLMGenerator:
+    """A transformers causal LM (GPT-2, Llama, ...) behind the ``Generator`` protocol.
 
     Args:
         model: the loaded model, already on ``device`` and in eval mode.
@@ -129,9 +158,11 @@ class GPT2Generator:
         self.templates = templates
         self.path = path
         config = model.config  # type: ignore[attr-defined]
-        self.n_positions = int(
+        # The model's own context (GPT-2: n_positions; Llama: max_position_embeddings), up
+        # to 2048: a narration prompt never needs more, and the KV cache stays small.
+        self.n_positions = min(2048, int(
             getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024)
-        )
+        ))  # fmt: skip
         self.dtype = str(next(model.parameters(), torch.empty(0)).dtype).replace("torch.", "")
         self.quantized = False
         self.threads = 0  # CPU threads asked for (0 = automatic)
@@ -144,6 +175,10 @@ class GPT2Generator:
         self._stop_ids = torch.tensor(self._stop_list, device=device)
         self._last_only = last_logits_only(model)
         self._lock = threading.Lock()
+        self._glue = torch.tensor(sorted(set(glue_token_ids(tokenizer)) | set(self._stop_list)),
+                                  device=device)  # fmt: skip
+        # (prompt ids, single-row KV cache) of the last prompt, reused by the next one.
+        self._prefix: tuple[list[int], object] | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -166,12 +201,13 @@ class GPT2Generator:
         shown = _Shown(on_text)
         with self._lock:
             try:
-                return self._generate(request, shown, cancel, self.sampling)
+                return self._generate(request, shown if on_text else None, cancel, self.sampling)
             except torch.cuda.OutOfMemoryError:
                 if not self.device.startswith("cuda"):
                     raise
                 self.move_to_cpu()
-                narration = self._generate(request, shown.again(), cancel, self.sampling)
+                again = shown.again() if on_text else None
+                narration = self._generate(request, again, cancel, self.sampling)
                 narration.notice = " ".join(filter(None, [OOM_NOTICE, narration.notice]))
                 return narration
             except Exception as error:  # noqa: BLE001 - the game plays on with template text
@@ -194,6 +230,8 @@ class GPT2Generator:
         self.device = "cpu"
         self.dtype = "float32"
         self._stop_ids = torch.tensor(self._stop_list, device="cpu")
+        self._glue = self._glue.to("cpu")
+        self._prefix = None
         self.notice = OOM_NOTICE
         self.threads = set_cpu_threads(self.threads)
 
@@ -210,6 +248,44 @@ class GPT2Generator:
         text = clean_text(opening + self.codec.decode(ids))
         return Candidate(text=text, mean_logprob=round(logprob, 4), tokens=len(ids))
 
+    def _focus_ids(self, request: ContentRequest) -> torch.Tensor:
+        """First tokens of the head words of what the line should name (subject, things,
+        speaker), with and without a leading space and capital."""
+        names = [request.subject, request.speaker, *request.entities]
+        heads = {word for name in names if name.strip()
+                 for word in [rerank.words(name)[-1] if rerank.words(name) else ""]
+                 if len(word) > 2}  # fmt: skip
+        ids: set[int] = set()
+        for word in heads:
+            for form in (f" {word}", f" {word.capitalize()}", word.capitalize()):
+                encoded = self.codec.encode(form)
+                # A word split into small pieces (" k" + "ettle") is not boosted: its first
+                # piece starts too many other words.
+                if encoded and (len(encoded) == 1 or len(self.codec.decode(encoded[:1]).strip()) >= 4):
+                    ids.add(encoded[0])
+        ids -= set(self._stop_list)
+        return torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
+
+    def _prefill(self, ids: list[int]) -> tuple[object, torch.Tensor, int]:
+        """Run the prompt through the model: (cache, last logits, tokens reused).
+
+        The previous prompt's cache is kept; when this prompt starts with the same tokens
+        (the same story, a retry, a second request of one turn) only the rest is run.
+        """
+        if self._prefix is not None:
+            old_ids, cache = self._prefix
+            self._prefix = None
+            shared = min(shared_prefix(old_ids, ids), len(ids) - 1)
+            if shared >= MIN_SHARED_PREFIX:
+                crop_cache(cache, shared)
+                rest = torch.tensor([ids[shared:]], device=self.device)
+                out = self.model(input_ids=rest, use_cache=True, **self._last_only,
+                                 **{cache_argument(self.model): cache})  # fmt: skip
+                return output_cache(out), out.logits[:, -1, :].float(), shared
+        out = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
+                         **self._last_only)  # fmt: skip
+        return output_cache(out), out.logits[:, -1, :].float(), 0
+
     def _generate(
         self,
         request: ContentRequest,
@@ -219,30 +295,43 @@ class GPT2Generator:
     ) -> Narration:
         started = time.perf_counter()
         max_new = self.max_new_tokens(sampling)
-        prompt = build_prompt(request, self.templates, self.codec, self.n_positions - max_new)
-        streamer = Streamer(prompt.opening, self.codec.decode, on_text, started)
+        streaming = on_text is not None
+        # A streamed line may run on to finish its sentence, so it needs the room for it.
+        budget = self.n_positions - max_new - (SENTENCE_GRACE_TOKENS if streaming else 0)
+        prompt = build_prompt(request, self.templates, self.codec, budget)
+        streamer = Streamer(prompt.opening, self.codec.decode, on_text, started,
+                            soft_limit=max_new if streaming else 0)  # fmt: skip
         streamer.start()
         generator = torch.Generator(device=self.device).manual_seed(request.seed & _SEED_MASK)
         prompt_ids = torch.tensor([prompt.ids], device=self.device)
-        count = sampling.num_candidates if sampling.do_sample else 1
+        # Only the streamed candidate is written when someone is reading it: it is the
+        # one that stays. Several are sampled and ranked only when nothing is shown yet.
+        count = 1 if streaming or not sampling.do_sample else sampling.num_candidates
+        steps = max_new + SENTENCE_GRACE_TOKENS if streaming else max_new
+        # After an opening that ends inside a word, the first token must not extend it.
+        first_banned = self._glue if prompt.opening[-1:].isalnum() else self._stop_ids
+        focus = self._focus_ids(request)
         timings = Timings(prompt_tokens=len(prompt.ids))
         with torch.inference_mode():
-            out = self.model(input_ids=prompt_ids, use_cache=True, **self._last_only)
-            cache, logits = output_cache(out), out.logits[:, -1, :].float()
-            first = run_rows(self.model, cache, logits, prompt_ids, sampling, max_new, generator,
-                             self._stop_ids, self.pad_id, cancel, streamer.push)  # fmt: skip
+            cache, logits, reused = self._prefill(prompt.ids)
+            timings.reused_tokens = reused
+            first = run_rows(self.model, cache, logits, prompt_ids, sampling, steps, generator,
+                             self._stop_ids, self.pad_id, cancel, streamer.push,
+                             first_banned=first_banned, focus=focus)  # fmt: skip
             timings.first_token_ms = round(streamer.first_token_ms, 2)
             timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)
             rows, logprobs = first.tokens, first.logprob
             cancelled = first.cancelled
             if count > 1 and not cancelled:
                 crop_cache(cache, len(prompt.ids))
-                cache.batch_repeat_interleave(count - 1)
+                cache.batch_repeat_interleave(count - 1)  # type: ignore[attr-defined]
                 more = run_rows(self.model, cache, logits.expand(count - 1, -1), prompt_ids,
                                 sampling, max_new, generator, self._stop_ids, self.pad_id,
-                                cancel)  # fmt: skip
+                                cancel, first_banned=first_banned, focus=focus)  # fmt: skip
                 rows, logprobs = rows + more.tokens, logprobs + more.logprob
                 cancelled = more.cancelled
+            else:
+                self._prefix = (list(prompt.ids), cache)
 
         total = time.perf_counter() - started
         timings.total_ms = round(total * 1000, 2)
@@ -258,11 +347,12 @@ class GPT2Generator:
         for candidate in candidates:
             rerank.score(candidate, request, sampling, self.templates.rerank,
                          opening=prompt.opening)
-        ranked = rerank.rank(candidates)
+        ranked = candidates if streaming else rerank.rank(candidates)
         best = next((candidate.text for candidate in ranked if candidate.text), "")
         if not best:
             text = template_text(request, self.templates)
-            return self._narration(request, prompt.text, text, ranked, timings, fallback=True)
+            return self._narration(request, prompt.text, text, ranked, timings,
+                                   fallback=bool(text))
         return self._narration(request, prompt.text, best, ranked, timings)
 
     def _narration(
