@@ -126,6 +126,9 @@ def run_headless(args: argparse.Namespace) -> int:
     from textgamegen.engine.worlds import find_world
 
     saves_dir = Path(args.saves_dir).expanduser() if args.saves_dir else paths.saves_dir()
+    from textgamegen.engine.saves import clean_saves_folder
+
+    clean_saves_folder(saves_dir)
     try:
         read_script(args.script)
         if args.load:
