@@ -187,3 +187,22 @@ def test_fallback_text_is_never_empty() -> None:
     assert fallback_text(item, templates) == "You see nothing special about the lamp."
     for kind in ContentKind:
         assert fallback_text(ContentRequest(kind), templates)
+
+
+@pytest.mark.parametrize(
+    ("template", "shown"),
+    [
+        ("{action:>300000000}", r"\{action:>300000000\}"),
+        ("You {command!r}", r"\{command!r\}"),
+        ("{room!s:^9}", r"\{room!s:\^9\}"),
+        ("{subject:{room}}", r"\{subject:\{room\}\}"),
+    ],
+)
+def test_format_specs_and_conversions_are_refused_at_load(
+    tmp_path: Path, template: str, shown: str
+) -> None:
+    """Issue 11: a width in a template once used 5.8 GB; only plain {field} may load."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(f'[kinds.action]\nopening = "{template}"\n', encoding="utf-8")
+    with pytest.raises(PromptError, match=rf"mine.toml.*\[kinds.action\] opening: {shown}"):
+        load_templates(mine)

@@ -122,9 +122,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _check_fields(text: str, where: str) -> None:
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        parts = [part for part in string.Formatter().parse(text) if part[1] is not None]
     except ValueError as error:
         raise PromptError(f"{where}: {error}") from None
+    for _, name, spec, conversion in parts:
+        # Only plain {field}: a width such as {action:>300000000} would allocate gigabytes.
+        if spec or conversion:
+            shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+            raise PromptError(
+                f"{where}: {shown[:60]}: only plain {{field}} is allowed, no conversion or format"
+            )
+    names = [name for _, name, _, _ in parts]
     for name in names:
         if name not in FIELDS:
             raise PromptError(f"{where}: unknown field {{{name}}} (known: {', '.join(FIELDS)})")
