@@ -392,6 +392,11 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise WorldError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise WorldError(
+            f"{source}: not a world: arrays or tables nested too deeply to read"
+        ) from None
     top = _Table(source, "top level", data)
     for key in ("world", "win", "rooms", "items", "npcs", "quests"):
         top.seen.add(key)
