@@ -161,6 +161,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     if done("finetune", finetune_key) and (model_dir / "model.safetensors").is_file():
         _say("finetune: unchanged, skipped")
     else:
+        from training.checkpoints import newest_complete
         from training.finetune import finetune
 
         # Checkpoints of the same data, base and model settings can be continued: after an
@@ -169,7 +170,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
             k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
             base_hash)
         started = log.load().get("finetune-started", {}).get("key") == compatible_key
-        resume = started and any((finetune_dir / "checkpoints").glob("checkpoint-*"))
+        resume = started and newest_complete(finetune_dir / "checkpoints")[0] is not None
         if not started and finetune_dir.exists():
             import shutil
 
