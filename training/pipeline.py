@@ -138,6 +138,9 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         result = build_corpus(config, corpus_dir)
         _say(f"corpus: {result.stats['splits']} lines, per tag "
              f"{ {t: v['lines'] for t, v in result.stats['per_tag'].items()} }")
+        for info in result.stats["per_source"].values():
+            for row in info["broken_rows"]:
+                _say(f"corpus: broken row {row}")
         log.mark("corpus", corpus_key)
     corpus_hash = corpus_sha256(corpus_dir)
 
