@@ -20,6 +20,7 @@ from textgamegen.generation.device import (
     set_cpu_threads,
 )
 from textgamegen.generation.gpt2 import OOM_NOTICE, GPT2Generator
+from textgamegen.generation.load_report import explain
 from textgamegen.generation.loader import offline
 from textgamegen.generation.prompts import PromptTemplates
 
@@ -91,7 +92,7 @@ def load(
         if path is None:
             detail = (str(error).strip().splitlines() or [""])[0][:200]
             raise GeneratorError(f"{hub_help} ({type(error).__name__}: {detail})") from None
-        raise GeneratorError(f"{path}: the model could not be loaded: {error}") from None
+        raise GeneratorError(f"{path}: the model could not be loaded: {explain(error)}") from None
     where_label = f"{path}" if path is not None else name
     vocab = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > vocab:  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from pathlib import Path
 from textgamegen.config import SamplingSettings, Settings
 from textgamegen.generation import registry
 from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.generation.memory import directory_fit_problem
 
 TEMPLATE = "template"
 
@@ -122,7 +123,7 @@ def load_generator(
         return _template()
     name, path = resolve(model)
     if path is not None:
-        problem = registry.directory_problem(path)
+        problem = registry.directory_problem(path) or directory_fit_problem(path, dtype)
         if problem:
             raise GeneratorError(f"{path}: {problem}")
     from textgamegen.generation.prompts import PromptError, load_templates
