@@ -19,6 +19,7 @@ from textgamegen.generation.device import (
     resolve_dtype,
     set_cpu_threads,
 )
+from textgamegen.generation import hub
 from textgamegen.generation.gpt2 import OOM_NOTICE, GPT2Generator
 from textgamegen.generation.load_report import explain
 from textgamegen.generation.loader import offline
@@ -85,7 +86,7 @@ def load(
     source = str(path) if path is not None else name
     # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
     # happened before the variable was set; offline must never wait on the network.
-    local = path is not None or offline()
+    local = path is not None or offline() or not hub.answers()  # 3 s at most, then the cache
     try:
         tokenizer, model = _load_parts(source, local, weights)
     except Exception as error:  # noqa: BLE001 - transformers raises many kinds

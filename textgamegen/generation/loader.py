@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from textgamegen.config import SamplingSettings, Settings
-from textgamegen.generation import registry
+from textgamegen.generation import hub, registry
 from textgamegen.generation.base import Generator, GeneratorError
 from textgamegen.generation.memory import directory_fit_problem
 
@@ -51,6 +51,8 @@ def offline() -> bool:
 def _hub_help(model: str) -> str:
     installed = ", ".join(info.name for info in registry.list_models()) or "none"
     why = "offline (HF_HUB_OFFLINE is set)" if offline() else "not in the local cache"
+    if not offline() and hub.unreachable_reason():
+        why += f", and {hub.unreachable_reason()}"
     return (
         f"'{model}' is not an installed model (installed: {installed}) and, as a Hugging Face "
         f"hub id, it is {why}. To get it, run once while online: "
