@@ -135,6 +135,9 @@ def load_generator(
     except PromptError as error:
         raise GeneratorError(str(error)) from None
     from textgamegen.generation import hf
+    from textgamegen.generation.native_memory import cap_native_caches
+
+    cap_native_caches()  # bounded oneDNN caches: RSS levels off in long sessions (bench/soak.py)
 
     started = time.perf_counter()
     generator = hf.load(
