@@ -108,7 +108,8 @@ def _child(args: argparse.Namespace, fixed: bool) -> subprocess.Popen:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | dtype | native caches | turn | RSS MB | Python blocks | narrations | s |",
+    lines = ["| model | dtype | native caches | turn | RSS MB | Python blocks | narrations "
+             "| s |",
              "|---|---|---|---:|---:|---:|---:|---:|"]
     for result in results:
         caches = "capped" if result["fixed"] else "torch defaults"

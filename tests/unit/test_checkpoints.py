@@ -39,7 +39,8 @@ def test_partial_checkpoints_are_skipped_with_the_reason(tmp_path: Path) -> None
     assert "truncated" in checkpoint_problem(truncated)
     picked, skipped = newest_complete(tmp_path)
     assert picked == good
-    assert [path.name for path, _ in skipped] == ["checkpoint-10", "checkpoint-6", "checkpoint-4"]
+    names = [path.name for path, _ in skipped]
+    assert names == ["checkpoint-10", "checkpoint-6", "checkpoint-4"]
 
 
 def test_resume_says_which_and_sets_the_partial_ones_aside(

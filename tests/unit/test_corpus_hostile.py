@@ -35,7 +35,7 @@ def test_broken_dialogue_rows_are_named_by_file_and_line() -> None:
 
 
 def test_at_most_twenty_broken_rows_are_named(tmp_path: Path) -> None:
-    rows = ["ID\tSpeaker\tText"] + [f"{n}\tX" for n in range(50)] + ["99\tX\tA line of text here."]
+    rows = ["ID\tSpeaker\tText", *(f"{n}\tX" for n in range(50)), "99\tX\tA line of text."]
     path = tmp_path / "big.tsv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     src = Source(path="x", format="dialogue-export", text_column="Text")

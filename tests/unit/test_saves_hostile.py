@@ -45,7 +45,7 @@ def with_state(data: dict, **changes: object) -> str:
 
 def hostile_files(base: dict) -> dict[str, str]:
     return {
-        "deep-game": json.dumps(base).replace('"seed":', '"deep": ' + deep(5000) + ', "seed":', 1),
+        "deep-game": json.dumps(base).replace('"seed":', f'"deep": {deep(5000)}, "seed":', 1),
         "deep-top": deep(5000),
         "long-number": with_state(base).replace('"turn": 1', '"turn": ' + "9" * 5000, 1),
         "room-list": with_state(base, room=["hall"]),
@@ -146,7 +146,9 @@ def test_stale_temp_files_are_cleaned_at_start(tiny_world: World, tmp_path: Path
     assert (tmp_path / "autosave.json").exists()
 
 
-def test_temp_files_carry_the_writers_pid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_temp_files_carry_the_writers_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[str] = []
     real_replace = os.replace
 

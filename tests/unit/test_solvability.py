@@ -23,7 +23,9 @@ room = "east_hall"
 
 [rooms.yard]
 name = "Yard"
-exits = { east = { to = "east_hall", locked = true, key = "east_key" }, west = { to = "west_hall", locked = true, key = "west_key" } }
+[rooms.yard.exits]
+east = { to = "east_hall", locked = true, key = "east_key" }
+west = { to = "west_hall", locked = true, key = "west_key" }
 
 [rooms.east_hall]
 name = "East Hall"

@@ -128,7 +128,8 @@ def _check_fields(text: str, where: str) -> None:
     for _, name, spec, conversion in parts:
         # Only plain {field}: a width such as {action:>300000000} would allocate gigabytes.
         if spec or conversion:
-            shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+            shown = "{" + name + ("!" + conversion if conversion else "")
+            shown += (":" + spec if spec else "") + "}"
             raise PromptError(
                 f"{where}: {shown[:60]}: only plain {{field}} is allowed, no conversion or format"
             )
