@@ -124,6 +124,9 @@ def _corpus(args) -> int:
     for tag, info in stats["per_tag"].items():
         print(f"  {tag:9s} {info['lines']:7d} lines, {info['words_mean']} words on average")
     print("  dropped: " + ", ".join(f"{k} {v}" for k, v in stats["dropped_total"].items()))
+    broken = [row for info in stats["per_source"].values() for row in info["broken_rows"]]
+    for row in broken[:20]:
+        print(f"  broken row: {row}")
     return 0
 
 

@@ -26,6 +26,8 @@ from textgamegen.generation.layout import training_line
 from training import EOS, tag_token
 from training.config import CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract
+from training.formats.cleanup import MAX_BROKEN_NAMED
+from training.formats.sniff import looks_like_tsv
 from training.textfile import CorpusError, read_text
 
 SPLITS = ("train", "dev", "test")
@@ -128,9 +130,17 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
     per_source: dict[str, dict] = {}
     for source in config.sources:
         info = per_source.setdefault(source.name, {
-            "format": source.format, "files": {}, "examples": Counter(), "dropped": Counter()})
+            "format": source.format, "files": {}, "examples": Counter(), "dropped": Counter(),
+            "broken_rows": []})
         for path in source_files(source, root):
             decoded = read_text(path, source.encoding, config.max_undecodable)
+            if source.format != "dialogue-export":
+                table = looks_like_tsv(decoded.text)
+                if table:
+                    raise CorpusError(
+                        f"{path}: line 1: looks like a tab-separated table with a header "
+                        f"({table}), not {source.format!r} text; for a dialogue export set "
+                        f'format = "dialogue-export" in source {source.name!r}')
             extraction = extract(decoded.text, path, source, config)
             if not extraction.examples:
                 reasons = ", ".join(f"{n} {r}" for r, n in extraction.dropped.most_common())
@@ -146,6 +156,8 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
                                         "examples": len(extraction.examples)}
             info["examples"].update(e.tag for e in extraction.examples)
             info["dropped"].update(extraction.dropped)
+            room = MAX_BROKEN_NAMED - len(info["broken_rows"])
+            info["broken_rows"] += extraction.broken[:max(0, room)]
             examples += [(source.name, e) for e in extraction.examples]
     return examples, per_source
 
@@ -199,6 +211,7 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         CorpusError: bad input or a corpus that fails validation, naming file and line.
     """
     corpus = config.corpus
+    check_output(out_dir)
     examples, per_source = collect(corpus, config.root)
     seen: set[str] = set()
     unique: list[tuple[str, Example]] = []
@@ -228,12 +241,12 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     lines["train"] = [corpus_line(e) for _, e in repeated]
     validate_splits(lines, corpus.expect_tags, out_dir)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    texts = {f"{split}.txt": "".join(line + "\n" for line in lines[split]) for split in SPLITS}
     outputs = {}
     for split in SPLITS:
-        path = out_dir / f"{split}.txt"
-        path.write_text("".join(line + "\n" for line in lines[split]), encoding="utf-8")
-        outputs[f"{split}.txt"] = {"lines": len(lines[split]), "sha256": sha256_file(path)}
+        data = texts[f"{split}.txt"].encode("utf-8")
+        outputs[f"{split}.txt"] = {"lines": len(lines[split]),
+                                   "sha256": hashlib.sha256(data).hexdigest()}
 
     tags = sorted({e.tag for _, e in unique})
     stats = {
@@ -258,6 +271,7 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
                    "duplicates": duplicates[name],
                    "dropped": dict(info["dropped"].most_common()),
                    "conditioning": dict(info.get("conditioning", Counter())),
+                   "broken_rows": info["broken_rows"],
                    "files": info["files"]}
             for name, info in per_source.items()},
         "dropped_total": dict(sum((i["dropped"] for i in per_source.values()), Counter())
@@ -267,8 +281,8 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         "outputs": outputs,
         "config": as_dict(corpus),
     }
-    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n",
-                                        encoding="utf-8")
+    texts["stats.json"] = json.dumps(stats, indent=2, sort_keys=True) + "\n"
+    publish(out_dir, texts)
     return CorpusResult(out_dir=out_dir, splits=lines, stats=stats)
 
 
@@ -276,6 +290,66 @@ def _tagger_name() -> str:
     from training.grounding import tagger_name
 
     return tagger_name()
+OUTPUT_FILES = tuple(f"{split}.txt" for split in SPLITS) + ("stats.json",)
+
+
+def _output_problem(out_dir: Path) -> str:
+    if out_dir.exists() and not out_dir.is_dir():
+        return "is a file, not a folder"
+    for name in OUTPUT_FILES:
+        path = out_dir / name
+        if path.exists() and not path.is_file():
+            return f"{name} there is not a file (a folder or special file blocks it)"
+    return ""
+
+
+def check_output(out_dir: Path) -> None:
+    """Refuse an output folder that cannot take a corpus, before any work.
+
+    Raises:
+        CorpusError: the path is a file, or a split file is blocked.
+    """
+    problem = _output_problem(out_dir)
+    if problem:
+        raise CorpusError(f"{out_dir}: cannot write the corpus: {problem}")
+
+
+def publish(out_dir: Path, texts: dict[str, str]) -> None:
+    """Write the corpus files into a temp folder, then move them into ``out_dir`` at the
+    end, so a failure leaves the old corpus (or nothing), never a folder with half of one.
+
+    Raises:
+        CorpusError: the folder cannot be written (named, with the reason).
+    """
+    import os
+    import shutil
+    import tempfile
+
+    check_output(out_dir)
+    fresh = not out_dir.exists()
+    temp: Path | None = None
+    try:
+        # Inside an existing folder (same file system, so renames are atomic), else beside it.
+        parent = out_dir.parent if fresh else out_dir
+        parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
+        for name, text in texts.items():
+            with open(temp / name, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        if fresh:
+            os.replace(temp, out_dir)
+            temp = None
+        else:
+            for name in texts:
+                os.replace(temp / name, out_dir / name)
+    except OSError as error:
+        raise CorpusError(f"{out_dir}: cannot write the corpus: "
+                          f"{error.strerror or error} ({error.filename or out_dir})") from None
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def corpus_sha256(out_dir: Path) -> str:

@@ -254,7 +254,8 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
 
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
+
+    from training.checkpoints import resume_checkpoint
 
     cuda = device in ("auto", "cuda") and torch.cuda.is_available()
     if device == "cuda" and not cuda:
@@ -269,7 +270,7 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
     resume_from: str | None = None
     if resume:
         if resume is True:
-            last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+            last = resume_checkpoint(checkpoints)  # the newest *complete* one, said aloud
             if last is None:
                 raise FinetuneError(f"--resume: no checkpoint in {checkpoints}")
             resume_from = last

@@ -157,6 +157,9 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         result = build_corpus(config, corpus_dir)
         _say(f"corpus: {result.stats['splits']} lines, per tag "
              f"{ {t: v['lines'] for t, v in result.stats['per_tag'].items()} }")
+        for info in result.stats["per_source"].values():
+            for row in info["broken_rows"]:
+                _say(f"corpus: broken row {row}")
         log.mark("corpus", corpus_key)
     corpus_hash = corpus_sha256(corpus_dir)
 
@@ -182,6 +185,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     if done("finetune", finetune_key) and weights_file(model_dir).is_file():
         _say("finetune: unchanged, skipped")
     else:
+        from training.checkpoints import newest_complete
         from training.finetune import finetune
 
         # Checkpoints of the same data, base and model settings can be continued: after an
@@ -190,7 +194,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
             k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
             base_hash)
         started = log.load().get("finetune-started", {}).get("key") == compatible_key
-        resume = started and any((finetune_dir / "checkpoints").glob("checkpoint-*"))
+        resume = started and newest_complete(finetune_dir / "checkpoints")[0] is not None
         if not started and finetune_dir.exists():
             import shutil
 

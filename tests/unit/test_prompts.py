@@ -187,8 +187,8 @@ def test_settings_prompts_path_wins(tmp_path: Path) -> None:
         ('[kinds.item]\ntag = "poem"\n', r"\[kinds.item\] tag: must be one of"),
         ("[kinds.quest]\nfacts = 3\n", r"\[kinds.quest\] facts: must be a list"),
         ('[kinds.quest]\nfacts = ["mood"]\n', r"\[kinds.quest\] facts: unknown fact"),
-        ('[kinds.action]\nopening = "{action:>300000000}"\n', r"format spec or conversion"),
-        ('[kinds.action]\nfallback = "{action!r}"\n', r"format spec or conversion"),
+        ('[kinds.action]\nopening = "{action:>300000000}"\n', r"only plain"),
+        ('[kinds.action]\nfallback = "{action!r}"\n', r"only plain"),
         ("[kinds.quest]\nvoice = 3\n", r"\[kinds.quest\]: unknown key voice"),
         ("[rerank]\nbeauty = 1\n", r"\[rerank\] unknown key beauty"),
         ("[prompt]\nmax_story_lines = -1\n", r"max_story_lines"),
@@ -212,3 +212,22 @@ def test_fallback_text_is_never_empty() -> None:
         assert fallback_text(ContentRequest(kind), templates)
     attempt = ContentRequest(ContentKind.ACTION, command="fly", attempt=True)
     assert fallback_text(attempt, templates) == "You try to fly, but nothing much comes of it."
+
+
+@pytest.mark.parametrize(
+    ("template", "shown"),
+    [
+        ("{action:>300000000}", r"\{action:>300000000\}"),
+        ("You {command!r}", r"\{command!r\}"),
+        ("{room!s:^9}", r"\{room!s:\^9\}"),
+        ("{subject:{room}}", r"\{subject:\{room\}\}"),
+    ],
+)
+def test_format_specs_and_conversions_are_refused_at_load(
+    tmp_path: Path, template: str, shown: str
+) -> None:
+    """Issue 11: a width in a template once used 5.8 GB; only plain {field} may load."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(f'[kinds.action]\nopening = "{template}"\n', encoding="utf-8")
+    with pytest.raises(PromptError, match=rf"mine.toml.*\[kinds.action\] opening: {shown}"):
+        load_templates(mine)

@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 
 from textgamegen.engine.playthrough import EXPECTATION_HELP
+from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.worlds import DEFAULT_WORLD
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _warn(message: str) -> None:
+    """A line for stderr; names from files and scripts may carry escapes, so clean it."""
+    print(terminal_safe(message), file=sys.stderr)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="generator: template, an installed model, a directory or a hub id "
         "(default: from settings)",
     )
-    parser.add_argument("--device", default=None, help="auto, cpu or cuda (default: from settings)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        choices=DEVICES,
+        help="auto, cpu or cuda (default: from settings)",
+    )
     parser.add_argument(
         "--saves-dir",
         dest="saves_dir",
@@ -90,7 +103,7 @@ def _generator(model: str | None, device: str | None) -> object:
     try:
         settings = load_settings()
     except SettingsError as error:
-        print(f"textgamegen: settings not read, using defaults: {error}", file=sys.stderr)
+        _warn(f"textgamegen: settings not read, using defaults: {error}")
         settings = Settings()
     name = model or settings.model
     if name == "template":
@@ -106,10 +119,7 @@ def _generator(model: str | None, device: str | None) -> object:
             print(f"textgamegen: {generator.notice}", file=sys.stderr)
         return generator
     except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
-        print(
-            f"textgamegen: model {name!r} not loaded ({error}); using the template generator",
-            file=sys.stderr,
-        )
+        _warn(f"textgamegen: model {name!r} not loaded ({error}); using the template generator")
         return TemplateGenerator()
 
 
@@ -122,6 +132,9 @@ def run_headless(args: argparse.Namespace) -> int:
     from textgamegen.engine.worlds import find_world
 
     saves_dir = Path(args.saves_dir).expanduser() if args.saves_dir else paths.saves_dir()
+    from textgamegen.engine.saves import clean_saves_folder
+
+    clean_saves_folder(saves_dir)
     try:
         read_script(args.script)
         if args.load:
@@ -133,7 +146,7 @@ def run_headless(args: argparse.Namespace) -> int:
             # No autosave: a test run must never overwrite the player's autosave.
             game = Game.new(world, seed=args.seed, saves_dir=saves_dir, autosave=False)
     except (WorldError, SaveError, ScriptError) as error:
-        print(f"textgamegen: {error}", file=sys.stderr)
+        _warn(f"textgamegen: {error}")
         return 2
     generator = _generator(args.model, args.device)
     report = run_script(args.script, game, generator)
@@ -144,16 +157,16 @@ def run_headless(args: argparse.Namespace) -> int:
         try:
             write_atomic(Path(args.transcript), text)
         except OSError as error:
-            print(f"textgamegen: cannot write {args.transcript}: {error}", file=sys.stderr)
+            _warn(f"textgamegen: cannot write {args.transcript}: {error}")
             return 2
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(terminal_safe(text))
     for failure in report.failures:
-        print(f"{args.script}:{failure}", file=sys.stderr)
+        _warn(f"{args.script}:{failure}")
     verdict = "won" if report.won else "not won"
     summary = (
         f"{args.script}: {report.checked} expectations, {len(report.failures)} failed; "
         f"turn {game.turn}, {verdict}"
     )
-    print(summary, file=sys.stderr)
+    _warn(summary)
     return 0 if report.ok else 1

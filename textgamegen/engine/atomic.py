@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+# A temp file older than this is stale whoever wrote it: a save takes milliseconds.
+STALE_AFTER_S = 600.0
+# ".NAME.PID-RANDOM.tmp": the writer's process id lets a later start tell a crash's leftover
+# from a save still being written.
+_TEMP = re.compile(r"^\..+?\.(?:(?P<pid>\d+)-)?[^.]*\.tmp$")
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file in the same folder, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -28,3 +38,55 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _process_alive(pid: int) -> bool | None:
+    """Whether process ``pid`` runs; None when this platform cannot tell safely."""
+    if os.name == "nt":
+        return None  # os.kill(pid, 0) would terminate the process on Windows
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    except OSError:
+        return None
+    return True
+
+
+def clean_stale_temps(folder: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the temp files ``write_atomic`` left when its process was killed mid-write.
+
+    A temp file goes when the process that wrote it is gone, or when it is older than
+    ``older_than_s`` (files from before process ids were recorded, or a reused id).
+    A save being written right now by a live process is left alone.
+
+    Returns:
+        The files removed.
+    """
+    removed: list[Path] = []
+    try:
+        candidates = list(Path(folder).glob(".*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for path in candidates:
+        found = _TEMP.match(path.name)
+        if found is None:
+            continue
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:
+            continue
+        pid = found.group("pid")
+        dead = pid is not None and _process_alive(int(pid)) is False
+        if dead or age > older_than_s:
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed

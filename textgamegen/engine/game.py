@@ -597,7 +597,8 @@ class Game:
 
         if self.saves_dir is None:
             raise StateError("loading is off in this game (no saves folder)")
-        loaded = load_game(name, self.saves_dir, world=self.world)
+        # Typed in the game: names in the saves folder only, never a path elsewhere.
+        loaded = load_game(name, self.saves_dir, world=self.world, allow_path=False)
         self._undo.append(self.state)
         self.state = loaded.state
         self.seed = loaded.seed

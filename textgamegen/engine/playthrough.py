@@ -35,6 +35,7 @@ from pathlib import Path
 from textgamegen.engine.content import StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.parser import noun_words
+from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.world import QUEST_STATES
 
 EXPECTATION_HELP = """\
@@ -92,22 +93,39 @@ class PlaythroughReport:
     won: bool = False
 
     def as_text(self) -> str:
-        """``> command`` then its output, one blank line between commands."""
+        """``> command`` then its output, one blank line between commands.
+
+        Every piece goes through ``terminal_safe``: a script line or a world's text may
+        carry escapes that would clear the screen or retitle the window."""
         blocks = []
         for entry in self.transcript:
             lines = [f"> {entry.command}"] if entry.line else []
             lines += entry.output()
-            blocks.append("\n".join(lines))
+            blocks.append("\n".join(terminal_safe(line) for line in lines))
         return "\n\n".join(blocks) + "\n"
 
     def as_jsonl(self) -> str:
-        """One JSON object per command, in order."""
+        """One JSON object per command, in order, every string made ``terminal_safe``."""
         rows = []
         for entry in self.transcript:
-            row = asdict(entry)
-            row["events"] = [{"kind": kind, "text": text} for kind, text in entry.events]
+            row = _safe_strings(asdict(entry))
+            row["events"] = [
+                {"kind": terminal_safe(kind), "text": terminal_safe(text)}
+                for kind, text in entry.events
+            ]
             rows.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
         return "\n".join(rows) + "\n"
+
+
+def _safe_strings(value: object) -> object:
+    """``value`` with every string in it made ``terminal_safe`` (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return terminal_safe(value)
+    if isinstance(value, dict):
+        return {key: _safe_strings(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe_strings(item) for item in value]
+    return value
 
 
 def read_script(path: Path) -> list[tuple[int, str]]:

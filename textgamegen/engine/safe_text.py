@@ -37,3 +37,9 @@ def strip_unsafe(text: str, keep_newlines: bool = True) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def terminal_safe(text: str) -> str:
+    """What may be written to a terminal or a transcript: ``strip_unsafe`` line by line,
+    keeping newlines. The one sanitiser at every headless output boundary."""
+    return strip_unsafe(str(text), keep_newlines=True)

@@ -7,7 +7,12 @@ refused with a message. Writes go through ``engine.atomic.write_atomic`` (temp f
 fsync, rename), so a crash mid-save leaves the previous save whole.
 
 Save names are sanitised to letters, digits, ``-`` and ``_``: no path can escape the saves
-folder. ``load_game`` also takes a path to a ``.json`` file (the repo's ``saves/``).
+folder. ``load_game`` also takes a path to a ``.json`` file (the repo's ``saves/``), but
+only when the caller allows it: the command line may, the in-game ``load`` may not.
+
+A save is untrusted input: before anything reads it, ``check_save`` holds it to a schema
+(every field's type, how deep it nests, how long its texts and lists are), so a hostile
+file gives one clear ``SaveError`` naming the file, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from textgamegen import paths
-from textgamegen.engine.atomic import write_atomic
+from textgamegen.engine.atomic import clean_stale_temps, write_atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.state import StateError
 from textgamegen.engine.world import World, WorldError, load_world
@@ -32,6 +37,11 @@ SAVE_FORMAT = "textgamegen-save"
 AUTOSAVE_NAME = "autosave"
 MAX_NAME_CHARS = 40
 MAX_SAVE_BYTES = 5_000_000
+# A real save nests 5 levels (save > game > state > locations > value); allow some room.
+MAX_SAVE_DEPTH = 12
+MAX_NUMBER_DIGITS = 20
+MAX_TEXT_CHARS = 100_000
+MAX_LIST_ITEMS = 100_000
 
 # version -> function that turns a save of that version into the next version.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -125,10 +135,7 @@ def read_save(path: Path) -> dict[str, Any]:
         raise SaveError(f"{path}: no such save") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SaveError(f"{path}: cannot read the save: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SaveError(f"{path}: broken save (not valid JSON: {error})") from None
+    data = _parse(text, path)
     if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
         raise SaveError(f"{path}: not a TextGameGen save")
     version = data.get("version")
@@ -148,10 +155,160 @@ def read_save(path: Path) -> dict[str, Any]:
             )
         data = migrate(data)
         version = data["version"]
+    check_save(data, path)
     return data
 
 
-def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) -> Game:
+def _nesting(text: str) -> int:
+    """How deep the JSON's arrays and objects nest, found without parsing (a parser
+    would recurse once per level and could overflow the stack first)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_SAVE_DEPTH:
+                    return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _whole_number(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number has {len(digits)} digits (at most {MAX_NUMBER_DIGITS})")
+    return int(digits)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a save can hold")
+
+
+def _parse(text: str, path: Path) -> Any:
+    if _nesting(text) > MAX_SAVE_DEPTH:
+        raise SaveError(
+            f"{path}: broken save (nested more than {MAX_SAVE_DEPTH} levels deep)"
+        )
+    try:
+        return json.loads(text, parse_int=_whole_number, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise SaveError(f"{path}: broken save (not valid JSON: {error})") from None
+    except (ValueError, RecursionError) as error:
+        raise SaveError(f"{path}: broken save ({error})") from None
+
+
+class _Fields:
+    """Checks one object of a save, naming the file and the field's path in every error."""
+
+    def __init__(self, path: Path, where: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise SaveError(f"{path}: {where} must be an object, not {_kind(data)}")
+        self.path, self.where, self.data = path, where, data
+
+    def fail(self, key: str, problem: str) -> SaveError:
+        return SaveError(f"{self.path}: {self.where}.{key} {problem}")
+
+    def text(self, key: str, required: bool = False) -> None:
+        if key not in self.data:
+            if required:
+                raise self.fail(key, "is missing")
+            return
+        value = self.data[key]
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be text, not {_kind(value)}")
+        if len(value) > MAX_TEXT_CHARS:
+            raise self.fail(key, f"is {len(value)} characters long (at most {MAX_TEXT_CHARS})")
+
+    def number(self, key: str, minimum: int | None = None) -> None:
+        value = self.data.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, f"must be a whole number, not {_kind(value)}")
+        if minimum is not None and value < minimum:
+            raise self.fail(key, f"must be {minimum} or more")
+
+    def truth(self, key: str) -> None:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, not {_kind(value)}")
+
+    def texts(self, key: str) -> None:
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a list of text, not {_kind(value)}")
+        self._limit(key, value)
+        for item in value:
+            if not isinstance(item, str) or len(item) > MAX_TEXT_CHARS:
+                raise self.fail(key, "must hold only text of reasonable length")
+
+    def mapping(self, key: str) -> None:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must map names to text, not {_kind(value)}")
+        self._limit(key, value)
+        for item in value.values():
+            if not isinstance(item, str) or len(item) > MAX_TEXT_CHARS:
+                raise self.fail(key, "must map names to text of reasonable length")
+
+    def _limit(self, key: str, value: list[Any] | dict[str, Any]) -> None:
+        if len(value) > MAX_LIST_ITEMS:
+            raise self.fail(key, f"holds {len(value)} entries (at most {MAX_LIST_ITEMS})")
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false",
+             int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def check_save(data: dict[str, Any], path: Path) -> None:
+    """Hold a parsed save to its schema: every field's type and size.
+
+    Raises:
+        SaveError: naming the file and the field, e.g. ``game.state.won must be true or
+            false, not text``.
+    """
+    top = _Fields(path, "save", data)
+    for key in ("world", "format"):
+        top.text(key, required=True)
+    for key in ("world_title", "world_file", "saved_at"):
+        top.text(key)
+    top.number("version", minimum=0)
+    if "game" not in data:
+        raise top.fail("game", "is missing")
+    game = _Fields(path, "game", data["game"])
+    game.text("world")
+    game.number("seed")
+    game.mapping("cache")
+    if "state" not in game.data:
+        raise game.fail("state", "is missing")
+    state = _Fields(path, "game.state", game.data["state"])
+    state.text("room", required=True)
+    state.number("turn", minimum=0)
+    state.mapping("locations")
+    state.mapping("quests")
+    for key in ("closed", "locked", "unlocked", "flags", "visited", "story"):
+        state.texts(key)
+    state.truth("won")
+
+
+def load_game(
+    name_or_path: str,
+    saves_dir: Path,
+    world: World | None = None,
+    *,
+    allow_path: bool = True,
+) -> Game:
     """Load a save by name (from ``saves_dir``) or by path.
 
     Args:
@@ -159,12 +316,23 @@ def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) ->
         saves_dir: the saves folder; the loaded game saves there too.
         world: the world being played; a save for another world is refused. When None,
             the save's world is found by name (or by the file it was loaded from).
+        allow_path: whether a path outside ``saves_dir`` may be given; the command line
+            may, a command typed in the game may not (it names saves in the folder).
 
     Raises:
         SaveError: the file is missing, broken, of an unknown version, or does not fit
             its world. Nothing on disk is changed.
     """
-    path = _locate(name_or_path, saves_dir)
+    if allow_path:
+        path = _locate(name_or_path, saves_dir)
+    else:
+        text = str(name_or_path).strip()
+        if "/" in text or "\\" in text or text.startswith(("~", ".")):
+            raise SaveError(
+                f"'{text[:80]}': only saves in the saves folder can be loaded here, by name "
+                "(see the Load list); to load a file elsewhere, pass it with --load"
+            )
+        path = save_path(text.removesuffix(".json"), saves_dir)
     data = read_save(path)
     saved_world = data.get("world")
     if not isinstance(saved_world, str):
@@ -190,22 +358,38 @@ def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) ->
         raise SaveError(f"{path}: the save does not fit world '{world.name}': {error}") from None
 
 
-def list_saves(saves_dir: Path) -> list[SaveInfo]:
-    """Every readable save in the folder, newest first; broken files are skipped."""
+def list_saves(saves_dir: Path, problems: list[str] | None = None) -> list[SaveInfo]:
+    """Every readable save in the folder, newest first.
+
+    A broken file is skipped (its reason appended to ``problems`` when given); one bad
+    file never hides or breaks the others.
+    """
     found = []
     folder = Path(saves_dir)
     if not folder.is_dir():
         return []
-    for path in folder.glob("*.json"):
+    for path in sorted(folder.glob("*.json")):
         try:
             data = read_save(path)
-            game = data.get("game") or {}
-            turn = int((game.get("state") or {}).get("turn", 0))
+            turn = data["game"]["state"].get("turn", 0)
             found.append(
-                SaveInfo(
-                    path.stem, path, str(data.get("world", "")), turn, str(data.get("saved_at", ""))
-                )
+                SaveInfo(path.stem, path, data["world"], turn, str(data.get("saved_at", "")))
             )
-        except (SaveError, ValueError, TypeError, AttributeError):
-            continue
+        except SaveError as error:
+            if problems is not None:
+                problems.append(str(error))
+        except Exception as error:  # noqa: BLE001 - a hostile file must not break the list
+            if problems is not None:
+                problems.append(f"{path}: broken save ({type(error).__name__})")
     return sorted(found, key=lambda info: (info.saved_at, info.name), reverse=True)
+
+
+def clean_saves_folder(saves_dir: Path) -> list[Path]:
+    """At start: remove temp files that saves killed mid-write left behind.
+
+    Returns:
+        The files removed.
+    """
+    if not Path(saves_dir).is_dir():
+        return []
+    return clean_stale_temps(Path(saves_dir))

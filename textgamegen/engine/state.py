@@ -89,7 +89,7 @@ class GameState:
             raise StateError("state must be an object")
         state = cls.initial(world)
         room = data.get("room")
-        if room not in world.rooms:
+        if not isinstance(room, str) or room not in world.rooms:
             raise StateError(f"room '{room}' is not in world '{world.name}'")
         state.room = room
         turn = data.get("turn", 0)
@@ -118,7 +118,10 @@ class GameState:
         state.flags = set(_strings(data, "flags"))
         state.visited = _keys(data, "visited", world.rooms, world.name) | {state.room}
         state.story = _strings(data, "story")[-STORY_LIMIT:]
-        state.won = bool(data.get("won", False))
+        won = data.get("won", False)
+        if not isinstance(won, bool):
+            raise StateError("won must be true or false")
+        state.won = won
         return state
 
 

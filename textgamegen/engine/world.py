@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textgamegen.engine.safe_text import strip_unsafe
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10
@@ -204,7 +206,8 @@ class _Table:
         return value
 
     def text(self, key: str, default: str = "", required: bool = False) -> str:
-        value = self._get(key, str, default, required)
+        # Cleaned here, once, so no later path (transcript, TUI, prompt) can miss it.
+        value = strip_unsafe(self._get(key, str, default, required))
         if required and not value.strip():
             raise self.error(key, "must not be empty")
         return value.strip()
@@ -217,7 +220,8 @@ class _Table:
         values = [value] if isinstance(value, str) else value
         if not all(isinstance(v, str) for v in values):
             raise self.error(key, "must be a list of strings")
-        return tuple(v.strip() for v in values if v.strip())
+        cleaned = (strip_unsafe(v, keep_newlines=False).strip() for v in values)
+        return tuple(v for v in cleaned if v)
 
     def table(self, key: str) -> dict[str, Any]:
         return self._get(key, dict, {}, False)
@@ -325,7 +329,10 @@ def _read_npc(source: str, key: str, data: Any) -> Npc:
         text=table.text("text"),
         location=table.text("location", required=True),
         greeting=table.text("greeting"),
-        topics={topic.lower(): answer.strip() for topic, answer in topics.items()},
+        topics={
+            strip_unsafe(topic, keep_newlines=False).lower(): strip_unsafe(answer).strip()
+            for topic, answer in topics.items()
+        },
         unknown=table.text("unknown"),
         wants=table.text("wants"),
         gives=table.text("gives"),
@@ -385,6 +392,11 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise WorldError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise WorldError(
+            f"{source}: not a world: arrays or tables nested too deeply to read"
+        ) from None
     top = _Table(source, "top level", data)
     for key in ("world", "win", "rooms", "items", "npcs", "quests"):
         top.seen.add(key)

@@ -19,7 +19,9 @@ from textgamegen.generation.device import (
     resolve_dtype,
     set_cpu_threads,
 )
+from textgamegen.generation import hub
 from textgamegen.generation.causal_lm import OOM_NOTICE, CausalLMGenerator
+from textgamegen.generation.load_report import explain
 from textgamegen.generation.loader import offline
 from textgamegen.generation.prompts import PromptTemplates
 
@@ -106,14 +108,14 @@ def load(
     source = str(path) if path is not None else name
     # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
     # happened before the variable was set; offline must never wait on the network.
-    local = path is not None or offline()
+    local = path is not None or offline() or not hub.answers()  # 3 s at most, then the cache
     try:
         tokenizer, model = _load_parts(source, local, weights)
     except Exception as error:  # noqa: BLE001 - transformers raises many kinds
         if path is None:
             detail = (str(error).strip().splitlines() or [""])[0][:200]
             raise GeneratorError(f"{hub_help} ({type(error).__name__}: {detail})") from None
-        raise GeneratorError(f"{path}: the model could not be loaded: {error}") from None
+        raise GeneratorError(f"{path}: the model could not be loaded: {explain(error)}") from None
     where_label = f"{path}" if path is not None else name
     vocab = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > vocab:  # type: ignore[arg-type]

@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 
 from textgamegen.config import SamplingSettings, Settings
-from textgamegen.generation import registry
+from textgamegen.generation import hub, registry
 from textgamegen.generation.base import Generator, GeneratorError
 from textgamegen.generation.bases import Progress, is_gguf
+from textgamegen.generation.memory import directory_fit_problem
 
 TEMPLATE = "template"
 
@@ -55,6 +56,8 @@ def offline() -> bool:
 def _hub_help(model: str) -> str:
     installed = ", ".join(info.name for info in registry.list_models()) or "none"
     why = "offline (HF_HUB_OFFLINE is set)" if offline() else "not in the local cache"
+    if not offline() and hub.unreachable_reason():
+        why += f", and {hub.unreachable_reason()}"
     return (
         f"'{model}' is not an installed model (installed: {installed}) and, as a Hugging Face "
         f"hub id, it is {why}. To get it, run once while online: "
@@ -161,7 +164,7 @@ def _load(
 ) -> Generator:
     name, path = resolve(model)
     if path is not None:
-        problem = registry.directory_problem(path)
+        problem = registry.directory_problem(path) or directory_fit_problem(path, dtype)
         if problem:
             raise GeneratorError(f"{path}: {problem}")
     from textgamegen.generation.prompts import PromptError, load_templates
@@ -180,7 +183,15 @@ def _load(
         from textgamegen.generation.adapters import merged_model_dir
 
         weights_dir = merged_model_dir(path, progress)
+    if weights_dir is not None and weights_dir != path:
+        # An unpacked base or a merged adapter: as big as its base, checked the same way.
+        problem = directory_fit_problem(weights_dir, dtype)
+        if problem:
+            raise GeneratorError(f"{path or name}: {problem}")
     from textgamegen.generation import hf
+    from textgamegen.generation.native_memory import cap_native_caches
+
+    cap_native_caches()  # bounded oneDNN caches: RSS levels off in long sessions (bench/soak.py)
 
     generator = hf.load(
         name, weights_dir, device, sampling, templates,

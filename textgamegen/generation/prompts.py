@@ -128,14 +128,19 @@ def _check_fields(text: str, where: str) -> None:
     """Only plain ``{field}``: a format spec (``{action:>300000000}``) or conversion could
     make a template allocate gigabytes, so both are refused when the file is read."""
     try:
-        parsed = [(name, spec, conversion) for _, name, spec, conversion
-                  in string.Formatter().parse(text) if name is not None]  # fmt: skip
+        parts = [part for part in string.Formatter().parse(text) if part[1] is not None]
     except ValueError as error:
         raise PromptError(f"{where}: {error}") from None
-    for name, spec, conversion in parsed:
+    for _, name, spec, conversion in parts:
+        # Only plain {field}: a width such as {action:>300000000} would allocate gigabytes.
         if spec or conversion:
-            raise PromptError(f"{where}: {{{name}...}} has a format spec or conversion; "
-                              "only plain {field} is allowed")  # fmt: skip
+            shown = "{" + name + ("!" + conversion if conversion else "")
+            shown += (":" + spec if spec else "") + "}"
+            raise PromptError(
+                f"{where}: {shown[:60]}: only plain {{field}} is allowed, no conversion or format"
+            )
+    names = [name for _, name, _, _ in parts]
+    for name in names:
         if name not in FIELDS:
             raise PromptError(f"{where}: unknown field {{{name}}} (known: {', '.join(FIELDS)})")
 

@@ -171,6 +171,12 @@ class TextGameGenApp(App[int]):
         self.launch = launch
         self.settings = launch.settings
         self.saves_dir = launch.saves_dir
+        try:
+            from textgamegen.engine.saves import clean_saves_folder
+
+            clean_saves_folder(self.saves_dir)
+        except OSError:
+            pass  # a folder we cannot tidy still plays
         self.game: Game | None = None
         self._loader = loader or load_generator_in_worker
         self._ready_generator = generator

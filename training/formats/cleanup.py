@@ -33,6 +33,11 @@ class Extraction:
     examples: list[Example] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     """Pieces of text left out, by reason."""
+    broken: list[str] = field(default_factory=list)
+    """Malformed rows, as "FILE:LINE: what is wrong" (the first ``MAX_BROKEN_NAMED``)."""
+
+
+MAX_BROKEN_NAMED = 20
 
 
 _ASCII_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',

@@ -2,7 +2,8 @@
 
 Like a Creation Kit export: a header row names the columns (ID, type, topic, speaker,
 text...); the text column is picked by its header name (``text_column``, any case). Rows
-with fewer columns than the header, or with empty text, are skipped and counted.
+with fewer columns than the header, or with empty text, are skipped, counted, and the
+first ``MAX_BROKEN_NAMED`` named by file and line (in ``stats.json`` and the output).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Extraction, add_text, fixed_tag
+from training.formats.cleanup import MAX_BROKEN_NAMED, Extraction, add_text, fixed_tag
 from training.textfile import CorpusError
 
 
@@ -37,10 +38,18 @@ def extract_dialogue_export(text: str, path: Path, source: Source,
         cells = line.split("\t")
         if len(cells) < len(header):
             result.dropped["row with missing columns"] += 1
+            _name_broken(result, path, number + 1,
+                         f"{len(cells)} of {len(header)} columns")
             continue
         value = cells[column].strip().strip('"').strip()
         if not value:
             result.dropped["row with empty text"] += 1
+            _name_broken(result, path, number + 1, f"empty {source.text_column!r} column")
             continue
         add_text(result, value, number + 1, tag, source, corpus)
     return result
+
+
+def _name_broken(result: Extraction, path: Path, line: int, problem: str) -> None:
+    if len(result.broken) < MAX_BROKEN_NAMED:
+        result.broken.append(f"{path}:{line}: {problem}")

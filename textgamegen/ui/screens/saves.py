@@ -79,6 +79,7 @@ class LoadDialog(ModalScreen[str | None]):
             yield Label("Load a saved game:", classes="dialog-title")
             yield OptionList(id="load-list")
             yield Static(id="load-empty", classes="dialog-error")
+            yield Static(id="load-broken", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Load", id="load-ok", variant="primary")
                 yield Button("Cancel", id="load-cancel")
@@ -88,8 +89,9 @@ class LoadDialog(ModalScreen[str | None]):
 
         listing = self.query_one("#load-list", OptionList)
         empty = self.query_one("#load-empty", Static)
+        problems: list[str] = []
         try:
-            saves = list_saves(self.saves_dir)
+            saves = list_saves(self.saves_dir, problems)
         except (OSError, SaveError) as error:
             saves = []
             empty.update(Text(strip_unsafe(f"Could not read {self.saves_dir}: {error}")))
@@ -101,6 +103,12 @@ class LoadDialog(ModalScreen[str | None]):
                 strip_unsafe(f"  {info.world}, turn {info.turn}, {info.saved_at}"), style="dim"
             )
             listing.add_option(Option(label, id=info.name))
+        broken = self.query_one("#load-broken", Static)
+        if problems:
+            # Name the broken files but keep listing the good ones.
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            broken.update(Text(strip_unsafe(f"Not listed: {problems[0]}{more}")[:300]))
+        broken.display = bool(problems)
         empty.display = not saves
         listing.display = bool(saves)
         if saves:
