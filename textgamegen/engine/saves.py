@@ -27,14 +27,20 @@ from textgamegen.engine.state import StateError
 from textgamegen.engine.world import World, WorldError, load_world
 from textgamegen.engine.worlds import find_world
 
-SAVE_VERSION = 1
+SAVE_VERSION = 2
+"""1: the first format. 2: the game state has a "map" (room -> [x, y])."""
 SAVE_FORMAT = "textgamegen-save"
 AUTOSAVE_NAME = "autosave"
 MAX_NAME_CHARS = 40
 MAX_SAVE_BYTES = 5_000_000
 
 # version -> function that turns a save of that version into the next version.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _add_map(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 had no map; GameState.from_dict lays one out from the visited rooms.
+    return {**data, "version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_map}
 
 
 class SaveError(ValueError):
