@@ -1,8 +1,8 @@
 """The player's map: where each visited room sits on a grid, and that grid drawn as text.
 
 A room gets its place the first time the player walks in, one step from the room they
-came from in the direction they went (``up`` and ``in`` lean north, ``down`` and ``out``
-south); when that cell is taken, the nearest free one is used. Places are part of the
+came from in the direction they went (``up`` leans north-east, ``down`` south-west, ``in``
+north and ``out`` south); when that cell is taken, the nearest free one is used. Places are part of the
 game state and of saves, so the picture never shifts under the player. A save from before
 maps existed is given places by walking the visited rooms from the start (``layout``).
 
@@ -28,7 +28,9 @@ Place = tuple[int, int]
 STEPS: dict[str, Place] = {
     "north": (0, -1), "south": (0, 1), "east": (1, 0), "west": (-1, 0),
     "northeast": (1, -1), "northwest": (-1, -1), "southeast": (1, 1), "southwest": (-1, 1),
-    "up": (0, -1), "in": (0, -1), "down": (0, 1), "out": (0, 1),
+    # Up and down go on the diagonal, leaving north and south free for the ways that
+    # really lie there ("a ladder climbs to a loft" beside "the bakery to the east").
+    "up": (1, -1), "down": (-1, 1), "in": (0, -1), "out": (0, 1),
 }  # fmt: skip
 PLANAR = ("north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest")
 LABEL = 6
