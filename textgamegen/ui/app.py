@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from textgamegen import paths
-from textgamegen.config import Settings, SettingsError, load_settings
+from textgamegen.config import Settings, SettingsError, load_settings, narrator_for
 from textgamegen.engine.content import Event, StepResult
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
@@ -468,7 +468,8 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         settings=settings,
         saves_dir=Path(saves_dir).expanduser() if saves_dir else paths.saves_dir(),
         seed=int(getattr(args, "seed", None) or 0),
-        model=getattr(args, "model", None) or settings.model,
+        # The world's own narrator, unless the player chose a model.
+        model=narrator_for(world.narrator, settings, getattr(args, "model", None)),
         device=getattr(args, "device", None) or settings.device,
         load=getattr(args, "load", None),
         notices=notices,
