@@ -17,6 +17,8 @@ quests, inventory, quit) take no turn.
 from __future__ import annotations
 
 import hashlib
+import secrets
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +38,16 @@ PREFETCH_LIMIT = 8
 META_ACTIONS = frozenset(
     {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory", "hint", "map"}
 )
+
+
+def new_autosave_name(world: str) -> str:
+    """A fresh autosave slot for a new game: "autosave-lanternfall-20261129-041502-9f3a".
+
+    Every game autosaves into its own slot, so starting another game never overwrites the
+    autosave of one already played; "Continue" picks the newest slot.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"autosave-{world}-{stamp}-{secrets.token_hex(2)}"
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -135,6 +147,8 @@ class Game:
         self._retries = 0
         self._replaceable: set[str] = set()
         self._pending: Pending | None = None
+        self.autosave_name = new_autosave_name(world.name)
+        """The save slot this game autosaves into (kept when an autosave is loaded)."""
 
     @classmethod
     def new(
@@ -650,12 +664,12 @@ class Game:
         self.autosave_now(turn)
 
     def autosave_now(self, turn: Turn) -> None:
-        from textgamegen.engine.saves import AUTOSAVE_NAME, SaveError, save_game
+        from textgamegen.engine.saves import SaveError, save_game
 
         if not (self.autosave and self.saves_dir is not None):
             return
         try:
-            save_game(self, AUTOSAVE_NAME, self.saves_dir)
+            save_game(self, self.autosave_name, self.saves_dir)
         except (OSError, SaveError) as error:
             turn.say(f"Autosave failed: {error}", "error")
 

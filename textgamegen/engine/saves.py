@@ -31,6 +31,7 @@ SAVE_VERSION = 2
 """1: the first format. 2: the game state has a "map" (room -> [x, y])."""
 SAVE_FORMAT = "textgamegen-save"
 AUTOSAVE_NAME = "autosave"
+"""Every autosave's name starts with this; each game has its own (``Game.autosave_name``)."""
 MAX_NAME_CHARS = 40
 MAX_SAVE_BYTES = 5_000_000
 
@@ -191,9 +192,33 @@ def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) ->
     if world.name != saved_world:
         raise SaveError(f"{path}: this save is for world '{saved_world}', not '{world.name}'")
     try:
-        return Game.from_dict(data.get("game"), world, saves_dir=saves_dir)
+        game = Game.from_dict(data.get("game"), world, saves_dir=saves_dir)
     except StateError as error:
         raise SaveError(f"{path}: the save does not fit world '{world.name}': {error}") from None
+    if is_autosave(path.stem):
+        # Continuing a game autosaves into its own slot again; a named save played on
+        # starts a slot of its own, so it never overwrites another game's autosave.
+        game.autosave_name = path.stem
+    return game
+
+
+def is_autosave(name: str) -> bool:
+    return name == AUTOSAVE_NAME or name.startswith(f"{AUTOSAVE_NAME}-")
+
+
+def latest_autosave(saves_dir: Path) -> SaveInfo | None:
+    """The newest autosave of any game (what "Continue" opens), or None."""
+    found = [info for info in list_saves(saves_dir) if is_autosave(info.name)]
+    if not found:
+        return None
+
+    def written(info: SaveInfo) -> tuple[str, int]:
+        try:
+            return info.saved_at, info.path.stat().st_mtime_ns
+        except OSError:
+            return info.saved_at, 0
+
+    return max(found, key=written)
 
 
 def list_saves(saves_dir: Path) -> list[SaveInfo]:
