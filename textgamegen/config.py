@@ -74,6 +74,8 @@ class Settings:
     """auto (CUDA when available, else CPU), cpu or cuda."""
     show_model_panel: bool = False
     """Show the panel with the prompt, candidates and timings (F2): a tool for modders."""
+    show_special_tokens: bool = False
+    """Show the prompt in the model panel as the model reads it, special tokens and all."""
     autosave_every: int = 5
     """Autosave after this many turns (0 turns it off); the game also saves on quit."""
     dtype: str = "auto"

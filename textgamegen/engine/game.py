@@ -17,6 +17,7 @@ quests, inventory, quit) take no turn.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from collections import deque
@@ -41,12 +42,14 @@ META_ACTIONS = frozenset(
 
 
 def new_autosave_name(world: str) -> str:
-    """A fresh autosave slot for a new game: "autosave-lanternfall-20261129-041502-9f3a".
+    """A fresh autosave slot for a new game: "autosave-lanternfall-261129-041502-9f3a".
 
     Every game autosaves into its own slot, so starting another game never overwrites the
     autosave of one already played; "Continue" picks the newest slot.
     """
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    # Short and plain enough to pass saves.save_name unchanged (40 characters at most).
+    world = re.sub(r"[^a-z0-9]+", "-", world.casefold()).strip("-")[:12].strip("-") or "world"
+    stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime())
     return f"autosave-{world}-{stamp}-{secrets.token_hex(2)}"
 
 
@@ -216,6 +219,15 @@ class Game:
 
     def story(self) -> list[str]:
         return list(self.state.story)
+
+    def topics_of(self, person: str) -> list[str]:
+        """The topics a person here knows about ([] when no one here answers to that)."""
+        words = noun_words(person)
+        for key in self.npcs_here():
+            npc = self.world.npcs[key]
+            if words and any(set(words) <= set(noun_words(name)) for name in npc.names):
+                return sorted(npc.topics)
+        return []
 
     # Where things are.
 
