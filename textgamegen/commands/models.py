@@ -47,7 +47,8 @@ def base_name(lineage: dict[str, Any]) -> str:
     local = base.startswith((".", "/", "~")) or path.parts[0] in BUILD_FOLDERS
     if not local:
         return base
-    named = [part for part in path.parts if part not in BUILD_FOLDERS and part not in ("/", ".", "..")]
+    skipped = {*BUILD_FOLDERS, "/", ".", ".."}
+    named = [part for part in path.parts if part not in skipped]
     return named[-1] if named else base
 
 

@@ -498,7 +498,11 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
     if not tools:
         turn.refuse(f"You have nothing to {verb} anything with.")
         return
-    targets = {game.item(key).use.on: key for key in tools if game.item(key).use.on}  # type: ignore[union-attr]
+    targets: dict[str, str] = {}
+    for key in tools:
+        on = game.item(key).use.on  # type: ignore[union-attr]  # tools all have a use
+        if on:
+            targets.setdefault(on, key)
     own = {key: key for key in tools}
     reachable = [key for key in targets if key in scope + game.npcs_here()]
     if _names_any(game, command.noun, reachable):
@@ -517,7 +521,9 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
     use(
         game,
         turn,
-        Command("use", command.text, noun=game.name_of(tool), noun2=noun2, prep="on" if noun2 else ""),
+        Command(
+            "use", command.text, noun=game.name_of(tool), noun2=noun2, prep="on" if noun2 else ""
+        ),
     )
 
 

@@ -582,7 +582,8 @@ class Game:
             return f" ({self.world.rooms[room].name})" if room in self.state.visited else ""
 
         if goal.kind == "bring":
-            return f"Bring the {self.name_of(goal.target)} to {self.name_of(goal.to)}{where(goal.to)}."
+            thing, person = self.name_of(goal.target), self.name_of(goal.to)
+            return f"Bring the {thing} to {person}{where(goal.to)}."
         if goal.kind == "reach":
             return f"Go to {self.name_of(goal.target)}."
         return f"Talk to {self.name_of(goal.target)}{where(goal.target)}."

@@ -2,8 +2,8 @@
 
 A room gets its place the first time the player walks in, one step from the room they
 came from in the direction they went (``up`` leans north-east, ``down`` south-west, ``in``
-north and ``out`` south); when that cell is taken, the nearest free one is used. Places are part of the
-game state and of saves, so the picture never shifts under the player. A save from before
+north and ``out`` south); when that cell is taken, the nearest free one is used. Places
+are part of the game state and of saves, so the picture never shifts under the player. A save from before
 maps existed is given places by walking the visited rooms from the start (``layout``).
 
 ``draw_map`` turns the places into lines of text::
@@ -185,6 +185,10 @@ def _crop(
     if width is not None:
         longest = max((len(line) for line in lines), default=0)
         if longest > width:
-            first = min(max(0, column - width // 2), longest - width)
+            # Whole rooms only: the window starts at a room's column, never mid-box.
+            cells = max(1, (width + GAP) // PITCH)
+            total = (longest + GAP + PITCH - 1) // PITCH
+            first_cell = min(max(0, column // PITCH - cells // 2), max(0, total - cells))
+            first = first_cell * PITCH
             lines = [line[first : first + width].rstrip() for line in lines]
     return lines

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from textgamegen.ui.app import TextGameGenApp
 
 SIDE_MAP_WIDTH = 28
-"""Columns inside the side panel (its width, 32, less border and padding)."""
+"""Columns inside the side panel (its width, 33, less border, padding and scroll bar):
+three rooms across."""
 SIDE_MAP_HEIGHT = 9
 """Lines of map in the side panel, around the player's room; ``map`` shows it all."""
 

@@ -48,14 +48,21 @@ def _cell(text: str) -> str:
 def command_table(verbs: Iterable[Verb]) -> str:
     """The commands as a Markdown table, one row per verb of the parser's own table, so
     the help always lists what the parser really understands (a world's own verbs too)."""
-    rows = ["| Command | Also | Does |", "|---|---|---|"]
+    rows = ["| Command | Does, and other words for it |", "|---|---|"]
     for verb in verbs:
-        if not verb.help and not verb.words:
+        if not verb.words:
             continue
         usage, _, does = verb.help.partition(": ")
         usage = usage or verb.words[0]
-        also = ", ".join(f"`{word}`" for word in verb.words if word not in usage.split())
-        rows.append(f"| `{_cell(usage)}` | {_cell(also)} | {_cell(does)} |")
+        # "go DIRECTION (or just n, s, ...)": the words in brackets go to the wide column.
+        usage, bracket, aside = usage.partition(" (")
+        if bracket:
+            does = "; ".join(part for part in (aside.rstrip(")"), does) if part)
+        said = f"{usage} {aside}".replace(",", " ").replace(")", " ").split()
+        others = [word for word in verb.words if word not in said]
+        also = "also " + ", ".join(f"`{word}`" for word in others) if others else ""
+        text = "; ".join(part for part in (does, also) if part)
+        rows.append(f"| `{_cell(usage)}` | {_cell(text)} |")
     return "\n".join(rows) + "\n"
 
 

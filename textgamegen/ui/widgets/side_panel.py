@@ -49,7 +49,7 @@ class SidePanel(VerticalScroll):
 
     def _section(self, selector: str, title: str, lines: list[str], wrap: bool = True) -> None:
         # A map is a picture: wrapping a line would tear it, so it is cropped instead.
-        text = Text(title + "\n", style="bold", no_wrap=not wrap, overflow="fold" if wrap else "crop")
+        text = Text(title + "\n", style="bold")
         body = "\n".join(strip_unsafe(line) for line in lines)
         if wrap:
             text.append(body)
