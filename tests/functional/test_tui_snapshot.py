@@ -119,7 +119,7 @@ def test_map(snap_compare, tmp_path: Path) -> None:
 
     async def walk(pilot) -> None:
         await _settle(pilot)
-        for command in ("e", "up", "n", "map"):
+        for command in ("e", "w", "n", "map"):
             await pilot.press(*command, "enter")
             await _settle(pilot)
 

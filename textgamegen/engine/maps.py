@@ -118,8 +118,10 @@ def draw_map(
     xs = [x for x, _ in places.values()]
     ys = [y for _, y in places.values()]
     left, top = min(xs), min(ys)
-    columns = (max(xs) - left + 1) * PITCH
-    rows = (max(ys) - top) * 2 + 1
+    # One blank line above and below and a column either side, where ways not taken from
+    # the rooms at the edge are marked.
+    columns = (max(xs) - left + 1) * PITCH + 2
+    rows = (max(ys) - top) * 2 + 3
     grid = [[" "] * columns for _ in range(rows)]
     at = {cell: room for room, cell in places.items()}
 
@@ -128,12 +130,12 @@ def draw_map(
             grid[row][column] = char
 
     for room, (x, y) in places.items():
-        row, column = (y - top) * 2, (x - left) * PITCH
+        row, column = (y - top) * 2 + 1, (x - left) * PITCH + 1
         opening, closing = ("<", ">") if room == here else ("[", "]")
         for offset, char in enumerate(opening + label(world, room) + closing):
             grid[row][column + offset] = char
     for room, (x, y) in places.items():
-        row, column = (y - top) * 2, (x - left) * PITCH
+        row, column = (y - top) * 2 + 1, (x - left) * PITCH + 1
         for direction, exit_ in world.rooms[room].exits.items():
             target = places.get(exit_.to)
             if target is None:
@@ -146,7 +148,16 @@ def draw_map(
             _link(put, row, column, step)
     lines = ["".join(line).rstrip() for line in grid]
     hx, hy = places.get(here, (left, top))
-    return _crop(lines, (hy - top) * 2, (hx - left) * PITCH + PITCH // 2, width, height)
+    row, column = (hy - top) * 2 + 1, (hx - left) * PITCH + 1
+    if not any(line[:1].strip() for line in lines):  # no mark in the left margin
+        lines = [line[1:] for line in lines]
+        column -= 1
+    if not lines[0]:
+        lines, row = lines[1:], row - 1
+    if not lines[-1]:
+        lines = lines[:-1]
+    margin = 1 if column % PITCH else 0
+    return _crop(lines, row, column + PITCH // 2, width, height, margin)
 
 
 def _link(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +188,12 @@ def _stub(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-u
 
 
 def _crop(
-    lines: list[str], row: int, column: int, width: int | None, height: int | None
+    lines: list[str],
+    row: int,
+    column: int,
+    width: int | None,
+    height: int | None,
+    margin: int = 0,
 ) -> list[str]:
     if height is not None and len(lines) > height:
         first = min(max(0, row - height // 2), len(lines) - height)
@@ -187,8 +203,8 @@ def _crop(
         if longest > width:
             # Whole rooms only: the window starts at a room's column, never mid-box.
             cells = max(1, (width + GAP) // PITCH)
-            total = (longest + GAP + PITCH - 1) // PITCH
+            total = (longest - margin + GAP + PITCH - 1) // PITCH
             first_cell = min(max(0, column // PITCH - cells // 2), max(0, total - cells))
-            first = first_cell * PITCH
+            first = first_cell * PITCH + margin
             lines = [line[first : first + width].rstrip() for line in lines]
     return lines
