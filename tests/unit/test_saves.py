@@ -209,6 +209,7 @@ def test_each_game_autosaves_into_its_own_slot(tiny_world: World, tmp_path: Path
     assert load_game(first.autosave_name, tmp_path).turn == 4, "the first game's autosave is kept"
     latest = latest_autosave(tmp_path)
     assert latest is not None and latest.name == second.autosave_name
+    assert load_game(AUTOSAVE_NAME, tmp_path).autosave_name == second.autosave_name
     # Continuing a game keeps its slot; playing on from a named save takes a new one.
     assert load_game(first.autosave_name, tmp_path).autosave_name == first.autosave_name
     save_game(first, "named", tmp_path)

@@ -162,7 +162,8 @@ def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) ->
     """Load a save by name (from ``saves_dir``) or by path.
 
     Args:
-        name_or_path: a save name ("autosave") or a path to a ``.json`` save.
+        name_or_path: a save name, a path to a ``.json`` save, or "autosave" for the
+            newest autosave of any game.
         saves_dir: the saves folder; the loaded game saves there too.
         world: the world being played; a save for another world is refused. When None,
             the save's world is found by name (or by the file it was loaded from).
@@ -172,6 +173,11 @@ def load_game(name_or_path: str, saves_dir: Path, world: World | None = None) ->
             its world. Nothing on disk is changed.
     """
     path = _locate(name_or_path, saves_dir)
+    if path.stem == AUTOSAVE_NAME and not path.exists():
+        # "autosave" means the newest game's autosave, now that each game has its own slot.
+        latest = latest_autosave(saves_dir)
+        if latest is not None:
+            path = latest.path
     data = read_save(path)
     saved_world = data.get("world")
     if not isinstance(saved_world, str):
