@@ -77,8 +77,10 @@ class Settings:
     """Generator: a registry name, a model directory, a hub id, or "template"."""
     device: str = "auto"
     """auto (CUDA when available, else CPU), cpu or cuda."""
-    show_model_panel: bool = True
-    """Show the panel with the prompt, candidates and timings."""
+    show_model_panel: bool = False
+    """Show the panel with the prompt, candidates and timings (F2): a tool for modders."""
+    show_special_tokens: bool = False
+    """Show the prompt in the model panel as the model reads it, special tokens and all."""
     autosave_every: int = 5
     """Autosave after this many turns (0 turns it off); the game also saves on quit."""
     dtype: str = "auto"
@@ -162,3 +164,23 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     lines += [f"{key} = {_toml_value(value)}" for key, value in sampling.items()]
     write_atomic(path, "\n".join(lines) + "\n")
     return path
+
+
+def narrator_for(world_narrator: str, settings: Settings, chosen: str | None = None) -> str:
+    """The model to narrate a world with.
+
+    Args:
+        world_narrator: the narrator the world is written for (``narrator = "alice"``),
+            "" when it names none.
+        settings: the player's settings; a model other than the default there is the
+            player's choice.
+        chosen: the model named for this session (``--model``), if any.
+
+    Returns:
+        ``chosen``, else the player's own choice, else the world's narrator, else the default.
+    """
+    if chosen:
+        return chosen
+    if settings.model != Settings().model:
+        return settings.model
+    return world_narrator or settings.model

@@ -64,7 +64,9 @@ def test_generate_text_output_and_registry_name(tiny_dir: Path, tmp_path: Path) 
                        "--model", "tiny", home=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "> The brass lantern" in done.stdout
-    assert "candidates:" in done.stdout and " 2. score " in done.stdout
+    assert "candidates (the shown one is marked *):" in done.stdout and " 2. score " in done.stdout
+    assert "streamed (first candidate, as it is written):" in done.stdout
+    assert "shown (best candidate, after reranking):" in done.stdout
     assert "timings: first token" in done.stdout
     listed = textgamegen("models", "--json", home=tmp_path)
     entries = {entry["name"]: entry for entry in json.loads(listed.stdout)}

@@ -323,7 +323,7 @@ async def test_reranked_text_replaces_what_streamed(tmp_path: Path) -> None:
         assert app.game is not None
         assert app.game.cache[done.job.request.cache_key] == final
         panel = app.screen.query_one(ModelPanel)
-        assert panel.display
+        assert not panel.display, "the model panel is off by default"
 
 
 async def test_prose_waits_for_the_model_while_commands_play_on(tmp_path: Path) -> None:
@@ -413,8 +413,8 @@ async def test_quit_autosaves_and_exits(tmp_path: Path) -> None:
         await pilot.pause(0.2)
     assert app.return_code == 0
     saves = list_saves(tmp_path / "saves")
-    assert [info.name for info in saves] == [AUTOSAVE_NAME]
-    assert saves[0].turn == 1
+    assert [info.name for info in saves] == [app.game.autosave_name]
+    assert saves[0].name.startswith(AUTOSAVE_NAME) and saves[0].turn == 1
 
 
 async def test_ctrl_q_autosaves_unsaved_turns(tmp_path: Path) -> None:
@@ -426,7 +426,7 @@ async def test_ctrl_q_autosaves_unsaved_turns(tmp_path: Path) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
     saves = list_saves(tmp_path / "saves")
-    assert [(info.name, info.turn) for info in saves] == [(AUTOSAVE_NAME, 1)]
+    assert [(info.name, info.turn) for info in saves] == [(app.game.autosave_name, 1)]
 
 
 async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
@@ -457,7 +457,9 @@ async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
         assert app.game.turn == 1
         assert "Loaded" in story(app).plain_text()
         # The game that was left kept its progress as the autosave.
-        autosave = [info for info in list_saves(tmp_path / "saves") if info.name == AUTOSAVE_NAME]
+        autosave = [
+            info for info in list_saves(tmp_path / "saves") if info.name == game.autosave_name
+        ]
         assert [info.turn for info in autosave] == [2]
 
 
@@ -584,11 +586,11 @@ async def test_help_and_model_panel_keys(tmp_path: Path) -> None:
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         panel = app.screen.query_one(ModelPanel)
-        assert panel.display
+        assert not panel.display, "off by default: a tool for modders"
+        await pilot.press("f2")
+        assert panel.display and app.settings.show_model_panel
         await pilot.press("f2")
         assert not panel.display and not app.settings.show_model_panel
-        await pilot.press("f2")
-        assert panel.display
         await pilot.press("f1")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")

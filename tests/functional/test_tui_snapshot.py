@@ -75,3 +75,52 @@ def test_main_screen(snap_compare, tmp_path: Path) -> None:
         await pilot.press(*"exa")
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=play)
+
+
+def _app(tmp_path: Path, *, show_title: bool) -> TextGameGenApp:
+    launch = Launch(
+        world=load_world(find_world(DEFAULT_WORLD)),
+        settings=Settings(model="template", device="cpu", prefetch=False),
+        saves_dir=tmp_path / "saves",
+        seed=42,
+        model="template",
+        device="cpu",
+    )
+    return TextGameGenApp(launch, generator=TemplateGenerator(), show_title=show_title)
+
+
+async def _settle(pilot) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        screen = pilot.app.screen
+        if isinstance(screen, GameScreen) and not screen.query_one(StoryLog).is_narrating:
+            return
+    raise AssertionError("the narration did not finish")
+
+
+def test_title_screen(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(_app(tmp_path, show_title=True), terminal_size=(80, 24))
+
+
+def test_help_screen(snap_compare, tmp_path: Path) -> None:
+    async def open_help(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+    assert snap_compare(
+        _app(tmp_path, show_title=False), terminal_size=(80, 24), run_before=open_help
+    )
+
+
+def test_map(snap_compare, tmp_path: Path) -> None:
+    """The side panel's map at 80x24 after a walk round the harbour, and the map command."""
+
+    async def walk(pilot) -> None:
+        await _settle(pilot)
+        for command in ("e", "w", "n", "map"):
+            await pilot.press(*command, "enter")
+            await _settle(pilot)
+
+    assert snap_compare(_app(tmp_path, show_title=False), terminal_size=(80, 24), run_before=walk)

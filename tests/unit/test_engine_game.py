@@ -42,7 +42,7 @@ TABLE = [
     (["take all"], "taken", lambda g: {"brass key", "iron key"} <= set(g.inventory())),
     (["take statue"], "will not budge", lambda g: "stone statue" not in g.inventory()),
     (["take unicorn"], "You don't see any unicorn here", lambda g: g.turn == 0),
-    (["take sage"], "would not thank you", lambda g: g.turn == 1),
+    (["take sage"], "would not thank you", lambda g: g.turn == 0),
     (["drop cup"], "You drop the tin cup", lambda g: g.inventory() == []),
     (["drop all"], "dropped", lambda g: g.inventory() == []),
     (
@@ -56,7 +56,7 @@ TABLE = [
         "does not fit",
         lambda g: g.exits() == ["north", "east"],
     ),
-    (["unlock door"], "nothing that unlocks", lambda g: g.turn == 1),
+    (["unlock door"], "nothing that unlocks", lambda g: g.turn == 0),
     (["take brass key", "use brass key", "e"], "Vault", lambda g: g.room().key == "vault"),
     (["n", "open box"], "locked", lambda g: "box" in g.state.closed),
     (
@@ -92,7 +92,7 @@ TABLE = [
     (["quests"], "no quests yet", lambda g: g.turn == 0),
     (
         ["talk to sage", "journal"],
-        "[active] Fetch the Gem: Bring the red gem to Old Sage.",
+        "[active] Fetch the Gem: Bring the red gem to Old Sage (Great Hall).",
         lambda g: True,
     ),
     (["wait"], "Time passes", lambda g: g.turn == 1),
@@ -105,7 +105,7 @@ TABLE = [
     (["look around"], "Great Hall", lambda g: True),
     (["go nowhere"], "can't go 'nowhere'", lambda g: g.turn == 0),
     (["go"], "Go where?", lambda g: g.turn == 0),
-    (["go vault door"], "locked", lambda g: g.turn == 1),
+    (["go vault door"], "locked", lambda g: g.turn == 0),
     (["go study"], "Study", lambda g: g.room().key == "study"),
     (["save game"], "saving is off", lambda g: True),
     (["load game"], "loading is off", lambda g: True),

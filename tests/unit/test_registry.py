@@ -115,8 +115,10 @@ def test_models_command_table(folders: tuple[Path, Path], capsys: pytest.Capture
     assert models_command.run(argparse.Namespace(json=False)) == 0
     out = capsys.readouterr().out
     header, row = out.splitlines()[:2]
-    assert header.split() == ["NAME", "SOURCE", "BASE", "CORPUS", "PERPLEXITY", "LATENCY", "DATE"]
-    assert row.split()[:5] == ["textgamegen", "shipped", "scratch:small",
+    assert header.split() == [
+        "NAME", "SOURCE", "BASE", "BASE-SHA256", "CORPUS", "PERPLEXITY", "LATENCY", "DATE"
+    ]  # fmt: skip
+    assert row.split()[:6] == ["textgamegen", "shipped", "scratch:small", "-",
                                "training/configs/textgamegen.toml", "41.2"]  # fmt: skip
     assert "180.0 ms cpu" in row and "2026-11-27" in row
     assert "warning: broken" in out and "no config.json" in out

@@ -16,6 +16,8 @@ from textgamegen.engine.saves import (
     AUTOSAVE_NAME,
     SAVE_VERSION,
     SaveError,
+    is_autosave,
+    latest_autosave,
     list_saves,
     load_game,
     save_game,
@@ -185,15 +187,38 @@ def test_saves_never_leave_the_folder(tiny_world: World, tmp_path: Path) -> None
 
 def test_autosave_every_n_turns_and_on_quit(tiny_world: World, tmp_path: Path) -> None:
     game = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=3)
-    auto = tmp_path / f"{AUTOSAVE_NAME}.json"
+    assert game.autosave_name.startswith(f"{AUTOSAVE_NAME}-tiny-")
+    auto = tmp_path / f"{game.autosave_name}.json"
     game.step("wait")
     game.step("wait")
     assert not auto.exists()
     game.step("wait")
-    assert load_game(AUTOSAVE_NAME, tmp_path).turn == 3
+    assert load_game(game.autosave_name, tmp_path).turn == 3
     game.step("n")
     game.step("quit")
-    assert load_game(AUTOSAVE_NAME, tmp_path).room().key == "study"
+    assert load_game(game.autosave_name, tmp_path).room().key == "study"
+
+
+def test_each_game_autosaves_into_its_own_slot(tiny_world: World, tmp_path: Path) -> None:
+    first = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=1)
+    for _ in range(4):
+        first.step("wait")
+    second = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=1)
+    second.step("n")
+    assert second.autosave_name != first.autosave_name
+    assert load_game(first.autosave_name, tmp_path).turn == 4, "the first game's autosave is kept"
+    latest = latest_autosave(tmp_path)
+    assert latest is not None and latest.name == second.autosave_name
+    assert load_game(AUTOSAVE_NAME, tmp_path).autosave_name == second.autosave_name
+    # Continuing a game keeps its slot; playing on from a named save takes a new one.
+    assert load_game(first.autosave_name, tmp_path).autosave_name == first.autosave_name
+    save_game(first, "named", tmp_path)
+    assert load_game("named", tmp_path).autosave_name not in ("named", first.autosave_name)
+    # A save from before per-game slots is still an autosave.
+    save_game(first, AUTOSAVE_NAME, tmp_path)
+    assert is_autosave(AUTOSAVE_NAME) and load_game(AUTOSAVE_NAME, tmp_path).autosave_name == (
+        AUTOSAVE_NAME
+    )
 
 
 def test_autosave_off_writes_nothing(tiny_world: World, tmp_path: Path) -> None:

@@ -66,15 +66,16 @@ def build_request(args: argparse.Namespace) -> ContentRequest:
 
 def _print_text(narration: Any, generator: Any) -> None:
     timings = narration.timings
-    print(f"\nbest: {narration.text}")
+    print(f"\nshown (best candidate, after reranking): {narration.text}")
     if narration.fallback:
         print("(template fallback: the model gave nothing usable)")
     if narration.notice:
         print(f"notice: {narration.notice}")
-    print("candidates:")
+    print("candidates (the shown one is marked *):")
     for number, candidate in enumerate(narration.candidates, 1):
         parts = "  ".join(f"{name} {value:.2f}" for name, value in candidate.scores.items())
-        print(f"{number:>2}. score {candidate.score:.2f}  {parts}  "
+        mark = "*" if candidate.text.strip() == narration.text.strip() else " "
+        print(f"{mark}{number:>2}. score {candidate.score:.2f}  {parts}  "
               f"logprob/token {candidate.mean_logprob:.2f}  tokens {candidate.tokens}")  # fmt: skip
         print(f"    {candidate.text or '(empty)'}")
     print(
@@ -150,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
+    # The stream is the first candidate as it is written; the best one may be another.
+    print("streamed (first candidate, as it is written):")
     sys.stdout.write("> ")
     narration = generator.generate(request, on_text=show)
     print()

@@ -92,12 +92,12 @@ def run(args: argparse.Namespace) -> int:
     return run_headless(args)
 
 
-def _generator(model: str | None, device: str | None) -> object:
+def _generator(model: str | None, device: str | None, world_narrator: str = "") -> object:
     """The generator for a script, built from the player's settings (sampling, threads,
     dtype, int8) with --model and --device on top; the template one when it cannot load."""
     from dataclasses import replace
 
-    from textgamegen.config import Settings, SettingsError, load_settings
+    from textgamegen.config import Settings, SettingsError, load_settings, narrator_for
     from textgamegen.generation.template import TemplateGenerator
 
     try:
@@ -105,7 +105,7 @@ def _generator(model: str | None, device: str | None) -> object:
     except SettingsError as error:
         _warn(f"textgamegen: settings not read, using defaults: {error}")
         settings = Settings()
-    name = model or settings.model
+    name = narrator_for(world_narrator, settings, model)
     if name == "template":
         return TemplateGenerator()
     try:
@@ -148,7 +148,7 @@ def run_headless(args: argparse.Namespace) -> int:
     except (WorldError, SaveError, ScriptError) as error:
         _warn(f"textgamegen: {error}")
         return 2
-    generator = _generator(args.model, args.device)
+    generator = _generator(args.model, args.device, game.world.narrator)
     report = run_script(args.script, game, generator)
     text = report.as_jsonl() if args.json else report.as_text()
     if args.transcript:

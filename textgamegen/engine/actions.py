@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textgamegen.engine.content import ContentKind
-from textgamegen.engine.game import Game, Turn, name_list, with_article
-from textgamegen.engine.parser import VERBS, Command, noun_words
+from textgamegen.engine.game import WORLD_VERB, Game, Turn, name_list
+from textgamegen.engine.hints import hint as next_hint
+from textgamegen.engine.maps import LEGEND, draw_map, place_room
+from textgamegen.engine.parser import Command, noun_words
 from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Exit, Item, Npc, Room
 
 Handler = Callable[[Game, Turn, Command], None]
@@ -24,7 +26,11 @@ def room_fallback(room: Room) -> str:
 
 
 def item_fallback(item: Item) -> str:
-    return item.text or f"It is {with_article(item.name)}, much like any other."
+    if item.text:
+        return item.text
+    if item.plural:
+        return f"They are {item.indefinite.removeprefix('some ')}, much like any others."
+    return f"It is {item.indefinite}, much like any other."
 
 
 def npc_fallback(npc: Npc) -> str:
@@ -58,17 +64,16 @@ def describe_room(game: Game, turn: Turn) -> None:
     """The room's heading, its description (prose), what is here and the way out."""
     room = game.room()
     turn.say(room.name, "room")
-    here = [game.item(key).name for key in game.contents(room.key)]
+    here = game.contents(room.key)
     people = [game.npc(key).name for key in game.npcs_here()]
     room_request(game, turn, room)
     if here:
-        turn.say(f"You see {name_list(here)} here.")
+        turn.say(f"You see {game.item_list(here)} here.")
     for key in game.contents(room.key):
         item = game.item(key)
         inside = game.contents(key)
         if item.container and key not in game.state.closed and inside:
-            names = name_list([game.item(k).name for k in inside])
-            turn.say(f"In the {item.name}: {names}.")
+            turn.say(f"In the {item.name}: {game.item_list(inside)}.")
     for name in people:
         turn.say(f"{name} is here.")
     turn.say(f"Exits: {exit_list(game)}.")
@@ -131,11 +136,12 @@ def go(game: Game, turn: Turn, command: Command) -> None:
         direction = choices[0]
     exit_ = exits.get(direction)
     if exit_ is None:
-        turn.fail(f"You can't go {direction} from here. Exits: {exit_list(game)}.")
+        turn.refuse(f"You can't go {direction} from here. Exits: {exit_list(game)}.")
         return
     if is_locked(game, exit_):
         turn.fail(exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked.")
         return
+    place_room(game.state.places, game.state.room, direction, exit_.to)
     game.state.room = exit_.to
     game.state.visited.add(exit_.to)
     turn.changes.append(f"room:{exit_.to}")
@@ -147,6 +153,9 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         describe_room(game, turn)
         return
     scope = game.visible_items() + game.carried_items() + game.npcs_here() + door_keys(game)
+    if command.verb == "look" and not _names_any(game, command.noun, scope):
+        _look_at_scenery(game, turn, command.noun)
+        return
     key = game.resolve(turn, command.noun, scope, command=command)
     if key is None:
         return
@@ -165,14 +174,31 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")
         else:
-            inside = [game.item(k).name for k in game.contents(key)]
+            inside = game.contents(key)
             turn.say(
-                f"In the {item.name}: {name_list(inside)}."
+                f"In the {item.name}: {game.item_list(inside)}."
                 if inside
                 else f"The {item.name} is empty."
             )
     if item.read:
         turn.say(f"There is writing on the {item.name}.")
+
+
+def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
+    """"look out to sea": the room's own words name it, or say plainly it is not here."""
+    room = game.room()
+    words = set(noun_words(phrase))
+    if words and words <= set(noun_words(f"{room.name} {room.text}")):
+        game.ask(
+            turn,
+            ContentKind.ITEM,
+            room.name,
+            room_fallback(room),
+            cache_key=f"room:{room.key}",
+            entities=room_entities(game, room.key),
+        )
+        return
+    turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
 
 
 def take(game: Game, turn: Turn, command: Command) -> None:
@@ -303,9 +329,9 @@ def _open_or_close(game: Game, turn: Turn, command: Command, opening: bool) -> N
     elif opening:
         game.state.closed.discard(key)
         turn.changes.append(f"open:{key}")
-        inside = [game.item(k).name for k in game.contents(key)]
+        inside = game.contents(key)
         turn.say(
-            f"You open the {item.name}, revealing {name_list(inside)}."
+            f"You open the {item.name}, revealing {game.item_list(inside)}."
             if inside
             else f"You open the {item.name}. It is empty."
         )
@@ -449,6 +475,106 @@ def use(game: Game, turn: Turn, command: Command) -> None:
     game.ask(turn, ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text)
 
 
+def world_verb(game: Game, turn: Turn, command: Command) -> None:
+    """A verb a world declares on an item's use: "light lantern" uses the tinderbox on it.
+
+    The noun may name the tool ("strike tinderbox") or what it is used on ("light
+    lantern"); "light lantern with tinderbox" names both.
+    """
+    verb = command.verb
+    scope = game.carried_items() + game.visible_items()
+    tools = [key for key in scope if verb in _use_verbs(game.item(key))]
+    if not command.noun:
+        turn.refuse(f"{verb.capitalize()} what?")
+        return
+    if command.noun2:
+        tool = game.resolve(turn, command.noun2, scope, slot="noun2", command=command)
+        if tool is None:
+            return
+        if tool not in tools:
+            turn.refuse(f"You can't {verb} anything with the {game.name_of(tool)}.")
+            return
+        tools = [tool]
+    if not tools:
+        turn.refuse(f"You have nothing to {verb} anything with.")
+        return
+    targets: dict[str, str] = {}
+    for key in tools:
+        on = game.item(key).use.on  # type: ignore[union-attr]  # tools all have a use
+        if on:
+            targets.setdefault(on, key)
+    own = {key: key for key in tools}
+    reachable = [key for key in targets if key in scope + game.npcs_here()]
+    if _names_any(game, command.noun, reachable):
+        target = game.resolve(turn, command.noun, reachable, command=command)
+        if target is None:
+            return
+        tool, noun2 = targets[target], game.name_of(target)
+    elif _names_any(game, command.noun, list(own)):
+        tool = game.resolve(turn, command.noun, list(own), command=command)
+        if tool is None:
+            return
+        noun2 = ""
+    else:
+        turn.refuse(f"You can't {verb} that here.")
+        return
+    use(
+        game,
+        turn,
+        Command(
+            "use", command.text, noun=game.name_of(tool), noun2=noun2, prep="on" if noun2 else ""
+        ),
+    )
+
+
+def _use_verbs(item: Item) -> tuple[str, ...]:
+    return item.use.verbs if item.use else ()
+
+
+def buy(game: Game, turn: Turn, command: Command) -> None:
+    """"buy oil": give the seller what they want for it, if the player has it."""
+    if not command.noun:
+        turn.refuse("Buy what?")
+        return
+    sellers = [
+        key
+        for key in game.npcs_here()
+        if game.npc(key).gives and game.npc(key).wants
+        and game.state.locations[game.npc(key).gives] == key
+    ]
+    if command.noun2 and command.prep == "from":
+        seller = game.resolve(turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
+        if seller is None:
+            return
+        sellers = [key for key in sellers if key == seller]
+    goods = {game.npc(key).gives: key for key in sellers}
+    if not _names_any(game, command.noun, list(goods)):
+        turn.refuse(f"Nobody here sells {command.noun}." if game.npcs_here() else
+                    "There is no one here to buy from.")
+        return
+    thing = game.resolve(turn, command.noun, list(goods), command=command)
+    if thing is None:
+        return
+    npc = game.npc(goods[thing])
+    price = game.item(npc.wants)
+    if command.noun2 and command.prep == "with":
+        offered = game.resolve(
+            turn, command.noun2, game.carried_items(), slot="noun2", command=command
+        )
+        if offered is None:
+            return
+        if offered != npc.wants:
+            turn.refuse(f"{npc.name} wants {price.indefinite} for the {game.name_of(thing)}.")
+            return
+    if npc.wants not in game.carried():
+        turn.refuse(
+            f"{npc.name} wants {price.indefinite} for the {game.name_of(thing)}, "
+            "and you have none."
+        )
+        return
+    give(game, turn, Command("give", command.text, noun=price.name, noun2=npc.name, prep="to"))
+
+
 def _is_key(game: Game, key: str) -> bool:
     locks = {exit_.key for room in game.world.rooms.values() for exit_ in room.exits.values()}
     locks |= {item.lock for item in game.world.items.values()}
@@ -466,9 +592,9 @@ def _lock_for(game: Game, key: str) -> str:
 
 
 def inventory(game: Game, turn: Turn, command: Command) -> None:
-    names = game.inventory()
+    held = game.carried()
     turn.say(
-        f"You are carrying {name_list(names)}." if names else "You are empty-handed.", "system"
+        f"You are carrying {game.item_list(held)}." if held else "You are empty-handed.", "system"
     )
 
 
@@ -667,9 +793,21 @@ def retry(game: Game, turn: Turn, command: Command) -> None:
 
 
 def help_(game: Game, turn: Turn, command: Command) -> None:
-    lines = ["Commands:"] + [f"  {verb.help}" for verb in VERBS if verb.help]
+    lines = ["Commands:"] + [f"  {verb.help}" for verb in game.parser.verbs if verb.help]
+    extra = [word for verb in game.parser.verbs if verb.action == WORLD_VERB for word in verb.words]
+    if extra:
+        lines.append(f"  Here you can also: {', '.join(extra)}.")
     lines.append("Anything else you type is tried as a free-form action.")
     turn.say("\n".join(lines), "system")
+
+
+def hint(game: Game, turn: Turn, command: Command) -> None:
+    turn.say(next_hint(game, game.hint_levels), "system")
+
+
+def map_(game: Game, turn: Turn, command: Command) -> None:
+    lines = draw_map(game.world, game.state.places, game.state.room)
+    turn.say("\n".join([*lines, "", LEGEND]), "map")
 
 
 def quit_(game: Game, turn: Turn, command: Command) -> None:
@@ -704,5 +842,6 @@ ACTIONS: dict[str, Handler] = {
     "open": open_, "close": close, "unlock": unlock, "read": read, "use": use,
     "inventory": inventory, "talk": talk, "ask": ask, "give": give, "quests": quests,
     "wait": wait, "save": save, "load": load, "undo": undo, "retry": retry, "help": help_,
-    "quit": quit_, "empty": empty, "freeform": freeform,
+    "quit": quit_, "empty": empty, "freeform": freeform, "hint": hint, "map": map_,
+    "buy": buy, WORLD_VERB: world_verb,
 }  # fmt: skip

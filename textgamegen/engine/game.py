@@ -8,23 +8,28 @@ cached by ``cache_key`` and replayed on revisits. Request seeds come from the ga
 the turn and the request's index, so the same commands give the same requests.
 
 A command that the parser cannot pin down (an unknown noun, "Which do you mean ...?")
-takes no turn. Every other game command takes one turn and can be undone. Meta commands
-(help, undo, retry, save, load, quests, inventory, quit) take no turn.
+takes no turn, and neither does one that is refused ("You can't go down from here"): a
+step that only says why nothing happened changes nothing. Every other game command takes
+one turn and can be undone. Meta commands (help, hint, map, undo, retry, save, load,
+quests, inventory, quit) take no turn.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
-from textgamegen.engine.parser import Command, Parser, noun_words
+from textgamegen.engine.parser import PAIR, VERBS, Command, Parser, Verb, noun_words
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.engine.state import GameState, StateError
-from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
+from textgamegen.engine.world import PLAYER, Item, Npc, Room, World, with_article
 
 UNDO_LIMIT = 50
 STORY_CONTEXT = 6
@@ -32,8 +37,20 @@ MAX_PROSE_CHARS = 4000
 PREFETCH_LIMIT = 8
 """At most this many descriptions are written ahead while the player reads."""
 META_ACTIONS = frozenset(
-    {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory"}
+    {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory", "hint", "map"}
 )
+
+
+def new_autosave_name(world: str) -> str:
+    """A fresh autosave slot for a new game: "autosave-lanternfall-261129-041502-9f3a".
+
+    Every game autosaves into its own slot, so starting another game never overwrites the
+    autosave of one already played; "Continue" picks the newest slot.
+    """
+    # Short and plain enough to pass saves.save_name unchanged (40 characters at most).
+    world = re.sub(r"[^a-z0-9]+", "-", world.casefold()).strip("-")[:12].strip("-") or "world"
+    stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime())
+    return f"autosave-{world}-{stamp}-{secrets.token_hex(2)}"
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -42,11 +59,25 @@ def derive_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
 
 
-def with_article(name: str) -> str:
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+WORLD_VERB = "world_verb"
+"""The action of a verb a world declares on an item's use (``verbs = ["light"]``)."""
+
+
+def world_verbs(world: World) -> tuple[Verb, ...]:
+    """Verbs the world's items declare, as parser verbs; the built-in table wins a clash."""
+    words = sorted({verb for item in world.items.values() if item.use for verb in item.use.verbs})
+    if not words:
+        return ()
+    return (
+        Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),
+    )
 
 
 def name_list(names: list[str], article: bool = True) -> str:
+    """Names joined as English ("a, b and c"); ``article`` puts "a"/"an" before each.
+
+    Item lists go through ``Game.item_list``, which uses each item's own article.
+    """
     shown = [with_article(name) if article else name for name in names]
     if len(shown) <= 1:
         return "".join(shown)
@@ -109,13 +140,18 @@ class Game:
         self.autosave = autosave
         self.state = state
         self.cache: dict[str, str] = dict(cache or {})
-        self.parser = Parser()
+        self.parser = Parser(VERBS + world_verbs(world))
         self.actions = dict(ACTIONS)
+        self.hint_levels: dict[str, int] = {}
+        """How many hints each quest has had; each ``hint`` is plainer than the last."""
+        self._last_command = ""
         self._undo: deque[GameState] = deque(maxlen=UNDO_LIMIT)
         self._last_prose: list[ContentRequest] = []
         self._retries = 0
         self._replaceable: set[str] = set()
         self._pending: Pending | None = None
+        self.autosave_name = new_autosave_name(world.name)
+        """The save slot this game autosaves into (kept when an autosave is loaded)."""
 
     @classmethod
     def new(
@@ -162,6 +198,11 @@ class Game:
     def inventory(self) -> list[str]:
         return [self.world.items[key].name for key in self.carried()]
 
+    def item_list(self, keys: list[str]) -> str:
+        """Items as a sentence lists them, each with its own article ("a tinderbox and
+        some sea charts")."""
+        return name_list([self.world.items[key].indefinite for key in keys], article=False)
+
     def quest_log(self) -> list[tuple[str, str]]:
         return [(quest.title, self.state.quests[key]) for key, quest in self.world.quests.items()]
 
@@ -178,6 +219,15 @@ class Game:
 
     def story(self) -> list[str]:
         return list(self.state.story)
+
+    def topics_of(self, person: str) -> list[str]:
+        """The topics a person here knows about ([] when no one here answers to that)."""
+        words = noun_words(person)
+        for key in self.npcs_here():
+            npc = self.world.npcs[key]
+            if words and any(set(words) <= set(noun_words(name)) for name in npc.names):
+                return sorted(npc.topics)
+        return []
 
     # Where things are.
 
@@ -426,6 +476,14 @@ class Game:
 
     def _step(self, raw: str) -> StepResult:
         command = self.parser.parse(raw)
+        if command.action == "again":
+            if not self._last_command:
+                turn = Turn()
+                turn.refuse("There is nothing to do again yet.")
+                return self._finish(turn, command, ticked=False)
+            command = self.parser.parse(self._last_command)
+        elif command.action not in ("empty", "retry"):
+            self._last_command = command.text
         command = self._answer_pending(command)
         turn = Turn()
         handler = self.actions.get(command.action, self.actions["freeform"])
@@ -434,7 +492,13 @@ class Game:
             return self._finish(turn, command, ticked=False)
         before = self.state.copy()
         handler(self, turn, command)
-        if turn.refused:
+        refused_only = (
+            turn.events
+            and all(event.kind == "error" for event in turn.events)
+            and not turn.changes
+            and not turn.prose
+        )
+        if turn.refused or refused_only:
             self.state = before
             return self._finish(turn, command, ticked=False)
         self._undo.append(before)
@@ -493,6 +557,8 @@ class Game:
             self.state.locations[quest.reward] = PLAYER
             turn.changes.append(f"+{quest.reward}")
             turn.say(f"You receive the {self.name_of(quest.reward)}.", "quest")
+        if quest.next:
+            turn.say(f"Next: {quest.next}", "quest")
         giver = self.npc(quest.giver)
         self.ask(
             turn,
@@ -508,12 +574,19 @@ class Game:
         )
 
     def goal_text(self, key: str) -> str:
+        """The quest's goal, naming where the person is once the player has been there."""
         goal = self.world.quests[key].goal
+
+        def where(npc_key: str) -> str:
+            room = self.world.npcs[npc_key].location
+            return f" ({self.world.rooms[room].name})" if room in self.state.visited else ""
+
         if goal.kind == "bring":
-            return f"Bring the {self.name_of(goal.target)} to {self.name_of(goal.to)}."
+            thing, person = self.name_of(goal.target), self.name_of(goal.to)
+            return f"Bring the {thing} to {person}{where(goal.to)}."
         if goal.kind == "reach":
             return f"Go to {self.name_of(goal.target)}."
-        return f"Talk to {self.name_of(goal.target)}."
+        return f"Talk to {self.name_of(goal.target)}{where(goal.target)}."
 
     def _check_win(self, turn: Turn) -> None:
         win = self.world.win
@@ -613,12 +686,12 @@ class Game:
         self.autosave_now(turn)
 
     def autosave_now(self, turn: Turn) -> None:
-        from textgamegen.engine.saves import AUTOSAVE_NAME, SaveError, save_game
+        from textgamegen.engine.saves import SaveError, save_game
 
         if not (self.autosave and self.saves_dir is not None):
             return
         try:
-            save_game(self, AUTOSAVE_NAME, self.saves_dir)
+            save_game(self, self.autosave_name, self.saves_dir)
         except (OSError, SaveError) as error:
             turn.say(f"Autosave failed: {error}", "error")
 

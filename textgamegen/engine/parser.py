@@ -9,7 +9,7 @@ case is ignored, and a line that starts with no known verb becomes a free-form a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textgamegen.engine.safe_text import strip_unsafe
 
@@ -25,6 +25,12 @@ DIRECTION_WORDS = {
     "up": "up", "down": "down", "in": "in", "out": "out",
     "inside": "in", "outside": "out", "enter": "in", "exit": "out", "leave": "out",
 }  # fmt: skip
+
+LOOK_WORDS = frozenset(
+    {"at", "in", "into", "inside", "out", "to", "towards", "toward", "through", "under",
+     "on", "over", "across", "around", "behind", "of", "up", "down"}
+)  # fmt: skip
+"""Words between "look" and the thing looked at ("look out to sea" looks at the sea)."""
 
 # Command shapes: what follows the verb.
 NONE = "none"  # nothing ("look", "inventory")
@@ -58,7 +64,8 @@ class Verb:
 VERBS: tuple[Verb, ...] = (
     Verb("go", ("go", "walk", "run", "head", "move", "climb"), DIRECTION,
          help="go DIRECTION (or just n, s, e, w, ne, nw, se, sw, up, down, in, out)"),
-    Verb("look", ("look", "l", "look around"), NONE, help="look: describe the room again"),
+    Verb("look", ("look", "l", "look around"), NONE,
+         help="look (l): describe the room again; look THING examines it"),
     Verb("examine", ("examine", "x", "look at", "inspect", "check", "describe", "look in",
                      "search"), NOUN, help="examine THING (x THING)"),
     Verb("take", ("take", "get", "pick up", "grab", "collect"), PAIR, ("from", "off", "out of"),
@@ -69,7 +76,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("open", ("open",), NOUN, help="open THING"),
     Verb("close", ("close", "shut"), NOUN, help="close THING"),
     Verb("unlock", ("unlock",), PAIR, ("with", "using"), help="unlock DOOR with KEY"),
-    Verb("read", ("read",), NOUN, help="read THING"),
+    Verb("read", ("read", "peruse", "study"), NOUN, help="read THING"),
     Verb("use", ("use", "apply", "tie"), PAIR, ("on", "with", "in", "to", "at"),
          help="use THING (on OTHER)"),
     Verb("inventory", ("inventory", "i", "inv", "invent"), NONE, help="inventory (i)"),
@@ -79,12 +86,18 @@ VERBS: tuple[Verb, ...] = (
          help="ask PERSON about TOPIC"),
     Verb("give", ("give", "offer", "hand"), PAIR, ("to",), True,
          help="give THING to PERSON"),
+    Verb("buy", ("buy", "purchase", "pay for", "trade for"), PAIR, ("from", "with"),
+         help="buy THING (from PERSON): trade what they want for it"),
     Verb("quests", ("quests", "journal", "quest", "log", "j"), NONE, help="quests (journal)"),
+    Verb("hint", ("hint", "hints", "clue"), NONE,
+         help="hint: a nudge towards the next step (again for a plainer one)"),
+    Verb("map", ("map",), NONE, help="map: the places you have been"),
     Verb("wait", ("wait", "z", "rest", "sleep"), NONE, help="wait (z)"),
     Verb("save", ("save",), REST, help="save NAME"),
     Verb("load", ("load", "restore"), REST, help="load NAME"),
     Verb("undo", ("undo",), NONE, help="undo: take back the last move"),
-    Verb("retry", ("retry", "again", "regenerate"), NONE, help="retry: rewrite the last prose"),
+    Verb("again", ("again", "g"), NONE, help="again (g): repeat the last command"),
+    Verb("retry", ("retry", "regenerate"), NONE, help="retry: rewrite the last prose"),
     Verb("help", ("help", "h", "?", "commands"), NONE, help="help"),
     Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)"),
 )  # fmt: skip
@@ -102,6 +115,7 @@ class Command:
         prep: the word between them.
         all: the noun was "all" / "everything".
         rest: for save/load, the words after the verb as typed.
+        verb: the verb phrase as matched ("light", "look at"); "" for none.
     """
 
     action: str
@@ -111,6 +125,7 @@ class Command:
     prep: str = ""
     all: bool = False
     rest: str = ""
+    verb: str = ""
 
 
 def clean_command(raw: object) -> str:
@@ -145,38 +160,51 @@ class Parser:
         return known + [word for word in DIRECTION_WORDS if word not in known]
 
     def parse(self, raw: object) -> Command:
+        command, verb = self._parse(raw)
+        return replace(command, verb=verb) if verb else command
+
+    def _parse(self, raw: object) -> tuple[Command, str]:
         text = clean_command(raw)
         lowered = text.casefold()
         tokens = lowered.split()
         if not tokens:
-            return Command("empty", "")
+            return Command("empty", ""), ""
         tokens = [token.strip(".!,;:") or token for token in tokens]
         if len(tokens) == 1 and tokens[0] in DIRECTION_WORDS:
-            return Command("go", lowered, noun=DIRECTION_WORDS[tokens[0]])
+            return Command("go", lowered, noun=DIRECTION_WORDS[tokens[0]]), ""
         verb, used = self._match(tokens)
         if verb is None:
-            return Command("freeform", lowered, noun=" ".join(noun_words(" ".join(tokens[1:]))))
+            noun = " ".join(noun_words(" ".join(tokens[1:])))
+            return Command("freeform", lowered, noun=noun), ""
+        typed = " ".join(tokens[:used])
         after = tokens[used:]
         original_rest = " ".join(text.split()[used:])
         if verb.shape == NONE:
             if after and used == 1 and len(tokens[0]) == 1 and verb.action != "look":
                 # "i want to fly" is a free-form action, not the inventory.
-                return Command("freeform", lowered, noun=" ".join(noun_words(" ".join(after))))
+                noun = " ".join(noun_words(" ".join(after)))
+                return Command("freeform", lowered, noun=noun), ""
             if verb.action == "look" and after:
-                # "look lantern" and "look at lantern" both examine.
-                return Command("examine", lowered, noun=" ".join(noun_words(" ".join(after))))
-            return Command(verb.action, lowered)
+                # "look lantern", "look at lantern" and "look out to sea" all examine.
+                words = noun_words(" ".join(after))
+                while len(words) > 1 and words[0] in LOOK_WORDS:
+                    words = words[1:]
+                return Command("examine", lowered, noun=" ".join(words)), typed
+            return Command(verb.action, lowered), typed
         if verb.shape == REST:
-            return Command(verb.action, lowered, rest=original_rest)
+            return Command(verb.action, lowered, rest=original_rest), typed
         if verb.shape == DIRECTION:
             words = noun_words(" ".join(after))
             words = [word for word in words if word not in ("to", "through", "towards")]
             phrase = " ".join(words)
+            if words and words[0] in DIRECTION_WORDS and phrase not in DIRECTION_WORDS:
+                # "climb down the rope": the direction is what counts.
+                phrase = words[0]
             direction = DIRECTION_WORDS.get(phrase, phrase)
-            return Command("go", lowered, noun=direction)
+            return Command("go", lowered, noun=direction), typed
         if verb.shape == NOUN:
-            return self._with_noun(verb.action, lowered, after)
-        return self._pair(verb, lowered, after)
+            return self._with_noun(verb.action, lowered, after), typed
+        return self._pair(verb, lowered, after), typed
 
     def _match(self, tokens: list[str]) -> tuple[Verb | None, int]:
         for size in range(min(self._longest, len(tokens)), 0, -1):

@@ -32,9 +32,11 @@ from textgamegen.engine.state import StateError
 from textgamegen.engine.world import World, WorldError, load_world
 from textgamegen.engine.worlds import find_world
 
-SAVE_VERSION = 1
+SAVE_VERSION = 2
+"""1: the first format. 2: the game state has a "map" (room -> [x, y])."""
 SAVE_FORMAT = "textgamegen-save"
 AUTOSAVE_NAME = "autosave"
+"""Every autosave's name starts with this; each game has its own (``Game.autosave_name``)."""
 MAX_NAME_CHARS = 40
 MAX_SAVE_BYTES = 5_000_000
 # A real save nests 5 levels (save > game > state > locations > value); allow some room.
@@ -44,7 +46,12 @@ MAX_TEXT_CHARS = 100_000
 MAX_LIST_ITEMS = 100_000
 
 # version -> function that turns a save of that version into the next version.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _add_map(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 had no map; GameState.from_dict lays one out from the visited rooms.
+    return {**data, "version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_map}
 
 
 class SaveError(ValueError):
@@ -312,7 +319,8 @@ def load_game(
     """Load a save by name (from ``saves_dir``) or by path.
 
     Args:
-        name_or_path: a save name ("autosave") or a path to a ``.json`` save.
+        name_or_path: a save name, a path to a ``.json`` save, or "autosave" for the
+            newest autosave of any game.
         saves_dir: the saves folder; the loaded game saves there too.
         world: the world being played; a save for another world is refused. When None,
             the save's world is found by name (or by the file it was loaded from).
@@ -333,6 +341,11 @@ def load_game(
                 "(see the Load list); to load a file elsewhere, pass it with --load"
             )
         path = save_path(text.removesuffix(".json"), saves_dir)
+    if path.stem == AUTOSAVE_NAME and not path.exists():
+        # "autosave" means the newest game's autosave, now that each game has its own slot.
+        latest = latest_autosave(saves_dir)
+        if latest is not None:
+            path = latest.path
     data = read_save(path)
     saved_world = data.get("world")
     if not isinstance(saved_world, str):
@@ -353,9 +366,33 @@ def load_game(
     if world.name != saved_world:
         raise SaveError(f"{path}: this save is for world '{saved_world}', not '{world.name}'")
     try:
-        return Game.from_dict(data.get("game"), world, saves_dir=saves_dir)
+        game = Game.from_dict(data.get("game"), world, saves_dir=saves_dir)
     except StateError as error:
         raise SaveError(f"{path}: the save does not fit world '{world.name}': {error}") from None
+    if is_autosave(path.stem):
+        # Continuing a game autosaves into its own slot again; a named save played on
+        # starts a slot of its own, so it never overwrites another game's autosave.
+        game.autosave_name = path.stem
+    return game
+
+
+def is_autosave(name: str) -> bool:
+    return name == AUTOSAVE_NAME or name.startswith(f"{AUTOSAVE_NAME}-")
+
+
+def latest_autosave(saves_dir: Path) -> SaveInfo | None:
+    """The newest autosave of any game (what "Continue" opens), or None."""
+    found = [info for info in list_saves(saves_dir) if is_autosave(info.name)]
+    if not found:
+        return None
+
+    def written(info: SaveInfo) -> tuple[str, int]:
+        try:
+            return info.saved_at, info.path.stat().st_mtime_ns
+        except OSError:
+            return info.saved_at, 0
+
+    return max(found, key=written)
 
 
 def list_saves(saves_dir: Path, problems: list[str] | None = None) -> list[SaveInfo]:

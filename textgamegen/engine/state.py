@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from textgamegen.engine.maps import Place, layout
 from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, World
 
 STORY_LIMIT = 60
@@ -33,6 +34,7 @@ class GameState:
     visited: rooms entered at least once.
     story: recent story lines (engine text and prose), oldest first.
     won: the winning condition has been met.
+    places: where each visited room sits on the player's map (``engine/maps.py``).
     """
 
     room: str
@@ -46,6 +48,7 @@ class GameState:
     visited: set[str] = field(default_factory=set)
     story: list[str] = field(default_factory=list)
     won: bool = False
+    places: dict[str, Place] = field(default_factory=dict)
 
     @classmethod
     def initial(cls, world: World) -> GameState:
@@ -56,6 +59,7 @@ class GameState:
             locked={key for key, item in world.items.items() if item.lock},
             quests={key: quest.state for key, quest in world.quests.items()},
             visited={world.start},
+            places={world.start: (0, 0)},
         )
 
     def copy(self) -> GameState:
@@ -79,6 +83,7 @@ class GameState:
             "visited": sorted(self.visited),
             "story": list(self.story),
             "won": self.won,
+            "map": {room: [x, y] for room, (x, y) in sorted(self.places.items())},
         }
 
     @classmethod
@@ -122,7 +127,38 @@ class GameState:
         if not isinstance(won, bool):
             raise StateError("won must be true or false")
         state.won = won
+        state.places = _places(data, world, state.visited)
         return state
+
+
+def _places(data: dict[str, Any], world: World, visited: set[str]) -> dict[str, Place]:
+    """The saved map, or (a save from before maps) one laid out from the visited rooms."""
+    saved = data.get("map")
+    if saved is None:
+        return layout(world, visited)
+    if not isinstance(saved, dict):
+        raise StateError("map must map rooms to [x, y]")
+    places: dict[str, Place] = {}
+    for room, cell in saved.items():
+        if room not in world.rooms:
+            raise StateError(f"map: '{room}' is not in world '{world.name}'")
+        if not (
+            isinstance(cell, list)
+            and len(cell) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in cell)
+        ):
+            raise StateError(f"map: '{room}' must be at [x, y]")
+        places[room] = (cell[0], cell[1])
+    missing = visited - set(places)
+    if missing:  # a room the saved map lacks still gets a place
+        for room, cell in layout(world, visited).items():
+            if room in missing and cell not in places.values():
+                places[room] = cell
+        from textgamegen.engine.maps import place_room
+
+        for room in sorted(visited - set(places)):
+            place_room(places, world.start, "east", room)
+    return places
 
 
 def _mapping(data: dict[str, Any], key: str) -> dict[str, str]:

@@ -61,6 +61,8 @@ class Room:
     name: str
     text: str = ""
     exits: dict[str, Exit] = field(default_factory=dict)
+    short: str = ""
+    """The room's label on the map ("" means the last word of its name)."""
 
 
 @dataclass
@@ -77,6 +79,8 @@ class Use:
         removes: items taken out of play.
         unlocks: exits unlocked, as "room.direction".
         flag: a story flag set (the winning condition may need it).
+        verbs: other verbs that do this use ("light" for a tinderbox on a lantern), so
+            "light lantern" works as well as "use tinderbox on lantern".
     """
 
     text: str
@@ -88,11 +92,20 @@ class Use:
     removes: tuple[str, ...] = ()
     unlocks: tuple[str, ...] = ()
     flag: str = ""
+    verbs: tuple[str, ...] = ()
+
+
+ARTICLE_NONE = "none"
+"""``article = "none"`` for a name that takes no article ("Alice's fan" reads as it is)."""
 
 
 @dataclass
 class Item:
-    """A thing. ``closed``/``lock`` give a container's starting state."""
+    """A thing. ``closed``/``lock`` give a container's starting state.
+
+    ``article`` is the word a list puts before the name ("a", "an", "some", "the", or
+    "none"); empty means the game chooses: "some" when ``plural``, else "a" or "an".
+    """
 
     key: str
     name: str
@@ -105,10 +118,33 @@ class Item:
     lock: str = ""
     read: str = ""
     use: Use | None = None
+    article: str = ""
+    plural: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    @property
+    def indefinite(self) -> str:
+        """The name with its article, as a list of things shows it ("some sea charts")."""
+        if self.article == ARTICLE_NONE:
+            return self.name
+        if self.article:
+            return f"{self.article} {self.name}"
+        if self.plural:
+            return f"some {self.name}"
+        return with_article(self.name)
+
+    @property
+    def verb_be(self) -> str:
+        """"are" for a plural item, else "is": "The sea charts are ..."."""
+        return "are" if self.plural else "is"
+
+
+def with_article(name: str) -> str:
+    """"a" or "an" before a name by its first letter (the world can override per item)."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 @dataclass
@@ -153,6 +189,10 @@ class Quest:
     done_text: str = ""
     reward: str = ""
     state: str = "not started"
+    hints: tuple[str, ...] = ()
+    """Nudges for ``hint``, vaguest first; after the last, the game names the next step."""
+    next: str = ""
+    """What the quest opens up, shown when it is done, so it always leads somewhere."""
 
 
 @dataclass
@@ -163,6 +203,8 @@ class WinCondition:
     flags: tuple[str, ...] = ()
     room: str = ""
     text: str = "You have won."
+    hints: tuple[str, ...] = ()
+    """Nudges for ``hint`` once no quest is active, vaguest first."""
 
 
 @dataclass
@@ -177,6 +219,8 @@ class World:
     win: WinCondition = field(default_factory=WinCondition)
     intro: str = ""
     path: Path | None = None
+    narrator: str = ""
+    """The model the world is written for ("alice"); "" means the player's default."""
 
 
 class _Table:
@@ -265,7 +309,12 @@ def _read_exit(source: str, room: str, direction: str, value: Any) -> Exit:
 
 def _read_room(source: str, key: str, data: Any) -> Room:
     table = _Table(source, f"rooms.{key}", data)
-    room = Room(key=key, name=table.text("name", required=True), text=table.text("text"))
+    room = Room(
+        key=key,
+        name=table.text("name", required=True),
+        text=table.text("text"),
+        short=table.text("short"),
+    )
     for direction, value in table.table("exits").items():
         room.exits[direction] = _read_exit(source, key, direction, value)
     table.finish()
@@ -284,7 +333,11 @@ def _read_use(source: str, key: str, data: Any) -> Use:
         removes=table.texts("removes"),
         unlocks=table.texts("unlocks"),
         flag=table.text("flag"),
+        verbs=tuple(verb.casefold() for verb in table.texts("verbs")),
     )
+    for verb in use.verbs:
+        if not re.fullmatch(r"[a-z]+( [a-z]+)?", verb):
+            raise table.error("verbs", f"'{verb}' is not a verb (one or two plain words)")
     table.finish()
     return use
 
@@ -302,7 +355,11 @@ def _read_item(source: str, key: str, data: Any) -> Item:
         closed=table.flag("closed"),
         lock=table.text("lock"),
         read=table.text("read"),
+        article=table.text("article").casefold(),
+        plural=table.flag("plural"),
     )
+    if item.article and not re.fullmatch(r"[a-z]+", item.article):
+        raise table.error("article", "must be one word (a, an, some, the) or 'none'")
     if "use" in table.data:
         item.use = _read_use(source, key, table.table("use"))
     if (item.closed or item.lock) and not item.container:
@@ -364,6 +421,8 @@ def _read_quest(source: str, key: str, data: Any) -> Quest:
         done_text=table.text("done_text"),
         reward=table.text("reward"),
         state=table.text("state", "not started"),
+        hints=table.texts("hints"),
+        next=table.text("next"),
     )
     if quest.state not in QUEST_STATES:
         raise table.error("state", f"must be one of {', '.join(QUEST_STATES)}")
@@ -406,6 +465,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
     title = head.text("title", required=True)
     start = head.text("start", required=True)
     intro = head.text("intro")
+    narrator = head.text("narrator")
     head.finish()
 
     rooms = {
@@ -432,6 +492,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
         flags=win_table.texts("flags"),
         room=win_table.text("room"),
         text=win_table.text("text", "You have won."),
+        hints=win_table.texts("hints"),
     )
     win_table.finish()
 
@@ -445,6 +506,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
         quests=quests,
         win=win,
         intro=intro,
+        narrator=narrator,
     )
     _check_references(source, world)
     return world

@@ -144,6 +144,11 @@ def read_model(directory: Path, source: str) -> ModelInfo:
     """The ModelInfo of one directory."""
     metrics, metrics_problem = _read_json(directory / "metrics.json")
     lineage, lineage_problem = _read_json(directory / "lineage.json")
+    reference, _ = _read_json(directory / "base.json")
+    if reference.get("name"):
+        # An adapter names its base exactly: that is what `models` shows and checks.
+        lineage = {**lineage, "base_name": reference["name"],
+                   "base_sha256": str(reference.get("sha256", ""))}  # fmt: skip
     problem = directory_problem(directory) or metrics_problem or lineage_problem
     return ModelInfo(directory.name, directory, source, metrics, lineage, problem)
 

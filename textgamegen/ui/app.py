@@ -10,7 +10,10 @@ player is told why and the template narrator takes over.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from textgamegen import paths
-from textgamegen.config import Settings, SettingsError, load_settings
+from textgamegen.config import Settings, SettingsError, load_settings, narrator_for
 from textgamegen.engine.content import Event, StepResult
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
@@ -34,6 +37,7 @@ from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
 from textgamegen.ui.screens.settings import DEVICES, SettingsScreen
 from textgamegen.ui.screens.title import TitleScreen
+from textgamegen.ui.widgets.model_panel import ModelPanel
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
@@ -49,7 +53,7 @@ The model and device are passed apart because ``--model``/``--device`` override 
 settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
 """
 
-UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every", "prefetch")
+UI_ONLY_SETTINGS = ("show_model_panel", "show_special_tokens", "autosave_every", "prefetch")
 """Settings that change nothing in the generator, so changing them needs no reload."""
 
 
@@ -208,9 +212,9 @@ class TextGameGenApp(App[int]):
 
     def _has_autosave(self) -> bool:
         try:
-            from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
+            from textgamegen.engine.saves import latest_autosave
 
-            return any(info.name == AUTOSAVE_NAME for info in list_saves(self.saves_dir))
+            return latest_autosave(self.saves_dir) is not None
         except Exception:  # noqa: BLE001 - an unreadable folder just means no autosave
             return False
 
@@ -356,9 +360,14 @@ class TextGameGenApp(App[int]):
         return True
 
     def action_continue(self) -> None:
-        from textgamegen.engine.saves import AUTOSAVE_NAME
+        """Open the newest autosave, whichever game it belongs to."""
+        from textgamegen.engine.saves import latest_autosave
 
-        self._open_save(AUTOSAVE_NAME)
+        latest = latest_autosave(self.saves_dir)
+        if latest is None:
+            self.notify("There is no autosave yet.", severity="warning")
+            return
+        self._open_save(latest.name)
 
     def action_load(self) -> None:
         def chosen(name: str | None) -> None:
@@ -401,6 +410,7 @@ class TextGameGenApp(App[int]):
         screen = self._game_screen()
         if screen is not None:
             screen.set_model_panel(settings.show_model_panel)
+            screen.query_one(ModelPanel).show_special_tokens = settings.show_special_tokens
             if not settings.prefetch:
                 screen.cancel_prefetch()
         if self.game is not None:
@@ -425,7 +435,8 @@ class TextGameGenApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            verbs = self.game.parser.verbs if self.game is not None else None
+            self.push_screen(HelpScreen(verbs))
 
     @on(TitleScreen.Chosen)
     def _title_choice(self, event: TitleScreen.Chosen) -> None:
@@ -441,14 +452,15 @@ class TextGameGenApp(App[int]):
     # -- leaving -----------------------------------------------------------------------
 
     def autosave(self) -> None:
-        """Save the game as the autosave if turns were played since it was started or saved."""
-        from textgamegen.engine.saves import AUTOSAVE_NAME, save_game
+        """Save the game into its own autosave slot if turns were played since it was
+        started or saved (another game's autosave is never touched)."""
+        from textgamegen.engine.saves import save_game
 
         game = self.game
         if game is None or game.turn == self._saved_turn:
             return
         try:
-            save_game(game, AUTOSAVE_NAME, self.saves_dir)
+            save_game(game, game.autosave_name, self.saves_dir)
         except Exception as error:  # noqa: BLE001 - say so, but never trap the player
             print(f"textgamegen: autosave failed: {error}", file=sys.stderr)
             return
@@ -487,7 +499,8 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         settings=settings,
         saves_dir=Path(saves_dir).expanduser() if saves_dir else paths.saves_dir(),
         seed=int(getattr(args, "seed", None) or 0),
-        model=getattr(args, "model", None) or settings.model,
+        # The world's own narrator, unless the player chose a model.
+        model=narrator_for(world.narrator, settings, getattr(args, "model", None)),
         device=getattr(args, "device", None) or settings.device,
         load=getattr(args, "load", None),
         notices=notices,
@@ -515,6 +528,31 @@ def run_tui(args: argparse.Namespace) -> int:
     except WorldError as error:
         print(f"textgamegen: {error}", file=sys.stderr)
         return 2
-    app = TextGameGenApp(launch)
-    code = app.run()
-    return int(code or 0)
+    return run_app(TextGameGenApp(launch))
+
+
+def run_app(app: TextGameGenApp, **options: object) -> int:
+    """Run the app and leave at once when it exits.
+
+    The game has saved by the time the app exits, but a narrator or model-loading thread
+    may still be busy: a thread cannot be stopped, and both asyncio and the interpreter
+    wait for it at exit, which left the terminal blank for seconds after Ctrl+Q. So the
+    app runs on its own event loop and, when such a thread is still alive, the process
+    ends without waiting for it.
+
+    Args:
+        app: the app to run.
+        options: passed on to ``App.run`` (tests use ``headless`` and ``auto_pilot``).
+
+    Returns:
+        The exit code (only when no thread was left busy; otherwise the process ends).
+    """
+    loop = asyncio.new_event_loop()
+    code = int(app.run(loop=loop, **options) or 0)  # type: ignore[arg-type]
+    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    if any(not thread.daemon for thread in busy):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    loop.close()
+    return code

@@ -9,8 +9,12 @@ begins a later word of a name ("lan") also finds it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+ASKING = re.compile(r"^((?:ask|question|tell)\s+(.+?)\s+(?:about|of)\s+)(.*)$", re.IGNORECASE)
+"""``ask PERSON about TOPIC``: after "about", Tab completes the person's topics."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,12 @@ class Completion:
         return self.head + option + " "
 
 
+def _tidy(line: str) -> str:
+    """One space between words: completing never leaves a double space."""
+    ends_with_space = line.endswith(" ")
+    return " ".join(line.split()) + (" " if ends_with_space and line.strip() else "")
+
+
 def _unique_sorted(words: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for word in words:
@@ -57,17 +67,32 @@ def _starts_a_word(name: str, fragment: str) -> bool:
     return any(word.startswith(fragment) for word in name.lower().split()[1:])
 
 
-def complete(line: str, verbs: Iterable[str], names: Iterable[str]) -> Completion:
+def complete(
+    line: str,
+    verbs: Iterable[str],
+    names: Iterable[str],
+    topics: Callable[[str], Iterable[str]] | None = None,
+) -> Completion:
     """Find what the end of ``line`` could be completed to.
 
     Args:
         line: the command line as typed.
         verbs: every verb the parser knows.
         names: exits, items, NPCs and inventory in scope.
+        topics: the topics a person knows, by the name typed for them; after
+            "ask PERSON about" only these are offered.
 
     Returns:
         The completion; its ``options`` is empty when nothing matches.
     """
+    line = _tidy(line)
+    asking = ASKING.match(line)
+    if asking is not None and topics is not None:
+        head, person, fragment = asking.groups()
+        lowered = fragment.lower()
+        known = _unique_sorted(topics(person))
+        options = [topic for topic in known if topic.lower().startswith(lowered)]
+        return Completion(head, fragment, tuple(options))
     words = line.split(" ")
     # Verbs may have several words ("talk to", "pick up"): while the whole line begins a
     # verb, complete verbs; after that, nouns.
@@ -92,11 +117,16 @@ def complete(line: str, verbs: Iterable[str], names: Iterable[str]) -> Completio
     return Completion(head, fragment, ())
 
 
-def suggestion(line: str, verbs: Iterable[str], names: Iterable[str]) -> str | None:
+def suggestion(
+    line: str,
+    verbs: Iterable[str],
+    names: Iterable[str],
+    topics: Callable[[str], Iterable[str]] | None = None,
+) -> str | None:
     """The line completed with the first option, for the input's ghost text (None if none)."""
-    if not line.strip():
+    if not line.strip() or "  " in line:
         return None
-    found = complete(line, verbs, names)
+    found = complete(line, verbs, names, topics)
     if not found.options or not found.fragment:
         return None
     best = found.head + found.options[0]

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from textgamegen.engine.content import ContentRequest, Event, StepResult
+from textgamegen.engine.maps import draw_map
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator
 from textgamegen.ui.widgets.command_input import CommandInput
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 
     from textgamegen.engine.game import Game
     from textgamegen.ui.app import TextGameGenApp
+
+SIDE_MAP_WIDTH = 28
+"""Columns inside the side panel (its width, 33, less border, padding and scroll bar):
+three rooms across."""
+SIDE_MAP_HEIGHT = 9
+"""Lines of map in the side panel, around the player's room; ``map`` shows it all."""
 
 PREFETCH_IDLE_S = 0.4
 """Quiet time after the last narration before writing ahead: a player typing on at once
@@ -96,13 +103,17 @@ class GameScreen(Screen[None]):
                 yield StoryLog(id="story")
                 yield ModelPanel(id="model-panel")
                 yield Static(id="completions")
-                yield CommandInput(self._verbs, self._scope_names, id="command")
+                yield CommandInput(
+                    self._verbs, self._scope_names, id="command", topics=self._topics
+                )
             yield SidePanel(id="side")
         yield StatusBar(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(ModelPanel).display = self.tgg.settings.show_model_panel
+        panel = self.query_one(ModelPanel)
+        panel.display = self.tgg.settings.show_model_panel
+        panel.show_special_tokens = self.tgg.settings.show_special_tokens
         self.query_one("#completions").display = False
         self.watch(self.tgg, "generator", self._generator_changed)
         self.watch(self.tgg, "model_label", self._model_changed)
@@ -122,11 +133,24 @@ class GameScreen(Screen[None]):
     def _scope_names(self) -> list[str]:
         return self.game.scope_names()
 
+    def _topics(self, person: str) -> list[str]:
+        return self.game.topics_of(person)
+
     def refresh_panels(self) -> None:
         """Redraw the side panel and status bar from the game state."""
         game = self.game
         self.query_one(SidePanel).show(
-            game.room().name, game.exits(), game.inventory(), game.quest_log()
+            game.room().name,
+            game.exits(),
+            game.inventory(),
+            game.quest_log(),
+            draw_map(
+                game.world,
+                game.state.places,
+                game.state.room,
+                width=SIDE_MAP_WIDTH,
+                height=SIDE_MAP_HEIGHT,
+            ),
         )
         status = self.query_one(StatusBar)
         status.world = world_title(game)
@@ -159,7 +183,7 @@ class GameScreen(Screen[None]):
         result = self.game.step(command)
         self.show_result(result)
         self.refresh_panels()
-        if result.won:
+        if "won" in result.changes:  # the winning step only, not every step after it
             self.notify("You have won! Play on, or start a new game.", title="The end")
         if result.quit:
             self.tgg.game_quit()

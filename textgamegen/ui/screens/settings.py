@@ -78,6 +78,15 @@ def field_help(kind: type) -> dict[str, str]:
     return found
 
 
+def switch_word(on: bool) -> str:
+    """A switch's state in words, for a screen without colour (or a reader of it)."""
+    return "✔ on" if on else "✘ off"
+
+
+def _switch_state(group: str, name: str, value: bool) -> Label:
+    return Label(switch_word(value), id=f"{group}-{name}-state", classes="switch-state")
+
+
 def _label(name: str, help_text: str) -> Label:
     label = Label(name.replace("_", " "), classes="setting-label")
     if help_text:
@@ -109,14 +118,18 @@ class SettingsScreen(ModalScreen[Settings | None]):
                         continue
                     with Horizontal(classes="setting"):
                         yield _label(item.name, helps.get(item.name, ""))
-                        yield self._editor("setting", item.name, getattr(settings, item.name))
+                        value = getattr(settings, item.name)
+                        yield self._editor("setting", item.name, value)
+                        if isinstance(value, bool):
+                            yield _switch_state("setting", item.name, value)
                 yield Label("Sampling", classes="dialog-subtitle")
                 for item in fields(SamplingSettings):
                     with Horizontal(classes="setting"):
                         yield _label(item.name, sampling_helps.get(item.name, ""))
-                        yield self._editor(
-                            "sampling", item.name, getattr(settings.sampling, item.name)
-                        )
+                        value = getattr(settings.sampling, item.name)
+                        yield self._editor("sampling", item.name, value)
+                        if isinstance(value, bool):
+                            yield _switch_state("sampling", item.name, value)
             yield Static(id="settings-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="settings-save", variant="primary")
@@ -141,6 +154,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def on_mount(self) -> None:
         self.query_one("#settings-error").display = False
+
+    @on(Switch.Changed)
+    def _switch_changed(self, event: Switch.Changed) -> None:
+        if event.switch.id:
+            state = self.query(f"#{event.switch.id}-state")
+            if state:
+                state.first(Label).update(switch_word(event.value))
 
     def collect(self) -> Settings:
         """Build Settings from the form; SettingsError names the bad field.

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.suggester import Suggester
@@ -19,19 +20,26 @@ MAX_COMMAND = 500
 """Characters one command may have; the engine copes with more, the screen need not."""
 
 WordSource = Callable[[], Iterable[str]]
+TopicSource = Callable[[str], Iterable[str]]
+"""The topics a person knows, by the name typed for them."""
+
+
+def _no_topics(person: str) -> list[str]:
+    return []
 
 
 class _ScopeSuggester(Suggester):
     """Ghost text from the same words Tab completes (right arrow accepts it)."""
 
-    def __init__(self, verbs: WordSource, names: WordSource) -> None:
+    def __init__(self, verbs: WordSource, names: WordSource, topics: TopicSource) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self._verbs = verbs
         self._names = names
+        self._topics = topics
 
     async def get_suggestion(self, value: str) -> str | None:
         try:
-            return suggestion(value, self._verbs(), self._names())
+            return suggestion(value, self._verbs(), self._names(), self._topics)
         except Exception:  # noqa: BLE001 - a suggestion is never worth a crash
             return None
 
@@ -69,19 +77,37 @@ class CommandInput(Input):
         names: WordSource,
         *,
         id: str | None = None,
+        topics: TopicSource = _no_topics,
     ) -> None:
         super().__init__(
             placeholder="What do you do?  (F1 help, Tab completes, ↑↓ history)",
             max_length=MAX_COMMAND,
-            suggester=_ScopeSuggester(verbs, names),
+            suggester=_ScopeSuggester(verbs, names, topics),
             select_on_focus=False,
             id=id,
         )
         self.history = CommandHistory()
         self._verbs = verbs
         self._names = names
+        self._topics = topics
         # The options Tab last offered, to cycle through them on the next Tab.
         self._cycle: tuple[Completion, int, str] | None = None
+        # The line as Tab completed it, ending in a space: a space typed next is dropped.
+        self._completed: str | None = None
+
+    async def _on_key(self, event: events.Key) -> None:
+        completed, self._completed = self._completed, None
+        if (
+            event.key == "space"
+            and completed is not None
+            and self.value == completed
+            and self.cursor_position == len(completed)
+        ):
+            # Completion already put the space there; a second one is a habit, not intent.
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -116,9 +142,10 @@ class CommandInput(Input):
             line = found.line(found.options[index])
             self._show(line)
             self._cycle = (found, index, line)
+            self._completed = line
             return
         try:
-            found = complete(self.value, self._verbs(), self._names())
+            found = complete(self.value, self._verbs(), self._names(), self._topics)
         except Exception:  # noqa: BLE001 - never lose the line over a completion fault
             return
         if not found.options:
@@ -132,5 +159,7 @@ class CommandInput(Input):
                 self._cycle = (found, -1, line)
                 return
         self._show(line)
+        if line.endswith(" "):
+            self._completed = line
         if len(found.options) > 1:
             self._cycle = (found, -1, line)

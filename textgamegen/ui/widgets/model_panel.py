@@ -7,6 +7,8 @@ model think. F2 hides it.
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -21,8 +23,19 @@ PROMPT_TAIL = 400
 """Characters of the prompt shown; its end is what the model continues from."""
 
 
-def _prompt_tail(prompt: str) -> str:
-    prompt = strip_unsafe(prompt).replace("\n", " ⏎ ")
+SPECIAL_TOKEN = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?s>|<(?:bos|eos|pad|unk)>|\[/?INST\]")
+"""Special tokens of the chat and tag formats ("<|im_start|>", "<|action|>", "</s>")."""
+
+
+def without_special_tokens(prompt: str) -> str:
+    """The prompt as a person reads it: special tokens out, the spaces they left tidied."""
+    text = SPECIAL_TOKEN.sub(" ", prompt)
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _prompt_tail(prompt: str, raw: bool = False) -> str:
+    prompt = strip_unsafe(prompt if raw else without_special_tokens(prompt))
+    prompt = prompt.replace("\n", " ⏎ ")
     return prompt if len(prompt) <= PROMPT_TAIL else "…" + prompt[-PROMPT_TAIL:]
 
 
@@ -42,8 +55,14 @@ def timings_line(narration: Narration) -> str:
     return " · ".join(parts)
 
 
-def render_narration(narration: Narration) -> Group:
-    """The panel's content for one finished narration."""
+def render_narration(narration: Narration, raw_prompt: bool = False) -> Group:
+    """The panel's content for one finished narration.
+
+    Args:
+        narration: what the generator returned.
+        raw_prompt: show the prompt with its special tokens (the ``show_special_tokens``
+            setting); by default they are left out.
+    """
     request = narration.request
     head = Text()
     head.append(f"{request.kind.value}", style="bold")
@@ -56,7 +75,7 @@ def render_narration(narration: Narration) -> Group:
         parts.append(Text(strip_unsafe(narration.notice), style="italic"))
     if narration.prompt:
         prompt = Text("prompt: ", style="bold")
-        prompt.append(_prompt_tail(narration.prompt), style="dim")
+        prompt.append(_prompt_tail(narration.prompt, raw_prompt), style="dim")
         parts.append(prompt)
     table = Table(box=None, expand=True, show_edge=False, pad_edge=False)
     table.add_column("#", width=2, justify="right")
@@ -83,6 +102,8 @@ class ModelPanel(VerticalScroll):
 
     can_focus = False
     BORDER_TITLE = "Model"
+    show_special_tokens = False
+    """Show the prompt's special tokens (the setting of that name)."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No prose written yet.", style="dim"), id="model-detail")
@@ -97,7 +118,9 @@ class ModelPanel(VerticalScroll):
 
     def show_narration(self, narration: Narration) -> None:
         """Show a finished narration."""
-        self.query_one("#model-detail", Static).update(render_narration(narration))
+        self.query_one("#model-detail", Static).update(
+            render_narration(narration, raw_prompt=self.show_special_tokens)
+        )
         self.scroll_home(animate=False)
 
     def show_message(self, message: str) -> None:

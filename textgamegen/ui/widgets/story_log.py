@@ -124,6 +124,12 @@ class StoryLog(VerticalScroll):
         # Set to stop the prefetch worker (None: no prefetch running or asked for).
         self._prefetch_cancel: threading.Event | None = None
 
+    def on_mount(self) -> None:
+        # Anchored, the log stays on its newest line when its size changes (F2, a resize,
+        # a dialog closing) until the player scrolls up to read; scrolling back down
+        # re-anchors it.
+        self.anchor()
+
     # -- writing the story -------------------------------------------------------------
 
     def add(self, text: str, kind: str = "text") -> Paragraph:

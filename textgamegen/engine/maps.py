@@ -1,0 +1,210 @@
+"""The player's map: where each visited room sits on a grid, and that grid drawn as text.
+
+A room gets its place the first time the player walks in, one step from the room they
+came from in the direction they went (``up`` leans north-east, ``down`` south-west, ``in``
+north and ``out`` south); when that cell is taken, the nearest free one is used. Places
+are part of the game state and of saves, so the picture never shifts under the player. A save from before
+maps existed is given places by walking the visited rooms from the start (``layout``).
+
+``draw_map`` turns the places into lines of text::
+
+    [Chapel]
+        |
+    [Square]--[Bakery]
+        |
+    <Quay  >--[Boats ]?
+
+``<  >`` is the room the player is in; ``?`` is a way out nobody has taken yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textgamegen.engine.world import World
+
+Place = tuple[int, int]
+
+STEPS: dict[str, Place] = {
+    "north": (0, -1), "south": (0, 1), "east": (1, 0), "west": (-1, 0),
+    "northeast": (1, -1), "northwest": (-1, -1), "southeast": (1, 1), "southwest": (-1, 1),
+    # Up and down go on the diagonal, leaving north and south free for the ways that
+    # really lie there ("a ladder climbs to a loft" beside "the bakery to the east").
+    "up": (1, -1), "down": (-1, 1), "in": (0, -1), "out": (0, 1),
+}  # fmt: skip
+PLANAR = ("north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest")
+LABEL = 6
+"""Characters of a room's label; a box is ``[`` + label + ``]``."""
+GAP = 2
+"""Columns between two boxes, where the east-west links are drawn."""
+PITCH = LABEL + 2 + GAP
+LEGEND = "<> you are here · ? a way not taken"
+
+
+def _nearby(origin: Place, first: Place) -> Iterable[Place]:
+    """Cells around ``origin``, ring by ring; in each ring, those nearest the ``first``
+    step's direction come first, so a room lands as close as it can to where it lies."""
+    aim = (origin[0] + first[0], origin[1] + first[1])
+    for radius in range(1, 20):
+        ring = [
+            (origin[0] + dx, origin[1] + dy)
+            for dy in range(-radius, radius + 1)
+            for dx in range(-radius, radius + 1)
+            if max(abs(dx), abs(dy)) == radius
+        ]
+        ring.sort(key=lambda cell: ((cell[0] - aim[0]) ** 2 + (cell[1] - aim[1]) ** 2, cell))
+        yield from ring
+
+
+def place_room(places: dict[str, Place], came_from: str, direction: str, room: str) -> None:
+    """Give ``room`` a place, reached from ``came_from`` by ``direction``, unless it has one."""
+    if room in places:
+        return
+    origin = places.get(came_from, (0, 0))
+    taken = set(places.values())
+    for cell in _nearby(origin, STEPS.get(direction, (1, 0))):
+        if cell not in taken:
+            places[room] = cell
+            return
+
+
+def layout(world: World, visited: Iterable[str], start: str | None = None) -> dict[str, Place]:
+    """Places for the visited rooms, walking their exits from the start (old saves)."""
+    seen = set(visited)
+    start = start or world.start
+    places: dict[str, Place] = {start: (0, 0)}
+    queue = [start]
+    while queue:
+        key = queue.pop(0)
+        for direction, exit_ in world.rooms[key].exits.items():
+            if exit_.to in seen and exit_.to not in places:
+                place_room(places, key, direction, exit_.to)
+                queue.append(exit_.to)
+    # A visited room no walk from the start reaches (a save that teleported) still shows.
+    for key in sorted(seen - set(places)):
+        place_room(places, start, "east", key)
+    return places
+
+
+def label(world: World, room: str) -> str:
+    """The room's short name for the map: ``short``, else the last word of its name."""
+    found = world.rooms[room]
+    text = found.short or (found.name.split() or ["?"])[-1]
+    return text[:LABEL].ljust(LABEL)
+
+
+def draw_map(
+    world: World,
+    places: dict[str, Place],
+    here: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+) -> list[str]:
+    """The map as lines of text.
+
+    Args:
+        world: the world the rooms come from.
+        places: room key -> cell, for the rooms to draw (the visited ones).
+        here: the player's room, drawn ``<like this>``.
+        width: crop to this many columns, keeping ``here`` in view (None: no crop).
+        height: crop to this many lines, keeping ``here`` in view (None: no crop).
+
+    Returns:
+        The lines, right-stripped; no legend (``LEGEND`` says what the marks mean).
+    """
+    if not places:
+        return []
+    xs = [x for x, _ in places.values()]
+    ys = [y for _, y in places.values()]
+    left, top = min(xs), min(ys)
+    # One blank line above and below and a column either side, where ways not taken from
+    # the rooms at the edge are marked.
+    columns = (max(xs) - left + 1) * PITCH + 2
+    rows = (max(ys) - top) * 2 + 3
+    grid = [[" "] * columns for _ in range(rows)]
+    at = {cell: room for room, cell in places.items()}
+
+    def put(row: int, column: int, char: str) -> None:
+        if 0 <= row < rows and 0 <= column < columns and grid[row][column] == " ":
+            grid[row][column] = char
+
+    for room, (x, y) in places.items():
+        row, column = (y - top) * 2 + 1, (x - left) * PITCH + 1
+        opening, closing = ("<", ">") if room == here else ("[", "]")
+        for offset, char in enumerate(opening + label(world, room) + closing):
+            grid[row][column + offset] = char
+    for room, (x, y) in places.items():
+        row, column = (y - top) * 2 + 1, (x - left) * PITCH + 1
+        for direction, exit_ in world.rooms[room].exits.items():
+            target = places.get(exit_.to)
+            if target is None:
+                if direction in PLANAR:
+                    _stub(put, row, column, STEPS[direction])
+                continue
+            step = (target[0] - x, target[1] - y)
+            if max(abs(step[0]), abs(step[1])) != 1 or at.get(target) != exit_.to:
+                continue  # only neighbours are joined; a long way shows on neither
+            _link(put, row, column, step)
+    lines = ["".join(line).rstrip() for line in grid]
+    hx, hy = places.get(here, (left, top))
+    row, column = (hy - top) * 2 + 1, (hx - left) * PITCH + 1
+    if not any(line[:1].strip() for line in lines):  # no mark in the left margin
+        lines = [line[1:] for line in lines]
+        column -= 1
+    if not lines[0]:
+        lines, row = lines[1:], row - 1
+    if not lines[-1]:
+        lines = lines[:-1]
+    margin = 1 if column % PITCH else 0
+    return _crop(lines, row, column + PITCH // 2, width, height, margin)
+
+
+def _link(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-untyped-def]
+    dx, dy = step
+    middle = column + LABEL // 2 + 1
+    if dy == 0:
+        edge = column + LABEL + 2 if dx > 0 else column - GAP
+        for offset in range(GAP):
+            put(row, edge + offset, "-")
+    elif dx == 0:
+        put(row + dy, middle, "|")
+    elif dx > 0:
+        put(row + dy, column + LABEL + 2 + (0 if dy > 0 else 1), "\\" if dy > 0 else "/")
+    else:
+        put(row + dy, column - GAP + (1 if dy > 0 else 0), "/" if dy > 0 else "\\")
+
+
+def _stub(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-untyped-def]
+    dx, dy = step
+    if dy == 0:
+        put(row, column + LABEL + 2 if dx > 0 else column - 1, "?")
+    elif dx == 0:
+        put(row + dy, column + LABEL // 2 + 1, "?")
+    elif dx > 0:
+        put(row + dy, column + LABEL + 2, "?")
+    else:
+        put(row + dy, column - 1, "?")
+
+
+def _crop(
+    lines: list[str],
+    row: int,
+    column: int,
+    width: int | None,
+    height: int | None,
+    margin: int = 0,
+) -> list[str]:
+    if height is not None and len(lines) > height:
+        first = min(max(0, row - height // 2), len(lines) - height)
+        lines = lines[first : first + height]
+    if width is not None:
+        longest = max((len(line) for line in lines), default=0)
+        if longest > width:
+            # Whole rooms only: the window starts at a room's column, never mid-box.
+            cells = max(1, (width + GAP) // PITCH)
+            total = (longest - margin + GAP + PITCH - 1) // PITCH
+            first_cell = min(max(0, column // PITCH - cells // 2), max(0, total - cells))
+            first = first_cell * PITCH + margin
+            lines = [line[first : first + width].rstrip() for line in lines]
+    return lines
