@@ -204,8 +204,8 @@ def render_card(name: str, metrics: dict, lineage: dict | None = None,
         "text and the closing `<|endoftext|>`), the story and facts before it as context.",
         "Perplexity is per token of this model's tokenizer; **bits per byte** (the target's",
         "NLL, end token included, over ln 2 times the UTF-8 bytes of the target text) compares",
-        "models with different tokenizers. The bigram is a smoothed bigram model on the same",
-        "tokenizer, trained on the same train split, scored on the same tokens"
+        "models with different tokenizers. The bigram baseline is a smoothed bigram model on the",
+        "same tokenizer, trained on the same train split, scored on the same tokens"
         + ("; the base is scored before fine-tuning, with the tag tokens added untrained."
            if metrics.get("base") else "."),
         "",
