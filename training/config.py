@@ -237,12 +237,18 @@ class EvaluateConfig:
     seed: int = 1
     max_test_lines: int = 0
     """Debug knob: score only the first N test lines (0: all)."""
+    compare_with: list[str] = field(default_factory=list)
+    """Other models scored on the same test lines for the model card (registered names,
+    model or adapter dirs, gguf: bases), e.g. ["tiny"]; bits per byte compares them."""
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError("evaluate.device must be cpu, cuda or auto")
         if self.latency_runs < 1 or self.narration_tokens < 1:
             raise ConfigError("evaluate.latency_runs and evaluate.narration_tokens must be 1+")
+        if not isinstance(self.compare_with, list) or not all(
+                isinstance(m, str) and m for m in self.compare_with):
+            raise ConfigError("evaluate.compare_with must be a list of model names or folders")
 
 
 @dataclass
@@ -261,6 +267,9 @@ class GateConfig:
     """Allowed relative worsening against the registered model (0.02: 2%)."""
     beat_baseline: bool = True
     """Every tag's perplexity must beat the bigram baseline."""
+    beat_base: bool = False
+    """Every tag's bits per byte must beat the base's before fine-tuning (scored on the same
+    test lines by the evaluate stage; needs a pretrained base, not scratch)."""
 
 
 @dataclass

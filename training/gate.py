@@ -1,8 +1,10 @@
 """Stage 5, gate: does the evaluated model deserve registration?
 
 Checks, each from the config's ``[gate]`` section: test perplexity under a fixed bound,
-not worse than the model already registered under the same name, every tag better than
-the bigram baseline, and latency within budget. A failing model stays in the run
+not worse than the model already registered under the same name (in bits per byte when
+both have it, since the two may not share a tokenizer), every tag better than the bigram
+baseline, optionally every tag better than the base before fine-tuning (``beat_base``, in
+bits per byte), and latency within budget. A failing model stays in the run
 directory; the pipeline exits non-zero with the reasons.
 """
 
@@ -49,7 +51,14 @@ def check_gate(metrics: dict, config: GateConfig, registered: dict | None = None
         check(perplexity <= config.max_perplexity,
               f"test perplexity {perplexity:.2f} must be <= max_perplexity "
               f"{config.max_perplexity:g}")
-    if config.compare_registered and registered and registered.get("perplexity"):
+    if (config.compare_registered and registered and registered.get("bits_per_byte")
+            and metrics.get("bits_per_byte")):
+        bpb, before = metrics["bits_per_byte"], registered["bits_per_byte"]
+        bound = before * (1 + config.tolerance)
+        check(bpb <= bound,
+              f"test bits per byte {bpb:.3f} must not be worse than the registered model's "
+              f"{before:.3f}" + (f" (+{config.tolerance:.0%})" if config.tolerance else ""))
+    elif config.compare_registered and registered and registered.get("perplexity"):
         bound = registered["perplexity"] * (1 + config.tolerance)
         check(perplexity <= bound,
               f"test perplexity {perplexity:.2f} must not be worse than the registered model's "
@@ -61,6 +70,19 @@ def check_gate(metrics: dict, config: GateConfig, registered: dict | None = None
             if tag in baseline:
                 check(value < baseline[tag], f"{tag} perplexity {value:.2f} must beat the "
                                              f"bigram baseline's {baseline[tag]:.2f}")
+    if config.beat_base:
+        base = metrics.get("base") or {}
+        base_tags = base.get("bits_per_byte_per_tag") or {}
+        ours = metrics.get("bits_per_byte_per_tag") or {}
+        if not base_tags or not ours:
+            check(False, "beat_base: the metrics lack bits per byte of the model or of the "
+                         "base before fine-tuning (rerun the evaluate stage)")
+        for tag, value in ours.items():
+            if tag in base_tags:
+                check(value < base_tags[tag], f"{tag} bits per byte {value:.3f} must beat the "
+                      f"base {base.get('name', '')} before fine-tuning ({base_tags[tag]:.3f})")
+            elif base_tags:
+                check(False, f"beat_base: the base has no {tag} figure")
     if config.max_latency_ms:
         latency = metrics.get("latency_ms_median", float("inf"))
         check(latency <= config.max_latency_ms,

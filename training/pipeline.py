@@ -211,21 +211,43 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
 
     # evaluate: keyed by the weights, the corpus and the evaluation settings.
     metrics_path = model_dir / "metrics.json"
-    evaluate_key = _key("evaluate", weights_hash, corpus_hash, as_dict(config.evaluate))
+    # The base's own figures are measured too when the gate needs them (beat_base).
+    evaluate_parts: list[object] = ["evaluate", weights_hash, corpus_hash,
+                                    as_dict(config.evaluate)]
+    if config.gate.beat_base:
+        evaluate_parts += ["base", finetune_config.base, base_hash]
+    evaluate_key = _key(*evaluate_parts)
     if done("evaluate", evaluate_key) and metrics_path.is_file():
         _say("evaluate: unchanged, skipped")
         metrics = json.loads(metrics_path.read_text())
     else:
-        from training.evaluate import evaluate_model, write_metrics
+        from training.evaluate import base_figures, evaluate_model, write_metrics
 
         _say("evaluate: measuring")
         metrics = evaluate_model(model_dir, corpus_dir, config.evaluate)
+        if config.gate.beat_base:
+            _say(f"evaluate: scoring the base {finetune_config.base} before fine-tuning")
+            metrics["base"] = base_figures(finetune_config.base, corpus_dir, config.evaluate)
+        if config.evaluate.compare_with:
+            from training.compare import compare_models
+
+            metrics["comparison"] = compare_models(
+                config.evaluate.compare_with, corpus_dir, config.evaluate.max_test_lines,
+                config.evaluate.device, say=_say)["models"]
         write_metrics(model_dir, metrics)
         log.mark("evaluate", evaluate_key)
     _say(f"evaluate: perplexity {metrics['perplexity']} per tag "
          f"{metrics['perplexity_per_tag']} (bigram "
-         f"{metrics['baseline']['perplexity_per_tag']}), latency "
-         f"{metrics['latency_ms_median']} ms, first token {metrics['first_token_ms_median']} ms")
+         f"{metrics['baseline']['perplexity_per_tag']}), bits per byte "
+         f"{metrics.get('bits_per_byte_per_tag')}"
+         + (f" (base {metrics['base']['bits_per_byte_per_tag']})" if metrics.get("base") else "")
+         + f", latency {metrics['latency_ms_median']} ms, first token "
+         f"{metrics['first_token_ms_median']} ms")
+    if metrics.get("grounding"):
+        grounding = metrics["grounding"]
+        _say(f"evaluate: grounding: entity share {grounding['entity_share']}, hallucination "
+             f"rate {grounding['hallucination_rate']} over {grounding['generations']} "
+             f"generations")
 
     # lineage and card, then the gate against the model registered under the name.
     target_root = models_dir or _default_models_dir(config)
@@ -288,11 +310,20 @@ def build_lineage(config: PipelineConfig, corpus_hash: str, finetune_dir: Path, 
     if summary_path.is_file():
         data = json.loads(summary_path.read_text())
         summary = {k: data.get(k) for k in ("steps", "precision", "seconds", "dev_perplexity",
-                                              "world_size", "block_size", "parameters")}
+                                              "world_size", "block_size", "parameters",
+                                              "trained_parameters", "method")}
+    reference = {}
+    reference_path = finetune_dir / "model" / "base.json"
+    if reference_path.is_file():  # an adapter: the base it needs, by name and sha256
+        try:
+            reference = json.loads(reference_path.read_text(encoding="utf-8"))
+        except ValueError:
+            reference = {}
     corpus_path = str(config.path) if config.path else ""
     return {
         "name": config.name,
         "base": config.finetune.base,
+        "base_reference": reference,
         "corpus": corpus_path,
         "corpus_sha256": corpus_hash,
         "config": {"corpus": as_dict(config.corpus), "finetune": as_dict(config.finetune),

@@ -1,9 +1,14 @@
 """Stage 6, register: copy a model that passed the gate into a models directory.
 
-The directory (``<models dir>/<name>/``, MODEL_API.md) gets the config, the safetensors
-weights (optionally converted to fp16), the tokenizer, a generation_config.json with the
-game's sampling defaults, metrics.json, lineage.json and the model card. The copy is
-made beside the target and renamed into place, so a failed copy never leaves half a model.
+The directory (``<models dir>/<name>/``, MODEL_API.md) gets, for a full model, the config,
+the safetensors weights (optionally converted to fp16), the tokenizer and a
+generation_config.json with the game's sampling defaults; for a LoRA adapter, the adapter
+(``adapter_config.json``, ``adapter_model.safetensors`` with the special tokens' rows,
+optionally fp16), ``base.json`` (which base, by sha256) and the tokenizer, and never a
+config.json or model.safetensors: the game merges it into the base at load. Both get
+metrics.json, lineage.json and the model card. The copy is made beside the target and
+renamed into place, so a failed copy never leaves half a model. ``max_weights_mb`` bounds
+the weights file that is registered (the adapter's, for an adapter).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "chat_template.jinja")
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "base.json")
 
 
 class RegisterError(RuntimeError):
@@ -34,7 +41,8 @@ def game_generation_config(config: dict) -> dict:
 
 
 def copy_weights(source: Path, target: Path, dtype: str) -> None:
-    """Copy model.safetensors, converting floating tensors to fp16 when asked."""
+    """Copy a safetensors file, converting floating tensors to fp16 when asked (safetensors
+    load and save: nothing is unpickled)."""
     if dtype == "float32":
         shutil.copy2(source, target)
         return
@@ -53,14 +61,16 @@ def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
     """Install a model directory under ``models_dir/name``, replacing any previous one.
 
     Args:
-        model_dir: the fine-tuned HF directory (config, safetensors, tokenizer).
+        model_dir: the fine-tuned HF directory (config, safetensors, tokenizer), or a LoRA
+            adapter directory (adapter files, base.json, tokenizer).
         models_dir: the registry folder (user models dir, or assets/models to ship).
         name: the registry name.
         metrics: written as metrics.json.
         lineage: written as lineage.json.
         card: written as README.md.
         dtype: float32, or float16 to halve the weights.
-        max_weights_mb: refuse bigger weights (0: no bound).
+        max_weights_mb: refuse a bigger weights file, the adapter's for an adapter (0: no
+            bound).
 
     Returns:
         The registered directory.
@@ -68,26 +78,33 @@ def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
     Raises:
         RegisterError: missing files or weights over the size bound.
     """
-    weights = model_dir / "model.safetensors"
-    for needed in (weights, model_dir / "config.json", model_dir / "tokenizer.json"):
-        if not needed.is_file():
-            raise RegisterError(f"{needed}: missing; cannot register {model_dir}")
+    adapter = (model_dir / "adapter_config.json").is_file()
+    needed = ([model_dir / f for f in ADAPTER_FILES] if adapter
+              else [model_dir / "model.safetensors", model_dir / "config.json"])
+    for path in (*needed, model_dir / "tokenizer.json"):
+        if not path.is_file():
+            raise RegisterError(f"{path}: missing; cannot register {model_dir}")
+    weights = needed[1] if adapter else needed[0]
     models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=models_dir))
     try:
-        copy_weights(weights, staging / "model.safetensors", dtype)
-        size_mb = (staging / "model.safetensors").stat().st_size / 1e6
+        copy_weights(weights, staging / weights.name, dtype)
+        size_mb = (staging / weights.name).stat().st_size / 1e6
         if max_weights_mb and size_mb > max_weights_mb:
-            raise RegisterError(f"{name}: weights are {size_mb:.1f} MB as {dtype}, over the "
-                                f"{max_weights_mb:g} MB bound")
-        config = json.loads((model_dir / "config.json").read_text())
-        config["dtype"] = dtype
-        (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+            raise RegisterError(f"{name}: {weights.name} is {size_mb:.1f} MB as {dtype}, over "
+                                f"the {max_weights_mb:g} MB bound")
+        if adapter:
+            for file in ("adapter_config.json", "base.json"):
+                shutil.copy2(model_dir / file, staging / file)
+        else:
+            config = json.loads((model_dir / "config.json").read_text())
+            config["dtype"] = dtype
+            (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+            (staging / "generation_config.json").write_text(
+                json.dumps(game_generation_config(config), indent=2) + "\n")
         for file in TOKENIZER_FILES:
             if (model_dir / file).is_file():
                 shutil.copy2(model_dir / file, staging / file)
-        (staging / "generation_config.json").write_text(
-            json.dumps(game_generation_config(config), indent=2) + "\n")
         (staging / "metrics.json").write_text(
             json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "lineage.json").write_text(

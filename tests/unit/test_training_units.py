@@ -93,7 +93,7 @@ def test_model_card_lists_perplexity_baseline_latency_and_sources() -> None:
     assert "textgamegen train pipeline x.toml" in card and 'name = "mini"' in card
 
 
-@pytest.mark.parametrize("stage", ["corpus", "finetune", "evaluate", "pipeline"])
+@pytest.mark.parametrize("stage", ["corpus", "finetune", "evaluate", "compare", "pipeline"])
 def test_every_stage_has_help(stage, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([stage, "--help"], prog="textgamegen train")

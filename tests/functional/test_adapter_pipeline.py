@@ -1,0 +1,150 @@
+"""The pipeline with LoRA on tiny random Llama and GPT-2 bases and a conditioned corpus.
+
+Per base, one module-scoped run: the fixture sources built as conditioned pairs, a LoRA
+fine-tune of a few steps, evaluate (per-tag perplexity and bits per byte on the targets,
+grounding on held-out prompts, the base's own figures for ``beat_base``), the gate, and the
+adapter registered in float16. Then the tests check what was registered and that
+``train compare`` scores the adapter, the base (as a ``gguf:`` name) and a plain model on
+the same test lines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from random_llama import build_random_llama
+from training.cli import main
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"
+pytestmark = pytest.mark.slow
+
+
+def _tokenizer_lines() -> list[str]:
+    lines = []
+    for name in ("lantern_keeper.txt", "harbour_walk.txt", "mini_strings.txt"):
+        lines += (FIXTURE.parent / name).read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def _config(tmp: Path, name: str, base: Path) -> Path:
+    """The fixture config as conditioned pairs, LoRA on ``base``, beat_base in the gate."""
+    text = FIXTURE.read_text().replace('name = "fixture"',
+                                       f'name = "{name}"\nroot = "{FIXTURE.parent}"')
+    text = text.replace("min_words = 3\n", "min_words = 3\nconditioned = true\n", 1)
+    text = text.replace('base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\n'
+                        "lora_r = 4\nlora_alpha = 8")
+    text = text.replace("max_steps = 30", "max_steps = 12")
+    text = text.replace("learning_rate = 3e-3", "learning_rate = 2e-2")
+    text = text.replace("[gate]\nmax_latency_ms = 5000",
+                        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\nbeat_base = true\n"
+                        "\n[register]\ndtype = \"float16\"\nmax_weights_mb = 30")
+    path = tmp / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module", params=["llama", "gpt2"])
+def trained(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"adapter-{request.param}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEXTGAMEGEN_CACHE_DIR", str(tmp / "cache"))
+        if request.param == "llama":
+            base = build_random_llama(tmp / "base", _tokenizer_lines())
+        else:
+            from textgamegen.generation.random_model import build_random_model
+
+            base = build_random_model(tmp / "base", shape="tiny", lines=_tokenizer_lines())
+        config = _config(tmp, f"narrator-{request.param}", base)
+        run_dir, models = tmp / "run", tmp / "models"
+        code = main(["pipeline", str(config), "--run-dir", str(run_dir), "--models-dir",
+                     str(models)], prog="textgamegen train")
+        yield {"code": code, "kind": request.param, "base": base, "run": run_dir,
+               "models": models, "name": f"narrator-{request.param}", "tmp": tmp,
+               "patch": patch}
+
+
+def test_the_adapter_is_registered_small_and_without_a_full_model(trained) -> None:
+    assert trained["code"] == 0
+    registered = trained["models"] / trained["name"]
+    files = {p.name for p in registered.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "base.json", "tokenizer.json",
+            "metrics.json", "lineage.json", "README.md"} <= files
+    assert not {"config.json", "model.safetensors"} & files
+    assert not list(registered.glob("*.bin"))
+    from safetensors import safe_open
+
+    with safe_open(str(registered / "adapter_model.safetensors"), "pt") as handle:
+        dtypes = {str(handle.get_tensor(key).dtype) for key in handle.keys()}
+    assert dtypes == {"torch.float16"}
+    adapter = (registered / "adapter_model.safetensors").stat().st_size
+    trained_adapter = (trained["run"] / "finetune" / "model" /
+                       "adapter_model.safetensors").stat().st_size
+    assert adapter < 30e6 and adapter < trained_adapter  # float16: about half
+    reference = json.loads((registered / "base.json").read_text())
+    assert reference["name"] == str(trained["base"]) and len(reference["sha256"]) == 64
+
+
+def test_metrics_score_targets_per_tag_with_bits_per_byte_and_grounding(trained) -> None:
+    metrics = json.loads((trained["models"] / trained["name"] / "metrics.json").read_text())
+    tags = {"action", "dialogue", "quest"}
+    assert set(metrics["perplexity_per_tag"]) == set(metrics["bits_per_byte_per_tag"]) == tags
+    assert set(metrics["baseline"]["perplexity_per_tag"]) == tags
+    assert 0 < metrics["bits_per_byte"] < 20 and metrics["test_lines_skipped"] == 0
+    assert metrics["test_bytes"] > metrics["test_lines"] * 10
+    # the gate's beat_base: the base before fine-tuning, on the same test lines
+    base = metrics["base"]
+    assert base["name"] == str(trained["base"]) and set(base["bits_per_byte_per_tag"]) == tags
+    assert base["test_lines"] == metrics["test_lines"]
+    assert base["test_bytes"] == metrics["test_bytes"]
+    for tag in tags:
+        assert metrics["bits_per_byte_per_tag"][tag] < base["bits_per_byte_per_tag"][tag]
+    grounding = metrics["grounding"]
+    assert grounding["generations"] == 3 and grounding["entities"] > 0
+    assert 0 <= grounding["entity_share"] <= 1
+    assert metrics["latency_ms_median"] > 0 and metrics["first_token_ms_median"] > 0
+    assert set(metrics["samples"]) == tags
+    stages = json.loads((trained["run"] / "stages.json").read_text())
+    assert stages["gate"]["passed"] is True
+
+
+def test_the_card_states_base_method_data_and_figures(trained) -> None:
+    card = (trained["models"] / trained["name"] / "README.md").read_text()
+    assert "LoRA (PEFT) r=4, alpha=8" in card
+    assert "bits per byte" in card and "base `" in card
+    assert "## Grounding on held-out prompts" in card
+    assert "with_things" in card  # conditioning counts per source
+    assert "textgamegen train pipeline" in card
+
+
+def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(trained, capsys,
+                                                                       monkeypatch) -> None:
+    """The base is named as a GGUF base would be; find_base/cached_base hand back the tiny
+    random base directory, so the tag tokens are added to it as for SmolLM2."""
+    from textgamegen.generation import bases
+    from textgamegen.generation.random_model import build_random_model
+
+    monkeypatch.setattr(bases, "find_base", lambda name: bases.Base(name, trained["base"]))
+    monkeypatch.setattr(bases, "cached_base", lambda base, progress=None: trained["base"])
+    plain = build_random_model(trained["tmp"] / "plain", shape="tiny",
+                               lines=_tokenizer_lines())
+    registered = trained["models"] / trained["name"]
+    capsys.readouterr()
+    code = main(["compare", "--corpus", str(trained["run"] / "corpus"), "--json",
+                 str(registered), "gguf:tiny-base", str(plain)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {row["model"]: row for row in result["models"]}
+    assert set(rows) == {str(registered), "gguf:tiny-base", str(plain)}
+    assert len({row["test_bytes"] for row in rows.values()}) == 1  # same target text
+    metrics = json.loads((registered / "metrics.json").read_text())
+    # the registered float16 adapter scores (nearly) as the trained float32 one did
+    assert rows[str(registered)]["bits_per_byte"] == pytest.approx(metrics["bits_per_byte"],
+                                                                   rel=0.02)
+    assert rows["gguf:tiny-base"]["bits_per_byte"] == pytest.approx(
+        metrics["base"]["bits_per_byte"], rel=1e-3)
+    code = main(["compare", "--corpus", str(trained["run"] / "corpus"), str(plain)])
+    out = capsys.readouterr().out
+    assert code == 0 and "bpb action" in out and "ppl quest" in out
