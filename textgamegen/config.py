@@ -46,7 +46,7 @@ class SamplingSettings:
     """Shorter candidates lose points when reranked."""
     max_words: int = 60
     """Longer candidates lose points when reranked."""
-    grounding_boost: float = 2.0
+    grounding_boost: float = 3.0
     """Logit bonus for the first tokens of the names in the prompt's facts, until the line
     has named one of them (0 turns it off). Keeps a small narrator on this game's things."""
 

@@ -26,7 +26,7 @@ PUSH = ContentRequest(
     ContentKind.ACTION, command="push open the door", room="Hall",
     entities=("oak door",), seed=11, fallback="", attempt=True,
 )  # fmt: skip
-OPENING = "You try to push open the door, but"
+OPENING = "You try to push open the door, but the"
 
 
 @pytest.fixture(autouse=True)
@@ -313,3 +313,19 @@ def test_light_modules_do_not_import_torch_or_transformers() -> None:
     out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
     assert json.loads(out) == []
+
+
+def test_an_opening_ending_in_a_word_is_never_continued_inside_that_word(
+    generator: Generator,
+) -> None:
+    """ "Cliff Path" + "a" was "Cliff Patha": after an opening that ends in a letter, the
+    first token must start a new word (a space) or be punctuation."""
+    from textgamegen.generation.causal_lm import glue_token_ids
+
+    glue = glue_token_ids(generator.tokenizer)
+    tokens = generator.tokenizer.convert_ids_to_tokens(glue)
+    assert tokens and not [t for t in tokens if t.startswith(("\u0120", "\u2581"))]
+    for seed in range(6):
+        narration = generator.generate(replace(PUSH, seed=seed), on_text=lambda _piece: None)
+        after = narration.text[len(OPENING):len(OPENING) + 1]
+        assert after == "" or not after.isalnum(), narration.text

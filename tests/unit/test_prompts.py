@@ -85,7 +85,7 @@ def test_the_prompt_matches_a_training_pair() -> None:
     ("request_", "opening"),
     [
         (ContentRequest(ContentKind.ACTION, command="I dance"), ""),
-        (ContentRequest(ContentKind.ACTION, command="dance", attempt=True), "You try to dance, but"),
+        (ContentRequest(ContentKind.ACTION, command="dance", attempt=True), "You try to dance, but the"),
         (ContentRequest(ContentKind.ITEM, subject="brass lantern"), ""),
         (ContentRequest(ContentKind.DIALOGUE, speaker="miller"), ""),
         (ContentRequest(ContentKind.QUEST, speaker="miller"), ""),
@@ -145,7 +145,7 @@ def test_one_huge_line_and_a_huge_command_are_cut_from_the_left() -> None:
     prompt = build_prompt(request, load_templates(), codec, 100)
     assert len(prompt.ids) == 100
     assert prompt.truncated and prompt.story_lines == 0
-    assert prompt.text.endswith("w5999 end, but")
+    assert prompt.text.endswith("w5999 end, but the")
 
 
 def test_max_story_lines_caps_the_context() -> None:

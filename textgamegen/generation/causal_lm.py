@@ -13,6 +13,7 @@ Imports torch; only the loader imports this module, inside the generation worker
 
 from __future__ import annotations
 
+import string
 import threading
 import time
 from dataclasses import replace
@@ -57,14 +58,21 @@ class _Codec:
         return str(self.tokenizer.decode(ids, skip_special_tokens=False))  # type: ignore[attr-defined]
 
 
+_SPACE_MARKS = "\u0120\u010a\u0109\u2581"  # Ġ (space), Ċ (newline), ĉ (tab), ▁
+
+
 def glue_token_ids(tokenizer: object) -> list[int]:
-    """Vocabulary entries that continue a word (no leading space, starting with a letter
-    or digit). After an opening that ends in a word ("Cliff Path") they would grow the
+    """Vocabulary entries that would continue a word: neither a leading space nor
+    punctuation. After an opening that ends in a word ("Cliff Path") they would grow the
     word ("Cliff Patha"), so they are barred from the first step."""
     ids = []
     for index, token in enumerate(tokenizer.convert_ids_to_tokens(  # type: ignore[attr-defined]
             list(range(len(tokenizer))))):  # type: ignore[arg-type]
-        if isinstance(token, str) and token[:1].isalnum():
+        # Allowed: a new word (byte-level BPE writes its leading space as "Ġ", SentencePiece
+        # as "▁") or ASCII punctuation. Letters, digits and stray bytes of a multi-byte
+        # character ("÷" stands for one) would glue onto the opening's last word.
+        if not (isinstance(token, str) and token[:1] and
+                (token[0] in _SPACE_MARKS or token[0] in string.punctuation)):
             ids.append(index)
     return ids
 
