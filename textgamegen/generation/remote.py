@@ -124,6 +124,37 @@ def _template_text(request: ContentRequest, templates: PromptTemplates) -> str:
     return fallback_text(request, templates)
 
 
+class _Shown:
+    """Passes streamed text on and remembers it, so a retry does not show the opening (or
+    anything else already on screen) a second time."""
+
+    def __init__(self, on_text: TextSink | None) -> None:
+        self.on_text = on_text
+        self.text = ""
+        self.skip = ""
+
+    def __call__(self, piece: str) -> None:
+        if self.skip:
+            if self.skip.startswith(piece):
+                self.skip = self.skip[len(piece) :]
+                return
+            piece, self.skip = piece.removeprefix(self.skip), ""
+        self.text += piece
+        if self.on_text is not None and piece:
+            self.on_text(piece)
+
+    def again(self) -> _Shown:
+        self.skip = self.text
+        return self
+
+    def finish_with(self, text: str) -> None:
+        """Show the rest of ``text`` when it continues what is on screen; otherwise the
+        caller replaces the streamed text with the narration's."""
+        if text.startswith(self.text):
+            self.skip = ""
+            self(text[len(self.text) :])
+
+
 class RemoteGenerator:
     """A ``Generator`` whose model runs behind an OpenAI-compatible completions API.
 
@@ -334,13 +365,14 @@ class RemoteGenerator:
             try:
                 self.probe()
             except GeneratorError as error:
-                return self._fallback(request, on_text, str(error), started, "")
+                return self._fallback(request, _Shown(on_text), str(error), started, "")
         max_new = self.max_new_tokens(sampling)
         budget = int((self.n_positions - max_new) * CHARS_PER_TOKEN)
         attempts = 0
+        shown = _Shown(on_text)
         while True:
             prompt = build_prompt(request, self.templates, _CharCodec(), budget)
-            streamer = Streamer(prompt.opening, lambda ids: "", on_text, started)
+            streamer = Streamer(prompt.opening, lambda ids: "", shown.again(), started)
             try:
                 return self._attempt(request, prompt, sampling, max_new, streamer, cancel,
                                      started)  # fmt: skip
@@ -365,8 +397,7 @@ class RemoteGenerator:
                     if cancel is None:
                         time.sleep(self.retry_delay_s)
                     continue
-                return self._fallback(request, on_text, str(error), started, prompt.text,
-                                      shown=streamer.shown)  # fmt: skip
+                return self._fallback(request, shown, str(error), started, prompt.text)
 
     def _attempt(
         self,
@@ -461,17 +492,10 @@ class RemoteGenerator:
                                [], started, fallback=not text, cancelled=True)  # fmt: skip
 
     def _fallback(
-        self,
-        request: ContentRequest,
-        on_text: TextSink | None,
-        why: str,
-        started: float,
-        prompt: str,
-        shown: str = "",
+        self, request: ContentRequest, shown: _Shown, why: str, started: float, prompt: str
     ) -> Narration:
         text = _template_text(request, self.templates)
-        if on_text is not None and not shown:
-            on_text(text)
+        shown.finish_with(text)
         self.context = 0  # ask /v1/models again next time: the server may be another one
         notice = (f"The model server at {self.endpoint.url} did not answer ({why}); the "
                   "template narrator wrote this. The next turn tries the server again.")  # fmt: skip

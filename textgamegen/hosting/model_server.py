@@ -113,7 +113,8 @@ def parse_params(body: dict[str, Any]) -> CompletionParams:
         if _number(body, name, 0.0) != 0.0:
             raise CompletionError(f"'{name}' is not supported (use repetition_penalty)",
                                   param=name)  # fmt: skip
-    n = _int(body, "n", 1) or 1
+    n = _int(body, "n", 1)
+    assert n is not None
     best_of = _int(body, "best_of", None)
     if best_of is not None and best_of != n:
         raise CompletionError("'best_of' other than n is not supported", param="best_of")
