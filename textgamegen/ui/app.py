@@ -57,7 +57,7 @@ def load_generator_in_worker(model: str, device: str, settings: Settings) -> Gen
     """The real loader. Runs in the model worker: heavy imports happen here, never at start."""
     from textgamegen.generation.loader import load_generator
 
-    if model != "template":
+    if model != "template" and not model.startswith("openai:"):  # a model server: no torch
         try:
             from transformers.utils import logging as hf_logging
 
