@@ -25,6 +25,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -58,13 +59,15 @@ def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
 
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    log = Path(tempfile.gettempdir()) / f"bench-serve-model-{port}.log"
     process = subprocess.Popen([sys.executable, "-m", "textgamegen", "serve-model", "--model",
                                 model, "--device", "cpu", "--port", str(port)],
-                               stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+                               stderr=log.open("w"), env=env)  # fmt: skip
     root = f"http://127.0.0.1:{port}"
     problem = wait_for_model_server(process, root, 600)
     if problem:
-        raise RuntimeError(problem)
+        process.kill()
+        raise RuntimeError(f"{problem}; see {log}")
     return process, root
 
 

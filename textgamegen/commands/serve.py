@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -96,7 +97,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"textgamegen serve: settings not read, using defaults: {error}", file=sys.stderr)
         settings = Settings()
     model = args.model or settings.model
-    model_process = None
+    # SIGTERM while the model loads must still stop the model server (see ``finally``).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return _serve(args, model)
+    finally:
+        _stop(_MODEL_SERVERS)
+
+
+_MODEL_SERVERS: list[subprocess.Popen] = []
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    while processes:
+        process = processes.pop()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _serve(args: argparse.Namespace, model: str) -> int:
     if model == "template" or model.startswith("openai:"):
         game_model = model
         if model.startswith("openai:"):
@@ -111,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"textgamegen serve: starting the model server for {model!r} ...", file=sys.stderr)
         model_process, root = start_model_server(model, args.device)
+        _MODEL_SERVERS.append(model_process)
         problem = wait_for_model_server(model_process, root, MODEL_START_TIMEOUT_S)
         if problem:
             print(f"textgamegen serve: {problem}; see its messages above", file=sys.stderr)
-            model_process.terminate()
             return 2
         game_model = f"openai:{root}/v1"
     from textgamegen.hosting.web import GameWebServer, default_saves_root
@@ -133,11 +155,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"textgamegen serve: cannot listen on {args.host}:{args.port}: {error}",
               file=sys.stderr)  # fmt: skip
         return 2
-    finally:
-        if model_process is not None:
-            model_process.terminate()
-            try:
-                model_process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                model_process.kill()
     return 0
