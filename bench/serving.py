@@ -83,6 +83,9 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
 
     settings = Settings(device="cpu", threads=threads)
     generator = load_from_settings(settings, model)
+    if kind == "remote":
+        # A busy machine may keep the server waiting; a time-out here would measure nothing.
+        generator.read_timeout = 600.0  # type: ignore[attr-defined]
     print("READY", flush=True)
     sys.stdin.readline()
     pid = os.getpid()
@@ -187,38 +190,43 @@ def overhead(model: str, root: str, pairs: int, threads: int) -> tuple[Figure, F
     return http_ms, direct_ms, extra
 
 
-def run(runs: int, threads: int, model: str, narrations: int = 10, pairs: int = 100) -> Section:
+def run(runs: int, threads: int, model: str, narrations: int = 10, pairs: int = 100,
+        games: tuple[int, ...] = (1, 4, 16), separate_games: int = 16) -> Section:  # fmt: skip
     section = Section(f"serving ({model}, CPU, {threads} torch thread(s) per process)")
     server, root = start_server(model, threads)
     try:
         section.figures += overhead(model, root, pairs, threads)
         extra = section.figures[-1]
         section.notes.append(f"overhead p90 {extra.percentile(90):.2f} ms over {pairs} pairs")
-        shared = {games: Figure(f"{games} game(s) on one serve-model", "narrations/s")
-                  for games in (1, 4, 16)}  # fmt: skip
-        separate = Figure("16 games, each loading its own model", "narrations/s")
-        memory: dict[str, list[float]] = {"shared-16": [], "separate-16": []}
+        most = separate_games
+        shared = {count: Figure(f"{count} game(s) on one serve-model", "narrations/s")
+                  for count in sorted(set(games) | {most})}  # fmt: skip
+        separate = Figure(f"{most} games, each loading its own model", "narrations/s")
+        memory: dict[str, list[float]] = {"shared": [], "separate": []}
         for _ in range(runs):
-            for games, figure in shared.items():
-                result = run_games("remote", f"openai:{root}/v1", games, narrations, threads)
+            for count, figure in shared.items():
+                result = run_games("remote", f"openai:{root}/v1", count, narrations, threads)
                 figure.runs.append(round(result["per_s"], 2))
-                if games == 16:
-                    memory["shared-16"].append(result["rss_mb"] + rss_mb(server.pid))
-            result = run_games("local", model, 16, narrations, threads)
+                if count == most:
+                    memory["shared"].append(result["rss_mb"] + rss_mb(server.pid))
+            result = run_games("local", model, most, narrations, threads)
             separate.runs.append(round(result["per_s"], 2))
-            memory["separate-16"].append(result["rss_mb"])
+            memory["separate"].append(result["rss_mb"])
         section.figures += [*shared.values(), separate]
-        section.figures.append(Figure("RSS, 16 games + serve-model", "MiB",
-                                      [round(v) for v in memory["shared-16"]]))  # fmt: skip
-        section.figures.append(Figure("RSS, 16 games with their own model", "MiB",
-                                      [round(v) for v in memory["separate-16"]]))  # fmt: skip
-        section.ratios["16 games: shared vs separate throughput"] = (
-            shared[16].median / separate.median)
-        section.ratios["16 games: separate vs shared RSS"] = (
-            statistics.median(memory["separate-16"]) / statistics.median(memory["shared-16"]))
+        section.figures.append(Figure(f"RSS, {most} games + serve-model", "MiB",
+                                      [round(v) for v in memory["shared"]]))  # fmt: skip
+        section.figures.append(Figure(f"RSS, {most} games with their own model", "MiB",
+                                      [round(v) for v in memory["separate"]]))  # fmt: skip
+        section.ratios[f"{most} games: shared vs separate throughput"] = (
+            shared[most].median / separate.median)
+        section.ratios[f"{most} games: separate vs shared RSS"] = (
+            statistics.median(memory["separate"]) / statistics.median(memory["shared"]))
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
     return section
 
 
@@ -229,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--narrations", type=int, default=10, help="per game process")
     parser.add_argument("--pairs", type=int, default=100, help="overhead: HTTP/in-process pairs")
+    parser.add_argument("--games", default="1,4,16",
+                        help="game counts on one serve-model (default: 1,4,16)")  # fmt: skip
+    parser.add_argument("--separate", type=int, default=16,
+                        help="game processes with a model each, compared (default: 16)")  # fmt: skip
     parser.add_argument("--child", choices=["local", "remote"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
@@ -237,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         return child(args.child, args.model, args.narrations, args.threads)
     from bench.report import render, write_json
 
-    section = run(args.runs, args.threads, args.model, args.narrations, args.pairs)
+    games = tuple(int(part) for part in args.games.split(",") if part.strip())
+    section = run(args.runs, args.threads, args.model, args.narrations, args.pairs, games,
+                  args.separate)  # fmt: skip
     print(render([section]))
     print(f"[bench] wrote {write_json([section], args.out / 'serving.json')}", file=sys.stderr)
     return 0
