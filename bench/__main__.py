@@ -6,7 +6,9 @@ Prints a Markdown table (what the README's Performance section carries) and writ
 Sections: narration (ours vs the seed's listing, shipped model and a gpt2-medium shape),
 ui (key press to screen while generating), startup (cold start vs importing
 transformers), training (our fine-tune vs plain HF Trainer fp32), int8 (perplexity cost
-and speed-up of int8 on the shipped model), scaling (latency vs context and candidates, PNG).
+and speed-up of int8 on the shipped model), scaling (latency vs context and candidates, PNG),
+serving (serve-model's overhead per request, and throughput and RSS of 1/4/16 games on one
+model server against 16 processes with a model each; also ``python -m bench.serving``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling")
+SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "serving")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             sections.append(scaling.run(info.path, args.runs, args.threads,
                                         args.out / "scaling.png"))  # fmt: skip
+        elif name == "serving":
+            from bench import serving
+
+            sections.append(serving.run(args.runs, 1, args.model))
     print(render(sections))
     path = write_json(sections, args.out / "latest.json")
     print(f"[bench] wrote {path}", file=sys.stderr)

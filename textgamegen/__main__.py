@@ -1,4 +1,4 @@
-"""Command line: ``textgamegen [play|worlds|generate|models|train] ...``.
+"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|train] ...``.
 
 ``play`` is the default, so plain ``textgamegen`` starts the game. Each subcommand lives
 in ``textgamegen/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``,
@@ -28,12 +28,14 @@ SUBCOMMANDS = {
     "worlds": "list the installed worlds",
     "generate": "write text with a generator and print the candidates, scores and timings",
     "models": "list the installed generators and their metrics",
+    "serve": "serve the game in the browser, one game per tab, narrated by one model server",
+    "serve-model": "hold the narrator in one process and answer games over HTTP (OpenAI API)",
     "train": "build a corpus, fine-tune, evaluate and register a model (see train --help)",
 }
 
 
 def _command(name: str):  # noqa: ANN202 - a module
-    return importlib.import_module(f"textgamegen.commands.{name}")
+    return importlib.import_module(f"textgamegen.commands.{name.replace('-', '_')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

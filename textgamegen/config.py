@@ -74,7 +74,9 @@ class Settings:
     """Everything a player can set; saved as TOML."""
 
     model: str = "narrator"
-    """Generator: a registry name, a model directory, a hub id, or "template"."""
+    """Generator: a registry name, a model or adapter directory, gguf:PACKAGE, a hub id,
+    "template", or a model server as openai:http://HOST:PORT/v1#MODEL (textgamegen
+    serve-model, vLLM)."""
     device: str = "auto"
     """auto (CUDA when available, else CPU), cpu or cuda."""
     show_model_panel: bool = False
@@ -100,6 +102,14 @@ class Settings:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     def __post_init__(self) -> None:
+        if self.model.startswith("openai:"):
+            from textgamegen.generation.base import GeneratorError
+            from textgamegen.generation.remote import parse_model_url
+
+            try:
+                parse_model_url(self.model)
+            except GeneratorError as error:
+                raise SettingsError(f"model: {error}") from None
         if self.device not in ("auto", "cpu", "cuda"):
             raise SettingsError("device must be auto, cpu or cuda")
         if self.autosave_every < 0:

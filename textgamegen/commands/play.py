@@ -52,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="generator: template, an installed model, a directory or a hub id "
-        "(default: from settings)",
+        help="generator: template, an installed model, a directory, a hub id, or a model "
+        "server as openai:http://HOST:PORT/v1#MODEL (default: from settings)",
     )
     parser.add_argument(
         "--device",

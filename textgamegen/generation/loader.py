@@ -131,6 +131,10 @@ def load_generator(
     Raises:
         GeneratorError: the model is missing, pickle-only, broken, or an unreachable hub id.
     """
+    if model.startswith("openai:"):  # a model server (textgamegen serve-model, vLLM)
+        from textgamegen.generation.remote import load_remote
+
+        return load_remote(model, sampling, prompts)
     if model == TEMPLATE:
         return _template()
     options = dict(dtype=dtype, quantize=quantize, threads=threads, prompts=prompts,

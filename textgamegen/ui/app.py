@@ -64,7 +64,7 @@ def load_generator_in_worker(
     ``progress`` hears about slow first-run steps (unpacking the base model)."""
     from textgamegen.generation.loader import load_generator
 
-    if model != "template":
+    if model != "template" and not model.startswith("openai:"):  # a model server: no torch
         try:
             from transformers.utils import logging as hf_logging
 

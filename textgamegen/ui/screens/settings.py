@@ -50,7 +50,8 @@ def model_choices(current: str) -> list[tuple[str, str]]:
         choices.append((f"{info.name}  ({info.source})", info.name))
     choices.append(("template  (no model, deterministic)", "template"))
     if current not in {value for _, value in choices}:
-        choices.insert(0, (f"{current}  (as configured)", current))
+        where = "model server" if current.startswith("openai:") else "as configured"
+        choices.insert(0, (f"{current}  ({where})", current))
     return choices
 
 

@@ -1,0 +1,261 @@
+"""Serving: one ``serve-model`` for many games, against a model in every game process.
+
+Two measures, side by side in one run:
+
+* **Overhead per request.** The same completion (the model, prompt and greedy
+  ``max_tokens`` fixed) asked of ``serve-model`` over HTTP and of the same engine called
+  in-process, alternately; the paired difference is what HTTP, JSON and the queue cost.
+  Goal: <= 10 ms at p50 (the seed's website figure).
+* **Throughput and memory.** Narrations per second (the game's full request: prompt,
+  ``num_candidates`` choices, rerank) with 1, 4 and 16 game processes on one
+  ``serve-model``, against 16 game processes that each load their own model; every
+  process does the same number of narrations after all are ready. RSS is summed over the
+  processes (server included).
+
+Example::
+
+    nice -n 10 python -m bench.serving --model textgamegen --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.measure import Figure
+from bench.report import Section
+
+COMMANDS = ("open the door", "look at the lantern", "climb the stairs", "listen",
+            "search the crate", "push the boat", "light the lamp", "wait")  # fmt: skip
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (Linux /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _free_port() -> int:
+    from textgamegen.commands.serve import free_port
+
+    return free_port()
+
+
+def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
+    from textgamegen.commands.serve import wait_for_model_server
+
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    log = Path(tempfile.gettempdir()) / f"bench-serve-model-{port}.log"
+    process = subprocess.Popen([sys.executable, "-m", "textgamegen", "serve-model", "--model",
+                                model, "--device", "cpu", "--port", str(port)],
+                               stderr=log.open("w"), env=env)  # fmt: skip
+    root = f"http://127.0.0.1:{port}"
+    problem = wait_for_model_server(process, root, 600)
+    if problem:
+        process.kill()
+        raise RuntimeError(f"{problem}; see {log}")
+    return process, root
+
+
+# -- the child: one game process ----------------------------------------------------------
+
+
+def child(kind: str, model: str, narrations: int, threads: int) -> int:
+    """Load a generator (``local`` model or ``remote`` server), say READY, wait for GO on
+    stdin, narrate, print DONE with the timings and this process's RSS."""
+    from textgamegen.config import Settings
+    from textgamegen.engine.content import ContentKind, ContentRequest
+    from textgamegen.generation.loader import load_from_settings
+
+    settings = Settings(device="cpu", threads=threads)
+    generator = load_from_settings(settings, model)
+    if kind == "remote":
+        # A busy machine may keep the server waiting; a time-out here would measure nothing.
+        generator.read_timeout = 600.0  # type: ignore[attr-defined]
+    print("READY", flush=True)
+    sys.stdin.readline()
+    pid = os.getpid()
+    took = []
+    for number in range(narrations):
+        request = ContentRequest(ContentKind.ACTION, command=COMMANDS[number % len(COMMANDS)],
+                                 room="Harbour Quay", seed=pid * 1000 + number)  # fmt: skip
+        started = time.perf_counter()
+        narration = generator.generate(request)
+        took.append(time.perf_counter() - started)
+        if narration.fallback and narration.notice:
+            print(f"FAIL {narration.notice}", flush=True)
+            return 1
+    print("DONE " + json.dumps({"took": took, "rss_mb": rss_mb(pid)}), flush=True)
+    return 0
+
+
+def run_games(kind: str, model: str, games: int, narrations: int, threads: int) -> dict:
+    """Start ``games`` game processes, release them together; narrations/s and RSS."""
+    argv = [sys.executable, "-m", "bench.serving", "--child", kind, "--model", model,
+            "--narrations", str(narrations), "--threads", str(threads)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    children = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, env=env)
+                for _ in range(games)]  # fmt: skip
+    try:
+        for process in children:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if line.strip() != "READY":
+                raise RuntimeError(f"a {kind} game did not start: {line!r}")
+        started = time.perf_counter()
+        for process in children:
+            process.stdin.write("GO\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+        results = []
+        for process in children:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if not line.startswith("DONE "):
+                raise RuntimeError(f"a {kind} game failed: {line!r}")
+            results.append(json.loads(line[5:]))
+        wall = time.perf_counter() - started
+    finally:
+        for process in children:
+            process.kill()
+            process.wait()
+    latencies = [t for result in results for t in result["took"]]
+    return {
+        "per_s": games * narrations / wall,
+        "rss_mb": sum(result["rss_mb"] for result in results),
+        "p50_ms": statistics.median(latencies) * 1000,
+    }
+
+
+# -- overhead -----------------------------------------------------------------------------
+
+
+def overhead(model: str, root: str, pairs: int, threads: int) -> tuple[Figure, Figure, Figure]:
+    """HTTP vs in-process for the same greedy completion, alternately, ``pairs`` times."""
+    import http.client
+
+    from textgamegen.generation.completion import CompletionEngine, CompletionParams
+    from textgamegen.generation.device import set_cpu_threads
+    from textgamegen.generation.loader import load_generator
+
+    set_cpu_threads(threads)
+    engine = CompletionEngine.from_generator(load_generator(model, device="cpu", threads=threads))
+    prompt = "<|action|> You are in the Harbour Quay. <|endoftext|><|action|> You open the door"
+    params = CompletionParams(max_tokens=8, temperature=0.0)
+    ids = engine.encode(prompt)
+    body = json.dumps({"prompt": prompt, "max_tokens": 8, "temperature": 0})
+    host, port = root.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+
+    def over_http() -> float:
+        started = time.perf_counter()
+        connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+        answer = json.loads(connection.getresponse().read())
+        assert answer["choices"], answer
+        return (time.perf_counter() - started) * 1000
+
+    def direct() -> float:
+        started = time.perf_counter()
+        engine.complete(ids, params)
+        return (time.perf_counter() - started) * 1000
+
+    for _ in range(5):  # warm both
+        over_http(), direct()
+    http_ms = Figure("HTTP request to serve-model", "ms")
+    direct_ms = Figure("same completion in-process", "ms")
+    extra = Figure("server overhead (paired difference)", "ms", goal="<= 10 ms p50")
+    for number in range(pairs):
+        # Alternate which goes first, so neither always meets a warmer cache.
+        if number % 2:
+            a, b = over_http(), direct()
+        else:
+            b, a = direct(), over_http()
+        http_ms.runs.append(round(a, 3))
+        direct_ms.runs.append(round(b, 3))
+        extra.runs.append(round(a - b, 3))
+    connection.close()
+    extra.met = extra.median <= 10.0
+    return http_ms, direct_ms, extra
+
+
+def run(runs: int, threads: int, model: str, narrations: int = 10, pairs: int = 100,
+        games: tuple[int, ...] = (1, 4, 16), separate_games: int = 16) -> Section:  # fmt: skip
+    section = Section(f"serving ({model}, CPU, {threads} torch thread(s) per process)")
+    server, root = start_server(model, threads)
+    try:
+        section.figures += overhead(model, root, pairs, threads)
+        extra = section.figures[-1]
+        section.notes.append(f"overhead p90 {extra.percentile(90):.2f} ms over {pairs} pairs")
+        most = separate_games
+        shared = {count: Figure(f"{count} game(s) on one serve-model", "narrations/s")
+                  for count in sorted(set(games) | {most})}  # fmt: skip
+        separate = Figure(f"{most} games, each loading its own model", "narrations/s")
+        memory: dict[str, list[float]] = {"shared": [], "separate": []}
+        for _ in range(runs):
+            for count, figure in shared.items():
+                result = run_games("remote", f"openai:{root}/v1", count, narrations, threads)
+                figure.runs.append(round(result["per_s"], 2))
+                if count == most:
+                    memory["shared"].append(result["rss_mb"] + rss_mb(server.pid))
+            result = run_games("local", model, most, narrations, threads)
+            separate.runs.append(round(result["per_s"], 2))
+            memory["separate"].append(result["rss_mb"])
+        section.figures += [*shared.values(), separate]
+        section.figures.append(Figure(f"RSS, {most} games + serve-model", "MiB",
+                                      [round(v) for v in memory["shared"]]))  # fmt: skip
+        section.figures.append(Figure(f"RSS, {most} games with their own model", "MiB",
+                                      [round(v) for v in memory["separate"]]))  # fmt: skip
+        section.ratios[f"{most} games: shared vs separate throughput"] = (
+            shared[most].median / separate.median)
+        section.ratios[f"{most} games: separate vs shared RSS"] = (
+            statistics.median(memory["separate"]) / statistics.median(memory["shared"]))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return section
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="textgamegen")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--narrations", type=int, default=10, help="per game process")
+    parser.add_argument("--pairs", type=int, default=100, help="overhead: HTTP/in-process pairs")
+    parser.add_argument("--games", default="1,4,16",
+                        help="game counts on one serve-model (default: 1,4,16)")  # fmt: skip
+    parser.add_argument("--separate", type=int, default=16,
+                        help="game processes with a model each, compared (default: 16)")  # fmt: skip
+    parser.add_argument("--child", choices=["local", "remote"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.child:
+        return child(args.child, args.model, args.narrations, args.threads)
+    from bench.report import render, write_json
+
+    games = tuple(int(part) for part in args.games.split(",") if part.strip())
+    section = run(args.runs, args.threads, args.model, args.narrations, args.pairs, games,
+                  args.separate)  # fmt: skip
+    print(render([section]))
+    print(f"[bench] wrote {write_json([section], args.out / 'serving.json')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""A real browser plays the game served by ``textgamegen serve``.
+
+Headless Debian Chromium (installed by .ci/run; nothing downloads a browser) opens the
+page, textual-serve starts a game process for the tab, and the test plays commands from
+the walkthrough. xterm.js draws on a canvas, so the screen is read back from the bytes the
+page's websocket received, replayed through the pyte terminal emulator. The game is
+narrated by a ``serve-model`` that ``serve`` starts for the tiny random model, so the game
+processes load no model. A screenshot PNG is kept as an artefact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from textgamegen.generation.random_model import build_random_model
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
+                ".ci/run does) to run the browser test", allow_module_level=True)  # fmt: skip
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install '.[test]'")
+pyte = pytest.importorskip("pyte", reason="pip install '.[test]'")
+
+# (command, text that must then be on screen), from tests/functional/walkthrough.txt.
+COMMANDS = [
+    ("open crate", "copper coin"),
+    ("take the copper coin", "copper coin"),
+    ("west", "Sea Wall"),
+    ("take all", "spyglass"),
+    ("use spyglass", "fleet"),
+    ("east", "Harbour Quay"),
+]
+
+
+def free_port() -> int:
+    from textgamegen.commands.serve import free_port as pick
+
+    return pick()
+
+
+class Terminal:
+    """The page's terminal, rebuilt from its websocket's frames."""
+
+    def __init__(self) -> None:
+        self.screen = pyte.Screen(80, 24)
+        self.stream = pyte.ByteStream(self.screen)
+        self.frames = 0
+
+    def attach(self, websocket: object) -> None:
+        query = parse_qs(urlparse(websocket.url).query)  # type: ignore[attr-defined]
+        self.screen.resize(int(query["height"][0]), int(query["width"][0]))
+        websocket.on("framereceived", self._received)  # type: ignore[attr-defined]
+        websocket.on("framesent", self._sent)  # type: ignore[attr-defined]
+
+    def _received(self, payload: bytes | str) -> None:
+        if isinstance(payload, bytes):
+            self.frames += 1
+            self.stream.feed(payload)
+
+    def _sent(self, payload: bytes | str) -> None:
+        try:
+            message = json.loads(payload)
+        except (TypeError, ValueError):
+            return
+        if message and message[0] == "resize":
+            self.screen.resize(message[1]["height"], message[1]["width"])
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def wait_for(self, needle: str, timeout: float = 180.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.text()
+            if needle in text:
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{needle!r} never showed; the screen:\n{self.text()}")
+
+
+def typed(terminal: Terminal) -> str:
+    """What the command input shows (the line between its tall side borders)."""
+    for line in terminal.text().splitlines():
+        match = re.match(r"^▊\s*(.*?)\s*▎", line)
+        if match:
+            return match.group(1)
+    return ""
+
+
+def enter(page: object, terminal: Terminal, command: str) -> None:
+    """Type a command and press Enter once the input shows all of it; a busy machine can
+    make xterm drop keys, so a wrong input is cleared and typed again."""
+    for _attempt in range(3):
+        page.keyboard.type(command, delay=20)  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while typed(terminal) != command and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if typed(terminal) == command:
+            page.keyboard.press("Enter")  # type: ignore[attr-defined]
+            return
+        for _key in range(len(typed(terminal)) + 2):
+            page.keyboard.press("Backspace")  # type: ignore[attr-defined]
+    raise AssertionError(f"could not type {command!r}; the input shows {typed(terminal)!r}")
+
+
+def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"serve exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                return json.loads(answer.read())
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("serve did not come up")
+
+
+def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
+    model = build_random_model(tmp_path / "tiny", shape="tiny")
+    saves_root = tmp_path / "web-saves"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("w")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                                    os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "textgamegen", "serve", "--model", str(model), "--port", str(port),
+         "--max-sessions", "1", "--saves-root", str(saves_root)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    terminal = Terminal()
+    try:
+        wait_for_health(url, serve)
+        with playwright_api.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("websocket", terminal.attach)
+            page.goto(url + "/")
+            session = parse_qs(urlparse(page.url).query)["session"][0]
+            page.wait_for_selector("body.-first-byte", timeout=60_000)
+            terminal.wait_for("New game", timeout=600)  # a busy machine starts Python slowly
+            terminal.wait_for("Narrator: tiny", timeout=300)  # the game found the model server
+            # The title screen: focus the terminal away from the menu, then "n" (New game).
+            page.click("#terminal", position={"x": 4, "y": 4})
+            for _attempt in range(6):  # a key sent before xterm has focus is lost
+                time.sleep(1)
+                page.keyboard.press("n")
+                try:
+                    terminal.wait_for("Harbour Quay", timeout=10)
+                    break
+                except AssertionError:
+                    continue
+            terminal.wait_for("Harbour Quay", timeout=1)
+            for _key in range(3):  # an "n" that arrived twice would start the first command
+                page.keyboard.press("Backspace")
+            terminal.wait_for("Model tiny")
+            for command, expected in COMMANDS:
+                enter(page, terminal, command)
+                terminal.wait_for(f"> {command}")
+                terminal.wait_for(expected)
+            screen = terminal.text()
+            shot = tmp_path / "browser.png"
+            page.screenshot(path=str(shot))
+
+            # A second tab would be a second game: beyond --max-sessions it is refused.
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{url}/?session={'0' * 32}", timeout=10)
+            assert refused.value.code == 503
+            assert "is full" in refused.value.read().decode()
+
+            # Quitting autosaves into this tab's own saves folder.
+            page.keyboard.press("Control+q")
+            autosave = saves_root / session / "autosave.json"
+            deadline = time.monotonic() + 30
+            while not autosave.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            browser.close()
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(timeout=30)
+        finally:
+            log.close()
+    assert autosave.exists(), (tmp_path / "serve.log").read_text()[-3000:]
+    assert json.loads(autosave.read_text())["turn"] >= len(COMMANDS) - 1
+    assert "Harbour Quay" in screen and "> use spyglass" in screen
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    keep = Path(os.environ.get("TEXTGAMEGEN_ARTEFACTS", tempfile.gettempdir()))
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / "textgamegen-browser.png")
+    print(f"browser screenshot: {keep / 'textgamegen-browser.png'}")
+    # serve stopped the model server it started.
+    log_text = (tmp_path / "serve.log").read_text()
+    model_url = re.search(r"serving 'tiny' \(cpu, context 256\) on (\S+)/v1", log_text)
+    assert model_url, log_text[-3000:]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(model_url.group(1) + "/health", timeout=5)

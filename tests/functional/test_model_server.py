@@ -1,0 +1,262 @@
+"""serve-model with the tiny random model: the OpenAI client, streaming, n > 1, stop strings,
+cancellation, 20 concurrent clients, bad JSON and oversized prompts."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+openai = pytest.importorskip("openai")
+
+from textgamegen.generation.completion import CompletionEngine, CompletionParams  # noqa: E402
+from textgamegen.generation.loader import load_generator  # noqa: E402
+from textgamegen.generation.random_model import build_random_model  # noqa: E402
+from textgamegen.hosting.model_server import ModelServer  # noqa: E402
+
+PROMPT = "<|action|> You push open the door"
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_random_model(tmp_path_factory.mktemp("models") / "tiny", shape="tiny")
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_dir: Path) -> CompletionEngine:
+    generator = load_generator(str(tiny_dir), device="cpu", warm_up=False)
+    return CompletionEngine.from_generator(generator)
+
+
+@pytest.fixture(scope="module")
+def server(engine: CompletionEngine) -> Iterator[ModelServer]:
+    with ModelServer(engine) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server: ModelServer) -> object:
+    return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
+
+
+def post(server: ModelServer, body: bytes | str, path: str = "/v1/completions") -> tuple[int, dict]:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def get(server: ModelServer, path: str) -> dict:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 200
+        return json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def streamed(client: object, **kwargs: object) -> tuple[dict[int, str], dict[int, str]]:
+    """(text by choice index, finish reason by choice index) from a streaming request."""
+    texts: dict[int, str] = {}
+    reasons: dict[int, str] = {}
+    for chunk in client.completions.create(stream=True, **kwargs):  # type: ignore[attr-defined]
+        for choice in chunk.choices:
+            texts[choice.index] = texts.get(choice.index, "") + choice.text
+            if choice.finish_reason:
+                reasons[choice.index] = choice.finish_reason
+    return texts, reasons
+
+
+def test_models_and_health(server: ModelServer, engine: CompletionEngine) -> None:
+    models = get(server, "/v1/models")
+    assert models["data"][0]["id"] == engine.name
+    assert models["data"][0]["max_model_len"] == engine.context == 256
+    assert get(server, "/health")["status"] == "ok"
+
+
+def test_openai_client_whole_and_streaming_agree(client: object, engine: CompletionEngine) -> None:
+    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=12, seed=5)  # type: ignore[attr-defined]
+    assert whole.object == "text_completion"
+    assert len(whole.choices) == 1 and whole.choices[0].text
+    assert whole.choices[0].finish_reason in ("stop", "length")
+    assert whole.usage.completion_tokens >= 1
+    texts, reasons = streamed(client, model=engine.name, prompt=PROMPT, max_tokens=12, seed=5)
+    # The same seed gives the same text, whether it comes whole or streamed.
+    assert texts[0] == whole.choices[0].text
+    assert reasons[0] == whole.choices[0].finish_reason
+
+
+def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) -> None:
+    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=10, n=4,  # type: ignore[attr-defined]
+                                      seed=9)  # fmt: skip
+    assert sorted(choice.index for choice in whole.choices) == [0, 1, 2, 3]
+    assert len({choice.text for choice in whole.choices}) > 1  # sampled, not copies
+    texts, reasons = streamed(client, model=engine.name, prompt=PROMPT, max_tokens=10, n=4, seed=9)
+    assert texts == {choice.index: choice.text for choice in whole.choices}
+    assert set(reasons) == {0, 1, 2, 3}
+
+
+def test_stop_strings_cut_the_text(client: object, engine: CompletionEngine) -> None:
+    free = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=30,  # type: ignore[attr-defined]
+                                     temperature=0, seed=1).choices[0].text  # fmt: skip
+    # Greedy decoding is repeatable: a stop string taken from the middle of the free text
+    # must end the text just before it.
+    stop = free[len(free) // 2 : len(free) // 2 + 3]
+    expected = free[: free.find(stop)]
+    cut = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=30,  # type: ignore[attr-defined]
+                                    temperature=0, seed=1, stop=[stop, "zzzz"])  # fmt: skip
+    assert cut.choices[0].text == expected
+    assert cut.choices[0].finish_reason == "stop"
+    texts, reasons = streamed(client, model=engine.name, prompt=PROMPT, max_tokens=30,
+                              temperature=0, seed=1, stop=[stop])  # fmt: skip
+    assert texts[0] == expected and reasons[0] == "stop"
+
+
+def test_engine_holds_back_a_possible_stop_string(engine: CompletionEngine) -> None:
+    ids = engine.encode(PROMPT)
+    free = engine.complete(ids, CompletionParams(max_tokens=30, temperature=0)).choices[0].text
+    stop = free[10:14]
+    pieces: list[str] = []
+    result = engine.complete(ids, CompletionParams(max_tokens=30, temperature=0, stop=(stop,)),
+                             on_piece=lambda i, text, reason, lp: pieces.append(text))  # fmt: skip
+    # Nothing of the stop string was ever sent, not even its first characters.
+    assert "".join(pieces) == result.choices[0].text == free[: free.find(stop)]
+
+
+def test_bad_json_and_bad_parameters_get_clear_400s(server: ModelServer) -> None:
+    status, body = post(server, "{not json")
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    status, body = post(server, "[1, 2]")
+    assert status == 400 and "JSON object" in body["error"]["message"]
+    cases = {
+        "max_tokens": {"prompt": PROMPT, "max_tokens": -1},
+        "temperature": {"prompt": PROMPT, "temperature": "hot"},
+        "n": {"prompt": PROMPT, "n": 0},
+        "stop": {"prompt": PROMPT, "stop": 7},
+        "prompt": {"max_tokens": 3},
+        "top_p": {"prompt": PROMPT, "top_p": 0},
+        "echo": {"prompt": PROMPT, "echo": True},
+    }
+    for param, request in cases.items():
+        status, body = post(server, json.dumps(request))
+        assert status == 400, (param, body)
+        assert body["error"]["param"] == param and param in body["error"]["message"]
+    status, body = post(server, json.dumps({"prompt": PROMPT, "model": "gpt-4"}))
+    assert status == 404 and "gpt-4" in body["error"]["message"]
+    assert get(server, "/health")["status"] == "ok"
+
+
+def test_oversized_prompts_get_4xx_and_the_server_lives_on(
+    server: ModelServer, client: object, engine: CompletionEngine
+) -> None:
+    long_prompt = PROMPT + " and the door" * 400
+    status, body = post(server, json.dumps({"prompt": long_prompt, "max_tokens": 5}))
+    assert status == 400 and "maximum context length is 256" in body["error"]["message"]
+    with pytest.raises(openai.BadRequestError, match="maximum context length"):
+        client.completions.create(model=engine.name, prompt=long_prompt, max_tokens=5)  # type: ignore[attr-defined]
+    huge = json.dumps({"prompt": "x" * (2 << 20)})
+    status, body = post(server, huge)
+    assert status == 413 and "bytes" in body["error"]["message"]
+    ok = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=3)  # type: ignore[attr-defined]
+    assert ok.choices[0].text
+
+
+def test_twenty_concurrent_clients(server: ModelServer, engine: CompletionEngine) -> None:
+    alone = {}
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=120)
+    for seed in range(20):
+        alone[seed] = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=15,
+                                                seed=seed).choices[0].text  # fmt: skip
+    together: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def play(seed: int) -> None:
+        try:
+            own = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=120)
+            if seed % 2:
+                texts, _ = streamed(own, model=engine.name, prompt=PROMPT, max_tokens=15, seed=seed)
+                together[seed] = texts[0]
+            else:
+                together[seed] = own.completions.create(model=engine.name, prompt=PROMPT,
+                                                        max_tokens=15, seed=seed).choices[0].text  # fmt: skip
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=play, args=(seed,)) for seed in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    # Every client got its own answer, exactly as when it was alone: no cross-talk.
+    assert together == alone
+
+
+def test_a_client_that_goes_away_stops_the_generation(
+    server: ModelServer, engine: CompletionEngine
+) -> None:
+    steps: list[float] = []
+
+    def slow_step(_module: object, _args: object) -> None:
+        steps.append(time.perf_counter())
+        time.sleep(0.02)
+
+    hook = engine.model.register_forward_pre_hook(slow_step)
+    try:
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        body = json.dumps({"prompt": PROMPT, "max_tokens": 200, "stream": True, "n": 2})
+        connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200
+        events = 0
+        while events < 3:
+            if response.readline().startswith(b"data:"):
+                events += 1
+        before = get(server, "/health")["cancelled"]
+        connection.sock.shutdown(2)  # type: ignore[union-attr]
+        connection.close()
+        deadline = time.monotonic() + 10
+        while get(server, "/health")["cancelled"] == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert get(server, "/health")["cancelled"] > before
+        time.sleep(0.3)
+        settled = len(steps)
+        time.sleep(0.5)
+        # No model step ran after the cancel settled, and far fewer than 200 ran at all.
+        assert len(steps) == settled < 100
+    finally:
+        hook.remove()
+
+
+def test_queued_requests_are_served_first_come_first_served(
+    server: ModelServer, engine: CompletionEngine
+) -> None:
+    finished: list[int] = []
+    hook = engine.model.register_forward_pre_hook(lambda *_: time.sleep(0.01))
+
+    def ask(number: int) -> None:
+        post(server, json.dumps({"prompt": PROMPT, "max_tokens": 8, "seed": number}))
+        finished.append(number)
+
+    try:
+        threads = []
+        for number in range(5):
+            thread = threading.Thread(target=ask, args=(number,))
+            thread.start()
+            threads.append(thread)
+            time.sleep(0.05)  # each is queued before the next is sent
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        hook.remove()
+    assert finished == [0, 1, 2, 3, 4]

@@ -1,0 +1,239 @@
+"""The remote narrator (``--model openai:URL#MODEL``) against serve-model with the tiny
+random model, against a server that hangs, one that dies mid-stream, and none at all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from textgamegen.config import Settings, SettingsError
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.generation.base import GeneratorError
+from textgamegen.generation.completion import CompletionEngine
+from textgamegen.generation.loader import load_generator
+from textgamegen.generation.random_model import build_random_model
+from textgamegen.generation.remote import RemoteGenerator, parse_model_url
+from textgamegen.hosting.model_server import ModelServer
+
+REQUEST = ContentRequest(ContentKind.ACTION, command="open the door", room="Hall",
+                         story=("You are in the hall.",), seed=3, attempt=True)  # fmt: skip
+OPENING = "You try to open the door, but the"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> CompletionEngine:
+    path = build_random_model(tmp_path_factory.mktemp("models") / "tiny", shape="tiny")
+    return CompletionEngine.from_generator(load_generator(str(path), device="cpu", warm_up=False))
+
+
+@pytest.fixture(scope="module")
+def server(engine: CompletionEngine) -> Iterator[ModelServer]:
+    with ModelServer(engine) as running:
+        yield running
+
+
+class AppThread:
+    """An aiohttp app on a free port in a background thread (a misbehaving server)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> AppThread:
+        self.thread.start()
+
+        async def start() -> web.AppRunner:
+            runner = web.AppRunner(self.app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self.port = runner.addresses[0][1]
+            return runner
+
+        self.runner = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def models_route(context: int = 256) -> web.RouteDef:
+    async def models(_request: web.Request) -> web.Response:
+        return web.json_response({"data": [{"id": "fake", "max_model_len": context}]})
+
+    return web.get("/v1/models", models)
+
+
+def chunk(index: int, text: str, reason: str | None = None) -> bytes:
+    body = {"choices": [{"index": index, "text": text, "finish_reason": reason}]}
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+def test_model_urls_parse_and_bad_ones_are_refused() -> None:
+    endpoint = parse_model_url("openai:http://gpu-box:8000/v1#narrator")
+    assert (endpoint.host, endpoint.port, endpoint.path, endpoint.model) == (
+        "gpu-box", 8000, "/v1", "narrator")  # fmt: skip
+    assert parse_model_url("openai:https://example.org").port == 443
+    for bad in ("openai:ftp://x/v1", "openai:", "openai:http://:80/v1", "openai:http://h:99999"):
+        with pytest.raises(GeneratorError, match="openai:http://HOST:PORT/v1#MODEL"):
+            parse_model_url(bad)
+    assert Settings(model="openai:http://127.0.0.1:8001/v1#tiny").model.startswith("openai:")
+    with pytest.raises(SettingsError, match="model"):
+        Settings(model="openai:nonsense")
+
+
+def test_remote_narrates_like_the_local_backend(server: ModelServer) -> None:
+    generator = load_generator(f"openai:{server.url}#tiny")
+    assert isinstance(generator, RemoteGenerator)
+    assert generator.context == 256 and generator.backend == "openai" and not generator.notice
+    shown: list[str] = []
+    narration = generator.generate(REQUEST, on_text=shown.append)
+    assert not narration.fallback and not narration.notice and not narration.cancelled
+    assert narration.text.startswith(OPENING)
+    assert narration.prompt.endswith(f"you: open the door] <|endoftext|><|action|> {OPENING}")
+    # The streamed line is the one that stays: one candidate, streamed, never swapped.
+    assert len(narration.candidates) == 1
+    assert "".join(shown).strip().startswith(narration.text.rstrip('"')[:20])
+    # With no listener, every candidate is sampled remotely and reranked here.
+    quiet = generator.generate(REQUEST)
+    assert len(quiet.candidates) == generator.sampling.num_candidates
+    assert all(candidate.tokens > 0 and candidate.mean_logprob < 0
+               for candidate in narration.candidates)  # fmt: skip
+    assert len("".join(shown)) > 5 and "<|action|>" in narration.prompt
+    # The server's first model is used when the address names none.
+    assert load_generator(f"openai:{server.url}").name == "tiny"
+
+
+def test_a_model_the_server_lacks_is_a_clear_error(server: ModelServer) -> None:
+    with pytest.raises(GeneratorError, match="does not serve 'narrator'.*tiny"):
+        load_generator(f"openai:{server.url}#narrator")
+
+
+def test_server_down_falls_back_then_reconnects(engine: CompletionEngine) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    generator = load_generator(f"openai:http://127.0.0.1:{port}/v1#tiny")
+    assert "not answering" in generator.notice
+    generator.retry_delay_s = 0.05  # type: ignore[attr-defined]
+    shown: list[str] = []
+    narration = generator.generate(REQUEST, on_text=shown.append)
+    assert narration.fallback and "did not answer" in narration.notice
+    assert narration.text and "".join(shown) == narration.text
+    # The server comes up on that port: the next request finds it.
+    with ModelServer(engine, port=port):
+        narration = generator.generate(REQUEST)
+    assert not narration.fallback and not narration.notice
+    assert narration.text.startswith("You try to open the door")
+
+
+def test_a_hung_server_times_out_to_the_template(engine: CompletionEngine) -> None:
+    async def hang(_request: web.Request) -> web.Response:
+        await asyncio.sleep(4)
+        return web.json_response({})
+
+    app = web.Application()
+    app.add_routes([models_route(), web.post("/v1/completions", hang)])
+    with AppThread(app) as fake:
+        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        generator.read_timeout = 0.5  # type: ignore[attr-defined]
+        generator.retry_delay_s = 0.05  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        narration = generator.generate(REQUEST)
+        took = time.perf_counter() - started
+    assert narration.fallback and "timed out" in narration.notice
+    assert took < 3  # two attempts of 0.5 s, not the server's 4 s
+
+
+def test_a_server_that_dies_mid_stream_keeps_what_was_shown() -> None:
+    async def die(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk(0, " and a cold wind"))
+        await response.write(chunk(0, " blows in"))
+        await asyncio.sleep(0.1)
+        request.transport.close()  # type: ignore[union-attr]
+        return response
+
+    app = web.Application()
+    app.add_routes([models_route(), web.post("/v1/completions", die)])
+    with AppThread(app) as fake:
+        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        shown: list[str] = []
+        narration = generator.generate(REQUEST, on_text=shown.append)
+    assert "stopped mid-answer" in narration.notice and not narration.fallback
+    assert narration.text.startswith(OPENING + " and a cold wind")
+    assert "".join(shown).startswith(OPENING + " and a cold wind")
+
+
+def test_cancel_closes_the_stream_and_the_server_stops(
+    server: ModelServer, engine: CompletionEngine
+) -> None:
+    steps: list[float] = []
+
+    def slow_step(_module: object, _args: object) -> None:
+        steps.append(time.perf_counter())
+        time.sleep(0.03)
+
+    generator = load_generator(f"openai:{server.url}#tiny")
+    generator.sampling.max_new_tokens = 120
+    cancel = threading.Event()
+    shown: list[str] = []
+
+    def on_text(piece: str) -> None:
+        shown.append(piece)
+        if len(shown) >= 3:
+            cancel.set()
+
+    hook = engine.model.register_forward_pre_hook(slow_step)
+    try:
+        started = time.perf_counter()
+        narration = generator.generate(REQUEST, on_text=on_text, cancel=cancel)
+        took = time.perf_counter() - started
+        time.sleep(0.3)
+        settled = len(steps)
+        time.sleep(0.4)
+        assert len(steps) == settled  # the server stopped too
+    finally:
+        hook.remove()
+    assert narration.cancelled and narration.text.startswith(OPENING)
+    assert took < 3 and settled < 60
+
+
+def test_a_too_long_prompt_is_retried_shorter() -> None:
+    seen: list[int] = []
+
+    async def strict(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        seen.append(len(body["prompt"]))
+        if len(body["prompt"]) > 200:
+            return web.json_response({"error": {"message": "This model's maximum context "
+                                      "length is 100 tokens."}}, status=400)  # fmt: skip
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk(0, " and it opens.", "stop"))
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    # The server claims a large context, but refuses long prompts.
+    app.add_routes([models_route(context=4096), web.post("/v1/completions", strict)])
+    request = ContentRequest(ContentKind.ACTION, command="open the door",
+                             story=tuple(f"Line {i} of a long story goes here." for i in range(6)))  # fmt: skip
+    with AppThread(app) as fake:
+        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        generator.sampling.num_candidates = 1
+        narration = generator.generate(request)
+    assert seen[0] > 200 and seen[-1] <= 200
+    assert narration.text == "and it opens." and not narration.notice

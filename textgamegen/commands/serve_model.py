@@ -1,0 +1,72 @@
+"""``textgamegen serve-model``: hold the narrator in one process and answer many games.
+
+It loads a model as the game does (an installed name, a directory or a hub id) and serves
+it with the OpenAI completions API; see ``textgamegen.hosting.model_server``. Games use
+it with ``--model openai:http://HOST:PORT/v1#MODEL``.
+
+Examples::
+
+    textgamegen serve-model                                  # the settings' model, port 8001
+    textgamegen serve-model --model path/to/model --port 9000 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_PORT = 8001
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only)")  # fmt: skip
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
+    parser.add_argument("--model", metavar="M", default=None,
+                        help="installed model name, model directory or hub id "
+                        "(default: from the settings)")  # fmt: skip
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                        help="auto, cpu or cuda (default: from the settings)")  # fmt: skip
+    parser.add_argument("--max-queue", type=int, default=256, metavar="N",
+                        help="requests that may wait for the model; more get HTTP 429 "
+                        "(default: 256)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from textgamegen.config import Settings, SettingsError, load_settings
+    from textgamegen.generation.base import GeneratorError
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"textgamegen: settings not read, using defaults: {error}", file=sys.stderr)
+        settings = Settings()
+    model = args.model or settings.model
+    if model == "template" or model.startswith("openai:"):
+        print(f"textgamegen serve-model: --model {model!r}: serve a transformers model "
+              "(an installed name, a directory or a hub id)", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        from textgamegen.generation.completion import CompletionEngine
+        from textgamegen.generation.loader import load_generator
+
+        generator = load_generator(model, args.device or settings.device, settings.sampling,
+                                   dtype=settings.dtype, threads=settings.threads)  # fmt: skip
+        engine = CompletionEngine.from_generator(generator)
+    except (GeneratorError, ValueError) as error:
+        print(f"textgamegen serve-model: {error}", file=sys.stderr)
+        return 2
+    from textgamegen.hosting.model_server import serve_forever
+
+    where = f"http://{args.host}:{args.port}/v1"
+    print(f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, context "
+          f"{engine.context}) on {where}; games use --model 'openai:{where}#{engine.name}'",
+          file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        serve_forever(engine, args.host, args.port, args.max_queue)
+    except OSError as error:
+        print(f"textgamegen serve-model: cannot listen on {args.host}:{args.port}: {error}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0
