@@ -211,7 +211,7 @@ def test_fallback_text_is_never_empty() -> None:
     for kind in ContentKind:
         assert fallback_text(ContentRequest(kind), templates)
     attempt = ContentRequest(ContentKind.ACTION, command="fly", attempt=True)
-    assert fallback_text(attempt, templates) == "You try to fly, but nothing much comes of it."
+    assert fallback_text(attempt, templates) == "You try to fly, but the attempt comes to nothing."
 
 
 @pytest.mark.parametrize(

@@ -831,7 +831,7 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
         turn,
         ContentKind.ACTION,
         "",
-        f"You try to {text}, but nothing much comes of it.",
+        f"You try to {text}, but the attempt comes to nothing.",
         entities=here[:6],
         attempt=True,
     )
