@@ -1,4 +1,4 @@
-"""Command line: ``textgamegen [play|worlds|generate|models|train] ...``.
+"""Command line: ``textgamegen [play|worlds|generate|models|train|monitor|feedback] ...``.
 
 ``play`` is the default, so plain ``textgamegen`` starts the game. Each subcommand lives
 in ``textgamegen/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``,
@@ -12,6 +12,8 @@ Examples::
     textgamegen generate --kind action --prompt "You push open the door" --json
     textgamegen models --json
     textgamegen train pipeline training/configs/textgamegen.toml
+    textgamegen monitor --png monitor.png
+    textgamegen feedback export --out feedback.jsonl
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ SUBCOMMANDS = {
     "generate": "write text with a generator and print the candidates, scores and timings",
     "models": "list the installed generators and their metrics",
     "train": "build a corpus, fine-tune, evaluate and register a model (see train --help)",
+    "monitor": "how each model narrates in play: latency, fallbacks, ratings, drift",
+    "feedback": "export, count or clear the recorded player feedback",
 }
 
 

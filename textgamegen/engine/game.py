@@ -9,7 +9,7 @@ the turn and the request's index, so the same commands give the same requests.
 
 A command that the parser cannot pin down (an unknown noun, "Which do you mean ...?")
 takes no turn. Every other game command takes one turn and can be undone. Meta commands
-(help, undo, retry, save, load, quests, inventory, quit) take no turn.
+(help, undo, retry, rate, save, load, quests, inventory, quit) take no turn.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ MAX_PROSE_CHARS = 4000
 PREFETCH_LIMIT = 8
 """At most this many descriptions are written ahead while the player reads."""
 META_ACTIONS = frozenset(
-    {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory"}
+    {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory"}
 )
 
 

@@ -85,6 +85,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("load", ("load", "restore"), REST, help="load NAME"),
     Verb("undo", ("undo",), NONE, help="undo: take back the last move"),
     Verb("retry", ("retry", "again", "regenerate"), NONE, help="retry: rewrite the last prose"),
+    Verb("rate", ("rate",), REST, help="rate good|bad: tell the narrator what you thought of "
+         "the last passage"),
     Verb("help", ("help", "h", "?", "commands"), NONE, help="help"),
     Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)"),
 )  # fmt: skip

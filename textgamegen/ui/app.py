@@ -37,6 +37,7 @@ from textgamegen.ui.screens.title import TitleScreen
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
+    from textgamegen.feedback.recorder import Recorder
     from textgamegen.engine.world import World
 
 TEMPLATE_WORD_DELAY_S = 0.02
@@ -49,7 +50,8 @@ The model and device are passed apart because ``--model``/``--device`` override 
 settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
 """
 
-UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every", "prefetch")
+UI_ONLY_SETTINGS = ("show_model_panel", "autosave_every", "prefetch", "record_feedback",
+                    "max_bad_rate")
 """Settings that change nothing in the generator, so changing them needs no reload."""
 
 
@@ -175,6 +177,16 @@ class TextGameGenApp(App[int]):
         self._requested_device = launch.device
         self._saved_turn: int | None = None
         self._notices: list[str] = list(launch.notices)
+        self._recorder: Recorder | None = None
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The feedback recorder (started on first use), or None when recording is off."""
+        if self.settings.record_feedback and self._recorder is None:
+            from textgamegen.feedback.recorder import Recorder
+
+            self._recorder = Recorder()
+        return self._recorder if self.settings.record_feedback else None
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -386,6 +398,8 @@ class TextGameGenApp(App[int]):
                 screen.cancel_prefetch()
         if self.game is not None:
             self.game.autosave_every = settings.autosave_every
+        if screen is not None:
+            screen.feedback.recorder = self.recorder
 
         def generator_part(value: Settings, model: str, device: str) -> dict[str, object]:
             data = value.to_dict()
@@ -447,6 +461,8 @@ class TextGameGenApp(App[int]):
             # A thread cannot be killed: ask the generator to stop so the exit is quick.
             screen.stop_narration()
         self.autosave()
+        if self._recorder is not None:
+            self._recorder.close(timeout=1.0)
         self.exit(0)
 
 

@@ -30,6 +30,7 @@ narrates it.
 | `wait`, `z` | let time pass |
 | `save NAME`, `load NAME` | saves |
 | `undo`, `retry` | take back a turn; write the last prose again |
+| `rate good`, `rate bad` | tell the narrator what you thought of the last passage |
 | `help`, `quit` | this, and leave (the game autosaves) |
 
 Anything else is a free-form action: nothing changes, but the narrator tells what happens.
@@ -47,6 +48,7 @@ Anything else is a free-form action: nothing changes, but the narrator tells wha
 | **F3** | settings: model, device, sampling |
 | **Ctrl+S** / **Ctrl+O** | save / load |
 | **Ctrl+R** | retry the last prose |
+| **Ctrl+G** / **Ctrl+B** | rate the last passage good / bad (kept in feedback.db, on this machine) |
 | **Ctrl+P** | command palette |
 | **Ctrl+Q** | quit (autosaves) |
 """
