@@ -96,7 +96,8 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
         for path in source_files(source, root):
             decoded = read_text(path, source.encoding, config.max_undecodable)
             extraction = extract(decoded.text, path, source, config)
-            if not extraction.examples:
+            # Feedback may hold only lines that are left out (all rated bad): not an error.
+            if not extraction.examples and source.format != "feedback":
                 reasons = ", ".join(f"{n} {r}" for r, n in extraction.dropped.most_common())
                 raise CorpusError(f"{path}: line 1: no usable text as {source.format}"
                                   + (f" (dropped: {reasons})" if reasons else ""))

@@ -6,8 +6,8 @@ every step result to ``stepped`` and every finished narration to ``narrated``; t
 works out which recorded narration each signal is about:
 
 - ``rate good|bad`` rates the last passage shown;
-- ``retry`` marks the passages of the last command that wrote prose (the ones it
-  rewrites), and the rewritten ones become the last passages;
+- ``retry`` marks the passages it rewrites: its requests are the last command's again,
+  with new seeds, so they are matched to recorded narrations by everything but the seed;
 - ``undo`` marks every passage written for a turn that was taken back;
 - a narration stopped with Esc is recorded as cancelled.
 """
@@ -35,8 +35,7 @@ class FeedbackSession:
         self.id = uuid.uuid4().hex[:12]
         self._turn_of: dict[int, int] = {}
         self._by_turn: list[tuple[int, str]] = []
-        self._batch: list[str] = []
-        self._new_batch = True
+        self._by_request: dict[tuple[object, ...], str] = {}
         self.last_id: str | None = None
         """The last passage recorded (what ``rate`` rates)."""
         self._model_paths: dict[str, str] = {}
@@ -57,8 +56,10 @@ class FeedbackSession:
             if change.startswith("rate:") and self.last_id is not None:
                 recorder.rate(self.last_id, change.partition(":")[2])
             elif change == "retry":
-                for narration_id in self._batch:
-                    recorder.signal(narration_id, "retried")
+                for request in result.requests:
+                    narration_id = self._by_request.get(_request_key(request))
+                    if narration_id is not None:
+                        recorder.signal(narration_id, "retried")
             elif change == "undo":
                 kept = []
                 for turn, narration_id in self._by_turn:
@@ -69,8 +70,6 @@ class FeedbackSession:
                 self._by_turn = kept
         for request in result.requests:
             self._turn_of[id(request)] = result.turn
-        if result.requests:
-            self._new_batch = True
 
     def narrated(
         self, request: ContentRequest, narration: Any, shown: str, *, turn: int | None = None
@@ -106,10 +105,13 @@ class FeedbackSession:
             world=self.world,
             turn=turn,
         )
-        if self._new_batch:
-            self._batch = []
-            self._new_batch = False
-        self._batch.append(narration_id)
+        self._by_request[_request_key(request)] = narration_id
         self._by_turn.append((turn, narration_id))
         self.last_id = narration_id
         return narration_id
+
+
+def _request_key(request: ContentRequest) -> tuple[object, ...]:
+    """A request without its seed and story: what a retry of it has in common with it."""
+    return (request.kind, request.subject, request.room, request.command, request.cache_key,
+            request.speaker, request.topic)

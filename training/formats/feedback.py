@@ -1,0 +1,128 @@
+"""``feedback``: what players thought of the narration, from ``textgamegen feedback export``.
+
+Each JSON line holds ``prompt``, ``text`` (as shown), ``label``, ``model``, ``time``,
+``kind`` and ``id``. Lines rated good, or kept without retry (label ``kept``), become
+examples conditioned as the game prompts them: the tag is the one the prompt ends with
+(``<|dialogue|> The miller says, "``), and the text, which starts with the prompt's
+opening, is what the model writes after it. A corpus line holds one tagged text (see
+``validate``), so the prompt's context lines are not copied into it. Lines rated bad,
+retried, cut short with Esc, undone or written by the fallback are left out and counted
+by reason in ``stats.json``.
+
+A fifth of the lines rated good (at least one, when there are two or more) is held out of
+the corpus: the pipeline's gate checks that a retrained model is not worse on them than
+the model it replaces (``training/heldout.py``). Which lines are held out depends only on
+their ids, so reruns hold out the same lines.
+
+Example config::
+
+    [[corpus.sources]]
+    name = "player-feedback"
+    path = "feedback.jsonl"
+    format = "feedback"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+from training import TAGS
+from training.config import CorpusConfig, Source
+from training.formats.cleanup import Example, Extraction, add_text
+from training.textfile import CorpusError
+
+USED_LABELS = ("good", "kept")
+EXCLUDED_REASONS = {
+    "bad": "rated bad",
+    "retried": "retried",
+    "cancelled": "cancelled with Esc",
+    "undone": "undone",
+    "fallback": "fallback text",
+}
+HELD_OUT_SHARE = 0.2
+HELD_OUT = "held out (good, for the gate)"
+KIND_TAGS = {"action": "action", "item": "action", "dialogue": "dialogue", "quest": "quest"}
+_LAST_TAG = re.compile(r"<\|({})\|>(?!.*<\|)".format("|".join(TAGS)), re.DOTALL)
+
+
+def read_rows(text: str, path: Path) -> list[tuple[int, dict]]:
+    """The file's JSON objects with their 1-based line numbers.
+
+    Raises:
+        CorpusError: a line that is not a JSON object with a string ``text`` and ``label``.
+    """
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{path}: line {number}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) \
+                or not isinstance(row.get("label"), str):
+            raise CorpusError(f"{path}: line {number}: not a feedback line (needs \"text\" and "
+                              "\"label\"; write it with `textgamegen feedback export`)")
+        rows.append((number, row))
+    return rows
+
+
+def tag_of(row: dict) -> str:
+    """The tag the prompt ends with, else the one for the narration's kind."""
+    match = _LAST_TAG.search(str(row.get("prompt") or ""))
+    if match:
+        return match.group(1)
+    return KIND_TAGS.get(str(row.get("kind", "")), "action")
+
+
+def _order_key(number: int, row: dict) -> str:
+    ident = str(row.get("id") or f"{number}:{row.get('text', '')}")
+    return hashlib.sha256(ident.encode()).hexdigest()
+
+
+def held_out_numbers(rows: list[tuple[int, dict]]) -> set[int]:
+    """Line numbers of the good lines kept out of the corpus for the gate."""
+    good = [(number, row) for number, row in rows if row.get("label") == "good"]
+    if len(good) < 2:
+        return set()
+    count = max(1, math.floor(len(good) * HELD_OUT_SHARE))
+    ordered = sorted(good, key=lambda item: _order_key(*item))
+    return {number for number, _ in ordered[:count]}
+
+
+def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extraction:
+    """Good and kept lines as tagged examples; the rest counted by reason."""
+    result = Extraction()
+    rows = read_rows(text, path)
+    held = held_out_numbers(rows)
+    for number, row in rows:
+        label = row["label"]
+        if label not in USED_LABELS:
+            result.dropped[EXCLUDED_REASONS.get(label, f"label {label}")] += 1
+            continue
+        if number in held:
+            result.dropped[HELD_OUT] += 1
+            continue
+        add_text(result, row["text"], number, tag_of(row), source, corpus)
+    return result
+
+
+def held_out_examples(text: str, path: Path, source: Source,
+                      corpus: CorpusConfig) -> list[Example]:
+    """The held-out good lines of one file, tidied and filtered as corpus lines are."""
+    rows = read_rows(text, path)
+    held = held_out_numbers(rows)
+    result = Extraction()
+    for number, row in rows:
+        if number in held:
+            add_text(result, row["text"], number, tag_of(row), source, corpus)
+    return result.examples
+
+
+def label_counts(text: str, path: Path) -> Counter:
+    return Counter(row["label"] for _, row in read_rows(text, path))

@@ -1,0 +1,64 @@
+"""The feedback check of the gate: a retrained model must not be worse than the model it
+replaces on the players' held-out good lines (``training/formats/feedback.py``).
+
+Both models score every held-out line after its tag, as ``evaluate`` scores test lines.
+Two models may have different tokenizers (each scratch model trains its own), so the
+comparison is per word, not per token: exp(summed NLL / words). Lower is better.
+
+Run by the pipeline after the gate's own checks; with no held-out lines or no registered
+model there is nothing to compare and the check passes, saying so.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from training.config import PipelineConfig
+from training.corpus import corpus_line, source_files
+from training.textfile import read_text
+
+
+def held_out_lines(config: PipelineConfig) -> list[str]:
+    """The held-out good lines of every feedback source, as corpus lines."""
+    from training.formats.feedback import held_out_examples
+
+    lines = []
+    for source in config.corpus.sources:
+        if source.format != "feedback":
+            continue
+        for path in source_files(source, config.root):
+            text = read_text(path, source.encoding, config.corpus.max_undecodable).text
+            lines += [corpus_line(e) for e in held_out_examples(text, path, source,
+                                                                config.corpus)]
+    return lines
+
+
+def word_perplexity(model_dir: Path, lines: list[str], device: str = "cpu") -> float:
+    """exp(NLL of every token after each line's tag / the words of the lines)."""
+    from training.evaluate import load_model, model_nll
+
+    tokenizer, model = load_model(model_dir, device)
+    sequences = tokenizer(lines, add_special_tokens=False)["input_ids"]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    nll, _ = model_nll(model, [s for s in sequences if len(s) > 1], pad, device)
+    # Words of the text and one for <|endoftext|>: the same count for every tokenizer.
+    words = sum(len(line.split()) - 1 for line in lines)
+    return round(math.exp(nll / words), 3) if words else float("nan")
+
+
+def check_feedback(config: PipelineConfig, model_dir: Path, registered_dir: Path,
+                   tolerance: float = 0.0) -> tuple[bool, str]:
+    """(passed, what was checked) for the new model against the registered one."""
+    lines = held_out_lines(config)
+    if not lines:
+        return True, "feedback: no held-out good lines, nothing to compare"
+    if not (registered_dir / "model.safetensors").is_file():
+        return True, (f"feedback: no registered model in {registered_dir} to compare "
+                      f"on {len(lines)} held-out good lines")
+    new = word_perplexity(model_dir, lines)
+    old = word_perplexity(registered_dir, lines)
+    bound = old * (1 + tolerance)
+    text = (f"perplexity per word on {len(lines)} held-out good feedback lines {new:.2f} "
+            f"must not be worse than the registered model's {old:.2f}")
+    return new <= bound, text
