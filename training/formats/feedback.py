@@ -85,9 +85,19 @@ def _order_key(number: int, row: dict) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
-def held_out_numbers(rows: list[tuple[int, dict]]) -> set[int]:
-    """Line numbers of the good lines kept out of the corpus for the gate."""
-    good = [(number, row) for number, row in rows if row.get("label") == "good"]
+def _usable(row: dict, number: int, source: Source, corpus: CorpusConfig) -> Extraction:
+    """The row's text as corpus examples, tidied and filtered like every other source."""
+    result = Extraction()
+    add_text(result, row["text"], number, tag_of(row), source, corpus)
+    return result
+
+
+def held_out_numbers(rows: list[tuple[int, dict]], source: Source,
+                     corpus: CorpusConfig) -> set[int]:
+    """Line numbers of the good lines kept out of the corpus for the gate: a fifth of the
+    good lines that make usable corpus text (at least one when there are two or more)."""
+    good = [(number, row) for number, row in rows if row.get("label") == "good"
+            and _usable(row, number, source, corpus).examples]
     if len(good) < 2:
         return set()
     count = max(1, math.floor(len(good) * HELD_OUT_SHARE))
@@ -99,7 +109,7 @@ def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig
     """Good and kept lines as tagged examples; the rest counted by reason."""
     result = Extraction()
     rows = read_rows(text, path)
-    held = held_out_numbers(rows)
+    held = held_out_numbers(rows, source, corpus)
     for number, row in rows:
         label = row["label"]
         if label not in USED_LABELS:
@@ -108,20 +118,19 @@ def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig
         if number in held:
             result.dropped[HELD_OUT] += 1
             continue
-        add_text(result, row["text"], number, tag_of(row), source, corpus)
+        usable = _usable(row, number, source, corpus)
+        result.examples += usable.examples
+        result.dropped.update(usable.dropped)
     return result
 
 
 def held_out_examples(text: str, path: Path, source: Source,
                       corpus: CorpusConfig) -> list[Example]:
-    """The held-out good lines of one file, tidied and filtered as corpus lines are."""
+    """The held-out good lines of one file, as corpus examples."""
     rows = read_rows(text, path)
-    held = held_out_numbers(rows)
-    result = Extraction()
-    for number, row in rows:
-        if number in held:
-            add_text(result, row["text"], number, tag_of(row), source, corpus)
-    return result.examples
+    held = held_out_numbers(rows, source, corpus)
+    return [example for number, row in rows if number in held
+            for example in _usable(row, number, source, corpus).examples]
 
 
 def label_counts(text: str, path: Path) -> Counter:
