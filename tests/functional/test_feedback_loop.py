@@ -64,6 +64,9 @@ def _config(tmp: Path, feedback: Path, trigger: str) -> Path:
                                        f'name = "loop"\nroot = "{FIXTURE.parent}"')
     text = text.replace("[gate]\nmax_latency_ms = 5000",
                         "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\n\n" + trigger)
+    # A retrain continues from the model in play, as a real one would: the new model has
+    # to stay at least as good on the lines players liked, which it wrote.
+    text = text.replace('base = "scratch:tiny"', f'base = "{tmp / "models" / "loop"}"')
     text += (f'\n[[corpus.sources]]\nname = "player-feedback"\npath = "{feedback}"\n'
              'format = "feedback"\n')
     path = tmp / "loop.toml"

@@ -12,7 +12,7 @@ by reason in ``stats.json``.
 A fifth of the lines rated good (at least one, when there are two or more) is held out of
 the corpus: the pipeline's gate checks that a retrained model is not worse on them than
 the model it replaces (``training/heldout.py``). Which lines are held out depends only on
-their ids, so reruns hold out the same lines.
+their prompt and text, so reruns and new exports hold out the same lines.
 
 Example config::
 
@@ -81,7 +81,9 @@ def tag_of(row: dict) -> str:
 
 
 def _order_key(number: int, row: dict) -> str:
-    ident = str(row.get("id") or f"{number}:{row.get('text', '')}")
+    # The text and prompt, not the row's id or place: the same lines stay held out when the
+    # feedback is exported again, merged from several players, or reordered.
+    ident = f"{row.get('prompt', '')}\n{row.get('text', '')}"
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
