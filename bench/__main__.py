@@ -6,7 +6,8 @@ Prints a Markdown table (what the README's Performance section carries) and writ
 Sections: narration (ours vs the seed's listing, shipped model and a gpt2-medium shape),
 ui (key press to screen while generating), startup (cold start vs importing
 transformers), training (our fine-tune vs plain HF Trainer fp32), int8 (perplexity cost
-and speed-up of int8 on the shipped model), scaling (latency vs context and candidates, PNG).
+and speed-up of int8 on the shipped model), scaling (latency vs context and candidates, PNG),
+feedback (a turn with feedback recording against the same turn without).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling")
+SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "feedback")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import quality
 
             sections.append(quality.run(args.runs, args.threads, args.model))
+        elif name == "feedback":
+            from bench import feedback
+
+            sections.append(feedback.run(max(args.runs, 3)))
         elif name == "scaling":
             from bench import scaling
             from textgamegen.generation.registry import find_model
