@@ -150,7 +150,8 @@ def _narrate(
             entry.events.append(("error", f"(generator failed: {type(error).__name__})"))
         game.fulfil(request, text)
         if observer is not None and narration is not None:
-            observer.narrated(request, narration, text or request.fallback)  # type: ignore[attr-defined]
+            shown = text or request.fallback
+            observer.narrated(request, narration, shown)  # type: ignore[attr-defined]
         entry.prose.append(Prose(request.kind.value, text or request.fallback, request.cache_key))
     entry.turn = game.turn
     entry.won = game.won

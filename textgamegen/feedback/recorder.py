@@ -243,8 +243,10 @@ class Recorder:
         self.written += len(batch)
 
     def _model_hash(self, record: store.NarrationRecord, db: sqlite3.Connection) -> str:
-        if record.backend == "template" or not record.model_path:
-            return TEMPLATE_SHA if record.backend == "template" or record.model == "template" else ""
+        if record.backend == "template" or record.model == "template":
+            return TEMPLATE_SHA
+        if not record.model_path:
+            return ""  # a hub model: no directory of ours to hash
         try:
             return self._hashes.of_model(record.model_path, db)
         except OSError:
