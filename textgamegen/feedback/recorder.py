@@ -21,6 +21,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections import deque
 from pathlib import Path
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 64
 FLUSH_S = 0.25
-"""The writer commits at the latest this long after a record arrives."""
+"""The writer commits at the latest this long after a record arrives (a kill -9 loses at
+most the records of this last moment; what was committed stays)."""
 TEMPLATE_SHA = "template"
 """The weights 'hash' of the template narrator, which has none."""
 
@@ -198,13 +200,16 @@ class Recorder:
             db = None
         stopping = False
         while not stopping:
-            try:
-                batch = [self._queue.get(timeout=self.flush_s)]
-            except queue.Empty:
-                continue
-            while len(batch) < self.batch_size:
+            # Idle, the thread sleeps on the queue; once a record comes, it gathers what
+            # follows for up to flush_s, so a burst of records is one transaction.
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + self.flush_s
+            while len(batch) < self.batch_size and batch[-1][0] not in ("flush", "stop"):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
             waiting = [op[1] for op in batch if op[0] == "flush"]

@@ -514,4 +514,6 @@ def run_tui(args: argparse.Namespace) -> int:
         return 2
     app = TextGameGenApp(launch)
     code = app.run()
+    if app._recorder is not None:  # however the app ended, write what was recorded
+        app._recorder.close(timeout=2.0)
     return int(code or 0)
