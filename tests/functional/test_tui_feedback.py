@@ -127,6 +127,27 @@ async def test_a_corrupt_database_is_reported_and_the_game_goes_on(tmp_path: Pat
         assert app.game is not None and app.game.turn == 1
 
 
+async def test_turning_the_setting_off_mid_game_stops_recording(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    messages: list[Message] = []
+    app = make_app(tmp_path, WordsGenerator())
+    async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
+        screen = app.screen
+        assert isinstance(screen, GameScreen) and screen.feedback.recorder is app.recorder
+        recorder = app.recorder
+        assert recorder is not None and recorder.flush()
+        app.apply_settings(replace(app.settings, record_feedback=False))
+        assert screen.feedback.recorder is None and app.recorder is None
+        await pilot.press("ctrl+g")
+        await pilot.press(*"x crate", "enter")
+        await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) == 2)
+        assert recorder.flush()
+    recorded = rows()
+    assert len(recorded) == 1 and recorded[0]["rating"] is None
+
+
 async def test_the_setting_turns_recording_off(tmp_path: Path) -> None:
     messages: list[Message] = []
     app = make_app(tmp_path, WordsGenerator(), record_feedback=False)

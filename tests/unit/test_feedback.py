@@ -277,3 +277,36 @@ def test_recording_off_records_nothing(tmp_path: Path, tiny_world) -> None:
     script.write_text("look\nrate good\n")
     run_script(script, Game.new(tiny_world), TemplateGenerator(), observer=session)
     assert session.last_id is None
+
+
+def test_a_scripted_run_on_a_corrupt_database_says_so_and_plays_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from textgamegen.__main__ import main
+
+    path = tmp_path / "feedback.db"
+    path.write_bytes(b"\x00not a database" * 300)
+    monkeypatch.setenv("TEXTGAMEGEN_FEEDBACK_DB", str(path))
+    script = tmp_path / "script.txt"
+    script.write_text("look\nrate good\n? turn 1\n")
+    assert main(["play", "--script", str(script), "--model", "template"]) == 0
+    captured = capsys.readouterr()
+    assert "Noted: the last passage was good." in captured.out
+    assert f"Feedback is not being recorded: {path}" in captured.err
+
+
+def test_the_setting_turns_recording_off_in_scripted_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textgamegen.__main__ import main
+
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(config))
+    script = tmp_path / "script.txt"
+    script.write_text("look\nrate good\n")
+    config.write_text("record_feedback = false\n")
+    assert main(["play", "--script", str(script), "--model", "template"]) == 0
+    assert not store.db_path().exists()
+    config.write_text("record_feedback = true\n")
+    assert main(["play", "--script", str(script), "--model", "template"]) == 0
+    assert [row["rating"] for row in _rows(store.db_path())] == ["good"]
