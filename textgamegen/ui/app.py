@@ -4,7 +4,9 @@ The app owns what outlives one game: the settings, the saves folder and the gene
 The generator is loaded in a thread worker (group "model") so the title screen and the
 game are usable at once; torch and transformers are imported only inside that worker.
 Until it is ready, prose requests wait in the story log's queue; if loading fails, the
-player is told why and the template narrator takes over.
+player is told why and the template narrator takes over. The app also owns the feedback
+recorder (``textgamegen.feedback``), started when a game is first shown, if the settings
+record feedback.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from textgamegen.ui.screens.title import TitleScreen
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
-    from textgamegen.feedback.recorder import Recorder
     from textgamegen.engine.world import World
+    from textgamegen.feedback.recorder import Recorder
 
 TEMPLATE_WORD_DELAY_S = 0.02
 """The template narrator is instant; a short pause per word lets the player see it stream."""

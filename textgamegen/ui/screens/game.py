@@ -10,6 +10,10 @@ game what is likely to be needed next (``Game.prefetch_requests``: the rooms nex
 the things in view) and the story log writes it ahead, off screen; that text only fills
 the game's cache, so walking into a prefetched room shows its description at once. A
 command cancels the prefetch before it runs. The ``prefetch`` setting turns this off.
+
+Every step result and finished narration also goes to the screen's ``FeedbackSession``,
+which records them (and Esc, ``retry``, ``undo``, the Ctrl+G / Ctrl+B ratings) when the
+settings record feedback.
 """
 
 from __future__ import annotations
