@@ -10,16 +10,11 @@ Nothing here imports textual; torch and transformers are imported only by the st
 train or evaluate, so ``--help`` and the corpus stage stay fast.
 """
 
-TAGS = ("action", "dialogue", "quest")
-"""The narration kinds a corpus line can carry, as in ``<|action|> text <|endoftext|>``."""
+from textgamegen.generation.tags import END, TAG_TOKENS, TAGS, tag_token
 
-EOS = "<|endoftext|>"
-"""End of a line; also the tokenizer's bos, unk and pad token."""
+EOS = END
+"""End of a line; also the tokenizer's bos, unk and pad token (alias of the game's ``END``)."""
 
+SPECIAL_TAG_TOKENS = TAG_TOKENS
 
-def tag_token(tag: str) -> str:
-    """The special token that opens a line of the given kind, e.g. ``<|action|>``."""
-    return f"<|{tag}|>"
-
-
-SPECIAL_TAG_TOKENS = tuple(tag_token(t) for t in TAGS)
+__all__ = ["EOS", "SPECIAL_TAG_TOKENS", "TAGS", "tag_token"]

@@ -45,8 +45,8 @@ def _add_finetune(sub) -> None:
                         help="run folder (model/, checkpoints/, curve.png)")
     parser.add_argument("--config", type=Path,
                         help="take [finetune] defaults from this TOML; flags override")
-    parser.add_argument("--base", help="hub id (gpt2), local HF model dir, or scratch:SIZE "
-                        "(tiny, small, base)")
+    parser.add_argument("--base", help="hub id (gpt2), local HF model dir, gguf:PACKAGE, "
+                        "gguf:PATH, or scratch:SIZE (tiny, small, base)")
     parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
                         help="continue from a checkpoint (default: the last in --out)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -54,11 +54,13 @@ def _add_finetune(sub) -> None:
              "effective_batch": int, "batch_size": int, "learning_rate": float,
              "warmup_steps": int, "weight_decay": float, "seed": int,
              "max_train_samples": int, "eval_steps": int, "save_total_limit": int,
-             "logging_steps": int}
+             "logging_steps": int, "lora_r": int, "lora_alpha": int, "lora_dropout": float}
     for name, kind in flags.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, dest=name,
                             help=f"overrides [finetune] {name}")
     parser.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
+    parser.add_argument("--method", choices=["full", "lora"],
+                        help="full fine-tune, or a LoRA adapter plus the tag rows")
 
 
 def _add_evaluate(sub) -> None:
@@ -89,6 +91,8 @@ def _add_pipeline(sub) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--max-steps", type=int, help="override [finetune] max_steps")
     parser.add_argument("--force", action="store_true", help="rerun every stage")
+    parser.add_argument("--stop-after", choices=["corpus", "validate", "finetune"],
+                        help="end after this stage (train now, evaluate and register later)")
     parser.add_argument("--rerun", choices=["corpus", "finetune", "evaluate", "register"],
                         help="rerun this stage and those after it (e.g. evaluate: measure "
                         "again without retraining)")
@@ -184,7 +188,7 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
             return 0
     return run_pipeline(config, run_dir, args.models_dir, force=args.force,
                         device=args.device, command=command, max_steps=args.max_steps,
-                        rerun=args.rerun)
+                        rerun=args.rerun, stop_after=args.stop_after)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m training") -> int:

@@ -14,7 +14,7 @@ config file itself)::
     [[corpus.sources]]
     path = "novels/*.txt"
     format = "novel"                 # novel | dialogue-export | transcript | open-adventure |
-                                     # zork-strings | feedback
+                                     # zork-strings | world | feedback
     licence = "Public domain in the USA"
 
     [finetune]
@@ -48,7 +48,7 @@ else:  # pragma: no cover - Python 3.10 only
 
 from training import TAGS
 
-FORMATS = ("novel", "dialogue-export", "transcript", "open-adventure", "zork-strings",
+FORMATS = ("novel", "dialogue-export", "transcript", "open-adventure", "zork-strings", "world",
            "feedback")
 ENCODINGS_AUTO = "auto"
 
@@ -64,7 +64,7 @@ class Source:
     path: str
     """File or glob, relative to the config's root."""
     format: str
-    """novel, dialogue-export, transcript, open-adventure, zork-strings or feedback."""
+    """novel, dialogue-export, transcript, open-adventure, zork-strings, world or feedback."""
     name: str = ""
     """Name used in stats.json and the model card (default: the path)."""
     encoding: str = ENCODINGS_AUTO
@@ -80,8 +80,17 @@ class Source:
     """Licence or status of the text, copied into the model card."""
     origin: str = ""
     """Where the text came from (edition, repository), copied into the model card."""
+    max_examples: int = 0
+    """Keep at most this many examples of this source, sampled with the corpus seed after
+    de-duplication (0: all). Sizes a corpus to the training time there is."""
+    repeat: int = 1
+    """Times each train-split example of this source appears (small, precious sources)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_examples, int) or self.max_examples < 0:
+            raise ConfigError(f"source {self.path!r}: max_examples must be 0 or more")
+        if not isinstance(self.repeat, int) or self.repeat < 1:
+            raise ConfigError(f"source {self.path!r}: repeat must be 1 or more")
         if self.format not in FORMATS:
             raise ConfigError(f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"
                               f" (got {self.format!r})")
@@ -118,6 +127,12 @@ class CorpusConfig:
     """Fraction of undecodable characters in a file above which it is rejected."""
     ascii_quotes: bool = True
     """Write typographic quotes and apostrophes as ASCII, so all sources share one spelling."""
+    conditioned: bool = False
+    """Write each example as a training pair in the game's prompt layout: the sentence
+    before it, a facts line (its nouns, its speaker) and the sentence as the target (see
+    training/grounding.py). The loss is then taken on the target only."""
+    story_words: int = 30
+    """conditioned: a story line longer than this many words is left out of the prompt."""
     train_repeat: dict[str, int] = field(default_factory=dict)
     """Times each line of a tag appears in the train split ({quest = 3}): a rare kind gets
     more updates. Dev and test are never repeated, so perplexity stays honest."""
@@ -150,7 +165,17 @@ class FinetuneConfig:
     """How the model is trained (HF Trainer); every field is a --flag of ``finetune`` too."""
 
     base: str = "scratch:small"
-    """A hub id (gpt2), a local HF model directory, or scratch:SIZE (tiny, small, base)."""
+    """A hub id (gpt2), a local HF model directory, gguf:PACKAGE or gguf:PATH (a GGUF
+    file, unpacked once into the user cache), or scratch:SIZE (tiny, small, base)."""
+    method: str = "full"
+    """full (every weight) or lora (a PEFT LoRA adapter on every projection, plus the
+    special tokens' embedding rows; registered small and merged into the base at load)."""
+    lora_r: int = 16
+    """lora: the adapter's rank."""
+    lora_alpha: int = 32
+    """lora: the adapter's scale (alpha / r multiplies its update)."""
+    lora_dropout: float = 0.05
+    """lora: dropout on the adapter's input."""
     vocab_size: int = 8192
     """scratch only: size of the byte-level BPE vocabulary trained on the train split."""
     block_size: int = 0
@@ -193,6 +218,13 @@ class FinetuneConfig:
             raise ConfigError("finetune.learning_rate must be above 0")
         if self.block_size < 0:
             raise ConfigError("finetune.block_size must be 0 (the model's context) or more")
+        if self.method not in ("full", "lora"):
+            raise ConfigError("finetune.method must be full or lora")
+        if self.method == "lora" and self.base.startswith("scratch:"):
+            raise ConfigError("finetune.method lora needs a pretrained base, not scratch:SIZE")
+        if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
+            raise ConfigError("finetune.lora_r and lora_alpha must be 1 or more, lora_dropout "
+                              "in [0, 1)")
 
 
 @dataclass
@@ -348,6 +380,11 @@ def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
     if not isinstance(corpus, dict) or not corpus.get("sources"):
         raise ConfigError("[[corpus.sources]] must list at least one source")
     root_dir = Path(root) if root is not None else base_dir / data.get("root", ".")
+    # A source may name a file beside the config rather than under root ("config:..."),
+    # e.g. the game's own worlds, which travel with the checkout, not with the corpora.
+    for source in corpus.get("sources", []):
+        if isinstance(source, dict) and str(source.get("path", "")).startswith("config:"):
+            source["path"] = str((base_dir / source["path"][len("config:"):]).resolve())
     return PipelineConfig(
         name=str(data.get("name", "")),
         corpus=_make(CorpusConfig, corpus, "corpus"),

@@ -16,11 +16,13 @@ import glob
 import hashlib
 import json
 import random
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textgamegen.generation.layout import training_line
 from training import EOS, tag_token
 from training.config import CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract
@@ -52,8 +54,39 @@ def input_files(config: PipelineConfig) -> list[Path]:
 
 
 def corpus_line(example: Example) -> str:
-    """The training line for one example."""
-    return f"{tag_token(example.tag)} {example.text} {EOS}"
+    """The training line for one example: plain, or a conditioned pair in the game's
+    prompt layout (story, facts, target) when the example has facts."""
+    if example.facts is None:
+        return f"{tag_token(example.tag)} {example.text} {EOS}"
+    return training_line(example.tag, example.facts, example.story, example.text)
+
+
+_CONTENT_WORD = re.compile(r"[a-z]{4,}")
+
+
+def _condition_file(examples: list[Example], corpus: CorpusConfig, rng: random.Random,
+                    counts: Counter) -> list[Example]:
+    """Give one file's examples their facts and story (see training/grounding.py).
+
+    A transcript response is kept only when it follows from the command and what it
+    names: it must share a content word with the command. Responses that depend on
+    hidden game state ("You are in a maze") teach a model to ignore its prompt.
+    """
+    from training.grounding import condition
+
+    plain = [e for e in examples if e.facts is None]
+    conditioned = condition([(e.text, e.tag) for e in plain], rng, counts, corpus.story_words)
+    kept: list[Example] = [e for e in examples if e.facts is not None]
+    for example, (tag, facts, story) in zip(plain, conditioned):
+        if example.command:
+            words = set(_CONTENT_WORD.findall(example.command.lower()))
+            if not words & set(_CONTENT_WORD.findall(example.text.lower())):
+                counts["transcript response not predictable from the command"] += 1
+                continue
+            facts = {"you": example.command, **facts}
+        example.tag, example.facts, example.story = tag, facts, story
+        kept.append(example)
+    return kept
 
 
 @dataclass
@@ -101,6 +134,11 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
                 reasons = ", ".join(f"{n} {r}" for r, n in extraction.dropped.most_common())
                 raise CorpusError(f"{path}: line 1: no usable text as {source.format}"
                                   + (f" (dropped: {reasons})" if reasons else ""))
+            if config.conditioned:
+                rng = random.Random(f"{config.seed}:{path.name}")
+                conditioning = info.setdefault("conditioning", Counter())
+                extraction.examples = _condition_file(extraction.examples, config, rng,
+                                                      conditioning)
             info["files"][str(path)] = {"sha256": sha256_file(path),
                                         "encoding": decoded.encoding,
                                         "examples": len(extraction.examples)}
@@ -110,13 +148,37 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
     return examples, per_source
 
 
+def _sample_sources(unique: list[tuple[str, Example]],
+                    corpus: CorpusConfig) -> tuple[list[tuple[str, Example]], Counter]:
+    """Keep at most ``max_examples`` of each source (the list is already shuffled, so the
+    first ones are a seeded sample); returns the kept list and how many each source lost."""
+    limits = {s.name: s.max_examples for s in corpus.sources if s.max_examples}
+    if not limits:
+        return unique, Counter()
+    taken: Counter = Counter()
+    kept, lost = [], Counter()
+    for name, example in unique:
+        if name in limits and taken[name] >= limits[name]:
+            lost[name] += 1
+            continue
+        taken[name] += 1
+        kept.append((name, example))
+    # Reshuffle: the kept ones of a capped source all sit early in the list, and the split
+    # is taken in order, so without this the capped source would be missing from test.
+    random.Random(corpus.seed + 2).shuffle(kept)
+    return kept, lost
+
+
 def _repeat_train(train: list[tuple[str, Example]], repeat: dict[str, int],
-                  seed: int) -> list[tuple[str, Example]]:
-    """The train split with each tag's lines repeated ``repeat[tag]`` times, reshuffled so
-    copies do not sit side by side in one packed block."""
-    if not any(times > 1 for times in repeat.values()):
+                  seed: int, source_repeat: dict[str, int] | None = None
+                  ) -> list[tuple[str, Example]]:
+    """The train split with each tag's lines repeated ``repeat[tag]`` times (and each
+    source's ``repeat`` times), reshuffled so copies do not sit side by side."""
+    source_repeat = source_repeat or {}
+    if not any(times > 1 for times in [*repeat.values(), *source_repeat.values()]):
         return train
-    out = [item for item in train for _ in range(repeat.get(item[1].tag, 1))]
+    out = [item for item in train
+           for _ in range(repeat.get(item[1].tag, 1) * source_repeat.get(item[0], 1))]
     random.Random(seed + 1).shuffle(out)
     return out
 
@@ -148,13 +210,15 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         seen.add(key)
         unique.append((name, example))
     random.Random(corpus.seed).shuffle(unique)
+    unique, sampled_out = _sample_sources(unique, corpus)
     sizes = split_sizes(len(unique), corpus.ratios)
     splits: dict[str, list[tuple[str, Example]]] = {}
     start = 0
     for split in SPLITS:
         splits[split] = unique[start:start + sizes[split]]
         start += sizes[split]
-    repeated = _repeat_train(splits["train"], corpus.train_repeat, corpus.seed)
+    repeated = _repeat_train(splits["train"], corpus.train_repeat, corpus.seed,
+                             {s.name: s.repeat for s in corpus.sources})
 
     from training.validate import validate_splits
 
@@ -178,6 +242,12 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         "per_tag": {t: _lengths([e.text for _, e in unique if e.tag == t]) for t in tags},
         "per_split_tag": {s: dict(Counter(e.tag for _, e in splits[s])) for s in SPLITS},
         "train_repeat": dict(corpus.train_repeat),
+        "conditioned": corpus.conditioned,
+        "noun_tagger": _tagger_name() if corpus.conditioned else "",
+        "per_source_split_tag": {
+            name: {s: dict(Counter(e.tag for n, e in splits[s] if n == name)) for s in SPLITS}
+            for name in per_source},
+        "sampled_out": dict(sampled_out),
         "train_lines_with_repeats": dict(Counter(e.tag for _, e in repeated)),
         "per_source": {
             name: {"format": info["format"],
@@ -185,6 +255,7 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
                    "kept_after_dedup": dict(Counter(e.tag for n, e in unique if n == name)),
                    "duplicates": duplicates[name],
                    "dropped": dict(info["dropped"].most_common()),
+                   "conditioning": dict(info.get("conditioning", Counter())),
                    "files": info["files"]}
             for name, info in per_source.items()},
         "dropped_total": dict(sum((i["dropped"] for i in per_source.values()), Counter())
@@ -197,6 +268,12 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
     return CorpusResult(out_dir=out_dir, splits=lines, stats=stats)
+
+
+def _tagger_name() -> str:
+    from training.grounding import tagger_name
+
+    return tagger_name()
 
 
 def corpus_sha256(out_dir: Path) -> str:

@@ -64,6 +64,60 @@ def group_texts(token_lists: list[list[int]], block_size: int) -> list[list[int]
     return [stream[i:i + block_size] for i in range(0, usable, block_size)]
 
 
+class PairDataset:
+    """Conditioned pairs, one sequence each, with the loss on the target only.
+
+    The prompt (story and facts) is context, not something to learn to write: its labels
+    are -100 up to and including the last tag token, which opens the target. A sequence
+    longer than ``max_length`` loses tokens from the left, never the target's end.
+    """
+
+    def __init__(self, sequences: list[list[int]], tag_ids: set[int], max_length: int):
+        self.items: list[tuple[list[int], int]] = []
+        for ids in sequences:
+            ids = ids[-max_length:]
+            starts = [i for i, token in enumerate(ids) if token in tag_ids]
+            if not starts or starts[-1] >= len(ids) - 1:
+                continue
+            self.items.append((ids, starts[-1] + 1))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        import torch
+
+        ids, start = self.items[index]
+        labels = [-100] * start + ids[start:]
+        return {"input_ids": torch.tensor(ids, dtype=torch.long),
+                "labels": torch.tensor(labels, dtype=torch.long)}
+
+
+def pad_collator(pad_id: int):
+    """Right-pad a batch of PairDataset items (labels padded with -100)."""
+
+    def collate(items: list[dict]) -> dict:
+        import torch
+
+        width = max(len(item["input_ids"]) for item in items)
+        ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(items), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item["input_ids"])
+            ids[row, :n] = item["input_ids"]
+            labels[row, :n] = item["labels"]
+            mask[row, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    return collate
+
+
+def is_conditioned(lines: list[str]) -> bool:
+    """Whether a corpus holds conditioned pairs (several tagged segments per line)."""
+    return any(line.count("<|endoftext|>") > 1 for line in lines[:200])
+
+
 class BlockDataset:
     """Packed blocks as a map-style dataset for the Trainer (labels = inputs)."""
 
@@ -130,6 +184,16 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
             n_layer=size.n_layer, n_head=size.n_head, bos_token_id=tokenizer.eos_token_id,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
         return GPT2LMHeadModel(config), tokenizer
+    if base.startswith("gguf:"):
+        from textgamegen.generation.bases import cached_base, find_base
+        from textgamegen.generation.base import GeneratorError
+
+        try:
+            with is_main("unpack the GGUF base"):
+                base = str(cached_base(find_base(base), progress=lambda text: print(
+                    f"fine-tune: {text}", flush=True)))
+        except GeneratorError as error:
+            raise FinetuneError(f"--base: {error}") from None
     local = Path(base).expanduser()
     if local.is_dir():
         if not (local / "model.safetensors").is_file():
@@ -149,8 +213,10 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
         raise FinetuneError(f"--base {base}: cannot load it ({error}). A hub id needs a "
                             f"network connection or the model in the HF cache; otherwise "
                             f"pass a local model directory or scratch:SIZE") from None
-    if add_special_tokens(tokenizer):
-        model.resize_token_embeddings(len(tokenizer))
+    if add_special_tokens(tokenizer) or len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        # mean_resizing draws the new rows at random; they are trained (or, under LoRA,
+        # saved in full with the adapter), so a plain resize keeps runs reproducible.
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer
@@ -244,13 +310,27 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
     )
     model, tokenizer = load_base(config.base, train_lines, config.vocab_size, out_dir,
                                  args.main_process_first)
-    context = model.config.n_positions
+    context = context_length(model.config)
     block_size = min(config.block_size or context, context)
-    train_blocks = group_texts(_tokenize(tokenizer, train_lines), block_size)
-    dev_blocks = group_texts(_tokenize(tokenizer, dev_lines), block_size)
-    if not train_blocks or not dev_blocks:
+    collator = None
+    if is_conditioned(train_lines):
+        # Pairs: one padded sequence each, loss on the target; similar lengths batched
+        # together so little compute goes to padding.
+        from training import SPECIAL_TAG_TOKENS
+
+        tag_ids = set(tokenizer.convert_tokens_to_ids(list(SPECIAL_TAG_TOKENS)))
+        train_blocks = PairDataset(_tokenize(tokenizer, train_lines), tag_ids, block_size)
+        dev_blocks = PairDataset(_tokenize(tokenizer, dev_lines), tag_ids, block_size)
+        collator = pad_collator(tokenizer.pad_token_id)
+        args.group_by_length = True
+    else:
+        train_blocks = BlockDataset(group_texts(_tokenize(tokenizer, train_lines), block_size))
+        dev_blocks = BlockDataset(group_texts(_tokenize(tokenizer, dev_lines), block_size))
+    if not len(train_blocks) or not len(dev_blocks):
         raise FinetuneError(f"{corpus_dir}: too little text for one block of {block_size} "
                             f"tokens in train or dev")
+    if config.method == "lora":
+        model = with_lora(model, tokenizer, config)
     if config.warmup_steps == 0:
         steps_per_epoch = max(1, len(train_blocks) // (config.batch_size * world * accumulation))
         total = config.max_steps if config.max_steps > 0 else int(steps_per_epoch * config.epochs)
@@ -265,12 +345,15 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
                       f"{metrics['eval_loss']:.4f} perplexity {math.exp(metrics['eval_loss']):.2f}",
                       flush=True)
 
-    trainer = Trainer(model=model, args=args, train_dataset=BlockDataset(train_blocks),
-                      eval_dataset=BlockDataset(dev_blocks), processing_class=tokenizer,
-                      callbacks=[Perplexity()])
+    trainer = Trainer(model=model, args=args, train_dataset=train_blocks,
+                      eval_dataset=dev_blocks, processing_class=tokenizer,
+                      data_collator=collator, callbacks=[Perplexity()])
     if trainer.is_world_process_zero():
-        print(f"fine-tune: base {config.base}, {sum(p.numel() for p in model.parameters()):,} "
-              f"parameters, {len(train_blocks)} train blocks of {block_size} tokens, "
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        print(f"fine-tune: base {config.base}, method {config.method}, "
+              f"{sum(p.numel() for p in model.parameters()):,} parameters ({trainable:,} "
+              f"trained), {len(train_blocks)} train "
+              f"{'pairs' if collator else 'blocks'} of up to {block_size} tokens, "
               f"{len(dev_blocks)} dev blocks, batch {config.batch_size} x {accumulation} "
               f"accumulation x {world} process(es), {precision}", flush=True)
     trainer.train(resume_from_checkpoint=resume_from)
@@ -282,7 +365,17 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
     dev_perplexity = math.exp(dev_loss)
     model_dir = out_dir / "model"
     if trainer.is_world_process_zero():
-        trainer.save_model(str(model_dir))
+        if model_dir.exists():
+            import shutil
+
+            shutil.rmtree(model_dir)
+        if config.method == "lora":
+            # The adapter, with the special tokens' rows, but not the whole (resized)
+            # embedding matrix, which PEFT would otherwise save: 250 MB instead of 20.
+            model.save_pretrained(str(model_dir), save_embedding_layers=False)
+            write_base_reference(model_dir, config.base)
+        else:
+            trainer.save_model(str(model_dir))
         tokenizer.save_pretrained(model_dir)
         for stray in model_dir.glob("*.bin"):
             stray.unlink()  # safetensors only: never ship a pickle
@@ -293,13 +386,51 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
                    "dev_perplexity": dev_perplexity, "steps": trainer.state.global_step,
                    "block_size": block_size, "world_size": world, "precision": precision,
                    "seconds": round(time.monotonic() - started, 1),
-                   "parameters": sum(p.numel() for p in model.parameters())}
+                   "parameters": sum(p.numel() for p in model.parameters()),
+                   "trained_parameters": sum(p.numel() for p in model.parameters()
+                                             if p.requires_grad),
+                   "method": config.method}
         (out_dir / "finetune.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"fine-tune: dev perplexity {dev_perplexity:.2f} after "
               f"{trainer.state.global_step} steps; model in {model_dir}", flush=True)
     return FinetuneResult(model_dir=model_dir, dev_perplexity=dev_perplexity,
                           steps=trainer.state.global_step,
                           seconds=time.monotonic() - started)
+
+
+def context_length(config) -> int:
+    """The model's context window (GPT-2: n_positions; Llama: max_position_embeddings),
+    capped at 1024: conditioned pairs are short and longer blocks only cost memory."""
+    n = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024)
+    return min(int(n), 1024)
+
+
+def with_lora(model, tokenizer, config: FinetuneConfig):
+    """Wrap the model in a PEFT LoRA adapter on every linear projection, and train the
+    special tokens' embedding rows beside it (they are new, or new in meaning)."""
+    from peft import LoraConfig, get_peft_model
+
+    from training import EOS, SPECIAL_TAG_TOKENS
+
+    ids = tokenizer.convert_tokens_to_ids([EOS, *SPECIAL_TAG_TOKENS])
+    embeddings = model.get_input_embeddings()
+    embed_name = next(name for name, module in model.named_modules() if module is embeddings)
+    lora = LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules="all-linear", task_type="CAUSAL_LM",
+        trainable_token_indices={embed_name.rsplit(".", 1)[-1]: sorted(set(ids))},
+    )
+    return get_peft_model(model, lora)
+
+
+def write_base_reference(model_dir: Path, base: str) -> None:
+    """``base.json`` beside an adapter: which base it needs, by name and sha256, so the
+    game can refuse an adapter put on the wrong base."""
+    from textgamegen.generation.adapters import base_reference
+
+    reference = base_reference(base)
+    (model_dir / "base.json").write_text(json.dumps(reference, indent=2) + "\n",
+                                         encoding="utf-8")
 
 
 def write_curve(history: list[dict], path: Path) -> None:

@@ -93,9 +93,27 @@ def source_entries(config: PipelineConfig) -> list[dict]:
              "origin": s.origin} for s in config.corpus.sources]
 
 
+def weights_file(model_dir: Path) -> Path:
+    """A trained model's weights: the full model's, or a LoRA adapter's."""
+    adapter = model_dir / "adapter_model.safetensors"
+    return adapter if adapter.is_file() else model_dir / "model.safetensors"
+
+
+def base_hash_of(base: str) -> str:
+    """The sha256 of a base's weights ("" for a hub id or scratch), so a retrain follows a
+    changed base."""
+    if base.startswith("gguf:"):
+        from textgamegen.generation.adapters import base_reference
+
+        return base_reference(base)["sha256"]
+    weights = Path(base).expanduser() / "model.safetensors"
+    return sha256_file(weights) if weights.is_file() else ""
+
+
 def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None = None,
                  force: bool = False, device: str = "auto", command: str = "",
-                 max_steps: int | None = None, rerun: str | None = None) -> int:
+                 max_steps: int | None = None, rerun: str | None = None,
+                 stop_after: str | None = None) -> int:
     """Run every stage that is not already done.
 
     Args:
@@ -108,6 +126,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         max_steps: overrides ``[finetune] max_steps`` (a smoke run).
         rerun: run this stage and the ones after it even when unchanged (e.g. "evaluate"
             to measure latency again without retraining).
+        stop_after: end after this stage (e.g. "finetune": train now, evaluate later).
 
     Returns:
         0 when the model is registered (or already was), 1 when the gate refused it.
@@ -150,18 +169,20 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     counts = validate_corpus_dir(corpus_dir, config.corpus.expect_tags)
     log.mark("validate", _key("validate", corpus_hash), lines=counts)
     _say(f"validate: ok {counts}")
+    if stop_after in ("corpus", "validate"):
+        _say(f"stopping after {stop_after} as asked")
+        return 0
 
     # finetune: keyed by the corpus and the fine-tune settings.
     finetune_dir = run_dir / "finetune"
     model_dir = finetune_dir / "model"
-    base_weights = Path(finetune_config.base).expanduser() / "model.safetensors"
-    # A local base is an input too: retrain when its weights change.
-    base_hash = sha256_file(base_weights) if base_weights.is_file() else ""
+    # A local or GGUF base is an input too: retrain when its weights change.
+    base_hash = base_hash_of(finetune_config.base)
     if base_hash:
         finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config), base_hash)
     else:
         finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config))
-    if done("finetune", finetune_key) and (model_dir / "model.safetensors").is_file():
+    if done("finetune", finetune_key) and weights_file(model_dir).is_file():
         _say("finetune: unchanged, skipped")
     else:
         from training.finetune import finetune
@@ -182,7 +203,10 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         finetune(corpus_dir, finetune_dir, finetune_config, resume=resume or None,
                  device=device, corpus_hash=corpus_hash)
         log.mark("finetune", finetune_key)
-    weights_hash = sha256_file(model_dir / "model.safetensors")
+    weights_hash = sha256_file(weights_file(model_dir))
+    if stop_after == "finetune":
+        _say(f"stopping after finetune as asked; the model is in {model_dir}")
+        return 0
 
     # evaluate: keyed by the weights, the corpus and the evaluation settings.
     metrics_path = model_dir / "metrics.json"

@@ -20,13 +20,19 @@ from pathlib import Path
 from training import EOS, TAGS
 from training.textfile import CorpusError
 
-LINE = re.compile(r"^<\|({})\|> (\S.*\S|\S) {}$".format("|".join(TAGS), re.escape(EOS)))
+# One tagged segment; a plain line is one segment, a conditioned pair is several (story,
+# facts, target), and the line's tag is the last segment's.
+SEGMENT = r"<\|({})\|> ((?:(?!<\|).)*?\S) {}".format("|".join(TAGS), re.escape(EOS))
+LINE = re.compile(r"^(?:{})+$".format(SEGMENT.replace("(", "(?:").replace("(?:?:", "(?:")
+                                       .replace("(?:?!", "(?!")))
+_SEGMENT = re.compile(SEGMENT)
 
 
 def line_tag(line: str) -> str | None:
-    """The tag of a well-formed corpus line, or None."""
-    match = LINE.match(line)
-    return match.group(1) if match else None
+    """The tag of a well-formed corpus line (its last segment's), or None."""
+    if not LINE.match(line):
+        return None
+    return _SEGMENT.findall(line)[-1][0]
 
 
 def validate_splits(splits: dict[str, list[str]], expect_tags: list[str], out_dir: Path) -> None:
@@ -50,7 +56,7 @@ def validate_splits(splits: dict[str, list[str]], expect_tags: list[str], out_di
             if tag is None:
                 raise CorpusError(f"{path}: line {number}: not a '<|tag|> text {EOS}' line: "
                                   f"{line[:80]!r}")
-            if line.count("<|") != 2:
+            if line.count("<|") != 2 * len(_SEGMENT.findall(line)):
                 raise CorpusError(f"{path}: line {number}: special-token text inside the line")
             tags[tag] += 1
         missing = [t for t in expect_tags if not tags[t]]

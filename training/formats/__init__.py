@@ -38,6 +38,8 @@ def extract(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extr
         from training.formats.feedback import extract_feedback as extractor
     elif source.format == "open-adventure":
         from training.formats.open_adventure import extract_open_adventure as extractor
+    elif source.format == "world":
+        from training.formats.world import extract_world as extractor
     else:
         from training.formats.zork_strings import extract_zork_strings as extractor
     return extractor(text, path, source, corpus)

@@ -18,6 +18,12 @@ class Example:
     tag: str
     line: int
     """First line of the text in its source file (1-based)."""
+    facts: dict[str, str] | None = None
+    """The facts line the text is conditioned on (None: a plain corpus line)."""
+    story: tuple[str, ...] = ()
+    """Story lines before it in the prompt."""
+    command: str = ""
+    """The player's command this text answers (transcripts)."""
 
 
 @dataclass

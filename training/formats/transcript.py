@@ -20,16 +20,21 @@ def extract_transcript(text: str, path: Path, source: Source,
     tag = fixed_tag(source)
     current: list[str] = []
     start = 1
+    command = ""
 
     def flush() -> None:
         if current:
+            before = len(result.examples)
             add_text(result, " ".join(current), start, tag, source, corpus)
+            for example in result.examples[before:]:
+                example.command = command
             current.clear()
 
     for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         if stripped.startswith(">"):
             flush()
+            command = stripped.lstrip(">").strip()
             result.dropped["command line"] += 1
         elif not stripped:
             flush()
