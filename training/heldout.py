@@ -1,9 +1,10 @@
 """The feedback check of the gate: a retrained model must not be worse than the model it
 replaces on the players' held-out good lines (``training/formats/feedback.py``).
 
-Both models score every held-out line after its tag, as ``evaluate`` scores test lines.
-Two models may have different tokenizers (each scratch model trains its own), so the
-comparison is per word, not per token: exp(summed NLL / words). Lower is better.
+Both models score the target of every held-out line (its text and end token) given what
+comes before it: the tag, and for a conditioned line its story and facts. Two models may
+have different tokenizers (each scratch model trains its own), so the comparison is per
+word, not per token: exp(summed NLL / words). Lower is better.
 
 Run by the pipeline after the gate's own checks; with no held-out lines or no registered
 model there is nothing to compare and the check passes, saying so.
@@ -34,16 +35,35 @@ def held_out_lines(config: PipelineConfig) -> list[str]:
     return lines
 
 
+def _target_nll(model, tokenizer, line: str, device: str) -> float:
+    """Summed NLL of a corpus line's target (its text and end token), given the rest."""
+    import torch
+
+    from textgamegen.generation.layout import split_training_line
+    from training import tag_token
+
+    prompt, tag, _ = split_training_line(line)
+    head = len(tokenizer(prompt + tag_token(tag), add_special_tokens=False)["input_ids"])
+    ids = tokenizer(line, add_special_tokens=False)["input_ids"]
+    context = int(getattr(model.config, "n_positions", 0)
+                  or getattr(model.config, "max_position_embeddings", 1024))
+    cut = max(0, len(ids) - context)  # a long prompt loses its oldest tokens, never the target
+    ids, head = ids[cut:], max(1, head - cut)
+    with torch.inference_mode():
+        tensor = torch.tensor([ids], dtype=torch.long, device=device)
+        logprobs = torch.log_softmax(model(input_ids=tensor).logits.float()[0, :-1], dim=-1)
+        picked = logprobs.gather(-1, tensor[0, 1:].unsqueeze(-1)).squeeze(-1)
+    return float(-picked[head - 1:].sum().item())
+
+
 def word_perplexity(model_dir: Path, lines: list[str], device: str = "cpu") -> float:
-    """exp(NLL of every token after each line's tag / the words of the lines)."""
-    from training.evaluate import load_model, model_nll
+    """exp(NLL of every line's target / the target's words, plus one for the end token)."""
+    from textgamegen.generation.layout import split_training_line
+    from training.evaluate import load_model
 
     tokenizer, model = load_model(model_dir, device)
-    sequences = tokenizer(lines, add_special_tokens=False)["input_ids"]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    nll, _ = model_nll(model, [s for s in sequences if len(s) > 1], pad, device)
-    # Words of the text and one for <|endoftext|>: the same count for every tokenizer.
-    words = sum(len(line.split()) - 1 for line in lines)
+    nll = sum(_target_nll(model, tokenizer, line, device) for line in lines)
+    words = sum(len(split_training_line(line)[2].split()) + 1 for line in lines)
     return round(math.exp(nll / words), 3) if words else float("nan")
 
 

@@ -159,3 +159,48 @@ def test_the_model_card_says_how_much_feedback_went_in() -> None:
     assert "## Player feedback" in card
     assert "5 lines rated good or kept without retry" in card
     assert "rated bad 2" in card and "retried 3" in card and "Feedback rows read: 11" in card
+
+
+def test_in_a_conditioned_corpus_a_layout_prompt_comes_along_whole(tmp_path: Path) -> None:
+    from textgamegen.generation.layout import prompt_text, split_training_line
+    from training.corpus import corpus_line
+
+    facts = {"place": "Harbour Quay", "things": "the rope, the gull", "you": "wave"}
+    story = ("The wind rose over the harbour.", '"Mind the tide," says Ferrin.')
+    prompt = prompt_text("action", facts, story, "You wave")
+    row = {"id": "c1", "time": "t", "label": "good", "kind": "action", "prompt": prompt,
+           "text": "You wave at the gull, and it wheels away over the rope."}  # fmt: skip
+    path = _write(tmp_path / "feedback.jsonl", [row])
+    conditioned = CorpusConfig(conditioned=True)
+    (example,) = extract_feedback(path.read_text(), path, _source(), conditioned).examples
+    assert example.facts == facts and example.story == story
+    line = corpus_line(example)
+    before, tag, target = split_training_line(line)
+    # The training line is the game's prompt, with the liked text where the opening was.
+    assert before + "<|action|> You wave" == prompt and target == row["text"]
+    (plain,) = extract_feedback(path.read_text(), path, _source(), CorpusConfig()).examples
+    assert plain.facts is None and corpus_line(plain) == f"<|action|> {row['text']} <|endoftext|>"
+    # A prompt in the older layout (no facts line) gives a plain line even here.
+    row["prompt"] = "<|action|> You are in the Quay. <|endoftext|><|action|> You wave"
+    path = _write(tmp_path / "feedback.jsonl", [row])
+    (older,) = extract_feedback(path.read_text(), path, _source(), conditioned).examples
+    assert older.facts is None
+
+
+def test_held_out_lines_are_scored_on_their_target_only(tmp_path: Path) -> None:
+    from textgamegen.generation.layout import training_line
+    from textgamegen.generation.random_model import build_random_model
+    from training.evaluate import load_model, model_nll
+    from training.heldout import _target_nll
+
+    tokenizer, model = load_model(build_random_model(tmp_path / "tiny", n_positions=128))
+    plain = "<|action|> You push the gate and it swings open. <|endoftext|>"
+    ids = tokenizer(plain, add_special_tokens=False)["input_ids"]
+    whole, _ = model_nll(model, [ids], tokenizer.pad_token_id, "cpu")
+    assert _target_nll(model, tokenizer, plain, "cpu") == pytest.approx(whole, rel=1e-4)
+    paired = training_line("action", {"place": "the Mill"}, ("The wind rose.",),
+                           "You push the gate and it swings open.")  # fmt: skip
+    full_ids = tokenizer(paired, add_special_tokens=False)["input_ids"]
+    everything, count = model_nll(model, [full_ids], tokenizer.pad_token_id, "cpu")
+    target = _target_nll(model, tokenizer, paired, "cpu")
+    assert 0 < target < everything  # the story and facts are context, not scored

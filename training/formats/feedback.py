@@ -2,12 +2,17 @@
 
 Each JSON line holds ``prompt``, ``text`` (as shown), ``label``, ``model``, ``time``,
 ``kind`` and ``id``. Lines rated good, or kept without retry (label ``kept``), become
-examples conditioned as the game prompts them: the tag is the one the prompt ends with
-(``<|dialogue|> The miller says, "``), and the text, which starts with the prompt's
-opening, is what the model writes after it. A corpus line holds one tagged text (see
-``validate``), so the prompt's context lines are not copied into it. Lines rated bad,
-retried, cut short with Esc, undone or written by the fallback are left out and counted
-by reason in ``stats.json``.
+examples; lines rated bad, retried, cut short with Esc, undone or written by the fallback
+are left out and counted by reason in ``stats.json``.
+
+An example is conditioned as the game prompted it: its tag is the one the prompt ends with
+(``<|dialogue|> The miller says, "``), and its text, which starts with the prompt's
+opening, is what the model writes after that tag. In a conditioned corpus
+(``[corpus] conditioned = true``) a prompt in the game's facts layout
+(``textgamegen.generation.layout``) comes along whole: its story lines and facts line
+become the example's story and facts, so the training line is that very prompt followed by
+the text the player liked. A prompt in another layout, or a plain corpus, gives a plain
+line (which a conditioned corpus then grounds like any other sentence).
 
 A fifth of the lines rated good (at least one, when there are two or more) is held out of
 the corpus: the pipeline's gate checks that a retrained model is not worse on them than
@@ -31,6 +36,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from textgamegen.generation.layout import FACT_KEYS
 from training import TAGS
 from training.config import CorpusConfig, Source
 from training.formats.cleanup import Example, Extraction, add_text
@@ -48,6 +54,9 @@ HELD_OUT_SHARE = 0.2
 HELD_OUT = "held out (good, for the gate)"
 KIND_TAGS = {"action": "action", "item": "action", "dialogue": "dialogue", "quest": "quest"}
 _LAST_TAG = re.compile(r"<\|({})\|>(?!.*<\|)".format("|".join(TAGS)), re.DOTALL)
+_SEGMENT = re.compile(r"<\|(?:{})\|> ((?:(?!<\|).)*?) <\|endoftext\|>".format("|".join(TAGS)),
+                      re.DOTALL)
+_FACTS = re.compile(r"^\[(.*)\]$", re.DOTALL)
 
 
 def read_rows(text: str, path: Path) -> list[tuple[int, dict]]:
@@ -80,6 +89,28 @@ def tag_of(row: dict) -> str:
     return KIND_TAGS.get(str(row.get("kind", "")), "action")
 
 
+def prompt_layout(prompt: str) -> tuple[dict[str, str], tuple[str, ...]] | None:
+    """(facts, story) of a prompt in the game's facts layout, or None for another layout.
+
+    The prompt's tagged lines before its last tag are the story, and the bracketed one is
+    the facts line (``[place: Harbour Quay | things: the rope]``).
+    """
+    last = prompt.rfind("<|")
+    facts: dict[str, str] | None = None
+    story: list[str] = []
+    for body in _SEGMENT.findall(prompt[:max(last, 0)]):
+        match = _FACTS.match(body.strip())
+        if match is None:
+            story.append(body.strip())
+            continue
+        facts = {}
+        for part in match.group(1).split("|"):
+            key, _, value = part.partition(":")
+            if key.strip() in FACT_KEYS and value.strip():
+                facts[key.strip()] = value.strip()
+    return (facts, tuple(story)) if facts is not None else None
+
+
 def _order_key(number: int, row: dict) -> str:
     # The text and prompt, not the row's id or place: the same lines stay held out when the
     # feedback is exported again, merged from several players, or reordered.
@@ -88,9 +119,14 @@ def _order_key(number: int, row: dict) -> str:
 
 
 def _usable(row: dict, number: int, source: Source, corpus: CorpusConfig) -> Extraction:
-    """The row's text as corpus examples, tidied and filtered like every other source."""
+    """The row's text as corpus examples, tidied and filtered like every other source, and
+    conditioned on its prompt in a conditioned corpus."""
     result = Extraction()
     add_text(result, row["text"], number, tag_of(row), source, corpus)
+    layout = prompt_layout(str(row.get("prompt") or "")) if corpus.conditioned else None
+    if layout is not None:
+        for example in result.examples:
+            example.facts, example.story = dict(layout[0]), layout[1]
     return result
 
 
