@@ -8,7 +8,8 @@ ui (key press to screen while generating), startup (cold start vs importing
 transformers), training (our fine-tune vs plain HF Trainer fp32), int8 (perplexity cost
 and speed-up of int8 on the shipped model), scaling (latency vs context and candidates, PNG),
 serving (serve-model's overhead per request, and throughput and RSS of 1/4/16 games on one
-model server against 16 processes with a model each; also ``python -m bench.serving``).
+model server against 16 processes with a model each; also ``python -m bench.serving``),
+feedback (a turn with feedback recording against the same turn without).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "serving")
+SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "serving",
+            "feedback")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import quality
 
             sections.append(quality.run(args.runs, args.threads, args.model))
+        elif name == "feedback":
+            from bench import feedback
+
+            sections.append(feedback.run(max(args.runs, 3)))
         elif name == "scaling":
             from bench import scaling
             from textgamegen.generation.registry import find_model

@@ -1,4 +1,5 @@
-"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|train] ...``.
+"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|train|monitor|
+feedback] ...``.
 
 ``play`` is the default, so plain ``textgamegen`` starts the game. Each subcommand lives
 in ``textgamegen/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``,
@@ -12,6 +13,8 @@ Examples::
     textgamegen generate --kind action --prompt "You push open the door" --json
     textgamegen models --json
     textgamegen train pipeline training/configs/textgamegen.toml
+    textgamegen monitor --png monitor.png
+    textgamegen feedback export --out feedback.jsonl
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ SUBCOMMANDS = {
     "serve": "serve the game in the browser, one game per tab, narrated by one model server",
     "serve-model": "hold the narrator in one process and answer games over HTTP (OpenAI API)",
     "train": "build a corpus, fine-tune, evaluate and register a model (see train --help)",
+    "monitor": "how each model narrates in play: latency, fallbacks, ratings, drift",
+    "feedback": "export, count or clear the recorded player feedback",
 }
 
 

@@ -96,6 +96,13 @@ class Settings:
     """While you read, write the descriptions of the rooms next door and of the things in
     view ahead of time, so they show at once when you go there or look at them. Uses the
     model when it would otherwise be idle; turn it off to save power or CPU."""
+    record_feedback: bool = True
+    """Keep a record of each narration (model, timings, your ratings, Esc, retry, undo)
+    in feedback.db in the user data folder, for `textgamegen monitor` and retraining. It
+    never leaves this machine unless you export it."""
+    max_bad_rate: float = 0.25
+    """`textgamegen monitor` flags a model when more of its passages than this share
+    were rated bad or retried."""
     prompts: str = ""
     """A prompts.toml laid over the shipped prompt templates; empty uses
     <user data folder>/prompts.toml when it exists."""
@@ -118,6 +125,8 @@ class Settings:
             raise SettingsError("dtype must be auto, float32, bfloat16 or float16")
         if self.threads < 0:
             raise SettingsError("threads must be 0 or more")
+        if not 0.0 <= self.max_bad_rate <= 1.0:
+            raise SettingsError("max_bad_rate must be between 0 and 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

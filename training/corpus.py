@@ -142,7 +142,8 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
                         f"({table}), not {source.format!r} text; for a dialogue export set "
                         f'format = "dialogue-export" in source {source.name!r}')
             extraction = extract(decoded.text, path, source, config)
-            if not extraction.examples:
+            # Feedback may hold only lines that are left out (all rated bad): not an error.
+            if not extraction.examples and source.format != "feedback":
                 reasons = ", ".join(f"{n} {r}" for r, n in extraction.dropped.most_common())
                 raise CorpusError(f"{path}: line 1: no usable text as {source.format}"
                                   + (f" (dropped: {reasons})" if reasons else ""))

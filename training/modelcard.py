@@ -231,6 +231,7 @@ def render_card(name: str, metrics: dict, lineage: dict | None = None,
         for text in texts:
             out.append(f"- `{tag}`: {text}")
     out += ["", *_data(stats, sources, lineage)]
+    out += _feedback_lines(stats.get("per_source", {}), lineage.get("feedback"))
     if licences:
         out += ["Licences of the training texts: " + "; ".join(licences) + ".",
                 "The weights are a statistical model of these texts; check the per-source",
@@ -254,6 +255,26 @@ def render_card(name: str, metrics: dict, lineage: dict | None = None,
                    f"{lineage.get('created_at', 'n/a')}.")
     out.append("")
     return "\n".join(out)
+
+
+def _feedback_lines(per_source: dict, feedback: dict | None) -> list[str]:
+    """How much player feedback went in (``feedback`` sources), and what was left out."""
+    sources = {n: s for n, s in per_source.items() if s.get("format") == "feedback"}
+    if not sources:
+        return []
+    used = sum(sum(s.get("kept_after_dedup", {}).values()) for s in sources.values())
+    dropped: dict[str, int] = {}
+    for info in sources.values():
+        for reason, count in info.get("dropped", {}).items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    left_out = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items())) or "none"
+    out = ["## Player feedback", "",
+           f"{used} lines rated good or kept without retry by players went into the corpus "
+           f"(from {', '.join(sorted(sources))}); left out: {left_out}."]
+    if feedback:
+        out.append(f"Feedback rows read: {feedback.get('rows')}, the newest from "
+                   f"{feedback.get('latest') or 'n/a'}.")
+    return out + [""]
 
 
 def write_card(model_dir: Path, text: str) -> Path:

@@ -9,7 +9,10 @@ Examples::
 Each stage records a key (a sha256 of its inputs and settings) in ``<run dir>/stages.json``.
 A rerun with unchanged inputs skips every finished stage and takes seconds; a fine-tune
 that was interrupted resumes from its last checkpoint. A model that fails the gate stays in
-the run directory, unregistered, and the command exits 1 with the reasons.
+the run directory, unregistered, and the command exits 1 with the reasons. With a
+``feedback`` source, the gate also holds the new model to the registered one on the players'
+held-out good lines (``training/heldout.py``), and lineage.json records the feedback used;
+``--if-triggered`` runs only when the config's ``[trigger]`` holds (``training/trigger.py``).
 """
 
 from __future__ import annotations
@@ -255,6 +258,11 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     from training.modelcard import render_card, write_card
 
     stats = json.loads((corpus_dir / "stats.json").read_text())
+    uses_feedback = any(source.format == "feedback" for source in config.corpus.sources)
+    if uses_feedback:
+        from training.trigger import feedback_summary
+
+        lineage["feedback"] = feedback_summary(config, stats)
     card = render_card(config.name, metrics, lineage, source_entries(config), stats)
     write_card(model_dir, card)
     registered = None
@@ -265,6 +273,15 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         except ValueError:
             registered = None
     decision = check_gate(metrics, config.gate, registered)
+    if uses_feedback and decision.passed:
+        from training.heldout import check_feedback
+
+        ok, text = check_feedback(config, model_dir, target_root / config.name,
+                                  config.gate.tolerance)
+        decision.checks.append(("pass: " if ok else "FAIL: ") + text)
+        if not ok:
+            decision.passed = False
+            decision.reasons.append(text)
     for line in decision.checks:
         _say(f"gate: {line}")
     log.mark("gate", _key("gate", evaluate_key, as_dict(config.gate), registered),

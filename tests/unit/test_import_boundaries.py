@@ -61,3 +61,13 @@ def test_training_never_imports_textual() -> None:
     assert training, "training/ exists, so it is checked"
     loaded = loaded_after_importing(training)
     assert "textual" not in loaded
+
+
+def test_feedback_and_its_commands_import_no_ui_and_no_model_libraries() -> None:
+    """The recorder runs inside scripted runs and the monitor in cron jobs: both stay light
+    (matplotlib is imported only to draw a PNG)."""
+    feedback = modules_in("textgamegen.feedback")
+    assert "textgamegen.feedback.recorder" in feedback
+    commands = ["textgamegen.commands.monitor", "textgamegen.commands.feedback"]
+    loaded = loaded_after_importing([*feedback, *commands])
+    assert not loaded & {"textual", "torch", "transformers", "matplotlib"}

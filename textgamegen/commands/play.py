@@ -123,6 +123,23 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
         return TemplateGenerator()
 
 
+def _feedback_session(game: object) -> object | None:
+    """A feedback session writing to the player's database, or None when the settings
+    turn recording off (``record_feedback = false``)."""
+    from textgamegen.config import SettingsError, load_settings
+
+    try:
+        if not load_settings().record_feedback:
+            return None
+    except SettingsError:
+        pass  # already reported by _generator; the default records
+    from textgamegen.feedback.recorder import Recorder
+    from textgamegen.feedback.session import FeedbackSession
+
+    world = getattr(getattr(game, "world", None), "name", "")
+    return FeedbackSession(Recorder(), world=str(world))
+
+
 def run_headless(args: argparse.Namespace) -> int:
     from textgamegen import paths
     from textgamegen.engine.game import Game
@@ -149,7 +166,15 @@ def run_headless(args: argparse.Namespace) -> int:
         _warn(f"textgamegen: {error}")
         return 2
     generator = _generator(args.model, args.device, game.world.narrator)
-    report = run_script(args.script, game, generator)
+    session = _feedback_session(game)
+    if session is not None:
+        session.use_generator(generator)  # type: ignore[attr-defined]
+    report = run_script(args.script, game, generator, observer=session)
+    if session is not None:
+        recorder = session.recorder  # type: ignore[attr-defined]
+        recorder.close()
+        for notice in recorder.take_notices():
+            print(f"textgamegen: {notice}", file=sys.stderr)
     text = report.as_jsonl() if args.json else report.as_text()
     if args.transcript:
         from textgamegen.engine.atomic import write_atomic

@@ -789,7 +789,25 @@ def retry(game: Game, turn: Turn, command: Command) -> None:
         turn.say("There is nothing to retry yet.", "system")
         return
     turn.say("Rewriting the last passage...", "system")
+    turn.changes.append("retry")
     turn.retried = fresh
+
+
+RATINGS = {"good": "good", "+": "good", "bad": "bad", "-": "bad"}
+
+
+def rate(game: Game, turn: Turn, command: Command) -> None:
+    """The player's opinion of the last passage. The engine only notes it in ``changes``
+    ("rate:good"); whoever records feedback takes it from there."""
+    rating = RATINGS.get(command.rest.strip().casefold())
+    if rating is None:
+        turn.say("Rate the last passage with 'rate good' or 'rate bad'.", "system")
+        return
+    if not game.state.story:
+        turn.say("There is nothing to rate yet.", "system")
+        return
+    turn.changes.append(f"rate:{rating}")
+    turn.say(f"Noted: the last passage was {rating}.", "system")
 
 
 def help_(game: Game, turn: Turn, command: Command) -> None:
@@ -841,7 +859,7 @@ ACTIONS: dict[str, Handler] = {
     "look": look, "go": go, "examine": examine, "take": take, "drop": drop, "put": put,
     "open": open_, "close": close, "unlock": unlock, "read": read, "use": use,
     "inventory": inventory, "talk": talk, "ask": ask, "give": give, "quests": quests,
-    "wait": wait, "save": save, "load": load, "undo": undo, "retry": retry, "help": help_,
-    "quit": quit_, "empty": empty, "freeform": freeform, "hint": hint, "map": map_,
-    "buy": buy, WORLD_VERB: world_verb,
+    "wait": wait, "save": save, "load": load, "undo": undo, "retry": retry, "rate": rate,
+    "help": help_, "quit": quit_, "empty": empty, "freeform": freeform, "hint": hint,
+    "map": map_, "buy": buy, WORLD_VERB: world_verb,
 }  # fmt: skip

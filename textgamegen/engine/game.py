@@ -10,7 +10,7 @@ the turn and the request's index, so the same commands give the same requests.
 A command that the parser cannot pin down (an unknown noun, "Which do you mean ...?")
 takes no turn, and neither does one that is refused ("You can't go down from here"): a
 step that only says why nothing happened changes nothing. Every other game command takes
-one turn and can be undone. Meta commands (help, hint, map, undo, retry, save, load,
+one turn and can be undone. Meta commands (help, hint, map, undo, retry, rate, save, load,
 quests, inventory, quit) take no turn.
 """
 
@@ -37,7 +37,8 @@ MAX_PROSE_CHARS = 4000
 PREFETCH_LIMIT = 8
 """At most this many descriptions are written ahead while the player reads."""
 META_ACTIONS = frozenset(
-    {"empty", "help", "undo", "retry", "save", "load", "quit", "quests", "inventory", "hint", "map"}
+    {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory",
+     "hint", "map"}
 )
 
 

@@ -21,7 +21,9 @@ A script is plain text, one entry per line:
 - Any other line is a command, passed to ``Game.step`` as typed. ``quit`` ends the run.
 
 Every request the game makes is written by the generator and handed back with
-``Game.fulfil``, so the transcript holds the prose too. With the same world, seed and
+``Game.fulfil``, so the transcript holds the prose too. An optional observer (the feedback
+recorder's session) is shown every step result and every narration; it cannot change the
+run. With the same world, seed and
 generator the transcript is byte-identical (it holds no timings).
 """
 
@@ -146,15 +148,28 @@ def read_script(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-def _narrate(game: Game, result: StepResult, generator: object, entry: TranscriptEntry) -> None:
+def _narrate(
+    game: Game,
+    result: StepResult,
+    generator: object,
+    entry: TranscriptEntry,
+    observer: object | None = None,
+) -> None:
     entry.events = [(event.kind, event.text) for event in result.events]
+    if observer is not None:
+        observer.stepped(result)  # type: ignore[attr-defined]
     for request in result.requests:
+        narration = None
         try:
-            text = generator.generate(request).text  # type: ignore[attr-defined]
+            narration = generator.generate(request)  # type: ignore[attr-defined]
+            text = narration.text
         except Exception as error:  # noqa: BLE001 - a broken generator must not stop the run
             text = request.fallback
             entry.events.append(("error", f"(generator failed: {type(error).__name__})"))
         game.fulfil(request, text)
+        if observer is not None and narration is not None:
+            shown = text or request.fallback
+            observer.narrated(request, narration, shown)  # type: ignore[attr-defined]
         entry.prose.append(Prose(request.kind.value, text or request.fallback, request.cache_key))
     entry.turn = game.turn
     entry.won = game.won
@@ -227,13 +242,17 @@ def check(game: Game, expectation: str, output: list[str]) -> str | None:
     return "unknown expectation (see textgamegen play --help)"
 
 
-def run_script(script: Path, game: Game, generator: object) -> PlaythroughReport:
+def run_script(
+    script: Path, game: Game, generator: object, observer: object | None = None
+) -> PlaythroughReport:
     """Play a script headless.
 
     Args:
         script: the script file.
         game: the game to play, usually fresh from ``Game.new``.
         generator: any ``generation.base.Generator``; writes every prose request.
+        observer: when given, its ``stepped(result)`` sees every step result and its
+            ``narrated(request, narration, text)`` every narration (feedback recording).
 
     Returns:
         The report: ``ok`` when every expectation held, the failures, the transcript.
@@ -244,7 +263,7 @@ def run_script(script: Path, game: Game, generator: object) -> PlaythroughReport
     lines = read_script(script)
     report = PlaythroughReport(ok=True)
     opening = TranscriptEntry(line=0, command="")
-    _narrate(game, game.intro(), generator, opening)
+    _narrate(game, game.intro(), generator, opening, observer)
     report.transcript.append(opening)
     output = opening.output()
     for number, line in lines:
@@ -257,7 +276,7 @@ def run_script(script: Path, game: Game, generator: object) -> PlaythroughReport
             continue
         entry = TranscriptEntry(line=number, command=line)
         result = game.step(line)
-        _narrate(game, result, generator, entry)
+        _narrate(game, result, generator, entry, observer)
         report.transcript.append(entry)
         output = entry.output()
         if result.quit:

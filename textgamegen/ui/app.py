@@ -4,7 +4,9 @@ The app owns what outlives one game: the settings, the saves folder and the gene
 The generator is loaded in a thread worker (group "model") so the title screen and the
 game are usable at once; torch and transformers are imported only inside that worker.
 Until it is ready, prose requests wait in the story log's queue; if loading fails, the
-player is told why and the template narrator takes over.
+player is told why and the template narrator takes over. The app also owns the feedback
+recorder (``textgamegen.feedback``), started when a game is first shown, if the settings
+record feedback.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from textgamegen.ui.widgets.model_panel import ModelPanel
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
     from textgamegen.engine.world import World
+    from textgamegen.feedback.recorder import Recorder
 
 TEMPLATE_WORD_DELAY_S = 0.02
 """The template narrator is instant; a short pause per word lets the player see it stream."""
@@ -53,7 +56,8 @@ The model and device are passed apart because ``--model``/``--device`` override 
 settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
 """
 
-UI_ONLY_SETTINGS = ("show_model_panel", "show_special_tokens", "autosave_every", "prefetch")
+UI_ONLY_SETTINGS = ("show_model_panel", "show_special_tokens", "autosave_every", "prefetch",
+                    "record_feedback", "max_bad_rate")
 """Settings that change nothing in the generator, so changing them needs no reload."""
 
 
@@ -189,6 +193,16 @@ class TextGameGenApp(App[int]):
         self._requested_device = launch.device
         self._saved_turn: int | None = None
         self._notices: list[str] = list(launch.notices)
+        self._recorder: Recorder | None = None
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The feedback recorder (started on first use), or None when recording is off."""
+        if self.settings.record_feedback and self._recorder is None:
+            from textgamegen.feedback.recorder import Recorder
+
+            self._recorder = Recorder()
+        return self._recorder if self.settings.record_feedback else None
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -415,6 +429,8 @@ class TextGameGenApp(App[int]):
                 screen.cancel_prefetch()
         if self.game is not None:
             self.game.autosave_every = settings.autosave_every
+        if screen is not None:
+            screen.feedback.recorder = self.recorder
 
         def generator_part(value: Settings, model: str, device: str) -> dict[str, object]:
             data = value.to_dict()
@@ -478,6 +494,8 @@ class TextGameGenApp(App[int]):
             # A thread cannot be killed: ask the generator to stop so the exit is quick.
             screen.stop_narration()
         self.autosave()
+        if self._recorder is not None:
+            self._recorder.close(timeout=1.0)
         self.exit(0)
 
 
@@ -549,6 +567,9 @@ def run_app(app: TextGameGenApp, **options: object) -> int:
     """
     loop = asyncio.new_event_loop()
     code = int(app.run(loop=loop, **options) or 0)  # type: ignore[arg-type]
+    recorder = getattr(app, "_recorder", None)
+    if recorder is not None:  # however the app ended, write what was recorded
+        recorder.close(timeout=2.0)
     busy = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
     if any(not thread.daemon for thread in busy):
         sys.stdout.flush()

@@ -1,8 +1,9 @@
 """Source formats: each module turns one decoded file into tagged examples.
 
 ``novel`` (Gutenberg prose), ``dialogue_export`` (game dialogue TSV), ``transcript``
-(``> command`` lines and narration), ``open_adventure`` (adventure.yaml) and
-``zork_strings`` (blank-line separated ZIL strings). ``extract`` picks one by name.
+(``> command`` lines and narration), ``open_adventure`` (adventure.yaml),
+``zork_strings`` (blank-line separated ZIL strings) and ``feedback`` (players' ratings,
+from ``textgamegen feedback export``). ``extract`` picks one by name.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def extract(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extr
         from training.formats.dialogue_export import extract_dialogue_export as extractor
     elif source.format == "transcript":
         from training.formats.transcript import extract_transcript as extractor
+    elif source.format == "feedback":
+        from training.formats.feedback import extract_feedback as extractor
     elif source.format == "open-adventure":
         from training.formats.open_adventure import extract_open_adventure as extractor
     elif source.format == "world":

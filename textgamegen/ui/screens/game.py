@@ -10,6 +10,10 @@ game what is likely to be needed next (``Game.prefetch_requests``: the rooms nex
 the things in view) and the story log writes it ahead, off screen; that text only fills
 the game's cache, so walking into a prefetched room shows its description at once. A
 command cancels the prefetch before it runs. The ``prefetch`` setting turns this off.
+
+Every step result and finished narration also goes to the screen's ``FeedbackSession``,
+which records them (and Esc, ``retry``, ``undo``, the Ctrl+G / Ctrl+B ratings) when the
+settings record feedback.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from textual.widgets import Footer, Static
 from textgamegen.engine.content import ContentRequest, Event, StepResult
 from textgamegen.engine.maps import draw_map
 from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.feedback.session import FeedbackSession
 from textgamegen.generation.base import Generator
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
@@ -75,6 +80,20 @@ class GameScreen(Screen[None]):
         Binding("ctrl+o", "load", "Load", tooltip="Load a saved game", id="game.load"),
         Binding("ctrl+r", "retry", "Retry", tooltip="Write the last prose again", id="game.retry"),
         Binding(
+            "ctrl+g",
+            "rate('good')",
+            "Good",
+            tooltip="Rate the last passage good (recorded for the narrator's next training)",
+            id="game.rate_good",
+        ),
+        Binding(
+            "ctrl+b",
+            "rate('bad')",
+            "Bad",
+            tooltip="Rate the last passage bad (kept out of the narrator's next training)",
+            id="game.rate_bad",
+        ),
+        Binding(
             "escape",
             "stop_narration",
             "Stop",
@@ -92,6 +111,8 @@ class GameScreen(Screen[None]):
         self._prefetch_timer: Timer | None = None
         self.prefetched: list[str] = []
         """Cache keys filled by prefetching, in order (for tests and the model panel)."""
+        self.feedback = FeedbackSession(None, world=str(getattr(game.world, "name", "")))
+        """Turns steps and narrations into feedback records (recorder set on mount)."""
 
     @property
     def tgg(self) -> TextGameGenApp:
@@ -111,6 +132,7 @@ class GameScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.feedback.recorder = self.tgg.recorder
         panel = self.query_one(ModelPanel)
         panel.display = self.tgg.settings.show_model_panel
         panel.show_special_tokens = self.tgg.settings.show_special_tokens
@@ -164,6 +186,8 @@ class GameScreen(Screen[None]):
         status.model_loading = self.tgg.model_loading
 
     def _generator_changed(self, generator: Generator | None) -> None:
+        if generator is not None:
+            self.feedback.use_generator(generator)
         self.query_one(StoryLog).use_generator(generator)
         self._narrating_changed()
 
@@ -190,6 +214,7 @@ class GameScreen(Screen[None]):
         return result
 
     def show_result(self, result: StepResult) -> None:
+        self.feedback.stepped(result)
         story = self.query_one(StoryLog)
         for event in result.events:
             story.add_event(event)
@@ -235,7 +260,14 @@ class GameScreen(Screen[None]):
             self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
         else:
             self._hand_back(event.job.request, event.job.paragraph.text, complete=True)
+        self.feedback.narrated(event.job.request, narration, event.job.paragraph.text)
+        self._feedback_notices()
         self._narrating_changed()
+
+    def _feedback_notices(self) -> None:
+        recorder = self.feedback.recorder
+        for notice in recorder.take_notices() if recorder is not None else []:
+            self.tgg.tell(notice, severity="warning")
 
     @on(StoryLog.NarrationFailed)
     def _narration_failed(self, event: StoryLog.NarrationFailed) -> None:
@@ -323,6 +355,10 @@ class GameScreen(Screen[None]):
 
     def action_retry(self) -> None:
         self.run_command("retry")
+
+    def action_rate(self, rating: str) -> None:
+        """The rating keys type ``rate good`` / ``rate bad`` for the player."""
+        self.run_command(f"rate {rating}")
 
     def action_toggle_model_panel(self) -> None:
         self.set_model_panel(not self.query_one(ModelPanel).display)

@@ -36,6 +36,7 @@ Anything else is a free-form action: nothing changes, but the narrator tells wha
 | **F3** | settings: model, device, sampling |
 | **Ctrl+S** / **Ctrl+O** | save / load |
 | **Ctrl+R** | retry the last prose |
+| **Ctrl+G** / **Ctrl+B** | rate the last passage good / bad (kept on this machine) |
 | **Ctrl+P** | command palette |
 | **Ctrl+Q** | quit (autosaves) |
 """

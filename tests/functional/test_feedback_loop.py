@@ -1,0 +1,202 @@
+"""The MLOps loop end to end: play with ratings, monitor, export, retrain when triggered.
+
+A tiny random GPT-2 is registered as the model "loop" and narrates a scripted game with
+``rate`` commands; the feedback database then holds its narrations, the monitor reports on
+them, ``feedback export`` writes them as JSONL, and ``train pipeline --if-triggered`` is run
+on the fixture corpus plus that export: skipped while the trigger does not hold, then run,
+registering a new "loop" whose lineage names the feedback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from textgamegen.__main__ import main as textgamegen
+from textgamegen.feedback import store
+from textgamegen.generation.random_model import build_random_model
+from training.cli import main as train
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"
+pytestmark = pytest.mark.slow
+
+SCRIPT = """\
+# The quay, rated as we go.
+look
+rate good
+open crate
+rate good
+examine crate
+rate good
+take the copper coin
+west
+rate bad
+use spyglass
+retry
+east
+rate good
+e
+talk to ferrin
+rate good
+wait
+undo
+"""
+
+
+def _player_env(home: Path) -> dict[str, str]:
+    return {
+        "HF_HUB_OFFLINE": "1",
+        "TEXTGAMEGEN_DATA_DIR": str(home / "data"),
+        "TEXTGAMEGEN_CONFIG": str(home / "config.toml"),
+        "TEXTGAMEGEN_MODELS_DIR": str(home / "models"),
+        "TEXTGAMEGEN_SAVES_DIR": str(home / "saves"),
+    }
+
+
+def _config(tmp: Path, feedback: Path, trigger: str) -> Path:
+    """The fixture config as the model "loop", with the exported feedback as a source."""
+    text = FIXTURE.read_text().replace('name = "fixture"',
+                                       f'name = "loop"\nroot = "{FIXTURE.parent}"')
+    text = text.replace("[gate]\nmax_latency_ms = 5000",
+                        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\n\n" + trigger)
+    # A retrain continues from the model in play, as a real one would: the new model has
+    # to stay at least as good on the lines players liked, which it wrote.
+    text = text.replace('base = "scratch:tiny"', f'base = "{tmp / "models" / "loop"}"')
+    text += (f'\n[[corpus.sources]]\nname = "player-feedback"\npath = "{feedback}"\n'
+             'format = "feedback"\n')
+    path = tmp / "loop.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("loop")
+    saved = dict(os.environ)
+    os.environ.update(_player_env(home))
+    (home / "config.toml").write_text("threads = 1\n", encoding="utf-8")
+    model = build_random_model(home / "models" / "loop", n_positions=128)
+    script = home / "rated.txt"
+    script.write_text(SCRIPT)
+    try:
+        code = textgamegen(["play", "--script", str(script), "--model", "loop", "--seed", "3",
+                            "--transcript", str(home / "transcript.txt")])
+        yield {"home": home, "model": model, "code": code}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _same_player(loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test reads the database the played game wrote (conftest isolates each test)."""
+    for name, value in _player_env(loop["home"]).items():
+        monkeypatch.setenv(name, value)
+
+
+def test_the_played_game_is_in_the_database(loop) -> None:
+    assert loop["code"] == 0
+    with store.open_store() as db:
+        rows = store.narrations(db)
+    weights = hashlib.sha256((loop["model"] / "model.safetensors").read_bytes()).hexdigest()
+    print("\n".join(f"{r['turn']:>2} {r['kind']:<8} {store.label(r):<9} "
+                    f"{r['total_ms']:7.1f} ms  {r['text'][:50]!r}" for r in rows))
+    assert len(rows) >= 6
+    assert {row["model"] for row in rows} == {"loop"}
+    assert {row["model_sha256"] for row in rows} == {weights}
+    assert all(row["backend"] == "transformers" and row["total_ms"] > 0 for row in rows)
+    assert all(row["prompt"].count("<|") >= 1 for row in rows)
+    labels = [store.label(row) for row in rows]
+    assert labels.count("good") >= 3 and "bad" in labels and "retried" in labels
+    assert "undone" not in labels  # "wait" wrote no prose, so its undo marks none
+
+
+def test_the_monitor_reports_the_model(loop, capsys, tmp_path: Path) -> None:
+    capsys.readouterr()
+    png = tmp_path / "monitor.png"
+    assert textgamegen(["monitor", "--png", str(png)]) == 0
+    text = capsys.readouterr().out
+    with capsys.disabled():
+        print(text)
+    assert "model loop" in text and "first token ms" in text and "bad rate" in text
+    assert png.stat().st_size > 5000
+    assert textgamegen(["monitor", "--json", "--model", "loop"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    overall = report["overall"]
+    assert overall["narrations"] >= 6 and overall["rated_bad"] >= 1
+    assert overall["total_ms_p95"] >= overall["total_ms_median"] > 0
+    assert report["trend"] and report["trend"][0]["narrations"] == overall["narrations"]
+    assert textgamegen(["monitor", "--since", "2999-01-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_export_then_retrain_only_when_triggered(loop, capsys) -> None:
+    home = loop["home"]
+    feedback = home / "feedback.jsonl"
+    assert textgamegen(["feedback", "export", "--out", str(feedback)]) == 0
+    exported = [json.loads(line) for line in feedback.read_text().splitlines()]
+    assert {"prompt", "text", "label", "model", "time"} <= set(exported[0])
+    assert textgamegen(["feedback", "stats"]) == 0
+    capsys.readouterr()
+
+    run_dir, models = home / "run", home / "models"
+    args = ["pipeline", "", "--run-dir", str(run_dir), "--models-dir", str(models),
+            "--if-triggered"]
+    # Too few new rows and a bad rate under the bound: skipped, exit 0, nothing trained.
+    args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 1000\nmax_bad_rate = 0.9"))
+    assert train(args, prog="textgamegen train") == 0
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(out)
+    assert "not triggered" in out and not run_dir.exists()
+
+    # Enough new rows: the pipeline runs, the gate also compares the two models on the
+    # held-out good lines, and the new model replaces the random one.
+    args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 5\nmax_bad_rate = 0.9"))
+    assert train(args, prog="textgamegen train") == 0
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(out)
+    assert "new feedback rows" in out and "register: loop" in out
+    assert "pass: perplexity per word on" in out and "held-out good feedback lines" in out
+    lineage = json.loads((models / "loop" / "lineage.json").read_text())
+    assert lineage["feedback"]["files"] == {str(feedback): hashlib.sha256(
+        feedback.read_bytes()).hexdigest()}
+    assert lineage["feedback"]["rows"] == len(exported)
+    assert lineage["feedback"]["lines_used"] >= 1 and lineage["feedback"]["lines_held_out"] >= 1
+    sources = [s["name"] for s in lineage["config"]["corpus"]["sources"]]
+    assert "player-feedback" in sources
+    stats = json.loads((run_dir / "corpus" / "stats.json").read_text())
+    dropped = stats["per_source"]["player-feedback"]["dropped"]
+    assert dropped["rated bad"] >= 1 and dropped["retried"] >= 1
+    assert "## Player feedback" in (models / "loop" / "README.md").read_text()
+
+    # Nothing new since the model was trained: skipped again.
+    shutil.rmtree(run_dir)
+    assert train(args, prog="textgamegen train") == 0
+    out = capsys.readouterr().out
+    assert "not triggered: 0 new feedback rows" in out and not run_dir.exists()
+
+
+def test_the_gate_refuses_a_model_worse_on_the_held_out_good_lines(loop, tmp_path) -> None:
+    """The retrained "loop" against a fresh random model: the random one, as a candidate,
+    is far worse on the players' held-out good lines and would not replace it."""
+    from training.config import load_config
+    from training.heldout import check_feedback
+
+    home = loop["home"]
+    config = load_config(home / "loop.toml")
+    if not (home / "models" / "loop" / "lineage.json").is_file() or not (
+        json.loads((home / "models" / "loop" / "lineage.json").read_text()).get("feedback")
+    ):
+        pytest.skip("needs the retrained model of test_export_then_retrain_only_when_triggered")
+    random_dir = build_random_model(tmp_path / "random", n_positions=128)
+    passed, text = check_feedback(config, random_dir, home / "models" / "loop")
+    assert not passed and "held-out good feedback lines" in text
+    passed, _ = check_feedback(config, home / "models" / "loop", home / "models" / "loop")
+    assert passed  # not worse than itself

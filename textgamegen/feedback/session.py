@@ -1,0 +1,117 @@
+"""One game's feedback: step results and finished narrations in, recorder calls out.
+
+The engine stays pure: ``rate good``, ``retry`` and ``undo`` only leave a mark in
+``StepResult.changes`` ("rate:good", "retry", "undo"). The TUI and the scripted runner hand
+every step result to ``stepped`` and every finished narration to ``narrated``; this class
+works out which recorded narration each signal is about:
+
+- ``rate good|bad`` rates the last passage shown;
+- ``retry`` marks the passages it rewrites: its requests are the last command's again,
+  with new seeds, so they are matched to recorded narrations by everything but the seed;
+- ``undo`` marks every passage written for a turn that was taken back;
+- a narration stopped with Esc is recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from textgamegen.engine.content import ContentRequest, StepResult
+from textgamegen.feedback.recorder import Recorder
+
+
+class FeedbackSession:
+    """Feedback for one game.
+
+    Args:
+        recorder: where records go; None records nothing (recording is off).
+        world: the world's name, recorded with each narration.
+    """
+
+    def __init__(self, recorder: Recorder | None, world: str = "") -> None:
+        self.recorder = recorder
+        self.world = world
+        self.id = uuid.uuid4().hex[:12]
+        self._turn_of: dict[int, int] = {}
+        self._by_turn: list[tuple[int, str]] = []
+        self._by_request: dict[tuple[object, ...], str] = {}
+        self.last_id: str | None = None
+        """The last passage recorded (what ``rate`` rates)."""
+        self._model_paths: dict[str, str] = {}
+
+    def use_generator(self, generator: object) -> None:
+        """Note a generator's model directory, so its narrations carry its weights' hash."""
+        name = str(getattr(generator, "name", "") or "")
+        path = getattr(generator, "path", None)
+        if name and path:
+            self._model_paths[name] = str(path)
+
+    def stepped(self, result: StepResult) -> None:
+        """Take one step's result: its signals, and the turn its prose belongs to."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        for change in result.changes:
+            if change.startswith("rate:") and self.last_id is not None:
+                recorder.rate(self.last_id, change.partition(":")[2])
+            elif change == "retry":
+                for request in result.requests:
+                    narration_id = self._by_request.get(_request_key(request))
+                    if narration_id is not None:
+                        recorder.signal(narration_id, "retried")
+            elif change == "undo":
+                kept = []
+                for turn, narration_id in self._by_turn:
+                    if turn > result.turn:
+                        recorder.signal(narration_id, "undone")
+                    else:
+                        kept.append((turn, narration_id))
+                self._by_turn = kept
+        for request in result.requests:
+            self._turn_of[id(request)] = result.turn
+
+    def narrated(
+        self, request: ContentRequest, narration: Any, shown: str, *, turn: int | None = None
+    ) -> str | None:
+        """Record a finished narration (a ``generation.base.Narration``) and what was shown.
+
+        Returns:
+            The record's id, or None when recording is off.
+        """
+        recorder = self.recorder
+        if recorder is None:
+            return None
+        if turn is None:
+            turn = self._turn_of.pop(id(request), 0)
+        else:
+            self._turn_of.pop(id(request), None)
+        timings = getattr(narration, "timings", None)
+        candidates = getattr(narration, "candidates", None) or []
+        model = str(getattr(narration, "model", "") or "unknown")
+        narration_id = recorder.narration(
+            model=model,
+            model_path=self._model_paths.get(model),
+            backend=str(getattr(narration, "backend", "")),
+            kind=request.kind.value,
+            prompt=str(getattr(narration, "prompt", "")),
+            text=shown,
+            first_token_ms=getattr(timings, "first_token_ms", None),
+            total_ms=getattr(timings, "total_ms", None),
+            tokens=int(candidates[0].tokens) if candidates else None,
+            fallback=bool(getattr(narration, "fallback", False)),
+            cancelled=bool(getattr(narration, "cancelled", False)),
+            session=self.id,
+            world=self.world,
+            turn=turn,
+        )
+        self._by_request[_request_key(request)] = narration_id
+        self._by_turn.append((turn, narration_id))
+        self.last_id = narration_id
+        return narration_id
+
+
+def _request_key(request: ContentRequest) -> tuple[object, ...]:
+    """A request without its seed and story: what a retry of it has in common with it."""
+    return (request.kind, request.subject, request.room, request.command, request.cache_key,
+            request.speaker, request.topic)

@@ -1,0 +1,175 @@
+"""``feedback``: what players thought of the narration, from ``textgamegen feedback export``.
+
+Each JSON line holds ``prompt``, ``text`` (as shown), ``label``, ``model``, ``time``,
+``kind`` and ``id``. Lines rated good, or kept without retry (label ``kept``), become
+examples; lines rated bad, retried, cut short with Esc, undone or written by the fallback
+are left out and counted by reason in ``stats.json``.
+
+An example is conditioned as the game prompted it: its tag is the one the prompt ends with
+(``<|dialogue|> The miller says, "``), and its text, which starts with the prompt's
+opening, is what the model writes after that tag. In a conditioned corpus
+(``[corpus] conditioned = true``) a prompt in the game's facts layout
+(``textgamegen.generation.layout``) comes along whole: its story lines and facts line
+become the example's story and facts, so the training line is that very prompt followed by
+the text the player liked. A prompt in another layout, or a plain corpus, gives a plain
+line (which a conditioned corpus then grounds like any other sentence).
+
+A fifth of the lines rated good (at least one, when there are two or more) is held out of
+the corpus: the pipeline's gate checks that a retrained model is not worse on them than
+the model it replaces (``training/heldout.py``). Which lines are held out depends only on
+their prompt and text, so reruns and new exports hold out the same lines.
+
+Example config::
+
+    [[corpus.sources]]
+    name = "player-feedback"
+    path = "feedback.jsonl"
+    format = "feedback"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+from textgamegen.generation.layout import FACT_KEYS
+from training import TAGS
+from training.config import CorpusConfig, Source
+from training.formats.cleanup import Example, Extraction, add_text
+from training.textfile import CorpusError
+
+USED_LABELS = ("good", "kept")
+EXCLUDED_REASONS = {
+    "bad": "rated bad",
+    "retried": "retried",
+    "cancelled": "cancelled with Esc",
+    "undone": "undone",
+    "fallback": "fallback text",
+}
+HELD_OUT_SHARE = 0.2
+HELD_OUT = "held out (good, for the gate)"
+KIND_TAGS = {"action": "action", "item": "action", "dialogue": "dialogue", "quest": "quest"}
+_LAST_TAG = re.compile(r"<\|({})\|>(?!.*<\|)".format("|".join(TAGS)), re.DOTALL)
+_SEGMENT = re.compile(r"<\|(?:{})\|> ((?:(?!<\|).)*?) <\|endoftext\|>".format("|".join(TAGS)),
+                      re.DOTALL)
+_FACTS = re.compile(r"^\[(.*)\]$", re.DOTALL)
+
+
+def read_rows(text: str, path: Path) -> list[tuple[int, dict]]:
+    """The file's JSON objects with their 1-based line numbers.
+
+    Raises:
+        CorpusError: a line that is not a JSON object with a string ``text`` and ``label``.
+    """
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{path}: line {number}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) \
+                or not isinstance(row.get("label"), str):
+            raise CorpusError(f"{path}: line {number}: not a feedback line (needs \"text\" and "
+                              "\"label\"; write it with `textgamegen feedback export`)")
+        rows.append((number, row))
+    return rows
+
+
+def tag_of(row: dict) -> str:
+    """The tag the prompt ends with, else the one for the narration's kind."""
+    match = _LAST_TAG.search(str(row.get("prompt") or ""))
+    if match:
+        return match.group(1)
+    return KIND_TAGS.get(str(row.get("kind", "")), "action")
+
+
+def prompt_layout(prompt: str) -> tuple[dict[str, str], tuple[str, ...]] | None:
+    """(facts, story) of a prompt in the game's facts layout, or None for another layout.
+
+    The prompt's tagged lines before its last tag are the story, and the bracketed one is
+    the facts line (``[place: Harbour Quay | things: the rope]``).
+    """
+    last = prompt.rfind("<|")
+    facts: dict[str, str] | None = None
+    story: list[str] = []
+    for body in _SEGMENT.findall(prompt[:max(last, 0)]):
+        match = _FACTS.match(body.strip())
+        if match is None:
+            story.append(body.strip())
+            continue
+        facts = {}
+        for part in match.group(1).split("|"):
+            key, _, value = part.partition(":")
+            if key.strip() in FACT_KEYS and value.strip():
+                facts[key.strip()] = value.strip()
+    return (facts, tuple(story)) if facts is not None else None
+
+
+def _order_key(number: int, row: dict) -> str:
+    # The text and prompt, not the row's id or place: the same lines stay held out when the
+    # feedback is exported again, merged from several players, or reordered.
+    ident = f"{row.get('prompt', '')}\n{row.get('text', '')}"
+    return hashlib.sha256(ident.encode()).hexdigest()
+
+
+def _usable(row: dict, number: int, source: Source, corpus: CorpusConfig) -> Extraction:
+    """The row's text as corpus examples, tidied and filtered like every other source, and
+    conditioned on its prompt in a conditioned corpus."""
+    result = Extraction()
+    add_text(result, row["text"], number, tag_of(row), source, corpus)
+    layout = prompt_layout(str(row.get("prompt") or "")) if corpus.conditioned else None
+    if layout is not None:
+        for example in result.examples:
+            example.facts, example.story = dict(layout[0]), layout[1]
+    return result
+
+
+def held_out_numbers(rows: list[tuple[int, dict]], source: Source,
+                     corpus: CorpusConfig) -> set[int]:
+    """Line numbers of the good lines kept out of the corpus for the gate: a fifth of the
+    good lines that make usable corpus text (at least one when there are two or more)."""
+    good = [(number, row) for number, row in rows if row.get("label") == "good"
+            and _usable(row, number, source, corpus).examples]
+    if len(good) < 2:
+        return set()
+    count = max(1, math.floor(len(good) * HELD_OUT_SHARE))
+    ordered = sorted(good, key=lambda item: _order_key(*item))
+    return {number for number, _ in ordered[:count]}
+
+
+def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extraction:
+    """Good and kept lines as tagged examples; the rest counted by reason."""
+    result = Extraction()
+    rows = read_rows(text, path)
+    held = held_out_numbers(rows, source, corpus)
+    for number, row in rows:
+        label = row["label"]
+        if label not in USED_LABELS:
+            result.dropped[EXCLUDED_REASONS.get(label, f"label {label}")] += 1
+            continue
+        if number in held:
+            result.dropped[HELD_OUT] += 1
+            continue
+        usable = _usable(row, number, source, corpus)
+        result.examples += usable.examples
+        result.dropped.update(usable.dropped)
+    return result
+
+
+def held_out_examples(text: str, path: Path, source: Source,
+                      corpus: CorpusConfig) -> list[Example]:
+    """The held-out good lines of one file, as corpus examples."""
+    rows = read_rows(text, path)
+    held = held_out_numbers(rows, source, corpus)
+    return [example for number, row in rows if number in held
+            for example in _usable(row, number, source, corpus).examples]
+
+
+def label_counts(text: str, path: Path) -> Counter:
+    return Counter(row["label"] for _, row in read_rows(text, path))
