@@ -237,7 +237,9 @@ def test_a_scripted_game_records_ratings_retries_and_undos(tmp_path: Path, tiny_
     # the colour line after it, which the template narrator leaves empty.
     assert by_label["retried"]["text"] == ""
     assert by_label["retried"]["turn"] == 0
-    assert by_label["undone"]["turn"] == 4 and "study" in by_label["undone"]["text"].lower()
+    # The walk north showed the study's canon text; its narration is the colour line, asked
+    # for as a room.
+    assert by_label["undone"]["turn"] == 4 and by_label["undone"]["kind"] == "room"
 
 
 def test_rate_is_a_meta_command_that_costs_no_turn(tiny_game: Game) -> None:
