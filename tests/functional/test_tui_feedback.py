@@ -17,7 +17,7 @@ from textgamegen.feedback import store
 from textgamegen.generation.base import Candidate, Narration, Timings
 from textgamegen.ui.app import Launch, TextGameGenApp
 from textgamegen.ui.screens.game import GameScreen
-from textgamegen.ui.screens.help import HELP
+from textgamegen.ui.screens.help import help_text
 from textgamegen.ui.widgets.story_log import StoryLog
 
 
@@ -108,7 +108,7 @@ async def test_rating_keys_esc_and_retry_are_recorded(tmp_path: Path) -> None:
     assert second["text"].startswith("Call 2") and second["model"] == "words"
     assert (second["first_token_ms"], second["total_ms"], second["tokens"]) == (12.0, 80.0, 6)
     assert third["cancelled"] == 1 and third["text"].endswith("…")
-    assert "Ctrl+G" in HELP and "rate good" in HELP
+    assert "Ctrl+G" in help_text() and "rate good" in help_text()
 
 
 async def test_a_corrupt_database_is_reported_and_the_game_goes_on(tmp_path: Path) -> None:

@@ -423,7 +423,7 @@ def test_play_script_uses_the_worlds_narrator(
 
     asked: list[str] = []
 
-    def fake_loader(settings, name):
+    def fake_loader(settings, name, **options):
         asked.append(name)
         raise RuntimeError("no model in this test")
 

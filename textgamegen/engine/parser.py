@@ -98,7 +98,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("undo", ("undo",), NONE, help="undo: take back the last move"),
     Verb("again", ("again", "g"), NONE, help="again (g): repeat the last command"),
     Verb("retry", ("retry", "regenerate"), NONE, help="retry: rewrite the last prose"),
-    Verb("rate", ("rate",), REST, help="rate good|bad: tell the narrator what you thought of "
+    Verb("rate", ("rate",), REST, help="rate good/bad: tell the narrator what you thought of "
          "the last passage"),
     Verb("help", ("help", "h", "?", "commands"), NONE, help="help"),
     Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)"),

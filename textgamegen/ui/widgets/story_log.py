@@ -347,7 +347,10 @@ class StoryLog(VerticalScroll):
     def _show_final(self, job: NarrationJob, text: str) -> None:
         self._unfinished.discard(job.id)
         job.paragraph.remove_class("pending", "streaming")
-        job.paragraph.show(text.strip() or job.request.fallback or "…")
+        final = text.strip() or job.request.fallback
+        job.paragraph.show(final)
+        # A colour line with nothing to add after the authored text leaves no gap.
+        job.paragraph.display = bool(final)
         self.scroll_end(animate=False)
 
     @on(NarrationStarted)
