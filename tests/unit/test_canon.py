@@ -84,3 +84,26 @@ def test_no_prose_follows_the_win(tiny_world: World) -> None:
     assert result.requests == []
     kinds = [event.kind for event in result.events]
     assert kinds[-1] == "won"  # the win box is the last thing shown
+
+
+def test_generate_keeps_the_topic_without_a_speaker() -> None:
+    """`generate --kind dialogue|quest --prompt TOPIC` without --speaker used to drop it."""
+    import argparse
+
+    from textgamegen.commands.generate import add_arguments, build_request
+    from textgamegen.generation.prompts import build_prompt, load_templates
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    class Words:
+        def encode(self, text: str) -> list[int]:
+            return list(range(len(text.split())))
+
+        def decode(self, ids: list[int]) -> str:
+            return ""
+
+    for kind in ("dialogue", "quest"):
+        request = build_request(parser.parse_args(["--kind", kind, "--prompt", "the storm"]))
+        prompt = build_prompt(request, load_templates(), Words(), 1000)
+        assert "about: the storm" in prompt.text, prompt.text
