@@ -34,6 +34,10 @@ def _config(tmp: Path, name: str, base: Path) -> Path:
     text = FIXTURE.read_text().replace('name = "fixture"',
                                        f'name = "{name}"\nroot = "{FIXTURE.parent}"')
     text = text.replace("min_words = 3\n", "min_words = 3\nconditioned = true\n", 1)
+    # Conditioning leaves first-person narration out, so the fixture's few quest lines
+    # no longer reach every split: the run checks the kinds it has in all three.
+    text = text.replace('expect_tags = ["action", "dialogue", "quest"]',
+                        'expect_tags = ["action", "dialogue"]')
     text = text.replace('base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\n'
                         "lora_r = 4\nlora_alpha = 8")
     text = text.replace("max_steps = 30", "max_steps = 12")
