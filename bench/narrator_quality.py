@@ -7,7 +7,8 @@ narrator write each one the way the game shows it (streamed, one candidate), and
 - tag leaks and control characters in what was shown (must be 0);
 - the share ending on a complete sentence (goal >= 95%);
 - the share naming the subject or an entity in the words the model added (goal >= 80%);
-- distinct-2 over all outputs of a kind (goal >= 0.6);
+- distinct-2 over all outputs of a kind (goal >= 0.6), over the shown text and over the
+  words the model added (an attempt's opening, "You try to ..., but the", repeats by design);
 - a hallucination rate: nouns the model added that are neither in the prompt nor common;
 - unedited samples.
 
@@ -148,6 +149,7 @@ def measure(generator, kind: str, count: int) -> dict:
     from textgamegen.generation.prompts import opening_text
 
     shown, complete, named, leaks, controls, invented, noun_total, firsts = [], 0, 0, 0, 0, 0, 0, []
+    added_texts: list[str] = []
     samples = []
     for request in situations(kind, count):
         pieces: list[str] = []
@@ -155,6 +157,7 @@ def measure(generator, kind: str, count: int) -> dict:
         text = narration.text
         opening = opening_text(request, generator.templates) if hasattr(generator, "templates") else ""
         shown.append(text)
+        added_texts.append(" ".join(added_words(text, opening)))
         complete += is_complete(text)
         named += names_something(request, added_words(text, opening))
         leaks += ("<|" in text or "|>" in text or "<|" in "".join(pieces))
@@ -173,6 +176,8 @@ def measure(generator, kind: str, count: int) -> dict:
         "kind": kind, "n": n, "tag_leaks": leaks, "control_chars": controls,
         "complete": round(complete / n, 3), "names_subject_or_entity": round(named / n, 3),
         "distinct_2": round(distinct_2(shown), 3),
+        # The same over the words the model added (a shared opening repeats by design).
+        "distinct_2_added": round(distinct_2(added_texts), 3),
         "hallucinated_nouns_per_noun": round(invented / noun_total, 3) if noun_total else 0.0,
         "first_token_ms_median": round(statistics.median(firsts), 1),
         "samples": samples,
