@@ -55,7 +55,7 @@ def test_generate_labels_the_streamed_and_the_shown_line(
     assert code == 0
     out = capsys.readouterr().out
     streamed = out.index("streamed (first candidate, as it is written):")
-    shown = out.index("shown (best candidate, after reranking):")
+    shown = out.index("shown (the streamed line, kept):")
     assert streamed < out.index("> The brass lantern") < shown
     assert "best:" not in out
     assert "* 1. score" in out

@@ -66,7 +66,11 @@ def build_request(args: argparse.Namespace) -> ContentRequest:
 
 def _print_text(narration: Any, generator: Any) -> None:
     timings = narration.timings
-    print(f"\nshown (best candidate, after reranking): {narration.text}")
+    # A streamed line is the one that stays (one candidate); several are ranked only
+    # when nothing was shown yet (--json).
+    label = ("shown (the streamed line, kept)" if len(narration.candidates) <= 1
+             else "shown (best candidate, after reranking)")
+    print(f"\n{label}: {narration.text}")
     if narration.fallback:
         print("(template fallback: the model gave nothing usable)")
     if narration.notice:
