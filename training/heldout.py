@@ -64,7 +64,10 @@ def word_perplexity(model_dir: Path, lines: list[str], device: str = "cpu") -> f
     tokenizer, model = load_model(model_dir, device)
     nll = sum(_target_nll(model, tokenizer, line, device) for line in lines)
     words = sum(len(split_training_line(line)[2].split()) + 1 for line in lines)
-    return round(math.exp(nll / words), 3) if words else float("nan")
+    if not words:
+        return float("nan")
+    # A very bad model overflows exp(): its perplexity is infinite, not an error.
+    return round(math.exp(nll / words), 3) if nll / words < 700 else float("inf")
 
 
 def check_feedback(config: PipelineConfig, model_dir: Path, registered_dir: Path,
