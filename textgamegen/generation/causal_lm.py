@@ -33,8 +33,9 @@ from textgamegen.generation.decode import (
     output_cache,
     run_rows,
 )
-from textgamegen.generation.prompts import PromptTemplates, build_prompt, fallback_text
-from textgamegen.generation.stream import Streamer
+from textgamegen.generation.prompts import PromptTemplates, build_prompt
+from textgamegen.generation.stream import Shown, Streamer
+from textgamegen.generation.template import template_text
 
 # A streamed line may run this many tokens past max_new_tokens to finish its sentence.
 SENTENCE_GRACE_TOKENS = 24
@@ -94,43 +95,6 @@ def stop_token_ids(tokenizer: object) -> list[int]:
         if "<|" in token:
             ids.add(index)
     return sorted(ids)
-
-
-def template_text(request: ContentRequest, templates: PromptTemplates) -> str:
-    """The fallback text: the request's own, else the template backend's, else prompts.toml's."""
-    if request.fallback.strip():
-        return fallback_text(request, templates)
-    try:
-        from textgamegen.generation.template import TemplateGenerator
-
-        text = clean_text(TemplateGenerator().generate(request).text)
-    except Exception:  # noqa: BLE001 - the template backend is optional here; any failure
-        text = ""  # falls through to the prompts file's fallback
-    return text or fallback_text(request, templates)
-
-
-class _Shown:
-    """Passes streamed text on, remembering it, so a retry on the CPU does not show again
-    what the GPU attempt already showed."""
-
-    def __init__(self, on_text: TextSink | None) -> None:
-        self.on_text = on_text
-        self.text = ""
-        self.skip = ""
-
-    def __call__(self, piece: str) -> None:
-        if self.skip:
-            if self.skip.startswith(piece):
-                self.skip = self.skip[len(piece) :]
-                return
-            piece, self.skip = piece.removeprefix(self.skip), ""
-        self.text += piece
-        if self.on_text is not None and piece:
-            self.on_text(piece)
-
-    def again(self) -> _Shown:
-        self.skip = self.text
-        return self
 
 
 class CausalLMGenerator:
@@ -206,7 +170,7 @@ class CausalLMGenerator:
         Never raises for a request: a model failure gives the template text with a notice,
         and CUDA out of memory moves the model to the CPU and tries again.
         """
-        shown = _Shown(on_text)
+        shown = Shown(on_text)
         with self._lock:
             try:
                 return self._generate(request, shown if on_text else None, cancel, self.sampling)

@@ -34,8 +34,9 @@ from textgamegen.engine.content import ContentRequest
 from textgamegen.generation import rerank
 from textgamegen.generation.base import Candidate, GeneratorError, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.prompts import PromptTemplates, build_prompt, fallback_text
-from textgamegen.generation.stream import Streamer
+from textgamegen.generation.prompts import PromptTemplates, build_prompt
+from textgamegen.generation.stream import Shown, Streamer
+from textgamegen.generation.template import template_text
 
 PREFIX = "openai:"
 STOPS = ["<|", "\n\n"]
@@ -108,51 +109,6 @@ class _CharCodec:
 
     def decode(self, ids: list[int]) -> str:
         return "".join(chr(i) for i in ids)
-
-
-def _template_text(request: ContentRequest, templates: PromptTemplates) -> str:
-    """What the template narrator writes for a request (the fallback)."""
-    if not request.fallback.strip():
-        try:
-            from textgamegen.generation.template import TemplateGenerator
-
-            text = clean_text(TemplateGenerator().generate(request).text)
-            if text:
-                return text
-        except Exception:  # noqa: BLE001 - the prompts file's fallback is always there
-            pass
-    return fallback_text(request, templates)
-
-
-class _Shown:
-    """Passes streamed text on and remembers it, so a retry does not show the opening (or
-    anything else already on screen) a second time."""
-
-    def __init__(self, on_text: TextSink | None) -> None:
-        self.on_text = on_text
-        self.text = ""
-        self.skip = ""
-
-    def __call__(self, piece: str) -> None:
-        if self.skip:
-            if self.skip.startswith(piece):
-                self.skip = self.skip[len(piece) :]
-                return
-            piece, self.skip = piece.removeprefix(self.skip), ""
-        self.text += piece
-        if self.on_text is not None and piece:
-            self.on_text(piece)
-
-    def again(self) -> _Shown:
-        self.skip = self.text
-        return self
-
-    def finish_with(self, text: str) -> None:
-        """Show the rest of ``text`` when it continues what is on screen; otherwise the
-        caller replaces the streamed text with the narration's."""
-        if text.startswith(self.text):
-            self.skip = ""
-            self(text[len(self.text) :])
 
 
 class RemoteGenerator:
@@ -365,11 +321,11 @@ class RemoteGenerator:
             try:
                 self.probe()
             except GeneratorError as error:
-                return self._fallback(request, _Shown(on_text), str(error), started, "")
+                return self._fallback(request, Shown(on_text), str(error), started, "")
         max_new = self.max_new_tokens(sampling)
         budget = int((self.n_positions - max_new) * CHARS_PER_TOKEN)
         attempts = 0
-        shown = _Shown(on_text)
+        shown = Shown(on_text)
         while True:
             prompt = build_prompt(request, self.templates, _CharCodec(), budget)
             streamer = Streamer(prompt.opening, lambda ids: "", shown.again(), started)
@@ -460,7 +416,7 @@ class RemoteGenerator:
         made = sum(candidate.tokens for candidate in candidates)
         timings.tokens_per_s = round(made / total, 1) if total else 0.0
         if not best:
-            text = _template_text(request, self.templates)
+            text = template_text(request, self.templates)
             return self._narration(request, prompt.text, text, ranked, started, timings,  # type: ignore[attr-defined]
                                    fallback=True)  # fmt: skip
         return self._narration(request, prompt.text, best, ranked, started, timings)  # type: ignore[attr-defined]
@@ -492,13 +448,13 @@ class RemoteGenerator:
         self, request: ContentRequest, prompt: str, streamer: Streamer, started: float
     ) -> Narration:
         text = streamer.shown.strip()
-        return self._narration(request, prompt, text or _template_text(request, self.templates),
+        return self._narration(request, prompt, text or template_text(request, self.templates),
                                [], started, fallback=not text, cancelled=True)  # fmt: skip
 
     def _fallback(
-        self, request: ContentRequest, shown: _Shown, why: str, started: float, prompt: str
+        self, request: ContentRequest, shown: Shown, why: str, started: float, prompt: str
     ) -> Narration:
-        text = _template_text(request, self.templates)
+        text = template_text(request, self.templates)
         shown.finish_with(text)
         self.context = 0  # ask /v1/models again next time: the server may be another one
         notice = (f"The model server at {self.endpoint.url} did not answer ({why}); the "

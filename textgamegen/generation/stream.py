@@ -91,3 +91,35 @@ class Streamer:
             stop = bool(tail) and sentence_end(tail) == len(tail)
         self.ended = stop
         return stop
+
+
+class Shown:
+    """Passes streamed text on and remembers it, so a retry (on the CPU after CUDA ran out
+    of memory, or against a model server again) does not show what is already on screen a
+    second time. Shared by the local and the remote narrator."""
+
+    def __init__(self, on_text: TextSink | None) -> None:
+        self.on_text = on_text
+        self.text = ""
+        self.skip = ""
+
+    def __call__(self, piece: str) -> None:
+        if self.skip:
+            if self.skip.startswith(piece):
+                self.skip = self.skip[len(piece) :]
+                return
+            piece, self.skip = piece.removeprefix(self.skip), ""
+        self.text += piece
+        if self.on_text is not None and piece:
+            self.on_text(piece)
+
+    def again(self) -> Shown:
+        self.skip = self.text
+        return self
+
+    def finish_with(self, text: str) -> None:
+        """Show the rest of ``text`` when it continues what is on screen; otherwise the
+        caller replaces the streamed text with the narration's."""
+        if text.startswith(self.text):
+            self.skip = ""
+            self(text[len(self.text) :])

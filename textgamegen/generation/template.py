@@ -16,6 +16,8 @@ import time
 
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
+from textgamegen.generation.cleanup import clean_text
+from textgamegen.generation.prompts import PromptTemplates, fallback_text
 
 # Neutral on purpose: the same lines narrate actions that worked and free-form attempts
 # that change nothing, and the engine's own events already say which it was.
@@ -147,3 +149,13 @@ class TemplateGenerator:
             device=self.device,
             cancelled=cancelled,
         )
+
+
+def template_text(request: ContentRequest, templates: PromptTemplates) -> str:
+    """The fallback text of the model narrators (local and remote): the request's own,
+    else the template narrator's, else prompts.toml's. Empty only for a colour line after
+    authored text, where nothing more needs saying."""
+    if request.fallback.strip():
+        return fallback_text(request, templates)
+    text = clean_text(TemplateGenerator().generate(request).text)
+    return text or fallback_text(request, templates)
