@@ -43,14 +43,14 @@ def test_generate_json_on_a_model_directory(tiny_dir: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["backend"] == "transformers" and result["device"] == "cpu"
-    assert result["text"].startswith("You push open the door")
-    assert len(result["candidates"]) == 5
+    assert result["text"]
+    assert len(result["candidates"]) == 5  # nothing streamed with --json: five, ranked
     assert result["text"] == result["candidates"][0]["text"]
     for candidate in result["candidates"]:
         assert set(candidate["scores"]) == {"complete", "mentions", "novelty", "length", "logprob"}
     timings = result["timings"]
     assert 0 < timings["first_token_ms"] <= timings["total_ms"] and timings["tokens_per_s"] > 0
-    assert result["prompt"].endswith("<|action|> You push open the door")
+    assert result["prompt"].endswith("you: You push open the door] <|endoftext|><|action|>")
     assert result["request"]["command"] == "You push open the door"
     again = textgamegen("generate", "--kind", "action", "--prompt", "You push open the door",
                         "--json", "--model", str(tiny_dir), "--seed", "4", home=tmp_path)  # fmt: skip
@@ -63,10 +63,12 @@ def test_generate_text_output_and_registry_name(tiny_dir: Path, tmp_path: Path) 
     done = textgamegen("generate", "--kind", "item", "--prompt", "brass lantern", "-n", "2",
                        "--model", "tiny", home=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "> The brass lantern" in done.stdout
-    assert "candidates (the shown one is marked *):" in done.stdout and " 2. score " in done.stdout
+    assert "\n> " in done.stdout and "[describe: the brass lantern]" in done.stdout
+    # Streamed, one candidate is written and kept (never swapped for another).
+    assert "candidates (the shown one is marked *):" in done.stdout and " 1. score " in done.stdout
+    assert " 2. score " not in done.stdout
     assert "streamed (first candidate, as it is written):" in done.stdout
-    assert "shown (best candidate, after reranking):" in done.stdout
+    assert "shown (the streamed line, kept):" in done.stdout
     assert "timings: first token" in done.stdout
     listed = textgamegen("models", "--json", home=tmp_path)
     entries = {entry["name"]: entry for entry in json.loads(listed.stdout)}
