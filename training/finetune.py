@@ -402,8 +402,9 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
 def context_length(config) -> int:
     """The model's context window (GPT-2: n_positions; Llama: max_position_embeddings),
     capped at 1024: conditioned pairs are short and longer blocks only cost memory."""
-    n = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024)
-    return min(int(n), 1024)
+    from textgamegen.generation.decode import context_window
+
+    return min(context_window(config), 1024)
 
 
 def with_lora(model, tokenizer, config: FinetuneConfig):

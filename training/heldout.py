@@ -39,14 +39,14 @@ def _target_nll(model, tokenizer, line: str, device: str) -> float:
     """Summed NLL of a corpus line's target (its text and end token), given the rest."""
     import torch
 
+    from textgamegen.generation.decode import context_window
     from textgamegen.generation.layout import split_training_line
     from training import tag_token
 
     prompt, tag, _ = split_training_line(line)
     head = len(tokenizer(prompt + tag_token(tag), add_special_tokens=False)["input_ids"])
     ids = tokenizer(line, add_special_tokens=False)["input_ids"]
-    context = int(getattr(model.config, "n_positions", 0)
-                  or getattr(model.config, "max_position_embeddings", 1024))
+    context = context_window(model.config)
     cut = max(0, len(ids) - context)  # a long prompt loses its oldest tokens, never the target
     ids, head = ids[cut:], max(1, head - cut)
     with torch.inference_mode():

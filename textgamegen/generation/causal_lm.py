@@ -28,6 +28,7 @@ from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
 from textgamegen.generation.decode import (
     cache_argument,
+    context_window,
     crop_cache,
     last_logits_only,
     output_cache,
@@ -132,9 +133,7 @@ class CausalLMGenerator:
         config = model.config  # type: ignore[attr-defined]
         # The model's own context (GPT-2: n_positions; Llama: max_position_embeddings), up
         # to 2048: a narration prompt never needs more, and the KV cache stays small.
-        self.n_positions = min(2048, int(
-            getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024)
-        ))  # fmt: skip
+        self.n_positions = min(2048, context_window(config))
         self.dtype = str(next(model.parameters(), torch.empty(0)).dtype).replace("torch.", "")
         self.quantized = False
         self.threads = 0  # CPU threads asked for (0 = automatic)

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from textgamegen.config import SamplingSettings
-from textgamegen.generation.decode import cache_argument, last_logits_only, output_cache, pick
+from textgamegen.generation.decode import (
+    cache_argument,
+    context_window,
+    last_logits_only,
+    output_cache,
+    pick,
+)
 
 MAX_STOPS = 4
 MAX_N = 16
@@ -182,12 +188,7 @@ class CompletionEngine:
         self.device = device
         self.name = name
         config = model.config  # type: ignore[attr-defined]
-        self.context = int(
-            context
-            or getattr(config, "max_position_embeddings", None)
-            or getattr(config, "n_positions", None)
-            or 1024
-        )
+        self.context = int(context or context_window(config))
         ends: set[int] = set()
         for value in (getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None)):
             if isinstance(value, int):

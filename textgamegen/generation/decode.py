@@ -47,6 +47,13 @@ def cache_argument(model: torch.nn.Module) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
+def context_window(config: object) -> int:
+    """A model config's context length: GPT-2 names it ``n_positions``, Llama
+    ``max_position_embeddings`` (1024 when neither is set)."""
+    return int(getattr(config, "n_positions", None)
+               or getattr(config, "max_position_embeddings", None) or 1024)  # fmt: skip
+
+
 def last_logits_only(model: torch.nn.Module) -> dict[str, int]:
     """The ``forward`` option that computes logits for the last position only: on a
     prompt of hundreds of tokens the LM head over every position is a third of the work."""
