@@ -320,8 +320,11 @@ async def test_reranked_text_replaces_what_streamed(tmp_path: Path) -> None:
         streamed = "".join(m.text for m in of_type(messages, StoryLog.NarrationStreamed))
         assert streamed != final
         assert done.job.paragraph.text == final
-        assert app.game is not None
-        assert app.game.cache[done.job.request.cache_key] == final
+        game = app.game
+        assert game is not None
+        # The screen caches it when the message reaches it, just after the log showed it.
+        await wait_until(pilot, lambda: done.job.request.cache_key in game.cache)
+        assert game.cache[done.job.request.cache_key] == final
         panel = app.screen.query_one(ModelPanel)
         assert not panel.display, "the model panel is off by default"
 

@@ -1,8 +1,8 @@
 """The game screen: story log, model panel, command line, side panel and status bar.
 
 ``Game.step`` is pure Python and fast, so it runs right here on the UI thread and its
-events are shown at once; the prose it asks for is queued on the story log, whose thread
-worker narrates it. Finished text goes back to the game with ``Game.fulfil`` so first
+events are shown at once; the prose it asks for is queued on the story log's
+``NarrationQueue``, which narrates it on a thread worker. Finished text goes back to the game with ``Game.fulfil`` so first
 descriptions are cached and saved.
 
 While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the screen asks the
@@ -188,7 +188,7 @@ class GameScreen(Screen[None]):
     def _generator_changed(self, generator: Generator | None) -> None:
         if generator is not None:
             self.feedback.use_generator(generator)
-        self.query_one(StoryLog).use_generator(generator)
+        self.query_one(StoryLog).narrator.use_generator(generator)
         self._narrating_changed()
 
     # -- commands ----------------------------------------------------------------------
@@ -316,14 +316,14 @@ class GameScreen(Screen[None]):
         story = self.query_one(StoryLog)
         if not self.tgg.settings.prefetch or story.is_narrating or story.is_prefetching:
             return
-        story.prefetch(self.game.prefetch_requests())
+        story.narrator.prefetch(self.game.prefetch_requests())
 
     def cancel_prefetch(self) -> None:
         """Stop writing ahead now (a command, a setting turned off, leaving)."""
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
             self._prefetch_timer = None
-        self.query_one(StoryLog).cancel_prefetch()
+        self.query_one(StoryLog).narrator.cancel_prefetch()
 
     @on(StoryLog.Prefetched)
     def _prefetched(self, event: StoryLog.Prefetched) -> None:
@@ -349,7 +349,7 @@ class GameScreen(Screen[None]):
 
     def stop_narration(self) -> None:
         """Stop the prose being written and drop what is queued."""
-        if self.query_one(StoryLog).cancel_narration():
+        if self.query_one(StoryLog).narrator.cancel():
             self.query_one(ModelPanel).show_message("Stopped.")
         self._narrating_changed()
 
