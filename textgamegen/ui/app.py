@@ -33,7 +33,7 @@ from textgamegen.config import Settings, SettingsError, load_settings, narrator_
 from textgamegen.engine.content import Event, StepResult
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
-from textgamegen.ui.commands import GameCommands
+from textgamegen.ui.palette import GamePalette
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
@@ -128,7 +128,7 @@ class TextGameGenApp(App[int]):
     # Absolute, so subclasses (tests) defined elsewhere still find the stylesheet.
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "TextGameGen"
-    COMMANDS = App.COMMANDS | {GameCommands}
+    COMMANDS = App.COMMANDS | {GamePalette}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "ctrl+q",
