@@ -229,7 +229,7 @@ class TextGameGenApp(App[int]):
             from textgamegen.engine.saves import latest_autosave
 
             return latest_autosave(self.saves_dir) is not None
-        except Exception:  # noqa: BLE001 - an unreadable folder just means no autosave
+        except OSError:  # an unreadable folder just means no autosave
             return False
 
     # -- the generator -----------------------------------------------------------------

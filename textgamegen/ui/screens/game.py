@@ -291,10 +291,7 @@ class GameScreen(Screen[None]):
         text = text.strip()
         if not text or text == "…" or (not complete and request.cache_key):
             return
-        try:
-            self.game.fulfil(request, text)
-        except Exception as error:  # noqa: BLE001 - the story must go on
-            self.notify(f"Could not record the prose: {error}", severity="warning")
+        self.game.fulfil(request, text)
 
     def _narrating_changed(self) -> None:
         narrating = self.query_one(StoryLog).is_narrating
@@ -332,10 +329,7 @@ class GameScreen(Screen[None]):
         # Already being narrated for the player: what they see is what gets cached.
         if not key or key in self.game.cache or key in self.query_one(StoryLog).narrating_keys():
             return
-        try:
-            self.game.fulfil(event.request, event.text, seen=False)
-        except Exception:  # noqa: BLE001 - a lost prefetch only costs time later
-            return
+        self.game.fulfil(event.request, event.text, seen=False)
         self.prefetched.append(key)
 
     # -- actions -----------------------------------------------------------------------

@@ -33,7 +33,7 @@ def model_choices(current: str) -> list[tuple[str, str]]:
         from textgamegen.generation.registry import list_models
 
         models = list_models()
-    except Exception:  # noqa: BLE001 - a missing or broken registry leaves the fallback
+    except OSError:  # an unreadable models folder still leaves the fallback
         models = []
     for info in models:
         choices.append((f"{info.name}  ({info.source})", info.name))
