@@ -2,8 +2,8 @@
 
 ``Game.step`` is pure Python and fast, so it runs right here on the UI thread and its
 events are shown at once; the prose it asks for is queued on the story log's
-``NarrationQueue``, which narrates it on a thread worker. Finished text goes back to the game with ``Game.fulfil`` so first
-descriptions are cached and saved.
+``NarrationQueue``, which narrates it on a thread worker. Finished text goes back to the
+game with ``Game.fulfil`` so first descriptions are cached and saved.
 
 While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the screen asks the
 game what is likely to be needed next (``Game.prefetch_requests``: the rooms next door,
