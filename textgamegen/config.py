@@ -24,31 +24,50 @@ class SettingsError(ValueError):
     """A settings file or value is wrong; the message names the file and the key."""
 
 
+DEVICES = ("auto", "cpu", "cuda")
+"""Where the model runs; ``auto`` is CUDA when available, else the CPU."""
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+"""The model weights' dtype; ``auto`` picks one for the device."""
+
+
+def setting(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
+    """A settings field whose help, and fixed choices if any, live in its metadata: the
+    settings screen's tooltips and drop-downs, the CLI's flags and the checks read them."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+def field_help(kind: type) -> dict[str, str]:
+    """Each field's help line, by name (for tooltips and ``--help``)."""
+    return {item.name: item.metadata.get("help", "") for item in fields(kind)}
+
+
+def one_of(choices: tuple[str, ...]) -> str:
+    """``("auto", "cpu", "cuda")`` -> "auto, cpu or cuda", for messages and help."""
+    return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else "".join(choices)
+
+
 @dataclass
 class SamplingSettings:
     """How the GPT-2 backend samples. Defaults follow the seed's listing."""
 
-    do_sample: bool = True
-    """Sample rather than decode greedily."""
-    top_k: int = 50
-    """Keep only the k most likely next tokens."""
-    top_p: float = 0.95
-    """Nucleus sampling: keep the smallest set of tokens whose probability sums to p."""
-    temperature: float = 1.0
-    """Softmax temperature; lower is safer and duller."""
-    repetition_penalty: float = 1.1
-    """Penalty on tokens already in the prompt or output."""
-    num_candidates: int = 5
-    """Candidates sampled per request; the best is shown, all are listed in the model panel."""
-    max_new_tokens: int = 40
-    """Upper bound on the length of one narration, in tokens."""
-    min_words: int = 4
-    """Shorter candidates lose points when reranked."""
-    max_words: int = 60
-    """Longer candidates lose points when reranked."""
-    grounding_boost: float = 3.0
-    """Logit bonus for the first tokens of the names in the prompt's facts, until the line
-    has named one of them (0 turns it off). Keeps a small narrator on this game's things."""
+    do_sample: bool = setting(True, "Sample rather than decode greedily.")
+    top_k: int = setting(50, "Keep only the k most likely next tokens.")
+    top_p: float = setting(
+        0.95, "Nucleus sampling: keep the smallest set of tokens whose probability sums to p."
+    )
+    temperature: float = setting(1.0, "Softmax temperature; lower is safer and duller.")
+    repetition_penalty: float = setting(1.1, "Penalty on tokens already in the prompt or output.")
+    num_candidates: int = setting(
+        5, "Candidates sampled per request; the best is shown, all are listed in the model panel."
+    )
+    max_new_tokens: int = setting(40, "Upper bound on the length of one narration, in tokens.")
+    min_words: int = setting(4, "Shorter candidates lose points when reranked.")
+    max_words: int = setting(60, "Longer candidates lose points when reranked.")
+    grounding_boost: float = setting(
+        3.0,
+        "Logit bonus for the first tokens of the names in the prompt's facts, until the line "
+        "has named one of them (0 turns it off). Keeps a small narrator on this game's things.",
+    )
 
     def __post_init__(self) -> None:
         if self.top_k < 0:
@@ -73,42 +92,65 @@ class SamplingSettings:
 class Settings:
     """Everything a player can set; saved as TOML."""
 
-    model: str = "narrator"
-    """Generator: a registry name, a model or adapter directory, gguf:PACKAGE, a hub id,
-    "template", or a model server as openai:http://HOST:PORT/v1#MODEL (textgamegen
-    serve-model, vLLM)."""
-    device: str = "auto"
-    """auto (CUDA when available, else CPU), cpu or cuda."""
-    show_model_panel: bool = False
-    """Show the panel with the prompt, candidates and timings (F2): a tool for modders."""
-    show_special_tokens: bool = False
-    """Show the prompt in the model panel as the model reads it, special tokens and all."""
-    autosave_every: int = 5
-    """Autosave after this many turns (0 turns it off); the game also saves on quit."""
-    dtype: str = "auto"
-    """Model weights: auto (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32),
-    float32, bfloat16 or float16 (CUDA only)."""
-    quantize: bool = False
-    """On the CPU, quantize the model's linear layers to int8 (dynamic). About 3x faster than
-    float32, but it wrecks SmolLM2's prose (test perplexity 20.5 -> 274: its activations
-    have outliers that per-tensor int8 cannot hold), so it stays off; bfloat16 on CPUs that
-    run it natively (dtype = auto) is the fast path that keeps the quality."""
-    threads: int = 0
-    """CPU threads for the model; 0 uses the cores available less one (1 to 8)."""
-    prefetch: bool = True
-    """While you read, write the descriptions of the rooms next door and of the things in
-    view ahead of time, so they show at once when you go there or look at them. Uses the
-    model when it would otherwise be idle; turn it off to save power or CPU."""
-    record_feedback: bool = True
-    """Keep a record of each narration (model, timings, your ratings, Esc, retry, undo)
-    in feedback.db in the user data folder, for `textgamegen monitor` and retraining. It
-    never leaves this machine unless you export it."""
-    max_bad_rate: float = 0.25
-    """`textgamegen monitor` flags a model when more of its passages than this share
-    were rated bad or retried."""
-    prompts: str = ""
-    """A prompts.toml laid over the shipped prompt templates; empty uses
-    <user data folder>/prompts.toml when it exists."""
+    model: str = setting(
+        "narrator",
+        "Generator: a registry name, a model or adapter directory, gguf:PACKAGE, a hub id, "
+        '"template", or a model server as openai:http://HOST:PORT/v1#MODEL (textgamegen '
+        "serve-model, vLLM).",
+    )
+    device: str = setting(
+        "auto",
+        f"Where the model runs: {one_of(DEVICES)}; auto is CUDA when available, else the CPU.",
+        DEVICES,
+    )
+    show_model_panel: bool = setting(
+        False, "Show the panel with the prompt, candidates and timings (F2): a tool for modders."
+    )
+    show_special_tokens: bool = setting(
+        False,
+        "Show the prompt in the model panel as the model reads it, special tokens and all.",
+    )
+    autosave_every: int = setting(
+        5, "Autosave after this many turns (0 turns it off); the game also saves on quit."
+    )
+    dtype: str = setting(
+        "auto",
+        "Model weights: auto (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "
+        "float32, bfloat16 or float16 (CUDA only).",
+        DTYPES,
+    )
+    quantize: bool = setting(
+        False,
+        "On the CPU, quantize the model's linear layers to int8 (dynamic). About 3x faster than "
+        "float32, but it wrecks SmolLM2's prose (test perplexity 20.5 -> 274: its activations "
+        "have outliers that per-tensor int8 cannot hold), so it stays off; bfloat16 on CPUs "
+        "that run it natively (dtype = auto) is the fast path that keeps the quality.",
+    )
+    threads: int = setting(
+        0, "CPU threads for the model; 0 uses the cores available less one (1 to 8)."
+    )
+    prefetch: bool = setting(
+        True,
+        "While you read, write the descriptions of the rooms next door and of the things in "
+        "view ahead of time, so they show at once when you go there or look at them. Uses "
+        "the model when it would otherwise be idle; turn it off to save power or CPU.",
+    )
+    record_feedback: bool = setting(
+        True,
+        "Keep a record of each narration (model, timings, your ratings, Esc, retry, undo) in "
+        "feedback.db in the user data folder, for `textgamegen monitor` and retraining. It "
+        "never leaves this machine unless you export it.",
+    )
+    max_bad_rate: float = setting(
+        0.25,
+        "`textgamegen monitor` flags a model when more of its passages than this share were "
+        "rated bad or retried.",
+    )
+    prompts: str = setting(
+        "",
+        "A prompts.toml laid over the shipped prompt templates; empty uses "
+        "<user data folder>/prompts.toml when it exists.",
+    )
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     def __post_init__(self) -> None:
@@ -120,12 +162,12 @@ class Settings:
                 parse_model_url(self.model)
             except GeneratorError as error:
                 raise SettingsError(f"model: {error}") from None
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise SettingsError("device must be auto, cpu or cuda")
+        if self.device not in DEVICES:
+            raise SettingsError(f"device must be {one_of(DEVICES)}")
         if self.autosave_every < 0:
             raise SettingsError("autosave_every must be 0 or more")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise SettingsError("dtype must be auto, float32, bfloat16 or float16")
+        if self.dtype not in DTYPES:
+            raise SettingsError(f"dtype must be {one_of(DTYPES)}")
         if self.threads < 0:
             raise SettingsError("threads must be 0 or more")
         if not 0.0 <= self.max_bad_rate <= 1.0:
@@ -163,6 +205,20 @@ def load_settings(path: Path | None = None) -> Settings:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise SettingsError(f"{path}: {error}") from None
     return Settings.from_dict(data, source=str(path))
+
+
+def settings_or_defaults(path: Path | None = None) -> tuple[Settings, str]:
+    """The player's settings, or the defaults when the file is broken: a typo in the
+    settings never stops the game or a command.
+
+    Returns:
+        (settings, notice): the notice is "" when the file was read (or is missing), else
+        one line naming the file and the fault, for the caller to show its own way.
+    """
+    try:
+        return load_settings(path), ""
+    except SettingsError as error:
+        return Settings(), f"settings not read, using defaults: {error}"
 
 
 def _toml_value(value: Any) -> str:

@@ -320,8 +320,11 @@ async def test_reranked_text_replaces_what_streamed(tmp_path: Path) -> None:
         streamed = "".join(m.text for m in of_type(messages, StoryLog.NarrationStreamed))
         assert streamed != final
         assert done.job.paragraph.text == final
-        assert app.game is not None
-        assert app.game.cache[done.job.request.cache_key] == final
+        game = app.game
+        assert game is not None
+        # The screen caches it when the message reaches it, just after the log showed it.
+        await wait_until(pilot, lambda: done.job.request.cache_key in game.cache)
+        assert game.cache[done.job.request.cache_key] == final
         panel = app.screen.query_one(ModelPanel)
         assert not panel.display, "the model panel is off by default"
 
@@ -505,6 +508,34 @@ async def test_command_palette_lists_the_game_entries(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SaveDialog))
+
+
+def test_keys_and_palette_entries_run_the_apps_own_actions() -> None:
+    """The game screen's F1/F3/Ctrl+S/Ctrl+O and the palette name ``app.*`` actions, so
+    a key and its palette entry run the same code and the screen forwards nothing."""
+    from textual.binding import Binding
+
+    from textgamegen.ui.palette import ENTRIES
+
+    bindings = [b for b in GameScreen.BINDINGS if isinstance(b, Binding)]
+    app_actions = {b.action for b in bindings if b.action.startswith("app.")}
+    assert {"app.help", "app.settings", "app.save", "app.load"} <= app_actions
+    for action in app_actions | {action for _, action, _ in ENTRIES}:
+        assert action.startswith("app.")
+        assert callable(getattr(TextGameGenApp, f"action_{action[4:]}", None)), action
+    for forwarded in ("help", "settings", "save", "load"):
+        assert f"action_{forwarded}" not in vars(GameScreen)
+
+
+async def test_the_palette_opens_help(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"help")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
 
 
 async def test_settings_offer_installed_models_and_template(player_dirs: Path) -> None:

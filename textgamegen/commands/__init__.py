@@ -1,1 +1,20 @@
 """One module per CLI subcommand, each with ``add_arguments(parser)`` and ``run(args) -> int``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_device_argument(parser: argparse.ArgumentParser, where: str = "") -> None:
+    """``--device``: the choices and help of the ``device`` setting (``config.py``), so the
+    flags, the settings screen and the settings check agree.
+
+    Args:
+        parser: the subcommand's parser.
+        where: what the device is for, when that needs saying ("for the model server ...").
+    """
+    from textgamegen.config import DEVICES, Settings, field_help
+
+    help_text = " ".join(filter(None, [where, field_help(Settings)["device"]]))
+    parser.add_argument("--device", choices=DEVICES, default=None,
+                        help=f"{help_text} Default: from the settings.")  # fmt: skip

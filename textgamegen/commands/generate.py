@@ -18,6 +18,7 @@ import sys
 from dataclasses import asdict, replace
 from typing import Any
 
+from textgamegen.commands import add_device_argument
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.safe_text import strip_unsafe
 
@@ -33,8 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--num-candidates", type=int, metavar="N",
                         help="candidates to sample (default: from the settings, 5)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], metavar="D",
-                        help="auto, cpu or cuda (default: from the settings)")  # fmt: skip
+    add_device_argument(parser)
     parser.add_argument("--max-new-tokens", type=int, metavar="T", help="narration length")
     parser.add_argument("--room", default="", help="the room the text happens in")
     parser.add_argument("--speaker", default="", help="who speaks (dialogue, quest)")
@@ -109,17 +109,13 @@ def _json(narration: Any, generator: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgamegen.config import SettingsError, load_settings
+    from textgamegen.config import SettingsError, settings_or_defaults
     from textgamegen.generation.base import GeneratorError
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.generation.loader import load_from_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"warning: {error}; using the default settings", file=sys.stderr)
-        from textgamegen.config import Settings
-
-        settings = Settings()
+    settings, notice = settings_or_defaults()
+    if notice:
+        print(f"warning: {notice}", file=sys.stderr)
     sampling = settings.sampling
     try:
         if args.num_candidates is not None:
@@ -129,14 +125,12 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"error: {str(error).replace('sampling.num_candidates', '-n')}", file=sys.stderr)
         return 2
-    model = args.model or settings.model
+    settings = replace(settings, device=args.device or settings.device, sampling=sampling,
+                       quantize=args.quantize or settings.quantize)  # fmt: skip
     try:
-        generator = load_generator(
-            model, args.device or settings.device, sampling, dtype=settings.dtype,
-            quantize=args.quantize or settings.quantize, threads=settings.threads,
-            prompts=settings.prompts or None,
-            progress=lambda text: print(text, file=sys.stderr, flush=True),
-        )  # fmt: skip
+        generator = load_from_settings(
+            settings, args.model, lambda text: print(text, file=sys.stderr, flush=True)
+        )
         if getattr(generator, "notice", ""):
             print(f"notice: {generator.notice}", file=sys.stderr)
     except GeneratorError as error:

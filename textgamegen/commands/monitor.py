@@ -45,17 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgamegen.config import Settings, SettingsError, load_settings
+    from textgamegen.config import settings_or_defaults
     from textgamegen.engine.safe_text import strip_unsafe
     from textgamegen.feedback import monitor, store
 
     max_bad_rate = args.max_bad_rate
     if max_bad_rate is None:
-        try:
-            max_bad_rate = load_settings().max_bad_rate
-        except SettingsError as error:
-            print(f"textgamegen: settings not read, using defaults: {error}", file=sys.stderr)
-            max_bad_rate = Settings().max_bad_rate
+        settings, notice = settings_or_defaults()
+        if notice:
+            print(f"textgamegen: {notice}", file=sys.stderr)
+        max_bad_rate = settings.max_bad_rate
     path = args.db or store.db_path()
     if not path.is_file():
         rows = []

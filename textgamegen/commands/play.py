@@ -18,11 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from textgamegen.commands import add_device_argument
 from textgamegen.engine.playthrough import EXPECTATION_HELP
 from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.worlds import DEFAULT_WORLD
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def _warn(message: str) -> None:
@@ -55,12 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="generator: template, an installed model, a directory, a hub id, or a model "
         "server as openai:http://HOST:PORT/v1#MODEL (default: from settings)",
     )
-    parser.add_argument(
-        "--device",
-        default=None,
-        choices=DEVICES,
-        help="auto, cpu or cuda (default: from settings)",
-    )
+    add_device_argument(parser)
     parser.add_argument(
         "--saves-dir",
         dest="saves_dir",
@@ -97,14 +91,12 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
     dtype, int8) with --model and --device on top; the template one when it cannot load."""
     from dataclasses import replace
 
-    from textgamegen.config import Settings, SettingsError, load_settings, narrator_for
+    from textgamegen.config import narrator_for, settings_or_defaults
     from textgamegen.generation.template import TemplateGenerator
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        _warn(f"textgamegen: settings not read, using defaults: {error}")
-        settings = Settings()
+    settings, notice = settings_or_defaults()
+    if notice:
+        _warn(f"textgamegen: {notice}")
     name = narrator_for(world_narrator, settings, model)
     if name == "template":
         return TemplateGenerator()
@@ -126,13 +118,11 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
 def _feedback_session(game: object) -> object | None:
     """A feedback session writing to the player's database, or None when the settings
     turn recording off (``record_feedback = false``)."""
-    from textgamegen.config import SettingsError, load_settings
+    from textgamegen.config import settings_or_defaults
 
-    try:
-        if not load_settings().record_feedback:
-            return None
-    except SettingsError:
-        pass  # already reported by _generator; the default records
+    # A broken file was already reported by _generator; the default records.
+    if not settings_or_defaults()[0].record_feedback:
+        return None
     from textgamegen.feedback.recorder import Recorder
     from textgamegen.feedback.session import FeedbackSession
 

@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from textgamegen.commands import add_device_argument
+
 MODEL_START_TIMEOUT_S = 600
 
 
@@ -38,8 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="installed model, directory or hub id (a model server is started "
                         "for it), openai:http://HOST:PORT/v1#MODEL (an existing one), or "
                         "template (default: from the settings)")  # fmt: skip
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
-                        help="for the model server started here (default: from the settings)")  # fmt: skip
+    add_device_argument(parser, "For the model server started here.")
     parser.add_argument("--max-sessions", type=int, default=16, metavar="N",
                         help="games that may run at once; more tabs get a 'server is full' "
                         "page (default: 16)")  # fmt: skip
@@ -86,16 +87,14 @@ def start_model_server(model: str, device: str | None) -> tuple[subprocess.Popen
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgamegen.config import Settings, SettingsError, load_settings
+    from textgamegen.config import settings_or_defaults
 
     if args.max_sessions < 1:
         print("textgamegen serve: --max-sessions must be 1 or more", file=sys.stderr)
         return 2
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"textgamegen serve: settings not read, using defaults: {error}", file=sys.stderr)
-        settings = Settings()
+    settings, notice = settings_or_defaults()
+    if notice:
+        print(f"textgamegen serve: {notice}", file=sys.stderr)
     model = args.model or settings.model
     # SIGTERM while the model loads must still stop the model server (see ``finally``).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from textgamegen.commands import add_device_argument
+
 DEFAULT_PORT = 8001
 
 
@@ -26,22 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="M", default=None,
                         help="installed model name, model directory or hub id "
                         "(default: from the settings)")  # fmt: skip
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
-                        help="auto, cpu or cuda (default: from the settings)")  # fmt: skip
+    add_device_argument(parser)
     parser.add_argument("--max-queue", type=int, default=256, metavar="N",
                         help="requests that may wait for the model; more get HTTP 429 "
                         "(default: 256)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgamegen.config import Settings, SettingsError, load_settings
+    from textgamegen.config import settings_or_defaults
     from textgamegen.generation.base import GeneratorError
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"textgamegen: settings not read, using defaults: {error}", file=sys.stderr)
-        settings = Settings()
+    settings, notice = settings_or_defaults()
+    if notice:
+        print(f"textgamegen: {notice}", file=sys.stderr)
     model = args.model or settings.model
     if model == "template" or model.startswith("openai:"):
         print(f"textgamegen serve-model: --model {model!r}: serve a transformers model "

@@ -11,17 +11,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from textgamegen.config import DEVICES, DTYPES, one_of
 from textgamegen.generation.base import GeneratorError
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+"""The torch dtype of each name in ``config.DTYPES`` but auto."""
 # Past this many threads the small matrices of a GPT-2 step stop getting faster.
 MAX_THREADS = 8
 
 
 def resolve_device(requested: str) -> str:
     """``auto`` is CUDA when available, else the CPU; an unavailable CUDA is an error."""
-    if requested not in ("auto", "cpu", "cuda"):
-        raise GeneratorError(f"unknown device {requested!r}: use auto, cpu or cuda")
+    if requested not in DEVICES:
+        raise GeneratorError(f"unknown device {requested!r}: use {one_of(DEVICES)}")
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
@@ -50,11 +52,11 @@ def cpu_has_fast_bf16() -> bool:
 def resolve_dtype(device: str, requested: str = "auto") -> torch.dtype:
     """The weights' dtype: fp16 on CUDA, bf16 on CPUs that run it natively, else fp32."""
     if requested != "auto":
-        if requested not in DTYPES:
-            raise GeneratorError(f"unknown dtype {requested!r}: use auto, {', '.join(DTYPES)}")
+        if requested not in TORCH_DTYPES:
+            raise GeneratorError(f"unknown dtype {requested!r}: use {one_of(DTYPES)}")
         if device == "cpu" and requested == "float16":
             raise GeneratorError("float16 is for CUDA; on the CPU use float32 or bfloat16")
-        return DTYPES[requested]
+        return TORCH_DTYPES[requested]
     if device.startswith("cuda"):
         return torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32

@@ -29,15 +29,22 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from textgamegen import paths
-from textgamegen.config import Settings, SettingsError, load_settings, narrator_for
+from textgamegen.config import (
+    DEVICES,
+    Settings,
+    SettingsError,
+    narrator_for,
+    one_of,
+    settings_or_defaults,
+)
 from textgamegen.engine.content import Event, StepResult
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
-from textgamegen.ui.commands import GameCommands
+from textgamegen.ui.palette import GamePalette
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
-from textgamegen.ui.screens.settings import DEVICES, SettingsScreen
+from textgamegen.ui.screens.settings import SettingsScreen
 from textgamegen.ui.screens.title import TitleScreen
 from textgamegen.ui.widgets.model_panel import ModelPanel
 
@@ -66,7 +73,9 @@ def load_generator_in_worker(
 ) -> Generator:
     """The real loader. Runs in the model worker: heavy imports happen here, never at start.
     ``progress`` hears about slow first-run steps (unpacking the base model)."""
-    from textgamegen.generation.loader import load_generator
+    from dataclasses import replace
+
+    from textgamegen.generation.loader import load_from_settings
 
     if model != "template" and not model.startswith("openai:"):  # a model server: no torch
         try:
@@ -76,16 +85,7 @@ def load_generator_in_worker(
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
-    generator = load_generator(
-        model,
-        device,
-        settings.sampling,
-        dtype=settings.dtype,
-        quantize=settings.quantize,
-        threads=settings.threads,
-        prompts=settings.prompts or None,
-        progress=progress,
-    )
+    generator = load_from_settings(replace(settings, device=device), model, progress)
     if getattr(generator, "word_delay_s", None) == 0.0:
         generator.word_delay_s = TEMPLATE_WORD_DELAY_S  # type: ignore[attr-defined]
     return generator
@@ -107,7 +107,7 @@ class Launch:
         saves_dir: where saves are read and written.
         seed: the seed of a new game.
         model: the generator to load (``--model`` or the settings).
-        device: auto, cpu or cuda.
+        device: one of ``config.DEVICES``.
         load: a save to open at once instead of showing the title screen.
         notices: messages for the player (a broken settings file, ...).
     """
@@ -128,7 +128,7 @@ class TextGameGenApp(App[int]):
     # Absolute, so subclasses (tests) defined elsewhere still find the stylesheet.
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "TextGameGen"
-    COMMANDS = App.COMMANDS | {GameCommands}
+    COMMANDS = App.COMMANDS | {GamePalette}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "ctrl+q",
@@ -229,7 +229,7 @@ class TextGameGenApp(App[int]):
             from textgamegen.engine.saves import latest_autosave
 
             return latest_autosave(self.saves_dir) is not None
-        except Exception:  # noqa: BLE001 - an unreadable folder just means no autosave
+        except OSError:  # an unreadable folder just means no autosave
             return False
 
     # -- the generator -----------------------------------------------------------------
@@ -504,12 +504,8 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 
-    notices: list[str] = []
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        settings = Settings()
-        notices.append(f"Settings not read, using defaults: {error}")
+    settings, notice = settings_or_defaults()
+    notices = [notice[:1].upper() + notice[1:]] if notice else []
     world = load_world(find_world(getattr(args, "world", None) or DEFAULT_WORLD))
     saves_dir = getattr(args, "saves_dir", None)
     return Launch(
@@ -539,7 +535,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
     device = getattr(args, "device", None)
     if device is not None and device not in DEVICES:
-        print(f"textgamegen: --device {device!r}: choose auto, cpu or cuda", file=sys.stderr)
+        print(f"textgamegen: --device {device!r}: choose {one_of(DEVICES)}", file=sys.stderr)
         return 2
     try:
         launch = _launch_from_args(args)

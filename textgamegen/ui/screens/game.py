@@ -1,9 +1,9 @@
 """The game screen: story log, model panel, command line, side panel and status bar.
 
 ``Game.step`` is pure Python and fast, so it runs right here on the UI thread and its
-events are shown at once; the prose it asks for is queued on the story log, whose thread
-worker narrates it. Finished text goes back to the game with ``Game.fulfil`` so first
-descriptions are cached and saved.
+events are shown at once; the prose it asks for is queued on the story log's
+``NarrationQueue``, which narrates it on a thread worker. Finished text goes back to the
+game with ``Game.fulfil`` so first descriptions are cached and saved.
 
 While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the screen asks the
 game what is likely to be needed next (``Game.prefetch_requests``: the rooms next door,
@@ -18,7 +18,7 @@ settings record feedback.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -64,8 +64,13 @@ def world_title(game: Game) -> str:
 class GameScreen(Screen[None]):
     """Play one game."""
 
+    if TYPE_CHECKING:
+        # The app's settings, recorder and model state, typed; keys reach the app's own
+        # actions through "app.*" bindings.
+        app: TextGameGenApp
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", tooltip="Commands and keys", id="game.help"),
+        Binding("f1", "app.help", "Help", tooltip="Commands and keys", id="game.help"),
         Binding(
             "f2",
             "toggle_model_panel",
@@ -74,10 +79,10 @@ class GameScreen(Screen[None]):
             id="game.model_panel",
         ),
         Binding(
-            "f3", "settings", "Settings", tooltip="Model, device, sampling", id="game.settings"
+            "f3", "app.settings", "Settings", tooltip="Model, device, sampling", id="game.settings"
         ),
-        Binding("ctrl+s", "save", "Save", tooltip="Save the game under a name", id="game.save"),
-        Binding("ctrl+o", "load", "Load", tooltip="Load a saved game", id="game.load"),
+        Binding("ctrl+s", "app.save", "Save", tooltip="Save the game under a name", id="game.save"),
+        Binding("ctrl+o", "app.load", "Load", tooltip="Load a saved game", id="game.load"),
         Binding("ctrl+r", "retry", "Retry", tooltip="Write the last prose again", id="game.retry"),
         Binding(
             "ctrl+g",
@@ -114,10 +119,6 @@ class GameScreen(Screen[None]):
         self.feedback = FeedbackSession(None, world=str(getattr(game.world, "name", "")))
         """Turns steps and narrations into feedback records (recorder set on mount)."""
 
-    @property
-    def tgg(self) -> TextGameGenApp:
-        return cast("TextGameGenApp", self.app)
-
     def compose(self) -> ComposeResult:
         with Horizontal(id="game-body"):
             with Vertical(id="game-main"):
@@ -132,15 +133,15 @@ class GameScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.feedback.recorder = self.tgg.recorder
+        self.feedback.recorder = self.app.recorder
         panel = self.query_one(ModelPanel)
-        panel.display = self.tgg.settings.show_model_panel
-        panel.show_special_tokens = self.tgg.settings.show_special_tokens
+        panel.display = self.app.settings.show_model_panel
+        panel.show_special_tokens = self.app.settings.show_special_tokens
         self.query_one("#completions").display = False
-        self.watch(self.tgg, "generator", self._generator_changed)
-        self.watch(self.tgg, "model_label", self._model_changed)
-        self.watch(self.tgg, "device_label", self._model_changed)
-        self.watch(self.tgg, "model_loading", self._model_changed)
+        self.watch(self.app, "generator", self._generator_changed)
+        self.watch(self.app, "model_label", self._model_changed)
+        self.watch(self.app, "device_label", self._model_changed)
+        self.watch(self.app, "model_loading", self._model_changed)
         for result in self._opening:
             self.show_result(result)
         self._opening = []
@@ -181,14 +182,14 @@ class GameScreen(Screen[None]):
 
     def _model_changed(self, _value: object = None) -> None:
         status = self.query_one(StatusBar)
-        status.model = self.tgg.model_label
-        status.device = self.tgg.device_label
-        status.model_loading = self.tgg.model_loading
+        status.model = self.app.model_label
+        status.device = self.app.device_label
+        status.model_loading = self.app.model_loading
 
     def _generator_changed(self, generator: Generator | None) -> None:
         if generator is not None:
             self.feedback.use_generator(generator)
-        self.query_one(StoryLog).use_generator(generator)
+        self.query_one(StoryLog).narrator.use_generator(generator)
         self._narrating_changed()
 
     # -- commands ----------------------------------------------------------------------
@@ -210,7 +211,7 @@ class GameScreen(Screen[None]):
         if "won" in result.changes:  # the winning step only, not every step after it
             self.notify("You have won! Play on, or start a new game.", title="The end")
         if result.quit:
-            self.tgg.game_quit()
+            self.app.game_quit()
         return result
 
     def show_result(self, result: StepResult) -> None:
@@ -267,7 +268,7 @@ class GameScreen(Screen[None]):
     def _feedback_notices(self) -> None:
         recorder = self.feedback.recorder
         for notice in recorder.take_notices() if recorder is not None else []:
-            self.tgg.tell(notice, severity="warning")
+            self.app.tell(notice, severity="warning")
 
     @on(StoryLog.NarrationFailed)
     def _narration_failed(self, event: StoryLog.NarrationFailed) -> None:
@@ -290,10 +291,7 @@ class GameScreen(Screen[None]):
         text = text.strip()
         if not text or text == "…" or (not complete and request.cache_key):
             return
-        try:
-            self.game.fulfil(request, text)
-        except Exception as error:  # noqa: BLE001 - the story must go on
-            self.notify(f"Could not record the prose: {error}", severity="warning")
+        self.game.fulfil(request, text)
 
     def _narrating_changed(self) -> None:
         narrating = self.query_one(StoryLog).is_narrating
@@ -308,22 +306,22 @@ class GameScreen(Screen[None]):
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
         self._prefetch_timer = None
-        if self.tgg.settings.prefetch:
+        if self.app.settings.prefetch:
             self._prefetch_timer = self.set_timer(PREFETCH_IDLE_S, self._start_prefetch)
 
     def _start_prefetch(self) -> None:
         self._prefetch_timer = None
         story = self.query_one(StoryLog)
-        if not self.tgg.settings.prefetch or story.is_narrating or story.is_prefetching:
+        if not self.app.settings.prefetch or story.is_narrating or story.is_prefetching:
             return
-        story.prefetch(self.game.prefetch_requests())
+        story.narrator.prefetch(self.game.prefetch_requests())
 
     def cancel_prefetch(self) -> None:
         """Stop writing ahead now (a command, a setting turned off, leaving)."""
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
             self._prefetch_timer = None
-        self.query_one(StoryLog).cancel_prefetch()
+        self.query_one(StoryLog).narrator.cancel_prefetch()
 
     @on(StoryLog.Prefetched)
     def _prefetched(self, event: StoryLog.Prefetched) -> None:
@@ -331,10 +329,7 @@ class GameScreen(Screen[None]):
         # Already being narrated for the player: what they see is what gets cached.
         if not key or key in self.game.cache or key in self.query_one(StoryLog).narrating_keys():
             return
-        try:
-            self.game.fulfil(event.request, event.text, seen=False)
-        except Exception:  # noqa: BLE001 - a lost prefetch only costs time later
-            return
+        self.game.fulfil(event.request, event.text, seen=False)
         self.prefetched.append(key)
 
     # -- actions -----------------------------------------------------------------------
@@ -349,7 +344,7 @@ class GameScreen(Screen[None]):
 
     def stop_narration(self) -> None:
         """Stop the prose being written and drop what is queued."""
-        if self.query_one(StoryLog).cancel_narration():
+        if self.query_one(StoryLog).narrator.cancel():
             self.query_one(ModelPanel).show_message("Stopped.")
         self._narrating_changed()
 
@@ -365,16 +360,4 @@ class GameScreen(Screen[None]):
 
     def set_model_panel(self, shown: bool) -> None:
         self.query_one(ModelPanel).display = shown
-        self.tgg.settings.show_model_panel = shown
-
-    def action_help(self) -> None:
-        self.tgg.action_help()
-
-    def action_settings(self) -> None:
-        self.tgg.action_settings()
-
-    def action_save(self) -> None:
-        self.tgg.action_save()
-
-    def action_load(self) -> None:
-        self.tgg.action_load()
+        self.app.settings.show_model_panel = shown

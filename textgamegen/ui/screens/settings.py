@@ -7,11 +7,7 @@ dismisses with the new ``Settings``; the app then reloads the generator if neede
 
 from __future__ import annotations
 
-import ast
-import inspect
-import itertools
-import textwrap
-from dataclasses import fields
+from dataclasses import Field, fields
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -26,13 +22,6 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
 from textgamegen.engine.safe_text import strip_unsafe
 
-DEVICES = ("auto", "cpu", "cuda")
-CHOICES: dict[str, tuple[str, ...]] = {
-    "device": DEVICES,
-    "dtype": ("auto", "float32", "bfloat16", "float16"),
-}
-"""Settings with a fixed set of values get a drop-down (config.Settings checks them)."""
-
 
 def model_choices(current: str) -> list[tuple[str, str]]:
     """(label, value) for every installed model, "template", and the current one.
@@ -44,7 +33,7 @@ def model_choices(current: str) -> list[tuple[str, str]]:
         from textgamegen.generation.registry import list_models
 
         models = list_models()
-    except Exception:  # noqa: BLE001 - a missing or broken registry leaves the fallback
+    except OSError:  # an unreadable models folder still leaves the fallback
         models = []
     for info in models:
         choices.append((f"{info.name}  ({info.source})", info.name))
@@ -53,30 +42,6 @@ def model_choices(current: str) -> list[tuple[str, str]]:
         where = "model server" if current.startswith("openai:") else "as configured"
         choices.insert(0, (f"{current}  ({where})", current))
     return choices
-
-
-def field_help(kind: type) -> dict[str, str]:
-    """The docstring under each field of a settings dataclass, by field name.
-
-    Python drops these strings at run time, so they are read from the source; the settings
-    screen shows them as tooltips. Without the source, there is simply no help.
-    """
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(kind)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    found: dict[str, str] = {}
-    for statement, following in itertools.pairwise(body):
-        if (
-            isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            found[statement.target.id] = " ".join(following.value.value.split())
-    return found
 
 
 def switch_word(on: bool) -> str:
@@ -88,10 +53,11 @@ def _switch_state(group: str, name: str, value: bool) -> Label:
     return Label(switch_word(value), id=f"{group}-{name}-state", classes="switch-state")
 
 
-def _label(name: str, help_text: str) -> Label:
-    label = Label(name.replace("_", " "), classes="setting-label")
-    if help_text:
-        label.tooltip = help_text
+def _label(item: Field[Any]) -> Label:
+    """The field's name; its help (config's field metadata) is the tooltip."""
+    label = Label(item.name.replace("_", " "), classes="setting-label")
+    if item.metadata.get("help"):
+        label.tooltip = item.metadata["help"]
     return label
 
 
@@ -109,8 +75,6 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def compose(self) -> ComposeResult:
         settings = self.settings
-        helps = field_help(Settings)
-        sampling_helps = field_help(SamplingSettings)
         with Vertical(id="settings-box", classes="dialog"):
             yield Label("Settings", classes="dialog-title")
             with VerticalScroll(id="settings-form"):
@@ -118,17 +82,17 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     if item.name == "sampling":
                         continue
                     with Horizontal(classes="setting"):
-                        yield _label(item.name, helps.get(item.name, ""))
+                        yield _label(item)
                         value = getattr(settings, item.name)
-                        yield self._editor("setting", item.name, value)
+                        yield self._editor("setting", item, value)
                         if isinstance(value, bool):
                             yield _switch_state("setting", item.name, value)
                 yield Label("Sampling", classes="dialog-subtitle")
                 for item in fields(SamplingSettings):
                     with Horizontal(classes="setting"):
-                        yield _label(item.name, sampling_helps.get(item.name, ""))
+                        yield _label(item)
                         value = getattr(settings.sampling, item.name)
-                        yield self._editor("sampling", item.name, value)
+                        yield self._editor("sampling", item, value)
                         if isinstance(value, bool):
                             yield _switch_state("sampling", item.name, value)
             yield Static(id="settings-error", classes="dialog-error")
@@ -136,14 +100,14 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 yield Button("Save", id="settings-save", variant="primary")
                 yield Button("Cancel", id="settings-cancel")
 
-    def _editor(self, group: str, name: str, value: object) -> Widget:
+    def _editor(self, group: str, item: Field[Any], value: object) -> Widget:
         """A Select for fields with fixed choices, a Switch for flags, else an Input."""
-        widget_id = f"{group}-{name}"
-        if group == "setting" and name == "model":
+        widget_id = f"{group}-{item.name}"
+        if group == "setting" and item.name == "model":
             choices = model_choices(str(value))
             return Select(choices, value=value, allow_blank=False, id=widget_id)
-        if group == "setting" and name in CHOICES:
-            options = [(choice, choice) for choice in CHOICES[name]]
+        if item.metadata.get("choices"):
+            options = [(choice, choice) for choice in item.metadata["choices"]]
             return Select(options, value=value, allow_blank=False, id=widget_id)
         if isinstance(value, bool):
             return Switch(value, id=widget_id)

@@ -38,10 +38,7 @@ class _ScopeSuggester(Suggester):
         self._topics = topics
 
     async def get_suggestion(self, value: str) -> str | None:
-        try:
-            return suggestion(value, self._verbs(), self._names(), self._topics)
-        except Exception:  # noqa: BLE001 - a suggestion is never worth a crash
-            return None
+        return suggestion(value, self._verbs(), self._names(), self._topics)
 
 
 class CommandInput(Input):
@@ -144,10 +141,7 @@ class CommandInput(Input):
             self._cycle = (found, index, line)
             self._completed = line
             return
-        try:
-            found = complete(self.value, self._verbs(), self._names(), self._topics)
-        except Exception:  # noqa: BLE001 - never lose the line over a completion fault
-            return
+        found = complete(self.value, self._verbs(), self._names(), self._topics)
         if not found.options:
             self.app.bell()
             return

@@ -1,0 +1,57 @@
+"""Command-palette entries (Ctrl+P): save, load, new game, model, settings and friends.
+
+Each entry runs one of the app's own actions, as the game screen's keys do, so a key and
+its palette entry can never drift apart; the models come from the registry, one entry each.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from textgamegen.ui.app import TextGameGenApp
+
+ENTRIES = (
+    ("New game", "app.new_game", "Start the adventure from the beginning"),
+    ("Save game", "app.save", "Save the game under a name"),
+    ("Load game", "app.load", "Load a saved game"),
+    ("Settings", "app.settings", "Model, device and sampling values"),
+    ("Toggle model panel", "app.toggle_model_panel", "Prompt, candidates, timings"),
+    ("Help", "app.help", "Commands and keys"),
+    ("Quit", "app.quit", "Leave the game (it autosaves)"),
+)
+"""(name, action, help) of the game's fixed entries."""
+
+
+class GamePalette(Provider):
+    """The game's own palette entries, including one per installed model."""
+
+    if TYPE_CHECKING:
+        app: TextGameGenApp
+
+    def _entries(self) -> list[tuple[str, partial[object], str]]:
+        run = self.app.run_action
+        entries = [(name, partial(run, action), help_text) for name, action, help_text in ENTRIES]
+        for name in self._model_names:
+            switch = partial(self.app.switch_model, name)
+            entries.append((f"Model: {name}", switch, f"Narrate with {name}"))
+        return entries
+
+    async def startup(self) -> None:
+        from textgamegen.ui.screens.settings import model_choices
+
+        self._model_names = [value for _, value in model_choices(self.app.settings.model)]
+
+    async def discover(self) -> Hits:
+        for name, command, help_text in self._entries():
+            yield DiscoveryHit(name, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, command, help_text in self._entries():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), command, help=help_text)
