@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.engine import atomic
+from textgamegen import atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.saves import (
     AUTOSAVE_NAME,
@@ -90,7 +90,7 @@ def test_a_save_process_killed_mid_write_leaves_the_old_save(tmp_path: Path) -> 
     target = tmp_path / "slot.json"
     target.write_text('{"old": true}\n', encoding="utf-8")
     code = (
-        "import os, sys; from pathlib import Path; from textgamegen.engine import atomic\n"
+        "import os, sys; from pathlib import Path; from textgamegen import atomic\n"
         "atomic.os.replace = lambda *a: os._exit(9)\n"
         f"atomic.write_atomic(Path({str(target)!r}), 'x' * 100000)\n"
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.engine import atomic
+from textgamegen import atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.saves import (
     AUTOSAVE_NAME,

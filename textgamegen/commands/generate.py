@@ -19,7 +19,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from textgamegen.engine.playthrough import EXPECTATION_HELP
-from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.worlds import DEFAULT_WORLD
+from textgamegen.safe_text import terminal_safe
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -177,7 +177,7 @@ def run_headless(args: argparse.Namespace) -> int:
             print(f"textgamegen: {notice}", file=sys.stderr)
     text = report.as_jsonl() if args.json else report.as_text()
     if args.transcript:
-        from textgamegen.engine.atomic import write_atomic
+        from textgamegen.atomic import write_atomic
 
         try:
             write_atomic(Path(args.transcript), text)

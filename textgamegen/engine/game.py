@@ -27,9 +27,9 @@ from typing import Any
 
 from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
 from textgamegen.engine.parser import PAIR, VERBS, Command, Parser, Verb, noun_words
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.engine.state import GameState, StateError
 from textgamegen.engine.world import PLAYER, Item, Npc, Room, World, with_article
+from textgamegen.safe_text import strip_unsafe
 
 UNDO_LIMIT = 50
 STORY_CONTEXT = 6

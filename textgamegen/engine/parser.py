@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 MAX_COMMAND_CHARS = 200
 ARTICLES = frozenset({"the", "a", "an", "some", "my", "this", "that"})

@@ -37,8 +37,8 @@ from pathlib import Path
 from textgamegen.engine.content import StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.parser import noun_words
-from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.world import QUEST_STATES
+from textgamegen.safe_text import terminal_safe
 
 EXPECTATION_HELP = """\
 script lines: a command, '# comment', or an expectation:

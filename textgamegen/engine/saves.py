@@ -3,7 +3,7 @@
 A save is ``{"format": "textgamegen-save", "version": SAVE_VERSION, "world": ...,
 "saved_at": ..., "game": Game.to_dict()}``. The version is checked on load: an older
 version is migrated step by step through ``MIGRATIONS``, a newer or unknown one is
-refused with a message. Writes go through ``engine.atomic.write_atomic`` (temp file,
+refused with a message. Writes go through ``textgamegen.atomic.write_atomic`` (temp file,
 fsync, rename), so a crash mid-save leaves the previous save whole.
 
 Save names are sanitised to letters, digits, ``-`` and ``_``: no path can escape the saves
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from textgamegen import paths
-from textgamegen.engine.atomic import clean_stale_temps, write_atomic
+from textgamegen.atomic import clean_stale_temps, write_atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.state import StateError
 from textgamegen.engine.world import World, WorldError, load_world

@@ -31,8 +31,8 @@ from textual.worker import Worker, WorkerState
 from textgamegen import paths
 from textgamegen.config import Settings, SettingsError, load_settings, narrator_for
 from textgamegen.engine.content import Event, StepResult
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.commands import GameCommands
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen

@@ -25,8 +25,8 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from textgamegen.engine.content import ContentRequest, Event
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, Narration
+from textgamegen.safe_text import strip_unsafe
 
 MAX_PARAGRAPHS = 400
 """Older paragraphs are dropped so a long game never slows the screen down."""
