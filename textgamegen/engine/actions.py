@@ -9,15 +9,20 @@ did not work (the turn passes, as in most parser games).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textgamegen.engine.content import ContentKind
-from textgamegen.engine.game import WORLD_VERB, Game, Turn, name_list
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import LEGEND, draw_map, place_room
-from textgamegen.engine.parser import Command, noun_words
+from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
+from textgamegen.engine.state import StateError
+from textgamegen.engine.turn import Turn, name_list, prose_request
 from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Exit, Item, Npc, Room
 
-Handler = Callable[[Game, Turn, Command], None]
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
+
+Handler = Callable[["Game", Turn, Command], None]
 ROOM_WORDS = frozenset({"room", "around", "here", "surroundings", "area"})
 
 
@@ -39,18 +44,18 @@ def npc_fallback(npc: Npc) -> str:
 
 def room_request(game: Game, turn: Turn, room: Room) -> None:
     """Ask for a room's description (its authored text is canon, the model adds colour)."""
-    game.ask(turn, ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
-             entities=room_entities(game, room.key), authored=room.text)
+    turn.ask(prose_request(ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
+             entities=room_entities(game, room.key), authored=room.text))
 
 
 def item_request(game: Game, turn: Turn, item: Item) -> None:
-    game.ask(turn, ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
-             authored=item.text)
+    turn.ask(prose_request(ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
+             authored=item.text))
 
 
 def npc_request(game: Game, turn: Turn, npc: Npc) -> None:
-    game.ask(turn, ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
-             authored=npc.text, persona=npc.persona)
+    turn.ask(prose_request(ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
+             authored=npc.text, persona=npc.persona))
 
 
 def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
@@ -189,14 +194,13 @@ def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
     room = game.room()
     words = set(noun_words(phrase))
     if words and words <= set(noun_words(f"{room.name} {room.text}")):
-        game.ask(
-            turn,
+        turn.ask(prose_request(
             ContentKind.ITEM,
             room.name,
             room_fallback(room),
             cache_key=f"room:{room.key}",
             entities=room_entities(game, room.key),
-        )
+        ))
         return
     turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
 
@@ -384,13 +388,12 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
         game.state.locked.discard(target)
         turn.changes.append(f"unlock:{target}")
     turn.say(f"You unlock the {what} with the {game.name_of(key)}.")
-    game.ask(
-        turn,
+    turn.ask(prose_request(
         ContentKind.ACTION,
         what,
         f"The {what} gives with a heavy click.",
         entities=(game.name_of(key),),
-    )
+    ))
 
 
 def read(game: Game, turn: Turn, command: Command) -> None:
@@ -472,7 +475,7 @@ def use(game: Game, turn: Turn, command: Command) -> None:
         game.state.flags.add(effect.flag)
         turn.changes.append(f"flag:{effect.flag}")
     entities = (game.name_of(target),) if target else ()
-    game.ask(turn, ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text)
+    turn.ask(prose_request(ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text))
 
 
 def world_verb(game: Game, turn: Turn, command: Command) -> None:
@@ -619,8 +622,7 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
         turn.fail(f"The {game.name_of(key)} has nothing to say.")
         return
     npc = game.npc(key)
-    game.ask(
-        turn,
+    turn.ask(prose_request(
         ContentKind.DIALOGUE,
         npc.name,
         f'"Well met," says {npc.name}.',
@@ -629,7 +631,7 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
         speaker=npc.name,
         persona=npc.persona,
         topic="greeting",
-    )
+    ))
     for quest_key, quest in game.world.quests.items():
         state = game.state.quests[quest_key]
         if quest.goal.kind == "talk" and quest.goal.target == key and state == "active":
@@ -667,8 +669,7 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
     subject = command.noun2
     if topic:
         # Asked again, the authored answer stands; the colour after it is new each time.
-        game.ask(
-            turn,
+        turn.ask(prose_request(
             ContentKind.DIALOGUE,
             subject,
             "",
@@ -677,11 +678,10 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
             speaker=npc.name,
             persona=npc.persona,
             topic=topic,
-        )
+        ))
     else:
         fallback = npc.unknown or f"{npc.name} has nothing to say about {subject}."
-        game.ask(
-            turn,
+        turn.ask(prose_request(
             ContentKind.DIALOGUE,
             subject,
             fallback,
@@ -689,7 +689,7 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
             speaker=npc.name,
             persona=npc.persona,
             topic=subject,
-        )
+        ))
 
 
 def give(game: Game, turn: Turn, command: Command) -> None:
@@ -720,8 +720,7 @@ def give(game: Game, turn: Turn, command: Command) -> None:
         if npc.gives and game.state.locations[npc.gives] == person:
             move_item(game, turn, npc.gives, PLAYER)
             turn.say(f"{npc.name} gives you the {game.name_of(npc.gives)}.")
-        game.ask(
-            turn,
+        turn.ask(prose_request(
             ContentKind.DIALOGUE,
             item.name,
             f'"My thanks," says {npc.name}.',
@@ -730,7 +729,7 @@ def give(game: Game, turn: Turn, command: Command) -> None:
             speaker=npc.name,
             persona=npc.persona,
             topic="thanks",
-        )
+        ))
     for quest_key in quests:
         game.complete_quest(turn, quest_key)
 
@@ -752,7 +751,6 @@ def wait(game: Game, turn: Turn, command: Command) -> None:
 
 def save(game: Game, turn: Turn, command: Command) -> None:
     from textgamegen.engine.saves import SaveError, save_name
-    from textgamegen.engine.state import StateError
 
     try:
         name = save_name(command.rest or "quicksave")
@@ -765,7 +763,6 @@ def save(game: Game, turn: Turn, command: Command) -> None:
 
 def load(game: Game, turn: Turn, command: Command) -> None:
     from textgamegen.engine.saves import SaveError
-    from textgamegen.engine.state import StateError
 
     name = command.rest or "quicksave"
     try:
@@ -845,14 +842,13 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
     # of this room): the people, then the things in view.
     here = tuple(game.npc(key).name for key in game.npcs_here())
     here += tuple(game.item(key).name for key in game.visible_items())
-    game.ask(
-        turn,
+    turn.ask(prose_request(
         ContentKind.ACTION,
         "",
         f"You try to {text}, but the attempt comes to nothing.",
         entities=here[:6],
         attempt=True,
-    )
+    ))
 
 
 ACTIONS: dict[str, Handler] = {

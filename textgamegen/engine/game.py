@@ -25,10 +25,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from textgamegen.engine.actions import (
+    ACTIONS,
+    describe_room,
+    is_locked,
+    item_request,
+    npc_request,
+    room_request,
+)
 from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
-from textgamegen.engine.parser import PAIR, VERBS, Command, Parser, Verb, noun_words
+from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
 from textgamegen.engine.state import GameState, StateError
-from textgamegen.engine.world import PLAYER, Item, Npc, Room, World, with_article
+from textgamegen.engine.turn import Turn, name_list, prose_request
+from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
 from textgamegen.safe_text import strip_unsafe
 
 UNDO_LIMIT = 50
@@ -60,56 +69,6 @@ def derive_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
 
 
-WORLD_VERB = "world_verb"
-"""The action of a verb a world declares on an item's use (``verbs = ["light"]``)."""
-
-
-def world_verbs(world: World) -> tuple[Verb, ...]:
-    """Verbs the world's items declare, as parser verbs; the built-in table wins a clash."""
-    words = sorted({verb for item in world.items.values() if item.use for verb in item.use.verbs})
-    if not words:
-        return ()
-    return (
-        Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),
-    )
-
-
-def name_list(names: list[str], article: bool = True) -> str:
-    """Names joined as English ("a, b and c"); ``article`` puts "a"/"an" before each.
-
-    Item lists go through ``Game.item_list``, which uses each item's own article.
-    """
-    shown = [with_article(name) if article else name for name in names]
-    if len(shown) <= 1:
-        return "".join(shown)
-    return ", ".join(shown[:-1]) + " and " + shown[-1]
-
-
-@dataclass
-class Turn:
-    """What one step has produced so far."""
-
-    events: list[Event] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    prose: list[ContentRequest] = field(default_factory=list)
-    refused: bool = False
-    """The command was not understood well enough to act; no turn passes."""
-    quit: bool = False
-    retried: list[ContentRequest] = field(default_factory=list)
-    """Requests from "retry": already seeded, passed through as they are."""
-
-    def say(self, text: str, kind: str = "text") -> None:
-        self.events.append(Event(kind, text))
-
-    def refuse(self, text: str) -> None:
-        self.events.append(Event("error", text))
-        self.refused = True
-
-    def fail(self, text: str) -> None:
-        """The action was tried and did not work; the turn still passes."""
-        self.events.append(Event("error", text))
-
-
 @dataclass
 class Pending:
     """A command waiting for the answer to "Which do you mean ...?"."""
@@ -132,8 +91,6 @@ class Game:
         autosave: bool = True,
         cache: dict[str, str] | None = None,
     ) -> None:
-        from textgamegen.engine.actions import ACTIONS
-
         self.world = world
         self.seed = seed
         self.saves_dir = saves_dir
@@ -324,38 +281,6 @@ class Game:
 
     # Prose.
 
-    def ask(
-        self,
-        turn: Turn,
-        kind: ContentKind,
-        subject: str,
-        fallback: str,
-        cache_key: str | None = None,
-        entities: tuple[str, ...] = (),
-        authored: str = "",
-        **extra: Any,
-    ) -> None:
-        """Queue a request for prose; seed, room, command and story are filled in later.
-
-        Authored text is canon: it is shown here, as the engine's own text, and the
-        request only asks for a line of colour after it (cached under ``cache_key``).
-        """
-        names = tuple(dict.fromkeys(name for name in (subject, *entities) if name))
-        authored = authored.strip()
-        if authored:
-            turn.say(authored)
-        turn.prose.append(
-            ContentRequest(
-                kind=kind,
-                subject=subject,
-                entities=names,
-                cache_key=cache_key,
-                fallback="" if authored else fallback,
-                authored=authored,
-                **extra,
-            )
-        )
-
     def fulfil(self, request: ContentRequest, text: str, *, seen: bool = True) -> None:
         """Take the generated text for a request: cache it (first text wins, unless the
         request came from a retry) and add it to the story.
@@ -399,8 +324,6 @@ class Game:
         Returns:
             Requests with ``cache_key`` set, most likely first.
         """
-        from textgamegen.engine.actions import is_locked, item_request, npc_request, room_request
-
         here = self.room()
         story = tuple(self.state.story[-STORY_CONTEXT:])
         # The very requests a step would make, built by the same functions, so text
@@ -451,8 +374,6 @@ class Game:
         turn = Turn()
         if self.world.intro:
             turn.say(self.world.intro, "system")
-        from textgamegen.engine.actions import describe_room
-
         describe_room(self, turn)
         return self._finish(turn, Command("look", "look"), ticked=False)
 
@@ -536,8 +457,7 @@ class Game:
         turn.changes.append(f"quest:{key}:active")
         turn.say(f"New quest: {quest.title}. {self.goal_text(key)}", "quest")
         giver = self.npc(quest.giver)
-        self.ask(
-            turn,
+        turn.ask(prose_request(
             ContentKind.QUEST,
             quest.title,
             self.goal_text(key),
@@ -547,7 +467,7 @@ class Game:
             speaker=giver.name,
             persona=giver.persona,
             topic=quest.title,
-        )
+        ))
 
     def complete_quest(self, turn: Turn, key: str) -> None:
         quest = self.world.quests[key]
@@ -561,8 +481,7 @@ class Game:
         if quest.next:
             turn.say(f"Next: {quest.next}", "quest")
         giver = self.npc(quest.giver)
-        self.ask(
-            turn,
+        turn.ask(prose_request(
             ContentKind.QUEST,
             quest.title,
             f"You have finished {quest.title}.",
@@ -572,7 +491,7 @@ class Game:
             speaker=giver.name,
             persona=giver.persona,
             topic=quest.title,
-        )
+        ))
 
     def goal_text(self, key: str) -> str:
         """The quest's goal, naming where the person is once the player has been there."""

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from textgamegen.safe_text import strip_unsafe
+
+if TYPE_CHECKING:
+    from textgamegen.engine.world import World
 
 MAX_COMMAND_CHARS = 200
 ARTICLES = frozenset({"the", "a", "an", "some", "my", "this", "that"})
@@ -103,6 +107,20 @@ VERBS: tuple[Verb, ...] = (
     Verb("help", ("help", "h", "?", "commands"), NONE, help="help"),
     Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)"),
 )  # fmt: skip
+
+
+WORLD_VERB = "world_verb"
+"""The action of a verb a world declares on an item's use (``verbs = ["light"]``)."""
+
+
+def world_verbs(world: World) -> tuple[Verb, ...]:
+    """Verbs the world's items declare, as parser verbs; the built-in table wins a clash."""
+    words = sorted({verb for item in world.items.values() if item.use for verb in item.use.verbs})
+    if not words:
+        return ()
+    return (
+        Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),
+    )
 
 
 @dataclass(frozen=True)
