@@ -12,12 +12,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textgamegen.engine.content import ContentKind
+from textgamegen.engine.descriptions import (
+    item_description,
+    npc_description,
+    room_description,
+    scenery_description,
+)
+from textgamegen.engine.exits import door_keys, is_locked
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import LEGEND, draw_map, place_room
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
 from textgamegen.engine.state import StateError
 from textgamegen.engine.turn import Turn, name_list, prose_request
-from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Exit, Item, Npc, Room
+from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Item
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
@@ -26,52 +33,13 @@ Handler = Callable[["Game", Turn, Command], None]
 ROOM_WORDS = frozenset({"room", "around", "here", "surroundings", "area"})
 
 
-def room_fallback(room: Room) -> str:
-    return room.text or f"You are in {room.name}."
-
-
-def item_fallback(item: Item) -> str:
-    if item.text:
-        return item.text
-    if item.plural:
-        return f"They are {item.indefinite.removeprefix('some ')}, much like any others."
-    return f"It is {item.indefinite}, much like any other."
-
-
-def npc_fallback(npc: Npc) -> str:
-    return npc.text or npc.persona or f"You see {npc.name}."
-
-
-def room_request(game: Game, turn: Turn, room: Room) -> None:
-    """Ask for a room's description (its authored text is canon, the model adds colour)."""
-    turn.ask(prose_request(ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
-             entities=room_entities(game, room.key), authored=room.text))
-
-
-def item_request(game: Game, turn: Turn, item: Item) -> None:
-    turn.ask(prose_request(ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
-             authored=item.text))
-
-
-def npc_request(game: Game, turn: Turn, npc: Npc) -> None:
-    turn.ask(prose_request(ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
-             authored=npc.text, persona=npc.persona))
-
-
-def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
-    """Who and what a room's description should mention: its people, then its items."""
-    people = [npc.name for npc in game.world.npcs.values() if npc.location == room_key]
-    here = [game.item(key).name for key in game.contents(room_key)]
-    return tuple(people + here)
-
-
 def describe_room(game: Game, turn: Turn) -> None:
     """The room's heading, its description (prose), what is here and the way out."""
     room = game.room()
     turn.say(room.name, "room")
     here = game.contents(room.key)
     people = [game.npc(key).name for key in game.npcs_here()]
-    room_request(game, turn, room)
+    turn.ask(room_description(game, room))
     if here:
         turn.say(f"You see {game.item_list(here)} here.")
     for key in game.contents(room.key):
@@ -92,14 +60,6 @@ def exit_list(game: Game) -> str:
         else:
             shown.append(direction)
     return ", ".join(shown) or "none"
-
-
-def is_locked(game: Game, exit_: Exit) -> bool:
-    return exit_.locked and f"{game.state.room}.{exit_.direction}" not in game.state.unlocked
-
-
-def door_keys(game: Game) -> list[str]:
-    return [f"exit:{direction}" for direction in game.room().exits]
 
 
 def move_item(game: Game, turn: Turn, key: str, place: str) -> None:
@@ -171,10 +131,10 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         turn.say(f"The {what} leads {exit_.direction}. It is {state}.")
         return
     if key in game.world.npcs:
-        npc_request(game, turn, game.npc(key))
+        turn.ask(npc_description(game.npc(key)))
         return
     item = game.item(key)
-    item_request(game, turn, item)
+    turn.ask(item_description(item))
     if item.container:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")
@@ -194,13 +154,7 @@ def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
     room = game.room()
     words = set(noun_words(phrase))
     if words and words <= set(noun_words(f"{room.name} {room.text}")):
-        turn.ask(prose_request(
-            ContentKind.ITEM,
-            room.name,
-            room_fallback(room),
-            cache_key=f"room:{room.key}",
-            entities=room_entities(game, room.key),
-        ))
+        turn.ask(scenery_description(game, room))
         return
     turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
 

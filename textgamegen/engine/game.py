@@ -16,35 +16,25 @@ quests, inventory, quit) take no turn.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from textgamegen.engine.actions import (
-    ACTIONS,
-    describe_room,
-    is_locked,
-    item_request,
-    npc_request,
-    room_request,
-)
+from textgamegen.engine.actions import ACTIONS, describe_room
 from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
+from textgamegen.engine.descriptions import PREFETCH_LIMIT, STORY_CONTEXT, prefetch_requests
 from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
 from textgamegen.engine.state import GameState, StateError
-from textgamegen.engine.turn import Turn, name_list, prose_request
+from textgamegen.engine.turn import Turn, derive_seed, name_list, prose_request
 from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
 from textgamegen.safe_text import strip_unsafe
 
 UNDO_LIMIT = 50
-STORY_CONTEXT = 6
 MAX_PROSE_CHARS = 4000
-PREFETCH_LIMIT = 8
-"""At most this many descriptions are written ahead while the player reads."""
 META_ACTIONS = frozenset(
     {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory",
      "hint", "map"}
@@ -61,12 +51,6 @@ def new_autosave_name(world: str) -> str:
     world = re.sub(r"[^a-z0-9]+", "-", world.casefold()).strip("-")[:12].strip("-") or "world"
     stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime())
     return f"autosave-{world}-{stamp}-{secrets.token_hex(2)}"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A stable 31-bit seed from the game seed and any parts (turn, index, retry)."""
-    text = ":".join(str(part) for part in (seed, *parts))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
 
 
 @dataclass
@@ -309,51 +293,8 @@ class Game:
         self.state.add_story(text)
 
     def prefetch_requests(self, limit: int = PREFETCH_LIMIT) -> list[ContentRequest]:
-        """Descriptions the player is likely to ask for next and that are not cached yet.
-
-        First the rooms behind the exits that are open now, then the items in view, then
-        the people here: each request is the one ``step`` would make for "go <exit>",
-        "examine <item>" or "examine <person>" (same cache key, subject, entities and
-        fallback), so text written for it ahead of time and handed back with
-        ``fulfil(request, text, seen=False)`` is what the step then shows from the cache.
-        Seeds come from the game seed and the cache key. Nothing here changes the game.
-
-        Args:
-            limit: at most this many requests.
-
-        Returns:
-            Requests with ``cache_key`` set, most likely first.
-        """
-        here = self.room()
-        story = tuple(self.state.story[-STORY_CONTEXT:])
-        # The very requests a step would make, built by the same functions, so text
-        # written ahead is what the step then finds in the cache.
-        scratch = Turn()
-        where: list[tuple[str, str]] = []
-        for direction, exit_ in here.exits.items():
-            if is_locked(self, exit_):
-                continue
-            room = self.world.rooms[exit_.to]
-            room_request(self, scratch, room)
-            where.append((f"go {direction}", room.name))
-        for key in self.visible_items():
-            item_request(self, scratch, self.item(key))
-            where.append((f"examine {self.item(key).name}", here.name))
-        for key in self.npcs_here():
-            npc_request(self, scratch, self.npc(key))
-            where.append((f"examine {self.npc(key).name}", here.name))
-        wanted = [replace(request, command=command, room=room)
-                  for request, (command, room) in zip(scratch.prose, where)]
-        requests: list[ContentRequest] = []
-        keys: set[str] = set()
-        for request in wanted:
-            key = request.cache_key or ""
-            if key in self.cache or key in keys:
-                continue
-            keys.add(key)
-            seed = derive_seed(self.seed, "prefetch", key)
-            requests.append(replace(request, seed=seed, story=story))
-        return requests[:limit]
+        """Descriptions to write ahead while the player reads (``descriptions.py``)."""
+        return prefetch_requests(self, limit)
 
     def retry_requests(self) -> list[ContentRequest]:
         """The last step's prose requests again, with new seeds; their text may replace

@@ -6,11 +6,18 @@ knows nothing of ``Game``, so the actions can use it without importing the game 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from textgamegen.engine.content import ContentKind, ContentRequest, Event
 from textgamegen.engine.world import with_article
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A stable 31-bit seed from the game seed and any parts (turn, index, retry)."""
+    text = ":".join(str(part) for part in (seed, *parts))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
 
 
 def name_list(names: list[str], article: bool = True) -> str:
