@@ -144,7 +144,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from textgamegen import paths
     from textgamegen.engine.game import Game
     from textgamegen.engine.playthrough import ScriptError, read_script, run_script
-    from textgamegen.engine.saves import SaveError, load_game
+    from textgamegen.engine.saves import SaveError
     from textgamegen.engine.world import WorldError, load_world
     from textgamegen.engine.worlds import find_world
 
@@ -156,8 +156,8 @@ def run_headless(args: argparse.Namespace) -> int:
         read_script(args.script)
         if args.load:
             world = load_world(find_world(args.world)) if args.world else None
-            game = load_game(args.load, saves_dir, world=world)
-            game.autosave = False
+            game = Game.load(args.load, saves_dir, world=world)
+            game.saving.autosave = False
         else:
             world = load_world(find_world(args.world or DEFAULT_WORLD))
             # No autosave: a test run must never overwrite the player's autosave.

@@ -22,6 +22,7 @@ from textgamegen.engine.exits import door_keys, is_locked
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import LEGEND, draw_map, place_room
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
+from textgamegen.engine.saves import SaveError, save_name
 from textgamegen.engine.state import StateError
 from textgamegen.engine.turn import Turn, name_list, prose_request
 from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Item
@@ -704,11 +705,9 @@ def wait(game: Game, turn: Turn, command: Command) -> None:
 
 
 def save(game: Game, turn: Turn, command: Command) -> None:
-    from textgamegen.engine.saves import SaveError, save_name
-
     try:
         name = save_name(command.rest or "quicksave")
-        path = game.save_to(name)
+        path = game.saving.save(game, name)
     except (SaveError, StateError, OSError) as error:
         turn.say(f"Not saved: {error}", "error")
         return
@@ -716,8 +715,6 @@ def save(game: Game, turn: Turn, command: Command) -> None:
 
 
 def load(game: Game, turn: Turn, command: Command) -> None:
-    from textgamegen.engine.saves import SaveError
-
     name = command.rest or "quicksave"
     try:
         game.load_from(name)
@@ -780,7 +777,9 @@ def map_(game: Game, turn: Turn, command: Command) -> None:
 
 
 def quit_(game: Game, turn: Turn, command: Command) -> None:
-    game.autosave_now(turn)
+    problem = game.saving.on_quit(game)
+    if problem:
+        turn.say(f"Autosave failed: {problem}", "error")
     turn.quit = True
     turn.say("Goodbye.", "system")
 

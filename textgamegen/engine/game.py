@@ -16,9 +16,6 @@ quests, inventory, quit) take no turn.
 
 from __future__ import annotations
 
-import re
-import secrets
-import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +25,13 @@ from textgamegen.engine.actions import ACTIONS, describe_room
 from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
 from textgamegen.engine.descriptions import PREFETCH_LIMIT, STORY_CONTEXT, prefetch_requests
 from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
+from textgamegen.engine.saves import (
+    SaveError,
+    SavePolicy,
+    is_autosave,
+    new_autosave_name,
+    open_save,
+)
 from textgamegen.engine.state import GameState, StateError
 from textgamegen.engine.turn import Turn, derive_seed, name_list, prose_request
 from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
@@ -39,18 +43,6 @@ META_ACTIONS = frozenset(
     {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory",
      "hint", "map"}
 )
-
-
-def new_autosave_name(world: str) -> str:
-    """A fresh autosave slot for a new game: "autosave-lanternfall-261129-041502-9f3a".
-
-    Every game autosaves into its own slot, so starting another game never overwrites the
-    autosave of one already played; "Continue" picks the newest slot.
-    """
-    # Short and plain enough to pass saves.save_name unchanged (40 characters at most).
-    world = re.sub(r"[^a-z0-9]+", "-", world.casefold()).strip("-")[:12].strip("-") or "world"
-    stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime())
-    return f"autosave-{world}-{stamp}-{secrets.token_hex(2)}"
 
 
 @dataclass
@@ -77,9 +69,9 @@ class Game:
     ) -> None:
         self.world = world
         self.seed = seed
-        self.saves_dir = saves_dir
-        self.autosave_every = autosave_every
-        self.autosave = autosave
+        self.saving = SavePolicy(saves_dir, new_autosave_name(world.name), autosave_every,
+                                 autosave, saved_turn=state.turn)  # fmt: skip
+        """Where this game saves, and when it saves itself (``engine/saves.py``)."""
         self.state = state
         self.cache: dict[str, str] = dict(cache or {})
         self.parser = Parser(VERBS + world_verbs(world))
@@ -92,8 +84,6 @@ class Game:
         self._retries = 0
         self._replaceable: set[str] = set()
         self._pending: Pending | None = None
-        self.autosave_name = new_autosave_name(world.name)
-        """The save slot this game autosaves into (kept when an autosave is loaded)."""
 
     @classmethod
     def new(
@@ -496,8 +486,8 @@ class Game:
             extra = [Event("text", r.fallback) for r in requests if r.fallback and not r.authored]
             turn.events[at:at] = extra
             requests = []
-        if ticked:
-            self._autosave(turn)
+        if ticked and (problem := self.saving.after_turn(self)):
+            turn.say(f"Autosave failed: {problem}", "error")
         return StepResult(
             command=command.text,
             events=turn.events,
@@ -518,43 +508,18 @@ class Game:
         turn.changes.append("undo")
         turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", "system")
 
-    def save_to(self, name: str) -> Path:
-        from textgamegen.engine.saves import save_game
-
-        if self.saves_dir is None:
-            raise StateError("saving is off in this game (no saves folder)")
-        return save_game(self, name, self.saves_dir)
-
     def load_from(self, name: str) -> None:
-        """Replace this game's state with a save's; on any error nothing changes."""
-        from textgamegen.engine.saves import load_game
-
-        if self.saves_dir is None:
+        """Replace this game's state with a save's (the in-game "load"); on any error
+        nothing changes."""
+        if self.saving.saves_dir is None:
             raise StateError("loading is off in this game (no saves folder)")
         # Typed in the game: names in the saves folder only, never a path elsewhere.
-        loaded = load_game(name, self.saves_dir, world=self.world, allow_path=False)
+        loaded = Game.load(name, self.saving.saves_dir, world=self.world, allow_path=False)
         self._undo.append(self.state)
         self.state = loaded.state
         self.seed = loaded.seed
         self.cache.update(loaded.cache)
         self._pending = None
-
-    def _autosave(self, turn: Turn) -> None:
-        if not (self.autosave and self.saves_dir is not None and self.autosave_every > 0):
-            return
-        if self.state.turn % self.autosave_every:
-            return
-        self.autosave_now(turn)
-
-    def autosave_now(self, turn: Turn) -> None:
-        from textgamegen.engine.saves import SaveError, save_game
-
-        if not (self.autosave and self.saves_dir is not None):
-            return
-        try:
-            save_game(self, self.autosave_name, self.saves_dir)
-        except (OSError, SaveError) as error:
-            turn.say(f"Autosave failed: {error}", "error")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -593,3 +558,31 @@ class Game:
         state = GameState.from_dict(data.get("state"), world)
         state.story = [strip_unsafe(line) for line in state.story]
         return cls(world, state, seed, saves_dir, autosave_every, cache=cache)
+
+    @classmethod
+    def load(
+        cls,
+        name_or_path: str,
+        saves_dir: Path,
+        world: World | None = None,
+        *,
+        allow_path: bool = True,
+    ) -> Game:
+        """Load a saved game by name or path (``saves.open_save`` says how it is found).
+
+        Raises:
+            SaveError: the file is missing, broken, of an unknown version, or does not fit
+                its world. Nothing on disk is changed.
+        """
+        opened = open_save(name_or_path, saves_dir, world, allow_path=allow_path)
+        try:
+            game = cls.from_dict(opened.game, opened.world, saves_dir=saves_dir)
+        except StateError as error:
+            raise SaveError(
+                f"{opened.path}: the save does not fit world '{opened.world.name}': {error}"
+            ) from None
+        if is_autosave(opened.path.stem):
+            # Continuing a game autosaves into its own slot again; a named save played on
+            # starts a slot of its own, so it never overwrites another game's autosave.
+            game.saving.autosave_name = opened.path.stem
+        return game

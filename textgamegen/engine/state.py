@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from textgamegen.engine.maps import Place, layout
+from textgamegen.engine.maps import Place, layout, place_room
 from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, World
 
 STORY_LIMIT = 60
@@ -154,8 +154,6 @@ def _places(data: dict[str, Any], world: World, visited: set[str]) -> dict[str, 
         for room, cell in layout(world, visited).items():
             if room in missing and cell not in places.values():
                 places[room] = cell
-        from textgamegen.engine.maps import place_room
-
         for room in sorted(visited - set(places)):
             place_room(places, world.start, "east", room)
     return places

@@ -210,7 +210,7 @@ class GameScreen(Screen[None]):
         if "won" in result.changes:  # the winning step only, not every step after it
             self.notify("You have won! Play on, or start a new game.", title="The end")
         if result.quit:
-            self.tgg.game_quit()
+            self.tgg.action_quit()  # the game has autosaved itself
         return result
 
     def show_result(self, result: StepResult) -> None:
