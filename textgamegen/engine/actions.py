@@ -21,6 +21,7 @@ from textgamegen.engine.descriptions import (
 from textgamegen.engine.exits import door_keys, is_locked
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import LEGEND, draw_map, place_room
+from textgamegen.engine.nouns import match, names_any, resolve
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
 from textgamegen.engine.saves import SaveError, save_name
 from textgamegen.engine.state import StateError
@@ -119,10 +120,10 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         describe_room(game, turn)
         return
     scope = game.visible_items() + game.carried_items() + game.npcs_here() + door_keys(game)
-    if command.verb == "look" and not _names_any(game, command.noun, scope):
+    if command.verb == "look" and not names_any(game, command.noun, scope):
         _look_at_scenery(game, turn, command.noun)
         return
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
     if key.startswith("exit:"):
@@ -151,7 +152,7 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
 
 
 def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
-    """"look out to sea": the room's own words name it, or say plainly it is not here."""
+    """ "look out to sea": the room's own words name it, or say plainly it is not here."""
     room = game.room()
     words = set(noun_words(phrase))
     if words and words <= set(noun_words(f"{room.name} {room.text}")):
@@ -174,14 +175,12 @@ def take(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse("Take what?")
         return
     scope = game.visible_items() + game.npcs_here()
-    held = [
-        key for key in game.carried_items() if game.resolve(Turn(), command.noun, [key]) is not None
-    ]
-    if held and not _names_any(game, command.noun, scope):
+    held = [key for key in game.carried_items() if match(game, command.noun, [key]).found]
+    if held and not names_any(game, command.noun, scope):
         what = f"the {game.name_of(held[0])}" if len(held) == 1 else "that"
         turn.fail(f"You already have {what}.")
         return
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
     if key in game.world.npcs:
@@ -193,10 +192,6 @@ def take(game: Game, turn: Turn, command: Command) -> None:
         return
     move_item(game, turn, key, PLAYER)
     turn.say(f"You take the {item.name}.")
-
-
-def _names_any(game: Game, phrase: str, keys: list[str]) -> bool:
-    return any(game.resolve(Turn(), phrase, [key]) is not None for key in keys)
 
 
 def drop(game: Game, turn: Turn, command: Command) -> None:
@@ -212,7 +207,7 @@ def drop(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun:
         turn.refuse("Drop what?")
         return
-    key = game.resolve(turn, command.noun, game.carried_items(), command=command)
+    key = resolve(game, turn, command.noun, game.carried_items(), command=command)
     if key is None:
         return
     move_item(game, turn, key, game.state.room)
@@ -223,12 +218,13 @@ def put(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Put what in what? (put THING in CONTAINER)")
         return
-    thing = game.resolve(
-        turn, command.noun, game.carried_items() + game.visible_items(), command=command
+    thing = resolve(
+        game, turn, command.noun, game.carried_items() + game.visible_items(), command=command
     )
     if thing is None:
         return
-    target = game.resolve(
+    target = resolve(
+        game,
         turn,
         command.noun2,
         game.visible_items() + game.carried_items(),
@@ -265,7 +261,7 @@ def _open_or_close(game: Game, turn: Turn, command: Command, opening: bool) -> N
         turn.refuse(f"{verb.capitalize()} what?")
         return
     scope = game.visible_items() + game.carried_items() + door_keys(game)
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
     if key.startswith("exit:"):
@@ -305,7 +301,7 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse("Unlock what?")
         return
     scope = door_keys(game) + game.visible_items() + game.carried_items()
-    target = game.resolve(turn, command.noun, scope, command=command)
+    target = resolve(game, turn, command.noun, scope, command=command)
     if target is None:
         return
     if target.startswith("exit:"):
@@ -324,7 +320,9 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
             turn.fail(f"The {what} is not locked.")
             return
     if command.noun2:
-        key = game.resolve(turn, command.noun2, game.carried_items(), slot="noun2", command=command)
+        key = resolve(
+            game, turn, command.noun2, game.carried_items(), slot="noun2", command=command
+        )
         if key is None:
             return
         if key != needed:
@@ -343,20 +341,22 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
         game.state.locked.discard(target)
         turn.changes.append(f"unlock:{target}")
     turn.say(f"You unlock the {what} with the {game.name_of(key)}.")
-    turn.ask(prose_request(
-        ContentKind.ACTION,
-        what,
-        f"The {what} gives with a heavy click.",
-        entities=(game.name_of(key),),
-    ))
+    turn.ask(
+        prose_request(
+            ContentKind.ACTION,
+            what,
+            f"The {what} gives with a heavy click.",
+            entities=(game.name_of(key),),
+        )
+    )
 
 
 def read(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun:
         turn.refuse("Read what?")
         return
-    key = game.resolve(
-        turn, command.noun, game.carried_items() + game.visible_items(), command=command
+    key = resolve(
+        game, turn, command.noun, game.carried_items() + game.visible_items(), command=command
     )
     if key is None:
         return
@@ -369,14 +369,15 @@ def use(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse("Use what?")
         return
     scope = game.carried_items() + game.visible_items()
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
     item = game.item(key)
     effect = item.use
     target = ""
     if command.noun2:
-        found = game.resolve(
+        found = resolve(
+            game,
             turn,
             command.noun2,
             scope + game.npcs_here() + door_keys(game),
@@ -430,7 +431,9 @@ def use(game: Game, turn: Turn, command: Command) -> None:
         game.state.flags.add(effect.flag)
         turn.changes.append(f"flag:{effect.flag}")
     entities = (game.name_of(target),) if target else ()
-    turn.ask(prose_request(ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text))
+    turn.ask(
+        prose_request(ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text)
+    )
 
 
 def world_verb(game: Game, turn: Turn, command: Command) -> None:
@@ -446,7 +449,7 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse(f"{verb.capitalize()} what?")
         return
     if command.noun2:
-        tool = game.resolve(turn, command.noun2, scope, slot="noun2", command=command)
+        tool = resolve(game, turn, command.noun2, scope, slot="noun2", command=command)
         if tool is None:
             return
         if tool not in tools:
@@ -463,13 +466,13 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
             targets.setdefault(on, key)
     own = {key: key for key in tools}
     reachable = [key for key in targets if key in scope + game.npcs_here()]
-    if _names_any(game, command.noun, reachable):
-        target = game.resolve(turn, command.noun, reachable, command=command)
+    if names_any(game, command.noun, reachable):
+        target = resolve(game, turn, command.noun, reachable, command=command)
         if target is None:
             return
         tool, noun2 = targets[target], game.name_of(target)
-    elif _names_any(game, command.noun, list(own)):
-        tool = game.resolve(turn, command.noun, list(own), command=command)
+    elif names_any(game, command.noun, list(own)):
+        tool = resolve(game, turn, command.noun, list(own), command=command)
         if tool is None:
             return
         noun2 = ""
@@ -490,34 +493,38 @@ def _use_verbs(item: Item) -> tuple[str, ...]:
 
 
 def buy(game: Game, turn: Turn, command: Command) -> None:
-    """"buy oil": give the seller what they want for it, if the player has it."""
+    """ "buy oil": give the seller what they want for it, if the player has it."""
     if not command.noun:
         turn.refuse("Buy what?")
         return
     sellers = [
         key
         for key in game.npcs_here()
-        if game.npc(key).gives and game.npc(key).wants
+        if game.npc(key).gives
+        and game.npc(key).wants
         and game.state.locations[game.npc(key).gives] == key
     ]
     if command.noun2 and command.prep == "from":
-        seller = game.resolve(turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
+        seller = resolve(game, turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
         if seller is None:
             return
         sellers = [key for key in sellers if key == seller]
     goods = {game.npc(key).gives: key for key in sellers}
-    if not _names_any(game, command.noun, list(goods)):
-        turn.refuse(f"Nobody here sells {command.noun}." if game.npcs_here() else
-                    "There is no one here to buy from.")
+    if not names_any(game, command.noun, list(goods)):
+        turn.refuse(
+            f"Nobody here sells {command.noun}."
+            if game.npcs_here()
+            else "There is no one here to buy from."
+        )
         return
-    thing = game.resolve(turn, command.noun, list(goods), command=command)
+    thing = resolve(game, turn, command.noun, list(goods), command=command)
     if thing is None:
         return
     npc = game.npc(goods[thing])
     price = game.item(npc.wants)
     if command.noun2 and command.prep == "with":
-        offered = game.resolve(
-            turn, command.noun2, game.carried_items(), slot="noun2", command=command
+        offered = resolve(
+            game, turn, command.noun2, game.carried_items(), slot="noun2", command=command
         )
         if offered is None:
             return
@@ -526,8 +533,7 @@ def buy(game: Game, turn: Turn, command: Command) -> None:
             return
     if npc.wants not in game.carried():
         turn.refuse(
-            f"{npc.name} wants {price.indefinite} for the {game.name_of(thing)}, "
-            "and you have none."
+            f"{npc.name} wants {price.indefinite} for the {game.name_of(thing)}, and you have none."
         )
         return
     give(game, turn, Command("give", command.text, noun=price.name, noun2=npc.name, prep="to"))
@@ -564,7 +570,8 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
             return
         key = people[0]
     else:
-        found = game.resolve(
+        found = resolve(
+            game,
             turn,
             command.noun,
             game.npcs_here() + game.visible_items() + game.carried_items(),
@@ -577,16 +584,18 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
         turn.fail(f"The {game.name_of(key)} has nothing to say.")
         return
     npc = game.npc(key)
-    turn.ask(prose_request(
-        ContentKind.DIALOGUE,
-        npc.name,
-        f'"Well met," says {npc.name}.',
-        cache_key=None if npc.greeting else f"npc:{key}:greeting",
-        authored=npc.greeting,
-        speaker=npc.name,
-        persona=npc.persona,
-        topic="greeting",
-    ))
+    turn.ask(
+        prose_request(
+            ContentKind.DIALOGUE,
+            npc.name,
+            f'"Well met," says {npc.name}.',
+            cache_key=None if npc.greeting else f"npc:{key}:greeting",
+            authored=npc.greeting,
+            speaker=npc.name,
+            persona=npc.persona,
+            topic="greeting",
+        )
+    )
     for quest_key, quest in game.world.quests.items():
         state = game.state.quests[quest_key]
         if quest.goal.kind == "talk" and quest.goal.target == key and state == "active":
@@ -608,7 +617,7 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Ask whom about what? (ask PERSON about TOPIC)")
         return
-    key = game.resolve(turn, command.noun, game.npcs_here(), command=command)
+    key = resolve(game, turn, command.noun, game.npcs_here(), command=command)
     if key is None:
         return
     npc = game.npc(key)
@@ -624,37 +633,41 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
     subject = command.noun2
     if topic:
         # Asked again, the authored answer stands; the colour after it is new each time.
-        turn.ask(prose_request(
-            ContentKind.DIALOGUE,
-            subject,
-            "",
-            authored=npc.topics[topic],
-            entities=(npc.name,),
-            speaker=npc.name,
-            persona=npc.persona,
-            topic=topic,
-        ))
+        turn.ask(
+            prose_request(
+                ContentKind.DIALOGUE,
+                subject,
+                "",
+                authored=npc.topics[topic],
+                entities=(npc.name,),
+                speaker=npc.name,
+                persona=npc.persona,
+                topic=topic,
+            )
+        )
     else:
         fallback = npc.unknown or f"{npc.name} has nothing to say about {subject}."
-        turn.ask(prose_request(
-            ContentKind.DIALOGUE,
-            subject,
-            fallback,
-            entities=(npc.name,),
-            speaker=npc.name,
-            persona=npc.persona,
-            topic=subject,
-        ))
+        turn.ask(
+            prose_request(
+                ContentKind.DIALOGUE,
+                subject,
+                fallback,
+                entities=(npc.name,),
+                speaker=npc.name,
+                persona=npc.persona,
+                topic=subject,
+            )
+        )
 
 
 def give(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Give what to whom? (give THING to PERSON)")
         return
-    thing = game.resolve(turn, command.noun, game.carried_items(), command=command)
+    thing = resolve(game, turn, command.noun, game.carried_items(), command=command)
     if thing is None:
         return
-    person = game.resolve(turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
+    person = resolve(game, turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
     if person is None:
         return
     npc, item = game.npc(person), game.item(thing)
@@ -675,16 +688,18 @@ def give(game: Game, turn: Turn, command: Command) -> None:
         if npc.gives and game.state.locations[npc.gives] == person:
             move_item(game, turn, npc.gives, PLAYER)
             turn.say(f"{npc.name} gives you the {game.name_of(npc.gives)}.")
-        turn.ask(prose_request(
-            ContentKind.DIALOGUE,
-            item.name,
-            f'"My thanks," says {npc.name}.',
-            authored=npc.thanks,
-            entities=(npc.name,),
-            speaker=npc.name,
-            persona=npc.persona,
-            topic="thanks",
-        ))
+        turn.ask(
+            prose_request(
+                ContentKind.DIALOGUE,
+                item.name,
+                f'"My thanks," says {npc.name}.',
+                authored=npc.thanks,
+                entities=(npc.name,),
+                speaker=npc.name,
+                persona=npc.persona,
+                topic="thanks",
+            )
+        )
     for quest_key in quests:
         game.complete_quest(turn, quest_key)
 
@@ -795,13 +810,15 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
     # of this room): the people, then the things in view.
     here = tuple(game.npc(key).name for key in game.npcs_here())
     here += tuple(game.item(key).name for key in game.visible_items())
-    turn.ask(prose_request(
-        ContentKind.ACTION,
-        "",
-        f"You try to {text}, but the attempt comes to nothing.",
-        entities=here[:6],
-        attempt=True,
-    ))
+    turn.ask(
+        prose_request(
+            ContentKind.ACTION,
+            "",
+            f"You try to {text}, but the attempt comes to nothing.",
+            entities=here[:6],
+            attempt=True,
+        )
+    )
 
 
 ACTIONS: dict[str, Handler] = {

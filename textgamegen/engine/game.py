@@ -17,13 +17,15 @@ quests, inventory, quit) take no turn.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from textgamegen.engine.actions import ACTIONS, describe_room
 from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
 from textgamegen.engine.descriptions import PREFETCH_LIMIT, STORY_CONTEXT, prefetch_requests
+from textgamegen.engine.exits import exit_direction
+from textgamegen.engine.nouns import Pending, answer_pending
 from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
 from textgamegen.engine.saves import (
     SaveError,
@@ -43,15 +45,6 @@ META_ACTIONS = frozenset(
     {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory",
      "hint", "map"}
 )
-
-
-@dataclass
-class Pending:
-    """A command waiting for the answer to "Which do you mean ...?"."""
-
-    command: Command
-    slot: str
-    keys: list[str]
 
 
 class Game:
@@ -83,7 +76,8 @@ class Game:
         self._last_prose: list[ContentRequest] = []
         self._retries = 0
         self._replaceable: set[str] = set()
-        self._pending: Pending | None = None
+        self.pending: Pending | None = None
+        """A command waiting for the answer to "Which do you mean ...?" (``nouns.py``)."""
 
     @classmethod
     def new(
@@ -208,50 +202,10 @@ class Game:
             return self.world.items[key].names
         if key in self.world.npcs:
             return self.world.npcs[key].names
-        if key.startswith("exit:"):
-            exit_ = self.room().exits[key[5:]]
+        if direction := exit_direction(key):
+            exit_ = self.room().exits[direction]
             return (exit_.direction, exit_.door) if exit_.door else (exit_.direction,)
         return (key,)
-
-    def resolve(
-        self,
-        turn: Turn,
-        phrase: str,
-        keys: list[str],
-        slot: str = "noun",
-        command: Command | None = None,
-    ) -> str | None:
-        """The one key among ``keys`` that ``phrase`` names, or None after telling the player.
-
-        An exact name or alias beats a partial one ("key" is an alias of both keys, so it
-        is ambiguous; "brass" names only the brass key).
-        """
-        words = noun_words(phrase)
-        if not words:
-            turn.refuse("What do you mean?")
-            return None
-        scored: dict[int, list[str]] = {}
-        for key in dict.fromkeys(keys):
-            best = 0
-            for name in self.names_of(key):
-                name_words = noun_words(name)
-                if words == name_words:
-                    best = 3
-                elif set(words) <= set(name_words):
-                    best = max(best, 2)
-            if best:
-                scored.setdefault(best, []).append(key)
-        if not scored:
-            turn.refuse(f"You don't see any {' '.join(words)} here.")
-            return None
-        found = scored[max(scored)]
-        if len(found) > 1:
-            names = [f"the {self.name_of(key)}" for key in found]
-            turn.refuse(f"Which do you mean: {', '.join(names[:-1])} or {names[-1]}?")
-            if command is not None:
-                self._pending = Pending(command, slot, found)
-            return None
-        return found[0]
 
     # Prose.
 
@@ -316,7 +270,7 @@ class Game:
             return self._step(command)
         except Exception as error:  # noqa: BLE001 - the player must never see a traceback
             self.state = before
-            self._pending = None
+            self.pending = None
             text = (
                 f"Something went wrong inside the game ({type(error).__name__}); nothing changed."
             )
@@ -337,7 +291,7 @@ class Game:
             command = self.parser.parse(self._last_command)
         elif command.action not in ("empty", "retry"):
             self._last_command = command.text
-        command = self._answer_pending(command)
+        command = answer_pending(self, command)
         turn = Turn()
         handler = self.actions.get(command.action, self.actions["freeform"])
         if command.action in META_ACTIONS:
@@ -359,21 +313,6 @@ class Game:
         self._check_quests(turn)
         self._check_win(turn)
         return self._finish(turn, command, ticked=True)
-
-    def _answer_pending(self, command: Command) -> Command:
-        """Turn "brass" after "Which do you mean ...?" into the command that asked."""
-        pending, self._pending = self._pending, None
-        if pending is None or command.action not in ("freeform", "examine", "take"):
-            return command
-        answer = noun_words(command.text)
-        matches = [
-            key
-            for key in pending.keys
-            if any(answer and set(answer) <= set(noun_words(name)) for name in self.names_of(key))
-        ]
-        if len(matches) != 1:
-            return command
-        return replace(pending.command, **{pending.slot: self.name_of(matches[0])})
 
     def _check_quests(self, turn: Turn) -> None:
         for key, quest in self.world.quests.items():
@@ -519,7 +458,7 @@ class Game:
         self.state = loaded.state
         self.seed = loaded.seed
         self.cache.update(loaded.cache)
-        self._pending = None
+        self.pending = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
