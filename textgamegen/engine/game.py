@@ -10,8 +10,8 @@ the turn and the request's index, so the same commands give the same requests.
 A command that the parser cannot pin down (an unknown noun, "Which do you mean ...?")
 takes no turn, and neither does one that is refused ("You can't go down from here"): a
 step that only says why nothing happened changes nothing. Every other game command takes
-one turn and can be undone. Meta commands (help, hint, map, undo, retry, rate, save, load,
-quests, inventory, quit) take no turn.
+one turn and can be undone. Meta commands (the verbs the parser's table marks ``meta``:
+help, hint, map, undo, retry, rate, save, load, quests, inventory, quit) take no turn.
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ from textgamegen.safe_text import strip_unsafe
 
 UNDO_LIMIT = 50
 MAX_PROSE_CHARS = 4000
-META_ACTIONS = frozenset(
-    {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory",
-     "hint", "map"}
-)
 
 
 class Game:
@@ -294,7 +290,7 @@ class Game:
         command = answer_pending(self, command)
         turn = Turn()
         handler = self.actions.get(command.action, self.actions["freeform"])
-        if command.action in META_ACTIONS:
+        if command.action in self.parser.meta_actions:
             handler(self, turn, command)
             return self._finish(turn, command, ticked=False)
         before = self.state.copy()
