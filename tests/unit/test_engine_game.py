@@ -337,3 +337,21 @@ def test_match_is_pure_and_resolve_reports(tiny_game: Game, phrase: str, found: 
     assert key == (found[0] if len(found) == 1 else None)
     assert turn.refused == (key is None) and len(turn.events) == (key is None)
     assert (tiny_game.pending is not None) == (len(found) > 1)
+
+
+def test_kinds_and_states_are_enums_that_read_as_their_words(tiny_world: World) -> None:
+    from textgamegen.engine.content import Event, EventKind
+    from textgamegen.engine.exits import exit_direction, exit_key
+    from textgamegen.engine.world import GoalKind, QuestState
+
+    game = Game.new(tiny_world, seed=0)
+    events = [event for command in ("look", "talk to sage", "x zz") for event in
+              game.step(command).events]  # fmt: skip
+    assert events and all(type(event.kind) is EventKind for event in events)
+    assert Event("system", "from the UI").kind is EventKind.SYSTEM
+    assert {type(quest.goal.kind) for quest in tiny_world.quests.values()} == {GoalKind}
+    assert all(type(state) is QuestState for state in game.state.quests.values())
+    # The words stay what the UI, transcripts and saves show.
+    assert f"{EventKind.ERROR}" == str(EventKind.ERROR) == "error"
+    assert f"{QuestState.NOT_STARTED}" == "not started" and GoalKind.BRING == "bring"
+    assert exit_direction(exit_key("north")) == "north" and exit_direction("lantern") == ""

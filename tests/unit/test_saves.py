@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -297,3 +298,29 @@ def test_saves_dir_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "elsewhere"))
     assert paths.saves_dir() == tmp_path / "elsewhere"
     assert os.environ["TEXTGAMEGEN_SAVES_DIR"].endswith("elsewhere")
+
+
+@pytest.mark.parametrize(
+    "saved", ["saves/lanternfall-midgame.json", "tests/fixtures/saves/lanternfall-v1-no-map.json"]
+)
+def test_saves_written_before_the_enums_load_and_save_byte_for_byte(
+    saved: str, tmp_path: Path
+) -> None:
+    """Quest states are enums now; a save still holds the same words, so an old save loads
+    and, saved again, writes the same game object."""
+    from textgamegen.engine.world import QuestState
+
+    old = json.loads((REPO / saved).read_text(encoding="utf-8"))
+    game = Game.load(str(REPO / saved), tmp_path)
+    assert set(game.state.quests.values()) <= set(QuestState)
+    assert all(type(state) is QuestState for state in game.state.quests.values())
+    again = json.loads(save_game(game, "again", tmp_path).read_text(encoding="utf-8"))
+    old_state, new_state = old["game"]["state"], again["game"]["state"]
+    assert new_state["quests"] == old_state["quests"]
+    if "map" in old_state:  # the current version: the same file, but for the time
+        def text(path: Path) -> str:
+            return re.sub(r'"saved_at": "[^"]*"', "", path.read_text(encoding="utf-8"))
+
+        assert text(tmp_path / "again.json") == text(REPO / saved)
+    else:  # a version 1 save gains a map and nothing else
+        assert {**new_state, "map": None} == {**old_state, "map": None}

@@ -11,22 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from textgamegen.engine.content import ContentKind
+from textgamegen.engine.content import ContentKind, EventKind
 from textgamegen.engine.descriptions import (
     item_description,
     npc_description,
     room_description,
     scenery_description,
 )
-from textgamegen.engine.exits import door_keys, is_locked
+from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_locked, way_key
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import LEGEND, draw_map, place_room
 from textgamegen.engine.nouns import match, names_any, resolve
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
+from textgamegen.engine.quests import complete_quest, goal_text, start_quest
 from textgamegen.engine.saves import SaveError, save_name
 from textgamegen.engine.state import StateError
 from textgamegen.engine.turn import Turn, name_list, prose_request
-from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Item
+from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, GoalKind, Item, QuestState
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
@@ -38,7 +39,7 @@ ROOM_WORDS = frozenset({"room", "around", "here", "surroundings", "area"})
 def describe_room(game: Game, turn: Turn) -> None:
     """The room's heading, its description (prose), what is here and the way out."""
     room = game.room()
-    turn.say(room.name, "room")
+    turn.say(room.name, EventKind.ROOM)
     here = game.contents(room.key)
     people = [game.npc(key).name for key in game.npcs_here()]
     turn.ask(room_description(game, room))
@@ -126,8 +127,8 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
     key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
-    if key.startswith("exit:"):
-        exit_ = game.room().exits[key[5:]]
+    if direction := exit_direction(key):
+        exit_ = game.room().exits[direction]
         state = "locked" if is_locked(game, exit_) else "open"
         what = exit_.door or f"way {exit_.direction}"
         turn.say(f"The {what} leads {exit_.direction}. It is {state}.")
@@ -264,8 +265,8 @@ def _open_or_close(game: Game, turn: Turn, command: Command, opening: bool) -> N
     key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
-    if key.startswith("exit:"):
-        exit_ = game.room().exits[key[5:]]
+    if direction := exit_direction(key):
+        exit_ = game.room().exits[direction]
         what = exit_.door or f"way {exit_.direction}"
         if is_locked(game, exit_):
             turn.fail(exit_.locked_text or f"The {what} is locked.")
@@ -304,8 +305,9 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
     target = resolve(game, turn, command.noun, scope, command=command)
     if target is None:
         return
-    if target.startswith("exit:"):
-        exit_ = game.room().exits[target[5:]]
+    direction = exit_direction(target)
+    if direction:
+        exit_ = game.room().exits[direction]
         needed, what = exit_.key, exit_.door or f"way {exit_.direction}"
         if not is_locked(game, exit_):
             turn.fail(f"The {what} is not locked.")
@@ -334,9 +336,9 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
     else:
         turn.fail(f"You have nothing that unlocks the {what}.")
         return
-    if target.startswith("exit:"):
-        game.state.unlocked.add(f"{game.state.room}.{target[5:]}")
-        turn.changes.append(f"unlock:{game.state.room}.{target[5:]}")
+    if direction:
+        game.state.unlocked.add(way_key(game.state.room, direction))
+        turn.changes.append(f"unlock:{way_key(game.state.room, direction)}")
     else:
         game.state.locked.discard(target)
         turn.changes.append(f"unlock:{target}")
@@ -548,7 +550,7 @@ def _is_key(game: Game, key: str) -> bool:
 def _lock_for(game: Game, key: str) -> str:
     for direction, exit_ in game.room().exits.items():
         if exit_.key == key and is_locked(game, exit_):
-            return f"exit:{direction}"
+            return exit_key(direction)
     for item_key in game.visible_items() + game.carried_items():
         if game.item(item_key).lock == key and item_key in game.state.locked:
             return item_key
@@ -558,7 +560,8 @@ def _lock_for(game: Game, key: str) -> str:
 def inventory(game: Game, turn: Turn, command: Command) -> None:
     held = game.carried()
     turn.say(
-        f"You are carrying {game.item_list(held)}." if held else "You are empty-handed.", "system"
+        f"You are carrying {game.item_list(held)}." if held else "You are empty-handed.",
+        EventKind.SYSTEM,
     )
 
 
@@ -598,18 +601,23 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
     )
     for quest_key, quest in game.world.quests.items():
         state = game.state.quests[quest_key]
-        if quest.goal.kind == "talk" and quest.goal.target == key and state == "active":
-            game.complete_quest(turn, quest_key)
+        if (
+            quest.goal.kind == GoalKind.TALK
+            and quest.goal.target == key
+            and state == QuestState.ACTIVE
+        ):
+            complete_quest(game, turn, quest_key)
     offered = [
         k
         for k, q in game.world.quests.items()
-        if q.giver == key and game.state.quests[k] == "not started"
+        if q.giver == key and game.state.quests[k] == QuestState.NOT_STARTED
     ]
     if offered:
-        game.start_quest(turn, offered[0])
+        start_quest(game, turn, offered[0])
     if npc.topics:
         turn.say(
-            f"(You could ask {npc.name} about {name_list(sorted(npc.topics), False)}.)", "system"
+            f"(You could ask {npc.name} about {name_list(sorted(npc.topics), False)}.)",
+            EventKind.SYSTEM,
         )
 
 
@@ -674,10 +682,10 @@ def give(game: Game, turn: Turn, command: Command) -> None:
     quests = [
         k
         for k, q in game.world.quests.items()
-        if q.goal.kind == "bring"
+        if q.goal.kind == GoalKind.BRING
         and q.goal.target == thing
         and q.goal.to == person
-        and game.state.quests[k] != "done"
+        and game.state.quests[k] != QuestState.DONE
     ]
     if not quests and npc.wants != thing:
         turn.fail(npc.refuse or f"{npc.name} does not want the {item.name}.")
@@ -701,18 +709,20 @@ def give(game: Game, turn: Turn, command: Command) -> None:
             )
         )
     for quest_key in quests:
-        game.complete_quest(turn, quest_key)
+        complete_quest(game, turn, quest_key)
 
 
 def quests(game: Game, turn: Turn, command: Command) -> None:
     lines = []
     for key, quest in game.world.quests.items():
         state = game.state.quests[key]
-        if state == "active":
-            lines.append(f"[active] {quest.title}: {game.goal_text(key)}")
-        elif state == "done":
+        if state == QuestState.ACTIVE:
+            lines.append(f"[active] {quest.title}: {goal_text(game, key)}")
+        elif state == QuestState.DONE:
             lines.append(f"[done] {quest.title}")
-    turn.say("\n".join(lines) if lines else "You have no quests yet. Talk to people.", "system")
+    turn.say(
+        "\n".join(lines) if lines else "You have no quests yet. Talk to people.", EventKind.SYSTEM
+    )
 
 
 def wait(game: Game, turn: Turn, command: Command) -> None:
@@ -724,9 +734,9 @@ def save(game: Game, turn: Turn, command: Command) -> None:
         name = save_name(command.rest or "quicksave")
         path = game.saving.save(game, name)
     except (SaveError, StateError, OSError) as error:
-        turn.say(f"Not saved: {error}", "error")
+        turn.say(f"Not saved: {error}", EventKind.ERROR)
         return
-    turn.say(f"Saved as '{name}' ({path.name}).", "system")
+    turn.say(f"Saved as '{name}' ({path.name}).", EventKind.SYSTEM)
 
 
 def load(game: Game, turn: Turn, command: Command) -> None:
@@ -734,10 +744,10 @@ def load(game: Game, turn: Turn, command: Command) -> None:
     try:
         game.load_from(name)
     except (SaveError, StateError, OSError) as error:
-        turn.say(f"Not loaded: {error}", "error")
+        turn.say(f"Not loaded: {error}", EventKind.ERROR)
         return
     turn.changes.append("load")
-    turn.say(f"Loaded '{name}': turn {game.state.turn}.", "system")
+    turn.say(f"Loaded '{name}': turn {game.state.turn}.", EventKind.SYSTEM)
     describe_room(game, turn)
 
 
@@ -749,9 +759,9 @@ def retry(game: Game, turn: Turn, command: Command) -> None:
     """Re-emit the last prose requests with new seeds; the new text may replace the cache."""
     fresh = game.retry_requests()
     if not fresh:
-        turn.say("There is nothing to retry yet.", "system")
+        turn.say("There is nothing to retry yet.", EventKind.SYSTEM)
         return
-    turn.say("Rewriting the last passage...", "system")
+    turn.say("Rewriting the last passage...", EventKind.SYSTEM)
     turn.changes.append("retry")
     turn.retried = fresh
 
@@ -764,13 +774,13 @@ def rate(game: Game, turn: Turn, command: Command) -> None:
     ("rate:good"); whoever records feedback takes it from there."""
     rating = RATINGS.get(command.rest.strip().casefold())
     if rating is None:
-        turn.say("Rate the last passage with 'rate good' or 'rate bad'.", "system")
+        turn.say("Rate the last passage with 'rate good' or 'rate bad'.", EventKind.SYSTEM)
         return
     if not game.state.story:
-        turn.say("There is nothing to rate yet.", "system")
+        turn.say("There is nothing to rate yet.", EventKind.SYSTEM)
         return
     turn.changes.append(f"rate:{rating}")
-    turn.say(f"Noted: the last passage was {rating}.", "system")
+    turn.say(f"Noted: the last passage was {rating}.", EventKind.SYSTEM)
 
 
 def help_(game: Game, turn: Turn, command: Command) -> None:
@@ -779,28 +789,28 @@ def help_(game: Game, turn: Turn, command: Command) -> None:
     if extra:
         lines.append(f"  Here you can also: {', '.join(extra)}.")
     lines.append("Anything else you type is tried as a free-form action.")
-    turn.say("\n".join(lines), "system")
+    turn.say("\n".join(lines), EventKind.SYSTEM)
 
 
 def hint(game: Game, turn: Turn, command: Command) -> None:
-    turn.say(next_hint(game, game.hint_levels), "system")
+    turn.say(next_hint(game, game.hint_levels), EventKind.SYSTEM)
 
 
 def map_(game: Game, turn: Turn, command: Command) -> None:
     lines = draw_map(game.world, game.state.places, game.state.room)
-    turn.say("\n".join([*lines, "", LEGEND]), "map")
+    turn.say("\n".join([*lines, "", LEGEND]), EventKind.MAP)
 
 
 def quit_(game: Game, turn: Turn, command: Command) -> None:
     problem = game.saving.on_quit(game)
     if problem:
-        turn.say(f"Autosave failed: {problem}", "error")
+        turn.say(f"Autosave failed: {problem}", EventKind.ERROR)
     turn.quit = True
-    turn.say("Goodbye.", "system")
+    turn.say("Goodbye.", EventKind.SYSTEM)
 
 
 def empty(game: Game, turn: Turn, command: Command) -> None:
-    turn.say("Say something. Type 'help' for the commands.", "system")
+    turn.say("Say something. Type 'help' for the commands.", EventKind.SYSTEM)
 
 
 def freeform(game: Game, turn: Turn, command: Command) -> None:

@@ -79,17 +79,33 @@ class ContentRequest:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
+class EventKind(str, Enum):
+    """What a line of engine output is; the UI styles each kind its own way."""
+
+    TEXT = "text"  # plain engine text
+    ROOM = "room"  # a room heading
+    ERROR = "error"  # the command could not be done
+    SYSTEM = "system"  # saved, loaded, help
+    QUEST = "quest"  # quest progress
+    WON = "won"  # the ending
+    PROSE = "prose"  # generated text replayed from the cache
+    MAP = "map"  # the player's map, drawn in text
+
+    # Shown and formatted as its value on every Python (3.11 changed the default).
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
 @dataclass(frozen=True)
 class Event:
-    """A line of deterministic engine output ("You take the lantern.").
+    """A line of deterministic engine output ("You take the lantern.")."""
 
-    ``kind`` is one of: "text" (plain engine text), "room" (a room heading), "error"
-    (the command could not be done), "system" (saved, loaded, help), "quest" (quest
-    progress), "won" (the ending), "prose" (generated text replayed from the cache).
-    """
-
-    kind: str
+    kind: EventKind
     text: str
+
+    def __post_init__(self) -> None:
+        # Callers outside the engine may still pass the plain word ("system").
+        object.__setattr__(self, "kind", EventKind(self.kind))
 
 
 @dataclass

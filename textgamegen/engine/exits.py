@@ -33,5 +33,10 @@ def door_keys(game: Game) -> list[str]:
     return [exit_key(direction) for direction in game.room().exits]
 
 
+def way_key(room: str, direction: str) -> str:
+    """How an unlocked exit is remembered in the game state: "hall.east"."""
+    return f"{room}.{direction}"
+
+
 def is_locked(game: Game, exit_: Exit) -> bool:
-    return exit_.locked and f"{game.state.room}.{exit_.direction}" not in game.state.unlocked
+    return exit_.locked and way_key(game.state.room, exit_.direction) not in game.state.unlocked

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from textgamegen.engine.actions import ACTIONS, describe_room
-from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
+from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
 from textgamegen.engine.descriptions import PREFETCH_LIMIT, STORY_CONTEXT, prefetch_requests
 from textgamegen.engine.exits import exit_direction
 from textgamegen.engine.nouns import Pending, answer_pending
 from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
+from textgamegen.engine.quests import check_reached, check_win
 from textgamegen.engine.saves import (
     SaveError,
     SavePolicy,
@@ -35,7 +36,7 @@ from textgamegen.engine.saves import (
     open_save,
 )
 from textgamegen.engine.state import GameState, StateError
-from textgamegen.engine.turn import Turn, derive_seed, name_list, prose_request
+from textgamegen.engine.turn import Turn, derive_seed, name_list
 from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
 from textgamegen.safe_text import strip_unsafe
 
@@ -254,7 +255,7 @@ class Game:
         """The opening: the world's introduction and the first room. Takes no turn."""
         turn = Turn()
         if self.world.intro:
-            turn.say(self.world.intro, "system")
+            turn.say(self.world.intro, EventKind.SYSTEM)
         describe_room(self, turn)
         return self._finish(turn, Command("look", "look"), ticked=False)
 
@@ -272,7 +273,7 @@ class Game:
             )
             return StepResult(
                 command=str(command)[:200],
-                events=[Event("error", text)],
+                events=[Event(EventKind.ERROR, text)],
                 turn=self.state.turn,
                 won=self.state.won,
             )
@@ -297,7 +298,7 @@ class Game:
         handler(self, turn, command)
         refused_only = (
             turn.events
-            and all(event.kind == "error" for event in turn.events)
+            and all(event.kind == EventKind.ERROR for event in turn.events)
             and not turn.changes
             and not turn.prose
         )
@@ -306,91 +307,13 @@ class Game:
             return self._finish(turn, command, ticked=False)
         self._undo.append(before)
         self.state.turn += 1
-        self._check_quests(turn)
-        self._check_win(turn)
+        check_reached(self, turn)
+        check_win(self, turn)
         return self._finish(turn, command, ticked=True)
-
-    def _check_quests(self, turn: Turn) -> None:
-        for key, quest in self.world.quests.items():
-            if self.state.quests[key] != "active":
-                continue
-            if quest.goal.kind == "reach" and self.state.room == quest.goal.target:
-                self.complete_quest(turn, key)
-
-    def start_quest(self, turn: Turn, key: str) -> None:
-        quest = self.world.quests[key]
-        self.state.quests[key] = "active"
-        turn.changes.append(f"quest:{key}:active")
-        turn.say(f"New quest: {quest.title}. {self.goal_text(key)}", "quest")
-        giver = self.npc(quest.giver)
-        turn.ask(prose_request(
-            ContentKind.QUEST,
-            quest.title,
-            self.goal_text(key),
-            cache_key=f"quest:{key}:given",
-            entities=(giver.name,),
-            authored=quest.text,
-            speaker=giver.name,
-            persona=giver.persona,
-            topic=quest.title,
-        ))
-
-    def complete_quest(self, turn: Turn, key: str) -> None:
-        quest = self.world.quests[key]
-        self.state.quests[key] = "done"
-        turn.changes.append(f"quest:{key}:done")
-        turn.say(f"Quest complete: {quest.title}.", "quest")
-        if quest.reward and self.state.locations[quest.reward] != PLAYER:
-            self.state.locations[quest.reward] = PLAYER
-            turn.changes.append(f"+{quest.reward}")
-            turn.say(f"You receive the {self.name_of(quest.reward)}.", "quest")
-        if quest.next:
-            turn.say(f"Next: {quest.next}", "quest")
-        giver = self.npc(quest.giver)
-        turn.ask(prose_request(
-            ContentKind.QUEST,
-            quest.title,
-            f"You have finished {quest.title}.",
-            cache_key=f"quest:{key}:done",
-            entities=(giver.name,),
-            authored=quest.done_text,
-            speaker=giver.name,
-            persona=giver.persona,
-            topic=quest.title,
-        ))
-
-    def goal_text(self, key: str) -> str:
-        """The quest's goal, naming where the person is once the player has been there."""
-        goal = self.world.quests[key].goal
-
-        def where(npc_key: str) -> str:
-            room = self.world.npcs[npc_key].location
-            return f" ({self.world.rooms[room].name})" if room in self.state.visited else ""
-
-        if goal.kind == "bring":
-            thing, person = self.name_of(goal.target), self.name_of(goal.to)
-            return f"Bring the {thing} to {person}{where(goal.to)}."
-        if goal.kind == "reach":
-            return f"Go to {self.name_of(goal.target)}."
-        return f"Talk to {self.name_of(goal.target)}{where(goal.target)}."
-
-    def _check_win(self, turn: Turn) -> None:
-        win = self.world.win
-        if self.state.won:
-            return
-        if not all(self.state.quests[key] == "done" for key in win.quests):
-            return
-        if not all(flag in self.state.flags for flag in win.flags):
-            return
-        if win.room and self.state.room != win.room:
-            return
-        self.state.won = True
-        turn.changes.append("won")
-        turn.say(win.text, "won")
 
     def _finish(self, turn: Turn, command: Command, ticked: bool) -> StepResult:
         for event in turn.events:
-            if event.kind in ("text", "quest", "won"):
+            if event.kind in (EventKind.TEXT, EventKind.QUEST, EventKind.WON):
                 self.state.add_story(event.text)
         requests: list[ContentRequest] = []
         seeded: list[ContentRequest] = []
@@ -406,7 +329,7 @@ class Game:
             if request.cache_key and request.cache_key in self.cache:
                 cached = self.cache[request.cache_key]
                 if cached:  # "" means: nothing was added to the authored text
-                    turn.say(cached, "prose")
+                    turn.say(cached, EventKind.PROSE)
                     self.state.add_story(cached)
             else:
                 requests.append(request)
@@ -414,15 +337,17 @@ class Game:
             self._last_prose = seeded
             self._replaceable.clear()
         requests.extend(turn.retried)
-        if any(event.kind == "won" for event in turn.events):
+        if any(event.kind == EventKind.WON for event in turn.events):
             # Nothing is narrated after the ending: text that has no author is given by
             # the engine's own fallback, before the win box.
-            at = next(i for i, event in enumerate(turn.events) if event.kind == "won")
-            extra = [Event("text", r.fallback) for r in requests if r.fallback and not r.authored]
+            at = next(i for i, event in enumerate(turn.events) if event.kind == EventKind.WON)
+            extra = [
+                Event(EventKind.TEXT, r.fallback) for r in requests if r.fallback and not r.authored
+            ]
             turn.events[at:at] = extra
             requests = []
         if ticked and (problem := self.saving.after_turn(self)):
-            turn.say(f"Autosave failed: {problem}", "error")
+            turn.say(f"Autosave failed: {problem}", EventKind.ERROR)
         return StepResult(
             command=command.text,
             events=turn.events,
@@ -437,11 +362,11 @@ class Game:
 
     def undo(self, turn: Turn) -> None:
         if not self._undo:
-            turn.say("There is nothing to undo.", "system")
+            turn.say("There is nothing to undo.", EventKind.SYSTEM)
             return
         self.state = self._undo.pop()
         turn.changes.append("undo")
-        turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", "system")
+        turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", EventKind.SYSTEM)
 
     def load_from(self, name: str) -> None:
         """Replace this game's state with a save's (the in-game "load"); on any error

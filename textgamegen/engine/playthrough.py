@@ -34,7 +34,7 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from textgamegen.engine.content import StepResult
+from textgamegen.engine.content import EventKind, StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.parser import noun_words
 from textgamegen.engine.world import QUEST_STATES
@@ -165,7 +165,7 @@ def _narrate(
             text = narration.text
         except Exception as error:  # noqa: BLE001 - a broken generator must not stop the run
             text = request.fallback
-            entry.events.append(("error", f"(generator failed: {type(error).__name__})"))
+            entry.events.append((EventKind.ERROR, f"(generator failed: {type(error).__name__})"))
         game.fulfil(request, text)
         if observer is not None and narration is not None:
             shown = text or request.fallback

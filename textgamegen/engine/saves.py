@@ -11,8 +11,9 @@ on "quit", and when the player leaves a game with turns played since it last sav
 (the UI starting another game, or closing). The engine and the UI both ask it.
 
 Save names are sanitised to letters, digits, ``-`` and ``_``: no path can escape the saves
-folder. ``open_save`` (and so ``Game.load``) also takes a path to a ``.json`` file (the repo's ``saves/``), but
-only when the caller allows it: the command line may, the in-game ``load`` may not.
+folder. ``open_save`` (and so ``Game.load``) also takes a path to a ``.json`` file (the
+repo's ``saves/``), but only when the caller allows it: the command line may, the in-game
+``load`` may not.
 
 A save is untrusted input: before anything reads it, ``check_save`` holds it to a schema
 (every field's type, how deep it nests, how long its texts and lists are), so a hostile

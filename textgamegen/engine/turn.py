@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from textgamegen.engine.content import ContentKind, ContentRequest, Event
+from textgamegen.engine.content import ContentKind, ContentRequest, Event, EventKind
 from textgamegen.engine.world import with_article
 
 
@@ -71,16 +71,16 @@ class Turn:
     retried: list[ContentRequest] = field(default_factory=list)
     """Requests from "retry": already seeded, passed through as they are."""
 
-    def say(self, text: str, kind: str = "text") -> None:
+    def say(self, text: str, kind: EventKind = EventKind.TEXT) -> None:
         self.events.append(Event(kind, text))
 
     def refuse(self, text: str) -> None:
-        self.events.append(Event("error", text))
+        self.events.append(Event(EventKind.ERROR, text))
         self.refused = True
 
     def fail(self, text: str) -> None:
         """The action was tried and did not work; the turn still passes."""
-        self.events.append(Event("error", text))
+        self.events.append(Event(EventKind.ERROR, text))
 
     def ask(self, request: ContentRequest) -> None:
         """Queue prose; its authored text, if any, is shown now as the engine's own."""
