@@ -168,9 +168,9 @@ def take(game: Game, turn: Turn, command: Command) -> None:
         if not loose:
             turn.fail("There is nothing here you can take.")
             return
-        for key in loose:
-            move_item(game, turn, key, PLAYER)
-            turn.say(f"{game.item(key).name}: taken.")
+        for thing in loose:
+            move_item(game, turn, thing, PLAYER)
+            turn.say(f"{game.item(thing).name}: taken.")
         return
     if not command.noun:
         turn.refuse("Take what?")
@@ -201,9 +201,9 @@ def drop(game: Game, turn: Turn, command: Command) -> None:
         if not held:
             turn.fail("You are not carrying anything.")
             return
-        for key in held:
-            move_item(game, turn, key, game.state.room)
-            turn.say(f"{game.item(key).name}: dropped.")
+        for thing in held:
+            move_item(game, turn, thing, game.state.room)
+            turn.say(f"{game.item(thing).name}: dropped.")
         return
     if not command.noun:
         turn.refuse("Drop what?")

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from textgamegen.engine.world import Word
+
 
 class ContentKind(str, Enum):
     """The four kinds of text, each with its special token in the training corpus."""
@@ -79,7 +81,7 @@ class ContentRequest:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
-class EventKind(str, Enum):
+class EventKind(Word):
     """What a line of engine output is; the UI styles each kind its own way."""
 
     TEXT = "text"  # plain engine text
@@ -90,10 +92,6 @@ class EventKind(str, Enum):
     WON = "won"  # the ending
     PROSE = "prose"  # generated text replayed from the cache
     MAP = "map"  # the player's map, drawn in text
-
-    # Shown and formatted as its value on every Python (3.11 changed the default).
-    __str__ = str.__str__
-    __format__ = str.__format__
 
 
 @dataclass(frozen=True)

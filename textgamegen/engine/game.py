@@ -59,8 +59,8 @@ class Game:
     ) -> None:
         self.world = world
         self.seed = seed
-        self.saving = SavePolicy(saves_dir, new_autosave_name(world.name), autosave_every,
-                                 autosave, saved_turn=state.turn)  # fmt: skip
+        slot = new_autosave_name(world.name)
+        self.saving = SavePolicy(saves_dir, slot, autosave_every, autosave, state.turn)
         """Where this game saves, and when it saves itself (``engine/saves.py``)."""
         self.state = state
         self.cache: dict[str, str] = dict(cache or {})

@@ -116,4 +116,7 @@ def answer_pending(game: Game, command: Command) -> Command:
     ]
     if len(matches) != 1:
         return command
-    return replace(pending.command, **{pending.slot: game.name_of(matches[0])})
+    name = game.name_of(matches[0])
+    if pending.slot == "noun2":
+        return replace(pending.command, noun2=name)
+    return replace(pending.command, noun=name)

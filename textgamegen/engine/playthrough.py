@@ -110,7 +110,7 @@ class PlaythroughReport:
         """One JSON object per command, in order, every string made ``terminal_safe``."""
         rows = []
         for entry in self.transcript:
-            row = _safe_strings(asdict(entry))
+            row = {key: _safe_strings(value) for key, value in asdict(entry).items()}
             row["events"] = [
                 {"kind": terminal_safe(kind), "text": terminal_safe(text)}
                 for kind, text in entry.events

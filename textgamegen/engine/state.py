@@ -88,7 +88,7 @@ class GameState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], world: World) -> GameState:
+    def from_dict(cls, data: Any, world: World) -> GameState:
         """Rebuild state saved for ``world``; items the save does not know start where the
         world puts them, anything the world does not know is an error."""
         if not isinstance(data, dict):

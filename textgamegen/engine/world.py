@@ -37,28 +37,32 @@ PLAYER = "player"
 NOWHERE = "nowhere"
 
 
-class QuestState(str, Enum):
+class Word(str, Enum):
+    """A string enum that reads as its word everywhere (``str()``, f-strings), whatever the
+    Python: 3.11 changed what ``format()`` gives for such enums."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class QuestState(Word):
     """How a quest stands. The values are what saves and world files hold."""
 
     NOT_STARTED = "not started"
     ACTIVE = "active"
     DONE = "done"
 
-    # Shown and formatted as its value on every Python (3.11 changed the default).
-    __str__ = str.__str__
-    __format__ = str.__format__
 
-
-class GoalKind(str, Enum):
+class GoalKind(Word):
     """What a quest asks for: bring an item to someone, reach a room, or talk to someone.
     The values are the goal's key in a world file (``goal = { bring = "rope" }``)."""
 
     BRING = "bring"
     REACH = "reach"
     TALK = "talk"
-
-    __str__ = str.__str__
-    __format__ = str.__format__
 
 
 QUEST_STATES = tuple(state.value for state in QuestState)
@@ -615,7 +619,7 @@ def _check_references(source: str, world: World) -> None:
         need(world.npcs, "NPC", quest.giver, table, "giver")
         need(world.items, "item", quest.reward, table, "reward")
         goal = quest.goal
-        kinds = {
+        kinds: dict[GoalKind, tuple[dict[str, Any], str]] = {
             GoalKind.BRING: (world.items, "item"),
             GoalKind.REACH: (world.rooms, "room"),
             GoalKind.TALK: (world.npcs, "NPC"),
