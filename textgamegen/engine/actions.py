@@ -1,9 +1,10 @@
 """What each verb does. ``ACTIONS`` maps a parser action to a handler.
 
 A handler is ``handler(game, turn, command)``: it reads and changes ``game.state``, says
-what happened through ``turn`` and queues prose with ``game.ask``. ``turn.refuse`` means
-the command was not understood (no turn passes); ``turn.fail`` means it was tried and
-did not work (the turn passes, as in most parser games).
+what happened through ``turn`` and queues prose with ``turn.ask`` (descriptions come
+from ``engine/descriptions.py``). ``turn.refuse`` means the command was not understood
+(no turn passes); ``turn.fail`` means it was tried and did not work (the turn passes, as
+in most parser games). Actions import ``Game`` only for typing: ``game.py`` imports them.
 """
 
 from __future__ import annotations
