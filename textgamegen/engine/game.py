@@ -45,7 +45,7 @@ MAX_PROSE_CHARS = 4000
 
 
 class Game:
-    """One playthrough of a world. Build with ``Game.new`` or ``Game.from_dict``."""
+    """One playthrough of a world: ``Game.new``, ``Game.load`` or ``Game.from_dict``."""
 
     def __init__(
         self,
