@@ -232,7 +232,7 @@ def _toml_value(value: Any) -> str:
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write settings as TOML, atomically, so a crash never leaves half a file."""
-    from textgamegen.engine.atomic import write_atomic
+    from textgamegen.atomic import write_atomic
 
     path = path or paths.config_file()
     data = settings.to_dict()

@@ -416,7 +416,7 @@ async def test_quit_autosaves_and_exits(tmp_path: Path) -> None:
         await pilot.pause(0.2)
     assert app.return_code == 0
     saves = list_saves(tmp_path / "saves")
-    assert [info.name for info in saves] == [app.game.autosave_name]
+    assert [info.name for info in saves] == [app.game.saving.autosave_name]
     assert saves[0].name.startswith(AUTOSAVE_NAME) and saves[0].turn == 1
 
 
@@ -429,7 +429,7 @@ async def test_ctrl_q_autosaves_unsaved_turns(tmp_path: Path) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
     saves = list_saves(tmp_path / "saves")
-    assert [(info.name, info.turn) for info in saves] == [(app.game.autosave_name, 1)]
+    assert [(info.name, info.turn) for info in saves] == [(app.game.saving.autosave_name, 1)]
 
 
 async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
@@ -461,7 +461,7 @@ async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
         assert "Loaded" in story(app).plain_text()
         # The game that was left kept its progress as the autosave.
         autosave = [
-            info for info in list_saves(tmp_path / "saves") if info.name == game.autosave_name
+            info for info in list_saves(tmp_path / "saves") if info.name == game.saving.autosave_name
         ]
         assert [info.turn for info in autosave] == [2]
 

@@ -318,14 +318,14 @@ async def test_a_new_game_never_overwrites_another_games_autosave(tmp_path: Path
         await type_command(pilot, "n")
         second = app.game
         assert second is not None
-        app.autosave()
+        app.action_quit()  # leaving saves the second game too
     saves = {info.name: info for info in list_saves(tmp_path / "saves")}
-    assert first.autosave_name in saves, sorted(saves)
-    assert saves[first.autosave_name].turn == 3, "the first game's autosave survived"
-    assert saves[second.autosave_name].turn == 1
-    assert first.autosave_name != second.autosave_name
+    assert first.saving.autosave_name in saves, sorted(saves)
+    assert saves[first.saving.autosave_name].turn == 3, "the first game's autosave survived"
+    assert saves[second.saving.autosave_name].turn == 1
+    assert first.saving.autosave_name != second.saving.autosave_name
     latest = latest_autosave(tmp_path / "saves")
-    assert latest is not None and latest.name == second.autosave_name
+    assert latest is not None and latest.name == second.saving.autosave_name
 
     # "Continue" opens the newest autosave.
     again = make_app(tmp_path, generator=ScriptedGenerator(), show_title=True)
@@ -334,7 +334,7 @@ async def test_a_new_game_never_overwrites_another_games_autosave(tmp_path: Path
         await pilot.press("c")
         await game_screen(pilot)
         assert again.game is not None
-        assert again.game.autosave_name == second.autosave_name
+        assert again.game.saving.autosave_name == second.saving.autosave_name
         assert again.game.room().key == "square"
 
 
@@ -436,8 +436,7 @@ def test_play_script_uses_the_worlds_narrator(
 
 def test_save_files_are_json(tmp_path: Path) -> None:
     # The autosave slot name is safe as a file name (letters, digits and dashes).
-    from textgamegen.engine.game import new_autosave_name
-    from textgamegen.engine.saves import save_name
+    from textgamegen.engine.saves import new_autosave_name, save_name
 
     for world in ("wonderland", "lanternfall", "A Very_Long World Name!"):
         name = new_autosave_name(world)

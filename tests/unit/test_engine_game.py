@@ -308,3 +308,50 @@ def test_views_for_the_ui(tiny_game: Game) -> None:
 
 def test_quit_sets_quit(tiny_game: Game) -> None:
     assert tiny_game.step("quit").quit
+
+
+@pytest.mark.parametrize(
+    ("phrase", "found"),
+    [
+        ("brass key", ("brass_key",)),
+        ("brass", ("brass_key",)),
+        ("the key", ("brass_key", "iron_key")),
+        ("statue", ("statue",)),
+        ("door", ("exit:east",)),
+        ("unicorn", ()),
+        ("the", ()),
+    ],
+)
+def test_match_is_pure_and_resolve_reports(tiny_game: Game, phrase: str, found: tuple) -> None:
+    from textgamegen.engine.exits import door_keys
+    from textgamegen.engine.nouns import match, names_any, resolve
+    from textgamegen.engine.turn import Turn
+
+    scope = tiny_game.visible_items() + door_keys(tiny_game)
+    before = tiny_game.to_dict()
+    assert match(tiny_game, phrase, scope).found == found
+    assert names_any(tiny_game, phrase, scope) == bool(found)
+    assert tiny_game.to_dict() == before and tiny_game.pending is None
+    turn = Turn()
+    key = resolve(tiny_game, turn, phrase, scope, command=tiny_game.parser.parse(f"x {phrase}"))
+    assert key == (found[0] if len(found) == 1 else None)
+    assert turn.refused == (key is None) and len(turn.events) == (key is None)
+    assert (tiny_game.pending is not None) == (len(found) > 1)
+
+
+def test_kinds_and_states_are_enums_that_read_as_their_words(tiny_world: World) -> None:
+    from textgamegen.engine.content import Event, EventKind
+    from textgamegen.engine.exits import exit_direction, exit_key
+    from textgamegen.engine.world import GoalKind, QuestState
+
+    game = Game.new(tiny_world, seed=0)
+    events = [event for command in ("look", "talk to sage", "x zz") for event in
+              game.step(command).events]  # fmt: skip
+    assert events and all(type(event.kind) is EventKind for event in events)
+    assert Event("system", "from the UI").kind is EventKind.SYSTEM
+    assert {type(quest.goal.kind) for quest in tiny_world.quests.values()} == {GoalKind}
+    assert all(type(state) is QuestState for state in game.state.quests.values())
+    # The words stay what the UI, transcripts and saves show.
+    assert f"{EventKind.ERROR}" == str(EventKind.ERROR) == "error"
+    assert f"{QuestState.NOT_STARTED}" == "not started" and GoalKind.BRING == "bring"
+    assert exit_direction(exit_key("north")) == "north" and exit_direction("lantern") == ""

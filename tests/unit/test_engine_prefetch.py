@@ -127,3 +127,29 @@ def test_scripted_runs_stay_identical_with_prefetching_unused(tiny_world: World)
         return lines
 
     assert run(ask=True) == run(ask=False)
+
+
+@pytest.mark.parametrize(
+    ("setup", "key"),
+    [
+        ([], "room:study"),
+        ([], "item:statue"),
+        ([], "item:brass_key"),
+        ([], "npc:sage"),
+        (["north"], "room:hall"),
+        (["take brass key", "unlock vault door"], "room:vault"),
+    ],
+)
+def test_the_prefetched_request_is_the_steps_request(
+    tiny_world: World, setup: list[str], key: str
+) -> None:
+    """Both come from one builder (``engine/descriptions.py``): the step run with the
+    prefetched request's command asks for an equal request, but for the seed and the
+    story, which say when the text was asked for, not what it is."""
+    game = Game.new(tiny_world, seed=3)
+    for line in setup:
+        game.step(line)
+    ahead = {request.cache_key: request for request in game.prefetch_requests()}[key]
+    asked = next(r for r in game.step(ahead.command).requests if r.cache_key == key)
+    assert ahead.command.startswith(("go ", "examine "))
+    assert replace(ahead, seed=0, story=()) == replace(asked, seed=0, story=())

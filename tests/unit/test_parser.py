@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from textgamegen.engine.game import Game
 from textgamegen.engine.parser import MAX_COMMAND_CHARS, VERBS, Parser, Verb, clean_command
+from textgamegen.engine.world import World
 
 CASES = [
     # text, action, noun, noun2, all
@@ -122,3 +124,20 @@ def test_each_parser_holds_its_own_verb_table() -> None:
 def test_every_verb_has_help_and_words() -> None:
     for verb in VERBS:
         assert verb.words and verb.help, verb.action
+
+
+def test_the_verb_table_says_which_verbs_are_meta_and_their_help() -> None:
+    meta = {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests",
+            "inventory", "hint", "map"}  # fmt: skip
+    assert Parser().meta_actions == meta
+    assert all(verb.help for verb in VERBS), "every verb has its line on the help screen"
+
+
+@pytest.mark.parametrize("verb", [verb for verb in VERBS if verb.meta], ids=lambda v: v.action)
+def test_meta_verbs_take_no_turn_and_help_lists_the_table(tiny_world: World, verb: Verb) -> None:
+    game = Game.new(tiny_world, autosave=False)
+    game.step("n")
+    result = game.step(verb.words[0])
+    assert result.turn == (0 if verb.action == "undo" else 1), "no turn passes"
+    shown = "\n".join(event.text for event in game.step("help").events)
+    assert verb.help in shown

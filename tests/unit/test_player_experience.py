@@ -14,7 +14,7 @@ import pytest
 
 from textgamegen.engine.game import Game
 from textgamegen.engine.maps import draw_map, layout
-from textgamegen.engine.saves import SAVE_VERSION, load_game, read_save, save_game
+from textgamegen.engine.saves import SAVE_VERSION, read_save, save_game
 from textgamegen.engine.world import World, WorldError, load_world, parse_world
 from textgamegen.engine.worlds import find_world
 
@@ -339,7 +339,7 @@ def test_map_is_in_saves_and_comes_back_unchanged(shipped_world: World, tmp_path
     data = json.loads((tmp_path / "mapped.json").read_text())
     assert data["version"] == SAVE_VERSION == 2
     assert data["game"]["state"]["map"]["net_loft"] == list(game.state.places["net_loft"])
-    loaded = load_game("mapped", tmp_path)
+    loaded = Game.load("mapped", tmp_path)
     assert loaded.state.places == game.state.places
 
 
@@ -349,7 +349,7 @@ def test_a_version_1_save_without_a_map_still_loads(shipped_world: World, tmp_pa
     raw = json.loads(old.read_text())
     assert raw["version"] == 1 and "map" not in raw["game"]["state"]
     assert read_save(old)["version"] == SAVE_VERSION
-    game = load_game(str(old), tmp_path)
+    game = Game.load(str(old), tmp_path)
     assert set(game.state.places) == game.state.visited
     assert "<Square>" in text_of(game, "map")
 
@@ -362,7 +362,7 @@ def test_a_broken_map_in_a_save_is_a_clear_error(shipped_world: World, tmp_path:
     data["game"]["state"]["map"] = {"attic": [0, 0]}
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="map: 'attic'"):
-        load_game("bad", tmp_path)
+        Game.load("bad", tmp_path)
 
 
 # -- the narrator a world is written for ---------------------------------------------------

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from textgamegen.engine import atomic
+from textgamegen import atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.saves import (
     AUTOSAVE_NAME,
@@ -19,7 +20,6 @@ from textgamegen.engine.saves import (
     is_autosave,
     latest_autosave,
     list_saves,
-    load_game,
     save_game,
     save_name,
 )
@@ -41,7 +41,7 @@ def test_round_trip_keeps_state_cache_and_seed(tiny_world: World, tmp_path: Path
     game = played(tiny_world)
     path = save_game(game, "First Try", tmp_path)
     assert path.name == "first-try.json"
-    loaded = load_game("first-try", tmp_path)
+    loaded = Game.load("first-try", tmp_path)
     assert loaded.to_dict() == game.to_dict()
     assert loaded.cache["item:note"] == "prose for item:note"
     assert loaded.world.name == "tiny"
@@ -82,7 +82,7 @@ def test_a_save_killed_mid_write_leaves_the_old_save(
         save_game(game, "keep", tmp_path)
     assert path.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["keep.json"], "no temp file left behind"
-    assert load_game("keep", tmp_path).room().key == "study"
+    assert Game.load("keep", tmp_path).room().key == "study"
 
 
 def test_a_save_process_killed_mid_write_leaves_the_old_save(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_a_save_process_killed_mid_write_leaves_the_old_save(tmp_path: Path) -> 
     target = tmp_path / "slot.json"
     target.write_text('{"old": true}\n', encoding="utf-8")
     code = (
-        "import os, sys; from pathlib import Path; from textgamegen.engine import atomic\n"
+        "import os, sys; from pathlib import Path; from textgamegen import atomic\n"
         "atomic.os.replace = lambda *a: os._exit(9)\n"
         f"atomic.write_atomic(Path({str(target)!r}), 'x' * 100000)\n"
     )
@@ -142,7 +142,7 @@ def test_bad_save_files_give_clear_errors(
     path = write(tmp_path, name, mutate(data))
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(SaveError) as caught:
-        load_game(name, tmp_path)
+        Game.load(name, tmp_path)
     assert str(caught.value).startswith(str(path)), "the message names the file"
     assert expected in str(caught.value)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "nothing on disk changes"
@@ -153,7 +153,7 @@ def test_a_save_for_another_world_is_refused(
 ) -> None:
     save_game(played(tiny_world), "tiny", tmp_path)
     with pytest.raises(SaveError, match="is for world 'tiny', not 'lanternfall'"):
-        load_game("tiny", tmp_path, world=shipped_world)
+        Game.load("tiny", tmp_path, world=shipped_world)
     game = Game.new(shipped_world, saves_dir=tmp_path)
     assert "Not loaded" in game.step("load tiny").events[0].text
     assert game.room().key == "quay"
@@ -161,7 +161,7 @@ def test_a_save_for_another_world_is_refused(
 
 def test_missing_save(tmp_path: Path) -> None:
     with pytest.raises(SaveError, match="no such save"):
-        load_game("ghost", tmp_path)
+        Game.load("ghost", tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -187,16 +187,16 @@ def test_saves_never_leave_the_folder(tiny_world: World, tmp_path: Path) -> None
 
 def test_autosave_every_n_turns_and_on_quit(tiny_world: World, tmp_path: Path) -> None:
     game = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=3)
-    assert game.autosave_name.startswith(f"{AUTOSAVE_NAME}-tiny-")
-    auto = tmp_path / f"{game.autosave_name}.json"
+    assert game.saving.autosave_name.startswith(f"{AUTOSAVE_NAME}-tiny-")
+    auto = tmp_path / f"{game.saving.autosave_name}.json"
     game.step("wait")
     game.step("wait")
     assert not auto.exists()
     game.step("wait")
-    assert load_game(game.autosave_name, tmp_path).turn == 3
+    assert Game.load(game.saving.autosave_name, tmp_path).turn == 3
     game.step("n")
     game.step("quit")
-    assert load_game(game.autosave_name, tmp_path).room().key == "study"
+    assert Game.load(game.saving.autosave_name, tmp_path).room().key == "study"
 
 
 def test_each_game_autosaves_into_its_own_slot(tiny_world: World, tmp_path: Path) -> None:
@@ -205,20 +205,52 @@ def test_each_game_autosaves_into_its_own_slot(tiny_world: World, tmp_path: Path
         first.step("wait")
     second = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=1)
     second.step("n")
-    assert second.autosave_name != first.autosave_name
-    assert load_game(first.autosave_name, tmp_path).turn == 4, "the first game's autosave is kept"
+    slot = first.saving.autosave_name
+    assert second.saving.autosave_name != slot
+    assert Game.load(slot, tmp_path).turn == 4, "the first game's autosave is kept"
     latest = latest_autosave(tmp_path)
-    assert latest is not None and latest.name == second.autosave_name
-    assert load_game(AUTOSAVE_NAME, tmp_path).autosave_name == second.autosave_name
+    assert latest is not None and latest.name == second.saving.autosave_name
+    assert Game.load(AUTOSAVE_NAME, tmp_path).saving.autosave_name == latest.name
     # Continuing a game keeps its slot; playing on from a named save takes a new one.
-    assert load_game(first.autosave_name, tmp_path).autosave_name == first.autosave_name
+    assert Game.load(slot, tmp_path).saving.autosave_name == slot
     save_game(first, "named", tmp_path)
-    assert load_game("named", tmp_path).autosave_name not in ("named", first.autosave_name)
+    assert Game.load("named", tmp_path).saving.autosave_name not in ("named", slot)
     # A save from before per-game slots is still an autosave.
     save_game(first, AUTOSAVE_NAME, tmp_path)
-    assert is_autosave(AUTOSAVE_NAME) and load_game(AUTOSAVE_NAME, tmp_path).autosave_name == (
-        AUTOSAVE_NAME
-    )
+    assert is_autosave(AUTOSAVE_NAME)
+    assert Game.load(AUTOSAVE_NAME, tmp_path).saving.autosave_name == AUTOSAVE_NAME
+
+
+def test_leaving_saves_only_turns_not_yet_saved_on_leaving(
+    tiny_world: World, tmp_path: Path
+) -> None:
+    """The one policy the UI asks when the player leaves a game (``before_leaving``)."""
+    game = Game.new(tiny_world, saves_dir=tmp_path, autosave_every=2)
+    auto = tmp_path / f"{game.saving.autosave_name}.json"
+    assert game.saving.before_leaving(game) == "" and not auto.exists(), "nothing played yet"
+    game.step("wait")
+    game.step("wait")  # the turn's own autosave is written before its prose arrives ...
+    result = game.step("x statue")
+    game.fulfil(result.requests[0], "Prose that came after the autosave.")
+    game.step("undo")  # ... and undo takes the game back to that same turn
+    assert game.turn == 2 and "Prose that came after" not in auto.read_text(encoding="utf-8")
+    assert game.saving.before_leaving(game) == ""
+    assert "Prose that came after" in auto.read_text(encoding="utf-8"), "leaving saved it"
+    auto.unlink()
+    assert game.saving.before_leaving(game) == "" and not auto.exists(), "already saved"
+    game.step("quit")  # "quit" saves, and leaving after it saves nothing more
+    assert auto.exists()
+    auto.unlink()
+    game.saving.before_leaving(game)
+    assert not auto.exists()
+    # A loaded game counts as saved at the turn it was loaded.
+    save_game(game, "named", tmp_path)
+    loaded = Game.load("named", tmp_path)
+    assert loaded.saving.before_leaving(loaded) == ""
+    assert not (tmp_path / f"{loaded.saving.autosave_name}.json").exists()
+    loaded.step("wait")
+    loaded.saving.before_leaving(loaded)
+    assert Game.load(loaded.saving.autosave_name, tmp_path).turn == 3
 
 
 def test_autosave_off_writes_nothing(tiny_world: World, tmp_path: Path) -> None:
@@ -251,7 +283,7 @@ def test_repo_example_save_loads_and_is_current(shipped_world: World, tmp_path: 
     finally:
         sys.path.pop(0)
     example = REPO / "saves" / f"{MIDGAME_NAME}.json"
-    game = load_game(str(example), tmp_path)
+    game = Game.load(str(example), tmp_path)
     assert game.world.name == "lanternfall"
     assert game.room().key == "square" and "willow tincture" in game.inventory()
     assert game.cache, "the generated-text cache is saved"
@@ -266,3 +298,29 @@ def test_saves_dir_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "elsewhere"))
     assert paths.saves_dir() == tmp_path / "elsewhere"
     assert os.environ["TEXTGAMEGEN_SAVES_DIR"].endswith("elsewhere")
+
+
+@pytest.mark.parametrize(
+    "saved", ["saves/lanternfall-midgame.json", "tests/fixtures/saves/lanternfall-v1-no-map.json"]
+)
+def test_saves_written_before_the_enums_load_and_save_byte_for_byte(
+    saved: str, tmp_path: Path
+) -> None:
+    """Quest states are enums now; a save still holds the same words, so an old save loads
+    and, saved again, writes the same game object."""
+    from textgamegen.engine.world import QuestState
+
+    old = json.loads((REPO / saved).read_text(encoding="utf-8"))
+    game = Game.load(str(REPO / saved), tmp_path)
+    assert set(game.state.quests.values()) <= set(QuestState)
+    assert all(type(state) is QuestState for state in game.state.quests.values())
+    again = json.loads(save_game(game, "again", tmp_path).read_text(encoding="utf-8"))
+    old_state, new_state = old["game"]["state"], again["game"]["state"]
+    assert new_state["quests"] == old_state["quests"]
+    if "map" in old_state:  # the current version: the same file, but for the time
+        def text(path: Path) -> str:
+            return re.sub(r'"saved_at": "[^"]*"', "", path.read_text(encoding="utf-8"))
+
+        assert text(tmp_path / "again.json") == text(REPO / saved)
+    else:  # a version 1 save gains a map and nothing else
+        assert {**new_state, "map": None} == {**old_state, "map": None}

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.engine import atomic
+from textgamegen import atomic
 from textgamegen.engine.game import Game
 from textgamegen.engine.saves import (
     AUTOSAVE_NAME,
     SaveError,
     clean_saves_folder,
     list_saves,
-    load_game,
     save_game,
 )
 from textgamegen.engine.world import World
@@ -71,7 +70,7 @@ def test_a_hostile_save_gets_a_clear_error_naming_the_file(
     path = tmp_path / f"{name}.json"
     path.write_text(hostile_files(base)[name], encoding="utf-8")
     with pytest.raises(SaveError) as raised:
-        load_game(str(path), tmp_path, world=tiny_world)
+        Game.load(str(path), tmp_path, world=tiny_world)
     assert str(path) in str(raised.value)
 
 
@@ -79,7 +78,7 @@ def test_won_must_be_true_or_false(tiny_world: World, tmp_path: Path) -> None:
     base = good_save(tiny_world, tmp_path)
     (tmp_path / "x.json").write_text(with_state(base, won="no"), encoding="utf-8")
     with pytest.raises(SaveError, match=r"game\.state\.won must be true or false"):
-        load_game("x", tmp_path, world=tiny_world)
+        Game.load("x", tmp_path, world=tiny_world)
 
 
 def test_one_bad_file_never_hides_the_others(tiny_world: World, tmp_path: Path) -> None:
@@ -124,7 +123,7 @@ def test_the_game_load_command_stays_in_the_saves_folder(
     result = game.step("load inside")
     assert game.turn == 1, [e.text for e in result.events]
     # The command line may still name a file anywhere.
-    assert load_game(str(outside / "outside.json"), saves, world=tiny_world).turn == 1
+    assert Game.load(str(outside / "outside.json"), saves, world=tiny_world).turn == 1
 
 
 def test_stale_temp_files_are_cleaned_at_start(tiny_world: World, tmp_path: Path) -> None:

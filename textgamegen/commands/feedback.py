@@ -90,7 +90,7 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    from textgamegen.engine.atomic import write_atomic
+    from textgamegen.atomic import write_atomic
 
     try:
         write_atomic(args.out, text)

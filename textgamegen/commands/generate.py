@@ -20,7 +20,7 @@ from typing import Any
 
 from textgamegen.commands import add_device_argument
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -80,8 +80,8 @@ def _cell(value: Any, unit: str = "") -> str:
 
 def run(args: argparse.Namespace) -> int:
     from textgamegen import paths
-    from textgamegen.engine.safe_text import strip_unsafe
     from textgamegen.generation.registry import list_models
+    from textgamegen.safe_text import strip_unsafe
 
     models = list_models()
     installed = {info.name: info.lineage for info in models}

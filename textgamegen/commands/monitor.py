@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from textgamegen.config import settings_or_defaults
-    from textgamegen.engine.safe_text import strip_unsafe
     from textgamegen.feedback import monitor, store
+    from textgamegen.safe_text import strip_unsafe
 
     max_bad_rate = args.max_bad_rate
     if max_bad_rate is None:

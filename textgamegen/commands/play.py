@@ -20,8 +20,8 @@ from pathlib import Path
 
 from textgamegen.commands import add_device_argument
 from textgamegen.engine.playthrough import EXPECTATION_HELP
-from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.worlds import DEFAULT_WORLD
+from textgamegen.safe_text import terminal_safe
 
 
 def _warn(message: str) -> None:
@@ -134,7 +134,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from textgamegen import paths
     from textgamegen.engine.game import Game
     from textgamegen.engine.playthrough import ScriptError, read_script, run_script
-    from textgamegen.engine.saves import SaveError, load_game
+    from textgamegen.engine.saves import SaveError
     from textgamegen.engine.world import WorldError, load_world
     from textgamegen.engine.worlds import find_world
 
@@ -146,8 +146,8 @@ def run_headless(args: argparse.Namespace) -> int:
         read_script(args.script)
         if args.load:
             world = load_world(find_world(args.world)) if args.world else None
-            game = load_game(args.load, saves_dir, world=world)
-            game.autosave = False
+            game = Game.load(args.load, saves_dir, world=world)
+            game.saving.autosave = False
         else:
             world = load_world(find_world(args.world or DEFAULT_WORLD))
             # No autosave: a test run must never overwrite the player's autosave.
@@ -167,7 +167,7 @@ def run_headless(args: argparse.Namespace) -> int:
             print(f"textgamegen: {notice}", file=sys.stderr)
     text = report.as_jsonl() if args.json else report.as_text()
     if args.transcript:
-        from textgamegen.engine.atomic import write_atomic
+        from textgamegen.atomic import write_atomic
 
         try:
             write_atomic(Path(args.transcript), text)

@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check(world_name: str, as_json: bool) -> int:
-    from textgamegen.engine.safe_text import terminal_safe
     from textgamegen.engine.solvability import check_world
     from textgamegen.engine.world import WorldError, load_world
     from textgamegen.engine.worlds import find_world
+    from textgamegen.safe_text import terminal_safe
 
     try:
         world = load_world(find_world(world_name))

@@ -1,72 +1,49 @@
 """What each verb does. ``ACTIONS`` maps a parser action to a handler.
 
 A handler is ``handler(game, turn, command)``: it reads and changes ``game.state``, says
-what happened through ``turn`` and queues prose with ``game.ask``. ``turn.refuse`` means
-the command was not understood (no turn passes); ``turn.fail`` means it was tried and
-did not work (the turn passes, as in most parser games).
+what happened through ``turn`` and queues prose with ``turn.ask`` (descriptions come
+from ``engine/descriptions.py``). ``turn.refuse`` means the command was not understood
+(no turn passes); ``turn.fail`` means it was tried and did not work (the turn passes, as
+in most parser games). Actions import ``Game`` only for typing: ``game.py`` imports them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from textgamegen.engine.content import ContentKind
-from textgamegen.engine.game import WORLD_VERB, Game, Turn, name_list
+from textgamegen.engine.content import ContentKind, EventKind
+from textgamegen.engine.descriptions import (
+    item_description,
+    npc_description,
+    room_description,
+    scenery_description,
+)
+from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_locked, way_key
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import LEGEND, draw_map, place_room
-from textgamegen.engine.parser import Command, noun_words
-from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, Exit, Item, Npc, Room
+from textgamegen.engine.nouns import match, names_any, resolve
+from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
+from textgamegen.engine.quests import complete_quest, goal_text, start_quest
+from textgamegen.engine.saves import SaveError, save_name
+from textgamegen.engine.state import StateError
+from textgamegen.engine.turn import Turn, name_list, prose_request
+from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, GoalKind, Item, QuestState
 
-Handler = Callable[[Game, Turn, Command], None]
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
+
+Handler = Callable[["Game", Turn, Command], None]
 ROOM_WORDS = frozenset({"room", "around", "here", "surroundings", "area"})
-
-
-def room_fallback(room: Room) -> str:
-    return room.text or f"You are in {room.name}."
-
-
-def item_fallback(item: Item) -> str:
-    if item.text:
-        return item.text
-    if item.plural:
-        return f"They are {item.indefinite.removeprefix('some ')}, much like any others."
-    return f"It is {item.indefinite}, much like any other."
-
-
-def npc_fallback(npc: Npc) -> str:
-    return npc.text or npc.persona or f"You see {npc.name}."
-
-
-def room_request(game: Game, turn: Turn, room: Room) -> None:
-    """Ask for a room's description (its authored text is canon, the model adds colour)."""
-    game.ask(turn, ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
-             entities=room_entities(game, room.key), authored=room.text)
-
-
-def item_request(game: Game, turn: Turn, item: Item) -> None:
-    game.ask(turn, ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
-             authored=item.text)
-
-
-def npc_request(game: Game, turn: Turn, npc: Npc) -> None:
-    game.ask(turn, ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
-             authored=npc.text, persona=npc.persona)
-
-
-def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
-    """Who and what a room's description should mention: its people, then its items."""
-    people = [npc.name for npc in game.world.npcs.values() if npc.location == room_key]
-    here = [game.item(key).name for key in game.contents(room_key)]
-    return tuple(people + here)
 
 
 def describe_room(game: Game, turn: Turn) -> None:
     """The room's heading, its description (prose), what is here and the way out."""
     room = game.room()
-    turn.say(room.name, "room")
+    turn.say(room.name, EventKind.ROOM)
     here = game.contents(room.key)
     people = [game.npc(key).name for key in game.npcs_here()]
-    room_request(game, turn, room)
+    turn.ask(room_description(game, room))
     if here:
         turn.say(f"You see {game.item_list(here)} here.")
     for key in game.contents(room.key):
@@ -87,14 +64,6 @@ def exit_list(game: Game) -> str:
         else:
             shown.append(direction)
     return ", ".join(shown) or "none"
-
-
-def is_locked(game: Game, exit_: Exit) -> bool:
-    return exit_.locked and f"{game.state.room}.{exit_.direction}" not in game.state.unlocked
-
-
-def door_keys(game: Game) -> list[str]:
-    return [f"exit:{direction}" for direction in game.room().exits]
 
 
 def move_item(game: Game, turn: Turn, key: str, place: str) -> None:
@@ -153,23 +122,23 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         describe_room(game, turn)
         return
     scope = game.visible_items() + game.carried_items() + game.npcs_here() + door_keys(game)
-    if command.verb == "look" and not _names_any(game, command.noun, scope):
+    if command.verb == "look" and not names_any(game, command.noun, scope):
         _look_at_scenery(game, turn, command.noun)
         return
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
-    if key.startswith("exit:"):
-        exit_ = game.room().exits[key[5:]]
+    if direction := exit_direction(key):
+        exit_ = game.room().exits[direction]
         state = "locked" if is_locked(game, exit_) else "open"
         what = exit_.door or f"way {exit_.direction}"
         turn.say(f"The {what} leads {exit_.direction}. It is {state}.")
         return
     if key in game.world.npcs:
-        npc_request(game, turn, game.npc(key))
+        turn.ask(npc_description(game.npc(key)))
         return
     item = game.item(key)
-    item_request(game, turn, item)
+    turn.ask(item_description(item))
     if item.container:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")
@@ -185,18 +154,11 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
 
 
 def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
-    """"look out to sea": the room's own words name it, or say plainly it is not here."""
+    """ "look out to sea": the room's own words name it, or say plainly it is not here."""
     room = game.room()
     words = set(noun_words(phrase))
     if words and words <= set(noun_words(f"{room.name} {room.text}")):
-        game.ask(
-            turn,
-            ContentKind.ITEM,
-            room.name,
-            room_fallback(room),
-            cache_key=f"room:{room.key}",
-            entities=room_entities(game, room.key),
-        )
+        turn.ask(scenery_description(game, room))
         return
     turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
 
@@ -207,22 +169,20 @@ def take(game: Game, turn: Turn, command: Command) -> None:
         if not loose:
             turn.fail("There is nothing here you can take.")
             return
-        for key in loose:
-            move_item(game, turn, key, PLAYER)
-            turn.say(f"{game.item(key).name}: taken.")
+        for thing in loose:
+            move_item(game, turn, thing, PLAYER)
+            turn.say(f"{game.item(thing).name}: taken.")
         return
     if not command.noun:
         turn.refuse("Take what?")
         return
     scope = game.visible_items() + game.npcs_here()
-    held = [
-        key for key in game.carried_items() if game.resolve(Turn(), command.noun, [key]) is not None
-    ]
-    if held and not _names_any(game, command.noun, scope):
+    held = [key for key in game.carried_items() if match(game, command.noun, [key]).found]
+    if held and not names_any(game, command.noun, scope):
         what = f"the {game.name_of(held[0])}" if len(held) == 1 else "that"
         turn.fail(f"You already have {what}.")
         return
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
     if key in game.world.npcs:
@@ -236,24 +196,20 @@ def take(game: Game, turn: Turn, command: Command) -> None:
     turn.say(f"You take the {item.name}.")
 
 
-def _names_any(game: Game, phrase: str, keys: list[str]) -> bool:
-    return any(game.resolve(Turn(), phrase, [key]) is not None for key in keys)
-
-
 def drop(game: Game, turn: Turn, command: Command) -> None:
     if command.all:
         held = game.carried()
         if not held:
             turn.fail("You are not carrying anything.")
             return
-        for key in held:
-            move_item(game, turn, key, game.state.room)
-            turn.say(f"{game.item(key).name}: dropped.")
+        for thing in held:
+            move_item(game, turn, thing, game.state.room)
+            turn.say(f"{game.item(thing).name}: dropped.")
         return
     if not command.noun:
         turn.refuse("Drop what?")
         return
-    key = game.resolve(turn, command.noun, game.carried_items(), command=command)
+    key = resolve(game, turn, command.noun, game.carried_items(), command=command)
     if key is None:
         return
     move_item(game, turn, key, game.state.room)
@@ -264,12 +220,13 @@ def put(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Put what in what? (put THING in CONTAINER)")
         return
-    thing = game.resolve(
-        turn, command.noun, game.carried_items() + game.visible_items(), command=command
+    thing = resolve(
+        game, turn, command.noun, game.carried_items() + game.visible_items(), command=command
     )
     if thing is None:
         return
-    target = game.resolve(
+    target = resolve(
+        game,
         turn,
         command.noun2,
         game.visible_items() + game.carried_items(),
@@ -306,11 +263,11 @@ def _open_or_close(game: Game, turn: Turn, command: Command, opening: bool) -> N
         turn.refuse(f"{verb.capitalize()} what?")
         return
     scope = game.visible_items() + game.carried_items() + door_keys(game)
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
-    if key.startswith("exit:"):
-        exit_ = game.room().exits[key[5:]]
+    if direction := exit_direction(key):
+        exit_ = game.room().exits[direction]
         what = exit_.door or f"way {exit_.direction}"
         if is_locked(game, exit_):
             turn.fail(exit_.locked_text or f"The {what} is locked.")
@@ -346,11 +303,12 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse("Unlock what?")
         return
     scope = door_keys(game) + game.visible_items() + game.carried_items()
-    target = game.resolve(turn, command.noun, scope, command=command)
+    target = resolve(game, turn, command.noun, scope, command=command)
     if target is None:
         return
-    if target.startswith("exit:"):
-        exit_ = game.room().exits[target[5:]]
+    direction = exit_direction(target)
+    if direction:
+        exit_ = game.room().exits[direction]
         needed, what = exit_.key, exit_.door or f"way {exit_.direction}"
         if not is_locked(game, exit_):
             turn.fail(f"The {what} is not locked.")
@@ -365,7 +323,9 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
             turn.fail(f"The {what} is not locked.")
             return
     if command.noun2:
-        key = game.resolve(turn, command.noun2, game.carried_items(), slot="noun2", command=command)
+        key = resolve(
+            game, turn, command.noun2, game.carried_items(), slot="noun2", command=command
+        )
         if key is None:
             return
         if key != needed:
@@ -377,19 +337,20 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
     else:
         turn.fail(f"You have nothing that unlocks the {what}.")
         return
-    if target.startswith("exit:"):
-        game.state.unlocked.add(f"{game.state.room}.{target[5:]}")
-        turn.changes.append(f"unlock:{game.state.room}.{target[5:]}")
+    if direction:
+        game.state.unlocked.add(way_key(game.state.room, direction))
+        turn.changes.append(f"unlock:{way_key(game.state.room, direction)}")
     else:
         game.state.locked.discard(target)
         turn.changes.append(f"unlock:{target}")
     turn.say(f"You unlock the {what} with the {game.name_of(key)}.")
-    game.ask(
-        turn,
-        ContentKind.ACTION,
-        what,
-        f"The {what} gives with a heavy click.",
-        entities=(game.name_of(key),),
+    turn.ask(
+        prose_request(
+            ContentKind.ACTION,
+            what,
+            f"The {what} gives with a heavy click.",
+            entities=(game.name_of(key),),
+        )
     )
 
 
@@ -397,8 +358,8 @@ def read(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun:
         turn.refuse("Read what?")
         return
-    key = game.resolve(
-        turn, command.noun, game.carried_items() + game.visible_items(), command=command
+    key = resolve(
+        game, turn, command.noun, game.carried_items() + game.visible_items(), command=command
     )
     if key is None:
         return
@@ -411,14 +372,15 @@ def use(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse("Use what?")
         return
     scope = game.carried_items() + game.visible_items()
-    key = game.resolve(turn, command.noun, scope, command=command)
+    key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
     item = game.item(key)
     effect = item.use
     target = ""
     if command.noun2:
-        found = game.resolve(
+        found = resolve(
+            game,
             turn,
             command.noun2,
             scope + game.npcs_here() + door_keys(game),
@@ -472,7 +434,9 @@ def use(game: Game, turn: Turn, command: Command) -> None:
         game.state.flags.add(effect.flag)
         turn.changes.append(f"flag:{effect.flag}")
     entities = (game.name_of(target),) if target else ()
-    game.ask(turn, ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text)
+    turn.ask(
+        prose_request(ContentKind.ACTION, item.name, "", entities=entities, authored=effect.text)
+    )
 
 
 def world_verb(game: Game, turn: Turn, command: Command) -> None:
@@ -488,7 +452,7 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse(f"{verb.capitalize()} what?")
         return
     if command.noun2:
-        tool = game.resolve(turn, command.noun2, scope, slot="noun2", command=command)
+        tool = resolve(game, turn, command.noun2, scope, slot="noun2", command=command)
         if tool is None:
             return
         if tool not in tools:
@@ -505,13 +469,13 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
             targets.setdefault(on, key)
     own = {key: key for key in tools}
     reachable = [key for key in targets if key in scope + game.npcs_here()]
-    if _names_any(game, command.noun, reachable):
-        target = game.resolve(turn, command.noun, reachable, command=command)
+    if names_any(game, command.noun, reachable):
+        target = resolve(game, turn, command.noun, reachable, command=command)
         if target is None:
             return
         tool, noun2 = targets[target], game.name_of(target)
-    elif _names_any(game, command.noun, list(own)):
-        tool = game.resolve(turn, command.noun, list(own), command=command)
+    elif names_any(game, command.noun, list(own)):
+        tool = resolve(game, turn, command.noun, list(own), command=command)
         if tool is None:
             return
         noun2 = ""
@@ -532,34 +496,38 @@ def _use_verbs(item: Item) -> tuple[str, ...]:
 
 
 def buy(game: Game, turn: Turn, command: Command) -> None:
-    """"buy oil": give the seller what they want for it, if the player has it."""
+    """ "buy oil": give the seller what they want for it, if the player has it."""
     if not command.noun:
         turn.refuse("Buy what?")
         return
     sellers = [
         key
         for key in game.npcs_here()
-        if game.npc(key).gives and game.npc(key).wants
+        if game.npc(key).gives
+        and game.npc(key).wants
         and game.state.locations[game.npc(key).gives] == key
     ]
     if command.noun2 and command.prep == "from":
-        seller = game.resolve(turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
+        seller = resolve(game, turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
         if seller is None:
             return
         sellers = [key for key in sellers if key == seller]
     goods = {game.npc(key).gives: key for key in sellers}
-    if not _names_any(game, command.noun, list(goods)):
-        turn.refuse(f"Nobody here sells {command.noun}." if game.npcs_here() else
-                    "There is no one here to buy from.")
+    if not names_any(game, command.noun, list(goods)):
+        turn.refuse(
+            f"Nobody here sells {command.noun}."
+            if game.npcs_here()
+            else "There is no one here to buy from."
+        )
         return
-    thing = game.resolve(turn, command.noun, list(goods), command=command)
+    thing = resolve(game, turn, command.noun, list(goods), command=command)
     if thing is None:
         return
     npc = game.npc(goods[thing])
     price = game.item(npc.wants)
     if command.noun2 and command.prep == "with":
-        offered = game.resolve(
-            turn, command.noun2, game.carried_items(), slot="noun2", command=command
+        offered = resolve(
+            game, turn, command.noun2, game.carried_items(), slot="noun2", command=command
         )
         if offered is None:
             return
@@ -568,8 +536,7 @@ def buy(game: Game, turn: Turn, command: Command) -> None:
             return
     if npc.wants not in game.carried():
         turn.refuse(
-            f"{npc.name} wants {price.indefinite} for the {game.name_of(thing)}, "
-            "and you have none."
+            f"{npc.name} wants {price.indefinite} for the {game.name_of(thing)}, and you have none."
         )
         return
     give(game, turn, Command("give", command.text, noun=price.name, noun2=npc.name, prep="to"))
@@ -584,7 +551,7 @@ def _is_key(game: Game, key: str) -> bool:
 def _lock_for(game: Game, key: str) -> str:
     for direction, exit_ in game.room().exits.items():
         if exit_.key == key and is_locked(game, exit_):
-            return f"exit:{direction}"
+            return exit_key(direction)
     for item_key in game.visible_items() + game.carried_items():
         if game.item(item_key).lock == key and item_key in game.state.locked:
             return item_key
@@ -594,7 +561,8 @@ def _lock_for(game: Game, key: str) -> str:
 def inventory(game: Game, turn: Turn, command: Command) -> None:
     held = game.carried()
     turn.say(
-        f"You are carrying {game.item_list(held)}." if held else "You are empty-handed.", "system"
+        f"You are carrying {game.item_list(held)}." if held else "You are empty-handed.",
+        EventKind.SYSTEM,
     )
 
 
@@ -606,7 +574,8 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
             return
         key = people[0]
     else:
-        found = game.resolve(
+        found = resolve(
+            game,
             turn,
             command.noun,
             game.npcs_here() + game.visible_items() + game.carried_items(),
@@ -619,31 +588,37 @@ def talk(game: Game, turn: Turn, command: Command) -> None:
         turn.fail(f"The {game.name_of(key)} has nothing to say.")
         return
     npc = game.npc(key)
-    game.ask(
-        turn,
-        ContentKind.DIALOGUE,
-        npc.name,
-        f'"Well met," says {npc.name}.',
-        cache_key=None if npc.greeting else f"npc:{key}:greeting",
-        authored=npc.greeting,
-        speaker=npc.name,
-        persona=npc.persona,
-        topic="greeting",
+    turn.ask(
+        prose_request(
+            ContentKind.DIALOGUE,
+            npc.name,
+            f'"Well met," says {npc.name}.',
+            cache_key=None if npc.greeting else f"npc:{key}:greeting",
+            authored=npc.greeting,
+            speaker=npc.name,
+            persona=npc.persona,
+            topic="greeting",
+        )
     )
     for quest_key, quest in game.world.quests.items():
         state = game.state.quests[quest_key]
-        if quest.goal.kind == "talk" and quest.goal.target == key and state == "active":
-            game.complete_quest(turn, quest_key)
+        if (
+            quest.goal.kind == GoalKind.TALK
+            and quest.goal.target == key
+            and state == QuestState.ACTIVE
+        ):
+            complete_quest(game, turn, quest_key)
     offered = [
         k
         for k, q in game.world.quests.items()
-        if q.giver == key and game.state.quests[k] == "not started"
+        if q.giver == key and game.state.quests[k] == QuestState.NOT_STARTED
     ]
     if offered:
-        game.start_quest(turn, offered[0])
+        start_quest(game, turn, offered[0])
     if npc.topics:
         turn.say(
-            f"(You could ask {npc.name} about {name_list(sorted(npc.topics), False)}.)", "system"
+            f"(You could ask {npc.name} about {name_list(sorted(npc.topics), False)}.)",
+            EventKind.SYSTEM,
         )
 
 
@@ -651,7 +626,7 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Ask whom about what? (ask PERSON about TOPIC)")
         return
-    key = game.resolve(turn, command.noun, game.npcs_here(), command=command)
+    key = resolve(game, turn, command.noun, game.npcs_here(), command=command)
     if key is None:
         return
     npc = game.npc(key)
@@ -667,28 +642,30 @@ def ask(game: Game, turn: Turn, command: Command) -> None:
     subject = command.noun2
     if topic:
         # Asked again, the authored answer stands; the colour after it is new each time.
-        game.ask(
-            turn,
-            ContentKind.DIALOGUE,
-            subject,
-            "",
-            authored=npc.topics[topic],
-            entities=(npc.name,),
-            speaker=npc.name,
-            persona=npc.persona,
-            topic=topic,
+        turn.ask(
+            prose_request(
+                ContentKind.DIALOGUE,
+                subject,
+                "",
+                authored=npc.topics[topic],
+                entities=(npc.name,),
+                speaker=npc.name,
+                persona=npc.persona,
+                topic=topic,
+            )
         )
     else:
         fallback = npc.unknown or f"{npc.name} has nothing to say about {subject}."
-        game.ask(
-            turn,
-            ContentKind.DIALOGUE,
-            subject,
-            fallback,
-            entities=(npc.name,),
-            speaker=npc.name,
-            persona=npc.persona,
-            topic=subject,
+        turn.ask(
+            prose_request(
+                ContentKind.DIALOGUE,
+                subject,
+                fallback,
+                entities=(npc.name,),
+                speaker=npc.name,
+                persona=npc.persona,
+                topic=subject,
+            )
         )
 
 
@@ -696,20 +673,20 @@ def give(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Give what to whom? (give THING to PERSON)")
         return
-    thing = game.resolve(turn, command.noun, game.carried_items(), command=command)
+    thing = resolve(game, turn, command.noun, game.carried_items(), command=command)
     if thing is None:
         return
-    person = game.resolve(turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
+    person = resolve(game, turn, command.noun2, game.npcs_here(), slot="noun2", command=command)
     if person is None:
         return
     npc, item = game.npc(person), game.item(thing)
     quests = [
         k
         for k, q in game.world.quests.items()
-        if q.goal.kind == "bring"
+        if q.goal.kind == GoalKind.BRING
         and q.goal.target == thing
         and q.goal.to == person
-        and game.state.quests[k] != "done"
+        and game.state.quests[k] != QuestState.DONE
     ]
     if not quests and npc.wants != thing:
         turn.fail(npc.refuse or f"{npc.name} does not want the {item.name}.")
@@ -720,30 +697,33 @@ def give(game: Game, turn: Turn, command: Command) -> None:
         if npc.gives and game.state.locations[npc.gives] == person:
             move_item(game, turn, npc.gives, PLAYER)
             turn.say(f"{npc.name} gives you the {game.name_of(npc.gives)}.")
-        game.ask(
-            turn,
-            ContentKind.DIALOGUE,
-            item.name,
-            f'"My thanks," says {npc.name}.',
-            authored=npc.thanks,
-            entities=(npc.name,),
-            speaker=npc.name,
-            persona=npc.persona,
-            topic="thanks",
+        turn.ask(
+            prose_request(
+                ContentKind.DIALOGUE,
+                item.name,
+                f'"My thanks," says {npc.name}.',
+                authored=npc.thanks,
+                entities=(npc.name,),
+                speaker=npc.name,
+                persona=npc.persona,
+                topic="thanks",
+            )
         )
     for quest_key in quests:
-        game.complete_quest(turn, quest_key)
+        complete_quest(game, turn, quest_key)
 
 
 def quests(game: Game, turn: Turn, command: Command) -> None:
     lines = []
     for key, quest in game.world.quests.items():
         state = game.state.quests[key]
-        if state == "active":
-            lines.append(f"[active] {quest.title}: {game.goal_text(key)}")
-        elif state == "done":
+        if state == QuestState.ACTIVE:
+            lines.append(f"[active] {quest.title}: {goal_text(game, key)}")
+        elif state == QuestState.DONE:
             lines.append(f"[done] {quest.title}")
-    turn.say("\n".join(lines) if lines else "You have no quests yet. Talk to people.", "system")
+    turn.say(
+        "\n".join(lines) if lines else "You have no quests yet. Talk to people.", EventKind.SYSTEM
+    )
 
 
 def wait(game: Game, turn: Turn, command: Command) -> None:
@@ -751,30 +731,24 @@ def wait(game: Game, turn: Turn, command: Command) -> None:
 
 
 def save(game: Game, turn: Turn, command: Command) -> None:
-    from textgamegen.engine.saves import SaveError, save_name
-    from textgamegen.engine.state import StateError
-
     try:
         name = save_name(command.rest or "quicksave")
-        path = game.save_to(name)
+        path = game.saving.save(game, name)
     except (SaveError, StateError, OSError) as error:
-        turn.say(f"Not saved: {error}", "error")
+        turn.say(f"Not saved: {error}", EventKind.ERROR)
         return
-    turn.say(f"Saved as '{name}' ({path.name}).", "system")
+    turn.say(f"Saved as '{name}' ({path.name}).", EventKind.SYSTEM)
 
 
 def load(game: Game, turn: Turn, command: Command) -> None:
-    from textgamegen.engine.saves import SaveError
-    from textgamegen.engine.state import StateError
-
     name = command.rest or "quicksave"
     try:
         game.load_from(name)
     except (SaveError, StateError, OSError) as error:
-        turn.say(f"Not loaded: {error}", "error")
+        turn.say(f"Not loaded: {error}", EventKind.ERROR)
         return
     turn.changes.append("load")
-    turn.say(f"Loaded '{name}': turn {game.state.turn}.", "system")
+    turn.say(f"Loaded '{name}': turn {game.state.turn}.", EventKind.SYSTEM)
     describe_room(game, turn)
 
 
@@ -786,9 +760,9 @@ def retry(game: Game, turn: Turn, command: Command) -> None:
     """Re-emit the last prose requests with new seeds; the new text may replace the cache."""
     fresh = game.retry_requests()
     if not fresh:
-        turn.say("There is nothing to retry yet.", "system")
+        turn.say("There is nothing to retry yet.", EventKind.SYSTEM)
         return
-    turn.say("Rewriting the last passage...", "system")
+    turn.say("Rewriting the last passage...", EventKind.SYSTEM)
     turn.changes.append("retry")
     turn.retried = fresh
 
@@ -801,13 +775,13 @@ def rate(game: Game, turn: Turn, command: Command) -> None:
     ("rate:good"); whoever records feedback takes it from there."""
     rating = RATINGS.get(command.rest.strip().casefold())
     if rating is None:
-        turn.say("Rate the last passage with 'rate good' or 'rate bad'.", "system")
+        turn.say("Rate the last passage with 'rate good' or 'rate bad'.", EventKind.SYSTEM)
         return
     if not game.state.story:
-        turn.say("There is nothing to rate yet.", "system")
+        turn.say("There is nothing to rate yet.", EventKind.SYSTEM)
         return
     turn.changes.append(f"rate:{rating}")
-    turn.say(f"Noted: the last passage was {rating}.", "system")
+    turn.say(f"Noted: the last passage was {rating}.", EventKind.SYSTEM)
 
 
 def help_(game: Game, turn: Turn, command: Command) -> None:
@@ -816,26 +790,28 @@ def help_(game: Game, turn: Turn, command: Command) -> None:
     if extra:
         lines.append(f"  Here you can also: {', '.join(extra)}.")
     lines.append("Anything else you type is tried as a free-form action.")
-    turn.say("\n".join(lines), "system")
+    turn.say("\n".join(lines), EventKind.SYSTEM)
 
 
 def hint(game: Game, turn: Turn, command: Command) -> None:
-    turn.say(next_hint(game, game.hint_levels), "system")
+    turn.say(next_hint(game, game.hint_levels), EventKind.SYSTEM)
 
 
 def map_(game: Game, turn: Turn, command: Command) -> None:
     lines = draw_map(game.world, game.state.places, game.state.room)
-    turn.say("\n".join([*lines, "", LEGEND]), "map")
+    turn.say("\n".join([*lines, "", LEGEND]), EventKind.MAP)
 
 
 def quit_(game: Game, turn: Turn, command: Command) -> None:
-    game.autosave_now(turn)
+    problem = game.saving.on_quit(game)
+    if problem:
+        turn.say(f"Autosave failed: {problem}", EventKind.ERROR)
     turn.quit = True
-    turn.say("Goodbye.", "system")
+    turn.say("Goodbye.", EventKind.SYSTEM)
 
 
 def empty(game: Game, turn: Turn, command: Command) -> None:
-    turn.say("Say something. Type 'help' for the commands.", "system")
+    turn.say("Say something. Type 'help' for the commands.", EventKind.SYSTEM)
 
 
 def freeform(game: Game, turn: Turn, command: Command) -> None:
@@ -845,13 +821,14 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
     # of this room): the people, then the things in view.
     here = tuple(game.npc(key).name for key in game.npcs_here())
     here += tuple(game.item(key).name for key in game.visible_items())
-    game.ask(
-        turn,
-        ContentKind.ACTION,
-        "",
-        f"You try to {text}, but the attempt comes to nothing.",
-        entities=here[:6],
-        attempt=True,
+    turn.ask(
+        prose_request(
+            ContentKind.ACTION,
+            "",
+            f"You try to {text}, but the attempt comes to nothing.",
+            entities=here[:6],
+            attempt=True,
+        )
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from textgamegen.engine.world import Word
+
 
 class ContentKind(str, Enum):
     """The four kinds of text, each with its special token in the training corpus."""
@@ -79,17 +81,29 @@ class ContentRequest:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
+class EventKind(Word):
+    """What a line of engine output is; the UI styles each kind its own way."""
+
+    TEXT = "text"  # plain engine text
+    ROOM = "room"  # a room heading
+    ERROR = "error"  # the command could not be done
+    SYSTEM = "system"  # saved, loaded, help
+    QUEST = "quest"  # quest progress
+    WON = "won"  # the ending
+    PROSE = "prose"  # generated text replayed from the cache
+    MAP = "map"  # the player's map, drawn in text
+
+
 @dataclass(frozen=True)
 class Event:
-    """A line of deterministic engine output ("You take the lantern.").
+    """A line of deterministic engine output ("You take the lantern.")."""
 
-    ``kind`` is one of: "text" (plain engine text), "room" (a room heading), "error"
-    (the command could not be done), "system" (saved, loaded, help), "quest" (quest
-    progress), "won" (the ending), "prose" (generated text replayed from the cache).
-    """
-
-    kind: str
+    kind: EventKind
     text: str
+
+    def __post_init__(self) -> None:
+        # Callers outside the engine may still pass the plain word ("system").
+        object.__setattr__(self, "kind", EventKind(self.kind))
 
 
 @dataclass

@@ -10,117 +10,42 @@ the turn and the request's index, so the same commands give the same requests.
 A command that the parser cannot pin down (an unknown noun, "Which do you mean ...?")
 takes no turn, and neither does one that is refused ("You can't go down from here"): a
 step that only says why nothing happened changes nothing. Every other game command takes
-one turn and can be undone. Meta commands (help, hint, map, undo, retry, rate, save, load,
-quests, inventory, quit) take no turn.
+one turn and can be undone. Meta commands (the verbs the parser's table marks ``meta``:
+help, hint, map, undo, retry, rate, save, load, quests, inventory, quit) take no turn.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
-import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from textgamegen.engine.content import ContentKind, ContentRequest, Event, StepResult
-from textgamegen.engine.parser import PAIR, VERBS, Command, Parser, Verb, noun_words
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.engine.actions import ACTIONS, describe_room
+from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
+from textgamegen.engine.descriptions import PREFETCH_LIMIT, STORY_CONTEXT, prefetch_requests
+from textgamegen.engine.exits import exit_direction
+from textgamegen.engine.nouns import Pending, answer_pending
+from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
+from textgamegen.engine.quests import check_reached, check_win
+from textgamegen.engine.saves import (
+    SaveError,
+    SavePolicy,
+    is_autosave,
+    new_autosave_name,
+    open_save,
+)
 from textgamegen.engine.state import GameState, StateError
-from textgamegen.engine.world import PLAYER, Item, Npc, Room, World, with_article
+from textgamegen.engine.turn import Turn, derive_seed, name_list
+from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
+from textgamegen.safe_text import strip_unsafe
 
 UNDO_LIMIT = 50
-STORY_CONTEXT = 6
 MAX_PROSE_CHARS = 4000
-PREFETCH_LIMIT = 8
-"""At most this many descriptions are written ahead while the player reads."""
-META_ACTIONS = frozenset(
-    {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests", "inventory",
-     "hint", "map"}
-)
-
-
-def new_autosave_name(world: str) -> str:
-    """A fresh autosave slot for a new game: "autosave-lanternfall-261129-041502-9f3a".
-
-    Every game autosaves into its own slot, so starting another game never overwrites the
-    autosave of one already played; "Continue" picks the newest slot.
-    """
-    # Short and plain enough to pass saves.save_name unchanged (40 characters at most).
-    world = re.sub(r"[^a-z0-9]+", "-", world.casefold()).strip("-")[:12].strip("-") or "world"
-    stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime())
-    return f"autosave-{world}-{stamp}-{secrets.token_hex(2)}"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A stable 31-bit seed from the game seed and any parts (turn, index, retry)."""
-    text = ":".join(str(part) for part in (seed, *parts))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
-
-
-WORLD_VERB = "world_verb"
-"""The action of a verb a world declares on an item's use (``verbs = ["light"]``)."""
-
-
-def world_verbs(world: World) -> tuple[Verb, ...]:
-    """Verbs the world's items declare, as parser verbs; the built-in table wins a clash."""
-    words = sorted({verb for item in world.items.values() if item.use for verb in item.use.verbs})
-    if not words:
-        return ()
-    return (
-        Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),
-    )
-
-
-def name_list(names: list[str], article: bool = True) -> str:
-    """Names joined as English ("a, b and c"); ``article`` puts "a"/"an" before each.
-
-    Item lists go through ``Game.item_list``, which uses each item's own article.
-    """
-    shown = [with_article(name) if article else name for name in names]
-    if len(shown) <= 1:
-        return "".join(shown)
-    return ", ".join(shown[:-1]) + " and " + shown[-1]
-
-
-@dataclass
-class Turn:
-    """What one step has produced so far."""
-
-    events: list[Event] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    prose: list[ContentRequest] = field(default_factory=list)
-    refused: bool = False
-    """The command was not understood well enough to act; no turn passes."""
-    quit: bool = False
-    retried: list[ContentRequest] = field(default_factory=list)
-    """Requests from "retry": already seeded, passed through as they are."""
-
-    def say(self, text: str, kind: str = "text") -> None:
-        self.events.append(Event(kind, text))
-
-    def refuse(self, text: str) -> None:
-        self.events.append(Event("error", text))
-        self.refused = True
-
-    def fail(self, text: str) -> None:
-        """The action was tried and did not work; the turn still passes."""
-        self.events.append(Event("error", text))
-
-
-@dataclass
-class Pending:
-    """A command waiting for the answer to "Which do you mean ...?"."""
-
-    command: Command
-    slot: str
-    keys: list[str]
 
 
 class Game:
-    """One playthrough of a world. Build with ``Game.new`` or ``Game.from_dict``."""
+    """One playthrough of a world: ``Game.new``, ``Game.load`` or ``Game.from_dict``."""
 
     def __init__(
         self,
@@ -132,13 +57,11 @@ class Game:
         autosave: bool = True,
         cache: dict[str, str] | None = None,
     ) -> None:
-        from textgamegen.engine.actions import ACTIONS
-
         self.world = world
         self.seed = seed
-        self.saves_dir = saves_dir
-        self.autosave_every = autosave_every
-        self.autosave = autosave
+        slot = new_autosave_name(world.name)
+        self.saving = SavePolicy(saves_dir, slot, autosave_every, autosave, state.turn)
+        """Where this game saves, and when it saves itself (``engine/saves.py``)."""
         self.state = state
         self.cache: dict[str, str] = dict(cache or {})
         self.parser = Parser(VERBS + world_verbs(world))
@@ -150,9 +73,8 @@ class Game:
         self._last_prose: list[ContentRequest] = []
         self._retries = 0
         self._replaceable: set[str] = set()
-        self._pending: Pending | None = None
-        self.autosave_name = new_autosave_name(world.name)
-        """The save slot this game autosaves into (kept when an autosave is loaded)."""
+        self.pending: Pending | None = None
+        """A command waiting for the answer to "Which do you mean ...?" (``nouns.py``)."""
 
     @classmethod
     def new(
@@ -277,84 +199,12 @@ class Game:
             return self.world.items[key].names
         if key in self.world.npcs:
             return self.world.npcs[key].names
-        if key.startswith("exit:"):
-            exit_ = self.room().exits[key[5:]]
+        if direction := exit_direction(key):
+            exit_ = self.room().exits[direction]
             return (exit_.direction, exit_.door) if exit_.door else (exit_.direction,)
         return (key,)
 
-    def resolve(
-        self,
-        turn: Turn,
-        phrase: str,
-        keys: list[str],
-        slot: str = "noun",
-        command: Command | None = None,
-    ) -> str | None:
-        """The one key among ``keys`` that ``phrase`` names, or None after telling the player.
-
-        An exact name or alias beats a partial one ("key" is an alias of both keys, so it
-        is ambiguous; "brass" names only the brass key).
-        """
-        words = noun_words(phrase)
-        if not words:
-            turn.refuse("What do you mean?")
-            return None
-        scored: dict[int, list[str]] = {}
-        for key in dict.fromkeys(keys):
-            best = 0
-            for name in self.names_of(key):
-                name_words = noun_words(name)
-                if words == name_words:
-                    best = 3
-                elif set(words) <= set(name_words):
-                    best = max(best, 2)
-            if best:
-                scored.setdefault(best, []).append(key)
-        if not scored:
-            turn.refuse(f"You don't see any {' '.join(words)} here.")
-            return None
-        found = scored[max(scored)]
-        if len(found) > 1:
-            names = [f"the {self.name_of(key)}" for key in found]
-            turn.refuse(f"Which do you mean: {', '.join(names[:-1])} or {names[-1]}?")
-            if command is not None:
-                self._pending = Pending(command, slot, found)
-            return None
-        return found[0]
-
     # Prose.
-
-    def ask(
-        self,
-        turn: Turn,
-        kind: ContentKind,
-        subject: str,
-        fallback: str,
-        cache_key: str | None = None,
-        entities: tuple[str, ...] = (),
-        authored: str = "",
-        **extra: Any,
-    ) -> None:
-        """Queue a request for prose; seed, room, command and story are filled in later.
-
-        Authored text is canon: it is shown here, as the engine's own text, and the
-        request only asks for a line of colour after it (cached under ``cache_key``).
-        """
-        names = tuple(dict.fromkeys(name for name in (subject, *entities) if name))
-        authored = authored.strip()
-        if authored:
-            turn.say(authored)
-        turn.prose.append(
-            ContentRequest(
-                kind=kind,
-                subject=subject,
-                entities=names,
-                cache_key=cache_key,
-                fallback="" if authored else fallback,
-                authored=authored,
-                **extra,
-            )
-        )
 
     def fulfil(self, request: ContentRequest, text: str, *, seen: bool = True) -> None:
         """Take the generated text for a request: cache it (first text wins, unless the
@@ -384,53 +234,8 @@ class Game:
         self.state.add_story(text)
 
     def prefetch_requests(self, limit: int = PREFETCH_LIMIT) -> list[ContentRequest]:
-        """Descriptions the player is likely to ask for next and that are not cached yet.
-
-        First the rooms behind the exits that are open now, then the items in view, then
-        the people here: each request is the one ``step`` would make for "go <exit>",
-        "examine <item>" or "examine <person>" (same cache key, subject, entities and
-        fallback), so text written for it ahead of time and handed back with
-        ``fulfil(request, text, seen=False)`` is what the step then shows from the cache.
-        Seeds come from the game seed and the cache key. Nothing here changes the game.
-
-        Args:
-            limit: at most this many requests.
-
-        Returns:
-            Requests with ``cache_key`` set, most likely first.
-        """
-        from textgamegen.engine.actions import is_locked, item_request, npc_request, room_request
-
-        here = self.room()
-        story = tuple(self.state.story[-STORY_CONTEXT:])
-        # The very requests a step would make, built by the same functions, so text
-        # written ahead is what the step then finds in the cache.
-        scratch = Turn()
-        where: list[tuple[str, str]] = []
-        for direction, exit_ in here.exits.items():
-            if is_locked(self, exit_):
-                continue
-            room = self.world.rooms[exit_.to]
-            room_request(self, scratch, room)
-            where.append((f"go {direction}", room.name))
-        for key in self.visible_items():
-            item_request(self, scratch, self.item(key))
-            where.append((f"examine {self.item(key).name}", here.name))
-        for key in self.npcs_here():
-            npc_request(self, scratch, self.npc(key))
-            where.append((f"examine {self.npc(key).name}", here.name))
-        wanted = [replace(request, command=command, room=room)
-                  for request, (command, room) in zip(scratch.prose, where)]
-        requests: list[ContentRequest] = []
-        keys: set[str] = set()
-        for request in wanted:
-            key = request.cache_key or ""
-            if key in self.cache or key in keys:
-                continue
-            keys.add(key)
-            seed = derive_seed(self.seed, "prefetch", key)
-            requests.append(replace(request, seed=seed, story=story))
-        return requests[:limit]
+        """Descriptions to write ahead while the player reads (``descriptions.py``)."""
+        return prefetch_requests(self, limit)
 
     def retry_requests(self) -> list[ContentRequest]:
         """The last step's prose requests again, with new seeds; their text may replace
@@ -450,9 +255,7 @@ class Game:
         """The opening: the world's introduction and the first room. Takes no turn."""
         turn = Turn()
         if self.world.intro:
-            turn.say(self.world.intro, "system")
-        from textgamegen.engine.actions import describe_room
-
+            turn.say(self.world.intro, EventKind.SYSTEM)
         describe_room(self, turn)
         return self._finish(turn, Command("look", "look"), ticked=False)
 
@@ -464,13 +267,13 @@ class Game:
             return self._step(command)
         except Exception as error:  # noqa: BLE001 - the player must never see a traceback
             self.state = before
-            self._pending = None
+            self.pending = None
             text = (
                 f"Something went wrong inside the game ({type(error).__name__}); nothing changed."
             )
             return StepResult(
                 command=str(command)[:200],
-                events=[Event("error", text)],
+                events=[Event(EventKind.ERROR, text)],
                 turn=self.state.turn,
                 won=self.state.won,
             )
@@ -485,17 +288,17 @@ class Game:
             command = self.parser.parse(self._last_command)
         elif command.action not in ("empty", "retry"):
             self._last_command = command.text
-        command = self._answer_pending(command)
+        command = answer_pending(self, command)
         turn = Turn()
         handler = self.actions.get(command.action, self.actions["freeform"])
-        if command.action in META_ACTIONS:
+        if command.action in self.parser.meta_actions:
             handler(self, turn, command)
             return self._finish(turn, command, ticked=False)
         before = self.state.copy()
         handler(self, turn, command)
         refused_only = (
             turn.events
-            and all(event.kind == "error" for event in turn.events)
+            and all(event.kind == EventKind.ERROR for event in turn.events)
             and not turn.changes
             and not turn.prose
         )
@@ -504,108 +307,13 @@ class Game:
             return self._finish(turn, command, ticked=False)
         self._undo.append(before)
         self.state.turn += 1
-        self._check_quests(turn)
-        self._check_win(turn)
+        check_reached(self, turn)
+        check_win(self, turn)
         return self._finish(turn, command, ticked=True)
-
-    def _answer_pending(self, command: Command) -> Command:
-        """Turn "brass" after "Which do you mean ...?" into the command that asked."""
-        pending, self._pending = self._pending, None
-        if pending is None or command.action not in ("freeform", "examine", "take"):
-            return command
-        answer = noun_words(command.text)
-        matches = [
-            key
-            for key in pending.keys
-            if any(answer and set(answer) <= set(noun_words(name)) for name in self.names_of(key))
-        ]
-        if len(matches) != 1:
-            return command
-        return replace(pending.command, **{pending.slot: self.name_of(matches[0])})
-
-    def _check_quests(self, turn: Turn) -> None:
-        for key, quest in self.world.quests.items():
-            if self.state.quests[key] != "active":
-                continue
-            if quest.goal.kind == "reach" and self.state.room == quest.goal.target:
-                self.complete_quest(turn, key)
-
-    def start_quest(self, turn: Turn, key: str) -> None:
-        quest = self.world.quests[key]
-        self.state.quests[key] = "active"
-        turn.changes.append(f"quest:{key}:active")
-        turn.say(f"New quest: {quest.title}. {self.goal_text(key)}", "quest")
-        giver = self.npc(quest.giver)
-        self.ask(
-            turn,
-            ContentKind.QUEST,
-            quest.title,
-            self.goal_text(key),
-            cache_key=f"quest:{key}:given",
-            entities=(giver.name,),
-            authored=quest.text,
-            speaker=giver.name,
-            persona=giver.persona,
-            topic=quest.title,
-        )
-
-    def complete_quest(self, turn: Turn, key: str) -> None:
-        quest = self.world.quests[key]
-        self.state.quests[key] = "done"
-        turn.changes.append(f"quest:{key}:done")
-        turn.say(f"Quest complete: {quest.title}.", "quest")
-        if quest.reward and self.state.locations[quest.reward] != PLAYER:
-            self.state.locations[quest.reward] = PLAYER
-            turn.changes.append(f"+{quest.reward}")
-            turn.say(f"You receive the {self.name_of(quest.reward)}.", "quest")
-        if quest.next:
-            turn.say(f"Next: {quest.next}", "quest")
-        giver = self.npc(quest.giver)
-        self.ask(
-            turn,
-            ContentKind.QUEST,
-            quest.title,
-            f"You have finished {quest.title}.",
-            cache_key=f"quest:{key}:done",
-            entities=(giver.name,),
-            authored=quest.done_text,
-            speaker=giver.name,
-            persona=giver.persona,
-            topic=quest.title,
-        )
-
-    def goal_text(self, key: str) -> str:
-        """The quest's goal, naming where the person is once the player has been there."""
-        goal = self.world.quests[key].goal
-
-        def where(npc_key: str) -> str:
-            room = self.world.npcs[npc_key].location
-            return f" ({self.world.rooms[room].name})" if room in self.state.visited else ""
-
-        if goal.kind == "bring":
-            thing, person = self.name_of(goal.target), self.name_of(goal.to)
-            return f"Bring the {thing} to {person}{where(goal.to)}."
-        if goal.kind == "reach":
-            return f"Go to {self.name_of(goal.target)}."
-        return f"Talk to {self.name_of(goal.target)}{where(goal.target)}."
-
-    def _check_win(self, turn: Turn) -> None:
-        win = self.world.win
-        if self.state.won:
-            return
-        if not all(self.state.quests[key] == "done" for key in win.quests):
-            return
-        if not all(flag in self.state.flags for flag in win.flags):
-            return
-        if win.room and self.state.room != win.room:
-            return
-        self.state.won = True
-        turn.changes.append("won")
-        turn.say(win.text, "won")
 
     def _finish(self, turn: Turn, command: Command, ticked: bool) -> StepResult:
         for event in turn.events:
-            if event.kind in ("text", "quest", "won"):
+            if event.kind in (EventKind.TEXT, EventKind.QUEST, EventKind.WON):
                 self.state.add_story(event.text)
         requests: list[ContentRequest] = []
         seeded: list[ContentRequest] = []
@@ -621,7 +329,7 @@ class Game:
             if request.cache_key and request.cache_key in self.cache:
                 cached = self.cache[request.cache_key]
                 if cached:  # "" means: nothing was added to the authored text
-                    turn.say(cached, "prose")
+                    turn.say(cached, EventKind.PROSE)
                     self.state.add_story(cached)
             else:
                 requests.append(request)
@@ -629,15 +337,17 @@ class Game:
             self._last_prose = seeded
             self._replaceable.clear()
         requests.extend(turn.retried)
-        if any(event.kind == "won" for event in turn.events):
+        if any(event.kind == EventKind.WON for event in turn.events):
             # Nothing is narrated after the ending: text that has no author is given by
             # the engine's own fallback, before the win box.
-            at = next(i for i, event in enumerate(turn.events) if event.kind == "won")
-            extra = [Event("text", r.fallback) for r in requests if r.fallback and not r.authored]
+            at = next(i for i, event in enumerate(turn.events) if event.kind == EventKind.WON)
+            extra = [
+                Event(EventKind.TEXT, r.fallback) for r in requests if r.fallback and not r.authored
+            ]
             turn.events[at:at] = extra
             requests = []
-        if ticked:
-            self._autosave(turn)
+        if ticked and (problem := self.saving.after_turn(self)):
+            turn.say(f"Autosave failed: {problem}", EventKind.ERROR)
         return StepResult(
             command=command.text,
             events=turn.events,
@@ -652,49 +362,24 @@ class Game:
 
     def undo(self, turn: Turn) -> None:
         if not self._undo:
-            turn.say("There is nothing to undo.", "system")
+            turn.say("There is nothing to undo.", EventKind.SYSTEM)
             return
         self.state = self._undo.pop()
         turn.changes.append("undo")
-        turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", "system")
-
-    def save_to(self, name: str) -> Path:
-        from textgamegen.engine.saves import save_game
-
-        if self.saves_dir is None:
-            raise StateError("saving is off in this game (no saves folder)")
-        return save_game(self, name, self.saves_dir)
+        turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", EventKind.SYSTEM)
 
     def load_from(self, name: str) -> None:
-        """Replace this game's state with a save's; on any error nothing changes."""
-        from textgamegen.engine.saves import load_game
-
-        if self.saves_dir is None:
+        """Replace this game's state with a save's (the in-game "load"); on any error
+        nothing changes."""
+        if self.saving.saves_dir is None:
             raise StateError("loading is off in this game (no saves folder)")
         # Typed in the game: names in the saves folder only, never a path elsewhere.
-        loaded = load_game(name, self.saves_dir, world=self.world, allow_path=False)
+        loaded = Game.load(name, self.saving.saves_dir, world=self.world, allow_path=False)
         self._undo.append(self.state)
         self.state = loaded.state
         self.seed = loaded.seed
         self.cache.update(loaded.cache)
-        self._pending = None
-
-    def _autosave(self, turn: Turn) -> None:
-        if not (self.autosave and self.saves_dir is not None and self.autosave_every > 0):
-            return
-        if self.state.turn % self.autosave_every:
-            return
-        self.autosave_now(turn)
-
-    def autosave_now(self, turn: Turn) -> None:
-        from textgamegen.engine.saves import SaveError, save_game
-
-        if not (self.autosave and self.saves_dir is not None):
-            return
-        try:
-            save_game(self, self.autosave_name, self.saves_dir)
-        except (OSError, SaveError) as error:
-            turn.say(f"Autosave failed: {error}", "error")
+        self.pending = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -733,3 +418,31 @@ class Game:
         state = GameState.from_dict(data.get("state"), world)
         state.story = [strip_unsafe(line) for line in state.story]
         return cls(world, state, seed, saves_dir, autosave_every, cache=cache)
+
+    @classmethod
+    def load(
+        cls,
+        name_or_path: str,
+        saves_dir: Path,
+        world: World | None = None,
+        *,
+        allow_path: bool = True,
+    ) -> Game:
+        """Load a saved game by name or path (``saves.open_save`` says how it is found).
+
+        Raises:
+            SaveError: the file is missing, broken, of an unknown version, or does not fit
+                its world. Nothing on disk is changed.
+        """
+        opened = open_save(name_or_path, saves_dir, world, allow_path=allow_path)
+        try:
+            game = cls.from_dict(opened.game, opened.world, saves_dir=saves_dir)
+        except StateError as error:
+            raise SaveError(
+                f"{opened.path}: the save does not fit world '{opened.world.name}': {error}"
+            ) from None
+        if is_autosave(opened.path.stem):
+            # Continuing a game autosaves into its own slot again; a named save played on
+            # starts a slot of its own, so it never overwrites another game's autosave.
+            game.saving.autosave_name = opened.path.stem
+        return game

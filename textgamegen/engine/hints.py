@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textgamegen.engine.world import NOWHERE, PLAYER
+from textgamegen.engine.exits import way_key
+from textgamegen.engine.quests import goal_text
+from textgamegen.engine.world import NOWHERE, PLAYER, GoalKind, QuestState
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
@@ -73,7 +75,7 @@ def _find(game: Game, item: str) -> str:
 def next_step(game: Game, quest_key: str) -> str:
     """The plain next step of an active quest, worked out from the state."""
     goal = game.world.quests[quest_key].goal
-    if goal.kind == "bring":
+    if goal.kind == GoalKind.BRING:
         person = game.npc(goal.to)
         if game.state.locations[goal.target] == PLAYER:
             return (
@@ -81,11 +83,11 @@ def next_step(game: Game, quest_key: str) -> str:
                 f"({_where(game, person.location)})."
             )
         return _find(game, goal.target)
-    if goal.kind == "reach":
+    if goal.kind == GoalKind.REACH:
         room = game.world.rooms[goal.target]
         for other in game.world.rooms.values():
             for exit_ in other.exits.values():
-                way = f"{other.key}.{exit_.direction}"
+                way = way_key(other.key, exit_.direction)
                 if exit_.to == room.key and exit_.locked and way not in game.state.unlocked:
                     opener = exit_.key and game.name_of(exit_.key)
                     if not opener:
@@ -108,7 +110,7 @@ def _final_step(game: Game) -> str:
     """The plain next step when no quest is active: a quest to find, or a flag to set."""
     win = game.world.win
     for key in win.quests:
-        if game.state.quests[key] == "not started":
+        if game.state.quests[key] == QuestState.NOT_STARTED:
             giver = game.npc(game.world.quests[key].giver)
             return f"{giver.name} ({_where(game, giver.location)}) needs your help. Talk to them."
     for flag in win.flags:
@@ -141,11 +143,11 @@ def hint(game: Game, levels: dict[str, int]) -> str:
     """
     if game.state.won:
         return WON
-    active = [key for key, state in game.state.quests.items() if state == "active"]
+    active = [key for key, state in game.state.quests.items() if state == QuestState.ACTIVE]
     if active:
         key = active[0]
         quest = game.world.quests[key]
-        steps = [*quest.hints] or [f"Your journal says: {game.goal_text(key)}"]
+        steps = [*quest.hints] or [f"Your journal says: {goal_text(game, key)}"]
         steps.append(next_step(game, key))
         title = quest.title
     else:

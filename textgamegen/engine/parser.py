@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
+
+if TYPE_CHECKING:
+    from textgamegen.engine.world import World
 
 MAX_COMMAND_CHARS = 200
 ARTICLES = frozenset({"the", "a", "an", "some", "my", "this", "that"})
@@ -50,7 +54,9 @@ class Verb:
         shape: what follows the verb.
         preps: for PAIR, the words that split the two nouns.
         second_needed: for PAIR, whether the second noun must be there.
-        help: one line for the help screen.
+        help: its line on the help screen ("help" and the UI's help both list the table).
+        meta: it speaks about the game, not in it (save, hint, undo...): it takes no turn
+            and cannot be undone.
     """
 
     action: str
@@ -59,6 +65,7 @@ class Verb:
     preps: tuple[str, ...] = ()
     second_needed: bool = False
     help: str = ""
+    meta: bool = False
 
 
 VERBS: tuple[Verb, ...] = (
@@ -79,7 +86,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("read", ("read", "peruse", "study"), NOUN, help="read THING"),
     Verb("use", ("use", "apply", "tie"), PAIR, ("on", "with", "in", "to", "at"),
          help="use THING (on OTHER)"),
-    Verb("inventory", ("inventory", "i", "inv", "invent"), NONE, help="inventory (i)"),
+    Verb("inventory", ("inventory", "i", "inv", "invent"), NONE, help="inventory (i)", meta=True),
     Verb("talk", ("talk to", "talk with", "talk", "speak to", "speak with", "speak", "greet",
                   "chat with", "hail"), NOUN, help="talk to PERSON"),
     Verb("ask", ("ask", "question", "tell"), PAIR, ("about", "of"), True,
@@ -88,21 +95,36 @@ VERBS: tuple[Verb, ...] = (
          help="give THING to PERSON"),
     Verb("buy", ("buy", "purchase", "pay for", "trade for"), PAIR, ("from", "with"),
          help="buy THING (from PERSON): trade what they want for it"),
-    Verb("quests", ("quests", "journal", "quest", "log", "j"), NONE, help="quests (journal)"),
+    Verb("quests", ("quests", "journal", "quest", "log", "j"), NONE, help="quests (journal)",
+         meta=True),
     Verb("hint", ("hint", "hints", "clue"), NONE,
-         help="hint: a nudge towards the next step (again for a plainer one)"),
-    Verb("map", ("map",), NONE, help="map: the places you have been"),
+         help="hint: a nudge towards the next step (again for a plainer one)", meta=True),
+    Verb("map", ("map",), NONE, help="map: the places you have been", meta=True),
     Verb("wait", ("wait", "z", "rest", "sleep"), NONE, help="wait (z)"),
-    Verb("save", ("save",), REST, help="save NAME"),
-    Verb("load", ("load", "restore"), REST, help="load NAME"),
-    Verb("undo", ("undo",), NONE, help="undo: take back the last move"),
+    Verb("save", ("save",), REST, help="save NAME", meta=True),
+    Verb("load", ("load", "restore"), REST, help="load NAME", meta=True),
+    Verb("undo", ("undo",), NONE, help="undo: take back the last move", meta=True),
     Verb("again", ("again", "g"), NONE, help="again (g): repeat the last command"),
-    Verb("retry", ("retry", "regenerate"), NONE, help="retry: rewrite the last prose"),
+    Verb("retry", ("retry", "regenerate"), NONE, help="retry: rewrite the last prose", meta=True),
     Verb("rate", ("rate",), REST, help="rate good/bad: tell the narrator what you thought of "
-         "the last passage"),
-    Verb("help", ("help", "h", "?", "commands"), NONE, help="help"),
-    Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)"),
+         "the last passage", meta=True),
+    Verb("help", ("help", "h", "?", "commands"), NONE, help="help", meta=True),
+    Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)", meta=True),
 )  # fmt: skip
+
+
+WORLD_VERB = "world_verb"
+"""The action of a verb a world declares on an item's use (``verbs = ["light"]``)."""
+
+
+def world_verbs(world: World) -> tuple[Verb, ...]:
+    """Verbs the world's items declare, as parser verbs; the built-in table wins a clash."""
+    words = sorted({verb for item in world.items.values() if item.use for verb in item.use.verbs})
+    if not words:
+        return ()
+    return (
+        Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),
+    )
 
 
 @dataclass(frozen=True)
@@ -145,11 +167,17 @@ def noun_words(phrase: str) -> list[str]:
     return [word for word in words if word not in ARTICLES]
 
 
+EMPTY = "empty"
+"""The action of an empty line."""
+
+
 class Parser:
     """Turns commands into ``Command`` objects using its own copy of a verb table."""
 
     def __init__(self, verbs: tuple[Verb, ...] = VERBS) -> None:
         self.verbs = verbs
+        self.meta_actions = frozenset({EMPTY, *(verb.action for verb in verbs if verb.meta)})
+        """Actions that take no turn: the meta verbs', and an empty line's."""
         self._phrases: dict[tuple[str, ...], Verb] = {}
         for verb in verbs:
             for phrase in verb.words:
@@ -170,7 +198,7 @@ class Parser:
         lowered = text.casefold()
         tokens = lowered.split()
         if not tokens:
-            return Command("empty", ""), ""
+            return Command(EMPTY, ""), ""
         tokens = [token.strip(".!,;:") or token for token in tokens]
         if len(tokens) == 1 and tokens[0] in DIRECTION_WORDS:
             return Command("go", lowered, noun=DIRECTION_WORDS[tokens[0]]), ""

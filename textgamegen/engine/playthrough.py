@@ -34,11 +34,11 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from textgamegen.engine.content import StepResult
+from textgamegen.engine.content import EventKind, StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.parser import noun_words
-from textgamegen.engine.safe_text import terminal_safe
 from textgamegen.engine.world import QUEST_STATES
+from textgamegen.safe_text import terminal_safe
 
 EXPECTATION_HELP = """\
 script lines: a command, '# comment', or an expectation:
@@ -110,7 +110,7 @@ class PlaythroughReport:
         """One JSON object per command, in order, every string made ``terminal_safe``."""
         rows = []
         for entry in self.transcript:
-            row = _safe_strings(asdict(entry))
+            row = {key: _safe_strings(value) for key, value in asdict(entry).items()}
             row["events"] = [
                 {"kind": terminal_safe(kind), "text": terminal_safe(text)}
                 for kind, text in entry.events
@@ -165,7 +165,7 @@ def _narrate(
             text = narration.text
         except Exception as error:  # noqa: BLE001 - a broken generator must not stop the run
             text = request.fallback
-            entry.events.append(("error", f"(generator failed: {type(error).__name__})"))
+            entry.events.append((EventKind.ERROR, f"(generator failed: {type(error).__name__})"))
         game.fulfil(request, text)
         if observer is not None and narration is not None:
             shown = text or request.fallback

@@ -3,12 +3,17 @@
 A save is ``{"format": "textgamegen-save", "version": SAVE_VERSION, "world": ...,
 "saved_at": ..., "game": Game.to_dict()}``. The version is checked on load: an older
 version is migrated step by step through ``MIGRATIONS``, a newer or unknown one is
-refused with a message. Writes go through ``engine.atomic.write_atomic`` (temp file,
+refused with a message. Writes go through ``textgamegen.atomic.write_atomic`` (temp file,
 fsync, rename), so a crash mid-save leaves the previous save whole.
 
+``SavePolicy`` is the one place that decides when a game saves itself: every few turns,
+on "quit", and when the player leaves a game with turns played since it last saved itself
+(the UI starting another game, or closing). The engine and the UI both ask it.
+
 Save names are sanitised to letters, digits, ``-`` and ``_``: no path can escape the saves
-folder. ``load_game`` also takes a path to a ``.json`` file (the repo's ``saves/``), but
-only when the caller allows it: the command line may, the in-game ``load`` may not.
+folder. ``open_save`` (and so ``Game.load``) also takes a path to a ``.json`` file (the
+repo's ``saves/``), but only when the caller allows it: the command line may, the in-game
+``load`` may not.
 
 A save is untrusted input: before anything reads it, ``check_save`` holds it to a schema
 (every field's type, how deep it nests, how long its texts and lists are), so a hostile
@@ -19,24 +24,29 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textgamegen import paths
-from textgamegen.engine.atomic import clean_stale_temps, write_atomic
-from textgamegen.engine.game import Game
+from textgamegen.atomic import clean_stale_temps, write_atomic
 from textgamegen.engine.state import StateError
 from textgamegen.engine.world import World, WorldError, load_world
 from textgamegen.engine.worlds import find_world
+
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
 
 SAVE_VERSION = 2
 """1: the first format. 2: the game state has a "map" (room -> [x, y])."""
 SAVE_FORMAT = "textgamegen-save"
 AUTOSAVE_NAME = "autosave"
-"""Every autosave's name starts with this; each game has its own (``Game.autosave_name``)."""
+"""Every autosave's name starts with this; each game has its own
+(``SavePolicy.autosave_name``)."""
 MAX_NAME_CHARS = 40
 MAX_SAVE_BYTES = 5_000_000
 # A real save nests 5 levels (save > game > state > locations > value); allow some room.
@@ -309,27 +319,37 @@ def check_save(data: dict[str, Any], path: Path) -> None:
     state.truth("won")
 
 
-def load_game(
+@dataclass
+class OpenedSave:
+    """A save read and checked, ready to become a game (``Game.load``)."""
+
+    path: Path
+    world: World
+    game: Any
+    """The save's "game" object, as ``Game.from_dict`` takes it."""
+
+
+def open_save(
     name_or_path: str,
     saves_dir: Path,
     world: World | None = None,
     *,
     allow_path: bool = True,
-) -> Game:
-    """Load a save by name (from ``saves_dir``) or by path.
+) -> OpenedSave:
+    """Find a save by name (in ``saves_dir``) or by path, read it and find its world.
 
     Args:
         name_or_path: a save name, a path to a ``.json`` save, or "autosave" for the
             newest autosave of any game.
-        saves_dir: the saves folder; the loaded game saves there too.
+        saves_dir: the saves folder.
         world: the world being played; a save for another world is refused. When None,
             the save's world is found by name (or by the file it was loaded from).
         allow_path: whether a path outside ``saves_dir`` may be given; the command line
             may, a command typed in the game may not (it names saves in the folder).
 
     Raises:
-        SaveError: the file is missing, broken, of an unknown version, or does not fit
-            its world. Nothing on disk is changed.
+        SaveError: the file is missing, broken, of an unknown version, or for another
+            world. Nothing on disk is changed.
     """
     if allow_path:
         path = _locate(name_or_path, saves_dir)
@@ -365,15 +385,83 @@ def load_game(
                 raise SaveError(f"{path}: the save's world cannot be loaded: {inner}") from None
     if world.name != saved_world:
         raise SaveError(f"{path}: this save is for world '{saved_world}', not '{world.name}'")
-    try:
-        game = Game.from_dict(data.get("game"), world, saves_dir=saves_dir)
-    except StateError as error:
-        raise SaveError(f"{path}: the save does not fit world '{world.name}': {error}") from None
-    if is_autosave(path.stem):
-        # Continuing a game autosaves into its own slot again; a named save played on
-        # starts a slot of its own, so it never overwrites another game's autosave.
-        game.autosave_name = path.stem
-    return game
+    return OpenedSave(path, world, data.get("game"))
+
+
+def new_autosave_name(world: str) -> str:
+    """A fresh autosave slot for a new game: "autosave-lanternfall-261129-041502-9f3a".
+
+    Every game autosaves into its own slot, so starting another game never overwrites the
+    autosave of one already played; "Continue" picks the newest slot.
+    """
+    # Short and plain enough to pass save_name unchanged (40 characters at most).
+    world = re.sub(r"[^a-z0-9]+", "-", world.casefold()).strip("-")[:12].strip("-") or "world"
+    stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime())
+    return f"{AUTOSAVE_NAME}-{world}-{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class SavePolicy:
+    """Where a game saves and when it saves itself; the engine and the UI both ask it.
+
+    A game autosaves into its own slot: after every ``autosave_every`` turns, when the
+    player types "quit", and when the player leaves it (the UI starting another game, or
+    closing) with turns played since it was opened or last saved on leaving. An autosave
+    written during a turn does not count for leaving: the turn's prose arrives after it.
+    A failed autosave is reported, never raised: the player is never trapped.
+
+    Attributes:
+        saves_dir: where "save", "load" and autosaves go; None turns saving off.
+        autosave_name: the slot this game autosaves into (kept when an autosave is loaded).
+        autosave_every: autosave after this many turns (0: only on quit and on leaving).
+        autosave: False turns autosaving off entirely (scripted runs use this, so a test
+            never overwrites a player's autosave).
+        saved_turn: the turn when the game was opened or last saved on leaving.
+    """
+
+    saves_dir: Path | None
+    autosave_name: str
+    autosave_every: int = 5
+    autosave: bool = True
+    saved_turn: int = 0
+
+    def save(self, game: Game, name: str) -> Path:
+        """Save the game under ``name`` in the saves folder.
+
+        Raises:
+            StateError: saving is off in this game (no saves folder).
+            SaveError: the name is unusable or the file cannot be written.
+        """
+        if self.saves_dir is None:
+            raise StateError("saving is off in this game (no saves folder)")
+        return save_game(game, name, self.saves_dir)
+
+    def after_turn(self, game: Game) -> str:
+        """Autosave if this turn is one of every ``autosave_every``; returns any failure."""
+        if self.autosave_every <= 0 or game.turn % self.autosave_every:
+            return ""
+        return self._autosave(game)
+
+    def on_quit(self, game: Game) -> str:
+        """The player typed "quit": autosave now; returns any failure."""
+        self.saved_turn = game.turn
+        return self._autosave(game)
+
+    def before_leaving(self, game: Game) -> str:
+        """The player leaves the game: autosave if turns were played since it was opened or
+        last saved on leaving; returns any failure."""
+        if game.turn == self.saved_turn:
+            return ""
+        return self.on_quit(game)
+
+    def _autosave(self, game: Game) -> str:
+        if not (self.autosave and self.saves_dir is not None):
+            return ""
+        try:
+            save_game(game, self.autosave_name, self.saves_dir)
+        except (OSError, SaveError) as error:
+            return str(error)
+        return ""
 
 
 def is_autosave(name: str) -> bool:

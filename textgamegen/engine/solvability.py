@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from textgamegen.engine.world import NOWHERE, PLAYER, World
+from textgamegen.engine.exits import way_key
+from textgamegen.engine.world import NOWHERE, PLAYER, GoalKind, QuestState, World
 
 
 @dataclass
@@ -64,9 +65,9 @@ class _Search:
         self.started: set[str] = set()
         self.done: set[str] = set()
         for key, quest in world.quests.items():
-            if quest.state in ("active", "done"):
+            if quest.state in (QuestState.ACTIVE, QuestState.DONE):
                 self.started.add(key)
-            if quest.state == "done":
+            if quest.state == QuestState.DONE:
                 self.done.add(key)
 
     def run(self) -> None:
@@ -90,7 +91,7 @@ class _Search:
         world = self.world
         for room in list(self.rooms):
             for direction, exit_ in world.rooms[room].exits.items():
-                way = f"{room}.{direction}"
+                way = way_key(room, direction)
                 if not exit_.locked or (exit_.key and exit_.key in self.have):
                     self.exits.add(way)
                 if way in self.exits:
@@ -144,9 +145,9 @@ class _Search:
             if self._npc_reached(quest.giver):
                 self.started.add(key)
             goal = quest.goal
-            if goal.kind == "bring":
+            if goal.kind == GoalKind.BRING:
                 met = goal.target in self.have and self._npc_reached(goal.to)
-            elif goal.kind == "reach":
+            elif goal.kind == GoalKind.REACH:
                 met = key in self.started and goal.target in self.rooms
             else:
                 met = key in self.started and self._npc_reached(goal.target)
@@ -214,12 +215,12 @@ class _Search:
         if not self._npc_reached(quest.giver) and key not in self.started:
             return (f"quest '{key}' is never given: its giver '{quest.giver}' is in "
                     f"{self.why_room(self.world.npcs[quest.giver].location)}")
-        if goal.kind == "bring":
+        if goal.kind == GoalKind.BRING:
             if goal.target not in self.have:
                 return f"quest '{key}' cannot be done: {self.why_item(goal.target)}"
             return (f"quest '{key}' needs '{goal.to}', who is in "
                     f"{self.why_room(self.world.npcs[goal.to].location)}")
-        if goal.kind == "reach":
+        if goal.kind == GoalKind.REACH:
             return f"quest '{key}' cannot be done: {self.why_room(goal.target)}"
         return (f"quest '{key}' needs '{goal.target}', who is in "
                 f"{self.why_room(self.world.npcs[goal.target].location)}")

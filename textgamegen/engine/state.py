@@ -10,8 +10,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from textgamegen.engine.maps import Place, layout
-from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, World
+from textgamegen.engine.exits import way_key
+from textgamegen.engine.maps import Place, layout, place_room
+from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, QuestState, World
 
 STORY_LIMIT = 60
 
@@ -29,7 +30,7 @@ class GameState:
     closed: containers now closed.
     locked: containers now locked.
     unlocked: exits unlocked so far, as "room.direction".
-    quests: quest key -> "not started", "active" or "done".
+    quests: quest key -> how it stands (saved as "not started", "active" or "done").
     flags: story flags set by using items.
     visited: rooms entered at least once.
     story: recent story lines (engine text and prose), oldest first.
@@ -43,7 +44,7 @@ class GameState:
     closed: set[str] = field(default_factory=set)
     locked: set[str] = field(default_factory=set)
     unlocked: set[str] = field(default_factory=set)
-    quests: dict[str, str] = field(default_factory=dict)
+    quests: dict[str, QuestState] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
     visited: set[str] = field(default_factory=set)
     story: list[str] = field(default_factory=list)
@@ -78,7 +79,7 @@ class GameState:
             "closed": sorted(self.closed),
             "locked": sorted(self.locked),
             "unlocked": sorted(self.unlocked),
-            "quests": dict(sorted(self.quests.items())),
+            "quests": {key: QuestState(state).value for key, state in sorted(self.quests.items())},
             "flags": sorted(self.flags),
             "visited": sorted(self.visited),
             "story": list(self.story),
@@ -87,7 +88,7 @@ class GameState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], world: World) -> GameState:
+    def from_dict(cls, data: Any, world: World) -> GameState:
         """Rebuild state saved for ``world``; items the save does not know start where the
         world puts them, anything the world does not know is an error."""
         if not isinstance(data, dict):
@@ -112,14 +113,14 @@ class GameState:
             state.locations[key] = place
         state.closed = _keys(data, "closed", world.items, world.name)
         state.locked = _keys(data, "locked", world.items, world.name)
-        exits = {f"{room.key}.{way}" for room in world.rooms.values() for way in room.exits}
+        exits = {way_key(room.key, way) for room in world.rooms.values() for way in room.exits}
         state.unlocked = _keys(data, "unlocked", exits, world.name)
         for key, value in _mapping(data, "quests").items():
             if key not in world.quests:
                 raise StateError(f"quest '{key}' is not in world '{world.name}'")
             if value not in QUEST_STATES:
                 raise StateError(f"quest '{key}' has state '{value}'")
-            state.quests[key] = value
+            state.quests[key] = QuestState(value)
         state.flags = set(_strings(data, "flags"))
         state.visited = _keys(data, "visited", world.rooms, world.name) | {state.room}
         state.story = _strings(data, "story")[-STORY_LIMIT:]
@@ -154,8 +155,6 @@ def _places(data: dict[str, Any], world: World, visited: set[str]) -> dict[str, 
         for room, cell in layout(world, visited).items():
             if room in missing and cell not in places.values():
                 places[room] = cell
-        from textgamegen.engine.maps import place_room
-
         for room in sorted(visited - set(places)):
             place_room(places, world.start, "east", room)
     return places

@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,8 +35,38 @@ DIRECTIONS = (
 )  # fmt: skip
 PLAYER = "player"
 NOWHERE = "nowhere"
-QUEST_STATES = ("not started", "active", "done")
-GOAL_KINDS = ("bring", "reach", "talk")
+
+
+class Word(str, Enum):
+    """A string enum that reads as its word everywhere (``str()``, f-strings), whatever the
+    Python: 3.11 changed what ``format()`` gives for such enums."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class QuestState(Word):
+    """How a quest stands. The values are what saves and world files hold."""
+
+    NOT_STARTED = "not started"
+    ACTIVE = "active"
+    DONE = "done"
+
+
+class GoalKind(Word):
+    """What a quest asks for: bring an item to someone, reach a room, or talk to someone.
+    The values are the goal's key in a world file (``goal = { bring = "rope" }``)."""
+
+    BRING = "bring"
+    REACH = "reach"
+    TALK = "talk"
+
+
+QUEST_STATES = tuple(state.value for state in QuestState)
+GOAL_KINDS = tuple(kind.value for kind in GoalKind)
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -174,7 +205,7 @@ class Npc:
 class Goal:
     """A quest's goal: bring ``target`` (an item) to ``to``, reach a room, or talk to an NPC."""
 
-    kind: str
+    kind: GoalKind
     target: str
     to: str = ""
 
@@ -188,7 +219,7 @@ class Quest:
     text: str = ""
     done_text: str = ""
     reward: str = ""
-    state: str = "not started"
+    state: QuestState = QuestState.NOT_STARTED
     hints: tuple[str, ...] = ()
     """Nudges for ``hint``, vaguest first; after the last, the game names the next step."""
     next: str = ""
@@ -407,9 +438,11 @@ def _read_quest(source: str, key: str, data: Any) -> Quest:
     if len(kinds) != 1:
         raise goal_table.error("goal", f"needs exactly one of {', '.join(GOAL_KINDS)}")
     goal = Goal(
-        kind=kinds[0], target=goal_table.text(kinds[0], required=True), to=goal_table.text("to")
+        kind=GoalKind(kinds[0]),
+        target=goal_table.text(kinds[0], required=True),
+        to=goal_table.text("to"),
     )
-    if goal.to and goal.kind != "bring":
+    if goal.to and goal.kind != GoalKind.BRING:
         raise goal_table.error("to", "only a bring goal has a 'to'")
     goal_table.finish()
     quest = Quest(
@@ -420,13 +453,14 @@ def _read_quest(source: str, key: str, data: Any) -> Quest:
         text=table.text("text"),
         done_text=table.text("done_text"),
         reward=table.text("reward"),
-        state=table.text("state", "not started"),
         hints=table.texts("hints"),
         next=table.text("next"),
     )
-    if quest.state not in QUEST_STATES:
+    state = table.text("state", QuestState.NOT_STARTED.value)
+    if state not in QUEST_STATES:
         raise table.error("state", f"must be one of {', '.join(QUEST_STATES)}")
-    if goal.kind == "bring" and not goal.to:
+    quest.state = QuestState(state)
+    if goal.kind == GoalKind.BRING and not goal.to:
         goal.to = quest.giver
     table.finish()
     return quest
@@ -585,13 +619,13 @@ def _check_references(source: str, world: World) -> None:
         need(world.npcs, "NPC", quest.giver, table, "giver")
         need(world.items, "item", quest.reward, table, "reward")
         goal = quest.goal
-        kinds = {
-            "bring": (world.items, "item"),
-            "reach": (world.rooms, "room"),
-            "talk": (world.npcs, "NPC"),
+        kinds: dict[GoalKind, tuple[dict[str, Any], str]] = {
+            GoalKind.BRING: (world.items, "item"),
+            GoalKind.REACH: (world.rooms, "room"),
+            GoalKind.TALK: (world.npcs, "NPC"),
         }
         found, what = kinds[goal.kind]
-        need(found, what, goal.target, f"{table}.goal", goal.kind)
+        need(found, what, goal.target, f"{table}.goal", goal.kind.value)
         need(world.npcs, "NPC", goal.to, f"{table}.goal", "to")
     for key in world.win.quests:
         need(world.quests, "quest", key, "win", "quests")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 # Any special-token tag, complete or cut short at the end of the output.
 _TAG = re.compile(r"<\|")

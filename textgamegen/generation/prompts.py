@@ -24,10 +24,10 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 from textgamegen import paths
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation import layout
 from textgamegen.generation.tags import END, TAGS
 from textgamegen.generation.tags import tagged_line as tagged_line
+from textgamegen.safe_text import strip_unsafe
 
 # Template names: one per kind of request, plus a free-form attempt and the colour line
 # after authored text.

@@ -12,9 +12,9 @@ import re
 import time
 from collections.abc import Callable
 
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import TextSink
 from textgamegen.generation.cleanup import sentence_end
+from textgamegen.safe_text import strip_unsafe
 
 _SPACES = re.compile(r"\s+")
 # A tail that may yet become a tag: "<", "<|", "<|acti".

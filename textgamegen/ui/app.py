@@ -38,8 +38,8 @@ from textgamegen.config import (
     settings_or_defaults,
 )
 from textgamegen.engine.content import Event, StepResult
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.palette import GamePalette
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen
@@ -191,7 +191,6 @@ class TextGameGenApp(App[int]):
         self._show_title = (launch.load is None) if show_title is None else show_title
         self._requested_model = launch.model
         self._requested_device = launch.device
-        self._saved_turn: int | None = None
         self._notices: list[str] = list(launch.notices)
         self._recorder: Recorder | None = None
 
@@ -328,9 +327,8 @@ class TextGameGenApp(App[int]):
     def start_game(self, game: Game, opening: list[StepResult] | None = None) -> None:
         """Show a game on the game screen, replacing the title or the previous game."""
         # The game being left keeps its progress (as the autosave) before it goes.
-        self.autosave()
+        self._autosave_before_leaving()
         self.game = game
-        self._saved_turn = game.turn
         opening = list(opening or [])
         if self._notices:
             opening.insert(0, StepResult("", events=[Event("system", n) for n in self._notices]))
@@ -354,14 +352,15 @@ class TextGameGenApp(App[int]):
 
     def _open_save(self, name: str) -> bool:
         """Load a save and play it; on failure tell the player and return False."""
-        from textgamegen.engine.saves import SaveError, load_game
+        from textgamegen.engine.game import Game
+        from textgamegen.engine.saves import SaveError
 
         try:
-            game = load_game(name, self.saves_dir)
+            game = Game.load(name, self.saves_dir)
         except (SaveError, OSError) as error:
             self.tell(f"Could not load {name!r}: {error}", severity="error")
             return False
-        game.autosave_every = self.settings.autosave_every
+        game.saving.autosave_every = self.settings.autosave_every
         loaded = StepResult("", events=[Event("system", f"Loaded {name} (turn {game.turn}).")])
         where = game.intro()
         # The world's introduction belongs to a new game, not to every reload.
@@ -428,7 +427,7 @@ class TextGameGenApp(App[int]):
             if not settings.prefetch:
                 screen.cancel_prefetch()
         if self.game is not None:
-            self.game.autosave_every = settings.autosave_every
+            self.game.saving.autosave_every = settings.autosave_every
         if screen is not None:
             screen.feedback.recorder = self.recorder
 
@@ -467,33 +466,19 @@ class TextGameGenApp(App[int]):
 
     # -- leaving -----------------------------------------------------------------------
 
-    def autosave(self) -> None:
-        """Save the game into its own autosave slot if turns were played since it was
-        started or saved (another game's autosave is never touched)."""
-        from textgamegen.engine.saves import save_game
-
+    def _autosave_before_leaving(self) -> None:
+        """The engine's save policy decides whether the game being left is saved."""
         game = self.game
-        if game is None or game.turn == self._saved_turn:
-            return
-        try:
-            save_game(game, game.autosave_name, self.saves_dir)
-        except Exception as error:  # noqa: BLE001 - say so, but never trap the player
-            print(f"textgamegen: autosave failed: {error}", file=sys.stderr)
-            return
-        self._saved_turn = game.turn
-
-    def game_quit(self) -> None:
-        """The player typed "quit": the game has autosaved itself; leave."""
-        if self.game is not None:
-            self._saved_turn = self.game.turn
-        self.action_quit()
+        problem = game.saving.before_leaving(game) if game is not None else ""
+        if problem:  # say so, but never trap the player
+            print(f"textgamegen: autosave failed: {problem}", file=sys.stderr)
 
     def action_quit(self) -> None:  # type: ignore[override]
         screen = self._game_screen()
         if screen is not None:
             # A thread cannot be killed: ask the generator to stop so the exit is quick.
             screen.stop_narration()
-        self.autosave()
+        self._autosave_before_leaving()
         if self._recorder is not None:
             self._recorder.close(timeout=1.0)
         self.exit(0)

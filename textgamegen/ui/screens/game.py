@@ -29,9 +29,9 @@ from textual.widgets import Footer, Static
 
 from textgamegen.engine.content import ContentRequest, Event, StepResult
 from textgamegen.engine.maps import draw_map
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.feedback.session import FeedbackSession
 from textgamegen.generation.base import Generator
+from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
 from textgamegen.ui.widgets.side_panel import SidePanel
@@ -211,7 +211,7 @@ class GameScreen(Screen[None]):
         if "won" in result.changes:  # the winning step only, not every step after it
             self.notify("You have won! Play on, or start a new game.", title="The end")
         if result.quit:
-            self.app.game_quit()
+            self.app.action_quit()  # the game has autosaved itself
         return result
 
     def show_result(self, result: StepResult) -> None:

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 
 def model_choices(current: str) -> list[tuple[str, str]]:

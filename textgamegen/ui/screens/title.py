@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 BANNER = r"""
  _____         _    ____                       ____

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.completion import Completion, complete, suggestion
 from textgamegen.ui.history import CommandHistory
 

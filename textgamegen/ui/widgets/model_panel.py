@@ -16,8 +16,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation.base import Narration
+from textgamegen.safe_text import strip_unsafe
 
 PROMPT_TAIL = 400
 """Characters of the prompt shown; its end is what the model continues from."""

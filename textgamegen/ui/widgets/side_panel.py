@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 
 QUEST_MARKS = {"active": "•", "done": "✔"}
 """Quests not started yet stay hidden: listing them would give the story away."""

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from textgamegen.engine.content import ContentRequest, Event
-from textgamegen.engine.safe_text import strip_unsafe
+from textgamegen.safe_text import strip_unsafe
 from textgamegen.generation import narration_queue as queue
 from textgamegen.generation.narration_queue import NarrationJob, NarrationQueue
 

@@ -1,0 +1,125 @@
+"""The descriptions a player can ask for: a room, an item, a person.
+
+Each request is built here and only here. The step asks for one when the player goes
+somewhere or examines something, and ``prefetch_requests`` asks for the same ones ahead
+of time, while the player reads; because both call the same function, text written ahead
+is exactly what the step then finds in the cache (same cache key, subject, entities,
+fallback and persona).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.engine.exits import is_locked
+from textgamegen.engine.turn import derive_seed, prose_request
+from textgamegen.engine.world import Item, Npc, Room
+
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
+
+STORY_CONTEXT = 6
+"""How many recent story lines a request carries as context."""
+PREFETCH_LIMIT = 8
+"""At most this many descriptions are written ahead while the player reads."""
+
+
+def room_fallback(room: Room) -> str:
+    return room.text or f"You are in {room.name}."
+
+
+def item_fallback(item: Item) -> str:
+    if item.text:
+        return item.text
+    if item.plural:
+        return f"They are {item.indefinite.removeprefix('some ')}, much like any others."
+    return f"It is {item.indefinite}, much like any other."
+
+
+def npc_fallback(npc: Npc) -> str:
+    return npc.text or npc.persona or f"You see {npc.name}."
+
+
+def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
+    """Who and what a room's description should mention: its people, then its items."""
+    people = [npc.name for npc in game.world.npcs.values() if npc.location == room_key]
+    here = [game.item(key).name for key in game.contents(room_key)]
+    return tuple(people + here)
+
+
+def room_description(game: Game, room: Room) -> ContentRequest:
+    """A room's description (its authored text is canon, the model adds colour)."""
+    return prose_request(
+        ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
+        entities=room_entities(game, room.key), authored=room.text,
+    )  # fmt: skip
+
+
+def scenery_description(game: Game, room: Room) -> ContentRequest:
+    """What "look out to sea" asks for: the room seen as a thing, all in the model's words."""
+    return prose_request(
+        ContentKind.ITEM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
+        entities=room_entities(game, room.key),
+    )  # fmt: skip
+
+
+def item_description(item: Item) -> ContentRequest:
+    return prose_request(
+        ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
+        authored=item.text,
+    )  # fmt: skip
+
+
+def npc_description(npc: Npc) -> ContentRequest:
+    return prose_request(
+        ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
+        authored=npc.text, persona=npc.persona,
+    )  # fmt: skip
+
+
+def likely_descriptions(game: Game) -> list[ContentRequest]:
+    """What the player is likely to ask for next, most likely first, each as the step
+    would ask for it: the rooms behind the open exits ("go <exit>"), then the items in
+    view and the people here ("examine <thing>")."""
+    here = game.room()
+    # The command as the step would record it: the parser lower-cases what is typed.
+    wanted: list[ContentRequest] = []
+    for direction, exit_ in here.exits.items():
+        if not is_locked(game, exit_):
+            room = game.world.rooms[exit_.to]
+            request = room_description(game, room)
+            wanted.append(replace(request, command=f"go {direction}", room=room.name))
+    for key in game.visible_items():
+        request = item_description(game.item(key))
+        command = f"examine {request.subject}".casefold()
+        wanted.append(replace(request, command=command, room=here.name))
+    for key in game.npcs_here():
+        request = npc_description(game.npc(key))
+        command = f"examine {request.subject}".casefold()
+        wanted.append(replace(request, command=command, room=here.name))
+    return wanted
+
+
+def prefetch_requests(game: Game, limit: int = PREFETCH_LIMIT) -> list[ContentRequest]:
+    """Descriptions the player is likely to ask for next and that are not cached yet.
+
+    Text written for one ahead of time and handed back with ``fulfil(request, text,
+    seen=False)`` is what the step then shows from the cache. Seeds come from the game
+    seed and the cache key. Nothing here changes the game.
+
+    Returns:
+        At most ``limit`` requests with ``cache_key`` set, most likely first.
+    """
+    story = tuple(game.state.story[-STORY_CONTEXT:])
+    requests: list[ContentRequest] = []
+    keys: set[str] = set()
+    for request in likely_descriptions(game):
+        key = request.cache_key or ""
+        if key in game.cache or key in keys:
+            continue
+        keys.add(key)
+        seed = derive_seed(game.seed, "prefetch", key)
+        requests.append(replace(request, seed=seed, story=story))
+    return requests[:limit]
