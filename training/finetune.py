@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.config import FinetuneConfig, as_dict
-from training.modelsizes import add_special_tokens, parse_scratch, train_tokenizer
+from training.modelsizes import parse_scratch, train_tokenizer
 
 
 class FinetuneError(RuntimeError):
@@ -157,7 +157,8 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
     """The model and tokenizer to start from.
 
     Args:
-        base: hub id, local HF directory or scratch:SIZE.
+        base: scratch:SIZE, or anything the game loads (``loader.load_weights``): an
+            installed model, a model or adapter directory, gguf:NAME or a hub id.
         train_lines: the train split (a scratch tokenizer is trained on it).
         vocab_size: scratch tokenizer size.
         out_dir: the run directory (the scratch tokenizer is saved in it, so every DDP rank
@@ -167,8 +168,9 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
     Returns:
         (model, tokenizer).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    from textgamegen.generation.scratch import gpt2_config
 
     size = parse_scratch(base)
     if size is not None:
@@ -179,44 +181,19 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
             else:
                 tokenizer = train_tokenizer(train_lines, vocab_size, size.n_positions,
                                             tokenizer_dir)
-        config = GPT2Config(
-            vocab_size=len(tokenizer), n_positions=size.n_positions, n_embd=size.n_embd,
-            n_layer=size.n_layer, n_head=size.n_head, bos_token_id=tokenizer.eos_token_id,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+        config = gpt2_config(size, tokenizer)
         return GPT2LMHeadModel(config), tokenizer
-    if base.startswith("gguf:"):
-        from textgamegen.generation.bases import cached_base, find_base
-        from textgamegen.generation.base import GeneratorError
+    from textgamegen.generation.base import GeneratorError
+    from textgamegen.generation.loader import load_weights
 
-        try:
-            with is_main("unpack the GGUF base"):
-                base = str(cached_base(find_base(base), progress=lambda text: print(
-                    f"fine-tune: {text}", flush=True)))
-        except GeneratorError as error:
-            raise FinetuneError(f"--base: {error}") from None
-    local = Path(base).expanduser()
-    if local.is_dir():
-        if not (local / "model.safetensors").is_file():
-            raise FinetuneError(f"--base {base}: no model.safetensors there (pickled "
-                                f"weights are not loaded)")
-        source = str(local)
-    elif base.startswith((".", "/", "~")) or base.count("/") > 1:
-        raise FinetuneError(f"--base {base}: no such model directory")
-    else:
-        source = base
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        # Train in float32 even from fp16 shipped weights (fp16 training on CPU is unusable).
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True,
-                                                     dtype=torch.float32)
-    except OSError as error:
-        raise FinetuneError(f"--base {base}: cannot load it ({error}). A hub id needs a "
-                            f"network connection or the model in the HF cache; otherwise "
-                            f"pass a local model directory or scratch:SIZE") from None
-    if add_special_tokens(tokenizer) or len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-        # mean_resizing draws the new rows at random; they are trained (or, under LoRA,
-        # saved in full with the adapter), so a plain resize keeps runs reproducible.
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        # Rank 0 first: a GGUF base is unpacked, or an adapter merged, once into the cache.
+        with is_main("load the base"):
+            # float32 even from fp16 shipped weights (fp16 training on CPU is unusable).
+            tokenizer, model = load_weights(base, "float32", progress=lambda text: print(
+                f"fine-tune: {text}", flush=True))
+    except GeneratorError as error:
+        raise FinetuneError(f"--base {base}: {error}") from None
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer
