@@ -94,10 +94,10 @@ def load_model(model: str | Path, device: str = "cpu"):
     Raises:
         EvaluateError: pickled weights only, a missing or different base, or a bad file.
     """
+    import torch
+
     from textgamegen.generation.base import GeneratorError
     from textgamegen.generation.loader import load_weights
-
-    import torch
 
     kind, where = resolve_model(model)
     if kind == "gguf":

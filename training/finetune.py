@@ -334,6 +334,13 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
               f"{'pairs' if collator else 'blocks'} of up to {block_size} tokens, "
               f"{len(dev_blocks)} dev blocks, batch {config.batch_size} x {accumulation} "
               f"accumulation x {world} process(es), {precision}", flush=True)
+    if resume_from:
+        # The cosine schedule is built for the run's planned length; a checkpoint of a run
+        # planned otherwise would continue on a schedule that no run ever had.
+        steps = trainer.set_initial_training_values(args, trainer.get_train_dataloader())[-1]
+        problem = length_problem(Path(resume_from), steps)
+        if problem:
+            raise FinetuneError(problem)
     trainer.train(resume_from_checkpoint=resume_from)
     last_eval = [h for h in trainer.state.log_history if "eval_loss" in h]
     if last_eval and last_eval[-1].get("step") == trainer.state.global_step:
@@ -374,6 +381,26 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
     return FinetuneResult(model_dir=model_dir, dev_perplexity=dev_perplexity,
                           steps=trainer.state.global_step,
                           seconds=time.monotonic() - started)
+
+
+def length_problem(checkpoint: Path, steps: int) -> str:
+    """Why a run of ``steps`` optimizer steps cannot continue from ``checkpoint`` ("" when
+    it can): the checkpoint's run was planned for another number of steps (epochs or
+    max_steps changed), so its learning-rate schedule does not fit this run."""
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        planned = int(state.get("max_steps") or 0)
+        done = int(state.get("global_step") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ""  # resume_checkpoint has checked the file; an old one has no plan to compare
+    if not planned or planned == steps:
+        return ""
+    return (f"{checkpoint}: that run was planned for {planned} steps (it stopped at step "
+            f"{done}), and its learning-rate schedule warms up and decays to 0 over exactly "
+            f"those steps; this config asks for {steps} (epochs or max_steps changed). A "
+            f"schedule cannot be stretched mid-run, so the checkpoint is not continued: start "
+            f"a fresh run directory (finetune --out NEW, or pipeline --run-dir NEW), or set "
+            f"epochs and max_steps back to continue the interrupted run.")
 
 
 def context_length(config) -> int:

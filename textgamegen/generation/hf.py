@@ -43,7 +43,7 @@ def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, t
     model = AutoModelForCausalLM.from_pretrained(
         source, local_files_only=local, trust_remote_code=False, use_safetensors=True, dtype=dtype
     )
-    rows = model.get_input_embeddings().weight.shape[0]
+    rows = model.get_input_embeddings().weight.shape[0]  # type: ignore[index]
     if add_tags(tokenizer) and len(tokenizer) > rows:  # type: ignore[arg-type]
         # A bare pretrained base (gguf:..., a hub id) has never seen our tags: give them
         # rows so the prompt can be read at all. They are untrained; that is the base.
