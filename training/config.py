@@ -57,12 +57,18 @@ class ConfigError(ValueError):
     """A config file or value is wrong; the message names the file and the key."""
 
 
+CONFIG_PREFIX = "config:"
+"""A source path relative to the config file rather than to its root."""
+
+
 @dataclass
 class Source:
     """One input: a file or a glob of files in one format."""
 
     path: str
-    """File or glob, relative to the config's root."""
+    """File or glob, relative to the config's root; or ``config:PATH``, relative to the
+    config file (the game's own worlds travel with the checkout, not with the corpora).
+    Kept as written, so lineage and the model card never hold this machine's paths."""
     format: str
     """novel, dialogue-export, transcript, open-adventure, zork-strings, world or feedback."""
     name: str = ""
@@ -324,6 +330,8 @@ class PipelineConfig:
     trigger: TriggerConfig = field(default_factory=TriggerConfig)
     root: Path = Path(".")
     """Directory the source paths are relative to (resolved)."""
+    config_dir: Path = Path(".")
+    """Directory ``config:`` source paths are relative to: the config file's (resolved)."""
     path: Path | None = None
     """The config file, when loaded from one."""
     text: str = ""
@@ -389,11 +397,6 @@ def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
     if not isinstance(corpus, dict) or not corpus.get("sources"):
         raise ConfigError("[[corpus.sources]] must list at least one source")
     root_dir = Path(root) if root is not None else base_dir / data.get("root", ".")
-    # A source may name a file beside the config rather than under root ("config:..."),
-    # e.g. the game's own worlds, which travel with the checkout, not with the corpora.
-    for source in corpus.get("sources", []):
-        if isinstance(source, dict) and str(source.get("path", "")).startswith("config:"):
-            source["path"] = str((base_dir / source["path"][len("config:"):]).resolve())
     return PipelineConfig(
         name=str(data.get("name", "")),
         corpus=_make(CorpusConfig, corpus, "corpus"),
@@ -403,6 +406,7 @@ def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
         register=_make(RegisterConfig, data.get("register", {}), "register"),
         trigger=_make(TriggerConfig, data.get("trigger", {}), "trigger"),
         root=root_dir.resolve(),
+        config_dir=base_dir.resolve(),
         path=path,
         text=text,
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from textgamegen.generation.layout import training_line
 from training import EOS, tag_token
-from training.config import CorpusConfig, PipelineConfig, Source, as_dict
+from training.config import CONFIG_PREFIX, CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract
 from training.formats.cleanup import MAX_BROKEN_NAMED
 from training.formats.sniff import looks_like_tsv
@@ -41,9 +41,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_files(source: Source, root: Path) -> list[Path]:
-    """The files a source names, sorted (a glob that matches nothing is an error)."""
-    pattern = source.path if Path(source.path).is_absolute() else str(root / source.path)
+def source_files(source: Source, root: Path, config_dir: Path | None = None) -> list[Path]:
+    """The files a source names, sorted (a glob that matches nothing is an error).
+
+    Args:
+        source: its path is relative to ``root``, or ``config:PATH`` relative to
+            ``config_dir`` (the config file's directory; default: the working directory).
+        root: the config's root.
+        config_dir: where the config file is.
+    """
+    path = source.path
+    if path.startswith(CONFIG_PREFIX):
+        path = str(((config_dir or Path.cwd()) / path[len(CONFIG_PREFIX):]).resolve())
+    pattern = path if Path(path).is_absolute() else str(root / path)
     files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
     if not files:
         raise CorpusError(f"source {source.name!r}: no file matches {pattern}")
@@ -52,7 +62,8 @@ def source_files(source: Source, root: Path) -> list[Path]:
 
 def input_files(config: PipelineConfig) -> list[Path]:
     """Every input file of the config, in source order (for hashing)."""
-    return [f for s in config.corpus.sources for f in source_files(s, config.root)]
+    return [f for s in config.corpus.sources
+            for f in source_files(s, config.root, config.config_dir)]
 
 
 def corpus_line(example: Example) -> str:
@@ -120,7 +131,8 @@ def _lengths(texts: list[str]) -> dict:
             "chars_mean": round(statistics.fmean(len(t) for t in texts), 2)}
 
 
-def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]], dict]:
+def collect(config: CorpusConfig, root: Path,
+            config_dir: Path | None = None) -> tuple[list[tuple[str, Example]], dict]:
     """Read every source; return (source name, example) pairs and per-source stats.
 
     Raises:
@@ -132,7 +144,7 @@ def collect(config: CorpusConfig, root: Path) -> tuple[list[tuple[str, Example]]
         info = per_source.setdefault(source.name, {
             "format": source.format, "files": {}, "examples": Counter(), "dropped": Counter(),
             "broken_rows": []})
-        for path in source_files(source, root):
+        for path in source_files(source, root, config_dir):
             decoded = read_text(path, source.encoding, config.max_undecodable)
             if source.format != "dialogue-export":
                 table = looks_like_tsv(decoded.text)
@@ -213,7 +225,7 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     """
     corpus = config.corpus
     check_output(out_dir)
-    examples, per_source = collect(corpus, config.root)
+    examples, per_source = collect(corpus, config.root, config.config_dir)
     seen: set[str] = set()
     unique: list[tuple[str, Example]] = []
     duplicates: Counter = Counter()

@@ -95,30 +95,23 @@ def load_model(model: str | Path, device: str = "cpu"):
         EvaluateError: pickled weights only, a missing or different base, or a bad file.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     from textgamegen.generation.base import GeneratorError
+    from textgamegen.generation.loader import load_weights
 
-    hf_logging.disable_progress_bar()
     kind, where = resolve_model(model)
     if kind == "gguf":
         return load_base_model(str(where), device)
-    directory = Path(where)
-    if kind == "adapter":
-        from textgamegen.generation.adapters import merged_model_dir
-
-        try:
-            # Progress goes to stderr, so that `compare --json` prints JSON alone.
-            directory = merged_model_dir(directory, progress=lambda text: print(
-                f"evaluate: {text}", file=sys.stderr, flush=True))
-        except GeneratorError as error:
-            raise EvaluateError(str(error)) from None
-    if not any(directory.glob("*.safetensors")):
-        raise EvaluateError(f"{directory}: no model.safetensors (pickled weights are not loaded)")
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    loaded = AutoModelForCausalLM.from_pretrained(directory, use_safetensors=True,
-                                                  dtype=torch.float32, trust_remote_code=False)
+    torch.manual_seed(0)  # a model without our tags gets their rows drawn alike every run
+    try:
+        # The game's own loader (adapters merged and cached); an absolute path, so that a
+        # directory named like an installed model is read, not the installed one.
+        # Progress goes to stderr, so that `compare --json` prints JSON alone.
+        tokenizer, loaded = load_weights(str(Path(where).resolve()), "float32",
+                                         progress=lambda text: print(
+                                             f"evaluate: {text}", file=sys.stderr, flush=True))
+    except GeneratorError as error:
+        raise EvaluateError(str(error)) from None
     return tokenizer, loaded.to(device).eval()
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.config import FinetuneConfig, as_dict
-from training.modelsizes import add_special_tokens, parse_scratch, train_tokenizer
+from training.modelsizes import parse_scratch, train_tokenizer
 
 
 class FinetuneError(RuntimeError):
@@ -157,7 +157,8 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
     """The model and tokenizer to start from.
 
     Args:
-        base: hub id, local HF directory or scratch:SIZE.
+        base: scratch:SIZE, or anything the game loads (``loader.load_weights``): an
+            installed model, a model or adapter directory, gguf:NAME or a hub id.
         train_lines: the train split (a scratch tokenizer is trained on it).
         vocab_size: scratch tokenizer size.
         out_dir: the run directory (the scratch tokenizer is saved in it, so every DDP rank
@@ -167,8 +168,9 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
     Returns:
         (model, tokenizer).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    from textgamegen.generation.scratch import gpt2_config
 
     size = parse_scratch(base)
     if size is not None:
@@ -179,44 +181,19 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
             else:
                 tokenizer = train_tokenizer(train_lines, vocab_size, size.n_positions,
                                             tokenizer_dir)
-        config = GPT2Config(
-            vocab_size=len(tokenizer), n_positions=size.n_positions, n_embd=size.n_embd,
-            n_layer=size.n_layer, n_head=size.n_head, bos_token_id=tokenizer.eos_token_id,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+        config = gpt2_config(size, tokenizer)
         return GPT2LMHeadModel(config), tokenizer
-    if base.startswith("gguf:"):
-        from textgamegen.generation.bases import cached_base, find_base
-        from textgamegen.generation.base import GeneratorError
+    from textgamegen.generation.base import GeneratorError
+    from textgamegen.generation.loader import load_weights
 
-        try:
-            with is_main("unpack the GGUF base"):
-                base = str(cached_base(find_base(base), progress=lambda text: print(
-                    f"fine-tune: {text}", flush=True)))
-        except GeneratorError as error:
-            raise FinetuneError(f"--base: {error}") from None
-    local = Path(base).expanduser()
-    if local.is_dir():
-        if not (local / "model.safetensors").is_file():
-            raise FinetuneError(f"--base {base}: no model.safetensors there (pickled "
-                                f"weights are not loaded)")
-        source = str(local)
-    elif base.startswith((".", "/", "~")) or base.count("/") > 1:
-        raise FinetuneError(f"--base {base}: no such model directory")
-    else:
-        source = base
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        # Train in float32 even from fp16 shipped weights (fp16 training on CPU is unusable).
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True,
-                                                     dtype=torch.float32)
-    except OSError as error:
-        raise FinetuneError(f"--base {base}: cannot load it ({error}). A hub id needs a "
-                            f"network connection or the model in the HF cache; otherwise "
-                            f"pass a local model directory or scratch:SIZE") from None
-    if add_special_tokens(tokenizer) or len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-        # mean_resizing draws the new rows at random; they are trained (or, under LoRA,
-        # saved in full with the adapter), so a plain resize keeps runs reproducible.
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        # Rank 0 first: a GGUF base is unpacked, or an adapter merged, once into the cache.
+        with is_main("load the base"):
+            # float32 even from fp16 shipped weights (fp16 training on CPU is unusable).
+            tokenizer, model = load_weights(base, "float32", progress=lambda text: print(
+                f"fine-tune: {text}", flush=True))
+    except GeneratorError as error:
+        raise FinetuneError(f"--base {base}: {error}") from None
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer
@@ -357,6 +334,13 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
               f"{'pairs' if collator else 'blocks'} of up to {block_size} tokens, "
               f"{len(dev_blocks)} dev blocks, batch {config.batch_size} x {accumulation} "
               f"accumulation x {world} process(es), {precision}", flush=True)
+    if resume_from:
+        # The cosine schedule is built for the run's planned length; a checkpoint of a run
+        # planned otherwise would continue on a schedule that no run ever had.
+        steps = trainer.set_initial_training_values(args, trainer.get_train_dataloader())[-1]
+        problem = length_problem(Path(resume_from), steps)
+        if problem:
+            raise FinetuneError(problem)
     trainer.train(resume_from_checkpoint=resume_from)
     last_eval = [h for h in trainer.state.log_history if "eval_loss" in h]
     if last_eval and last_eval[-1].get("step") == trainer.state.global_step:
@@ -397,6 +381,26 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
     return FinetuneResult(model_dir=model_dir, dev_perplexity=dev_perplexity,
                           steps=trainer.state.global_step,
                           seconds=time.monotonic() - started)
+
+
+def length_problem(checkpoint: Path, steps: int) -> str:
+    """Why a run of ``steps`` optimizer steps cannot continue from ``checkpoint`` ("" when
+    it can): the checkpoint's run was planned for another number of steps (epochs or
+    max_steps changed), so its learning-rate schedule does not fit this run."""
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        planned = int(state.get("max_steps") or 0)
+        done = int(state.get("global_step") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ""  # resume_checkpoint has checked the file; an old one has no plan to compare
+    if not planned or planned == steps:
+        return ""
+    return (f"{checkpoint}: that run was planned for {planned} steps (it stopped at step "
+            f"{done}), and its learning-rate schedule warms up and decays to 0 over exactly "
+            f"those steps; this config asks for {steps} (epochs or max_steps changed). A "
+            f"schedule cannot be stretched mid-run, so the checkpoint is not continued: start "
+            f"a fresh run directory (finetune --out NEW, or pipeline --run-dir NEW), or set "
+            f"epochs and max_steps back to continue the interrupted run.")
 
 
 def context_length(config) -> int:

@@ -28,7 +28,7 @@ def held_out_lines(config: PipelineConfig) -> list[str]:
     for source in config.corpus.sources:
         if source.format != "feedback":
             continue
-        for path in source_files(source, config.root):
+        for path in source_files(source, config.root, config.config_dir):
             text = read_text(path, source.encoding, config.corpus.max_undecodable).text
             lines += [corpus_line(e) for e in held_out_examples(text, path, source,
                                                                 config.corpus)]

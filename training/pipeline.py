@@ -31,7 +31,9 @@ from training.corpus import corpus_sha256, input_files, sha256_file
 
 STAGES = ("corpus", "validate", "finetune", "evaluate", "gate", "register")
 LENGTH_FIELDS = ("epochs", "max_steps", "eval_steps", "save_total_limit", "logging_steps")
-"""Fine-tune settings that only change how long a run goes (its checkpoints stay usable)."""
+"""Fine-tune settings that leave a run's checkpoints in place when changed. A changed
+length (epochs, max_steps) is then refused by the fine-tune, naming the checkpoint, rather
+than its run being deleted: the learning-rate schedule cannot be stretched mid-run."""
 
 
 def _key(*parts: object) -> str:
@@ -191,8 +193,8 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
         from training.checkpoints import newest_complete
         from training.finetune import finetune
 
-        # Checkpoints of the same data, base and model settings can be continued: after an
-        # interruption, or when only the run's length (epochs, max_steps) grew.
+        # Checkpoints of the same data, base and model settings are continued after an
+        # interruption; if only the run's length changed, finetune refuses and says why.
         compatible_key = _key("finetune-checkpoints", corpus_hash, {
             k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
             base_hash)

@@ -46,7 +46,7 @@ def feedback_rows(config: PipelineConfig) -> list[dict]:
     for source in config.corpus.sources:
         if source.format != "feedback":
             continue
-        for path in source_files(source, config.root):
+        for path in source_files(source, config.root, config.config_dir):
             text = read_text(path, source.encoding, config.corpus.max_undecodable).text
             rows += [row for _, row in read_rows(text, path)]
     return rows
@@ -67,7 +67,7 @@ def feedback_summary(config: PipelineConfig, stats: dict) -> dict:
 
         held_out += dropped.pop(HELD_OUT, 0)
         excluded += sum(dropped.values())
-        for path in source_files(source, config.root):
+        for path in source_files(source, config.root, config.config_dir):
             files[str(path)] = sha256_file(path)
     times = [str(row.get("time", "")) for row in rows if row.get("time")]
     labels: dict[str, int] = {}

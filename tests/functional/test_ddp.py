@@ -37,7 +37,11 @@ def test_finetune_runs_under_torchrun_with_two_gloo_ranks(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_resume_continues_from_the_last_checkpoint(tmp_path) -> None:
+def test_resume_continues_from_the_last_checkpoint(tmp_path, capsys) -> None:
+    """A run killed after checkpoint-2 continues to its planned 4 steps; asking for another
+    length is refused (its learning-rate schedule was built for 4)."""
+    import shutil
+
     from training.cli import main
 
     build_corpus(load_config(FIXTURE), tmp_path / "corpus")
@@ -45,9 +49,13 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path) -> None:
               "--base", "scratch:tiny", "--vocab-size", "600", "--block-size", "64",
               "--batch-size", "8", "--effective-batch", "8", "--eval-steps", "2",
               "--device", "cpu"]
-    assert main([*common, "--max-steps", "2"]) == 0
+    assert main([*common, "--max-steps", "4"]) == 0
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
+    shutil.rmtree(tmp_path / "out" / "checkpoints" / "checkpoint-4")  # killed before it
     assert main([*common, "--max-steps", "4", "--resume"]) == 0
     log = json.loads((tmp_path / "out" / "log.json").read_text())
     assert max(entry["step"] for entry in log) == 4
     assert json.loads((tmp_path / "out" / "finetune.json").read_text())["steps"] == 4
+    capsys.readouterr()
+    assert main([*common, "--max-steps", "6", "--resume"]) != 0
+    assert "planned for 4 steps" in capsys.readouterr().err

@@ -71,11 +71,11 @@ def test_fit_problem_gives_the_figures() -> None:
 def test_an_absurd_config_is_refused_at_once_with_the_figure(
     tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # n_layer 10000 at width 32 is 0.5 GB: refused when only 100 MB is free.
+    # n_layer 10000 at width 64 (the tiny size) is 2 GB: refused when only 100 MB is free.
     huge = copy_with_config(tiny_dir, tmp_path / "huge", n_layer=10000)
     monkeypatch.setattr(memory, "available_memory", lambda: 100 * 10**6)
     started = time.monotonic()
-    with pytest.raises(GeneratorError, match=r"huge: config.json describes about 0\.13 billion"):
+    with pytest.raises(GeneratorError, match=r"huge: config.json describes about 0\.50 billion"):
         load_generator(str(huge), device="cpu", warm_up=False)
     assert time.monotonic() - started < 2.0
 
@@ -83,13 +83,13 @@ def test_an_absurd_config_is_refused_at_once_with_the_figure(
 def test_mismatched_weights_are_summarised_not_pointed_at(
     tiny_dir: Path, tmp_path: Path
 ) -> None:
-    wide = copy_with_config(tiny_dir, tmp_path / "wide", n_embd=64)
+    wide = copy_with_config(tiny_dir, tmp_path / "wide", n_embd=128)
     with pytest.raises(GeneratorError) as raised:
         load_generator(str(wide), device="cpu", warm_up=False)
     message = str(raised.value)
     assert "above report" not in message
     assert "mismatched shapes" in message
-    shapes = "transformer.h.0.attn.c_attn.weight: checkpoint (32, 96) vs model (64, 192)"
+    shapes = "transformer.h.0.attn.c_attn.weight: checkpoint (64, 192) vs model (128, 384)"
     assert shapes in message
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from textgamegen.generation.mojibake import repair_mojibake
 from textgamegen.safe_text import strip_unsafe
 
 # Any special-token tag, complete or cut short at the end of the output.
@@ -20,6 +21,14 @@ _SENTENCE_END = re.compile(r"(?:[.!?…]+)[" + re.escape(_CLOSERS) + r"]*(?=\s|$
 _SPACES = re.compile(r"\s+")
 # Abbreviations whose full stop does not end a sentence.
 _ABBREVIATIONS = ("mr.", "mrs.", "ms.", "dr.", "st.", "mt.", "capt.", "lt.", "sgt.", "no.")
+
+
+def repair_prose(text: str) -> str:
+    """Mojibake repaired (``"â€™"`` -> ``"’"``, stray fragments dropped) and the
+    underscores of Gutenberg's ``_italics_`` removed: both are learnt from old text and
+    mean nothing on screen. Run before ``strip_unsafe``, which would eat the C1 bytes of
+    a repairable run."""
+    return repair_mojibake(text).replace("_", "")
 
 
 def cut_at_tag(text: str) -> str:
@@ -60,7 +69,8 @@ def _balance_quotes(text: str) -> str:
 
 
 def clean_text(raw: str) -> str:
-    """The full cleanup: tags, control characters and ANSI escapes, spaces, half sentences.
+    """The full cleanup: tags, mojibake and italics marks, control characters and ANSI
+    escapes, spaces, half sentences.
 
     Args:
         raw: decoded model output (the opening included, if it is to be shown).
@@ -73,7 +83,7 @@ def clean_text(raw: str) -> str:
     # A blank line ends a paragraph: what follows is usually a new, unrelated passage.
     text = text.split("\n\n", 1)[0]
     # U+FFFD marks bytes that did not form a character; it is noise, not text.
-    text = strip_unsafe(text, keep_newlines=False).replace("\ufffd", "")
+    text = strip_unsafe(repair_prose(text), keep_newlines=False).replace("\ufffd", "")
     text = _SPACES.sub(" ", text).strip()
     text = trim_to_sentence(text).strip()
     text = _balance_quotes(text)

@@ -43,14 +43,23 @@ def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, t
     model = AutoModelForCausalLM.from_pretrained(
         source, local_files_only=local, trust_remote_code=False, use_safetensors=True, dtype=dtype
     )
-    if _add_tags(tokenizer):
+    rows = model.get_input_embeddings().weight.shape[0]  # type: ignore[index]
+    if add_tags(tokenizer) and len(tokenizer) > rows:  # type: ignore[arg-type]
         # A bare pretrained base (gguf:..., a hub id) has never seen our tags: give them
         # rows so the prompt can be read at all. They are untrained; that is the base.
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        # Without mean_resizing the rows come from the model's own (seeded) init, so
+        # fine-tune runs stay reproducible.
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # type: ignore[arg-type]
     return tokenizer, model
 
 
-def _add_tags(tokenizer: object) -> int:
+def add_tags(tokenizer: object) -> int:
+    """Give a tokenizer our tag tokens and ``<|endoftext|>`` as its end (and its pad,
+    when it has none): one definition for the game, evaluation and the fine-tune.
+
+    Returns:
+        How many tokens were added (the embeddings must grow by as many).
+    """
     from tokenizers import AddedToken
 
     from textgamegen.generation.tags import END, TAG_TOKENS
@@ -65,7 +74,50 @@ def _add_tags(tokenizer: object) -> int:
         added += tokenizer.add_special_tokens({"eos_token": AddedToken(END, lstrip=True, special=True)})  # type: ignore[attr-defined]
     if missing and tokenizer.eos_token != END:  # type: ignore[attr-defined]
         tokenizer.eos_token = END  # type: ignore[attr-defined]
+    if tokenizer.pad_token is None:  # type: ignore[attr-defined]
+        tokenizer.pad_token = tokenizer.eos_token  # type: ignore[attr-defined]
     return added
+
+
+def load_parts(
+    name: str, path: Path | None, dtype: torch.dtype, hub_help: str = ""
+) -> tuple[object, torch.nn.Module]:
+    """The tokenizer (with our tags) and the model, on the CPU in ``dtype``, checked.
+
+    The one definition of reading a model, shared by the game (``load``), evaluation and
+    the fine-tune (through ``loader.load_weights``).
+
+    Args:
+        name: the display name, or the hub id when ``path`` is None.
+        path: a model directory (an unpacked GGUF base, a merged adapter, ...) or None.
+        dtype: the weights' dtype.
+        hub_help: the message for a hub id that cannot be fetched.
+
+    Raises:
+        GeneratorError: with a message for the player.
+    """
+    _quiet_transformers()
+    source = str(path) if path is not None else name
+    # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
+    # happened before the variable was set; offline must never wait on the network.
+    local = path is not None or offline() or not hub.answers()  # 3 s at most, then the cache
+    try:
+        tokenizer, model = _load_parts(source, local, dtype)
+    except Exception as error:  # noqa: BLE001 - transformers raises many kinds
+        if path is None:
+            detail = (str(error).strip().splitlines() or [""])[0][:200]
+            raise GeneratorError(f"{hub_help} ({type(error).__name__}: {detail})") from None
+        raise GeneratorError(f"{path}: the model could not be loaded: {explain(error)}") from None
+    where_label = f"{path}" if path is not None else name
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > vocab:  # type: ignore[arg-type]
+        raise GeneratorError(
+            f"{where_label}: the tokenizer has {len(tokenizer)} tokens but the model only "  # type: ignore[arg-type]
+            f"{vocab} embeddings; the directory mixes two models"
+        )
+    if getattr(tokenizer, "eos_token_id", None) is None:
+        raise GeneratorError(f"{where_label}: the tokenizer has no end-of-text token")
+    return tokenizer, model
 
 
 def load(
@@ -105,26 +157,7 @@ def load(
     if quantize and where == "cpu":
         weights = torch.float32  # quantize_dynamic works from float32 weights
     threads = set_cpu_threads(threads) if where == "cpu" else threads
-    source = str(path) if path is not None else name
-    # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
-    # happened before the variable was set; offline must never wait on the network.
-    local = path is not None or offline() or not hub.answers()  # 3 s at most, then the cache
-    try:
-        tokenizer, model = _load_parts(source, local, weights)
-    except Exception as error:  # noqa: BLE001 - transformers raises many kinds
-        if path is None:
-            detail = (str(error).strip().splitlines() or [""])[0][:200]
-            raise GeneratorError(f"{hub_help} ({type(error).__name__}: {detail})") from None
-        raise GeneratorError(f"{path}: the model could not be loaded: {explain(error)}") from None
-    where_label = f"{path}" if path is not None else name
-    vocab = model.get_input_embeddings().weight.shape[0]
-    if len(tokenizer) > vocab:  # type: ignore[arg-type]
-        raise GeneratorError(
-            f"{where_label}: the tokenizer has {len(tokenizer)} tokens but the model only "  # type: ignore[arg-type]
-            f"{vocab} embeddings; the directory mixes two models"
-        )
-    if getattr(tokenizer, "eos_token_id", None) is None:
-        raise GeneratorError(f"{where_label}: the tokenizer has no end-of-text token")
+    tokenizer, model = load_parts(name, path, weights, hub_help)
     model.eval()
     notice = ""
     if where == "cuda":

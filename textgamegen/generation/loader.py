@@ -167,10 +167,6 @@ def _load(
     progress: Progress | None,
 ) -> Generator:
     name, path = resolve(model)
-    if path is not None:
-        problem = registry.directory_problem(path) or directory_fit_problem(path, dtype)
-        if problem:
-            raise GeneratorError(f"{path}: {problem}")
     from textgamegen.generation.prompts import PromptError, load_templates
 
     try:
@@ -178,20 +174,7 @@ def _load(
     except PromptError as error:
         raise GeneratorError(str(error)) from None
     started = time.perf_counter()
-    weights_dir = path
-    if is_gguf(name):
-        from textgamegen.generation.bases import cached_base, find_base
-
-        weights_dir = cached_base(find_base(name), progress)
-    elif path is not None and (path / "adapter_config.json").is_file():
-        from textgamegen.generation.adapters import merged_model_dir
-
-        weights_dir = merged_model_dir(path, progress)
-    if weights_dir is not None and weights_dir != path:
-        # An unpacked base or a merged adapter: as big as its base, checked the same way.
-        problem = directory_fit_problem(weights_dir, dtype)
-        if problem:
-            raise GeneratorError(f"{path or name}: {problem}")
+    weights_dir = weights_directory(name, path, dtype, progress)
     from textgamegen.generation import hf
     from textgamegen.generation.native_memory import cap_native_caches
 
@@ -207,6 +190,62 @@ def _load(
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
     return generator
+
+
+def weights_directory(
+    name: str, path: Path | None, dtype: str, progress: Progress | None = None
+) -> Path | None:
+    """The plain model directory to read for a resolved name: ``path`` itself, the
+    unpacked cache of a GGUF base, or the merged cache of an adapter; None for a hub id.
+
+    Raises:
+        GeneratorError: a broken directory, a missing base, or one too big for memory.
+    """
+    if path is not None:
+        problem = registry.directory_problem(path) or directory_fit_problem(path, dtype)
+        if problem:
+            raise GeneratorError(f"{path}: {problem}")
+    weights_dir = path
+    if is_gguf(name):
+        from textgamegen.generation.bases import cached_base, find_base
+
+        weights_dir = cached_base(find_base(name), progress)
+    elif path is not None and (path / "adapter_config.json").is_file():
+        from textgamegen.generation.adapters import merged_model_dir
+
+        weights_dir = merged_model_dir(path, progress)
+    if weights_dir is not None and weights_dir != path:
+        # An unpacked base or a merged adapter: as big as its base, checked the same way.
+        problem = directory_fit_problem(weights_dir, dtype)
+        if problem:
+            raise GeneratorError(f"{path or name}: {problem}")
+    return weights_dir
+
+
+def load_weights(model: str, dtype: str = "float32", progress: Progress | None = None):
+    """The tokenizer and the model behind a name, read exactly as the game reads them, on
+    the CPU in ``dtype``: the fine-tune and evaluation start from this.
+
+    Args:
+        model: an installed model's name, a model or adapter directory, gguf:PACKAGE or
+            gguf:PATH, or a hub id (see ``load_generator``).
+        dtype: "float32" (what training wants), "bfloat16" or "float16".
+        progress: told about slow first-run steps (unpacking the base, merging).
+
+    Returns:
+        (tokenizer, model), the tokenizer with our tags and the embeddings sized to it.
+
+    Raises:
+        GeneratorError: with a message naming the model and what to do.
+    """
+    import torch
+
+    from textgamegen.generation import hf
+
+    name, path = resolve(model)
+    weights_dir = weights_directory(name, path, dtype, progress)
+    hub_help = _hub_help(model) if weights_dir is None else ""
+    return hf.load_parts(name, weights_dir, getattr(torch, dtype), hub_help)
 
 
 def load_from_settings(

@@ -2,8 +2,8 @@
 
 For tests (a tiny model that loads in a blink) and benchmarks (latency depends on the
 shape, not the weights, so a random gpt2-medium shape stands in for a trained one). The
-tokenizer is a byte-level BPE trained on a few lines; the directory has the same layout
-training registers. Imports torch, transformers and tokenizers inside the function.
+shapes and the byte-level BPE tokenizer (trained on a few lines) are those training's
+``scratch:SIZE`` builds (``scratch``); the directory has the same layout training registers. Imports torch, transformers and tokenizers inside the function.
 
 Example::
 
@@ -16,13 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textgamegen.generation.tags import SPECIAL_TOKENS
-# (n_layer, n_embd, n_head) of the usual GPT-2 sizes, plus a tiny one for tests.
-SHAPES = {
-    "tiny": (2, 32, 2),
-    "small": (12, 768, 12),
-    "medium": (24, 1024, 16),
-}
+from textgamegen.generation.scratch import gpt2_config, size_named, train_tokenizer
+from textgamegen.generation.tags import END
+
 SAMPLE_LINES = (
     "<|action|> You push open the door and step into the hall. <|endoftext|>",
     "<|action|> The brass lantern hangs from a hook, dented and old. <|endoftext|>",
@@ -48,8 +44,9 @@ def build_random_model(
 
     Args:
         path: the directory to create (or overwrite).
-        shape: "tiny", "small" (gpt2) or "medium" (gpt2-medium).
-        n_positions: the context window.
+        shape: a size of ``scratch.SIZES`` (the sizes ``scratch:SIZE`` trains): "tiny",
+            "small", "base", "gpt2" or "gpt2-medium".
+        n_positions: the context window (whatever the size's own).
         vocab_size: the embedding rows; 0 = the tokenizer's size. A larger value gives a
             real GPT-2's LM-head cost (50257) with a tiny tokenizer.
         lines: text the BPE tokenizer is trained on.
@@ -62,61 +59,30 @@ def build_random_model(
         The directory.
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import GPT2LMHeadModel
     from transformers.utils import logging
 
     logging.disable_progress_bar()
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(list(lines), trainer=trainer)
-    eos = SPECIAL_TOKENS[0]
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        bos_token=eos,
-        eos_token=eos,
-        unk_token=eos,
-        pad_token=eos,
-        extra_special_tokens=list(SPECIAL_TOKENS[1:]),
-        model_max_length=n_positions,
-    )
-    tokenizer.save_pretrained(path)
-
-    n_layer, n_embd, n_head = SHAPES[shape]
-    eos_id = tokenizer.convert_tokens_to_ids(eos)
+    size = size_named(shape)
+    tokenizer = train_tokenizer(lines, 400, n_positions, path)
+    eos_id = tokenizer.convert_tokens_to_ids(END)
     torch.manual_seed(seed)
     if arch == "llama":
         from transformers import LlamaConfig, LlamaForCausalLM
 
         llama = LlamaConfig(
-            vocab_size=max(vocab_size, len(tokenizer)), hidden_size=n_embd,
-            intermediate_size=n_embd * 2, num_hidden_layers=n_layer,
-            num_attention_heads=n_head, num_key_value_heads=max(1, n_head // 2),
+            vocab_size=max(vocab_size, len(tokenizer)), hidden_size=size.n_embd,
+            intermediate_size=size.n_embd * 2, num_hidden_layers=size.n_layer,
+            num_attention_heads=size.n_head, num_key_value_heads=max(1, size.n_head // 2),
             max_position_embeddings=n_positions, tie_word_embeddings=True,
             bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
         )  # fmt: skip
         model = LlamaForCausalLM(llama).to(getattr(torch, dtype)).eval()
     else:
-        config = GPT2Config(
-            vocab_size=max(vocab_size, len(tokenizer)),
-            n_positions=n_positions,
-            n_embd=n_embd,
-            n_layer=n_layer,
-            n_head=n_head,
-            bos_token_id=eos_id,
-            eos_token_id=eos_id,
-            pad_token_id=eos_id,
-        )
+        config = gpt2_config(size, tokenizer, vocab_size=vocab_size, n_positions=n_positions)
         model = GPT2LMHeadModel(config).to(getattr(torch, dtype)).eval()
     model.save_pretrained(path)
     metrics = {"perplexity": None, "note": f"random {shape} {arch}, not trained"}

@@ -1,9 +1,9 @@
 """Turn the first candidate's tokens into safe text pieces as they come.
 
 The streamed text must be a prefix of what cleanup would show: no tag, no half escape
-sequence, no broken UTF-8 character. Anything that may still turn into one of those is
-held back until the next token settles it. Pure Python; the tokenizer's ``decode`` is
-passed in.
+sequence, no broken UTF-8 character, no half-repaired mojibake. Anything that may still
+turn into one of those is held back until the next token settles it. Pure Python; the
+tokenizer's ``decode`` is passed in.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 
 from textgamegen.generation.base import TextSink
-from textgamegen.generation.cleanup import sentence_end
+from textgamegen.generation.cleanup import repair_prose, sentence_end
+from textgamegen.generation.mojibake import unfinished_tail
 from textgamegen.safe_text import strip_unsafe
 
 _SPACES = re.compile(r"\s+")
@@ -54,7 +55,7 @@ class Streamer:
         self.ended = False
 
     def _send(self, text: str) -> None:
-        shown = strip_unsafe(text, keep_newlines=False).replace("\ufffd", "")
+        shown = strip_unsafe(repair_prose(text), keep_newlines=False).replace("\ufffd", "")
         shown = _SPACES.sub(" ", shown).lstrip()
         if len(shown) > len(self.shown) and shown.startswith(self.shown):
             piece = shown[len(self.shown) :]
@@ -85,6 +86,7 @@ class Streamer:
             escape = raw.rfind("\x1b", max(0, len(raw) - _ESCAPE_WINDOW))
             if escape >= 0:
                 raw = raw[:escape]
+            raw = raw[: unfinished_tail(raw)]  # "â€" may yet become "’"
         self._send(raw)
         if not stop and self.soft_limit and len(self.ids) >= self.soft_limit:
             tail = raw.rstrip()

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from textgamegen.generation.cleanup import repair_prose
 from training.config import CorpusConfig, Source
 from training.sentences import split_sentences
 
@@ -55,7 +56,10 @@ def has_quoted_speech(text: str) -> bool:
 
 
 def tidy(text: str, corpus: CorpusConfig) -> str:
-    """One line of text: collapsed whitespace, and ASCII quotes if the config asks."""
+    """One line of text: mojibake repaired and ``_italics_`` marks dropped (the game's own
+    prose cleanup, so the model never learns what the player must not see), collapsed
+    whitespace, and ASCII quotes if the config asks."""
+    text = repair_prose(text)
     if corpus.ascii_quotes:
         text = text.translate(_ASCII_QUOTES)
     return _SPACES.sub(" ", text).strip()
