@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -31,6 +32,9 @@ from textgamegen.generation.decode import (
     output_cache,
     pick,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 MAX_STOPS = 4
 MAX_N = 16
@@ -177,7 +181,7 @@ class CompletionEngine:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: PreTrainedModel,
         tokenizer: object,
         device: str,
         name: str,
@@ -187,7 +191,7 @@ class CompletionEngine:
         self.tokenizer = tokenizer
         self.device = device
         self.name = name
-        config = model.config  # type: ignore[attr-defined]
+        config = model.config
         self.context = int(context or context_window(config))
         ends: set[int] = set()
         for value in (getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None)):
@@ -225,7 +229,7 @@ class CompletionEngine:
     def encode(self, prompt: str | list[int], add_special_tokens: bool = False) -> list[int]:
         """The prompt's ids (a list of ints is taken as ids and checked)."""
         if isinstance(prompt, list):
-            vocab = int(self.model.config.vocab_size)  # type: ignore[attr-defined]
+            vocab = int(self.model.config.vocab_size)
             if not all(isinstance(i, int) and 0 <= i < vocab for i in prompt):
                 raise CompletionError(f"'prompt' token ids must be integers in [0, {vocab})",
                                       param="prompt")  # fmt: skip
@@ -343,7 +347,7 @@ class CompletionEngine:
         row: _Row,
         token: int,
         logprob: float,
-        top: object,
+        top: tuple[torch.Tensor, torch.Tensor] | None,
         params: CompletionParams,
         stops: Sequence[str],
         on_piece: PieceSink | None,
@@ -354,7 +358,7 @@ class CompletionEngine:
         if params.logprobs is not None:
             choice.token_texts.append(self.decode([token], params.skip_special_tokens))
         if top is not None:
-            values, indices = top  # type: ignore[misc]
+            values, indices = top
             choice.top_logprobs.append({
                 self.decode([int(i)], False): round(float(v), 5)
                 for v, i in zip(values[row.index].tolist(), indices[row.index].tolist())

@@ -182,11 +182,11 @@ def run_rows(
         # An opening followed straight by the end is no narration: forbid it at step 0.
         banned = (stop_ids if first_banned is None else first_banned) if step == 0 else None
         scores = logits
-        if boosting is not None and bool(boosting.any()):
+        if boosting is not None and focus is not None and bool(boosting.any()):
             # Grounding: nudge rows that have not yet named a thing of the facts towards
             # the first tokens of those names (a small model otherwise drifts off topic).
             bonus = torch.zeros_like(logits)
-            bonus[:, focus] = sampling.grounding_boost  # type: ignore[index]
+            bonus[:, focus] = sampling.grounding_boost
             scores = logits + bonus * boosting[:, None]
         ids, logprobs = pick(scores, history, sampling, generator, banned)
         live = ~done
@@ -195,7 +195,7 @@ def run_rows(
         counted += live.float()
         stopped = torch.isin(ids, stop_ids)
         done = done | stopped
-        if boosting is not None:
+        if boosting is not None and focus is not None:
             boosting = boosting * (~torch.isin(ids, focus)).to(boosting.dtype)
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
         if (

@@ -128,10 +128,14 @@ def _check_fields(text: str, where: str) -> None:
     """Only plain ``{field}``: a format spec (``{action:>300000000}``) or conversion could
     make a template allocate gigabytes, so both are refused when the file is read."""
     try:
-        parts = [part for part in string.Formatter().parse(text) if part[1] is not None]
+        parts = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(text)
+            if name is not None
+        ]
     except ValueError as error:
         raise PromptError(f"{where}: {error}") from None
-    for _, name, spec, conversion in parts:
+    for name, spec, conversion in parts:
         # Only plain {field}: a width such as {action:>300000000} would allocate gigabytes.
         if spec or conversion:
             shown = "{" + name + ("!" + conversion if conversion else "")
@@ -139,7 +143,7 @@ def _check_fields(text: str, where: str) -> None:
             raise PromptError(
                 f"{where}: {shown[:60]}: only plain {{field}} is allowed, no conversion or format"
             )
-    names = [name for _, name, _, _ in parts]
+    names = [name for name, _, _ in parts]
     for name in names:
         if name not in FIELDS:
             raise PromptError(f"{where}: unknown field {{{name}}} (known: {', '.join(FIELDS)})")

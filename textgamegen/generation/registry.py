@@ -178,4 +178,4 @@ def find_model(name: str) -> ModelInfo | None:
         name = ALIASES[name]
     matches = [info for info in models if info.name == name]
     users = [info for info in matches if info.source == "user"]
-    return (users or matches or [None])[0]
+    return (users or matches)[0] if matches else None

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from textgamegen.config import SamplingSettings
@@ -34,7 +35,7 @@ from textgamegen.engine.content import ContentRequest
 from textgamegen.generation import rerank
 from textgamegen.generation.base import Candidate, GeneratorError, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.prompts import PromptTemplates, build_prompt
+from textgamegen.generation.prompts import Prompt, PromptTemplates, build_prompt
 from textgamegen.generation.stream import Shown, Streamer
 from textgamegen.generation.template import template_text
 
@@ -236,7 +237,7 @@ class RemoteGenerator:
 
     def _events(
         self, body: bytes, cancel: threading.Event | None
-    ) -> Iterator[dict[str, object]]:
+    ) -> Iterator[dict[str, Any]]:
         """POST a streaming request and yield each server-sent event's JSON.
 
         Raises:
@@ -359,14 +360,14 @@ class RemoteGenerator:
     def _attempt(
         self,
         request: ContentRequest,
-        prompt: object,
+        prompt: Prompt,
         sampling: SamplingSettings,
         max_new: int,
         streamer: Streamer,
         cancel: threading.Event | None,
         started: float,
     ) -> Narration:
-        opening = prompt.opening  # type: ignore[attr-defined]
+        opening = prompt.opening
         pieces: list[str] = []
         # The streamer decodes "ids" that here are indices into the received pieces.
         streamer.decode = lambda ids: "".join(pieces[i] for i in ids)
@@ -379,9 +380,9 @@ class RemoteGenerator:
         logprobs: list[list[float]] = [[] for _ in range(count)]
         timings = Timings()
         first_done = False
-        body = self._body(prompt.text, sampling, max_new, request.seed, count)  # type: ignore[attr-defined]
+        body = self._body(prompt.text, sampling, max_new, request.seed, count)
         for event in self._events(body, cancel):
-            for choice in event.get("choices") or []:  # type: ignore[union-attr]
+            for choice in event.get("choices") or []:
                 index = int(choice.get("index", 0))
                 if not 0 <= index < count:
                     continue
@@ -400,7 +401,7 @@ class RemoteGenerator:
                 timings.prompt_tokens = int(usage.get("prompt_tokens") or 0)
         timings.first_token_ms = round(streamer.first_token_ms, 2)
         if cancel is not None and cancel.is_set():
-            return self._cancelled(request, prompt.text, streamer, started)  # type: ignore[attr-defined]
+            return self._cancelled(request, prompt.text, streamer, started)
         candidates = []
         for text, numbers in zip(texts, logprobs):
             mean = sum(numbers) / len(numbers) if numbers else 0.0
@@ -417,9 +418,9 @@ class RemoteGenerator:
         timings.tokens_per_s = round(made / total, 1) if total else 0.0
         if not best:
             text = template_text(request, self.templates)
-            return self._narration(request, prompt.text, text, ranked, started, timings,  # type: ignore[attr-defined]
+            return self._narration(request, prompt.text, text, ranked, started, timings,
                                    fallback=True)  # fmt: skip
-        return self._narration(request, prompt.text, best, ranked, started, timings)  # type: ignore[attr-defined]
+        return self._narration(request, prompt.text, best, ranked, started, timings)
 
     # -- narrations ---------------------------------------------------------------------
 
