@@ -50,8 +50,11 @@ def cache_argument(model: torch.nn.Module) -> str:
 def context_window(config: object) -> int:
     """A model config's context length: GPT-2 names it ``n_positions``, Llama
     ``max_position_embeddings`` (1024 when neither is set)."""
-    return int(getattr(config, "n_positions", None)
-               or getattr(config, "max_position_embeddings", None) or 1024)  # fmt: skip
+    return int(
+        getattr(config, "n_positions", None)
+        or getattr(config, "max_position_embeddings", None)
+        or 1024
+    )
 
 
 def last_logits_only(model: torch.nn.Module) -> dict[str, int]:
@@ -198,12 +201,7 @@ def run_rows(
         if boosting is not None and focus is not None:
             boosting = boosting * (~torch.isin(ids, focus)).to(boosting.dtype)
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
-        if (
-            on_step is not None
-            and bool(live[0])
-            and not bool(stopped[0])
-            and on_step(int(ids[0]))
-        ):
+        if on_step is not None and bool(live[0]) and not bool(stopped[0]) and on_step(int(ids[0])):
             done[0] = True
         if bool(done.all()) or step == max_new_tokens - 1:
             break

@@ -26,16 +26,24 @@ from textgamegen import paths
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.safe_text import strip_unsafe
 from textgamegen.generation import layout
-from textgamegen.generation.tags import END, TAGS
+from textgamegen.generation.tags import TAGS
 from textgamegen.generation.tags import tagged_line as tagged_line
 
 # Template names: one per kind of request, plus a free-form attempt and the colour line
 # after authored text.
 TEMPLATE_NAMES = (*(kind.value for kind in ContentKind), "attempt", "colour")
 FIELDS = (
-    "room", "command", "action", "subject", "Subject", "entities",
-    "speaker", "Speaker", "persona", "topic",
-)  # fmt: skip
+    "room",
+    "command",
+    "action",
+    "subject",
+    "Subject",
+    "entities",
+    "speaker",
+    "Speaker",
+    "persona",
+    "topic",
+)
 RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob")
 
 # Anything that looks like a special token, so typed text can never inject one.
@@ -164,8 +172,9 @@ def _kind_template(data: Any, where: str) -> KindTemplate:
         raise PromptError(f"{where} facts: must be a list of fact names")
     for key in facts:
         if key not in layout.FACT_KEYS:
-            raise PromptError(f"{where} facts: unknown fact {key!r} (known: "
-                              f"{', '.join(layout.FACT_KEYS)})")  # fmt: skip
+            raise PromptError(
+                f"{where} facts: unknown fact {key!r} (known: {', '.join(layout.FACT_KEYS)})"
+            )
     texts = {"opening": data.get("opening", ""), "fallback": data.get("fallback", "")}
     for key, value in texts.items():
         if not isinstance(value, str):
@@ -255,8 +264,10 @@ def _action(command: str) -> str:
 
 
 def _listing(names: list[str]) -> str:
-    names = [name if name[:1].isupper() or name.lower().startswith(_ARTICLES) else f"the {name}"
-             for name in names]  # fmt: skip
+    names = [
+        name if name[:1].isupper() or name.lower().startswith(_ARTICLES) else f"the {name}"
+        for name in names
+    ]
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
@@ -304,7 +315,9 @@ def request_facts(request: ContentRequest) -> dict[str, str]:
     others = [name for name in others if name and name.casefold() != subject.casefold()]
     if request.speaker:
         others = [name for name in others if name.casefold() != values["speaker"].casefold()]
-    described = subject if request.kind is ContentKind.ROOM else _listing([subject]) if subject else ""
+    described = (
+        subject if request.kind is ContentKind.ROOM else _listing([subject]) if subject else ""
+    )
     speaker = values["speaker"]
     if speaker and values["persona"]:
         speaker = f"{speaker}, {values['persona']}"
