@@ -24,13 +24,13 @@ import copy
 import hashlib
 import json
 import math
-import os
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
+from bench.corpora import use_nltk_data
 from bench.measure import Figure, ratio
 from bench.report import Section
 
@@ -53,9 +53,7 @@ def test_lines(model_dir: Path, scratch: Path, limit: int = 0) -> tuple[list[str
     from training.config import ConfigError, config_from_dict, load_config
     from training.corpus import CorpusError, build_corpus, corpus_sha256
 
-    nltk_data = Path("/work/shared/corpora/nltk_data")
-    if nltk_data.is_dir():
-        os.environ.setdefault("NLTK_DATA", str(nltk_data))
+    use_nltk_data()
     why = "the model records no config (lineage.json config_text)"
     lineage_path = model_dir / "lineage.json"
     lineage = json.loads(lineage_path.read_text("utf-8")) if lineage_path.is_file() else {}

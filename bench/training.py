@@ -14,7 +14,7 @@ tokens/s counts the tokens the model learns from (padding excluded) over optimiz
 of runs, then the median.
 
 The lines are a slice of a corpus built with the training corpus code: from
-/work/shared/corpora (one novel) when it is there, else from the tests' fixture corpus,
+the shared corpora (one novel) when they are there, else from the tests' fixture corpus,
 repeated to fill the steps (the notes say which).
 
 Example::
@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
+from bench.corpora import use_nltk_data
 from bench.measure import Figure
 from bench.report import Section
 
@@ -242,9 +243,7 @@ def mean_tokens_per_line(tokenizer_dir: Path, lines: list[str]) -> float:
 def run(runs: int, threads: int) -> Section:
     """Alternate ours and the plain Trainer ``runs`` times; goal: ours >= 1.4x."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    nltk_data = Path("/work/shared/corpora/nltk_data")
-    if nltk_data.is_dir():
-        os.environ.setdefault("NLTK_DATA", str(nltk_data))
+    use_nltk_data()
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()

@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped world, a tiny test world, fresh games, a throwaway saves dir."""
+"""Shared fixtures: the player's folders kept in the test's own, the shipped world, a tiny
+test world, fresh games. The fake generators are in ``fakes.py``."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ REPO = Path(__file__).parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Tests never read or write the real player's saves, settings or models."""
-    home = tmp_path_factory.mktemp("user")
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(home / "data"))
-    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(home / "saves"))
-    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(home / "config.toml"))
+def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tests never read or write the real player's saves, settings or models.
+
+    Every test gets its own player folder, returned here: ``saves/``, ``config.toml``,
+    ``data/`` and ``models/`` (the user's registered models) under ``tmp_path``. The hub is
+    offline, so nothing is downloaded.
+    """
+    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

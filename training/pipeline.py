@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from textgamegen.atomic import write_atomic
 from training.config import PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files, sha256_file
 
@@ -78,7 +79,7 @@ class StageLog:
     def mark(self, stage: str, key: str, **extra: object) -> None:
         data = self.load()
         data[stage] = {"key": key, "finished_at": _now(), **extra}
-        self.path.write_text(json.dumps(data, indent=2) + "\n")
+        write_atomic(self.path, json.dumps(data, indent=2) + "\n")
 
 
 def _now() -> str:

@@ -18,6 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from textgamegen.atomic import write_atomic
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "chat_template.jinja")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "base.json")
@@ -99,17 +101,16 @@ def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
         else:
             config = json.loads((model_dir / "config.json").read_text())
             config["dtype"] = dtype
-            (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-            (staging / "generation_config.json").write_text(
-                json.dumps(game_generation_config(config), indent=2) + "\n")
+            write_atomic(staging / "config.json", json.dumps(config, indent=2) + "\n")
+            write_atomic(staging / "generation_config.json",
+                         json.dumps(game_generation_config(config), indent=2) + "\n")
         for file in TOKENIZER_FILES:
             if (model_dir / file).is_file():
                 shutil.copy2(model_dir / file, staging / file)
-        (staging / "metrics.json").write_text(
-            json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / "lineage.json").write_text(
-            json.dumps(lineage, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / "README.md").write_text(card, encoding="utf-8")
+        # Each file is whole on disk (fsynced) before the folder is renamed into place.
+        for file, record in (("metrics.json", metrics), ("lineage.json", lineage)):
+            write_atomic(staging / file, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(staging / "README.md", card)
         target = models_dir / name
         old = models_dir / f".{name}.old"
         if old.exists():

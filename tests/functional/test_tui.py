@@ -7,25 +7,28 @@ real loader with a missing model directory.
 
 from __future__ import annotations
 
-import threading
 import time
 from argparse import Namespace
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pilot_helpers import of_type, wait_until
+from fakes import Gate, ScriptedGenerator
+from pilot_helpers import (
+    make_app,
+    of_type,
+    palette_searched,
+    story,
+    type_command,
+    wait_until,
+)
 from textual.message import Message
 
 from textgamegen.config import Settings, load_settings
-from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation.base import Candidate, Generator, GeneratorError, Narration, Timings
-from textgamegen.ui.app import Launch, TextGameGenApp, _launch_from_args, run_tui
-from textgamegen.ui.completion import complete
-from textgamegen.ui.history import CommandHistory
+from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.ui.app import TextGameGenApp, _launch_from_args, run_tui
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
@@ -36,151 +39,6 @@ from textgamegen.ui.widgets.model_panel import ModelPanel
 from textgamegen.ui.widgets.side_panel import SidePanel
 from textgamegen.ui.widgets.status_bar import StatusBar
 from textgamegen.ui.widgets.story_log import StoryLog
-
-# -- test doubles --------------------------------------------------------------------------
-
-
-class ScriptedGenerator:
-    """Streams a fixed sentence word by word, optionally slowly, and honours ``cancel``.
-
-    ``final`` makes the returned (reranked) text differ from what streamed.
-    """
-
-    backend = "test"
-    device = "cpu"
-
-    def __init__(
-        self, delay: float = 0.0, words: int = 8, final: str | None = None, name: str = "scripted"
-    ) -> None:
-        self.name = name
-        self.delay = delay
-        self.words = words
-        self.final = final
-        self.calls: list[ContentRequest] = []
-
-    def generate(self, request, on_text=None, cancel=None) -> Narration:
-        self.calls.append(request)
-        words = f"Narrated {request.subject or 'the air'} with care and a few more words".split()
-        words = (words * 8)[: self.words]
-        shown: list[str] = []
-        for word in words:
-            if cancel is not None and cancel.is_set():
-                return Narration(
-                    request, " ".join(shown), cancelled=True, backend="test", model=self.name
-                )
-            if self.delay:
-                time.sleep(self.delay)
-            if on_text is not None:
-                on_text(word if not shown else " " + word)
-            shown.append(word)
-        streamed = " ".join(shown) + "."
-        text = self.final if self.final is not None else streamed
-        candidates = [Candidate(text, 0.9, {"complete": 1.0}), Candidate(streamed, 0.4)]
-        return Narration(
-            request,
-            text,
-            candidates,
-            Timings(12.0, 80.0, 50.0),
-            prompt="<|action|> " + request.command,
-            backend="test",
-            model=self.name,
-        )
-
-
-class Gate:
-    """A loader that blocks until the test opens it: a model that is still loading."""
-
-    def __init__(self, generator: Generator) -> None:
-        self.generator = generator
-        self.opened = threading.Event()
-        self.calls: list[tuple[str, str]] = []
-
-    def __call__(self, model: str, device: str, settings: Settings) -> Generator:
-        self.calls.append((model, device))
-        if not self.opened.wait(10):
-            raise TimeoutError("the gate never opened")
-        return self.generator
-
-
-@pytest.fixture(autouse=True)
-def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Saves, settings and user data go to the test's own folder, never a home directory."""
-    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
-    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path
-
-
-def make_app(
-    tmp_path: Path,
-    *,
-    generator: Generator | None = None,
-    loader: Callable[[str, str, Settings], Generator] | None = None,
-    show_title: bool = False,
-    model: str = "template",
-) -> TextGameGenApp:
-    launch = Launch(
-        world=load_world(find_world(DEFAULT_WORLD)),
-        # No writing ahead here: these tests count narrations; test_tui_prefetch.py has it.
-        settings=Settings(model=model, device="cpu", prefetch=False),
-        saves_dir=tmp_path / "saves",
-        seed=7,
-        model=model,
-        device="cpu",
-    )
-    return TextGameGenApp(launch, generator=generator, loader=loader, show_title=show_title)
-
-
-
-async def type_command(pilot, command: str) -> None:
-    await pilot.press(*command)
-    await pilot.press("enter")
-
-
-def story(app: TextGameGenApp) -> StoryLog:
-    return app.screen.query_one(StoryLog)
-
-
-# -- pure parts ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("line", "options", "common"),
-    [
-        ("ta", ("take", "talk", "talk to"), "ta"),
-        ("talk ", ("talk to",), "talk to "),
-        ("talk to m", ("Old Miller",), "talk to Old Miller "),
-        ("take br", ("brass lantern",), "take brass lantern "),
-        ("take brass l", ("brass lantern",), "take brass lantern "),
-        ("take lan", ("brass lantern",), "take brass lantern "),
-        ("go n", ("north",), "go north "),
-        ("zz", (), "zz"),
-    ],
-)
-def test_completion_table(line: str, options: tuple[str, ...], common: str) -> None:
-    verbs = ["go", "look", "look at", "take", "talk", "talk to"]
-    names = ["north", "east", "brass lantern", "fish crate", "Old Miller"]
-    found = complete(line, verbs, names)
-    assert found.options == options
-    assert found.common == common
-
-
-def test_history_walks_back_and_returns_the_draft() -> None:
-    history = CommandHistory()
-    for command in ("look", "north", "north", "take lamp"):
-        history.add(command)
-    assert history.entries == ["look", "north", "take lamp"]
-    assert history.previous("half typed") == "take lamp"
-    assert history.previous("") == "north"
-    assert history.previous("") == "look"
-    assert history.previous("") is None
-    assert history.next() == "north"
-    assert history.next() == "take lamp"
-    assert history.next() == "half typed"
-    assert history.next() is None
-
 
 # -- the game screen -----------------------------------------------------------------------
 
@@ -270,7 +128,7 @@ async def test_input_is_accepted_while_a_slow_generation_runs(tmp_path: Path) ->
         direction = game.exits()[0]
         started = time.monotonic()
         await type_command(pilot, direction)
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: game.turn == turn + 1)
         # The state changed and the side panel followed at once, while the narrator writes.
         assert game.turn == turn + 1
         assert app.screen.query_one(SidePanel).texts["room"] == game.room().name
@@ -413,7 +271,7 @@ async def test_quit_autosaves_and_exits(tmp_path: Path) -> None:
         assert app.game is not None
         await type_command(pilot, app.game.exits()[0])
         await type_command(pilot, "quit")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: app.return_code is not None)
     assert app.return_code == 0
     saves = list_saves(tmp_path / "saves")
     assert [info.name for info in saves] == [app.game.saving.autosave_name]
@@ -427,7 +285,7 @@ async def test_ctrl_q_autosaves_unsaved_turns(tmp_path: Path) -> None:
         assert app.game is not None
         await type_command(pilot, app.game.exits()[0])
         await pilot.press("ctrl+q")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: app.return_code is not None)
     saves = list_saves(tmp_path / "saves")
     assert [(info.name, info.turn) for info in saves] == [(app.game.saving.autosave_name, 1)]
 
@@ -505,7 +363,7 @@ async def test_command_palette_lists_the_game_entries(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         await pilot.press("ctrl+p")
         await pilot.press(*"save game")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_searched(app, "save game"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SaveDialog))
 
@@ -550,7 +408,7 @@ async def test_settings_offer_installed_models_and_template(player_dirs: Path) -
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         await pilot.press("ctrl+p")
         await pilot.press(*"model: mine")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_searched(app, "model: mine"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.settings.model == "mine")
     assert load_settings(player_dirs / "config.toml").model == "mine"

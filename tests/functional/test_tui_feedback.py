@@ -3,70 +3,21 @@ corrupt database is reported and the game goes on; the setting turns recording o
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from pathlib import Path
 
-import pytest
+from fakes import WordsGenerator
+from pilot_helpers import make_app as make_pilot_app
 from pilot_helpers import of_type, wait_until
 from textual.message import Message
 
-from textgamegen.config import Settings
-from textgamegen.engine.world import load_world
-from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 from textgamegen.feedback import store
-from textgamegen.generation.base import Candidate, Narration, Timings
-from textgamegen.ui.app import Launch, TextGameGenApp
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import help_text
 from textgamegen.ui.widgets.story_log import StoryLog
 
-
-class WordsGenerator:
-    """Streams a sentence word by word (slowly when asked) and honours ``cancel``."""
-
-    backend = "test"
-    device = "cpu"
-    name = "words"
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.calls = 0
-
-    def generate(self, request, on_text=None, cancel=None) -> Narration:
-        self.calls += 1
-        words = f"Call {self.calls} narrates {request.subject or 'the air'} slowly".split()
-        shown: list[str] = []
-        for word in words * (20 if self.delay else 1):
-            if cancel is not None and cancel.is_set():
-                return Narration(request, " ".join(shown), cancelled=True, model=self.name,
-                                 backend="test", timings=Timings(3.0, 9.0))  # fmt: skip
-            time.sleep(self.delay)
-            if on_text is not None:
-                on_text((" " if shown else "") + word)
-            shown.append(word)
-        text = " ".join(shown) + "."
-        return Narration(request, text, [Candidate(text, tokens=len(shown))],
-                         Timings(12.0, 80.0), prompt="<|action|> x", backend="test",
-                         model=self.name)  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
-    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
-def make_app(tmp_path: Path, generator, **settings) -> TextGameGenApp:
-    launch = Launch(
-        world=load_world(find_world(DEFAULT_WORLD)),
-        settings=Settings(model="words", device="cpu", prefetch=False, **settings),
-        saves_dir=tmp_path / "saves",
-        seed=7,
-        model="words",
-    )
-    return TextGameGenApp(launch, generator=generator, show_title=False)
+# The player's folders come from tests/conftest.py; the model is the "words" fake.
+make_app = partial(make_pilot_app, model="words")
 
 
 def rows() -> list[dict]:
@@ -92,7 +43,8 @@ async def test_rating_keys_esc_and_retry_are_recorded(tmp_path: Path) -> None:
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) == 2)
         await pilot.press("ctrl+b")
-        await pilot.pause(0.1)
+        bad = "Noted: the last passage was bad."
+        await wait_until(pilot, lambda: bad in screen.query_one(StoryLog).plain_text())
         generator.delay = 0.05
         await pilot.press(*"wait", "enter")
         await pilot.press(*"x crate", "enter")
@@ -154,6 +106,7 @@ async def test_the_setting_turns_recording_off(tmp_path: Path) -> None:
     async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
         await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
         await pilot.press("ctrl+g")
-        await pilot.pause(0.1)
+        good = "Noted: the last passage was good."
+        await wait_until(pilot, lambda: good in app.screen.query_one(StoryLog).plain_text())
         assert app.recorder is None
     assert not (tmp_path / "data" / "feedback.db").exists()

@@ -9,17 +9,12 @@ import sys
 import textwrap
 import time
 from argparse import Namespace
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pilot_helpers import of_type, wait_until
-from test_tui import (  # noqa: F401 - player_dirs is an autouse fixture
-    ScriptedGenerator,
-    make_app,
-    player_dirs,
-    story,
-    type_command,
-)
+from fakes import ScriptedGenerator
+from pilot_helpers import make_app, of_type, story, type_command, wait_until
 from textual import events
 from textual.containers import VerticalScroll
 from textual.message import Message
@@ -148,34 +143,38 @@ async def test_story_stays_pinned_after_f2_dialogs_and_resize(tmp_path: Path) ->
         log = story(app)
         for command in ("look", "w", "e", "look", "x crate", "n", "look"):
             await type_command(pilot, command)
-        await wait_until(pilot, lambda: not log.is_narrating)
-        await pilot.pause(0.1)
-        assert log.max_scroll_y > 0
+        await wait_until(pilot, lambda: not log.is_narrating and log.max_scroll_y > 0)
 
         def pinned() -> bool:
             return log.scroll_y == log.max_scroll_y
 
+        def resized(before: object) -> Callable[[], bool]:
+            return lambda: log.size != before
+
         await wait_until(pilot, pinned)
+        before = log.size
         await pilot.press("f2")  # the model panel takes room from the story
-        await pilot.pause(0.1)
+        await wait_until(pilot, resized(before))
         await wait_until(pilot, pinned)
+        before = log.size
         await pilot.press("f2")
-        await pilot.pause(0.1)
+        await wait_until(pilot, resized(before))
         await wait_until(pilot, pinned)
         await pilot.press("f3")
         await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
-        await pilot.pause(0.1)
+        await pilot.pause()  # until the app is idle: the screen's resume has run
         await wait_until(pilot, pinned)
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: app.screen is not screen)
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
-        await pilot.pause(0.1)
+        await pilot.pause()
         await wait_until(pilot, pinned)
+        before = log.size
         await pilot.resize_terminal(80, 20)
-        await pilot.pause(0.1)
+        await wait_until(pilot, resized(before))
         await wait_until(pilot, pinned)
 
 
@@ -212,8 +211,11 @@ async def test_toasts_do_not_cover_the_status_bar(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await game_screen(pilot)
         app.notify("A long notice that takes a few lines to say what it has to say " * 2)
-        await wait_until(pilot, lambda: bool(screen.query(Toast)))
-        await pilot.pause(0.1)
+        await wait_until(
+            pilot,
+            lambda: bool(screen.query(Toast))
+            and all(toast.region.height for toast in screen.query(Toast)),
+        )
         bar = screen.query_one(StatusBar).region
         for toast in screen.query(Toast):
             assert not toast.region.overlaps(bar), (toast.region, bar)
@@ -260,6 +262,7 @@ QUIT_SCRIPT = textwrap.dedent(
     from textgamegen.engine.worlds import find_world
     from textgamegen.ui.app import Launch, TextGameGenApp, run_app, template_generator
     from textgamegen.ui.screens.game import GameScreen
+    from textgamegen.ui.widgets.story_log import StoryLog
 
     def slow_loader(model, device, settings):
         time.sleep(6)  # a model still loading (transformers takes seconds to import)
@@ -273,7 +276,8 @@ QUIT_SCRIPT = textwrap.dedent(
     async def autopilot(pilot):
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, GameScreen))
         await pilot.press(*"north", "enter")
-        await pilot.pause(0.1)
+        log = pilot.app.screen.query_one(StoryLog)
+        await wait_until(pilot, lambda: "> north" in log.plain_text())
         print("PRESSED", time.time(), flush=True)
         await pilot.press("ctrl+q")
 
@@ -368,8 +372,7 @@ async def test_settings_switches_show_their_state_in_words(tmp_path: Path) -> No
         state = screen.query_one("#setting-prefetch-state", Label)
         assert str(state.render()).strip() == "✘ off"  # make_app turns prefetch off
         screen.query_one("#setting-prefetch", Switch).toggle()
-        await pilot.pause(0.05)
-        assert str(state.render()).strip() == "✔ on"
+        await wait_until(pilot, lambda: str(state.render()).strip() == "✔ on")
         words = {
             str(label.render()).strip() for label in screen.query(".switch-state").results(Label)
         }

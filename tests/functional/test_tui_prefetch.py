@@ -9,100 +9,34 @@ the template narrator and scripted playthroughs all mean no prefetch.
 
 from __future__ import annotations
 
-import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
+from fakes import CountingGenerator
+from pilot_helpers import make_app as make_pilot_app
 from pilot_helpers import of_type, wait_until
 from textual.message import Message
 from textual.widgets import Switch
 
-from textgamegen.config import Settings
 from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.game import Game
 from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation.base import Candidate, Narration, Timings
+from textgamegen.generation.base import Narration
 from textgamegen.generation.template import TemplateGenerator
-from textgamegen.ui.app import Launch, TextGameGenApp
-from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.app import TextGameGenApp
+from textgamegen.ui.screens.game import PREFETCH_IDLE_S, GameScreen
 from textgamegen.ui.screens.settings import SettingsScreen
 from textgamegen.ui.widgets.story_log import StoryLog
 
 WALKTHROUGH = Path(__file__).parent / "walkthrough.txt"
 
 
-class CountingGenerator:
-    """Writes "Prose for <subject> (<command>)." word by word; ``ahead_delay`` slows
-    down only the requests that do not stream (prefetch), so narration stays quick.
-
-    It records every request, whether it streamed (narration) or not (prefetch), and the
-    most requests it ever ran at once.
-    """
-
-    backend = "test"
-    device = "cpu"
-    name = "counting"
-
-    def __init__(self, ahead_delay: float = 0.0, words: int = 6) -> None:
-        self.ahead_delay = ahead_delay
-        self.words = words
-        self.calls: list[tuple[ContentRequest, bool]] = []
-        self.cancelled: list[ContentRequest] = []
-        self.running = 0
-        self.most_at_once = 0
-        self._lock = threading.Lock()
-
-    def text_for(self, request: ContentRequest) -> str:
-        return f"Prose for {request.subject} ({request.command})."
-
-    def generate(self, request, on_text=None, cancel=None) -> Narration:
-        with self._lock:
-            self.calls.append((request, on_text is not None))
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-        try:
-            words = self.text_for(request).split()
-            words += ["on"] * max(0, self.words - len(words))
-            for index, word in enumerate(words):
-                if cancel is not None and cancel.is_set():
-                    self.cancelled.append(request)
-                    return Narration(request, " ".join(words[:index]), cancelled=True)
-                if on_text is None and self.ahead_delay:
-                    time.sleep(self.ahead_delay)
-                if on_text is not None:
-                    on_text(word if index == 0 else " " + word)
-            text = self.text_for(request)
-            return Narration(request, text, [Candidate(text, 1.0)], Timings(1.0, 2.0, 1.0))
-        finally:
-            with self._lock:
-                self.running -= 1
-
-    def prefetched(self) -> list[ContentRequest]:
-        return [request for request, streamed in self.calls if not streamed]
-
-
-@pytest.fixture(autouse=True)
-def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
-    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(tmp_path / "models"))
-    return tmp_path
-
-
-def make_app(tmp_path: Path, generator, *, prefetch: bool = True) -> TextGameGenApp:
-    launch = Launch(
-        world=load_world(find_world(DEFAULT_WORLD)),
-        settings=Settings(model="counting", device="cpu", prefetch=prefetch),
-        saves_dir=tmp_path / "saves",
-        seed=7,
-        model="counting",
-        device="cpu",
-    )
-    return TextGameGenApp(launch, generator=generator, show_title=False)
+# Writing ahead is on here (the other pilots turn it off to count narrations).
+make_app = partial(make_pilot_app, model="counting", prefetch=True)
 
 
 
@@ -190,7 +124,8 @@ async def test_the_setting_turns_prefetch_off(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         log = app.screen.query_one(StoryLog)
         await wait_until(pilot, lambda: not log.is_narrating and generator.calls)
-        await pilot.pause(1.0)
+        # Nothing should start: wait out the idle delay after which writing ahead would.
+        await pilot.pause(PREFETCH_IDLE_S * 2.5)
         assert generator.prefetched() == []
         await pilot.press("f3")
         await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -217,7 +152,8 @@ async def test_the_template_narrator_is_never_prefetched(tmp_path: Path) -> None
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         log = app.screen.query_one(StoryLog)
         await wait_until(pilot, lambda: not log.is_narrating and generator.requests)
-        await pilot.pause(1.0)
+        # Nothing should start: wait out the idle delay after which writing ahead would.
+        await pilot.pause(PREFETCH_IDLE_S * 2.5)
         assert len(generator.requests) == 1  # the opening room only
         assert not log.is_prefetching
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from textual.widgets import Input
+from pilot_helpers import narration_done, wait_until
+from textual.widgets import Input, Markdown
 
 from textgamegen.config import Settings
 from textgamegen.engine.world import load_world
@@ -22,15 +23,7 @@ from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 from textgamegen.generation import template
 from textgamegen.generation.template import TemplateGenerator
 from textgamegen.ui.app import Launch, TextGameGenApp
-from textgamegen.ui.screens.game import GameScreen
-from textgamegen.ui.widgets.story_log import StoryLog
-
-
-@pytest.fixture(autouse=True)
-def player_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEXTGAMEGEN_SAVES_DIR", str(tmp_path / "saves"))
-    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
+from textgamegen.ui.screens.help import HelpScreen
 
 
 @pytest.fixture(autouse=True)
@@ -60,18 +53,9 @@ def test_main_screen(snap_compare, tmp_path: Path) -> None:
     app = TextGameGenApp(launch, generator=TemplateGenerator(), show_title=False)
 
     async def play(pilot) -> None:
-        async def settle() -> None:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                await pilot.pause(0.05)
-                screen = pilot.app.screen
-                if isinstance(screen, GameScreen) and not screen.query_one(StoryLog).is_narrating:
-                    return
-            raise AssertionError("the narration did not finish")
-
-        await settle()
+        await _settle(pilot)
         await pilot.press(*"north", "enter")
-        await settle()
+        await _settle(pilot)
         await pilot.press(*"exa")
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=play)
@@ -89,14 +73,15 @@ def _app(tmp_path: Path, *, show_title: bool) -> TextGameGenApp:
     return TextGameGenApp(launch, generator=TemplateGenerator(), show_title=show_title)
 
 
+def help_shown(app: TextGameGenApp) -> bool:
+    """The help screen is up and its text has been laid out (Markdown mounts its blocks
+    after the screen itself)."""
+    screen = app.screen
+    return isinstance(screen, HelpScreen) and bool(screen.query_one(Markdown).children)
+
+
 async def _settle(pilot) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        screen = pilot.app.screen
-        if isinstance(screen, GameScreen) and not screen.query_one(StoryLog).is_narrating:
-            return
-    raise AssertionError("the narration did not finish")
+    await wait_until(pilot, lambda: narration_done(pilot.app), timeout=10)
 
 
 def test_title_screen(snap_compare, tmp_path: Path) -> None:
@@ -107,7 +92,7 @@ def test_help_screen(snap_compare, tmp_path: Path) -> None:
     async def open_help(pilot) -> None:
         await _settle(pilot)
         await pilot.press("f1")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: help_shown(pilot.app))
 
     assert snap_compare(
         _app(tmp_path, show_title=False), terminal_size=(80, 24), run_before=open_help

@@ -29,12 +29,6 @@ PUSH = ContentRequest(
 OPENING = "You try to push open the door, but the"
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
-
-
 @pytest.fixture(scope="session", params=["gpt2", "llama"])
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is first imported

@@ -40,11 +40,6 @@ class WordCodec:
         return "".join(self.words[i] for i in ids)
 
 
-@pytest.fixture(autouse=True)
-def _no_user_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEXTGAMEGEN_DATA_DIR", str(tmp_path / "data"))
-
-
 def test_shipped_templates_cover_every_kind() -> None:
     templates = load_templates()
     assert set(templates.kinds) == {kind.value for kind in ContentKind} | {"attempt", "colour"}

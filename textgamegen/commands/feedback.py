@@ -107,7 +107,7 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
     counts: dict[str, Counter[str]] = {}
     for row in _rows(args, path):
         counts.setdefault(row["model"], Counter())[label(row)] += 1
-    data = {model: {"narrations": sum(c.values()), "labels": dict(c.most_common())}
+    data: dict[str, dict[str, Any]] = {model: {"narrations": sum(c.values()), "labels": dict(c.most_common())}
             for model, c in counts.items()}  # fmt: skip
     if args.json:
         print(json.dumps({"database": str(path), "models": data}, indent=2))

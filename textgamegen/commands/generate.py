@@ -131,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
         generator = load_from_settings(
             settings, args.model, lambda text: print(text, file=sys.stderr, flush=True)
         )
-        if getattr(generator, "notice", ""):
-            print(f"notice: {generator.notice}", file=sys.stderr)
+        if notice := getattr(generator, "notice", ""):
+            print(f"notice: {notice}", file=sys.stderr)
     except GeneratorError as error:
         print(f"error: {strip_unsafe(str(error))}", file=sys.stderr)
         return 1

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=2, ensure_ascii=False))
         return 0
     header = ("NAME", "SOURCE", "BASE", "BASE-SHA256", "CORPUS", "PERPLEXITY", "LATENCY", "DATE")
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             entry["name"], entry["source"], entry["base_name"],
             entry["base_sha256"][:12] or "-", entry["corpus"],

@@ -107,8 +107,8 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
             replace(settings, device=device or settings.device), name,
             progress=lambda text: print(f"textgamegen: {text}", file=sys.stderr, flush=True),
         )  # fmt: skip
-        if getattr(generator, "notice", ""):
-            print(f"textgamegen: {generator.notice}", file=sys.stderr)
+        if notice := getattr(generator, "notice", ""):
+            print(f"textgamegen: {notice}", file=sys.stderr)
         return generator
     except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
         _warn(f"textgamegen: model {name!r} not loaded ({error}); using the template generator")

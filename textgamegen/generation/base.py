@@ -3,7 +3,9 @@
 A generator takes a ``ContentRequest``, streams text through ``on_text`` as it is
 produced, and returns a ``Narration``: the text to show, every candidate with its
 scores, and timings. Backends: ``template`` (deterministic, pure Python, the fallback and
-test double) and ``transformers`` (the GPT-2 family).
+test double), ``transformers`` (local causal LMs: GPT-2, Llama/SmolLM2, LoRA adapters merged)
+and ``openai`` (a model server speaking the OpenAI completions API). MODEL_API.md describes
+the protocol and the model folders.
 """
 
 from __future__ import annotations
@@ -97,11 +99,26 @@ class Narration:
 
 @runtime_checkable
 class Generator(Protocol):
-    """What every backend provides."""
+    """What every backend provides.
 
-    name: str
-    backend: str
-    device: str
+    ``name``, ``backend`` and ``device`` are read-only here, so a backend may give them as
+    plain attributes or as properties (the remote one asks its server).
+    """
+
+    @property
+    def name(self) -> str:
+        """The model's name (registry name, directory, hub id or server model id)."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """Which backend this is: "template", "transformers" or "openai" (a model server)."""
+        ...
+
+    @property
+    def device(self) -> str:
+        """Where it runs ("cpu", "cuda", or the server's address)."""
+        ...
 
     def generate(
         self,

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -37,6 +38,9 @@ from textgamegen.generation.decode import (
 from textgamegen.generation.prompts import PromptTemplates, build_prompt
 from textgamegen.generation.stream import Shown, Streamer
 from textgamegen.generation.template import template_text
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 # A streamed line may run this many tokens past max_new_tokens to finish its sentence.
 SENTENCE_GRACE_TOKENS = 24
@@ -115,7 +119,7 @@ class CausalLMGenerator:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: PreTrainedModel,
         tokenizer: object,
         name: str,
         device: str,
@@ -130,7 +134,7 @@ class CausalLMGenerator:
         self.sampling = sampling
         self.templates = templates
         self.path = path
-        config = model.config  # type: ignore[attr-defined]
+        config = model.config
         # The model's own context (GPT-2: n_positions; Llama: max_position_embeddings), up
         # to 2048: a narration prompt never needs more, and the KV cache stays small.
         self.n_positions = min(2048, context_window(config))

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -31,6 +32,9 @@ from textgamegen.generation.decode import (
     output_cache,
     pick,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 MAX_STOPS = 4
 MAX_N = 16
@@ -80,16 +84,28 @@ class CompletionParams:
             ("temperature", 0.0 <= self.temperature <= 2.0, "must be between 0 and 2"),
             ("top_p", 0.0 < self.top_p <= 1.0, "must be above 0 and at most 1"),
             ("top_k", self.top_k >= 0 or self.top_k == -1, "must be 0 (off), -1 (off) or more"),
-            ("repetition_penalty", 1.0 <= self.repetition_penalty <= 2.0,
-             "must be between 1 and 2"),
+            (
+                "repetition_penalty",
+                1.0 <= self.repetition_penalty <= 2.0,
+                "must be between 1 and 2",
+            ),
             ("n", 1 <= self.n <= MAX_N, f"must be between 1 and {MAX_N}"),
-            ("stop", len(self.stop) <= MAX_STOPS and all(self.stop),
-             f"must be at most {MAX_STOPS} non-empty strings"),
-            ("min_tokens", 0 <= self.min_tokens <= self.max_tokens,
-             "must be between 0 and max_tokens"),
-            ("logprobs", self.logprobs is None or 0 <= self.logprobs <= MAX_LOGPROBS,
-             f"must be between 0 and {MAX_LOGPROBS}"),
-        ]  # fmt: skip
+            (
+                "stop",
+                len(self.stop) <= MAX_STOPS and all(self.stop),
+                f"must be at most {MAX_STOPS} non-empty strings",
+            ),
+            (
+                "min_tokens",
+                0 <= self.min_tokens <= self.max_tokens,
+                "must be between 0 and max_tokens",
+            ),
+            (
+                "logprobs",
+                self.logprobs is None or 0 <= self.logprobs <= MAX_LOGPROBS,
+                f"must be between 0 and {MAX_LOGPROBS}",
+            ),
+        ]
         for name, ok, why in rules:
             if not ok:
                 raise CompletionError(f"'{name}' {why}", param=name)
@@ -177,7 +193,7 @@ class CompletionEngine:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: PreTrainedModel,
         tokenizer: object,
         device: str,
         name: str,
@@ -187,10 +203,13 @@ class CompletionEngine:
         self.tokenizer = tokenizer
         self.device = device
         self.name = name
-        config = model.config  # type: ignore[attr-defined]
+        config = model.config
         self.context = int(context or context_window(config))
         ends: set[int] = set()
-        for value in (getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None)):
+        for value in (
+            getattr(tokenizer, "eos_token_id", None),
+            getattr(config, "eos_token_id", None),
+        ):
             if isinstance(value, int):
                 ends.add(value)
             elif isinstance(value, (list, tuple)):
@@ -209,26 +228,34 @@ class CompletionEngine:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_generator(cls, generator: object) -> CompletionEngine:
+    def from_generator(cls, generator: Any) -> CompletionEngine:
         """The engine for a loaded local generator (its ``model``, ``tokenizer``, ``device``)."""
         for part in ("model", "tokenizer", "device"):
             if not hasattr(generator, part):
                 raise CompletionError(
                     f"the generator {getattr(generator, 'name', '?')!r} has no {part}: "
-                    "serve a transformers model, not the template narrator", status=500)  # fmt: skip
+                    "serve a transformers model, not the template narrator",
+                    status=500,
+                )
         context = getattr(generator, "n_positions", None)
-        return cls(generator.model, generator.tokenizer, str(generator.device),  # type: ignore[attr-defined]
-                   str(getattr(generator, "name", "model")), context)  # fmt: skip
+        return cls(
+            generator.model,
+            generator.tokenizer,
+            str(generator.device),
+            str(getattr(generator, "name", "model")),
+            context,
+        )
 
     # -- tokens ---------------------------------------------------------------------------
 
     def encode(self, prompt: str | list[int], add_special_tokens: bool = False) -> list[int]:
         """The prompt's ids (a list of ints is taken as ids and checked)."""
         if isinstance(prompt, list):
-            vocab = int(self.model.config.vocab_size)  # type: ignore[attr-defined]
+            vocab = int(self.model.config.vocab_size)
             if not all(isinstance(i, int) and 0 <= i < vocab for i in prompt):
-                raise CompletionError(f"'prompt' token ids must be integers in [0, {vocab})",
-                                      param="prompt")  # fmt: skip
+                raise CompletionError(
+                    f"'prompt' token ids must be integers in [0, {vocab})", param="prompt"
+                )
             return list(prompt)
         return list(self.tokenizer.encode(prompt, add_special_tokens=add_special_tokens))  # type: ignore[attr-defined]
 
@@ -271,8 +298,12 @@ class CompletionEngine:
         with self._lock:
             started = time.perf_counter()
             if cancel is not None and cancel.is_set():
-                return Completion([Choice(finish_reason="cancelled") for _ in range(params.n)],
-                                  len(prompt_ids), 0, cancelled=True)  # fmt: skip
+                return Completion(
+                    [Choice(finish_reason="cancelled") for _ in range(params.n)],
+                    len(prompt_ids),
+                    0,
+                    cancelled=True,
+                )
             with torch.inference_mode():
                 result = self._complete(prompt_ids, params, on_piece, cancel)
         result.queue_ms = round((started - queued) * 1000, 2)
@@ -316,7 +347,9 @@ class CompletionEngine:
             chosen_list = chosen.tolist()
             logprob_list = logprobs.tolist()
             ended = torch.isin(chosen, self._end).tolist()
-            for row, token, logprob, is_end in zip(rows, chosen_list, logprob_list, ended):
+            for row, token, logprob, is_end in zip(
+                rows, chosen_list, logprob_list, ended, strict=True
+            ):
                 if row.done:
                     continue
                 if is_end:
@@ -327,8 +360,13 @@ class CompletionEngine:
                     self._finish(row, "length", on_piece, params)
             if all(row.done for row in rows):
                 break
-            fed = torch.tensor([self.pad_id if row.done else token
-                                for row, token in zip(rows, chosen_list)], device=device)  # fmt: skip
+            fed = torch.tensor(
+                [
+                    self.pad_id if row.done else token
+                    for row, token in zip(rows, chosen_list, strict=True)
+                ],
+                device=device,
+            )
             history = torch.cat([history, fed[:, None]], dim=1)
             out = self.model(input_ids=fed[:, None], use_cache=True, **{self._cache_name: cache})
             logits = out.logits[:, -1, :].float()
@@ -343,7 +381,7 @@ class CompletionEngine:
         row: _Row,
         token: int,
         logprob: float,
-        top: object,
+        top: tuple[torch.Tensor, torch.Tensor] | None,
         params: CompletionParams,
         stops: Sequence[str],
         on_piece: PieceSink | None,
@@ -354,11 +392,15 @@ class CompletionEngine:
         if params.logprobs is not None:
             choice.token_texts.append(self.decode([token], params.skip_special_tokens))
         if top is not None:
-            values, indices = top  # type: ignore[misc]
-            choice.top_logprobs.append({
-                self.decode([int(i)], False): round(float(v), 5)
-                for v, i in zip(values[row.index].tolist(), indices[row.index].tolist())
-            })  # fmt: skip
+            values, indices = top
+            choice.top_logprobs.append(
+                {
+                    self.decode([int(i)], False): round(float(v), 5)
+                    for v, i in zip(
+                        values[row.index].tolist(), indices[row.index].tolist(), strict=True
+                    )
+                }
+            )
         text = self.decode(choice.tokens, params.skip_special_tokens)
         cut = min((at for at in (text.find(stop) for stop in stops) if at >= 0), default=-1)
         if cut >= 0:

@@ -50,8 +50,11 @@ def cache_argument(model: torch.nn.Module) -> str:
 def context_window(config: object) -> int:
     """A model config's context length: GPT-2 names it ``n_positions``, Llama
     ``max_position_embeddings`` (1024 when neither is set)."""
-    return int(getattr(config, "n_positions", None)
-               or getattr(config, "max_position_embeddings", None) or 1024)  # fmt: skip
+    return int(
+        getattr(config, "n_positions", None)
+        or getattr(config, "max_position_embeddings", None)
+        or 1024
+    )
 
 
 def last_logits_only(model: torch.nn.Module) -> dict[str, int]:
@@ -182,11 +185,11 @@ def run_rows(
         # An opening followed straight by the end is no narration: forbid it at step 0.
         banned = (stop_ids if first_banned is None else first_banned) if step == 0 else None
         scores = logits
-        if boosting is not None and bool(boosting.any()):
+        if boosting is not None and focus is not None and bool(boosting.any()):
             # Grounding: nudge rows that have not yet named a thing of the facts towards
             # the first tokens of those names (a small model otherwise drifts off topic).
             bonus = torch.zeros_like(logits)
-            bonus[:, focus] = sampling.grounding_boost  # type: ignore[index]
+            bonus[:, focus] = sampling.grounding_boost
             scores = logits + bonus * boosting[:, None]
         ids, logprobs = pick(scores, history, sampling, generator, banned)
         live = ~done
@@ -195,15 +198,10 @@ def run_rows(
         counted += live.float()
         stopped = torch.isin(ids, stop_ids)
         done = done | stopped
-        if boosting is not None:
+        if boosting is not None and focus is not None:
             boosting = boosting * (~torch.isin(ids, focus)).to(boosting.dtype)
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
-        if (
-            on_step is not None
-            and bool(live[0])
-            and not bool(stopped[0])
-            and on_step(int(ids[0]))
-        ):
+        if on_step is not None and bool(live[0]) and not bool(stopped[0]) and on_step(int(ids[0])):
             done[0] = True
         if bool(done.all()) or step == max_new_tokens - 1:
             break

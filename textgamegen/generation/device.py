@@ -98,8 +98,9 @@ def conv1d_to_linear(model: nn.Module) -> int:
         for child_name, child in list(parent.named_children()):
             if isinstance(child, Conv1D):
                 n_in, n_out = child.weight.shape
-                linear = nn.Linear(n_in, n_out, device=child.weight.device,
-                                   dtype=child.weight.dtype)  # fmt: skip
+                linear = nn.Linear(
+                    n_in, n_out, device=child.weight.device, dtype=child.weight.dtype
+                )
                 with torch.no_grad():
                     linear.weight.copy_(child.weight.t())
                     linear.bias.copy_(child.bias)

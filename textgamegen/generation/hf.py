@@ -8,6 +8,7 @@ directory. Imports torch and transformers; the loader imports this module lazily
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,6 +26,9 @@ from textgamegen.generation.load_report import explain
 from textgamegen.generation.loader import offline
 from textgamegen.generation.prompts import PromptTemplates
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
 
 def _quiet_transformers() -> None:
     # Progress bars and load reports go to stderr and would corrupt the TUI.
@@ -34,7 +38,7 @@ def _quiet_transformers() -> None:
     logging.set_verbosity_error()
 
 
-def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, torch.nn.Module]:
+def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, PreTrainedModel]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(

@@ -43,8 +43,12 @@ def _looks_like_path(model: str) -> bool:
 def _holds_model_files(path: Path) -> bool:
     if not path.is_dir():
         return False
-    names = ("config.json", "tokenizer.json", "*.safetensors", *(f"*{suffix}" for suffix in
-             registry.PICKLE_SUFFIXES))  # fmt: skip
+    names = (
+        "config.json",
+        "tokenizer.json",
+        "*.safetensors",
+        *(f"*{suffix}" for suffix in registry.PICKLE_SUFFIXES),
+    )
     return any(any(path.glob(name)) for name in names)
 
 
@@ -137,20 +141,32 @@ def load_generator(
         return load_remote(model, sampling, prompts)
     if model == TEMPLATE:
         return _template()
-    options = dict(dtype=dtype, quantize=quantize, threads=threads, prompts=prompts,
-                   warm_up=warm_up, progress=progress)  # fmt: skip
+
+    def load(name: str) -> Generator:
+        return _load(
+            name,
+            device,
+            sampling or SamplingSettings(),
+            dtype=dtype,
+            quantize=quantize,
+            threads=threads,
+            prompts=prompts,
+            warm_up=warm_up,
+            progress=progress,
+        )
+
     try:
-        return _load(model, device, sampling or SamplingSettings(), **options)  # type: ignore[arg-type]
+        return load(model)
     except GeneratorError as error:
         if registry.ALIASES.get(model, model) != registry.DEFAULT_MODEL:
             raise
-        generator = _load(registry.FALLBACK_MODEL, device, sampling or SamplingSettings(),
-                          **options)  # type: ignore[arg-type]  # fmt: skip
-        generator.notice = " ".join(filter(None, [  # type: ignore[attr-defined]
+        generator = load(registry.FALLBACK_MODEL)
+        why = (
             f"The narrator could not be loaded ({error}). Playing with `tiny`, the small "
-            "fallback narrator, whose prose is much weaker.",
-            getattr(generator, "notice", ""),
-        ]))  # fmt: skip
+            "fallback narrator, whose prose is much weaker."
+        )
+        notice = " ".join(filter(None, [why, getattr(generator, "notice", "")]))
+        generator.notice = notice  # type: ignore[attr-defined]
         return generator
 
 
@@ -181,10 +197,16 @@ def _load(
     cap_native_caches()  # bounded oneDNN caches: RSS levels off in long sessions (bench/soak.py)
 
     generator = hf.load(
-        name, weights_dir, device, sampling, templates,
-        dtype=dtype, quantize=quantize, threads=threads,
+        name,
+        weights_dir,
+        device,
+        sampling,
+        templates,
+        dtype=dtype,
+        quantize=quantize,
+        threads=threads,
         hub_help=_hub_help(model) if weights_dir is None else "",
-    )  # fmt: skip
+    )
     generator.path = path
     if warm_up:
         generator.warm_up()

@@ -25,7 +25,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
 from textgamegen import paths
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.generation import layout
-from textgamegen.generation.tags import END, TAGS
+from textgamegen.generation.tags import TAGS
 from textgamegen.generation.tags import tagged_line as tagged_line
 from textgamegen.safe_text import strip_unsafe
 
@@ -33,9 +33,17 @@ from textgamegen.safe_text import strip_unsafe
 # after authored text.
 TEMPLATE_NAMES = (*(kind.value for kind in ContentKind), "attempt", "colour")
 FIELDS = (
-    "room", "command", "action", "subject", "Subject", "entities",
-    "speaker", "Speaker", "persona", "topic",
-)  # fmt: skip
+    "room",
+    "command",
+    "action",
+    "subject",
+    "Subject",
+    "entities",
+    "speaker",
+    "Speaker",
+    "persona",
+    "topic",
+)
 RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob")
 
 # Anything that looks like a special token, so typed text can never inject one.
@@ -128,10 +136,14 @@ def _check_fields(text: str, where: str) -> None:
     """Only plain ``{field}``: a format spec (``{action:>300000000}``) or conversion could
     make a template allocate gigabytes, so both are refused when the file is read."""
     try:
-        parts = [part for part in string.Formatter().parse(text) if part[1] is not None]
+        parts = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(text)
+            if name is not None
+        ]
     except ValueError as error:
         raise PromptError(f"{where}: {error}") from None
-    for _, name, spec, conversion in parts:
+    for name, spec, conversion in parts:
         # Only plain {field}: a width such as {action:>300000000} would allocate gigabytes.
         if spec or conversion:
             shown = "{" + name + ("!" + conversion if conversion else "")
@@ -139,7 +151,7 @@ def _check_fields(text: str, where: str) -> None:
             raise PromptError(
                 f"{where}: {shown[:60]}: only plain {{field}} is allowed, no conversion or format"
             )
-    names = [name for _, name, _, _ in parts]
+    names = [name for name, _, _ in parts]
     for name in names:
         if name not in FIELDS:
             raise PromptError(f"{where}: unknown field {{{name}}} (known: {', '.join(FIELDS)})")
@@ -160,8 +172,9 @@ def _kind_template(data: Any, where: str) -> KindTemplate:
         raise PromptError(f"{where} facts: must be a list of fact names")
     for key in facts:
         if key not in layout.FACT_KEYS:
-            raise PromptError(f"{where} facts: unknown fact {key!r} (known: "
-                              f"{', '.join(layout.FACT_KEYS)})")  # fmt: skip
+            raise PromptError(
+                f"{where} facts: unknown fact {key!r} (known: {', '.join(layout.FACT_KEYS)})"
+            )
     texts = {"opening": data.get("opening", ""), "fallback": data.get("fallback", "")}
     for key, value in texts.items():
         if not isinstance(value, str):
@@ -251,8 +264,10 @@ def _action(command: str) -> str:
 
 
 def _listing(names: list[str]) -> str:
-    names = [name if name[:1].isupper() or name.lower().startswith(_ARTICLES) else f"the {name}"
-             for name in names]  # fmt: skip
+    names = [
+        name if name[:1].isupper() or name.lower().startswith(_ARTICLES) else f"the {name}"
+        for name in names
+    ]
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
@@ -300,7 +315,9 @@ def request_facts(request: ContentRequest) -> dict[str, str]:
     others = [name for name in others if name and name.casefold() != subject.casefold()]
     if request.speaker:
         others = [name for name in others if name.casefold() != values["speaker"].casefold()]
-    described = subject if request.kind is ContentKind.ROOM else _listing([subject]) if subject else ""
+    described = (
+        subject if request.kind is ContentKind.ROOM else _listing([subject]) if subject else ""
+    )
     speaker = values["speaker"]
     if speaker and values["persona"]:
         speaker = f"{speaker}, {values['persona']}"

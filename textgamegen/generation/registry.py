@@ -147,8 +147,11 @@ def read_model(directory: Path, source: str) -> ModelInfo:
     reference, _ = _read_json(directory / "base.json")
     if reference.get("name"):
         # An adapter names its base exactly: that is what `models` shows and checks.
-        lineage = {**lineage, "base_name": reference["name"],
-                   "base_sha256": str(reference.get("sha256", ""))}  # fmt: skip
+        lineage = {
+            **lineage,
+            "base_name": reference["name"],
+            "base_sha256": str(reference.get("sha256", "")),
+        }
     problem = directory_problem(directory) or metrics_problem or lineage_problem
     return ModelInfo(directory.name, directory, source, metrics, lineage, problem)
 
@@ -178,4 +181,4 @@ def find_model(name: str) -> ModelInfo | None:
         name = ALIASES[name]
     matches = [info for info in models if info.name == name]
     users = [info for info in matches if info.source == "user"]
-    return (users or matches or [None])[0]
+    return (users or matches)[0] if matches else None

@@ -19,6 +19,7 @@ again (so a restarted server is picked up). Pure Python (stdlib http.client).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -27,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from textgamegen.config import SamplingSettings
@@ -34,7 +36,7 @@ from textgamegen.engine.content import ContentRequest
 from textgamegen.generation import rerank
 from textgamegen.generation.base import Candidate, GeneratorError, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.prompts import PromptTemplates, build_prompt
+from textgamegen.generation.prompts import Prompt, PromptTemplates, build_prompt
 from textgamegen.generation.stream import Shown, Streamer
 from textgamegen.generation.template import template_text
 
@@ -171,8 +173,11 @@ class RemoteGenerator:
     # -- the connection -----------------------------------------------------------------
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        kind = (http.client.HTTPSConnection if self.endpoint.scheme == "https"
-                else http.client.HTTPConnection)  # fmt: skip
+        kind = (
+            http.client.HTTPSConnection
+            if self.endpoint.scheme == "https"
+            else http.client.HTTPConnection
+        )
         return kind(self.endpoint.host, self.endpoint.port, timeout=timeout)
 
     def probe(self, timeout: float | None = None) -> bool:
@@ -190,8 +195,10 @@ class RemoteGenerator:
             if response.status != 200:
                 raise ServerError(f"HTTP {response.status}", response.status)
         except (OSError, ValueError, http.client.HTTPException, ServerError) as error:
-            self.notice = (f"The model server at {self.endpoint.url} is not answering "
-                           f"({_reason(error)}); the template narrator writes until it does.")  # fmt: skip
+            self.notice = (
+                f"The model server at {self.endpoint.url} is not answering "
+                f"({_reason(error)}); the template narrator writes until it does."
+            )
             return False
         finally:
             connection.close()
@@ -202,8 +209,10 @@ class RemoteGenerator:
                 raise GeneratorError(f"the model server at {self.endpoint.url} lists no model")
             self.model_id = ids[0]
         elif self.model_id not in ids:
-            raise GeneratorError(f"the model server at {self.endpoint.url} does not serve "
-                                 f"{self.model_id!r} (it serves: {', '.join(ids) or 'none'})")  # fmt: skip
+            raise GeneratorError(
+                f"the model server at {self.endpoint.url} does not serve "
+                f"{self.model_id!r} (it serves: {', '.join(ids) or 'none'})"
+            )
         card = cards[ids.index(self.model_id)]
         context = card.get("max_model_len") or card.get("context_length")
         if isinstance(context, int) and context > 0:
@@ -211,8 +220,9 @@ class RemoteGenerator:
         self.notice = ""
         return True
 
-    def _body(self, prompt: str, sampling: SamplingSettings, max_new: int, seed: int,
-              count: int = 1) -> bytes:
+    def _body(
+        self, prompt: str, sampling: SamplingSettings, max_new: int, seed: int, count: int = 1
+    ) -> bytes:
         body = {
             "model": self.model_id or None,
             "prompt": prompt,
@@ -234,9 +244,7 @@ class RemoteGenerator:
         }
         return json.dumps(body).encode()
 
-    def _events(
-        self, body: bytes, cancel: threading.Event | None
-    ) -> Iterator[dict[str, object]]:
+    def _events(self, body: bytes, cancel: threading.Event | None) -> Iterator[dict[str, Any]]:
         """POST a streaming request and yield each server-sent event's JSON.
 
         Raises:
@@ -251,10 +259,8 @@ class RemoteGenerator:
                 if cancel is not None and cancel.wait(0.05):
                     sock = connection.sock
                     if sock is not None:
-                        try:
+                        with contextlib.suppress(OSError):  # already closed
                             sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
                     return
 
         watcher = None
@@ -263,9 +269,12 @@ class RemoteGenerator:
             watcher.start()
         try:
             try:
-                connection.request("POST", f"{self.endpoint.path}/completions", body,
-                                   {"Content-Type": "application/json",
-                                    "Accept": "text/event-stream"})  # fmt: skip
+                connection.request(
+                    "POST",
+                    f"{self.endpoint.path}/completions",
+                    body,
+                    {"Content-Type": "application/json", "Accept": "text/event-stream"},
+                )
                 if connection.sock is not None:
                     connection.sock.settimeout(self.read_timeout)
                 response = connection.getresponse()
@@ -273,8 +282,11 @@ class RemoteGenerator:
                 raise ServerError(_reason(error)) from None
             if response.status != 200:
                 raw = response.read(65536)
-                raise ServerError(_error_message(raw, response.status), response.status,
-                                  retry=response.status >= 500 or response.status == 429)  # fmt: skip
+                raise ServerError(
+                    _error_message(raw, response.status),
+                    response.status,
+                    retry=response.status >= 500 or response.status == 429,
+                )
             while True:
                 try:
                     line = response.readline(1 << 20)
@@ -331,18 +343,21 @@ class RemoteGenerator:
             streamer = Streamer(prompt.opening, lambda ids: "", shown.again(), started)
             streamer.streaming = on_text is not None  # type: ignore[attr-defined]
             try:
-                return self._attempt(request, prompt, sampling, max_new, streamer, cancel,
-                                     started)  # fmt: skip
+                return self._attempt(request, prompt, sampling, max_new, streamer, cancel, started)
             except ServerError as error:
                 if cancel is not None and cancel.is_set():
                     return self._cancelled(request, prompt.text, streamer, started)
                 if streamer.shown.strip() and streamer.ids:
                     # Died mid-answer: keep what the player already reads.
                     return self._narration(
-                        request, prompt.text, clean_text(streamer.shown), [], started,
+                        request,
+                        prompt.text,
+                        clean_text(streamer.shown),
+                        [],
+                        started,
                         notice=f"The model server stopped mid-answer ({error}); the text "
                         "is cut short.",
-                    )  # fmt: skip
+                    )
                 too_long = error.status == 400 and "context length" in str(error)
                 if too_long and budget > 64:
                     budget //= 2
@@ -359,14 +374,14 @@ class RemoteGenerator:
     def _attempt(
         self,
         request: ContentRequest,
-        prompt: object,
+        prompt: Prompt,
         sampling: SamplingSettings,
         max_new: int,
         streamer: Streamer,
         cancel: threading.Event | None,
         started: float,
     ) -> Narration:
-        opening = prompt.opening  # type: ignore[attr-defined]
+        opening = prompt.opening
         pieces: list[str] = []
         # The streamer decodes "ids" that here are indices into the received pieces.
         streamer.decode = lambda ids: "".join(pieces[i] for i in ids)
@@ -379,9 +394,9 @@ class RemoteGenerator:
         logprobs: list[list[float]] = [[] for _ in range(count)]
         timings = Timings()
         first_done = False
-        body = self._body(prompt.text, sampling, max_new, request.seed, count)  # type: ignore[attr-defined]
+        body = self._body(prompt.text, sampling, max_new, request.seed, count)
         for event in self._events(body, cancel):
-            for choice in event.get("choices") or []:  # type: ignore[union-attr]
+            for choice in event.get("choices") or []:
                 index = int(choice.get("index", 0))
                 if not 0 <= index < count:
                     continue
@@ -400,13 +415,14 @@ class RemoteGenerator:
                 timings.prompt_tokens = int(usage.get("prompt_tokens") or 0)
         timings.first_token_ms = round(streamer.first_token_ms, 2)
         if cancel is not None and cancel.is_set():
-            return self._cancelled(request, prompt.text, streamer, started)  # type: ignore[attr-defined]
+            return self._cancelled(request, prompt.text, streamer, started)
         candidates = []
-        for text, numbers in zip(texts, logprobs):
+        for text, numbers in zip(texts, logprobs, strict=True):
             mean = sum(numbers) / len(numbers) if numbers else 0.0
             tokens = len(numbers) or len(text.split())
-            candidate = Candidate(clean_text(opening + text), mean_logprob=round(mean, 4),
-                                  tokens=tokens)  # fmt: skip
+            candidate = Candidate(
+                clean_text(opening + text), mean_logprob=round(mean, 4), tokens=tokens
+            )
             rerank.score(candidate, request, sampling, self.templates.rerank, opening=opening)
             candidates.append(candidate)
         ranked = candidates if streaming else rerank.rank(candidates)
@@ -417,9 +433,10 @@ class RemoteGenerator:
         timings.tokens_per_s = round(made / total, 1) if total else 0.0
         if not best:
             text = template_text(request, self.templates)
-            return self._narration(request, prompt.text, text, ranked, started, timings,  # type: ignore[attr-defined]
-                                   fallback=True)  # fmt: skip
-        return self._narration(request, prompt.text, best, ranked, started, timings)  # type: ignore[attr-defined]
+            return self._narration(
+                request, prompt.text, text, ranked, started, timings, fallback=True
+            )
+        return self._narration(request, prompt.text, best, ranked, started, timings)
 
     # -- narrations ---------------------------------------------------------------------
 
@@ -439,17 +456,32 @@ class RemoteGenerator:
         if timings is None:
             timings = Timings(total_ms=round((time.perf_counter() - started) * 1000, 2))
         return Narration(
-            request=request, text=text, candidates=candidates, timings=timings, prompt=prompt,
-            backend=self.backend, model=self.name, device=self.device, fallback=fallback,
-            cancelled=cancelled, notice=notice,
-        )  # fmt: skip
+            request=request,
+            text=text,
+            candidates=candidates,
+            timings=timings,
+            prompt=prompt,
+            backend=self.backend,
+            model=self.name,
+            device=self.device,
+            fallback=fallback,
+            cancelled=cancelled,
+            notice=notice,
+        )
 
     def _cancelled(
         self, request: ContentRequest, prompt: str, streamer: Streamer, started: float
     ) -> Narration:
         text = streamer.shown.strip()
-        return self._narration(request, prompt, text or template_text(request, self.templates),
-                               [], started, fallback=not text, cancelled=True)  # fmt: skip
+        return self._narration(
+            request,
+            prompt,
+            text or template_text(request, self.templates),
+            [],
+            started,
+            fallback=not text,
+            cancelled=True,
+        )
 
     def _fallback(
         self, request: ContentRequest, shown: Shown, why: str, started: float, prompt: str
@@ -457,8 +489,10 @@ class RemoteGenerator:
         text = template_text(request, self.templates)
         shown.finish_with(text)
         self.context = 0  # ask /v1/models again next time: the server may be another one
-        notice = (f"The model server at {self.endpoint.url} did not answer ({why}); the "
-                  "template narrator wrote this. The next turn tries the server again.")  # fmt: skip
+        notice = (
+            f"The model server at {self.endpoint.url} did not answer ({why}); the "
+            "template narrator wrote this. The next turn tries the server again."
+        )
         return self._narration(request, prompt, text, [], started, fallback=True, notice=notice)
 
     def warm_up(self) -> None:

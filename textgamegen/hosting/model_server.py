@@ -322,9 +322,11 @@ class ModelService:
                     loop.call_soon_threadsafe(pieces.put_nowait,
                                               (job.offset + index, text, reason, logprob))  # fmt: skip
 
+                def on_done(_task: asyncio.Future[Any], q: asyncio.Queue = pieces) -> None:
+                    loop.call_soon_threadsafe(q.put_nowait, None)
+
                 task = asyncio.ensure_future(self._run(job, cancel, on_piece))
-                task.add_done_callback(lambda _t, q=pieces: loop.call_soon_threadsafe(
-                    q.put_nowait, None))  # fmt: skip
+                task.add_done_callback(on_done)
                 try:
                     while (item := await pieces.get()) is not None:
                         index, text, reason, logprob = item

@@ -116,7 +116,7 @@ class GameWebServer(Server):
         return web.json_response({"status": "ok", "sessions": self.sessions,
                                   "max_sessions": self.max_sessions, "refused": self.refused})  # fmt: skip
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         session = request.query.get("session", "")
         if not SESSION_ID.match(session):
             # A new tab: give it a session of its own, kept in its URL for reloads.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Example, Extraction
+from training.formats.extraction import Example, Extraction
 
 __all__ = ["Example", "Extraction", "extract"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import MAX_BROKEN_NAMED, Extraction, add_text, fixed_tag
+from training.formats.extraction import MAX_BROKEN_NAMED, Extraction, add_text, fixed_tag
 from training.textfile import CorpusError
 
 

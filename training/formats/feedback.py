@@ -39,7 +39,7 @@ from pathlib import Path
 from textgamegen.generation.layout import FACT_KEYS
 from training import TAGS
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Example, Extraction, add_text
+from training.formats.extraction import Example, Extraction, add_text
 from training.textfile import CorpusError
 
 USED_LABELS = ("good", "kept")

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import (
+from training.formats.extraction import (
     Example,
     Extraction,
     has_quoted_speech,

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Extraction, add_text, fixed_tag
+from training.formats.extraction import Extraction, add_text, fixed_tag
 from training.textfile import CorpusError
 
 _PLACEHOLDER = re.compile(r"%[a-zA-Z0-9]")

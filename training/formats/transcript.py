@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Extraction, add_text, fixed_tag
+from training.formats.extraction import Extraction, add_text, fixed_tag
 
 
 def extract_transcript(text: str, path: Path, source: Source,

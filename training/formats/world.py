@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Example, Extraction, rejection, tidy
+from training.formats.extraction import Example, Extraction, rejection, tidy
 
 
 def _things(names: list[str]) -> str:

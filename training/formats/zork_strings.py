@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from training.config import CorpusConfig, Source
-from training.formats.cleanup import Extraction, add_text, fixed_tag
+from training.formats.extraction import Extraction, add_text, fixed_tag
 from training.formats.novel import paragraphs
 
 _SENTENCE_END = re.compile(r"[.!?][\"')]*$")

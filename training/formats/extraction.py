@@ -1,4 +1,5 @@
-"""What every format shares: examples, drop counts, quote tagging and text filters."""
+"""What every format shares: the extracted examples, drop counts, quote tagging and text
+filters (the game's own clean-up of generated text is ``textgamegen/generation/cleanup.py``)."""
 
 from __future__ import annotations
 
