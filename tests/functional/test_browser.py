@@ -39,8 +39,8 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
                 ".ci/run does) to run the browser test", allow_module_level=True)  # fmt: skip
 # Both are in the test extra: missing, they fail the test rather than skip it.
-import pyte  # noqa: E402
-from playwright import sync_api as playwright_api  # noqa: E402
+import pyte
+from playwright import sync_api as playwright_api
 
 # (command, text that must then be on screen), from tests/functional/walkthrough.txt.
 COMMANDS = [
@@ -102,6 +102,18 @@ class Terminal:
                 return text
             self.pause(0.1)
         raise AssertionError(f"{needle!r} never showed; the screen:\n{self.text()}")
+
+    def wait_for_after(self, mark: str, needle: str, timeout: float = 180.0) -> str:
+        """Wait until ``needle`` shows below the last line that holds ``mark``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.text().splitlines()
+            marks = [number for number, line in enumerate(lines) if mark in line]
+            if marks and needle in "\n".join(lines[marks[-1] + 1:]):
+                return self.text()
+            self.pause(0.1)
+        raise AssertionError(f"{needle!r} never showed after {mark!r}; the screen:\n"
+                             f"{self.text()}")
 
 
 def typed(terminal: Terminal) -> str:
@@ -184,8 +196,10 @@ def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
             terminal.wait_for("Model tiny")
             for command, expected in COMMANDS:
                 enter(page, terminal, command)
-                terminal.wait_for(f"> {command}")
-                terminal.wait_for(expected)
+                # The answer, below the echoed command (the same words may be on screen
+                # from an earlier turn, e.g. "Harbour Quay").
+                terminal.wait_for_after(f"> {command}", expected)
+            terminal.wait_for(f"Turn {len(COMMANDS)}")  # the status bar caught up too
             screen = terminal.text()
             shot = tmp_path / "browser.png"
             page.screenshot(path=str(shot))
