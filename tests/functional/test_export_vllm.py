@@ -93,6 +93,11 @@ def test_an_adapter_exports_to_a_plain_folder_with_the_game_models_logits(
         assert len(exported_tokenizer.encode(token, add_special_tokens=False)) == 1, token
     assert set(TAG_TOKENS) <= set(exported_tokenizer.all_special_tokens)
     assert exported_tokenizer.eos_token == "<|endoftext|>"
+    ends = json.loads((out / "generation_config.json").read_text())["eos_token_id"]
+    end = exported_tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    assert end == ends or end in ends  # a line's end stops vLLM too
+    assert not {"temperature", "top_p", "top_k"} & set(json.loads(
+        (out / "generation_config.json").read_text()))  # fmt: skip
 
     exported = AutoModelForCausalLM.from_pretrained(
         str(out), local_files_only=True, use_safetensors=True, trust_remote_code=False)
@@ -129,12 +134,20 @@ def test_an_existing_folder_is_kept_unless_forced(adapter: tuple[Path, Path], tm
 
 def test_a_plain_model_folder_and_bad_names_are_handled(tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from transformers import AutoTokenizer
+
     model = build_random_model(tmp_path / "gpt2", shape="tiny")
+    # A base whose eos is not the corpus's line end (as SmolLM2-Instruct's <|im_end|>).
+    tokenizer = AutoTokenizer.from_pretrained(str(model))
+    tokenizer.eos_token = "<|quest|>"
+    tokenizer.save_pretrained(str(model))
     out = tmp_path / "gpt2-vllm"
     assert main(["export-vllm", str(model), str(out), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["kind"] == "model" and record["architecture"] == "GPT2LMHeadModel"
     assert record["max_logit_difference"] < 1e-4
+    ends = json.loads((out / "generation_config.json").read_text())["eos_token_id"]
+    assert sorted(ends) == sorted([record["tags"]["<|endoftext|>"], record["tags"]["<|quest|>"]])
     assert main(["export-vllm", "template", str(tmp_path / "t")]) == 2
     assert "no weights to export" in capsys.readouterr().err
     assert main(["export-vllm", str(tmp_path / "missing"), str(tmp_path / "m")]) == 2

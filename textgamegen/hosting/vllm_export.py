@@ -133,7 +133,7 @@ def export_for_vllm(
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     from textgamegen.generation.hf import _load_parts, _quiet_transformers
-    from textgamegen.generation.tags import SPECIAL_TOKENS
+    from textgamegen.generation.tags import END, SPECIAL_TOKENS
 
     _quiet_transformers()
     say(f"Loading {name} as the game does")
@@ -163,9 +163,12 @@ def export_for_vllm(
         config.eos_token_id = tokenizer.eos_token_id  # type: ignore[attr-defined]
         config.pad_token_id = tokenizer.pad_token_id  # type: ignore[attr-defined]
         # Only the token ids: a base's sampling defaults (vLLM applies generation_config's)
-        # must not override what the game asks for.
+        # must not override what the game asks for. A corpus line ends at <|endoftext|>,
+        # which need not be the base tokenizer's eos (SmolLM2-Instruct's is <|im_end|>):
+        # both end a generation, so vLLM stops there without the game's stop strings.
+        ends = list(dict.fromkeys([tags[END], tokenizer.eos_token_id]))  # type: ignore[attr-defined]
         game_model.generation_config = GenerationConfig(
-            bos_token_id=config.bos_token_id, eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
+            bos_token_id=config.bos_token_id, eos_token_id=ends[0] if len(ends) == 1 else ends,
             pad_token_id=tokenizer.pad_token_id)  # type: ignore[attr-defined]  # fmt: skip
         game_model.to(getattr(torch, dtype)).save_pretrained(temp, safe_serialization=True)
         tokenizer.save_pretrained(temp)  # type: ignore[attr-defined]
