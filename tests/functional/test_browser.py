@@ -116,6 +116,10 @@ class Terminal:
                              f"{self.text()}")
 
 
+PLACEHOLDER = "What do you do?  (F1 help, Tab completes, ↑↓ history)"
+"""What the empty command input shows."""
+
+
 def typed(terminal: Terminal) -> str:
     """What the command input shows: the line between its tall side borders that is not
     the border's own top (▔) or bottom (▁) edge."""
@@ -128,17 +132,22 @@ def typed(terminal: Terminal) -> str:
 
 def enter(page: object, terminal: Terminal, command: str) -> None:
     """Type a command and press Enter once the input shows all of it; a busy machine can
-    make xterm drop keys, so a wrong input is cleared and typed again."""
+    make xterm drop keys, so a wrong input is cleared and typed again. A starved machine
+    can also just be slow: keys still on their way must not mix with a retyped command,
+    so the input is only retyped after a long wait and once it shows empty again."""
     for _attempt in range(3):
         page.keyboard.type(command, delay=20)  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while typed(terminal) != command and time.monotonic() < deadline:
             terminal.pause(0.1)
         if typed(terminal) == command:
             page.keyboard.press("Enter")  # type: ignore[attr-defined]
             return
-        for _key in range(len(typed(terminal)) + 2):
+        for _key in range(len(command) + 2):
             page.keyboard.press("Backspace")  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60
+        while typed(terminal) not in ("", PLACEHOLDER) and time.monotonic() < deadline:
+            terminal.pause(0.1)
     raise AssertionError(f"could not type {command!r}; the input shows {typed(terminal)!r}; "
                          f"the screen:\n{terminal.text()}")
 
