@@ -1,5 +1,5 @@
-"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|train|monitor|
-feedback] ...``.
+"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|export-vllm|
+train|monitor|feedback] ...``.
 
 ``play`` is the default, so plain ``textgamegen`` starts the game. Each subcommand lives
 in ``textgamegen/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``,
