@@ -1,5 +1,5 @@
-"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|train|monitor|
-feedback] ...``.
+"""Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|export-vllm|
+train|monitor|feedback] ...``.
 
 ``play`` is the default, so plain ``textgamegen`` starts the game. Each subcommand lives
 in ``textgamegen/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``,
@@ -33,6 +33,7 @@ SUBCOMMANDS = {
     "models": "list the installed generators and their metrics",
     "serve": "serve the game in the browser, one game per tab, narrated by one model server",
     "serve-model": "hold the narrator in one process and answer games over HTTP (OpenAI API)",
+    "export-vllm": "write a model as one merged folder that vLLM serves (tags included)",
     "train": "build a corpus, fine-tune, evaluate and register a model (see train --help)",
     "monitor": "how each model narrates in play: latency, fallbacks, ratings, drift",
     "feedback": "export, count or clear the recorded player feedback",

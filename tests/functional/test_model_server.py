@@ -260,3 +260,22 @@ def test_queued_requests_are_served_first_come_first_served(
     finally:
         hook.remove()
     assert finished == [0, 1, 2, 3, 4]
+
+
+def test_the_model_time_header_separates_the_servers_overhead(server: ModelServer) -> None:
+    """bench/serving.py subtracts the model's own time from the round trip; the header
+    must be there and fit inside the round trip."""
+    from textgamegen.hosting.model_server import MODEL_TIME_HEADER
+
+    body = json.dumps({"prompt": PROMPT, "max_tokens": 6, "temperature": 0, "n": 2})
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        started = time.perf_counter()
+        connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["choices"]
+        round_trip_ms = (time.perf_counter() - started) * 1000
+    finally:
+        connection.close()
+    model_ms = float(response.getheader(MODEL_TIME_HEADER))
+    assert 0 < model_ms <= round_trip_ms

@@ -74,3 +74,10 @@ def test_feedback_and_its_commands_import_no_ui_and_no_model_libraries() -> None
     commands = ["textgamegen.commands.monitor", "textgamegen.commands.feedback"]
     loaded = loaded_after_importing([*feedback, *commands])
     assert not loaded & {"textual", "torch", "transformers", "matplotlib"}
+
+
+def test_the_vllm_export_command_imports_no_model_libraries_until_it_runs() -> None:
+    """`textgamegen --help` lists export-vllm; building that help must not load torch."""
+    loaded = loaded_after_importing(["textgamegen.commands.export_vllm",
+                                     "textgamegen.hosting.vllm_export"])  # fmt: skip
+    assert not loaded & {"textual", "torch", "transformers"}

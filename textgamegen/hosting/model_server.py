@@ -40,6 +40,9 @@ from textgamegen.generation.completion import (
 MAX_BODY_BYTES = 1 << 20
 """Request bodies above this are refused with 413 (no prompt needs a megabyte)."""
 
+MODEL_TIME_HEADER = "X-Model-Time-Ms"
+"""Milliseconds the model spent on a (non-streamed) request, queue wait excluded."""
+
 UNSUPPORTED = ("suffix", "echo", "logit_bias")
 """OpenAI parameters this server does not implement: refused rather than ignored."""
 
@@ -165,6 +168,7 @@ class _Job:
     ids: list[int]
     params: CompletionParams
     offset: int  # the index of this prompt's first choice
+    model_s: float = 0.0  # seconds the model thread spent on it (not waiting for it)
 
 
 class ModelService:
@@ -260,9 +264,16 @@ class ModelService:
         """Queue one job on the model thread; a cancelled await cancels the job."""
         loop = asyncio.get_running_loop()
         self.waiting += 1
+
+        def complete() -> Completion:
+            started = time.perf_counter()
+            try:
+                return self.engine.complete(job.ids, job.params, on_piece, cancel)
+            finally:
+                job.model_s = time.perf_counter() - started
+
         try:
-            future = loop.run_in_executor(self._model_thread, self.engine.complete, job.ids,
-                                          job.params, on_piece, cancel)  # fmt: skip
+            future = loop.run_in_executor(self._model_thread, complete)
             try:
                 return await asyncio.shield(future)
             except asyncio.CancelledError:
@@ -296,7 +307,11 @@ class ModelService:
         self.served += 1
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": made,
                  "total_tokens": prompt_tokens + made}  # fmt: skip
-        return web.json_response({**self._head(ident), "choices": choices, "usage": usage})
+        # The model's own time, so a client can tell the server's overhead (HTTP, JSON,
+        # queue) from the generation: bench/serving.py subtracts it from the round trip.
+        model_ms = sum(job.model_s for job in jobs) * 1000
+        return web.json_response({**self._head(ident), "choices": choices, "usage": usage},
+                                 headers={MODEL_TIME_HEADER: f"{model_ms:.3f}"})  # fmt: skip
 
     async def _stream(self, request: web.Request, ident: str, jobs: list[_Job],
                       usage_wanted: bool) -> web.StreamResponse:  # fmt: skip
