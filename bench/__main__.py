@@ -19,8 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "serving",
-            "feedback")
+SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "serving", "feedback")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             if info is None:
                 print(f"[bench] scaling: model {args.model!r} not installed", file=sys.stderr)
                 continue
-            sections.append(scaling.run(info.path, args.runs, args.threads,
-                                        args.out / "scaling.png"))  # fmt: skip
+            sections.append(
+                scaling.run(info.path, args.runs, args.threads, args.out / "scaling.png")
+            )
         elif name == "serving":
             from bench import serving
 

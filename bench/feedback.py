@@ -90,8 +90,11 @@ def run(runs: int) -> Section:
         "recorded / not recorded, per turn": ratio(recorded, plain),
         "recorded / not recorded, whole walkthrough": ratio(recorded_total, plain_total),
         "recorded / not recorded, per turn, paired median": statistics.median(
-            paired_ratios(recorded, plain)),
+            paired_ratios(recorded, plain)
+        ),
     }
-    section.notes = [f"{len(commands)} turns per run, {rows} records per run written in "
-                     "batches on the recorder's thread"]
+    section.notes = [
+        f"{len(commands)} turns per run, {rows} records per run written in "
+        "batches on the recorder's thread"
+    ]
     return section

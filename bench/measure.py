@@ -57,7 +57,7 @@ def ratio(slow: Figure, fast: Figure) -> float:
 
 def paired_ratios(slow: Figure, fast: Figure) -> list[float]:
     """Per-run ratios of two figures measured alternately in the same loop."""
-    return [s / f for s, f in zip(slow.runs, fast.runs) if f]
+    return [s / f for s, f in zip(slow.runs, fast.runs, strict=False) if f]
 
 
 def time_ms(call: Callable[[], Any]) -> tuple[float, Any]:

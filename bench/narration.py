@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,13 +27,29 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 NEW_TOKENS = 40
 CANDIDATES = 5
 REQUESTS = (
-    ContentRequest(ContentKind.ACTION, subject="door", room="Old Hall",
-                   command="push open the door", entities=("door",)),
-    ContentRequest(ContentKind.ITEM, subject="brass lantern", room="Old Hall",
-                   command="examine lantern", entities=("brass lantern",)),
-    ContentRequest(ContentKind.DIALOGUE, subject="keeper", room="Lamp Room",
-                   command="talk to keeper", entities=("keeper",), speaker="the keeper"),
-)  # fmt: skip
+    ContentRequest(
+        ContentKind.ACTION,
+        subject="door",
+        room="Old Hall",
+        command="push open the door",
+        entities=("door",),
+    ),
+    ContentRequest(
+        ContentKind.ITEM,
+        subject="brass lantern",
+        room="Old Hall",
+        command="examine lantern",
+        entities=("brass lantern",),
+    ),
+    ContentRequest(
+        ContentKind.DIALOGUE,
+        subject="keeper",
+        room="Lamp Room",
+        command="talk to keeper",
+        entities=("keeper",),
+        speaker="the keeper",
+    ),
+)
 
 
 def _listing(model, tokenizer, prompt: str) -> float:
@@ -45,11 +60,16 @@ def _listing(model, tokenizer, prompt: str) -> float:
     started = time.perf_counter()
     with torch.inference_mode():
         out = model.generate(
-            ids, do_sample=True, top_k=50, top_p=0.95, repetition_penalty=1.1,
-            max_length=ids.shape[1] + NEW_TOKENS, num_return_sequences=CANDIDATES,
+            ids,
+            do_sample=True,
+            top_k=50,
+            top_p=0.95,
+            repetition_penalty=1.1,
+            max_length=ids.shape[1] + NEW_TOKENS,
+            num_return_sequences=CANDIDATES,
             pad_token_id=tokenizer.eos_token_id,
-        )  # fmt: skip
-        tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+        )
+        tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
     return (time.perf_counter() - started) * 1000.0
 
 
@@ -61,9 +81,14 @@ def game_requests(limit: int = 15) -> list[ContentRequest]:
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 
     game = Game.new(load_world(find_world(DEFAULT_WORLD)), seed=1)
-    walkthrough = Path(__file__).resolve().parent.parent / "tests" / "functional" / "walkthrough.txt"
-    commands = [line.strip() for line in walkthrough.read_text(encoding="utf-8").splitlines()
-                if line.strip() and not line.startswith(("#", "?"))]
+    walkthrough = (
+        Path(__file__).resolve().parent.parent / "tests" / "functional" / "walkthrough.txt"
+    )
+    commands = [
+        line.strip()
+        for line in walkthrough.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith(("#", "?"))
+    ]
     requests: list[ContentRequest] = list(game.intro().requests)
     for command in commands:
         if len(requests) >= limit:
@@ -74,8 +99,15 @@ def game_requests(limit: int = 15) -> list[ContentRequest]:
     return requests[:limit]
 
 
-def compare(label: str, model_dir: Path, runs: int, threads: int, quantize: bool,
-            dtype: str = "float32", requests: list[ContentRequest] | None = None) -> Section:
+def compare(
+    label: str,
+    model_dir: Path,
+    runs: int,
+    threads: int,
+    quantize: bool,
+    dtype: str = "float32",
+    requests: list[ContentRequest] | None = None,
+) -> Section:
     """Measure the listing and our generator on one model directory."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -86,8 +118,9 @@ def compare(label: str, model_dir: Path, runs: int, threads: int, quantize: bool
     torch.set_num_threads(threads)
     requests = requests or list(REQUESTS)
     sampling = SamplingSettings(num_candidates=CANDIDATES, max_new_tokens=NEW_TOKENS)
-    ours = load_generator(str(model_dir), "cpu", sampling, quantize=quantize, threads=threads,
-                          dtype=dtype)
+    ours = load_generator(
+        str(model_dir), "cpu", sampling, quantize=quantize, threads=threads, dtype=dtype
+    )
     weights_dir = model_dir
     if (model_dir / "adapter_config.json").is_file():
         from textgamegen.generation.adapters import merged_model_dir
@@ -116,9 +149,11 @@ def compare(label: str, model_dir: Path, runs: int, threads: int, quantize: bool
                 torch.manual_seed(run * 100 + index)
                 listing.runs.append(_listing(seed_model, tokenizer, narration.prompt))
 
-    section = Section(f"Narration latency: {label} (CPU, {threads} threads, {dtype}, "
-                      f"int8={quantize}, {len(requests)} game requests x {runs}; listing: "
-                      f"{CANDIDATES} sequences of {NEW_TOKENS} tokens, fp32)")
+    section = Section(
+        f"Narration latency: {label} (CPU, {threads} threads, {dtype}, "
+        f"int8={quantize}, {len(requests)} game requests x {runs}; listing: "
+        f"{CANDIDATES} sequences of {NEW_TOKENS} tokens, fp32)"
+    )
     section.figures = [listing, first, full, speed, reused]
     section.ratios = {
         "first word: listing / ours": ratio(listing, first),
@@ -140,8 +175,9 @@ def run(runs: int, threads: int, shipped: str = "narrator") -> list[Section]:
     requests = game_requests()
     sections = []
     for dtype, quantize in (("float32", False), ("float32", True), ("bfloat16", False)):
-        section = compare(f"shipped '{shipped}'", info.path, runs, threads, quantize, dtype,
-                          requests)
+        section = compare(
+            f"shipped '{shipped}'", info.path, runs, threads, quantize, dtype, requests
+        )
         first, speed = section.figures[1], section.figures[3]
         first.goal, first.met = "<= 200 ms", first.median <= 200
         speed.goal, speed.met = ">= 25 tok/s", speed.median >= 25
@@ -149,7 +185,9 @@ def run(runs: int, threads: int, shipped: str = "narrator") -> list[Section]:
             "first word: listing / ours": section.ratios["first word: listing / ours"] >= 20,
             "full narration: listing / ours": section.ratios["full narration: listing / ours"] >= 5,
         }
-        section.notes.append("goals: first word <= 200 ms and >= 20x faster than the listing, "
-                             "full narration >= 5x faster, >= 25 tok/s streaming")
+        section.notes.append(
+            "goals: first word <= 200 ms and >= 20x faster than the listing, "
+            "full narration >= 5x faster, >= 25 tok/s streaming"
+        )
         sections.append(section)
     return sections

@@ -33,31 +33,96 @@ from pathlib import Path
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
 
-PLACES = ("Old Mill", "Forest Clearing", "Smugglers' Cave", "Abbey Cellar", "Market Square",
-          "Frozen Lake", "Ruined Chapel", "Hayloft", "Apothecary", "Sunken Road", "Bell Tower",
-          "Goat Pasture", "Scriptorium", "Salt Marsh", "Ferry Landing", "Orchard")
-THINGS = ("copper kettle", "rusty sword", "wooden bucket", "leather satchel", "silver mirror",
-          "broken cart", "iron cauldron", "stack of letters", "clay jug", "wool blanket",
-          "hunting horn", "painted shield", "sack of flour", "wicker basket", "old map",
-          "candle stub", "brass compass", "pair of boots", "fishing net", "stone idol")
-PEOPLE = (("the miller", "a tired, flour-dusted man"), ("Sister Agnes", "a stern old nun"),
-          ("the ferryman", "a quiet man who counts every coin"),
-          ("Bram the smith", "a loud, cheerful blacksmith"),
-          ("the apothecary", "a nervous woman who smells of herbs"),
-          ("Old Wenna", "a shepherd with a sharp tongue"),
-          ("the bell-ringer", "a half-deaf boy with big ears"))
-TOPICS = ("the flood", "the missing goats", "the old road", "the bells", "the harvest",
-          "the stranger", "the winter", "the king's tax", "the fire at the abbey", "the wolves")
-QUESTS = ("Find the Lost Goats", "Ring the Bells at Dawn", "Mend the Mill Wheel",
-          "Carry the Letter to the Abbey", "Bring Herbs for the Fever")
-VERBS = ("kick", "lift", "shake", "smell", "polish", "hide behind", "knock on", "sit on",
-         "whistle at", "push", "listen to", "count")
-COMMON = set("""the a an and of to in on at with for from by it its is was were be been he she
+PLACES = (
+    "Old Mill",
+    "Forest Clearing",
+    "Smugglers' Cave",
+    "Abbey Cellar",
+    "Market Square",
+    "Frozen Lake",
+    "Ruined Chapel",
+    "Hayloft",
+    "Apothecary",
+    "Sunken Road",
+    "Bell Tower",
+    "Goat Pasture",
+    "Scriptorium",
+    "Salt Marsh",
+    "Ferry Landing",
+    "Orchard",
+)
+THINGS = (
+    "copper kettle",
+    "rusty sword",
+    "wooden bucket",
+    "leather satchel",
+    "silver mirror",
+    "broken cart",
+    "iron cauldron",
+    "stack of letters",
+    "clay jug",
+    "wool blanket",
+    "hunting horn",
+    "painted shield",
+    "sack of flour",
+    "wicker basket",
+    "old map",
+    "candle stub",
+    "brass compass",
+    "pair of boots",
+    "fishing net",
+    "stone idol",
+)
+PEOPLE = (
+    ("the miller", "a tired, flour-dusted man"),
+    ("Sister Agnes", "a stern old nun"),
+    ("the ferryman", "a quiet man who counts every coin"),
+    ("Bram the smith", "a loud, cheerful blacksmith"),
+    ("the apothecary", "a nervous woman who smells of herbs"),
+    ("Old Wenna", "a shepherd with a sharp tongue"),
+    ("the bell-ringer", "a half-deaf boy with big ears"),
+)
+TOPICS = (
+    "the flood",
+    "the missing goats",
+    "the old road",
+    "the bells",
+    "the harvest",
+    "the stranger",
+    "the winter",
+    "the king's tax",
+    "the fire at the abbey",
+    "the wolves",
+)
+QUESTS = (
+    "Find the Lost Goats",
+    "Ring the Bells at Dawn",
+    "Mend the Mill Wheel",
+    "Carry the Letter to the Abbey",
+    "Bring Herbs for the Fever",
+)
+VERBS = (
+    "kick",
+    "lift",
+    "shake",
+    "smell",
+    "polish",
+    "hide behind",
+    "knock on",
+    "sit on",
+    "whistle at",
+    "push",
+    "listen to",
+    "count",
+)
+COMMON = set(
+    """the a an and of to in on at with for from by it its is was were be been he she
 they you your i we his her their this that there here one some all no not but as into over
 up down out away back then than so very too can could would will shall may might must
 time way day night thing things man woman side part end hand hands eyes face head voice
 word words moment place people nothing something anything everything light dark air
-ground floor wall walls door room water wind sky edge corner front top bottom""".split())
+ground floor wall walls door room water wind sky edge corner front top bottom""".split()
+)
 _WORD = re.compile(r"[A-Za-z']+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -73,29 +138,60 @@ def situations(kind: str, count: int, seed: int = 7) -> list[ContentRequest]:
         story = (f"You are in the {place}.",) if pick.random() < 0.5 else ()
         if kind == "action":
             command = f"{pick.choice(VERBS)} the {things[0]}"
-            request = ContentRequest(ContentKind.ACTION, subject=things[0], room=place,
-                                     command=command, entities=(things[0], person, things[1]),
-                                     story=story, attempt=True)
+            request = ContentRequest(
+                ContentKind.ACTION,
+                subject=things[0],
+                room=place,
+                command=command,
+                entities=(things[0], person, things[1]),
+                story=story,
+                attempt=True,
+            )
         elif kind == "description":
             if pick.random() < 0.5:
-                request = ContentRequest(ContentKind.ITEM, subject=things[0], room=place,
-                                         command=f"examine {things[0]}",
-                                         entities=(things[0],), story=story)
+                request = ContentRequest(
+                    ContentKind.ITEM,
+                    subject=things[0],
+                    room=place,
+                    command=f"examine {things[0]}",
+                    entities=(things[0],),
+                    story=story,
+                )
             else:
-                request = ContentRequest(ContentKind.ROOM, subject=place, room=place,
-                                         command="look", entities=(place, *things[:2]),
-                                         story=story)
+                request = ContentRequest(
+                    ContentKind.ROOM,
+                    subject=place,
+                    room=place,
+                    command="look",
+                    entities=(place, *things[:2]),
+                    story=story,
+                )
         elif kind == "dialogue":
             topic = pick.choice(TOPICS)
-            request = ContentRequest(ContentKind.DIALOGUE, subject=topic, room=place,
-                                     command=f"ask {person} about {topic}",
-                                     entities=(person,), speaker=person, persona=persona,
-                                     topic=topic, story=story)
+            request = ContentRequest(
+                ContentKind.DIALOGUE,
+                subject=topic,
+                room=place,
+                command=f"ask {person} about {topic}",
+                entities=(person,),
+                speaker=person,
+                persona=persona,
+                topic=topic,
+                story=story,
+            )
         else:
             quest = pick.choice(QUESTS)
-            request = ContentRequest(ContentKind.QUEST, subject=quest, room=place,
-                                     command=f"talk to {person}", entities=(person,),
-                                     speaker=person, persona=persona, topic=quest, story=story)
+            request = ContentRequest(
+                ContentKind.QUEST,
+                subject=quest,
+                room=place,
+                command=f"talk to {person}",
+                entities=(person,),
+                speaker=person,
+                persona=persona,
+                topic=quest,
+                story=story,
+            )
         out.append(replace(request, seed=index))
     return out
 
@@ -105,7 +201,7 @@ def words(text: str) -> list[str]:
 
 
 def added_words(text: str, opening: str) -> list[str]:
-    return words(text)[len(words(opening)):]
+    return words(text)[len(words(opening)) :]
 
 
 def stem(word: str) -> str:
@@ -131,16 +227,31 @@ def invented_nouns(request: ContentRequest, text: str, opening: str) -> tuple[in
     """(nouns the model added that are not in the prompt or common, nouns added)."""
     from training.grounding import nouns
 
-    given = set(words(" ".join([request.subject, request.speaker, request.persona,
-                                request.topic, request.room, request.command,
-                                *request.entities, *request.story])))
-    found = nouns(text[len(opening):] if text.startswith(opening) else text, limit=20)
+    given = set(
+        words(
+            " ".join(
+                [
+                    request.subject,
+                    request.speaker,
+                    request.persona,
+                    request.topic,
+                    request.room,
+                    request.command,
+                    *request.entities,
+                    *request.story,
+                ]
+            )
+        )
+    )
+    found = nouns(text[len(opening) :] if text.startswith(opening) else text, limit=20)
     invented = [noun for noun in found if noun not in given and noun not in COMMON]
     return len(invented), len(found)
 
 
 def distinct_2(texts: list[str]) -> float:
-    grams = [tuple(pair) for text in texts for pair in zip(words(text), words(text)[1:])]
+    grams = [
+        tuple(pair) for text in texts for pair in zip(words(text), words(text)[1:], strict=False)
+    ]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
@@ -155,26 +266,41 @@ def measure(generator, kind: str, count: int) -> dict:
         pieces: list[str] = []
         narration = generator.generate(request, on_text=pieces.append)
         text = narration.text
-        opening = opening_text(request, generator.templates) if hasattr(generator, "templates") else ""
+        opening = (
+            opening_text(request, generator.templates) if hasattr(generator, "templates") else ""
+        )
         shown.append(text)
         added_texts.append(" ".join(added_words(text, opening)))
         complete += is_complete(text)
         named += names_something(request, added_words(text, opening))
-        leaks += ("<|" in text or "|>" in text or "<|" in "".join(pieces))
+        leaks += "<|" in text or "|>" in text or "<|" in "".join(pieces)
         controls += bool(CONTROL.search(text) or CONTROL.search("".join(pieces)))
         made_up, found = invented_nouns(request, text, opening)
         invented += made_up
         noun_total += found
         firsts.append(narration.timings.first_token_ms)
-        samples.append({"kind": kind, "facts": {"place": request.room, "subject": request.subject,
-                                                "speaker": request.speaker, "topic": request.topic,
-                                                "command": request.command,
-                                                "things": list(request.entities)},
-                        "text": text})
+        samples.append(
+            {
+                "kind": kind,
+                "facts": {
+                    "place": request.room,
+                    "subject": request.subject,
+                    "speaker": request.speaker,
+                    "topic": request.topic,
+                    "command": request.command,
+                    "things": list(request.entities),
+                },
+                "text": text,
+            }
+        )
     n = len(shown)
     return {
-        "kind": kind, "n": n, "tag_leaks": leaks, "control_chars": controls,
-        "complete": round(complete / n, 3), "names_subject_or_entity": round(named / n, 3),
+        "kind": kind,
+        "n": n,
+        "tag_leaks": leaks,
+        "control_chars": controls,
+        "complete": round(complete / n, 3),
+        "names_subject_or_entity": round(named / n, 3),
         "distinct_2": round(distinct_2(shown), 3),
         # The same over the words the model added (a shared opening repeats by design).
         "distinct_2_added": round(distinct_2(added_texts), 3),
@@ -195,24 +321,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from textgamegen.generation.loader import load_generator
 
-    generator = load_generator(args.model, "cpu", SamplingSettings(), threads=args.threads,
-                               dtype=args.dtype, quantize=args.quantize)
+    generator = load_generator(
+        args.model,
+        "cpu",
+        SamplingSettings(),
+        threads=args.threads,
+        dtype=args.dtype,
+        quantize=args.quantize,
+    )
     started = time.perf_counter()
-    results = [measure(generator, kind, args.per_kind)
-               for kind in ("action", "description", "dialogue", "quest")]
-    print(f"model {args.model} ({getattr(generator, 'dtype', '?')}, {args.threads} threads), "
-          f"{args.per_kind} per kind, {time.perf_counter() - started:.0f} s")
-    print(f"{'kind':12s} {'leaks':>5s} {'ctrl':>5s} {'complete':>8s} {'names':>6s} "
-          f"{'dist-2':>6s} {'halluc':>6s} {'1st ms':>7s}")
+    results = [
+        measure(generator, kind, args.per_kind)
+        for kind in ("action", "description", "dialogue", "quest")
+    ]
+    print(
+        f"model {args.model} ({getattr(generator, 'dtype', '?')}, {args.threads} threads), "
+        f"{args.per_kind} per kind, {time.perf_counter() - started:.0f} s"
+    )
+    print(
+        f"{'kind':12s} {'leaks':>5s} {'ctrl':>5s} {'complete':>8s} {'names':>6s} "
+        f"{'dist-2':>6s} {'halluc':>6s} {'1st ms':>7s}"
+    )
     for row in results:
-        print(f"{row['kind']:12s} {row['tag_leaks']:5d} {row['control_chars']:5d} "
-              f"{row['complete']:8.1%} {row['names_subject_or_entity']:6.1%} "
-              f"{row['distinct_2']:6.2f} {row['hallucinated_nouns_per_noun']:6.2f} "
-              f"{row['first_token_ms_median']:7.1f}")
+        print(
+            f"{row['kind']:12s} {row['tag_leaks']:5d} {row['control_chars']:5d} "
+            f"{row['complete']:8.1%} {row['names_subject_or_entity']:6.1%} "
+            f"{row['distinct_2']:6.2f} {row['hallucinated_nouns_per_noun']:6.2f} "
+            f"{row['first_token_ms_median']:7.1f}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": args.model, "per_kind": args.per_kind,
-                                         "results": results}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {"model": args.model, "per_kind": args.per_kind, "results": results}, indent=1
+            )
+            + "\n"
+        )
     return 0
 
 

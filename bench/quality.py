@@ -107,10 +107,14 @@ def fixed_decode_ms(model, ids) -> float:
     started = time.perf_counter()
     with torch.inference_mode():
         model.generate(
-            batch, attention_mask=torch.ones_like(batch), do_sample=False,
-            max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, use_cache=True,
+            batch,
+            attention_mask=torch.ones_like(batch),
+            do_sample=False,
+            max_new_tokens=NEW_TOKENS,
+            min_new_tokens=NEW_TOKENS,
+            use_cache=True,
             pad_token_id=model.config.eos_token_id,
-        )  # fmt: skip
+        )
     return (time.perf_counter() - started) * 1000.0
 
 
@@ -168,9 +172,12 @@ def compare(model_dir: Path, runs: int, threads: int, label: str, max_lines: int
         rate[quantize] = Figure(f"{name}: game narration, tokens/s (all candidates)", "tok/s")
     for run in range(runs):
         request = ContentRequest(
-            ContentKind.ACTION, subject="door", room="Old Hall", command="push open the door",
+            ContentKind.ACTION,
+            subject="door",
+            room="Old Hall",
+            command="push open the door",
             seed=run,
-        )  # fmt: skip
+        )
         for quantize in names:
             narration = narrators[quantize].generate(request)
             first[quantize].runs.append(narration.timings.first_token_ms)

@@ -67,7 +67,12 @@ def render(sections: list[Section]) -> str:
     """A Markdown table per section, so the README can carry it as is."""
     lines: list[str] = []
     for section in sections:
-        lines += [f"### {section.title}", "", "| measure | median | runs | goal | met |", "|---|---|---|---|---|"]
+        lines += [
+            f"### {section.title}",
+            "",
+            "| measure | median | runs | goal | met |",
+            "|---|---|---|---|---|",
+        ]
         for figure in section.figures:
             met = "" if figure.met is None else ("yes" if figure.met else "NO")
             lines.append(

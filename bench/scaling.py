@@ -19,8 +19,13 @@ from bench.report import Section
 from textgamegen.engine.content import ContentKind, ContentRequest
 
 STORY_LINE = "You walk along the wet stones of the quay while the gulls cry overhead."
-REQUEST = ContentRequest(ContentKind.ACTION, subject="door", room="Old Hall",
-                         command="push open the door", entities=("door",))  # fmt: skip
+REQUEST = ContentRequest(
+    ContentKind.ACTION,
+    subject="door",
+    room="Old Hall",
+    command="push open the door",
+    entities=("door",),
+)
 
 
 def run(model_dir: Path, runs: int, threads: int, plot: Path) -> Section:
@@ -33,8 +38,9 @@ def run(model_dir: Path, runs: int, threads: int, plot: Path) -> Section:
     uncapped = plot.parent / "prompts-uncapped.toml"
     uncapped.parent.mkdir(parents=True, exist_ok=True)
     uncapped.write_text("[prompt]\nmax_story_lines = 100000\n", encoding="utf-8")
-    base = load_generator(str(model_dir), "cpu", SamplingSettings(), threads=threads,
-                          prompts=uncapped)  # fmt: skip
+    base = load_generator(
+        str(model_dir), "cpu", SamplingSettings(), threads=threads, prompts=uncapped
+    )
     context_points: list[tuple[int, float, float]] = []
     for lines in (0, 4, 16, 64, 256, 1024):
         request = replace(REQUEST, story=(STORY_LINE,) * lines)
@@ -52,10 +58,17 @@ def run(model_dir: Path, runs: int, threads: int, plot: Path) -> Section:
 
     candidate_points: list[tuple[int, float, float]] = []
     for count in (1, 2, 3, 5, 8):
-        generator = load_generator(str(model_dir), "cpu", SamplingSettings(num_candidates=count),
-                                   threads=threads, warm_up=False)  # fmt: skip
-        first, total = Figure(f"{count} candidates: first word", "ms"), Figure(
-            f"{count} candidates: all reranked", "ms")
+        generator = load_generator(
+            str(model_dir),
+            "cpu",
+            SamplingSettings(num_candidates=count),
+            threads=threads,
+            warm_up=False,
+        )
+        first, total = (
+            Figure(f"{count} candidates: first word", "ms"),
+            Figure(f"{count} candidates: all reranked", "ms"),
+        )
         for seed in range(runs):
             narration = generator.generate(replace(REQUEST, seed=seed))
             first.runs.append(narration.timings.first_token_ms)
@@ -75,7 +88,10 @@ def _plot(context, candidates, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, points, label in ((left, context, "prompt tokens"), (right, candidates, "candidates")):
+    for axis, points, label in (
+        (left, context, "prompt tokens"),
+        (right, candidates, "candidates"),
+    ):
         xs = [p[0] for p in points]
         axis.plot(xs, [p[1] for p in points], marker="o", label="first word")
         axis.plot(xs, [p[2] for p in points], marker="s", label="all candidates")

@@ -35,8 +35,16 @@ from pathlib import Path
 from bench.measure import Figure
 from bench.report import Section
 
-COMMANDS = ("open the door", "look at the lantern", "climb the stairs", "listen",
-            "search the crate", "push the boat", "light the lamp", "wait")  # fmt: skip
+COMMANDS = (
+    "open the door",
+    "look at the lantern",
+    "climb the stairs",
+    "listen",
+    "search the crate",
+    "push the boat",
+    "light the lamp",
+    "wait",
+)
 
 
 def rss_mb(pid: int) -> float:
@@ -62,9 +70,22 @@ def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     log = Path(tempfile.gettempdir()) / f"bench-serve-model-{port}.log"
-    process = subprocess.Popen([sys.executable, "-m", "textgamegen", "serve-model", "--model",
-                                model, "--device", "cpu", "--port", str(port)],
-                               stderr=log.open("w"), env=env)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "textgamegen",
+            "serve-model",
+            "--model",
+            model,
+            "--device",
+            "cpu",
+            "--port",
+            str(port),
+        ],
+        stderr=log.open("w"),
+        env=env,
+    )
     root = f"http://127.0.0.1:{port}"
     problem = wait_for_model_server(process, root, 600)
     if problem:
@@ -93,8 +114,12 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
     pid = os.getpid()
     took = []
     for number in range(narrations):
-        request = ContentRequest(ContentKind.ACTION, command=COMMANDS[number % len(COMMANDS)],
-                                 room="Harbour Quay", seed=pid * 1000 + number)  # fmt: skip
+        request = ContentRequest(
+            ContentKind.ACTION,
+            command=COMMANDS[number % len(COMMANDS)],
+            room="Harbour Quay",
+            seed=pid * 1000 + number,
+        )
         started = time.perf_counter()
         narration = generator.generate(request)
         took.append(time.perf_counter() - started)
@@ -107,12 +132,31 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
 
 def run_games(kind: str, model: str, games: int, narrations: int, threads: int) -> dict:
     """Start ``games`` game processes, release them together; narrations/s and RSS."""
-    argv = [sys.executable, "-m", "bench.serving", "--child", kind, "--model", model,
-            "--narrations", str(narrations), "--threads", str(threads)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.serving",
+        "--child",
+        kind,
+        "--model",
+        model,
+        "--narrations",
+        str(narrations),
+        "--threads",
+        str(threads),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    children = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True, env=env)
-                for _ in range(games)]  # fmt: skip
+    children = [
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        for _ in range(games)
+    ]
     try:
         for process in children:
             line = process.stdout.readline()  # type: ignore[union-attr]
@@ -144,8 +188,9 @@ def run_games(kind: str, model: str, games: int, narrations: int, threads: int) 
 # -- overhead -----------------------------------------------------------------------------
 
 
-def overhead(model: str, root: str, pairs: int,
-             threads: int) -> tuple[Figure, Figure, Figure, Figure]:  # fmt: skip
+def overhead(
+    model: str, root: str, pairs: int, threads: int
+) -> tuple[Figure, Figure, Figure, Figure]:
     """HTTP vs in-process for the same greedy completion, alternately, ``pairs`` times."""
     import http.client
 
@@ -196,24 +241,39 @@ def overhead(model: str, root: str, pairs: int,
         direct_ms.runs.append(round(b, 3))
         extra.runs.append(round(a - b, 3))
     connection.close()
-    own = Figure("server overhead (round trip less X-Model-Time-Ms)", "ms",
-                 [round(value, 3) for value in server_side], goal="<= 10 ms p50")  # fmt: skip
+    own = Figure(
+        "server overhead (round trip less X-Model-Time-Ms)",
+        "ms",
+        [round(value, 3) for value in server_side],
+        goal="<= 10 ms p50",
+    )
     own.met = own.median <= 10.0
     return http_ms, direct_ms, extra, own
 
 
-def run(runs: int, threads: int, model: str, narrations: int = 10, pairs: int = 100,
-        games: tuple[int, ...] = (1, 4, 16), separate_games: int = 16) -> Section:  # fmt: skip
+def run(
+    runs: int,
+    threads: int,
+    model: str,
+    narrations: int = 10,
+    pairs: int = 100,
+    games: tuple[int, ...] = (1, 4, 16),
+    separate_games: int = 16,
+) -> Section:
     section = Section(f"serving ({model}, CPU, {threads} torch thread(s) per process)")
     server, root = start_server(model, threads)
     try:
         section.figures += overhead(model, root, pairs, threads)
         paired, own = section.figures[-2], section.figures[-1]
-        section.notes.append(f"overhead p90 {own.percentile(90):.2f} ms by the server's clock, "
-                             f"{paired.percentile(90):.2f} ms paired, over {pairs} pairs")  # fmt: skip
+        section.notes.append(
+            f"overhead p90 {own.percentile(90):.2f} ms by the server's clock, "
+            f"{paired.percentile(90):.2f} ms paired, over {pairs} pairs"
+        )
         most = separate_games
-        shared = {count: Figure(f"{count} game(s) on one serve-model", "narrations/s")
-                  for count in sorted(set(games) | {most})}  # fmt: skip
+        shared = {
+            count: Figure(f"{count} game(s) on one serve-model", "narrations/s")
+            for count in sorted(set(games) | {most})
+        }
         separate = Figure(f"{most} games, each loading its own model", "narrations/s")
         memory: dict[str, list[float]] = {"shared": [], "separate": []}
         for _ in range(runs):
@@ -226,14 +286,22 @@ def run(runs: int, threads: int, model: str, narrations: int = 10, pairs: int = 
             separate.runs.append(round(result["per_s"], 2))
             memory["separate"].append(result["rss_mb"])
         section.figures += [*shared.values(), separate]
-        section.figures.append(Figure(f"RSS, {most} games + serve-model", "MiB",
-                                      [round(v) for v in memory["shared"]]))  # fmt: skip
-        section.figures.append(Figure(f"RSS, {most} games with their own model", "MiB",
-                                      [round(v) for v in memory["separate"]]))  # fmt: skip
+        section.figures.append(
+            Figure(f"RSS, {most} games + serve-model", "MiB", [round(v) for v in memory["shared"]])
+        )
+        section.figures.append(
+            Figure(
+                f"RSS, {most} games with their own model",
+                "MiB",
+                [round(v) for v in memory["separate"]],
+            )
+        )
         section.ratios[f"{most} games: shared vs separate throughput"] = (
-            shared[most].median / separate.median)
-        section.ratios[f"{most} games: separate vs shared RSS"] = (
-            statistics.median(memory["separate"]) / statistics.median(memory["shared"]))
+            shared[most].median / separate.median
+        )
+        section.ratios[f"{most} games: separate vs shared RSS"] = statistics.median(
+            memory["separate"]
+        ) / statistics.median(memory["shared"])
     finally:
         server.terminate()
         try:
@@ -244,16 +312,23 @@ def run(runs: int, threads: int, model: str, narrations: int = 10, pairs: int = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.serving", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model", default="textgamegen")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--narrations", type=int, default=10, help="per game process")
     parser.add_argument("--pairs", type=int, default=100, help="overhead: HTTP/in-process pairs")
-    parser.add_argument("--games", default="1,4,16",
-                        help="game counts on one serve-model (default: 1,4,16)")  # fmt: skip
-    parser.add_argument("--separate", type=int, default=16,
-                        help="game processes with a model each, compared (default: 16)")  # fmt: skip
+    parser.add_argument(
+        "--games", default="1,4,16", help="game counts on one serve-model (default: 1,4,16)"
+    )
+    parser.add_argument(
+        "--separate",
+        type=int,
+        default=16,
+        help="game processes with a model each, compared (default: 16)",
+    )
     parser.add_argument("--child", choices=["local", "remote"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
@@ -263,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import render, write_json
 
     games = tuple(int(part) for part in args.games.split(",") if part.strip())
-    section = run(args.runs, args.threads, args.model, args.narrations, args.pairs, games,
-                  args.separate)  # fmt: skip
+    section = run(
+        args.runs, args.threads, args.model, args.narrations, args.pairs, games, args.separate
+    )
     print(render([section]))
     print(f"[bench] wrote {write_json([section], args.out / 'serving.json')}", file=sys.stderr)
     return 0

@@ -34,10 +34,27 @@ from pathlib import Path
 CHECKPOINTS = (1, 100, 500, 1000, 2000, 3000, 4000, 5000, 7500, 10000)
 # Lanternfall commands that make the narrator write: rooms, things, people, free actions.
 COMMANDS = (
-    "look", "examine crate", "jump", "west", "look", "examine spyglass", "sing a sea shanty",
-    "east", "east", "talk to ferrin", "ask ferrin about rope", "wait", "west", "north",
-    "look", "listen", "dance", "examine the sky", "south", "whistle",
-)  # fmt: skip
+    "look",
+    "examine crate",
+    "jump",
+    "west",
+    "look",
+    "examine spyglass",
+    "sing a sea shanty",
+    "east",
+    "east",
+    "talk to ferrin",
+    "ask ferrin about rope",
+    "wait",
+    "west",
+    "north",
+    "look",
+    "listen",
+    "dance",
+    "examine the sky",
+    "south",
+    "whistle",
+)
 GOAL_PCT = 10.0
 
 
@@ -53,8 +70,9 @@ def rss_mb() -> float:
     return -1.0
 
 
-def play(model: str, turns: int, threads: int, fixed: bool, every: int = 0,
-         dtype: str = "auto") -> dict:
+def play(
+    model: str, turns: int, threads: int, fixed: bool, every: int = 0, dtype: str = "auto"
+) -> dict:
     """One soak in this process; returns the figures."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not fixed:
@@ -84,73 +102,125 @@ def play(model: str, turns: int, threads: int, fixed: bool, every: int = 0,
         if turn % 50 == 0:
             game.cache.clear()  # rooms are described afresh: the model keeps writing
         if turn in points or turn == turns or (every and turn % every == 0):
-            rows.append({"turn": turn, "rss_mb": round(rss_mb(), 1),
-                         "python_blocks": sys.getallocatedblocks(),
-                         "narrations": generated,
-                         "seconds": round(time.perf_counter() - started, 1)})
+            rows.append(
+                {
+                    "turn": turn,
+                    "rss_mb": round(rss_mb(), 1),
+                    "python_blocks": sys.getallocatedblocks(),
+                    "narrations": generated,
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
             print(json.dumps({"fixed": fixed, **rows[-1]}), file=sys.stderr, flush=True)
     by_turn = {row["turn"]: row["rss_mb"] for row in rows}
     base = by_turn.get(1000)
     growth = (by_turn[turns] - base) / base * 100 if base and turns > 1000 else None
-    return {"model": model, "turns": turns, "fixed": fixed, "threads": threads,
-            "dtype": str(getattr(generator, "dtype", dtype)), "rows": rows,
-            "caps": {name: os.environ.get(name, "") for name in
-                     ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")},
-            "growth_1000_to_end_pct": None if growth is None else round(growth, 2)}
+    return {
+        "model": model,
+        "turns": turns,
+        "fixed": fixed,
+        "threads": threads,
+        "dtype": str(getattr(generator, "dtype", dtype)),
+        "rows": rows,
+        "caps": {
+            name: os.environ.get(name, "")
+            for name in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+        },
+        "growth_1000_to_end_pct": None if growth is None else round(growth, 2),
+    }
 
 
 def _child(args: argparse.Namespace, fixed: bool) -> subprocess.Popen:
-    command = [sys.executable, "-m", "bench.soak", "--child", "--model", args.model,
-               "--turns", str(args.turns), "--threads", str(args.threads),
-               "--every", str(args.every), "--dtype", args.dtype]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.soak",
+        "--child",
+        "--model",
+        args.model,
+        "--turns",
+        str(args.turns),
+        "--threads",
+        str(args.threads),
+        "--every",
+        str(args.every),
+        "--dtype",
+        args.dtype,
+    ]
     command += [] if fixed else ["--torch-defaults"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | dtype | native caches | turn | RSS MB | Python blocks | narrations "
-             "| s |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| model | dtype | native caches | turn | RSS MB | Python blocks | narrations | s |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for result in results:
         caches = "capped" if result["fixed"] else "torch defaults"
         for row in result["rows"]:
-            lines.append(f"| {result['model']} | {result['dtype']} | {caches} | {row['turn']} | "
-                         f"{row['rss_mb']} | {row['python_blocks']} | {row['narrations']} | "
-                         f"{row['seconds']} |")
+            lines.append(
+                f"| {result['model']} | {result['dtype']} | {caches} | {row['turn']} | "
+                f"{row['rss_mb']} | {row['python_blocks']} | {row['narrations']} | "
+                f"{row['seconds']} |"
+            )
     lines.append("")
     for result in results:
         growth = result["growth_1000_to_end_pct"]
-        verdict = ("n/a (needs more than 1000 turns)" if growth is None else
-                   f"{growth:+.1f}% ({'met' if growth < GOAL_PCT else 'NOT met'})")
+        verdict = (
+            "n/a (needs more than 1000 turns)"
+            if growth is None
+            else f"{growth:+.1f}% ({'met' if growth < GOAL_PCT else 'NOT met'})"
+        )
         caches = "capped" if result["fixed"] else "torch defaults"
-        lines.append(f"- {result['model']}, {caches}: RSS growth turn 1000 -> "
-                     f"{result['turns']}: {verdict} (goal < {GOAL_PCT:g}%)")
+        lines.append(
+            f"- {result['model']}, {caches}: RSS growth turn 1000 -> "
+            f"{result['turns']}: {verdict} (goal < {GOAL_PCT:g}%)"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model", default="template", help="template or an installed model")
     parser.add_argument("--turns", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16")
     parser.add_argument("--every", type=int, default=0, help="also record RSS every N turns")
-    parser.add_argument("--compare", action="store_true",
-                        help="also run with torch's default native caches, side by side")
-    parser.add_argument("--torch-defaults", action="store_true",
-                        help="run with torch's default native caches only")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run with torch's default native caches, side by side",
+    )
+    parser.add_argument(
+        "--torch-defaults", action="store_true", help="run with torch's default native caches only"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path("bench/results/soak.json"))
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(play(args.model, args.turns, args.threads, not args.torch_defaults,
-                              args.every, args.dtype)))
+        print(
+            json.dumps(
+                play(
+                    args.model,
+                    args.turns,
+                    args.threads,
+                    not args.torch_defaults,
+                    args.every,
+                    args.dtype,
+                )
+            )
+        )
         return 0
     modes = [True, False] if args.compare else [not args.torch_defaults]
-    print(f"[soak] {args.model}, {args.turns} turns, "
-          + " and ".join("capped caches" if m else "torch defaults" for m in modes),
-          file=sys.stderr, flush=True)
+    print(
+        f"[soak] {args.model}, {args.turns} turns, "
+        + " and ".join("capped caches" if m else "torch defaults" for m in modes),
+        file=sys.stderr,
+        flush=True,
+    )
     children = [_child(args, fixed) for fixed in modes]
     results = []
     for child in children:

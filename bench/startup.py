@@ -44,8 +44,9 @@ main(sys.argv[1:])
 def _spawn_until(argv: list[str], env: dict[str, str], marker: str | None) -> float:
     """Seconds from spawn to ``marker`` on stdout (or to exit when marker is None)."""
     started = time.time()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, env=env)  # fmt: skip
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
     try:
         if marker is None:
             process.wait(timeout=120)
@@ -63,16 +64,28 @@ def _spawn_until(argv: list[str], env: dict[str, str], marker: str | None) -> fl
 
 def run(runs: int, model: str = "textgamegen") -> Section:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "TEXTGAMEGEN_DATA_DIR": tmp, "TEXTGAMEGEN_SAVES_DIR": tmp,
-               "TEXTGAMEGEN_CONFIG": os.path.join(tmp, "config.toml"), "HF_HUB_OFFLINE": "1"}
-        game = Figure(f"process start -> interactive title screen (--model {model})", "s",
-                      goal="<= 1.0 s")  # fmt: skip
+        env = {
+            **os.environ,
+            "TEXTGAMEGEN_DATA_DIR": tmp,
+            "TEXTGAMEGEN_SAVES_DIR": tmp,
+            "TEXTGAMEGEN_CONFIG": os.path.join(tmp, "config.toml"),
+            "HF_HUB_OFFLINE": "1",
+        }
+        game = Figure(
+            f"process start -> interactive title screen (--model {model})", "s", goal="<= 1.0 s"
+        )
         imports = Figure("python -c 'import transformers...modeling_gpt2'", "s")
         for _ in range(runs):
-            game.runs.append(_spawn_until([sys.executable, "-c", _CHILD, "play", "--model", model],
-                                          env, "READY"))  # fmt: skip
-            imports.runs.append(_spawn_until(
-                [sys.executable, "-c", "import transformers.models.gpt2.modeling_gpt2"], env, None))
+            game.runs.append(
+                _spawn_until([sys.executable, "-c", _CHILD, "play", "--model", model], env, "READY")
+            )
+            imports.runs.append(
+                _spawn_until(
+                    [sys.executable, "-c", "import transformers.models.gpt2.modeling_gpt2"],
+                    env,
+                    None,
+                )
+            )
     game.met = game.median <= 1.0
     section = Section("Cold start")
     section.figures = [game, imports]

@@ -158,10 +158,18 @@ def ours(corpus: Path, out: Path, log: Path) -> tuple[float, str]:
     from training.finetune import finetune
 
     config = FinetuneConfig(
-        base=f"scratch:{SHAPE}", vocab_size=8192, block_size=BLOCK, epochs=1, max_steps=STEPS,
-        effective_batch=BATCH, batch_size=BATCH, learning_rate=1e-3, precision="auto",
-        save_total_limit=1, logging_steps=STEPS,
-    )  # fmt: skip
+        base=f"scratch:{SHAPE}",
+        vocab_size=8192,
+        block_size=BLOCK,
+        epochs=1,
+        max_steps=STEPS,
+        effective_batch=BATCH,
+        batch_size=BATCH,
+        learning_rate=1e-3,
+        precision="auto",
+        save_total_limit=1,
+        logging_steps=STEPS,
+    )
     clocks: list[StepClock] = []
     timed = timed_trainer(clocks)
     # ``from transformers import Trainer`` reads the lazy module's dict, or resolves
@@ -173,8 +181,10 @@ def ours(corpus: Path, out: Path, log: Path) -> tuple[float, str]:
     ):
         finetune(corpus, out, config, device="cpu")
     if not clocks:
-        raise RuntimeError("training.finetune no longer builds transformers.Trainer; "
-                           "bench/training.py cannot time it")  # fmt: skip
+        raise RuntimeError(
+            "training.finetune no longer builds transformers.Trainer; "
+            "bench/training.py cannot time it"
+        )
     precision = json.loads((out / "finetune.json").read_text(encoding="utf-8"))["precision"]
     return clocks[-1].tokens_per_second(), precision
 
@@ -207,26 +217,46 @@ def plain(
     encoded = tokenizer(lines, add_special_tokens=False, truncation=True, max_length=BLOCK)
     examples = [
         {"input_ids": ids, "attention_mask": mask}
-        for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])
+        for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"], strict=False)
     ]
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=size.n_positions, n_embd=size.n_embd,
-        n_layer=size.n_layer, n_head=size.n_head, bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        n_positions=size.n_positions,
+        n_embd=size.n_embd,
+        n_layer=size.n_layer,
+        n_head=size.n_head,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(1)
     model = GPT2LMHeadModel(config)
     args = TrainingArguments(
-        output_dir=str(out), per_device_train_batch_size=batch, gradient_accumulation_steps=1,
-        max_steps=STEPS, learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=1,
-        weight_decay=0.1, eval_strategy="no", save_strategy="no", logging_steps=STEPS,
-        use_cpu=True, seed=1, data_seed=1, report_to=[], dataloader_num_workers=0,
-    )  # fmt: skip
+        output_dir=str(out),
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        max_steps=STEPS,
+        learning_rate=1e-3,
+        lr_scheduler_type="cosine",
+        warmup_steps=1,
+        weight_decay=0.1,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_steps=STEPS,
+        use_cpu=True,
+        seed=1,
+        data_seed=1,
+        report_to=[],
+        dataloader_num_workers=0,
+    )
     clocks: list[StepClock] = []
     trainer = timed_trainer(clocks)(
-        model=model, args=args, train_dataset=examples, processing_class=tokenizer,
+        model=model,
+        args=args,
+        train_dataset=examples,
+        processing_class=tokenizer,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
-    )  # fmt: skip
+    )
     with quiet(log):
         trainer.train()
     return clocks[-1].tokens_per_second()
@@ -251,12 +281,13 @@ def run(runs: int, threads: int) -> Section:
     section = Section(
         f"Training throughput: scratch:{SHAPE} GPT-2, {STEPS} steps (CPU, {threads} threads)"
     )
-    ours_figure = Figure(f"ours (training.finetune, {BATCH} packed blocks of {BLOCK}): tokens/s",
-                         "tok/s")  # fmt: skip
-    plain_figure = Figure(f"plain HF Trainer fp32 ({BATCH} padded lines a step): tokens/s",
-                          "tok/s")  # fmt: skip
-    matched_figure = Figure("plain HF Trainer fp32 (as many tokens a step as ours): tokens/s",
-                            "tok/s")  # fmt: skip
+    ours_figure = Figure(
+        f"ours (training.finetune, {BATCH} packed blocks of {BLOCK}): tokens/s", "tok/s"
+    )
+    plain_figure = Figure(f"plain HF Trainer fp32 ({BATCH} padded lines a step): tokens/s", "tok/s")
+    matched_figure = Figure(
+        "plain HF Trainer fp32 (as many tokens a step as ours): tokens/s", "tok/s"
+    )
     ratios: list[float] = []
     matched_ratios: list[float] = []
     precision = "?"

@@ -29,12 +29,18 @@ async def _measure(model: str, presses: int) -> tuple[Figure, int]:
     from textgamegen.ui.widgets.command_input import CommandInput
     from textgamegen.ui.widgets.story_log import StoryLog
 
-    figure = Figure(f"key press -> screen updated, during generation ({model})", "ms",
-                    goal="p99 <= 10 ms")  # fmt: skip
+    figure = Figure(
+        f"key press -> screen updated, during generation ({model})", "ms", goal="p99 <= 10 ms"
+    )
     kicked = 0
     with tempfile.TemporaryDirectory() as tmp:
-        launch = Launch(world=load_world(find_world(DEFAULT_WORLD)), settings=Settings(),
-                        saves_dir=Path(tmp), model=model, device="cpu")  # fmt: skip
+        launch = Launch(
+            world=load_world(find_world(DEFAULT_WORLD)),
+            settings=Settings(),
+            saves_dir=Path(tmp),
+            model=model,
+            device="cpu",
+        )
         app = TextGameGenApp(launch, show_title=False)
         async with app.run_test(size=(120, 40)) as pilot:
             deadline = time.monotonic() + 120
@@ -87,6 +93,8 @@ def run(presses: int, model: str = "textgamegen") -> Section:
     figure.met = p99 <= 10.0
     section = Section("UI latency while generating")
     section.figures = [figure]
-    section.notes.append(f"p50 {figure.percentile(50):.2f} ms, p99 {p99:.2f} ms over "
-                         f"{len(figure.runs)} key presses; {kicked} narrations started")  # fmt: skip
+    section.notes.append(
+        f"p50 {figure.percentile(50):.2f} ms, p99 {p99:.2f} ms over "
+        f"{len(figure.runs)} key presses; {kicked} narrations started"
+    )
     return section

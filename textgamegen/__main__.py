@@ -40,7 +40,7 @@ SUBCOMMANDS = {
 }
 
 
-def _command(name: str):  # noqa: ANN202 - a module
+def _command(name: str):
     return importlib.import_module(f"textgamegen.commands.{name.replace('-', '_')}")
 
 

@@ -26,100 +26,166 @@ from training.config import ConfigError, FinetuneConfig, load_config
 
 
 def _add_corpus(sub) -> None:
-    parser = sub.add_parser("corpus", help="build and validate the tagged corpus from a config",
-                            description="Build <|tag|> text <|endoftext|> lines from the "
-                            "config's sources, de-duplicate, shuffle, split train/dev/test, "
-                            "validate, and write stats.json.")
+    parser = sub.add_parser(
+        "corpus",
+        help="build and validate the tagged corpus from a config",
+        description="Build <|tag|> text <|endoftext|> lines from the "
+        "config's sources, de-duplicate, shuffle, split train/dev/test, "
+        "validate, and write stats.json.",
+    )
     parser.add_argument("config", type=Path, help="pipeline/sources TOML file")
     parser.add_argument("--out", type=Path, help="output folder (default: runs/NAME/corpus)")
     parser.add_argument("--root", type=Path, help="folder the source paths are relative to")
-    parser.add_argument("--check", action="store_true",
-                        help="only validate an existing corpus in --out")
+    parser.add_argument(
+        "--check", action="store_true", help="only validate an existing corpus in --out"
+    )
 
 
 def _add_finetune(sub) -> None:
-    parser = sub.add_parser("finetune", help="train a GPT-2 on a built corpus (HF Trainer)",
-                            description="Fine-tune (or train from scratch) a GPT-2 on a corpus "
-                            "folder. Works under torchrun --nproc_per_node N.")
+    parser = sub.add_parser(
+        "finetune",
+        help="train a GPT-2 on a built corpus (HF Trainer)",
+        description="Fine-tune (or train from scratch) a GPT-2 on a corpus "
+        "folder. Works under torchrun --nproc_per_node N.",
+    )
     parser.add_argument("--corpus", type=Path, required=True, help="folder with train/dev.txt")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="run folder (model/, checkpoints/, curve.png)")
-    parser.add_argument("--config", type=Path,
-                        help="take [finetune] defaults from this TOML; flags override")
-    parser.add_argument("--base", help="hub id (gpt2), local HF model dir, gguf:PACKAGE, "
-                        "gguf:PATH, or scratch:SIZE (tiny, small, base)")
-    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
-                        help="continue from a checkpoint (default: the last in --out)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="run folder (model/, checkpoints/, curve.png)"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="take [finetune] defaults from this TOML; flags override"
+    )
+    parser.add_argument(
+        "--base",
+        help="hub id (gpt2), local HF model dir, gguf:PACKAGE, "
+        "gguf:PATH, or scratch:SIZE (tiny, small, base)",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint (default: the last in --out)",
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    flags = {"vocab_size": int, "block_size": int, "epochs": float, "max_steps": int,
-             "effective_batch": int, "batch_size": int, "learning_rate": float,
-             "warmup_steps": int, "weight_decay": float, "seed": int,
-             "max_train_samples": int, "eval_steps": int, "save_total_limit": int,
-             "logging_steps": int, "lora_r": int, "lora_alpha": int, "lora_dropout": float}
+    flags = {
+        "vocab_size": int,
+        "block_size": int,
+        "epochs": float,
+        "max_steps": int,
+        "effective_batch": int,
+        "batch_size": int,
+        "learning_rate": float,
+        "warmup_steps": int,
+        "weight_decay": float,
+        "seed": int,
+        "max_train_samples": int,
+        "eval_steps": int,
+        "save_total_limit": int,
+        "logging_steps": int,
+        "lora_r": int,
+        "lora_alpha": int,
+        "lora_dropout": float,
+    }
     for name, kind in flags.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, dest=name,
-                            help=f"overrides [finetune] {name}")
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=kind, dest=name, help=f"overrides [finetune] {name}"
+        )
     parser.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
-    parser.add_argument("--method", choices=["full", "lora"],
-                        help="full fine-tune, or a LoRA adapter plus the tag rows")
+    parser.add_argument(
+        "--method",
+        choices=["full", "lora"],
+        help="full fine-tune, or a LoRA adapter plus the tag rows",
+    )
 
 
 def _add_evaluate(sub) -> None:
-    parser = sub.add_parser("evaluate", help="measure perplexity, latency and samples",
-                            description="Score a model on the test split (per tag, against "
-                            "a bigram baseline), time generation, write metrics.json and "
-                            "README.md into the model folder.")
-    parser.add_argument("model", type=Path, help="HF model folder (model.safetensors) or "
-                        "LoRA adapter folder")
+    parser = sub.add_parser(
+        "evaluate",
+        help="measure perplexity, latency and samples",
+        description="Score a model on the test split (per tag, against "
+        "a bigram baseline), time generation, write metrics.json and "
+        "README.md into the model folder.",
+    )
+    parser.add_argument(
+        "model", type=Path, help="HF model folder (model.safetensors) or LoRA adapter folder"
+    )
     parser.add_argument("--corpus", type=Path, required=True, help="folder with the splits")
     parser.add_argument("--config", type=Path, help="take [evaluate] settings from this TOML")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--latency-runs", type=int)
     parser.add_argument("--max-test-lines", type=int)
-    parser.add_argument("--no-write", action="store_true",
-                        help="print the metrics without writing into the model folder")
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print the metrics without writing into the model folder",
+    )
 
 
 def _add_compare(sub) -> None:
-    parser = sub.add_parser("compare", help="per-tag perplexity and bits per byte of several "
-                            "models on one test split", description="Score every MODEL on "
-                            "the same test lines: per-tag perplexity (tokenizer-dependent) and "
-                            "bits per byte (comparable across tokenizers).")
-    parser.add_argument("models", nargs="+", metavar="MODEL", help="model dir, adapter dir, "
-                        "registered name, or gguf:NAME (the base before fine-tuning)")
+    parser = sub.add_parser(
+        "compare",
+        help="per-tag perplexity and bits per byte of several models on one test split",
+        description="Score every MODEL on "
+        "the same test lines: per-tag perplexity (tokenizer-dependent) and "
+        "bits per byte (comparable across tokenizers).",
+    )
+    parser.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="model dir, adapter dir, registered name, or gguf:NAME (the base before fine-tuning)",
+    )
     parser.add_argument("--corpus", type=Path, required=True, help="folder with test.txt")
-    parser.add_argument("--max-test-lines", type=int, default=0,
-                        help="score only the first N test lines (0: all)")
+    parser.add_argument(
+        "--max-test-lines", type=int, default=0, help="score only the first N test lines (0: all)"
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _add_pipeline(sub) -> None:
-    parser = sub.add_parser("pipeline", help="corpus -> validate -> finetune -> evaluate -> "
-                            "gate -> register", description="Run every stage; finished "
-                            "stages with unchanged inputs are skipped.")
+    parser = sub.add_parser(
+        "pipeline",
+        help="corpus -> validate -> finetune -> evaluate -> gate -> register",
+        description="Run every stage; finished stages with unchanged inputs are skipped.",
+    )
     parser.add_argument("config", type=Path, help="pipeline TOML file")
     parser.add_argument("--run-dir", type=Path, help="work folder (default: runs/NAME)")
-    parser.add_argument("--models-dir", type=Path,
-                        help="register here (default: [register] models_dir, else the "
-                        "user models folder)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        help="register here (default: [register] models_dir, else the user models folder)",
+    )
     parser.add_argument("--root", type=Path, help="folder the source paths are relative to")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--max-steps", type=int, help="override [finetune] max_steps")
     parser.add_argument("--force", action="store_true", help="rerun every stage")
-    parser.add_argument("--stop-after", choices=["corpus", "validate", "finetune"],
-                        help="end after this stage (train now, evaluate and register later)")
-    parser.add_argument("--rerun", choices=["corpus", "finetune", "evaluate", "register"],
-                        help="rerun this stage and those after it (e.g. evaluate: measure "
-                        "again without retraining)")
-    parser.add_argument("--if-triggered", action="store_true",
-                        help="run only when the config's [trigger] holds (enough new player "
-                        "feedback, or too much of it bad); else say why and exit 0")
+    parser.add_argument(
+        "--stop-after",
+        choices=["corpus", "validate", "finetune"],
+        help="end after this stage (train now, evaluate and register later)",
+    )
+    parser.add_argument(
+        "--rerun",
+        choices=["corpus", "finetune", "evaluate", "register"],
+        help="rerun this stage and those after it (e.g. evaluate: measure "
+        "again without retraining)",
+    )
+    parser.add_argument(
+        "--if-triggered",
+        action="store_true",
+        help="run only when the config's [trigger] holds (enough new player "
+        "feedback, or too much of it bad); else say why and exit 0",
+    )
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Build a corpus, fine-tune, "
-                                     "evaluate and register a TextGameGen model.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Build a corpus, fine-tune, evaluate and register a TextGameGen model.",
+    )
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
     _add_corpus(sub)
     _add_finetune(sub)
@@ -162,9 +228,14 @@ def _finetune(args) -> int:
     from training.corpus import corpus_sha256
     from training.finetune import finetune
 
-    finetune(args.corpus, args.out, config, resume=args.resume, device=args.device,
-             corpus_hash=corpus_sha256(args.corpus) if (args.corpus / "test.txt").is_file()
-             else "")
+    finetune(
+        args.corpus,
+        args.out,
+        config,
+        resume=args.resume,
+        device=args.device,
+        corpus_hash=corpus_sha256(args.corpus) if (args.corpus / "test.txt").is_file() else "",
+    )
     return 0
 
 
@@ -172,15 +243,20 @@ def _evaluate(args) -> int:
     from training.config import EvaluateConfig, as_dict
 
     values = as_dict(load_config(args.config).evaluate) if args.config else {}
-    for key, flag in (("device", "device"), ("latency_runs", "latency_runs"),
-                      ("max_test_lines", "max_test_lines")):
+    for key, flag in (
+        ("device", "device"),
+        ("latency_runs", "latency_runs"),
+        ("max_test_lines", "max_test_lines"),
+    ):
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)
     from training.evaluate import EvaluateError, evaluate_model, write_metrics
 
     if not args.no_write and not args.model.is_dir():
-        raise EvaluateError(f"{args.model}: not a folder to write metrics.json into; add "
-                            "--no-write (or use `compare` for bases and registered names)")
+        raise EvaluateError(
+            f"{args.model}: not a folder to write metrics.json into; add "
+            "--no-write (or use `compare` for bases and registered names)"
+        )
     metrics = evaluate_model(args.model, args.corpus, EvaluateConfig(**values))
     if not args.no_write:
         from training.modelcard import render_card, write_card
@@ -218,9 +294,17 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
             print(f"[trigger] {reason}", flush=True)
         if not trigger.run:
             return 0
-    return run_pipeline(config, run_dir, args.models_dir, force=args.force,
-                        device=args.device, command=command, max_steps=args.max_steps,
-                        rerun=args.rerun, stop_after=args.stop_after)
+    return run_pipeline(
+        config,
+        run_dir,
+        args.models_dir,
+        force=args.force,
+        device=args.device,
+        command=command,
+        max_steps=args.max_steps,
+        rerun=args.rerun,
+        stop_after=args.stop_after,
+    )
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m training") -> int:
@@ -250,8 +334,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
         if args.stage == "compare":
             return _compare(args)
         return _pipeline(args, prog, argv)
-    except (ConfigError, CorpusError, FinetuneError, EvaluateError, RegisterError,
-            ValueError) as error:
+    except (
+        ConfigError,
+        CorpusError,
+        FinetuneError,
+        EvaluateError,
+        RegisterError,
+        ValueError,
+    ) as error:
         print(f"{prog} {args.stage}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

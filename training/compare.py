@@ -20,8 +20,9 @@ import json
 from training import TAGS
 
 
-def compare_models(models: list[str], corpus_dir, max_test_lines: int = 0,
-                   device: str = "cpu", say=print) -> dict:
+def compare_models(
+    models: list[str], corpus_dir, max_test_lines: int = 0, device: str = "cpu", say=print
+) -> dict:
     """Score every model on the same test lines.
 
     Returns:
@@ -37,8 +38,13 @@ def compare_models(models: list[str], corpus_dir, max_test_lines: int = 0,
     for name in models:
         say(f"compare: scoring {name} on {len(lines)} test lines")
         tokenizer, model = load_model(name, device)
-        rows.append({"model": name, **score_test(model, tokenizer, lines, device),
-                     "parameters": sum(p.numel() for p in model.parameters())})
+        rows.append(
+            {
+                "model": name,
+                **score_test(model, tokenizer, lines, device),
+                "parameters": sum(p.numel() for p in model.parameters()),
+            }
+        )
         del model, tokenizer
         gc.collect()
     return {"corpus": str(corpus_dir), "test_lines_read": len(lines), "models": rows}
@@ -51,24 +57,38 @@ def _cell(value) -> str:
 def format_table(result: dict) -> str:
     """A plain-text table: one row per model, bits per byte and perplexity per tag."""
     tags = [t for t in TAGS if any(t in r["bits_per_byte_per_tag"] for r in result["models"])]
-    head = (["model", "bpb all"] + [f"bpb {t}" for t in tags] + ["bpb no end", "ppl all"]
-            + [f"ppl {t}" for t in tags] + ["lines"])
+    head = (
+        ["model", "bpb all"]
+        + [f"bpb {t}" for t in tags]
+        + ["bpb no end", "ppl all"]
+        + [f"ppl {t}" for t in tags]
+        + ["lines"]
+    )
     table = [head]
     for row in result["models"]:
-        table.append([row["model"], _cell(row["bits_per_byte"])]
-                     + [_cell(row["bits_per_byte_per_tag"].get(t)) for t in tags]
-                     + [_cell(row.get("bits_per_byte_without_end")), _cell(row["perplexity"])]
-                     + [_cell(row["perplexity_per_tag"].get(t)) for t in tags]
-                     + [str(row["test_lines"])])
+        table.append(
+            [row["model"], _cell(row["bits_per_byte"])]
+            + [_cell(row["bits_per_byte_per_tag"].get(t)) for t in tags]
+            + [_cell(row.get("bits_per_byte_without_end")), _cell(row["perplexity"])]
+            + [_cell(row["perplexity_per_tag"].get(t)) for t in tags]
+            + [str(row["test_lines"])]
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    out = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-                     for i, cell in enumerate(r)) for r in table]
+    out = [
+        "  ".join(
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(r)
+        )
+        for r in table
+    ]
     out.insert(1, "  ".join("-" * w for w in widths))
-    out += ["", f"Test split: {result['corpus']}/test.txt ({result['test_lines_read']} lines). "
-            "bpb: bits per byte of the target text, its end token's NLL included "
-            "(tokenizer-independent; lower is better); bpb no end: the same without the end "
-            "token. "
-            "ppl: per-token perplexity (compares only models that share a tokenizer)."]
+    out += [
+        "",
+        f"Test split: {result['corpus']}/test.txt ({result['test_lines_read']} lines). "
+        "bpb: bits per byte of the target text, its end token's NLL included "
+        "(tokenizer-independent; lower is better); bpb no end: the same without the end "
+        "token. "
+        "ppl: per-token perplexity (compares only models that share a tokenizer).",
+    ]
     return "\n".join(out)
 
 

@@ -48,8 +48,15 @@ else:  # pragma: no cover - Python 3.10 only
 
 from training import TAGS
 
-FORMATS = ("novel", "dialogue-export", "transcript", "open-adventure", "zork-strings", "world",
-           "feedback")
+FORMATS = (
+    "novel",
+    "dialogue-export",
+    "transcript",
+    "open-adventure",
+    "zork-strings",
+    "world",
+    "feedback",
+)
 ENCODINGS_AUTO = "auto"
 
 
@@ -98,8 +105,10 @@ class Source:
         if not isinstance(self.repeat, int) or self.repeat < 1:
             raise ConfigError(f"source {self.path!r}: repeat must be 1 or more")
         if self.format not in FORMATS:
-            raise ConfigError(f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"
-                              f" (got {self.format!r})")
+            raise ConfigError(
+                f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"
+                f" (got {self.format!r})"
+            )
         if self.tag != "auto" and self.tag not in TAGS:
             raise ConfigError(f"source {self.path!r}: tag must be auto or one of {', '.join(TAGS)}")
         if self.encoding != ENCODINGS_AUTO:
@@ -108,7 +117,9 @@ class Source:
             try:
                 codecs.lookup(self.encoding)
             except LookupError:
-                raise ConfigError(f"source {self.path!r}: unknown encoding {self.encoding!r}")
+                raise ConfigError(
+                    f"source {self.path!r}: unknown encoding {self.encoding!r}"
+                ) from None
         if not self.name:
             self.name = self.path
 
@@ -119,7 +130,8 @@ class CorpusConfig:
 
     sources: list[Source] = field(default_factory=list)
     ratios: dict[str, float] = field(
-        default_factory=lambda: {"train": 0.90, "dev": 0.05, "test": 0.05})
+        default_factory=lambda: {"train": 0.90, "dev": 0.05, "test": 0.05}
+    )
     """Split sizes; must sum to 1."""
     seed: int = 1
     """Seed of the deterministic shuffle."""
@@ -144,12 +156,15 @@ class CorpusConfig:
     more updates. Dev and test are never repeated, so perplexity stays honest."""
 
     def __post_init__(self) -> None:
-        self.sources = [s if isinstance(s, Source) else _make(Source, s, "corpus.sources")
-                        for s in self.sources]
+        self.sources = [
+            s if isinstance(s, Source) else _make(Source, s, "corpus.sources") for s in self.sources
+        ]
         for tag, times in self.train_repeat.items():
             if tag not in TAGS or not isinstance(times, int) or times < 1:
-                raise ConfigError(f"corpus.train_repeat.{tag}: use a tag from {', '.join(TAGS)} "
-                                  "and a whole number of times, 1 or more")
+                raise ConfigError(
+                    f"corpus.train_repeat.{tag}: use a tag from {', '.join(TAGS)} "
+                    "and a whole number of times, 1 or more"
+                )
         if set(self.ratios) != {"train", "dev", "test"}:
             raise ConfigError("corpus.ratios must have exactly the keys train, dev and test")
         if any(not isinstance(v, (int, float)) or v < 0 for v in self.ratios.values()):
@@ -229,8 +244,9 @@ class FinetuneConfig:
         if self.method == "lora" and self.base.startswith("scratch:"):
             raise ConfigError("finetune.method lora needs a pretrained base, not scratch:SIZE")
         if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
-            raise ConfigError("finetune.lora_r and lora_alpha must be 1 or more, lora_dropout "
-                              "in [0, 1)")
+            raise ConfigError(
+                "finetune.lora_r and lora_alpha must be 1 or more, lora_dropout in [0, 1)"
+            )
 
 
 @dataclass
@@ -259,7 +275,8 @@ class EvaluateConfig:
         if self.latency_runs < 1 or self.narration_tokens < 1:
             raise ConfigError("evaluate.latency_runs and evaluate.narration_tokens must be 1+")
         if not isinstance(self.compare_with, list) or not all(
-                isinstance(m, str) and m for m in self.compare_with):
+            isinstance(m, str) and m for m in self.compare_with
+        ):
             raise ConfigError("evaluate.compare_with must be a list of model names or folders")
 
 
@@ -349,8 +366,9 @@ def _make(cls: type, values: Any, section: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"[{section}]: unknown key(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"[{section}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     try:
         return cls(**values)
     except TypeError as error:  # a required key is missing
@@ -379,14 +397,20 @@ def load_config(path: str | Path, root: str | Path | None = None) -> PipelineCon
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     try:
-        return config_from_dict(data, base_dir=path.resolve().parent, root=root,
-                                path=path, text=text)
+        return config_from_dict(
+            data, base_dir=path.resolve().parent, root=root, path=path, text=text
+        )
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
 
-def config_from_dict(data: dict, base_dir: Path, root: str | Path | None = None,
-                     path: Path | None = None, text: str = "") -> PipelineConfig:
+def config_from_dict(
+    data: dict,
+    base_dir: Path,
+    root: str | Path | None = None,
+    path: Path | None = None,
+    text: str = "",
+) -> PipelineConfig:
     """Build a PipelineConfig from parsed TOML (tests use this directly)."""
     data = dict(data)
     known = {"name", "root", "corpus", "finetune", "evaluate", "gate", "register", "trigger"}

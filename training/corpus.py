@@ -52,7 +52,7 @@ def source_files(source: Source, root: Path, config_dir: Path | None = None) -> 
     """
     path = source.path
     if path.startswith(CONFIG_PREFIX):
-        path = str(((config_dir or Path.cwd()) / path[len(CONFIG_PREFIX):]).resolve())
+        path = str(((config_dir or Path.cwd()) / path[len(CONFIG_PREFIX) :]).resolve())
     pattern = path if Path(path).is_absolute() else str(root / path)
     files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
     if not files:
@@ -62,8 +62,9 @@ def source_files(source: Source, root: Path, config_dir: Path | None = None) -> 
 
 def input_files(config: PipelineConfig) -> list[Path]:
     """Every input file of the config, in source order (for hashing)."""
-    return [f for s in config.corpus.sources
-            for f in source_files(s, config.root, config.config_dir)]
+    return [
+        f for s in config.corpus.sources for f in source_files(s, config.root, config.config_dir)
+    ]
 
 
 def corpus_line(example: Example) -> str:
@@ -77,8 +78,9 @@ def corpus_line(example: Example) -> str:
 _CONTENT_WORD = re.compile(r"[a-z]{4,}")
 
 
-def _condition_file(examples: list[Example], corpus: CorpusConfig, rng: random.Random,
-                    counts: Counter) -> list[Example]:
+def _condition_file(
+    examples: list[Example], corpus: CorpusConfig, rng: random.Random, counts: Counter
+) -> list[Example]:
     """Give one file's examples their facts and story (see training/grounding.py).
 
     A transcript response is kept only when it follows from the command and what it
@@ -90,7 +92,7 @@ def _condition_file(examples: list[Example], corpus: CorpusConfig, rng: random.R
     plain = [e for e in examples if e.facts is None]
     conditioned = condition([(e.text, e.tag) for e in plain], rng, counts, corpus.story_words)
     kept: list[Example] = [e for e in examples if e.facts is not None]
-    for example, conditioning in zip(plain, conditioned):
+    for example, conditioning in zip(plain, conditioned, strict=False):
         if conditioning is None:
             continue
         tag, facts, story = conditioning
@@ -125,14 +127,19 @@ def _lengths(texts: list[str]) -> dict:
     if not texts:
         return {"lines": 0}
     words = [len(t.split()) for t in texts]
-    return {"lines": len(texts), "words_min": min(words), "words_max": max(words),
-            "words_mean": round(statistics.fmean(words), 2),
-            "words_median": statistics.median(words),
-            "chars_mean": round(statistics.fmean(len(t) for t in texts), 2)}
+    return {
+        "lines": len(texts),
+        "words_min": min(words),
+        "words_max": max(words),
+        "words_mean": round(statistics.fmean(words), 2),
+        "words_median": statistics.median(words),
+        "chars_mean": round(statistics.fmean(len(t) for t in texts), 2),
+    }
 
 
-def collect(config: CorpusConfig, root: Path,
-            config_dir: Path | None = None) -> tuple[list[tuple[str, Example]], dict]:
+def collect(
+    config: CorpusConfig, root: Path, config_dir: Path | None = None
+) -> tuple[list[tuple[str, Example]], dict]:
     """Read every source; return (source name, example) pairs and per-source stats.
 
     Raises:
@@ -141,9 +148,16 @@ def collect(config: CorpusConfig, root: Path,
     examples: list[tuple[str, Example]] = []
     per_source: dict[str, dict] = {}
     for source in config.sources:
-        info = per_source.setdefault(source.name, {
-            "format": source.format, "files": {}, "examples": Counter(), "dropped": Counter(),
-            "broken_rows": []})
+        info = per_source.setdefault(
+            source.name,
+            {
+                "format": source.format,
+                "files": {},
+                "examples": Counter(),
+                "dropped": Counter(),
+                "broken_rows": [],
+            },
+        )
         for path in source_files(source, root, config_dir):
             decoded = read_text(path, source.encoding, config.max_undecodable)
             if source.format != "dialogue-export":
@@ -152,31 +166,38 @@ def collect(config: CorpusConfig, root: Path,
                     raise CorpusError(
                         f"{path}: line 1: looks like a tab-separated table with a header "
                         f"({table}), not {source.format!r} text; for a dialogue export set "
-                        f'format = "dialogue-export" in source {source.name!r}')
+                        f'format = "dialogue-export" in source {source.name!r}'
+                    )
             extraction = extract(decoded.text, path, source, config)
             # Feedback may hold only lines that are left out (all rated bad): not an error.
             if not extraction.examples and source.format != "feedback":
                 reasons = ", ".join(f"{n} {r}" for r, n in extraction.dropped.most_common())
-                raise CorpusError(f"{path}: line 1: no usable text as {source.format}"
-                                  + (f" (dropped: {reasons})" if reasons else ""))
+                raise CorpusError(
+                    f"{path}: line 1: no usable text as {source.format}"
+                    + (f" (dropped: {reasons})" if reasons else "")
+                )
             if config.conditioned:
                 rng = random.Random(f"{config.seed}:{path.name}")
                 conditioning = info.setdefault("conditioning", Counter())
-                extraction.examples = _condition_file(extraction.examples, config, rng,
-                                                      conditioning)
-            info["files"][str(path)] = {"sha256": sha256_file(path),
-                                        "encoding": decoded.encoding,
-                                        "examples": len(extraction.examples)}
+                extraction.examples = _condition_file(
+                    extraction.examples, config, rng, conditioning
+                )
+            info["files"][str(path)] = {
+                "sha256": sha256_file(path),
+                "encoding": decoded.encoding,
+                "examples": len(extraction.examples),
+            }
             info["examples"].update(e.tag for e in extraction.examples)
             info["dropped"].update(extraction.dropped)
             room = MAX_BROKEN_NAMED - len(info["broken_rows"])
-            info["broken_rows"] += extraction.broken[:max(0, room)]
+            info["broken_rows"] += extraction.broken[: max(0, room)]
             examples += [(source.name, e) for e in extraction.examples]
     return examples, per_source
 
 
-def _sample_sources(unique: list[tuple[str, Example]],
-                    corpus: CorpusConfig) -> tuple[list[tuple[str, Example]], Counter]:
+def _sample_sources(
+    unique: list[tuple[str, Example]], corpus: CorpusConfig
+) -> tuple[list[tuple[str, Example]], Counter]:
     """Keep at most ``max_examples`` of each source (the list is already shuffled, so the
     first ones are a seeded sample); returns the kept list and how many each source lost."""
     limits = {s.name: s.max_examples for s in corpus.sources if s.max_examples}
@@ -196,16 +217,22 @@ def _sample_sources(unique: list[tuple[str, Example]],
     return kept, lost
 
 
-def _repeat_train(train: list[tuple[str, Example]], repeat: dict[str, int],
-                  seed: int, source_repeat: dict[str, int] | None = None
-                  ) -> list[tuple[str, Example]]:
+def _repeat_train(
+    train: list[tuple[str, Example]],
+    repeat: dict[str, int],
+    seed: int,
+    source_repeat: dict[str, int] | None = None,
+) -> list[tuple[str, Example]]:
     """The train split with each tag's lines repeated ``repeat[tag]`` times (and each
     source's ``repeat`` times), reshuffled so copies do not sit side by side."""
     source_repeat = source_repeat or {}
     if not any(times > 1 for times in [*repeat.values(), *source_repeat.values()]):
         return train
-    out = [item for item in train
-           for _ in range(repeat.get(item[1].tag, 1) * source_repeat.get(item[0], 1))]
+    out = [
+        item
+        for item in train
+        for _ in range(repeat.get(item[1].tag, 1) * source_repeat.get(item[0], 1))
+    ]
     random.Random(seed + 1).shuffle(out)
     return out
 
@@ -243,10 +270,14 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     splits: dict[str, list[tuple[str, Example]]] = {}
     start = 0
     for split in SPLITS:
-        splits[split] = unique[start:start + sizes[split]]
+        splits[split] = unique[start : start + sizes[split]]
         start += sizes[split]
-    repeated = _repeat_train(splits["train"], corpus.train_repeat, corpus.seed,
-                             {s.name: s.repeat for s in corpus.sources})
+    repeated = _repeat_train(
+        splits["train"],
+        corpus.train_repeat,
+        corpus.seed,
+        {s.name: s.repeat for s in corpus.sources},
+    )
 
     from training.validate import validate_splits
 
@@ -258,8 +289,10 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     outputs = {}
     for split in SPLITS:
         data = texts[f"{split}.txt"].encode("utf-8")
-        outputs[f"{split}.txt"] = {"lines": len(lines[split]),
-                                   "sha256": hashlib.sha256(data).hexdigest()}
+        outputs[f"{split}.txt"] = {
+            "lines": len(lines[split]),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
 
     tags = sorted({e.tag for _, e in unique})
     stats = {
@@ -274,23 +307,30 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         "noun_tagger": _tagger_name() if corpus.conditioned else "",
         "per_source_split_tag": {
             name: {s: dict(Counter(e.tag for n, e in splits[s] if n == name)) for s in SPLITS}
-            for name in per_source},
+            for name in per_source
+        },
         "sampled_out": dict(sampled_out),
         "train_lines_with_repeats": dict(Counter(e.tag for _, e in repeated)),
         "per_source": {
-            name: {"format": info["format"],
-                   "examples": dict(info["examples"]),
-                   "kept_after_dedup": dict(Counter(e.tag for n, e in unique if n == name)),
-                   "duplicates": duplicates[name],
-                   "dropped": dict(info["dropped"].most_common()),
-                   "conditioning": dict(info.get("conditioning", Counter())),
-                   "broken_rows": info["broken_rows"],
-                   "files": info["files"]}
-            for name, info in per_source.items()},
-        "dropped_total": dict(sum((i["dropped"] for i in per_source.values()), Counter())
-                              + Counter({"duplicate": sum(duplicates.values())})),
-        "inputs_sha256": {p: f["sha256"] for i in per_source.values()
-                          for p, f in i["files"].items()},
+            name: {
+                "format": info["format"],
+                "examples": dict(info["examples"]),
+                "kept_after_dedup": dict(Counter(e.tag for n, e in unique if n == name)),
+                "duplicates": duplicates[name],
+                "dropped": dict(info["dropped"].most_common()),
+                "conditioning": dict(info.get("conditioning", Counter())),
+                "broken_rows": info["broken_rows"],
+                "files": info["files"],
+            }
+            for name, info in per_source.items()
+        },
+        "dropped_total": dict(
+            sum((i["dropped"] for i in per_source.values()), Counter())
+            + Counter({"duplicate": sum(duplicates.values())})
+        ),
+        "inputs_sha256": {
+            p: f["sha256"] for i in per_source.values() for p, f in i["files"].items()
+        },
         "outputs": outputs,
         "config": as_dict(corpus),
     }
@@ -303,7 +343,9 @@ def _tagger_name() -> str:
     from training.grounding import tagger_name
 
     return tagger_name()
-OUTPUT_FILES = tuple(f"{split}.txt" for split in SPLITS) + ("stats.json",)
+
+
+OUTPUT_FILES = (*tuple(f"{split}.txt" for split in SPLITS), "stats.json")
 
 
 def _output_problem(out_dir: Path) -> str:
@@ -358,8 +400,10 @@ def publish(out_dir: Path, texts: dict[str, str]) -> None:
             for name in texts:
                 os.replace(temp / name, out_dir / name)
     except OSError as error:
-        raise CorpusError(f"{out_dir}: cannot write the corpus: "
-                          f"{error.strerror or error} ({error.filename or out_dir})") from None
+        raise CorpusError(
+            f"{out_dir}: cannot write the corpus: "
+            f"{error.strerror or error} ({error.filename or out_dir})"
+        ) from None
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)

@@ -108,9 +108,11 @@ def load_model(model: str | Path, device: str = "cpu"):
         # The game's own loader (adapters merged and cached); an absolute path, so that a
         # directory named like an installed model is read, not the installed one.
         # Progress goes to stderr, so that `compare --json` prints JSON alone.
-        tokenizer, loaded = load_weights(str(Path(where).resolve()), "float32",
-                                         progress=lambda text: print(
-                                             f"evaluate: {text}", file=sys.stderr, flush=True))
+        tokenizer, loaded = load_weights(
+            str(Path(where).resolve()),
+            "float32",
+            progress=lambda text: print(f"evaluate: {text}", file=sys.stderr, flush=True),
+        )
     except GeneratorError as error:
         raise EvaluateError(str(error)) from None
     return tokenizer, loaded.to(device).eval()
@@ -136,8 +138,9 @@ def load_base_model(base: str, device: str = "cpu"):
     try:
         # load_base reports unpacking on stdout; here that is progress, not output.
         with contextlib.redirect_stdout(sys.stderr):
-            model, tokenizer = load_base(base, [], 0, Path("."),
-                                         lambda _why: contextlib.nullcontext())
+            model, tokenizer = load_base(
+                base, [], 0, Path("."), lambda _why: contextlib.nullcontext()
+            )
     except FinetuneError as error:
         raise EvaluateError(str(error)) from None
     return tokenizer, model.to(device).eval()
@@ -179,12 +182,13 @@ def scored_lines(tokenizer, lines: list[str], context: int) -> tuple[list[Scored
     tag_ids = {tokenizer.convert_tokens_to_ids(tag_token(tag)) for tag in TAGS}
     unknown = tokenizer.unk_token_id
     if None in tag_ids or (unknown is not None and unknown in tag_ids) or len(tag_ids) < 3:
-        raise EvaluateError("the tokenizer has no tag tokens (<|action|> ...); it cannot read "
-                            "the corpus layout")
+        raise EvaluateError(
+            "the tokenizer has no tag tokens (<|action|> ...); it cannot read the corpus layout"
+        )
     out: list[ScoredLine] = []
     skipped = 0
     all_ids = tokenizer(lines, add_special_tokens=False)["input_ids"]
-    for line, ids in zip(lines, all_ids):
+    for line, ids in zip(lines, all_ids, strict=False):
         try:
             _prompt, tag, target = split_training_line(line)
         except ValueError:
@@ -199,8 +203,9 @@ def scored_lines(tokenizer, lines: list[str], context: int) -> tuple[list[Scored
     return out, skipped
 
 
-def target_nll(model, lines: list[ScoredLine], pad_id: int, device: str,
-               token_budget: int = TOKEN_BUDGET) -> list[tuple[float, int, float]]:
+def target_nll(
+    model, lines: list[ScoredLine], pad_id: int, device: str, token_budget: int = TOKEN_BUDGET
+) -> list[tuple[float, int, float]]:
     """Per line, in order: the summed NLL (nats) of its target tokens, how many there are,
     and the NLL of the last one (the end token)."""
     import torch
@@ -212,8 +217,10 @@ def target_nll(model, lines: list[ScoredLine], pad_id: int, device: str,
     with torch.inference_mode():
         while index < len(order):
             batch = [order[index]]
-            while (index + len(batch) < len(order) and
-                   len(lines[order[index + len(batch)]].ids) * (len(batch) + 1) <= token_budget):
+            while (
+                index + len(batch) < len(order)
+                and len(lines[order[index + len(batch)]].ids) * (len(batch) + 1) <= token_budget
+            ):
                 batch.append(order[index + len(batch)])
             width = max(len(lines[i].ids) for i in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -221,13 +228,14 @@ def target_nll(model, lines: list[ScoredLine], pad_id: int, device: str,
             labels = torch.full((len(batch), width), -100, dtype=torch.long)
             for row, i in enumerate(batch):
                 line = lines[i]
-                ids[row, :len(line.ids)] = torch.tensor(line.ids)
-                mask[row, :len(line.ids)] = 1
-                labels[row, line.start:len(line.ids)] = torch.tensor(line.ids[line.start:])
+                ids[row, : len(line.ids)] = torch.tensor(line.ids)
+                mask[row, : len(line.ids)] = 1
+                labels[row, line.start : len(line.ids)] = torch.tensor(line.ids[line.start :])
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             shifted = labels[:, 1:].to(device)
-            nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), shifted,
-                                  ignore_index=-100, reduction="none")
+            nll = F.cross_entropy(
+                logits[:, :-1].float().transpose(1, 2), shifted, ignore_index=-100, reduction="none"
+            )
             sums = nll.sum(dim=1).tolist()
             counts = (shifted != -100).sum(dim=1).tolist()
             for row, i in enumerate(batch):
@@ -237,8 +245,9 @@ def target_nll(model, lines: list[ScoredLine], pad_id: int, device: str,
     return results
 
 
-def model_nll(model, sequences: list[list[int]], pad_id: int, device: str,
-              batch_size: int = 32) -> tuple[float, int]:
+def model_nll(
+    model, sequences: list[list[int]], pad_id: int, device: str, batch_size: int = 32
+) -> tuple[float, int]:
     """Summed NLL of every token after the first, over all sequences, and the token count."""
     lines = [ScoredLine("", seq, 1, 0) for seq in sequences if len(seq) > 1]
     scores = target_nll(model, lines, pad_id, device, token_budget=batch_size * 256)
@@ -269,7 +278,7 @@ def score_test(model, tokenizer, test_lines: list[str], device: str) -> dict:
     scores = target_nll(model, lines, pad, device)
     per_tag: dict[str, list[float]] = {}
     end_nll = 0.0
-    for line, (nll, count, last) in zip(lines, scores):
+    for line, (nll, count, last) in zip(lines, scores, strict=False):
         total = per_tag.setdefault(line.tag, [0.0, 0, 0])
         total[0] += nll
         total[1] += count
@@ -296,27 +305,31 @@ def score_test(model, tokenizer, test_lines: list[str], device: str) -> dict:
     }
 
 
-def bigram_baseline(tokenizer, train: list[str], dev: list[str], test: list[str],
-                    context: int) -> dict:
+def bigram_baseline(
+    tokenizer, train: list[str], dev: list[str], test: list[str], context: int
+) -> dict:
     """A smoothed bigram on the same tokenizer, fitted on the train targets (with the tag
     token before each, as their context), scored on exactly the test tokens the model is."""
+
     def targets(lines: list[str]) -> list[ScoredLine]:
         return scored_lines(tokenizer, lines, context)[0]
 
-    bigram = Bigram(vocab_size=len(tokenizer)).fit([s.ids[s.start - 1:] for s in targets(train)])
-    lam = bigram.tune([s.ids[s.start - 1:] for s in targets(dev)])
+    bigram = Bigram(vocab_size=len(tokenizer)).fit([s.ids[s.start - 1 :] for s in targets(train)])
+    lam = bigram.tune([s.ids[s.start - 1 :] for s in targets(dev)])
     per_tag: dict[str, list[float]] = {}
     for line in targets(test):
-        nll, count = bigram.nll(line.ids[line.start - 1:])
+        nll, count = bigram.nll(line.ids[line.start - 1 :])
         total = per_tag.setdefault(line.tag, [0.0, 0, 0])
         total[0] += nll
         total[1] += count
         total[2] += line.target_bytes
     per_tag = {tag: per_tag[tag] for tag in TAGS if tag in per_tag}
-    return {"kind": "bigram", "smoothing": f"Jelinek-Mercer, lambda {lam} (on dev)",
-            "perplexity_per_tag": {t: _perplexity(v[0], v[1]) for t, v in per_tag.items()},
-            "bits_per_byte_per_tag": {t: _bits_per_byte(v[0], v[2])
-                                      for t, v in per_tag.items()}}
+    return {
+        "kind": "bigram",
+        "smoothing": f"Jelinek-Mercer, lambda {lam} (on dev)",
+        "perplexity_per_tag": {t: _perplexity(v[0], v[1]) for t, v in per_tag.items()},
+        "bits_per_byte_per_tag": {t: _bits_per_byte(v[0], v[2]) for t, v in per_tag.items()},
+    }
 
 
 def end_ids(tokenizer) -> list[int]:
@@ -334,10 +347,15 @@ def sampling_kwargs(tokenizer) -> dict:
     sampling = SamplingSettings()
     ends = end_ids(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else ends[0]
-    return {"do_sample": sampling.do_sample, "top_k": sampling.top_k, "top_p": sampling.top_p,
-            "temperature": sampling.temperature,
-            "repetition_penalty": sampling.repetition_penalty,
-            "pad_token_id": pad, "eos_token_id": ends}
+    return {
+        "do_sample": sampling.do_sample,
+        "top_k": sampling.top_k,
+        "top_p": sampling.top_p,
+        "temperature": sampling.temperature,
+        "repetition_penalty": sampling.repetition_penalty,
+        "pad_token_id": pad,
+        "eos_token_id": ends,
+    }
 
 
 def prompt_and_opening(line: str) -> tuple[str, str, str, str]:
@@ -354,8 +372,9 @@ def prompt_and_opening(line: str) -> tuple[str, str, str, str]:
     return prompt, tag, target.split()[0], target
 
 
-def measure_latency(model, tokenizer, device: str, runs: int, tokens: int,
-                    context_line: str) -> dict:
+def measure_latency(
+    model, tokenizer, device: str, runs: int, tokens: int, context_line: str
+) -> dict:
     """Median ms per narration of ``tokens`` new tokens, ms to the first token, tokens/s."""
     import torch
 
@@ -365,7 +384,7 @@ def measure_latency(model, tokenizer, device: str, runs: int, tokens: int,
     else:  # a plain corpus: the previous line as story, as before
         text = f"{context_line} {tag_token('action')} {OPENINGS['action']}"
     ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    ids = ids[:, -(context_of(model) - tokens):].to(device)
+    ids = ids[:, -(context_of(model) - tokens) :].to(device)
     kwargs = {**sampling_kwargs(tokenizer), "attention_mask": torch.ones_like(ids)}
     whole, first = [], []
     with torch.inference_mode():
@@ -379,32 +398,40 @@ def measure_latency(model, tokenizer, device: str, runs: int, tokens: int,
             model.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, **kwargs)
             whole.append(time.perf_counter() - started)
     median = statistics.median(whole)
-    return {"latency_ms_median": round(median * 1000, 1),
-            "first_token_ms_median": round(statistics.median(first) * 1000, 1),
-            "tokens_per_s": round(tokens / median, 1),
-            "latency_tokens": tokens, "latency_prompt_tokens": int(ids.shape[1])}
+    return {
+        "latency_ms_median": round(median * 1000, 1),
+        "first_token_ms_median": round(statistics.median(first) * 1000, 1),
+        "tokens_per_s": round(tokens / median, 1),
+        "latency_tokens": tokens,
+        "latency_prompt_tokens": int(ids.shape[1]),
+    }
 
 
-def generate_line(model, tokenizer, device: str, prompt: str, max_new_tokens: int,
-                  seed: int) -> str:
+def generate_line(
+    model, tokenizer, device: str, prompt: str, max_new_tokens: int, seed: int
+) -> str:
     """What the model adds after ``prompt`` (decoded, special tokens dropped), sampled with
     the game's settings."""
     import torch
 
     ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    ids = ids[:, -max(1, context_of(model) - max_new_tokens):].to(device)
+    ids = ids[:, -max(1, context_of(model) - max_new_tokens) :].to(device)
     torch.manual_seed(seed)
     with torch.inference_mode():
-        out = model.generate(ids, attention_mask=torch.ones_like(ids),
-                             max_new_tokens=max_new_tokens, **sampling_kwargs(tokenizer))
-    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            **sampling_kwargs(tokenizer),
+        )
+    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
 
 def sample_lines(test_lines: list[str], per_tag: int) -> list[str]:
     """Up to ``per_tag`` test lines of each kind to generate from; lines with facts first,
     so that grounding has entities to count."""
-    from training.grounding_metrics import parse_facts
     from textgamegen.generation.layout import split_training_line
+    from training.grounding_metrics import parse_facts
 
     chosen: list[str] = []
     for tag in TAGS:
@@ -420,13 +447,17 @@ def sample_lines(test_lines: list[str], per_tag: int) -> list[str]:
     return chosen
 
 
-def samples_and_grounding(model, tokenizer, device: str, test_lines: list[str],
-                          train_lines: list[str],
-                          config: EvaluateConfig) -> tuple[dict, dict | None]:
+def samples_and_grounding(
+    model,
+    tokenizer,
+    device: str,
+    test_lines: list[str],
+    train_lines: list[str],
+    config: EvaluateConfig,
+) -> tuple[dict, dict | None]:
     """Samples per tag, generated from held-out test prompts, and their grounding scores
     (training.grounding_metrics); grounding is None for a plain corpus (no facts)."""
-    from training.grounding_metrics import (Generation, common_words, grounding_scores,
-                                            parse_facts)
+    from training.grounding_metrics import Generation, common_words, grounding_scores, parse_facts
 
     result: dict[str, list[str]] = {}
     generations: list[Generation] = []
@@ -434,8 +465,14 @@ def samples_and_grounding(model, tokenizer, device: str, test_lines: list[str],
     for number, line in enumerate(sample_lines(test_lines, config.samples_per_tag)):
         prompt, tag, opening, _target = prompt_and_opening(line)
         conditioned = conditioned or bool(prompt)
-        added = generate_line(model, tokenizer, device, f"{prompt}{tag_token(tag)} {opening}",
-                              config.max_new_tokens, config.seed + number)
+        added = generate_line(
+            model,
+            tokenizer,
+            device,
+            f"{prompt}{tag_token(tag)} {opening}",
+            config.max_new_tokens,
+            config.seed + number,
+        )
         # Verbatim: a model that goes on inside the opening's word shows it here.
         result.setdefault(tag, []).append(" ".join((opening + added).split()))
         generations.append(Generation(parse_facts(prompt), prompt, opening, added))
@@ -480,10 +517,12 @@ def evaluate_model(model_dir: Path, corpus_dir: Path, config: EvaluateConfig) ->
         raise EvaluateError(f"{corpus_dir / 'test.txt'}: {error}") from None
     baseline = bigram_baseline(tokenizer, train_lines, dev_lines, test_lines, context_of(model))
     torch.manual_seed(config.seed)
-    latency = measure_latency(model, tokenizer, device, config.latency_runs,
-                              config.narration_tokens, test_lines[0])
-    texts, grounding = samples_and_grounding(model, tokenizer, device, test_lines,
-                                             train_lines, config)
+    latency = measure_latency(
+        model, tokenizer, device, config.latency_runs, config.narration_tokens, test_lines[0]
+    )
+    texts, grounding = samples_and_grounding(
+        model, tokenizer, device, test_lines, train_lines, config
+    )
     return {
         **scores,
         "baseline": baseline,

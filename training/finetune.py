@@ -61,7 +61,7 @@ def group_texts(token_lists: list[list[int]], block_size: int) -> list[list[int]
     if len(stream) < block_size:
         return [stream] if len(stream) > 1 else []
     usable = len(stream) // block_size * block_size
-    return [stream[i:i + block_size] for i in range(0, usable, block_size)]
+    return [stream[i : i + block_size] for i in range(0, usable, block_size)]
 
 
 class PairDataset:
@@ -89,8 +89,10 @@ class PairDataset:
 
         ids, start = self.items[index]
         labels = [-100] * start + ids[start:]
-        return {"input_ids": torch.tensor(ids, dtype=torch.long),
-                "labels": torch.tensor(labels, dtype=torch.long)}
+        return {
+            "input_ids": torch.tensor(ids, dtype=torch.long),
+            "labels": torch.tensor(labels, dtype=torch.long),
+        }
 
 
 def pad_collator(pad_id: int):
@@ -148,8 +150,10 @@ def resolve_precision(precision: str, cuda: bool) -> str:
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     # CPU bf16 autocast pays off only with native bf16 instructions; on a plain AVX2 CPU it
     # measured 10-15x slower than fp32 (small model: 100+ s/step against 8 s/step).
-    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
-        torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    native = (
+        getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+        or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    )
     return "bf16" if native else "fp32"
 
 
@@ -179,8 +183,9 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
             if (tokenizer_dir / "tokenizer.json").is_file():
                 tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
             else:
-                tokenizer = train_tokenizer(train_lines, vocab_size, size.n_positions,
-                                            tokenizer_dir)
+                tokenizer = train_tokenizer(
+                    train_lines, vocab_size, size.n_positions, tokenizer_dir
+                )
         config = gpt2_config(size, tokenizer)
         return GPT2LMHeadModel(config), tokenizer
     from textgamegen.generation.base import GeneratorError
@@ -190,8 +195,9 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
         # Rank 0 first: a GGUF base is unpacked, or an adapter merged, once into the cache.
         with is_main("load the base"):
             # float32 even from fp16 shipped weights (fp16 training on CPU is unusable).
-            tokenizer, model = load_weights(base, "float32", progress=lambda text: print(
-                f"fine-tune: {text}", flush=True))
+            tokenizer, model = load_weights(
+                base, "float32", progress=lambda text: print(f"fine-tune: {text}", flush=True)
+            )
     except GeneratorError as error:
         raise FinetuneError(f"--base {base}: {error}") from None
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -203,9 +209,14 @@ def _tokenize(tokenizer, lines: list[str]) -> list[list[int]]:
     return tokenizer(lines, add_special_tokens=False)["input_ids"]
 
 
-def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
-             resume: str | bool | None = None, device: str = "auto",
-             corpus_hash: str = "") -> FinetuneResult:
+def finetune(
+    corpus_dir: Path,
+    out_dir: Path,
+    config: FinetuneConfig,
+    resume: str | bool | None = None,
+    device: str = "auto",
+    corpus_hash: str = "",
+) -> FinetuneResult:
     """Train and save the model.
 
     Args:
@@ -286,8 +297,9 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
-    model, tokenizer = load_base(config.base, train_lines, config.vocab_size, out_dir,
-                                 args.main_process_first)
+    model, tokenizer = load_base(
+        config.base, train_lines, config.vocab_size, out_dir, args.main_process_first
+    )
     context = context_length(model.config)
     block_size = min(config.block_size or context, context)
     collator = None
@@ -305,8 +317,9 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
         train_blocks = BlockDataset(group_texts(_tokenize(tokenizer, train_lines), block_size))
         dev_blocks = BlockDataset(group_texts(_tokenize(tokenizer, dev_lines), block_size))
     if not len(train_blocks) or not len(dev_blocks):
-        raise FinetuneError(f"{corpus_dir}: too little text for one block of {block_size} "
-                            f"tokens in train or dev")
+        raise FinetuneError(
+            f"{corpus_dir}: too little text for one block of {block_size} tokens in train or dev"
+        )
     if config.method == "lora":
         model = with_lora(model, tokenizer, config)
     if config.warmup_steps == 0:
@@ -319,21 +332,32 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             if metrics and "eval_loss" in metrics and state.is_world_process_zero:
-                print(f"[epoch {state.epoch:.2f} step {state.global_step}] dev loss "
-                      f"{metrics['eval_loss']:.4f} perplexity {math.exp(metrics['eval_loss']):.2f}",
-                      flush=True)
+                print(
+                    f"[epoch {state.epoch:.2f} step {state.global_step}] dev loss "
+                    f"{metrics['eval_loss']:.4f} perplexity {math.exp(metrics['eval_loss']):.2f}",
+                    flush=True,
+                )
 
-    trainer = Trainer(model=model, args=args, train_dataset=train_blocks,
-                      eval_dataset=dev_blocks, processing_class=tokenizer,
-                      data_collator=collator, callbacks=[Perplexity()])
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_blocks,
+        eval_dataset=dev_blocks,
+        processing_class=tokenizer,
+        data_collator=collator,
+        callbacks=[Perplexity()],
+    )
     if trainer.is_world_process_zero():
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        print(f"fine-tune: base {config.base}, method {config.method}, "
-              f"{sum(p.numel() for p in model.parameters()):,} parameters ({trainable:,} "
-              f"trained), {len(train_blocks)} train "
-              f"{'pairs' if collator else 'blocks'} of up to {block_size} tokens, "
-              f"{len(dev_blocks)} dev blocks, batch {config.batch_size} x {accumulation} "
-              f"accumulation x {world} process(es), {precision}", flush=True)
+        print(
+            f"fine-tune: base {config.base}, method {config.method}, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters ({trainable:,} "
+            f"trained), {len(train_blocks)} train "
+            f"{'pairs' if collator else 'blocks'} of up to {block_size} tokens, "
+            f"{len(dev_blocks)} dev blocks, batch {config.batch_size} x {accumulation} "
+            f"accumulation x {world} process(es), {precision}",
+            flush=True,
+        )
     if resume_from:
         # The cosine schedule is built for the run's planned length; a checkpoint of a run
         # planned otherwise would continue on a schedule that no run ever had.
@@ -367,20 +391,31 @@ def finetune(corpus_dir: Path, out_dir: Path, config: FinetuneConfig,
         history = trainer.state.log_history
         (out_dir / "log.json").write_text(json.dumps(history, indent=1) + "\n")
         write_curve(history, out_dir / "curve.png")
-        summary = {"config": as_dict(config), "corpus_sha256": corpus_hash,
-                   "dev_perplexity": dev_perplexity, "steps": trainer.state.global_step,
-                   "block_size": block_size, "world_size": world, "precision": precision,
-                   "seconds": round(time.monotonic() - started, 1),
-                   "parameters": sum(p.numel() for p in model.parameters()),
-                   "trained_parameters": sum(p.numel() for p in model.parameters()
-                                             if p.requires_grad),
-                   "method": config.method}
+        summary = {
+            "config": as_dict(config),
+            "corpus_sha256": corpus_hash,
+            "dev_perplexity": dev_perplexity,
+            "steps": trainer.state.global_step,
+            "block_size": block_size,
+            "world_size": world,
+            "precision": precision,
+            "seconds": round(time.monotonic() - started, 1),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "trained_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "method": config.method,
+        }
         (out_dir / "finetune.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"fine-tune: dev perplexity {dev_perplexity:.2f} after "
-              f"{trainer.state.global_step} steps; model in {model_dir}", flush=True)
-    return FinetuneResult(model_dir=model_dir, dev_perplexity=dev_perplexity,
-                          steps=trainer.state.global_step,
-                          seconds=time.monotonic() - started)
+        print(
+            f"fine-tune: dev perplexity {dev_perplexity:.2f} after "
+            f"{trainer.state.global_step} steps; model in {model_dir}",
+            flush=True,
+        )
+    return FinetuneResult(
+        model_dir=model_dir,
+        dev_perplexity=dev_perplexity,
+        steps=trainer.state.global_step,
+        seconds=time.monotonic() - started,
+    )
 
 
 def length_problem(checkpoint: Path, steps: int) -> str:
@@ -395,12 +430,14 @@ def length_problem(checkpoint: Path, steps: int) -> str:
         return ""  # resume_checkpoint has checked the file; an old one has no plan to compare
     if not planned or planned == steps:
         return ""
-    return (f"{checkpoint}: that run was planned for {planned} steps (it stopped at step "
-            f"{done}), and its learning-rate schedule warms up and decays to 0 over exactly "
-            f"those steps; this config asks for {steps} (epochs or max_steps changed). A "
-            f"schedule cannot be stretched mid-run, so the checkpoint is not continued: start "
-            f"a fresh run directory (finetune --out NEW, or pipeline --run-dir NEW), or set "
-            f"epochs and max_steps back to continue the interrupted run.")
+    return (
+        f"{checkpoint}: that run was planned for {planned} steps (it stopped at step "
+        f"{done}), and its learning-rate schedule warms up and decays to 0 over exactly "
+        f"those steps; this config asks for {steps} (epochs or max_steps changed). A "
+        f"schedule cannot be stretched mid-run, so the checkpoint is not continued: start "
+        f"a fresh run directory (finetune --out NEW, or pipeline --run-dir NEW), or set "
+        f"epochs and max_steps back to continue the interrupted run."
+    )
 
 
 def context_length(config) -> int:
@@ -422,8 +459,11 @@ def with_lora(model, tokenizer, config: FinetuneConfig):
     embeddings = model.get_input_embeddings()
     embed_name = next(name for name, module in model.named_modules() if module is embeddings)
     lora = LoraConfig(
-        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-        target_modules="all-linear", task_type="CAUSAL_LM",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
         trainable_token_indices={embed_name.rsplit(".", 1)[-1]: sorted(set(ids))},
     )
     return get_peft_model(model, lora)
@@ -435,8 +475,7 @@ def write_base_reference(model_dir: Path, base: str) -> None:
     from textgamegen.generation.adapters import base_reference
 
     reference = base_reference(base)
-    (model_dir / "base.json").write_text(json.dumps(reference, indent=2) + "\n",
-                                         encoding="utf-8")
+    (model_dir / "base.json").write_text(json.dumps(reference, indent=2) + "\n", encoding="utf-8")
 
 
 def write_curve(history: list[dict], path: Path) -> None:
@@ -450,11 +489,16 @@ def write_curve(history: list[dict], path: Path) -> None:
     dev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     if train:
-        left.plot(*zip(*train), label="train loss")
+        left.plot(*zip(*train, strict=False), label="train loss")
     if dev:
-        left.plot(*zip(*dev), marker="o", label="dev loss")
-        right.plot([s for s, _ in dev], [math.exp(v) for _, v in dev], marker="o",
-                   color="tab:red", label="dev perplexity")
+        left.plot(*zip(*dev, strict=False), marker="o", label="dev loss")
+        right.plot(
+            [s for s, _ in dev],
+            [math.exp(v) for _, v in dev],
+            marker="o",
+            color="tab:red",
+            label="dev perplexity",
+        )
     left.set_xlabel("step")
     left.set_ylabel("loss")
     left.legend()

@@ -48,48 +48,70 @@ def check_gate(metrics: dict, config: GateConfig, registered: dict | None = None
         check(False, "metrics have no perplexity")
         return GateDecision(False, reasons, checks)
     if config.max_perplexity:
-        check(perplexity <= config.max_perplexity,
-              f"test perplexity {perplexity:.2f} must be <= max_perplexity "
-              f"{config.max_perplexity:g}")
-    if (config.compare_registered and registered and registered.get("bits_per_byte")
-            and metrics.get("bits_per_byte")):
+        check(
+            perplexity <= config.max_perplexity,
+            f"test perplexity {perplexity:.2f} must be <= max_perplexity {config.max_perplexity:g}",
+        )
+    if (
+        config.compare_registered
+        and registered
+        and registered.get("bits_per_byte")
+        and metrics.get("bits_per_byte")
+    ):
         bpb, before = metrics["bits_per_byte"], registered["bits_per_byte"]
         bound = before * (1 + config.tolerance)
-        check(bpb <= bound,
-              f"test bits per byte {bpb:.3f} must not be worse than the registered model's "
-              f"{before:.3f}" + (f" (+{config.tolerance:.0%})" if config.tolerance else ""))
+        check(
+            bpb <= bound,
+            f"test bits per byte {bpb:.3f} must not be worse than the registered model's "
+            f"{before:.3f}" + (f" (+{config.tolerance:.0%})" if config.tolerance else ""),
+        )
     elif config.compare_registered and registered and registered.get("perplexity"):
         bound = registered["perplexity"] * (1 + config.tolerance)
-        check(perplexity <= bound,
-              f"test perplexity {perplexity:.2f} must not be worse than the registered model's "
-              f"{registered['perplexity']:.2f}" + (f" (+{config.tolerance:.0%})"
-                                                    if config.tolerance else ""))
+        check(
+            perplexity <= bound,
+            f"test perplexity {perplexity:.2f} must not be worse than the registered model's "
+            f"{registered['perplexity']:.2f}"
+            + (f" (+{config.tolerance:.0%})" if config.tolerance else ""),
+        )
     if config.beat_baseline:
         baseline = metrics.get("baseline", {}).get("perplexity_per_tag", {})
         for tag, value in metrics.get("perplexity_per_tag", {}).items():
             if tag in baseline:
-                check(value < baseline[tag], f"{tag} perplexity {value:.2f} must beat the "
-                                             f"bigram baseline's {baseline[tag]:.2f}")
+                check(
+                    value < baseline[tag],
+                    f"{tag} perplexity {value:.2f} must beat the "
+                    f"bigram baseline's {baseline[tag]:.2f}",
+                )
     if config.beat_base:
         base = metrics.get("base") or {}
         base_tags = base.get("bits_per_byte_per_tag") or {}
         ours = metrics.get("bits_per_byte_per_tag") or {}
         if not base_tags or not ours:
-            check(False, "beat_base: the metrics lack bits per byte of the model or of the "
-                         "base before fine-tuning (rerun the evaluate stage)")
+            check(
+                False,
+                "beat_base: the metrics lack bits per byte of the model or of the "
+                "base before fine-tuning (rerun the evaluate stage)",
+            )
         for tag, value in ours.items():
             if tag in base_tags:
-                check(value < base_tags[tag], f"{tag} bits per byte {value:.3f} must beat the "
-                      f"base {base.get('name', '')} before fine-tuning ({base_tags[tag]:.3f})")
+                check(
+                    value < base_tags[tag],
+                    f"{tag} bits per byte {value:.3f} must beat the "
+                    f"base {base.get('name', '')} before fine-tuning ({base_tags[tag]:.3f})",
+                )
             elif base_tags:
                 check(False, f"beat_base: the base has no {tag} figure")
     if config.max_latency_ms:
         latency = metrics.get("latency_ms_median", float("inf"))
-        check(latency <= config.max_latency_ms,
-              f"median narration latency {latency:.0f} ms must be <= {config.max_latency_ms:g} ms")
+        check(
+            latency <= config.max_latency_ms,
+            f"median narration latency {latency:.0f} ms must be <= {config.max_latency_ms:g} ms",
+        )
     if config.max_first_token_ms:
         first = metrics.get("first_token_ms_median", float("inf"))
-        check(first <= config.max_first_token_ms,
-              f"median first-token latency {first:.0f} ms must be <= "
-              f"{config.max_first_token_ms:g} ms")
+        check(
+            first <= config.max_first_token_ms,
+            f"median first-token latency {first:.0f} ms must be <= "
+            f"{config.max_first_token_ms:g} ms",
+        )
     return GateDecision(not reasons, reasons, checks)

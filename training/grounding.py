@@ -55,7 +55,9 @@ SPEECH_VERBS = (
     "added|remarked|muttered|began|repeated|roared|sighed|laughed|observed|returned|insisted"
 )
 _NAME = r"(?:the |The )?(?:[A-Z][a-z]+(?: [A-Z][a-z]+)?|(?<=the )[a-z]+(?: [a-z]+)?)"
-_AFTER = re.compile(rf"\b(?:{SPEECH_VERBS}) ((?:the )?[A-Z][a-z]+(?: [A-Z][a-z]+)?|the [a-z]+(?: [a-z]+)?)")
+_AFTER = re.compile(
+    rf"\b(?:{SPEECH_VERBS}) ((?:the )?[A-Z][a-z]+(?: [A-Z][a-z]+)?|the [a-z]+(?: [a-z]+)?)"
+)
 _BEFORE = re.compile(rf"((?:[Tt]he )?[A-Z][a-z]+(?: [A-Z][a-z]+)?|the [a-z]+) (?:{SPEECH_VERBS})\b")
 _PRONOUNS = frozenset("he she i it they we you his her its their one this that there".split())
 _QUESTY = re.compile(
@@ -82,7 +84,7 @@ def described_thing(sentence: str, names: list[str]) -> str:
     for index in range(1, len(opening)):
         word = opening[index].strip(",.;:!?'\"").lower()
         if word == names[0]:
-            return "the " + " ".join(w.strip(",.;:!?'\"").lower() for w in opening[1:index + 1])
+            return "the " + " ".join(w.strip(",.;:!?'\"").lower() for w in opening[1 : index + 1])
         if not word.isalpha():
             return ""
     return ""

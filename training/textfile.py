@@ -38,16 +38,21 @@ def check_not_binary(path: Path, data: bytes) -> None:
     head = data[:8192]
     nul = head.find(b"\x00")
     if nul >= 0:
-        raise CorpusError(f"{path}: line {_line_of(data, nul)}: binary input "
-                          f"(NUL byte at offset {nul}); expected a text file")
+        raise CorpusError(
+            f"{path}: line {_line_of(data, nul)}: binary input "
+            f"(NUL byte at offset {nul}); expected a text file"
+        )
     controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
     if head and controls / len(head) > 0.05:
-        raise CorpusError(f"{path}: binary input ({controls} control bytes in the first "
-                          f"{len(head)}); expected a text file")
+        raise CorpusError(
+            f"{path}: binary input ({controls} control bytes in the first "
+            f"{len(head)}); expected a text file"
+        )
 
 
-def decode(path: Path, data: bytes, encoding: str = "auto",
-           max_undecodable: float = 0.001) -> DecodedText:
+def decode(
+    path: Path, data: bytes, encoding: str = "auto", max_undecodable: float = 0.001
+) -> DecodedText:
     """Decode bytes into text with ``\\n`` line endings.
 
     Args:
@@ -88,9 +93,11 @@ def decode(path: Path, data: bytes, encoding: str = "auto",
     if undecodable / max(len(text), 1) > max_undecodable:
         first = text.index("\ufffd")
         line = text.count("\n", 0, first) + 1
-        raise CorpusError(f"{path}: line {line}: {undecodable} undecodable characters "
-                          f"({undecodable / len(text):.2%}, over the {max_undecodable:.2%} "
-                          f"threshold) as {used}; set the source's encoding")
+        raise CorpusError(
+            f"{path}: line {line}: {undecodable} undecodable characters "
+            f"({undecodable / len(text):.2%}, over the {max_undecodable:.2%} "
+            f"threshold) as {used}; set the source's encoding"
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return DecodedText(text=text, encoding=used, undecodable=undecodable)
 

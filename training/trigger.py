@@ -73,9 +73,15 @@ def feedback_summary(config: PipelineConfig, stats: dict) -> dict:
     labels: dict[str, int] = {}
     for row in rows:
         labels[row["label"]] = labels.get(row["label"], 0) + 1
-    return {"rows": len(rows), "labels": labels, "lines_used": used,
-            "lines_excluded": excluded, "lines_held_out": held_out,
-            "latest": max(times, default=""), "files": files}
+    return {
+        "rows": len(rows),
+        "labels": labels,
+        "lines_used": used,
+        "lines_excluded": excluded,
+        "lines_held_out": held_out,
+        "latest": max(times, default=""),
+        "files": files,
+    }
 
 
 def registered_lineage(models_dir: Path, name: str) -> dict | None:
@@ -94,11 +100,17 @@ def decide(config: PipelineConfig, models_dir: Path) -> TriggerDecision:
     trigger = config.trigger
     lineage = registered_lineage(models_dir, config.name)
     if lineage is None:
-        return TriggerDecision(True, [f"no model is registered as {config.name!r} in "
-                                      f"{models_dir} yet"])
+        return TriggerDecision(
+            True, [f"no model is registered as {config.name!r} in {models_dir} yet"]
+        )
     if not any(source.format == "feedback" for source in config.corpus.sources):
-        return TriggerDecision(False, ["the config has no feedback source (format = "
-                                       "\"feedback\"), so there is nothing to trigger on"])
+        return TriggerDecision(
+            False,
+            [
+                "the config has no feedback source (format = "
+                '"feedback"), so there is nothing to trigger on'
+            ],
+        )
     since = str((lineage.get("feedback") or {}).get("latest", ""))
     rows = feedback_rows(config)
     new = [row for row in rows if str(row.get("time", "")) > since]
@@ -108,16 +120,19 @@ def decide(config: PipelineConfig, models_dir: Path) -> TriggerDecision:
     after = f"after {since}" if since else "in all"
     if trigger.min_new_rows and len(new) >= trigger.min_new_rows:
         decision.run = True
-        decision.reasons.append(f"{len(new)} new feedback rows ({after}) >= min_new_rows "
-                                f"{trigger.min_new_rows}")
+        decision.reasons.append(
+            f"{len(new)} new feedback rows ({after}) >= min_new_rows {trigger.min_new_rows}"
+        )
     if rate is not None and trigger.max_bad_rate < 1.0 and rate > trigger.max_bad_rate:
         decision.run = True
-        decision.reasons.append(f"bad rate {rate:.0%} of the new rows > max_bad_rate "
-                                f"{trigger.max_bad_rate:.0%}")
+        decision.reasons.append(
+            f"bad rate {rate:.0%} of the new rows > max_bad_rate {trigger.max_bad_rate:.0%}"
+        )
     if not decision.run:
         shown = f"{rate:.0%}" if rate is not None else "n/a"
         decision.reasons.append(
             f"not triggered: {len(new)} new feedback rows ({after}), fewer than min_new_rows "
             f"{trigger.min_new_rows}; their bad rate {shown} is not above max_bad_rate "
-            f"{trigger.max_bad_rate:.0%}")
+            f"{trigger.max_bad_rate:.0%}"
+        )
     return decision

@@ -23,8 +23,9 @@ from training.textfile import CorpusError
 # One tagged segment; a plain line is one segment, a conditioned pair is several (story,
 # facts, target), and the line's tag is the last segment's.
 SEGMENT = r"<\|({})\|> ((?:(?!<\|).)*?\S) {}".format("|".join(TAGS), re.escape(EOS))
-LINE = re.compile(r"^(?:{})+$".format(SEGMENT.replace("(", "(?:").replace("(?:?:", "(?:")
-                                       .replace("(?:?!", "(?!")))
+LINE = re.compile(
+    r"^(?:{})+$".format(SEGMENT.replace("(", "(?:").replace("(?:?:", "(?:").replace("(?:?!", "(?!"))
+)
 _SEGMENT = re.compile(SEGMENT)
 
 
@@ -54,15 +55,18 @@ def validate_splits(splits: dict[str, list[str]], expect_tags: list[str], out_di
         for number, line in enumerate(lines, start=1):
             tag = line_tag(line)
             if tag is None:
-                raise CorpusError(f"{path}: line {number}: not a '<|tag|> text {EOS}' line: "
-                                  f"{line[:80]!r}")
+                raise CorpusError(
+                    f"{path}: line {number}: not a '<|tag|> text {EOS}' line: {line[:80]!r}"
+                )
             if line.count("<|") != 2 * len(_SEGMENT.findall(line)):
                 raise CorpusError(f"{path}: line {number}: special-token text inside the line")
             tags[tag] += 1
         missing = [t for t in expect_tags if not tags[t]]
         if missing:
-            raise CorpusError(f"{path}: expected tag(s) {', '.join(missing)} have zero examples "
-                              f"in this split (found: {dict(tags) or 'none'})")
+            raise CorpusError(
+                f"{path}: expected tag(s) {', '.join(missing)} have zero examples "
+                f"in this split (found: {dict(tags) or 'none'})"
+            )
 
 
 def validate_corpus_dir(out_dir: Path, expect_tags: list[str]) -> dict[str, int]:

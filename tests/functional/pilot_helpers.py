@@ -83,9 +83,7 @@ def palette_searched(app: App, query: str) -> bool:
     palette = app.screen
     if not isinstance(palette, CommandPalette) or palette.query_one(Input).value != query:
         return False
-    searching = any(
-        worker.node is palette and not worker.is_finished for worker in app.workers
-    )
+    searching = any(worker.node is palette and not worker.is_finished for worker in app.workers)
     return not searching and palette.query_one(CommandList).option_count > 0
 
 

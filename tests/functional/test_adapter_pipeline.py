@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from random_llama import build_random_llama
+
 from training.cli import main
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"
@@ -31,20 +31,25 @@ def _tokenizer_lines() -> list[str]:
 
 def _config(tmp: Path, name: str, base: Path) -> Path:
     """The fixture config as conditioned pairs, LoRA on ``base``, beat_base in the gate."""
-    text = FIXTURE.read_text().replace('name = "fixture"',
-                                       f'name = "{name}"\nroot = "{FIXTURE.parent}"')
+    text = FIXTURE.read_text().replace(
+        'name = "fixture"', f'name = "{name}"\nroot = "{FIXTURE.parent}"'
+    )
     text = text.replace("min_words = 3\n", "min_words = 3\nconditioned = true\n", 1)
     # Conditioning leaves first-person narration out, so the fixture's few quest lines
     # no longer reach every split: the run checks the kinds it has in all three.
-    text = text.replace('expect_tags = ["action", "dialogue", "quest"]',
-                        'expect_tags = ["action", "dialogue"]')
-    text = text.replace('base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\n'
-                        "lora_r = 4\nlora_alpha = 8")
+    text = text.replace(
+        'expect_tags = ["action", "dialogue", "quest"]', 'expect_tags = ["action", "dialogue"]'
+    )
+    text = text.replace(
+        'base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\nlora_r = 4\nlora_alpha = 8'
+    )
     text = text.replace("max_steps = 30", "max_steps = 12")
     text = text.replace("learning_rate = 3e-3", "learning_rate = 2e-2")
-    text = text.replace("[gate]\nmax_latency_ms = 5000",
-                        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\nbeat_base = true\n"
-                        "\n[register]\ndtype = \"float16\"\nmax_weights_mb = 30")
+    text = text.replace(
+        "[gate]\nmax_latency_ms = 5000",
+        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\nbeat_base = true\n"
+        '\n[register]\ndtype = "float16"\nmax_weights_mb = 30',
+    )
     path = tmp / f"{name}.toml"
     path.write_text(text)
     return path
@@ -63,29 +68,46 @@ def trained(request, tmp_path_factory):
             base = build_random_model(tmp / "base", shape="tiny", lines=_tokenizer_lines())
         config = _config(tmp, f"narrator-{request.param}", base)
         run_dir, models = tmp / "run", tmp / "models"
-        code = main(["pipeline", str(config), "--run-dir", str(run_dir), "--models-dir",
-                     str(models)], prog="textgamegen train")
-        yield {"code": code, "kind": request.param, "base": base, "run": run_dir,
-               "models": models, "name": f"narrator-{request.param}", "tmp": tmp,
-               "patch": patch}
+        code = main(
+            ["pipeline", str(config), "--run-dir", str(run_dir), "--models-dir", str(models)],
+            prog="textgamegen train",
+        )
+        yield {
+            "code": code,
+            "kind": request.param,
+            "base": base,
+            "run": run_dir,
+            "models": models,
+            "name": f"narrator-{request.param}",
+            "tmp": tmp,
+            "patch": patch,
+        }
 
 
 def test_the_adapter_is_registered_small_and_without_a_full_model(trained) -> None:
     assert trained["code"] == 0
     registered = trained["models"] / trained["name"]
     files = {p.name for p in registered.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors", "base.json", "tokenizer.json",
-            "metrics.json", "lineage.json", "README.md"} <= files
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "base.json",
+        "tokenizer.json",
+        "metrics.json",
+        "lineage.json",
+        "README.md",
+    } <= files
     assert not {"config.json", "model.safetensors"} & files
     assert not list(registered.glob("*.bin"))
     from safetensors import safe_open
 
     with safe_open(str(registered / "adapter_model.safetensors"), "pt") as handle:
-        dtypes = {str(handle.get_tensor(key).dtype) for key in handle.keys()}
+        dtypes = {str(handle.get_tensor(key).dtype) for key in handle}
     assert dtypes == {"torch.float16"}
     adapter = (registered / "adapter_model.safetensors").stat().st_size
-    trained_adapter = (trained["run"] / "finetune" / "model" /
-                       "adapter_model.safetensors").stat().st_size
+    trained_adapter = (
+        (trained["run"] / "finetune" / "model" / "adapter_model.safetensors").stat().st_size
+    )
     assert adapter < 30e6 and adapter < trained_adapter  # float16: about half
     reference = json.loads((registered / "base.json").read_text())
     assert reference["name"] == str(trained["base"]) and len(reference["sha256"]) == 64
@@ -123,8 +145,9 @@ def test_the_card_states_base_method_data_and_figures(trained) -> None:
     assert "textgamegen train pipeline" in card
 
 
-def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(trained, capsys,
-                                                                       monkeypatch) -> None:
+def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
+    trained, capsys, monkeypatch
+) -> None:
     """The base is named as a GGUF base would be; find_base/cached_base hand back the tiny
     random base directory, so the tag tokens are added to it as for SmolLM2."""
     from textgamegen.generation import bases
@@ -132,12 +155,20 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(trained, 
 
     monkeypatch.setattr(bases, "find_base", lambda name: bases.Base(name, trained["base"]))
     monkeypatch.setattr(bases, "cached_base", lambda base, progress=None: trained["base"])
-    plain = build_random_model(trained["tmp"] / "plain", shape="tiny",
-                               lines=_tokenizer_lines())
+    plain = build_random_model(trained["tmp"] / "plain", shape="tiny", lines=_tokenizer_lines())
     registered = trained["models"] / trained["name"]
     capsys.readouterr()
-    code = main(["compare", "--corpus", str(trained["run"] / "corpus"), "--json",
-                 str(registered), "gguf:tiny-base", str(plain)])
+    code = main(
+        [
+            "compare",
+            "--corpus",
+            str(trained["run"] / "corpus"),
+            "--json",
+            str(registered),
+            "gguf:tiny-base",
+            str(plain),
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     rows = {row["model"]: row for row in result["models"]}
@@ -145,10 +176,12 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(trained, 
     assert len({row["test_bytes"] for row in rows.values()}) == 1  # same target text
     metrics = json.loads((registered / "metrics.json").read_text())
     # the registered float16 adapter scores (nearly) as the trained float32 one did
-    assert rows[str(registered)]["bits_per_byte"] == pytest.approx(metrics["bits_per_byte"],
-                                                                   rel=0.02)
+    assert rows[str(registered)]["bits_per_byte"] == pytest.approx(
+        metrics["bits_per_byte"], rel=0.02
+    )
     assert rows["gguf:tiny-base"]["bits_per_byte"] == pytest.approx(
-        metrics["base"]["bits_per_byte"], rel=1e-3)
+        metrics["base"]["bits_per_byte"], rel=1e-3
+    )
     code = main(["compare", "--corpus", str(trained["run"] / "corpus"), str(plain)])
     out = capsys.readouterr().out
     assert code == 0 and "bpb action" in out and "ppl quest" in out

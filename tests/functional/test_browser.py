@@ -36,11 +36,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
-                ".ci/run does) to run the browser test", allow_module_level=True)  # fmt: skip
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
+        ".ci/run does) to run the browser test",
+        allow_module_level=True,
+    )
 # Both are in the test extra: missing, they fail the test rather than skip it.
-import pyte
-from playwright import sync_api as playwright_api
+import pyte  # noqa: E402 - after the chromium check, so a missing browser skips first
+from playwright import sync_api as playwright_api  # noqa: E402
 
 # (command, text that must then be on screen), from tests/functional/walkthrough.txt.
 COMMANDS = [
@@ -109,11 +112,10 @@ class Terminal:
         while time.monotonic() < deadline:
             lines = self.text().splitlines()
             marks = [number for number, line in enumerate(lines) if mark in line]
-            if marks and needle in "\n".join(lines[marks[-1] + 1:]):
+            if marks and needle in "\n".join(lines[marks[-1] + 1 :]):
                 return self.text()
             self.pause(0.1)
-        raise AssertionError(f"{needle!r} never showed after {mark!r}; the screen:\n"
-                             f"{self.text()}")
+        raise AssertionError(f"{needle!r} never showed after {mark!r}; the screen:\n{self.text()}")
 
 
 PLACEHOLDER = "What do you do?  (F1 help, Tab completes, ↑↓ history)"
@@ -148,8 +150,10 @@ def enter(page: object, terminal: Terminal, command: str) -> None:
         deadline = time.monotonic() + 60
         while typed(terminal) not in ("", PLACEHOLDER) and time.monotonic() < deadline:
             terminal.pause(0.1)
-    raise AssertionError(f"could not type {command!r}; the input shows {typed(terminal)!r}; "
-                         f"the screen:\n{terminal.text()}")
+    raise AssertionError(
+        f"could not type {command!r}; the input shows {typed(terminal)!r}; "
+        f"the screen:\n{terminal.text()}"
+    )
 
 
 def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 600) -> dict:
@@ -170,13 +174,29 @@ def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("w")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                                    os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     serve = subprocess.Popen(
-        [sys.executable, "-m", "textgamegen", "serve", "--model", str(model), "--port", str(port),
-         "--max-sessions", "1", "--saves-root", str(saves_root)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "textgamegen",
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--max-sessions",
+            "1",
+            "--saves-root",
+            str(saves_root),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         wait_for_health(url, serve)
         with playwright_api.sync_playwright() as driver:

@@ -26,20 +26,36 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def textgamegen(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TEXTGAMEGEN_DATA_DIR=str(home / "data"),
-               TEXTGAMEGEN_CONFIG=str(home / "config.toml"))  # fmt: skip
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TEXTGAMEGEN_DATA_DIR=str(home / "data"),
+        TEXTGAMEGEN_CONFIG=str(home / "config.toml"),
+    )
     env["TEXTGAMEGEN_MODELS_DIR"] = str(home / "data" / "models")
     # One thread for the model, through the settings file: the CI machine is small.
     (home / "config.toml").write_text("threads = 1\n", encoding="utf-8")
     command = [sys.executable, "-m", "textgamegen", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=180,
-                          check=False)  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=180, check=False
+    )
 
 
 @pytest.mark.slow
 def test_generate_json_on_a_model_directory(tiny_dir: Path, tmp_path: Path) -> None:
-    done = textgamegen("generate", "--kind", "action", "--prompt", "You push open the door",
-                       "--json", "--model", str(tiny_dir), "--seed", "4", home=tmp_path)  # fmt: skip
+    done = textgamegen(
+        "generate",
+        "--kind",
+        "action",
+        "--prompt",
+        "You push open the door",
+        "--json",
+        "--model",
+        str(tiny_dir),
+        "--seed",
+        "4",
+        home=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["backend"] == "transformers" and result["device"] == "cpu"
@@ -52,16 +68,37 @@ def test_generate_json_on_a_model_directory(tiny_dir: Path, tmp_path: Path) -> N
     assert 0 < timings["first_token_ms"] <= timings["total_ms"] and timings["tokens_per_s"] > 0
     assert result["prompt"].endswith("you: You push open the door] <|endoftext|><|action|>")
     assert result["request"]["command"] == "You push open the door"
-    again = textgamegen("generate", "--kind", "action", "--prompt", "You push open the door",
-                        "--json", "--model", str(tiny_dir), "--seed", "4", home=tmp_path)  # fmt: skip
+    again = textgamegen(
+        "generate",
+        "--kind",
+        "action",
+        "--prompt",
+        "You push open the door",
+        "--json",
+        "--model",
+        str(tiny_dir),
+        "--seed",
+        "4",
+        home=tmp_path,
+    )
     assert json.loads(again.stdout)["candidates"] == result["candidates"]  # seeded: identical
 
 
 @pytest.mark.slow
 def test_generate_text_output_and_registry_name(tiny_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny_dir, tmp_path / "data" / "models" / "tiny")
-    done = textgamegen("generate", "--kind", "item", "--prompt", "brass lantern", "-n", "2",
-                       "--model", "tiny", home=tmp_path)  # fmt: skip
+    done = textgamegen(
+        "generate",
+        "--kind",
+        "item",
+        "--prompt",
+        "brass lantern",
+        "-n",
+        "2",
+        "--model",
+        "tiny",
+        home=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "\n> " in done.stdout and "[describe: the brass lantern]" in done.stdout
     # Streamed, one candidate is written and kept (never swapped for another).
@@ -86,8 +123,9 @@ def test_generate_refuses_pickle_with_a_message(tmp_path: Path) -> None:
 
 
 def test_generate_with_template(tmp_path: Path) -> None:
-    done = textgamegen("generate", "--model", "template", "--prompt", "dance", "--json",
-                       home=tmp_path)  # fmt: skip
+    done = textgamegen(
+        "generate", "--model", "template", "--prompt", "dance", "--json", home=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["backend"] == "template" and "dance" in result["text"]

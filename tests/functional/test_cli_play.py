@@ -74,10 +74,12 @@ def test_failed_expectation_exits_one_with_line_and_state(
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--world", "atlantis"], "no world by that name"),
-     (["--world", "/no/such.toml"], "no such world file"),
-     (["--load", "ghost"], "no such save")],
-)  # fmt: skip
+    [
+        (["--world", "atlantis"], "no world by that name"),
+        (["--world", "/no/such.toml"], "no such world file"),
+        (["--load", "ghost"], "no such save"),
+    ],
+)
 def test_bad_input_exits_two_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:

@@ -20,13 +20,38 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"
 def test_finetune_runs_under_torchrun_with_two_gloo_ranks(tmp_path) -> None:
     build_corpus(load_config(FIXTURE), tmp_path / "corpus")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--standalone", "-m", "training", "finetune", "--corpus",
-               str(tmp_path / "corpus"), "--out", str(tmp_path / "out"), "--base",
-               "scratch:tiny", "--vocab-size", "600", "--block-size", "64", "--batch-size", "4",
-               "--effective-batch", "8", "--max-steps", "3", "--device", "cpu"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240,
-                            check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--standalone",
+        "-m",
+        "training",
+        "finetune",
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--out",
+        str(tmp_path / "out"),
+        "--base",
+        "scratch:tiny",
+        "--vocab-size",
+        "600",
+        "--block-size",
+        "64",
+        "--batch-size",
+        "4",
+        "--effective-batch",
+        "8",
+        "--max-steps",
+        "3",
+        "--device",
+        "cpu",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=240, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "finetune.json").read_text())
     assert summary["world_size"] == 2
@@ -45,10 +70,27 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, capsys) -> None:
     from training.cli import main
 
     build_corpus(load_config(FIXTURE), tmp_path / "corpus")
-    common = ["finetune", "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "out"),
-              "--base", "scratch:tiny", "--vocab-size", "600", "--block-size", "64",
-              "--batch-size", "8", "--effective-batch", "8", "--eval-steps", "2",
-              "--device", "cpu"]
+    common = [
+        "finetune",
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--out",
+        str(tmp_path / "out"),
+        "--base",
+        "scratch:tiny",
+        "--vocab-size",
+        "600",
+        "--block-size",
+        "64",
+        "--batch-size",
+        "8",
+        "--effective-batch",
+        "8",
+        "--eval-steps",
+        "2",
+        "--device",
+        "cpu",
+    ]
     assert main([*common, "--max-steps", "4"]) == 0
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
     shutil.rmtree(tmp_path / "out" / "checkpoints" / "checkpoint-4")  # killed before it

@@ -54,8 +54,9 @@ def adapter(built: Path) -> tuple[Path, Path]:
     base = build_random_model(tmp_path / "base", shape="tiny", arch="llama")
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForCausalLM.from_pretrained(str(base), use_safetensors=True)
-    peft_model = with_lora(model, tokenizer, SimpleNamespace(lora_r=4, lora_alpha=8,
-                                                             lora_dropout=0.0))  # fmt: skip
+    peft_model = with_lora(
+        model, tokenizer, SimpleNamespace(lora_r=4, lora_alpha=8, lora_dropout=0.0)
+    )
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for parameter in peft_model.parameters():
@@ -96,30 +97,35 @@ def test_an_adapter_exports_to_a_plain_folder_with_the_game_models_logits(
     ends = json.loads((out / "generation_config.json").read_text())["eos_token_id"]
     end = exported_tokenizer.convert_tokens_to_ids("<|endoftext|>")
     assert end == ends or end in ends  # a line's end stops vLLM too
-    assert not {"temperature", "top_p", "top_k"} & set(json.loads(
-        (out / "generation_config.json").read_text()))  # fmt: skip
+    assert not {"temperature", "top_p", "top_k"} & set(
+        json.loads((out / "generation_config.json").read_text())
+    )
 
     exported = AutoModelForCausalLM.from_pretrained(
-        str(out), local_files_only=True, use_safetensors=True, trust_remote_code=False)
+        str(out), local_files_only=True, use_safetensors=True, trust_remote_code=False
+    )
     # The game in float32 (on a CPU with fast bf16 "auto" would pick bf16).
     game = load_generator(str(folder), device="cpu", dtype="float32", warm_up=False)
     expected = _logits(game.model, game.tokenizer)  # type: ignore[attr-defined]
-    torch.testing.assert_close(_logits(exported, exported_tokenizer), expected,
-                               atol=1e-5, rtol=1e-5)  # fmt: skip
+    torch.testing.assert_close(
+        _logits(exported, exported_tokenizer), expected, atol=1e-5, rtol=1e-5
+    )
     # The adapter mattered: the bare base computes other logits, and the tag rows moved.
     plain = AutoModelForCausalLM.from_pretrained(str(base), use_safetensors=True)
     assert (_logits(plain, exported_tokenizer) - expected).abs().max() > 1e-2
     tag = exported_tokenizer.convert_tokens_to_ids("<|action|>")
-    assert not torch.equal(exported.get_input_embeddings().weight[tag],
-                           plain.get_input_embeddings().weight[tag])  # fmt: skip
+    assert not torch.equal(
+        exported.get_input_embeddings().weight[tag], plain.get_input_embeddings().weight[tag]
+    )
 
     record = json.loads((out / "export.json").read_text())
     assert record["kind"] == "adapter (merged)" and record["max_logit_difference"] < 1e-4
     assert record["tags"]["<|action|>"] == tag
 
 
-def test_an_existing_folder_is_kept_unless_forced(adapter: tuple[Path, Path], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_an_existing_folder_is_kept_unless_forced(
+    adapter: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _base, folder = adapter
     out = tmp_path / "taken"
     out.mkdir()
@@ -132,8 +138,9 @@ def test_an_existing_folder_is_kept_unless_forced(adapter: tuple[Path, Path], tm
     assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
 
 
-def test_a_plain_model_folder_and_bad_names_are_handled(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_plain_model_folder_and_bad_names_are_handled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from transformers import AutoTokenizer
 
     model = build_random_model(tmp_path / "gpt2", shape="tiny")

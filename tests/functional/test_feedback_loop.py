@@ -60,18 +60,23 @@ def _player_env(home: Path) -> dict[str, str]:
 
 def _config(tmp: Path, feedback: Path, trigger: str) -> Path:
     """The fixture config as the model "loop", with the exported feedback as a source."""
-    text = FIXTURE.read_text().replace('name = "fixture"',
-                                       f'name = "loop"\nroot = "{FIXTURE.parent}"')
-    text = text.replace("[gate]\nmax_latency_ms = 5000",
-                        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\n"
-                        # A random model's few held-out lines are noise: +-10% either way
-                        # after a retrain. The refusal itself is tested below, strictly.
-                        "tolerance = 0.5\n\n" + trigger)
+    text = FIXTURE.read_text().replace(
+        'name = "fixture"', f'name = "loop"\nroot = "{FIXTURE.parent}"'
+    )
+    text = text.replace(
+        "[gate]\nmax_latency_ms = 5000",
+        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\n"
+        # A random model's few held-out lines are noise: +-10% either way
+        # after a retrain. The refusal itself is tested below, strictly.
+        "tolerance = 0.5\n\n" + trigger,
+    )
     # A retrain continues from the model in play, as a real one would: the new model has
     # to stay at least as good on the lines players liked, which it wrote.
     text = text.replace('base = "scratch:tiny"', f'base = "{tmp / "models" / "loop"}"')
-    text += (f'\n[[corpus.sources]]\nname = "player-feedback"\npath = "{feedback}"\n'
-             'format = "feedback"\n')
+    text += (
+        f'\n[[corpus.sources]]\nname = "player-feedback"\npath = "{feedback}"\n'
+        'format = "feedback"\n'
+    )
     path = tmp / "loop.toml"
     path.write_text(text)
     return path
@@ -87,8 +92,19 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
     script = home / "rated.txt"
     script.write_text(SCRIPT)
     try:
-        code = textgamegen(["play", "--script", str(script), "--model", "loop", "--seed", "3",
-                            "--transcript", str(home / "transcript.txt")])
+        code = textgamegen(
+            [
+                "play",
+                "--script",
+                str(script),
+                "--model",
+                "loop",
+                "--seed",
+                "3",
+                "--transcript",
+                str(home / "transcript.txt"),
+            ]
+        )
         yield {"home": home, "model": model, "code": code}
     finally:
         os.environ.clear()
@@ -107,8 +123,13 @@ def test_the_played_game_is_in_the_database(loop) -> None:
     with store.open_store() as db:
         rows = store.narrations(db)
     weights = hashlib.sha256((loop["model"] / "model.safetensors").read_bytes()).hexdigest()
-    print("\n".join(f"{r['turn']:>2} {r['kind']:<8} {store.label(r):<9} "
-                    f"{r['total_ms']:7.1f} ms  {r['text'][:50]!r}" for r in rows))
+    print(
+        "\n".join(
+            f"{r['turn']:>2} {r['kind']:<8} {store.label(r):<9} "
+            f"{r['total_ms']:7.1f} ms  {r['text'][:50]!r}"
+            for r in rows
+        )
+    )
     assert len(rows) >= 6
     assert {row["model"] for row in rows} == {"loop"}
     assert {row["model_sha256"] for row in rows} == {weights}
@@ -148,8 +169,15 @@ def test_export_then_retrain_only_when_triggered(loop, capsys) -> None:
     capsys.readouterr()
 
     run_dir, models = home / "run", home / "models"
-    args = ["pipeline", "", "--run-dir", str(run_dir), "--models-dir", str(models),
-            "--if-triggered"]
+    args = [
+        "pipeline",
+        "",
+        "--run-dir",
+        str(run_dir),
+        "--models-dir",
+        str(models),
+        "--if-triggered",
+    ]
     # Too few new rows and a bad rate under the bound: skipped, exit 0, nothing trained.
     args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 1000\nmax_bad_rate = 0.9"))
     assert train(args, prog="textgamegen train") == 0
@@ -168,8 +196,9 @@ def test_export_then_retrain_only_when_triggered(loop, capsys) -> None:
     assert "new feedback rows" in out and "register: loop" in out
     assert "pass: perplexity per word on" in out and "held-out good feedback lines" in out
     lineage = json.loads((models / "loop" / "lineage.json").read_text())
-    assert lineage["feedback"]["files"] == {str(feedback): hashlib.sha256(
-        feedback.read_bytes()).hexdigest()}
+    assert lineage["feedback"]["files"] == {
+        str(feedback): hashlib.sha256(feedback.read_bytes()).hexdigest()
+    }
     assert lineage["feedback"]["rows"] == len(exported)
     assert lineage["feedback"]["lines_used"] >= 1 and lineage["feedback"]["lines_held_out"] >= 1
     sources = [s["name"] for s in lineage["config"]["corpus"]["sources"]]

@@ -97,8 +97,13 @@ def test_openai_client_whole_and_streaming_agree(client: object, engine: Complet
 
 
 def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) -> None:
-    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=10, n=4,  # type: ignore[attr-defined]
-                                      seed=9)  # fmt: skip
+    whole = client.completions.create(
+        model=engine.name,
+        prompt=PROMPT,
+        max_tokens=10,
+        n=4,  # type: ignore[attr-defined]
+        seed=9,
+    )
     assert sorted(choice.index for choice in whole.choices) == [0, 1, 2, 3]
     assert len({choice.text for choice in whole.choices}) > 1  # sampled, not copies
     texts, reasons = streamed(client, model=engine.name, prompt=PROMPT, max_tokens=10, n=4, seed=9)
@@ -107,18 +112,34 @@ def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) 
 
 
 def test_stop_strings_cut_the_text(client: object, engine: CompletionEngine) -> None:
-    free = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=30,  # type: ignore[attr-defined]
-                                     temperature=0, seed=1).choices[0].text  # fmt: skip
+    free = (
+        client.completions.create(
+            model=engine.name,
+            prompt=PROMPT,
+            max_tokens=30,  # type: ignore[attr-defined]
+            temperature=0,
+            seed=1,
+        )
+        .choices[0]
+        .text
+    )
     # Greedy decoding is repeatable: a stop string taken from the middle of the free text
     # must end the text just before it.
     stop = free[len(free) // 2 : len(free) // 2 + 3]
     expected = free[: free.find(stop)]
-    cut = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=30,  # type: ignore[attr-defined]
-                                    temperature=0, seed=1, stop=[stop, "zzzz"])  # fmt: skip
+    cut = client.completions.create(
+        model=engine.name,
+        prompt=PROMPT,
+        max_tokens=30,  # type: ignore[attr-defined]
+        temperature=0,
+        seed=1,
+        stop=[stop, "zzzz"],
+    )
     assert cut.choices[0].text == expected
     assert cut.choices[0].finish_reason == "stop"
-    texts, reasons = streamed(client, model=engine.name, prompt=PROMPT, max_tokens=30,
-                              temperature=0, seed=1, stop=[stop])  # fmt: skip
+    texts, reasons = streamed(
+        client, model=engine.name, prompt=PROMPT, max_tokens=30, temperature=0, seed=1, stop=[stop]
+    )
     assert texts[0] == expected and reasons[0] == "stop"
 
 
@@ -127,8 +148,11 @@ def test_engine_holds_back_a_possible_stop_string(engine: CompletionEngine) -> N
     free = engine.complete(ids, CompletionParams(max_tokens=30, temperature=0)).choices[0].text
     stop = free[10:14]
     pieces: list[str] = []
-    result = engine.complete(ids, CompletionParams(max_tokens=30, temperature=0, stop=(stop,)),
-                             on_piece=lambda i, text, reason, lp: pieces.append(text))  # fmt: skip
+    result = engine.complete(
+        ids,
+        CompletionParams(max_tokens=30, temperature=0, stop=(stop,)),
+        on_piece=lambda i, text, reason, lp: pieces.append(text),
+    )
     # Nothing of the stop string was ever sent, not even its first characters.
     assert "".join(pieces) == result.choices[0].text == free[: free.find(stop)]
 
@@ -175,8 +199,11 @@ def test_twenty_concurrent_clients(server: ModelServer, engine: CompletionEngine
     alone = {}
     client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=120)
     for seed in range(20):
-        alone[seed] = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=15,
-                                                seed=seed).choices[0].text  # fmt: skip
+        alone[seed] = (
+            client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=15, seed=seed)
+            .choices[0]
+            .text
+        )
     together: dict[int, str] = {}
     errors: list[BaseException] = []
 
@@ -187,8 +214,13 @@ def test_twenty_concurrent_clients(server: ModelServer, engine: CompletionEngine
                 texts, _ = streamed(own, model=engine.name, prompt=PROMPT, max_tokens=15, seed=seed)
                 together[seed] = texts[0]
             else:
-                together[seed] = own.completions.create(model=engine.name, prompt=PROMPT,
-                                                        max_tokens=15, seed=seed).choices[0].text  # fmt: skip
+                together[seed] = (
+                    own.completions.create(
+                        model=engine.name, prompt=PROMPT, max_tokens=15, seed=seed
+                    )
+                    .choices[0]
+                    .text
+                )
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 def _config(tmp: Path, name: str, gate: str) -> Path:
     """The fixture config under another name and gate, reading the same fixture files."""
-    text = FIXTURE.read_text().replace('name = "fixture"',
-                                       f'name = "{name}"\nroot = "{FIXTURE.parent}"')
+    text = FIXTURE.read_text().replace(
+        'name = "fixture"', f'name = "{name}"\nroot = "{FIXTURE.parent}"'
+    )
     text = text.replace("[gate]\nmax_latency_ms = 5000", gate)
     path = tmp / f"{name}.toml"
     path.write_text(text)
@@ -32,19 +33,32 @@ def _config(tmp: Path, name: str, gate: str) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
-    config = _config(tmp, "fixture-pass",
-                     "[gate]\nmax_perplexity = 400\nmax_latency_ms = 0\nbeat_baseline = false")
+    config = _config(
+        tmp,
+        "fixture-pass",
+        "[gate]\nmax_perplexity = 400\nmax_latency_ms = 0\nbeat_baseline = false",
+    )
     run_dir, models = tmp / "run", tmp / "models"
-    code = main(["pipeline", str(config), "--run-dir", str(run_dir), "--models-dir",
-                 str(models)], prog="textgamegen train")
+    code = main(
+        ["pipeline", str(config), "--run-dir", str(run_dir), "--models-dir", str(models)],
+        prog="textgamegen train",
+    )
     return {"code": code, "config": config, "run": run_dir, "models": models, "tmp": tmp}
 
 
 def test_pipeline_registers_a_complete_model_dir(trained) -> None:
     assert trained["code"] == 0
     model = trained["models"] / "fixture-pass"
-    for name in ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-                 "tokenizer_config.json", "metrics.json", "lineage.json", "README.md"):
+    for name in (
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "metrics.json",
+        "lineage.json",
+        "README.md",
+    ):
         assert (model / name).is_file(), name
     assert not list(model.glob("*.bin"))
     metrics = json.loads((model / "metrics.json").read_text())
@@ -79,22 +93,45 @@ def test_special_tokens_are_in_the_registered_tokenizer(trained) -> None:
 def test_rerun_with_unchanged_inputs_skips_every_stage(trained, capsys) -> None:
     capsys.readouterr()
     started = time.monotonic()
-    code = main(["pipeline", str(trained["config"]), "--run-dir", str(trained["run"]),
-                 "--models-dir", str(trained["models"])])
+    code = main(
+        [
+            "pipeline",
+            str(trained["config"]),
+            "--run-dir",
+            str(trained["run"]),
+            "--models-dir",
+            str(trained["models"]),
+        ]
+    )
     elapsed = time.monotonic() - started
     out = capsys.readouterr().out
     assert code == 0
-    for stage in ("corpus: unchanged, skipped", "finetune: unchanged, skipped",
-                  "evaluate: unchanged, skipped", "is up to date, skipped"):
+    for stage in (
+        "corpus: unchanged, skipped",
+        "finetune: unchanged, skipped",
+        "evaluate: unchanged, skipped",
+        "is up to date, skipped",
+    ):
         assert stage in out
     assert elapsed < 10
 
 
 def test_a_strict_gate_refuses_and_does_not_register(trained, capsys) -> None:
-    config = _config(trained["tmp"], "fixture-strict",
-                     "[gate]\nmax_perplexity = 1.5\nmax_latency_ms = 0\nbeat_baseline = false")
-    code = main(["pipeline", str(config), "--run-dir", str(trained["run"]), "--models-dir",
-                 str(trained["models"])])
+    config = _config(
+        trained["tmp"],
+        "fixture-strict",
+        "[gate]\nmax_perplexity = 1.5\nmax_latency_ms = 0\nbeat_baseline = false",
+    )
+    code = main(
+        [
+            "pipeline",
+            str(config),
+            "--run-dir",
+            str(trained["run"]),
+            "--models-dir",
+            str(trained["models"]),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert "gate failed: test perplexity" in captured.err and "max_perplexity 1.5" in captured.err

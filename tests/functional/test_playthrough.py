@@ -71,9 +71,15 @@ def test_failures_name_the_line_and_the_actual_state(tiny_world: World, tmp_path
     report = run_script(script, Game.new(tiny_world), TemplateGenerator())
     assert not report.ok
     lines = [(f.line, f.expectation) for f in report.failures]
-    assert lines == [(5, "room Great Hall"), (6, "has red gem"), (7, 'quest "Fetch the Gem" done'),
-                     (8, 'output contains "vault"'), (9, "won"), (10, "frobnicate"),
-                     (11, "lacks tin cup")]  # fmt: skip
+    assert lines == [
+        (5, "room Great Hall"),
+        (6, "has red gem"),
+        (7, 'quest "Fetch the Gem" done'),
+        (8, 'output contains "vault"'),
+        (9, "won"),
+        (10, "frobnicate"),
+        (11, "lacks tin cup"),
+    ]
     actual = {f.line: f.actual for f in report.failures}
     assert actual[5] == "the room is 'Study' (study)"
     assert actual[6] == "the player carries: tin cup"
@@ -124,7 +130,7 @@ def test_quit_ends_the_script(tiny_world: World, tmp_path: Path) -> None:
 def test_unreadable_script(tiny_world: World, tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(ScriptError, match="bad.txt: cannot read"):
+    with pytest.raises(ScriptError, match=r"bad.txt: cannot read"):
         run_script(bad, Game.new(tiny_world), TemplateGenerator())
 
 

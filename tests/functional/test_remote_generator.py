@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -23,8 +22,14 @@ from textgamegen.generation.random_model import build_random_model
 from textgamegen.generation.remote import RemoteGenerator, parse_model_url
 from textgamegen.hosting.model_server import ModelServer
 
-REQUEST = ContentRequest(ContentKind.ACTION, command="open the door", room="Hall",
-                         story=("You are in the hall.",), seed=3, attempt=True)  # fmt: skip
+REQUEST = ContentRequest(
+    ContentKind.ACTION,
+    command="open the door",
+    room="Hall",
+    story=("You are in the hall.",),
+    seed=3,
+    attempt=True,
+)
 OPENING = "You try to open the door, but the"
 
 
@@ -83,7 +88,11 @@ def chunk(index: int, text: str, reason: str | None = None) -> bytes:
 def test_model_urls_parse_and_bad_ones_are_refused() -> None:
     endpoint = parse_model_url("openai:http://gpu-box:8000/v1#narrator")
     assert (endpoint.host, endpoint.port, endpoint.path, endpoint.model) == (
-        "gpu-box", 8000, "/v1", "narrator")  # fmt: skip
+        "gpu-box",
+        8000,
+        "/v1",
+        "narrator",
+    )
     assert parse_model_url("openai:https://example.org").port == 443
     for bad in ("openai:ftp://x/v1", "openai:", "openai:http://:80/v1", "openai:http://h:99999"):
         with pytest.raises(GeneratorError, match="openai:http://HOST:PORT/v1#MODEL"):
@@ -108,15 +117,16 @@ def test_remote_narrates_like_the_local_backend(server: ModelServer) -> None:
     # With no listener, every candidate is sampled remotely and reranked here.
     quiet = generator.generate(REQUEST)
     assert len(quiet.candidates) == generator.sampling.num_candidates
-    assert all(candidate.tokens > 0 and candidate.mean_logprob < 0
-               for candidate in narration.candidates)  # fmt: skip
+    assert all(
+        candidate.tokens > 0 and candidate.mean_logprob < 0 for candidate in narration.candidates
+    )
     assert len("".join(shown)) > 5 and "<|action|>" in narration.prompt
     # The server's first model is used when the address names none.
     assert load_generator(f"openai:{server.url}").name == "tiny"
 
 
 def test_a_model_the_server_lacks_is_a_clear_error(server: ModelServer) -> None:
-    with pytest.raises(GeneratorError, match="does not serve 'narrator'.*tiny"):
+    with pytest.raises(GeneratorError, match=r"does not serve 'narrator'.*tiny"):
         load_generator(f"openai:{server.url}#narrator")
 
 
@@ -218,8 +228,10 @@ def test_a_too_long_prompt_is_retried_shorter() -> None:
         body = await request.json()
         seen.append(len(body["prompt"]))
         if len(body["prompt"]) > 200:
-            return web.json_response({"error": {"message": "This model's maximum context "
-                                      "length is 100 tokens."}}, status=400)  # fmt: skip
+            return web.json_response(
+                {"error": {"message": "This model's maximum context length is 100 tokens."}},
+                status=400,
+            )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await response.write(chunk(0, " and it opens.", "stop"))
@@ -229,8 +241,11 @@ def test_a_too_long_prompt_is_retried_shorter() -> None:
     app = web.Application()
     # The server claims a large context, but refuses long prompts.
     app.add_routes([models_route(context=4096), web.post("/v1/completions", strict)])
-    request = ContentRequest(ContentKind.ACTION, command="open the door",
-                             story=tuple(f"Line {i} of a long story goes here." for i in range(6)))  # fmt: skip
+    request = ContentRequest(
+        ContentKind.ACTION,
+        command="open the door",
+        story=tuple(f"Line {i} of a long story goes here." for i in range(6)),
+    )
     with AppThread(app) as fake:
         generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
         generator.sampling.num_candidates = 1

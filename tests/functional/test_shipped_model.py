@@ -41,8 +41,21 @@ def test_walkthrough_with_the_narrator_matches_the_golden_transcript(
     tmp_path: Path, pinned: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "transcript.txt"
-    code = main(["play", "--script", str(WALKTHROUGH), "--model", "narrator", "--seed", "1",
-                 "--device", "cpu", "--transcript", str(out)])  # fmt: skip
+    code = main(
+        [
+            "play",
+            "--script",
+            str(WALKTHROUGH),
+            "--model",
+            "narrator",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "--transcript",
+            str(out),
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     # A narrator that failed to load would fall back to tiny or templates and still win.

@@ -31,8 +31,13 @@ def hostile_world(tmp_path: Path) -> Path:
 
 def test_world_text_is_cleaned_when_loaded(tmp_path: Path) -> None:
     world = load_world(hostile_world(tmp_path))
-    for text in (world.title, world.intro, world.rooms["hall"].name, world.rooms["hall"].text,
-                 world.items["brass_key"].name):
+    for text in (
+        world.title,
+        world.intro,
+        world.rooms["hall"].name,
+        world.rooms["hall"].text,
+        world.items["brass_key"].name,
+    ):
         assert not UNSAFE.search(text), repr(text)
     assert world.rooms["hall"].name == "Great Hall"
 
@@ -50,8 +55,19 @@ def test_script_output_and_transcript_are_clean_and_stable(
     outputs = []
     for run in range(2):
         out = tmp_path / f"t{run}.txt"
-        args = ["play", "--script", str(script), "--world", str(world), "--model", "template",
-                "--transcript", str(out), "--saves-dir", str(tmp_path / "s")]
+        args = [
+            "play",
+            "--script",
+            str(script),
+            "--world",
+            str(world),
+            "--model",
+            "template",
+            "--transcript",
+            str(out),
+            "--saves-dir",
+            str(tmp_path / "s"),
+        ]
         main(args + (["--json"] if as_json else []))
         outputs.append(out.read_bytes())
         captured = capsys.readouterr()
@@ -62,8 +78,20 @@ def test_script_output_and_transcript_are_clean_and_stable(
     assert "\\u001b" not in text and "\\u0007" not in text, "JSON must not carry them escaped"
     assert "Great Hall" in text
 
-    main(["play", "--script", str(script), "--world", str(world), "--model", "template",
-          "--saves-dir", str(tmp_path / "s")] + (["--json"] if as_json else []))
+    main(
+        [
+            "play",
+            "--script",
+            str(script),
+            "--world",
+            str(world),
+            "--model",
+            "template",
+            "--saves-dir",
+            str(tmp_path / "s"),
+        ]
+        + (["--json"] if as_json else [])
+    )
     captured = capsys.readouterr()
     assert "Great Hall" in captured.out
     assert not UNSAFE.search(captured.out + captured.err), repr(captured.out)

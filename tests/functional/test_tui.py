@@ -319,7 +319,9 @@ async def test_title_save_and_load_dialogs_round_trip(tmp_path: Path) -> None:
         assert "Loaded" in story(app).plain_text()
         # The game that was left kept its progress as the autosave.
         autosave = [
-            info for info in list_saves(tmp_path / "saves") if info.name == game.saving.autosave_name
+            info
+            for info in list_saves(tmp_path / "saves")
+            if info.name == game.saving.autosave_name
         ]
         assert [info.turn for info in autosave] == [2]
 

@@ -38,8 +38,10 @@ async def test_rating_keys_esc_and_retry_are_recorded(tmp_path: Path) -> None:
         shown = {b.description for _, b, enabled, _ in screen.active_bindings.values() if enabled}
         assert {"Good", "Bad"} <= shown
         await pilot.press("ctrl+g")
-        await wait_until(pilot, lambda: "Noted: the last passage was good." in
-                         screen.query_one(StoryLog).plain_text())  # fmt: skip
+        await wait_until(
+            pilot,
+            lambda: "Noted: the last passage was good." in screen.query_one(StoryLog).plain_text(),
+        )
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) == 2)
         await pilot.press("ctrl+b")

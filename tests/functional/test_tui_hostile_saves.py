@@ -37,8 +37,9 @@ async def test_a_deep_save_hides_neither_continue_nor_the_load_list(tmp_path: Pa
     save_game(game, AUTOSAVE_NAME, saves)
     (saves / "deep.json").write_text("[" * 5000 + "]" * 5000, encoding="utf-8")
     settings = Settings(model="template", device="cpu", prefetch=False)
-    launch = Launch(world=world, settings=settings, saves_dir=saves, seed=7, model="template",
-                    device="cpu")
+    launch = Launch(
+        world=world, settings=settings, saves_dir=saves, seed=7, model="template", device="cpu"
+    )
     app = TextGameGenApp(launch, generator=TemplateGenerator(), show_title=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))

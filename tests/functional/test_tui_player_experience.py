@@ -213,8 +213,10 @@ async def test_toasts_do_not_cover_the_status_bar(tmp_path: Path) -> None:
         app.notify("A long notice that takes a few lines to say what it has to say " * 2)
         await wait_until(
             pilot,
-            lambda: bool(screen.query(Toast))
-            and all(toast.region.height for toast in screen.query(Toast)),
+            lambda: (
+                bool(screen.query(Toast))
+                and all(toast.region.height for toast in screen.query(Toast))
+            ),
         )
         bar = screen.query_one(StatusBar).region
         for toast in screen.query(Toast):

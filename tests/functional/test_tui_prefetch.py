@@ -39,7 +39,6 @@ WALKTHROUGH = Path(__file__).parent / "walkthrough.txt"
 make_app = partial(make_pilot_app, model="counting", prefetch=True)
 
 
-
 def screen_of(app: TextGameGenApp) -> GameScreen:
     assert isinstance(app.screen, GameScreen)
     return app.screen
@@ -105,10 +104,13 @@ async def test_a_command_cancels_the_prefetch_at_once(tmp_path: Path) -> None:
         first = generator.prefetched()[0]
         pressed = time.monotonic()
         await pilot.press(*"sing", "enter")  # free-form: a narrated action
-        await wait_until(pilot, lambda: any(
-            m.narration.request.command == "sing"
-            for m in of_type(messages, StoryLog.NarrationCompleted)
-        ))  # fmt: skip
+        await wait_until(
+            pilot,
+            lambda: any(
+                m.narration.request.command == "sing"
+                for m in of_type(messages, StoryLog.NarrationCompleted)
+            ),
+        )
         assert time.monotonic() - pressed < 2.0
         assert first in generator.cancelled
         assert not of_type(messages, StoryLog.Prefetched)

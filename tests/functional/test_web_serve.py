@@ -15,9 +15,11 @@ from textgamegen.hosting.web import GameWebServer
 def game_command(record: Path) -> str:
     # Stands in for the game: writes down its saves folder, then lives until textual-serve
     # sends it anything (the quit it sends when the tab goes).
-    script = ("import os, sys; "
-              f"open({str(record)!r}, 'a').write(os.environ['TEXTGAMEGEN_SAVES_DIR'] + '\\n'); "
-              "sys.stdin.buffer.read(1)")  # fmt: skip
+    script = (
+        "import os, sys; "
+        f"open({str(record)!r}, 'a').write(os.environ['TEXTGAMEGEN_SAVES_DIR'] + '\\n'); "
+        "sys.stdin.buffer.read(1)"
+    )
     return shlex.join([sys.executable, "-c", script])
 
 

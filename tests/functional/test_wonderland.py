@@ -35,8 +35,15 @@ def test_wonderland_walkthrough_wins() -> None:
 def test_wonderland_walkthrough_through_the_cli(tmp_path: Path) -> None:
     code = main(
         [
-            "play", "--world", "wonderland", "--script", str(WALKTHROUGH),
-            "--model", "template", "--saves-dir", str(tmp_path),
+            "play",
+            "--world",
+            "wonderland",
+            "--script",
+            str(WALKTHROUGH),
+            "--model",
+            "template",
+            "--saves-dir",
+            str(tmp_path),
         ]
-    )  # fmt: skip
+    )
     assert code == 0

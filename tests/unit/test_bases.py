@@ -57,8 +57,9 @@ def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
         find_base("gguf:/nowhere/model.gguf")
 
 
-def test_a_complete_cache_is_used_without_unpacking(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_complete_cache_is_used_without_unpacking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gguf = fake_gguf(tmp_path / "model.gguf")
     sha = hashlib.sha256(gguf.read_bytes()).hexdigest()
     directory = bases.base_dir(sha)
@@ -83,12 +84,11 @@ def test_adapter_on_a_different_base_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GeneratorError, match="is not here"):
         base_directory(adapter)
     (adapter / "base.json").unlink()
-    with pytest.raises(GeneratorError, match="without base.json"):
+    with pytest.raises(GeneratorError, match=r"without base.json"):
         base_directory(adapter)
 
 
-def test_narrator_without_its_base_plays_tiny_and_says_why(monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_narrator_without_its_base_plays_tiny_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     from textgamegen.generation.loader import load_generator
     from textgamegen.generation.registry import find_model
 

@@ -70,10 +70,26 @@ def test_quest_talk_is_about_the_quest_not_the_word_quest(tiny_game: Game) -> No
 
 def test_no_prose_follows_the_win(tiny_world: World) -> None:
     game = Game.new(tiny_world, seed=0)
-    commands = ["talk to sage", "take iron key", "take brass key", "n",
-                "unlock box with iron key", "open box", "take gem", "s", "give gem to sage",
-                "unlock door with brass key", "e", "talk to guard", "take hammer", "w", "n",
-                "use lever", "up", "use hammer on bell"]  # fmt: skip
+    commands = [
+        "talk to sage",
+        "take iron key",
+        "take brass key",
+        "n",
+        "unlock box with iron key",
+        "open box",
+        "take gem",
+        "s",
+        "give gem to sage",
+        "unlock door with brass key",
+        "e",
+        "talk to guard",
+        "take hammer",
+        "w",
+        "n",
+        "use lever",
+        "up",
+        "use hammer on bell",
+    ]
     result = None
     for command in commands:
         result = game.step(command)

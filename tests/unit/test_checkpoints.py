@@ -12,8 +12,8 @@ from training.checkpoints import checkpoint_problem, newest_complete, resume_che
 
 
 def complete_checkpoint(folder: Path, step: int) -> Path:
-    from safetensors.numpy import save_file
     import numpy as np
+    from safetensors.numpy import save_file
 
     path = folder / f"checkpoint-{step}"
     path.mkdir(parents=True)
@@ -72,10 +72,27 @@ def test_finetune_resume_skips_a_checkpoint_killed_mid_write(
 
     fixture = Path(__file__).parents[1] / "fixtures" / "corpus" / "fixture.toml"
     build_corpus(load_config(fixture), tmp_path / "corpus")
-    common = ["finetune", "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "out"),
-              "--base", "scratch:tiny", "--vocab-size", "600", "--block-size", "64",
-              "--batch-size", "8", "--effective-batch", "8", "--eval-steps", "2",
-              "--device", "cpu"]
+    common = [
+        "finetune",
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--out",
+        str(tmp_path / "out"),
+        "--base",
+        "scratch:tiny",
+        "--vocab-size",
+        "600",
+        "--block-size",
+        "64",
+        "--batch-size",
+        "8",
+        "--effective-batch",
+        "8",
+        "--eval-steps",
+        "2",
+        "--device",
+        "cpu",
+    ]
     assert main([*common, "--max-steps", "2"]) == 0
     checkpoints = tmp_path / "out" / "checkpoints"
     # A run killed while writing checkpoint-3: half the weights, no trainer state.

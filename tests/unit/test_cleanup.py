@@ -18,7 +18,10 @@ CLEANUP_TABLE = [
     ("She whispers, 'Run!' and the", "She whispers, 'Run!'"),
     ('"Is it you?" asked the miller. "I', '"Is it you?" asked the miller.'),
     ("The miller says, \u201cWelcome.\u201d The", "The miller says, \u201cWelcome.\u201d"),
-    ('The miller says, "Welcome, traveller. Sit down and', 'The miller says, "Welcome, traveller."'),
+    (
+        'The miller says, "Welcome, traveller. Sit down and',
+        'The miller says, "Welcome, traveller."',
+    ),
     ("Wait... what was that? A sound", "Wait... what was that?"),
     ("You meet Mr. Grey by the well. He", "You meet Mr. Grey by the well."),
     ("\x1b[31mThe lamp glows red.\x1b[0m", "The lamp glows red."),

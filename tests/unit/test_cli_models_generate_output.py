@@ -12,7 +12,8 @@ from textgamegen.commands import models as models_command
 from textgamegen.commands.models import base_name, base_sha256
 
 HASH = "3ce0da94253cfc090fff5126d85d1f68e86f6bc130a0b8b34d016176a88ccc37"
-GGUF_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # the narrator and alice base
+# The narrator and alice base.
+GGUF_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
 @pytest.mark.parametrize(

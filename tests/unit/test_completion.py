@@ -20,11 +20,17 @@ def test_parameters_are_checked_with_their_names() -> None:
     params = parse_params({"prompt": "x", "n": 3, "stop": "<|", "temperature": 0, "seed": 4})
     assert (params.n, params.stop, params.seed) == (3, ("<|",), 4)
     assert not params.sampling().do_sample  # temperature 0 is greedy
-    for body, name in [({"n": 17}, "n"), ({"stop": ["a"] * 5}, "stop"),
-                       ({"max_tokens": 0}, "max_tokens"), ({"logprobs": 9}, "logprobs"),
-                       ({"min_tokens": 50, "max_tokens": 5}, "min_tokens"),
-                       ({"best_of": 3}, "best_of"), ({"presence_penalty": 1}, "presence_penalty"),
-                       ({"seed": 1.5}, "seed"), ({"top_k": -2}, "top_k")]:  # fmt: skip
+    for body, name in [
+        ({"n": 17}, "n"),
+        ({"stop": ["a"] * 5}, "stop"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"logprobs": 9}, "logprobs"),
+        ({"min_tokens": 50, "max_tokens": 5}, "min_tokens"),
+        ({"best_of": 3}, "best_of"),
+        ({"presence_penalty": 1}, "presence_penalty"),
+        ({"seed": 1.5}, "seed"),
+        ({"top_k": -2}, "top_k"),
+    ]:
         with pytest.raises(CompletionError) as error:
             parse_params({"prompt": "x", **body})
         assert error.value.param == name and error.value.status == 400

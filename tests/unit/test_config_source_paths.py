@@ -45,8 +45,13 @@ def test_a_config_source_is_read_beside_the_config_and_recorded_as_written(
     assert found == [(tmp_path / "worlds" / WORLD.name).resolve()]
     result = build_corpus(config, tmp_path / "run" / "corpus")
     assert sum(result.stats["splits"].values()) > 10
-    lineage = build_lineage(config, "0" * 64, tmp_path / "run" / "finetune",
-                            "textgamegen train pipeline configs/beside.toml", "")
+    lineage = build_lineage(
+        config,
+        "0" * 64,
+        tmp_path / "run" / "finetune",
+        "textgamegen train pipeline configs/beside.toml",
+        "",
+    )
     card = render_card(config.name, {}, lineage, source_entries(config), result.stats)
     recorded = json.dumps(lineage) + card
     assert "`config:../worlds/lanternfall.toml`" in card

@@ -61,7 +61,8 @@ def test_a_tsv_given_as_a_novel_is_refused_naming_the_file(
 ) -> None:
     config = fixture_copy(tmp_path)
     text = config.read_text(encoding="utf-8").replace(
-        'path = "lantern_keeper.txt"', 'path = "dialogue_export.tsv"')
+        'path = "lantern_keeper.txt"', 'path = "dialogue_export.tsv"'
+    )
     config.write_text(text, encoding="utf-8")
     with pytest.raises(CorpusError, match=r"dialogue_export.tsv: line 1: looks like a tab-sep"):
         build_corpus(load_config(config), tmp_path / "out")
@@ -103,7 +104,7 @@ def test_a_write_failure_midway_leaves_the_old_corpus_whole(
 
     real_open = builtins.open
 
-    def failing_open(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+    def failing_open(file, mode="r", *args, **kwargs):
         if "w" in mode and str(file).endswith("dev.txt"):
             raise OSError(28, "No space left on device", str(file))
         return real_open(file, mode, *args, **kwargs)

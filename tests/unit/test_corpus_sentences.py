@@ -23,10 +23,14 @@ def test_fallback_warns_and_still_keeps_mr_and_dr(fresh_splitter, monkeypatch) -
     monkeypatch.setattr(nltk.data, "find", missing)
     with pytest.warns(sentences.PunktFallbackWarning, match="NLTK_DATA"):
         split = sentences.split_sentences(
-            "Mr. Pell met Dr. Amsel at the door. They went in together. \"Who is there?\" "
-            "asked the keeper.")
-    assert split == ["Mr. Pell met Dr. Amsel at the door.", "They went in together.",
-                     "\"Who is there?\" asked the keeper."]
+            'Mr. Pell met Dr. Amsel at the door. They went in together. "Who is there?" '
+            "asked the keeper."
+        )
+    assert split == [
+        "Mr. Pell met Dr. Amsel at the door.",
+        "They went in together.",
+        '"Who is there?" asked the keeper.',
+    ]
 
 
 def test_nltk_punkt_tab_is_used_when_found(fresh_splitter, monkeypatch) -> None:

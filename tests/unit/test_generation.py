@@ -23,17 +23,25 @@ from textgamegen.generation.random_model import build_random_model
 from textgamegen.generation.template import TemplateGenerator
 
 PUSH = ContentRequest(
-    ContentKind.ACTION, command="push open the door", room="Hall",
-    entities=("oak door",), seed=11, fallback="", attempt=True,
-)  # fmt: skip
+    ContentKind.ACTION,
+    command="push open the door",
+    room="Hall",
+    entities=("oak door",),
+    seed=11,
+    fallback="",
+    attempt=True,
+)
 OPENING = "You try to push open the door, but the"
 
 
 @pytest.fixture(scope="session", params=["gpt2", "llama"])
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is first imported
-    return build_random_model(tmp_path_factory.mktemp("models") / f"tiny-{request.param}",
-                              n_positions=128, arch=request.param)  # fmt: skip
+    return build_random_model(
+        tmp_path_factory.mktemp("models") / f"tiny-{request.param}",
+        n_positions=128,
+        arch=request.param,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +51,9 @@ def generator(tiny_dir: Path) -> Generator:
 
 
 def fresh(tiny_dir: Path, **sampling: object) -> Generator:
-    return load_generator(str(tiny_dir), device="cpu", sampling=SamplingSettings(**sampling),
-                          warm_up=False, threads=1)  # type: ignore[arg-type]  # fmt: skip
+    return load_generator(
+        str(tiny_dir), device="cpu", sampling=SamplingSettings(**sampling), warm_up=False, threads=1
+    )  # type: ignore[arg-type]
 
 
 def test_streams_the_first_candidate_token_by_token(generator: Generator) -> None:
@@ -127,8 +136,9 @@ def test_cancel_before_start_shows_only_what_streamed(generator: Generator) -> N
     cancel.set()
     narration = generator.generate(PUSH, cancel=cancel)
     assert narration.cancelled and narration.text == OPENING
-    quest = generator.generate(ContentRequest(ContentKind.QUEST, fallback="Find the key."),
-                               cancel=cancel)  # fmt: skip
+    quest = generator.generate(
+        ContentRequest(ContentKind.QUEST, fallback="Find the key."), cancel=cancel
+    )
     assert quest.text == "Find the key." and quest.fallback  # nothing streamed: the fallback
 
 
@@ -145,8 +155,7 @@ def test_ten_thousand_token_story_generates_within_n_positions(generator: Genera
 def test_all_kinds_generate(tiny_dir: Path) -> None:
     quick = fresh(tiny_dir, num_candidates=2, max_new_tokens=12)
     for kind in ContentKind:
-        request = ContentRequest(kind, subject="lantern", speaker="miller", topic="the key",
-                                 seed=3)  # fmt: skip
+        request = ContentRequest(kind, subject="lantern", speaker="miller", topic="the key", seed=3)
         narration = quick.generate(request)
         assert narration.text and len(narration.candidates) == 2
 
@@ -180,9 +189,7 @@ def test_empty_output_falls_back_to_template(
     assert narration.fallback and len(narration.candidates) == 5
 
 
-def test_cuda_out_of_memory_retries_on_cpu(
-    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cuda_out_of_memory_retries_on_cpu(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
     gen = fresh(tiny_dir)
@@ -285,7 +292,9 @@ def test_template_by_name() -> None:
     assert load_generator("template").backend == "template"
 
 
-def test_registry_name_loads(tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_name_loads(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
     models = tmp_path / "models"
@@ -305,8 +314,9 @@ def test_light_modules_do_not_import_torch_or_transformers() -> None:
         "import textgamegen.commands.models\n"
         "print(json.dumps([m for m in ('torch', 'transformers') if m in sys.modules]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out) == []
 
 
@@ -322,5 +332,5 @@ def test_an_opening_ending_in_a_word_is_never_continued_inside_that_word(
     assert tokens and not [t for t in tokens if t.startswith(("\u0120", "\u2581"))]
     for seed in range(6):
         narration = generator.generate(replace(PUSH, seed=seed), on_text=lambda _piece: None)
-        after = narration.text[len(OPENING):len(OPENING) + 1]
+        after = narration.text[len(OPENING) : len(OPENING) + 1]
         assert after == "" or not after.isalnum(), narration.text

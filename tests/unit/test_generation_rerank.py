@@ -13,9 +13,11 @@ from textgamegen.generation.base import Candidate
 
 WEIGHTS = {"complete": 1.0, "mentions": 1.0, "novelty": 1.0, "length": 0.5, "logprob": 1.0}
 REQUEST = ContentRequest(
-    ContentKind.ACTION, command="push the door", entities=("oak door", "brass lantern"),
+    ContentKind.ACTION,
+    command="push the door",
+    entities=("oak door", "brass lantern"),
     story=("The wind howls through the broken tower.",),
-)  # fmt: skip
+)
 
 
 def scored(text: str, logprob: float = -2.0, tokens: int = 10, **sampling: int) -> Candidate:
@@ -26,9 +28,12 @@ def scored(text: str, logprob: float = -2.0, tokens: int = 10, **sampling: int) 
 def test_parts_and_weighted_sum() -> None:
     candidate = scored("You push the door and it swings wide into the dark.")
     assert candidate.scores == {
-        "complete": 1.0, "mentions": 1.0, "novelty": 1.0, "length": 1.0,
+        "complete": 1.0,
+        "mentions": 1.0,
+        "novelty": 1.0,
+        "length": 1.0,
         "logprob": round(math.exp(-2.0), 4),
-    }  # fmt: skip
+    }
     assert candidate.score == pytest.approx(1 + 1 + 1 + 0.5 + math.exp(-2.0), abs=1e-3)
 
 
@@ -76,10 +81,19 @@ def test_no_entities_means_nothing_to_miss() -> None:
 
 def test_the_bare_opening_loses_to_a_continuation() -> None:
     opening = "You push open the door"
-    bare = rerank.score(Candidate(text=opening + ".", mean_logprob=-0.5, tokens=1), REQUEST,
-                        SamplingSettings(), WEIGHTS, opening=opening)  # fmt: skip
+    bare = rerank.score(
+        Candidate(text=opening + ".", mean_logprob=-0.5, tokens=1),
+        REQUEST,
+        SamplingSettings(),
+        WEIGHTS,
+        opening=opening,
+    )
     added = rerank.score(
-        Candidate(text=opening + " and the hinges groan in the dark.", mean_logprob=-2.0,
-                  tokens=9), REQUEST, SamplingSettings(), WEIGHTS, opening=opening)  # fmt: skip
+        Candidate(text=opening + " and the hinges groan in the dark.", mean_logprob=-2.0, tokens=9),
+        REQUEST,
+        SamplingSettings(),
+        WEIGHTS,
+        opening=opening,
+    )
     assert bare.scores["length"] == 0.0
     assert rerank.rank([bare, added])[0] is added

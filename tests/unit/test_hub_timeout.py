@@ -36,7 +36,7 @@ def refused_hub() -> str:
 @pytest.fixture
 def answering_hub() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+        def do_HEAD(self) -> None:
             self.send_response(404)
             self.end_headers()
 

@@ -78,6 +78,7 @@ def test_feedback_and_its_commands_import_no_ui_and_no_model_libraries() -> None
 
 def test_the_vllm_export_command_imports_no_model_libraries_until_it_runs() -> None:
     """`textgamegen --help` lists export-vllm; building that help must not load torch."""
-    loaded = loaded_after_importing(["textgamegen.commands.export_vllm",
-                                     "textgamegen.hosting.vllm_export"])  # fmt: skip
+    loaded = loaded_after_importing(
+        ["textgamegen.commands.export_vllm", "textgamegen.hosting.vllm_export"]
+    )
     assert not loaded & {"textual", "torch", "transformers"}

@@ -44,17 +44,29 @@ def test_gpt2_estimate_is_the_real_parameter_count(tiny_dir: Path) -> None:
 def test_llama_estimate_is_the_real_parameter_count(tied: bool) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=300, hidden_size=48, intermediate_size=96,
-                         num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=2,
-                         tie_word_embeddings=tied)
+    config = LlamaConfig(
+        vocab_size=300,
+        hidden_size=48,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        tie_word_embeddings=tied,
+    )
     model = LlamaForCausalLM(config)
     assert parameter_count(config.to_dict()) == sum(p.numel() for p in model.parameters())
 
 
 def test_smollm2_135m_shape_is_about_135_million() -> None:
-    config = {"num_hidden_layers": 30, "hidden_size": 576, "intermediate_size": 1536,
-              "vocab_size": 49152, "num_attention_heads": 9, "num_key_value_heads": 3,
-              "tie_word_embeddings": True}
+    config = {
+        "num_hidden_layers": 30,
+        "hidden_size": 576,
+        "intermediate_size": 1536,
+        "vocab_size": 49152,
+        "num_attention_heads": 9,
+        "num_key_value_heads": 3,
+        "tie_word_embeddings": True,
+    }
     assert 134_000_000 < parameter_count(config) < 135_000_000  # type: ignore[operator]
 
 
@@ -80,9 +92,7 @@ def test_an_absurd_config_is_refused_at_once_with_the_figure(
     assert time.monotonic() - started < 2.0
 
 
-def test_mismatched_weights_are_summarised_not_pointed_at(
-    tiny_dir: Path, tmp_path: Path
-) -> None:
+def test_mismatched_weights_are_summarised_not_pointed_at(tiny_dir: Path, tmp_path: Path) -> None:
     wide = copy_with_config(tiny_dir, tmp_path / "wide", n_embd=128)
     with pytest.raises(GeneratorError) as raised:
         load_generator(str(wide), device="cpu", warm_up=False)

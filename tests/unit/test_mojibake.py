@@ -15,17 +15,20 @@ APOSTROPHE = "\u00e2\u20ac\u2122"  # "’" (E2 80 99) read as Windows-1252
 OPEN, CLOSE = "\u00e2\u20ac\u0153", "\u00e2\u20ac\u009d"  # “ and ” (9D is no cp1252 char)
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    (f"It{APOSTROPHE}s cold by the quay.", "It’s cold by the quay."),
-    (f"{OPEN}Mind the step,{CLOSE} says Ferrin.", "“Mind the step,” says Ferrin."),
-    ("The caf\u00c3\u00a9 smells of tar.", "The café smells of tar."),
-    ("It costs\u00c2\u00a0ten crowns.", "It costs ten crowns."),
-    ("The wind \u00e2\u20ac howls.", "The wind howls."),  # a run cut short: dropped
-    ("You don\u00e2t see a way \u00e2 across.", "You don’t see a way across."),
-    ("A p\u00e2t\u00e9 sits on the shelf.", "A pâté sits on the shelf."),  # real text kept
-    ("_The lamp_ flickers once.", "The lamp flickers once."),
-    ("She said it was _very_ old.", "She said it was very old."),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (f"It{APOSTROPHE}s cold by the quay.", "It’s cold by the quay."),
+        (f"{OPEN}Mind the step,{CLOSE} says Ferrin.", "“Mind the step,” says Ferrin."),
+        ("The caf\u00c3\u00a9 smells of tar.", "The café smells of tar."),
+        ("It costs\u00c2\u00a0ten crowns.", "It costs ten crowns."),
+        ("The wind \u00e2\u20ac howls.", "The wind howls."),  # a run cut short: dropped
+        ("You don\u00e2t see a way \u00e2 across.", "You don’t see a way across."),
+        ("A p\u00e2t\u00e9 sits on the shelf.", "A pâté sits on the shelf."),  # real text kept
+        ("_The lamp_ flickers once.", "The lamp flickers once."),
+        ("She said it was _very_ old.", "She said it was very old."),
+    ],
+)
 def test_cleanup_repairs_mojibake_and_drops_italics_marks(raw: str, shown: str) -> None:
     assert clean_text(raw) == shown
     assert "\u00e2" not in clean_text(raw).replace("pâté", "") and "_" not in clean_text(raw)
@@ -38,8 +41,9 @@ def test_legitimate_accents_are_left_alone() -> None:
 
 def _stream(pieces: list[str]) -> tuple[list[str], str]:
     sent: list[str] = []
-    streamer = Streamer("", lambda ids: "".join(pieces[i] for i in ids), sent.append,
-                        time.perf_counter())
+    streamer = Streamer(
+        "", lambda ids: "".join(pieces[i] for i in ids), sent.append, time.perf_counter()
+    )
     for index in range(len(pieces)):
         streamer.push(index)
     return sent, streamer.shown
@@ -62,8 +66,10 @@ def test_a_stray_lead_byte_in_a_stream_is_dropped_not_shown() -> None:
 
 def test_the_corpus_drops_italics_marks_and_repairs_mojibake() -> None:
     from training.config import CorpusConfig
-    from training.formats.cleanup import tidy
+    from training.formats.extraction import tidy
 
     corpus = CorpusConfig()
-    assert tidy(f"_Harbour Quay_ is quiet; it{APOSTROPHE}s late.", corpus) == \
-        "Harbour Quay is quiet; it's late."
+    assert (
+        tidy(f"_Harbour Quay_ is quiet; it{APOSTROPHE}s late.", corpus)
+        == "Harbour Quay is quiet; it's late."
+    )

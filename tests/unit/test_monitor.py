@@ -14,11 +14,17 @@ from textgamegen.feedback import monitor, store
 
 def _row(index: int, day: int, **values) -> store.NarrationRecord:
     record = store.NarrationRecord(
-        id=f"n{index}", created_at=f"2026-11-{day:02d}T10:00:{index % 60:02d}.000Z",
-        model=values.pop("model", "narrator"), kind="action", text=f"Line {index}.",
-        prompt="<|action|> Line", first_token_ms=10.0 + index, total_ms=100.0 + 10 * index,
-        tokens=20, model_sha256="abc",
-    )  # fmt: skip
+        id=f"n{index}",
+        created_at=f"2026-11-{day:02d}T10:00:{index % 60:02d}.000Z",
+        model=values.pop("model", "narrator"),
+        kind="action",
+        text=f"Line {index}.",
+        prompt="<|action|> Line",
+        first_token_ms=10.0 + index,
+        total_ms=100.0 + 10 * index,
+        tokens=20,
+        model_sha256="abc",
+    )
     for key, value in values.items():
         setattr(record, key, value)
     return record
@@ -31,10 +37,17 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(tmp_path / "models"))
     db = store.connect(path)
     with db:
-        store.insert_narrations(db, [
-            _row(0, 1), _row(1, 1, fallback=True), _row(2, 1, cancelled=True),
-            _row(3, 3), _row(4, 3), _row(5, 3, model="other"),
-        ])  # fmt: skip
+        store.insert_narrations(
+            db,
+            [
+                _row(0, 1),
+                _row(1, 1, fallback=True),
+                _row(2, 1, cancelled=True),
+                _row(3, 3),
+                _row(4, 3),
+                _row(5, 3, model="other"),
+            ],
+        )
         store.set_rating(db, "n0", "good", "t")
         store.set_rating(db, "n3", "bad", "t")
         store.mark_signal(db, "n4", "retried")
@@ -42,8 +55,9 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db.close()
     model = tmp_path / "models" / "narrator"
     model.mkdir(parents=True)
-    (model / "metrics.json").write_text(json.dumps({"latency_ms_median": 150.0,
-                                                    "first_token_ms_median": 50.0}))
+    (model / "metrics.json").write_text(
+        json.dumps({"latency_ms_median": 150.0, "first_token_ms_median": 50.0})
+    )
     (model / "lineage.json").write_text(json.dumps({"config": {"gate": {"max_latency_ms": 120}}}))
     return path
 
@@ -58,7 +72,11 @@ def test_measures_trends_and_drift(database: Path) -> None:
     assert o["total_ms_median"] == 120.0 and o["total_ms_p95"] == 140.0
     assert o["first_token_ms_median"] == 12.0
     assert (o["fallback_rate"], o["esc_rate"], o["retry_rate"], o["undo_rate"]) == (
-        0.2, 0.2, 0.2, 0.2)  # fmt: skip
+        0.2,
+        0.2,
+        0.2,
+        0.2,
+    )
     assert (o["rated_good"], o["rated_bad"], o["good_bad_ratio"]) == (1, 1, 1.0)
     assert o["bad_rate"] == 0.4  # n3 rated bad, n4 retried
     # The records span two days: one bucket per day.
@@ -104,10 +122,17 @@ def test_feedback_export_stats_and_clear(database: Path, tmp_path: Path, capsys)
     out = tmp_path / "export" / "feedback.jsonl"
     assert main(["feedback", "export", "--out", str(out), "--model", "narrator"]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [line["label"] for line in lines] == ["good", "fallback", "cancelled", "bad",
-                                                 "retried"]  # fmt: skip
-    assert set(lines[0]) == {"id", "time", "model", "model_sha256", "kind", "prompt", "text",
-                             "label"}  # fmt: skip
+    assert [line["label"] for line in lines] == ["good", "fallback", "cancelled", "bad", "retried"]
+    assert set(lines[0]) == {
+        "id",
+        "time",
+        "model",
+        "model_sha256",
+        "kind",
+        "prompt",
+        "text",
+        "label",
+    }
     assert main(["feedback", "stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["models"]["narrator"]["narrations"] == 5

@@ -19,8 +19,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_caps_are_set_but_a_players_value_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LRU_CACHE_CAPACITY", "512")
-    assert cap_native_caches() == {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64",
-                                   "LRU_CACHE_CAPACITY": "512"}
+    assert cap_native_caches() == {
+        "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64",
+        "LRU_CACHE_CAPACITY": "512",
+    }
 
 
 def test_the_switch_leaves_torchs_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

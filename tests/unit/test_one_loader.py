@@ -34,17 +34,30 @@ def bare_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(LINES, trainer=trainers.BpeTrainer(
-        vocab_size=300, special_tokens=[END, "<|im_end|>"], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>",
-                                        unk_token=END)
+    bpe.train_from_iterator(
+        LINES,
+        trainer=trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=[END, "<|im_end|>"],
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", unk_token=END)
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
-        tie_word_embeddings=True)).save_pretrained(path)
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=128,
+            tie_word_embeddings=True,
+        )
+    ).save_pretrained(path)
     return path
 
 
@@ -67,8 +80,9 @@ def test_the_fine_tune_reads_a_bare_base_as_the_game_does(bare_base: Path) -> No
     assert model.config.eos_token_id == tokenizer.convert_tokens_to_ids(END)
 
 
-def test_game_training_and_evaluation_share_load_parts(bare_base: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_game_training_and_evaluation_share_load_parts(
+    bare_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from textgamegen.generation.loader import load_generator
     from training.evaluate import load_model
     from training.finetune import load_base
@@ -95,5 +109,5 @@ def test_the_fine_tune_refuses_a_pickle_only_base_with_the_games_reason(tmp_path
     (base / "config.json").write_text("{}", encoding="utf-8")
     (base / "tokenizer.json").write_text("{}", encoding="utf-8")
     (base / "pytorch_model.bin").write_bytes(b"not loaded")
-    with pytest.raises(FinetuneError, match="only pickle weights .*safetensors only"):
+    with pytest.raises(FinetuneError, match=r"only pickle weights .*safetensors only"):
         load_base(str(base), [], 0, tmp_path, _no_wait)

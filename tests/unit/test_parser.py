@@ -127,8 +127,20 @@ def test_every_verb_has_help_and_words() -> None:
 
 
 def test_the_verb_table_says_which_verbs_are_meta_and_their_help() -> None:
-    meta = {"empty", "help", "undo", "retry", "rate", "save", "load", "quit", "quests",
-            "inventory", "hint", "map"}  # fmt: skip
+    meta = {
+        "empty",
+        "help",
+        "undo",
+        "retry",
+        "rate",
+        "save",
+        "load",
+        "quit",
+        "quests",
+        "inventory",
+        "hint",
+        "map",
+    }
     assert Parser().meta_actions == meta
     assert all(verb.help for verb in VERBS), "every verb has its line on the help screen"
 

@@ -289,10 +289,7 @@ def test_word_to_the_chandler_gets_the_wick_and_shows_the_next_step(shipped_worl
 def test_every_quest_has_hints_a_next_step_and_a_purpose(world_name: str) -> None:
     world = load_world(find_world(world_name))
     needed = {
-        key
-        for item in world.items.values()
-        if item.use
-        for key in (*item.use.needs, item.key)
+        key for item in world.items.values() if item.use for key in (*item.use.needs, item.key)
     } | {exit_.key for room in world.rooms.values() for exit_ in room.exits.values()}
     for quest in world.quests.values():
         assert quest.hints and quest.next, quest.key

@@ -50,9 +50,12 @@ def test_shipped_templates_cover_every_kind() -> None:
 
 def test_prompt_is_the_training_layout_story_facts_opening() -> None:
     request = ContentRequest(
-        ContentKind.ACTION, room="Lantern Hall", command="push open the door",
-        entities=("oak door", "brass lantern"), story=("You enter the hall.",),
-    )  # fmt: skip
+        ContentKind.ACTION,
+        room="Lantern Hall",
+        command="push open the door",
+        entities=("oak door", "brass lantern"),
+        story=("You enter the hall.",),
+    )
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
     assert prompt.text == (
         "<|action|> You enter the hall. <|endoftext|>"
@@ -68,11 +71,20 @@ def test_the_prompt_matches_a_training_pair() -> None:
     """What the game sends is exactly what training taught, less the target."""
     from textgamegen.generation.layout import training_line
 
-    request = ContentRequest(ContentKind.ROOM, subject="Cliff Path", room="Cliff Path",
-                             entities=("Cliff Path", "iron ring"), story=("The wind rises.",))
+    request = ContentRequest(
+        ContentKind.ROOM,
+        subject="Cliff Path",
+        room="Cliff Path",
+        entities=("Cliff Path", "iron ring"),
+        story=("The wind rises.",),
+    )
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
-    line = training_line("action", {"describe": "Cliff Path", "place": "Cliff Path",
-                                    "things": "the iron ring"}, ("The wind rises.",), "X")
+    line = training_line(
+        "action",
+        {"describe": "Cliff Path", "place": "Cliff Path", "things": "the iron ring"},
+        ("The wind rises.",),
+        "X",
+    )
     assert line.startswith(prompt.text + " X")
 
 
@@ -80,7 +92,10 @@ def test_the_prompt_matches_a_training_pair() -> None:
     ("request_", "opening"),
     [
         (ContentRequest(ContentKind.ACTION, command="I dance"), ""),
-        (ContentRequest(ContentKind.ACTION, command="dance", attempt=True), "You try to dance, but the"),
+        (
+            ContentRequest(ContentKind.ACTION, command="dance", attempt=True),
+            "You try to dance, but the",
+        ),
         (ContentRequest(ContentKind.ITEM, subject="brass lantern"), ""),
         (ContentRequest(ContentKind.DIALOGUE, speaker="miller"), ""),
         (ContentRequest(ContentKind.QUEST, speaker="miller"), ""),
@@ -91,19 +106,26 @@ def test_openings(request_: ContentRequest, opening: str) -> None:
 
 
 def test_authored_text_is_given_as_known_and_asks_for_colour() -> None:
-    request = ContentRequest(ContentKind.ITEM, subject="lamp", room="Hall",
-                             authored="A dented lamp.", story=("A dented lamp.",))
+    request = ContentRequest(
+        ContentKind.ITEM,
+        subject="lamp",
+        room="Hall",
+        authored="A dented lamp.",
+        story=("A dented lamp.",),
+    )
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
     assert prompt.text == "<|action|> [place: Hall | known: A dented lamp.] <|endoftext|><|action|>"
     assert fallback_text(request, load_templates()) == ""  # nothing to add is fine
 
 
 def test_quest_talk_names_speaker_and_topic() -> None:
-    request = ContentRequest(ContentKind.QUEST, speaker="keeper", persona="a gruff man",
-                             topic="Light the Lamp")
+    request = ContentRequest(
+        ContentKind.QUEST, speaker="keeper", persona="a gruff man", topic="Light the Lamp"
+    )
     prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
-    assert prompt.text == ("<|quest|> [speaker: keeper, a gruff man | about: Light the Lamp] "
-                           "<|endoftext|><|quest|>")
+    assert prompt.text == (
+        "<|quest|> [speaker: keeper, a gruff man | about: Light the Lamp] <|endoftext|><|quest|>"
+    )
 
 
 def test_typed_tags_and_escapes_cannot_reach_the_prompt() -> None:
@@ -135,8 +157,7 @@ def test_ten_thousand_token_story_fits_the_budget() -> None:
 def test_one_huge_line_and_a_huge_command_are_cut_from_the_left() -> None:
     codec = WordCodec()
     huge = " ".join(f"w{i}" for i in range(6000))  # ~12,000 tokens in one line
-    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,),
-                             attempt=True)
+    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,), attempt=True)
     prompt = build_prompt(request, load_templates(), codec, 100)
     assert len(prompt.ids) == 100
     assert prompt.truncated and prompt.story_lines == 0
@@ -178,7 +199,10 @@ def test_settings_prompts_path_wins(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[kinds.action]\nopening = "{nope}"\n', r"\[kinds.action\] opening: unknown field \{nope\}"),
+        (
+            '[kinds.action]\nopening = "{nope}"\n',
+            r"\[kinds.action\] opening: unknown field \{nope\}",
+        ),
         ('[kinds.item]\ntag = "poem"\n', r"\[kinds.item\] tag: must be one of"),
         ("[kinds.quest]\nfacts = 3\n", r"\[kinds.quest\] facts: must be a list"),
         ('[kinds.quest]\nfacts = ["mood"]\n', r"\[kinds.quest\] facts: unknown fact"),
@@ -200,7 +224,9 @@ def test_bad_prompts_files_name_file_and_key(tmp_path: Path, text: str, message:
 
 def test_fallback_text_is_never_empty() -> None:
     templates = load_templates()
-    assert fallback_text(ContentRequest(ContentKind.ITEM, fallback="A lamp."), templates) == "A lamp."
+    assert (
+        fallback_text(ContentRequest(ContentKind.ITEM, fallback="A lamp."), templates) == "A lamp."
+    )
     item = ContentRequest(ContentKind.ITEM, subject="lamp")
     assert fallback_text(item, templates) == "You see nothing special about the lamp."
     for kind in ContentKind:

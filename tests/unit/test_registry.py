@@ -11,10 +11,18 @@ import pytest
 from textgamegen.commands import models as models_command
 from textgamegen.generation import registry
 
-METRICS = {"perplexity": 41.2, "latency_ms_median": 180.0, "latency_device": "cpu",
-           "evaluated_at": "2026-11-28T10:00:00Z"}  # fmt: skip
-LINEAGE = {"name": "textgamegen", "base": "scratch:small",
-           "corpus": "training/configs/textgamegen.toml", "created_at": "2026-11-27T09:00:00Z"}  # fmt: skip
+METRICS = {
+    "perplexity": 41.2,
+    "latency_ms_median": 180.0,
+    "latency_device": "cpu",
+    "evaluated_at": "2026-11-28T10:00:00Z",
+}
+LINEAGE = {
+    "name": "textgamegen",
+    "base": "scratch:small",
+    "corpus": "training/configs/textgamegen.toml",
+    "created_at": "2026-11-27T09:00:00Z",
+}
 
 
 def make_model_dir(path: Path, metrics: object = None, lineage: object = None) -> Path:
@@ -46,12 +54,17 @@ def test_lists_shipped_then_user_with_metadata(folders: tuple[Path, Path]) -> No
     (user / ".hidden").mkdir()
     infos = registry.list_models()
     assert [(info.name, info.source) for info in infos] == [
-        ("alice", "shipped"), ("textgamegen", "shipped"), ("mine", "user"),
-    ]  # fmt: skip
+        ("alice", "shipped"),
+        ("textgamegen", "shipped"),
+        ("mine", "user"),
+    ]
     main = infos[1]
     assert (main.base, main.corpus, main.perplexity, main.latency_ms) == (
-        "scratch:small", "training/configs/textgamegen.toml", 41.2, 180.0,
-    )  # fmt: skip
+        "scratch:small",
+        "training/configs/textgamegen.toml",
+        41.2,
+        180.0,
+    )
     assert main.date == "2026-11-27T09:00:00Z"
     assert infos[0].metrics == {} and infos[0].perplexity is None and infos[0].problem == ""
     assert infos[2].perplexity == 12.0
@@ -74,8 +87,12 @@ def test_user_model_shadows_shipped_one(folders: tuple[Path, Path]) -> None:
         ({"model.safetensors": "x"}, "no config.json"),
         ({"config.json": "{}", "model.safetensors": "x"}, "no tokenizer"),
         (
-            {"config.json": "{}", "tokenizer.json": "{}", "model.safetensors": "x",
-             "metrics.json": "{broken"},
+            {
+                "config.json": "{}",
+                "tokenizer.json": "{}",
+                "model.safetensors": "x",
+                "metrics.json": "{broken",
+            },
             "metrics.json",
         ),
     ],
@@ -97,7 +114,9 @@ def test_missing_folders_list_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     assert registry.list_models() == []
 
 
-def test_models_command_json(folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_command_json(
+    folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     shipped, _ = folders
     make_model_dir(shipped / "textgamegen", METRICS, LINEAGE)
     assert models_command.run(argparse.Namespace(json=True)) == 0
@@ -108,7 +127,9 @@ def test_models_command_json(folders: tuple[Path, Path], capsys: pytest.CaptureF
     assert first["base"] == "scratch:small" and first["source"] == "shipped"
 
 
-def test_models_command_table(folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_command_table(
+    folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     shipped, user = folders
     make_model_dir(shipped / "textgamegen", METRICS, LINEAGE)
     (user / "broken").mkdir()
@@ -116,9 +137,22 @@ def test_models_command_table(folders: tuple[Path, Path], capsys: pytest.Capture
     out = capsys.readouterr().out
     header, row = out.splitlines()[:2]
     assert header.split() == [
-        "NAME", "SOURCE", "BASE", "BASE-SHA256", "CORPUS", "PERPLEXITY", "LATENCY", "DATE"
-    ]  # fmt: skip
-    assert row.split()[:6] == ["textgamegen", "shipped", "scratch:small", "-",
-                               "training/configs/textgamegen.toml", "41.2"]  # fmt: skip
+        "NAME",
+        "SOURCE",
+        "BASE",
+        "BASE-SHA256",
+        "CORPUS",
+        "PERPLEXITY",
+        "LATENCY",
+        "DATE",
+    ]
+    assert row.split()[:6] == [
+        "textgamegen",
+        "shipped",
+        "scratch:small",
+        "-",
+        "training/configs/textgamegen.toml",
+        "41.2",
+    ]
     assert "180.0 ms cpu" in row and "2026-11-27" in row
     assert "warning: broken" in out and "no config.json" in out

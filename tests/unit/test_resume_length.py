@@ -17,14 +17,26 @@ import pytest
 from training.config import FinetuneConfig
 from training.finetune import FinetuneError, finetune, length_problem
 
-LINES = [f"<|action|> The lantern number {i} glows over the quay and the fishing boats. "
-         "<|endoftext|>" for i in range(12)]
+LINES = [
+    f"<|action|> The lantern number {i} glows over the quay and the fishing boats. <|endoftext|>"
+    for i in range(12)
+]
 
 
 def _config(**changes) -> FinetuneConfig:
-    settings = {"base": "scratch:tiny", "vocab_size": 300, "block_size": 24, "batch_size": 4,
-                "effective_batch": 4, "learning_rate": 1e-3, "logging_steps": 1,
-                "precision": "fp32", "epochs": 1, "eval_steps": 1, "save_total_limit": 3}
+    settings = {
+        "base": "scratch:tiny",
+        "vocab_size": 300,
+        "block_size": 24,
+        "batch_size": 4,
+        "effective_batch": 4,
+        "learning_rate": 1e-3,
+        "logging_steps": 1,
+        "precision": "fp32",
+        "epochs": 1,
+        "eval_steps": 1,
+        "save_total_limit": 3,
+    }
     return FinetuneConfig(**{**settings, **changes})
 
 
@@ -47,8 +59,7 @@ def test_more_epochs_on_a_finished_run_are_refused_naming_the_checkpoint(finishe
     assert steps >= 2 and checkpoint.is_dir()
     before = sorted(p.name for p in (finished["out"] / "checkpoints").iterdir())
     with pytest.raises(FinetuneError) as refused:
-        finetune(finished["corpus"], finished["out"], _config(epochs=2), resume=True,
-                 device="cpu")
+        finetune(finished["corpus"], finished["out"], _config(epochs=2), resume=True, device="cpu")
     message = str(refused.value)
     assert str(checkpoint) in message and f"planned for {steps} steps" in message
     assert f"asks for {2 * steps}" in message and "start a fresh run directory" in message
@@ -71,7 +82,8 @@ def test_an_interrupted_run_of_the_same_length_still_continues(finished) -> None
 
 def test_length_problem_reads_the_checkpoints_plan(tmp_path: Path) -> None:
     (tmp_path / "trainer_state.json").write_text(
-        json.dumps({"global_step": 40, "max_steps": 40}), encoding="utf-8")
+        json.dumps({"global_step": 40, "max_steps": 40}), encoding="utf-8"
+    )
     assert length_problem(tmp_path, 40) == ""
     assert "planned for 40 steps (it stopped at step 40)" in length_problem(tmp_path, 80)
     (tmp_path / "trainer_state.json").write_text("{}", encoding="utf-8")

@@ -78,7 +78,7 @@ def test_a_save_killed_mid_write_leaves_the_old_save(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "replace", crash)
-    with pytest.raises(SaveError, match="keep.json: cannot write"):
+    with pytest.raises(SaveError, match=r"keep.json: cannot write"):
         save_game(game, "keep", tmp_path)
     assert path.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["keep.json"], "no temp file left behind"
@@ -112,21 +112,36 @@ def good_save(world: World, tmp_path: Path) -> dict:
 
 
 BAD_SAVES = [
-    ("broken", lambda d: '{"format": "textgamegen-save", "version": 1, "game": {', "not valid JSON"),
+    (
+        "broken",
+        lambda d: '{"format": "textgamegen-save", "version": 1, "game": {',
+        "not valid JSON",
+    ),
     ("notasave", lambda d: {"hello": "world"}, "not a TextGameGen save"),
     ("noversion", lambda d: {**d, "version": None}, "no version number"),
     ("newer", lambda d: {**d, "version": SAVE_VERSION + 1}, "newer than this game understands"),
     ("older", lambda d: {**d, "version": 0}, "too old to load"),
     ("otherworld", lambda d: {**d, "world": "atlantis"}, "is for world 'atlantis', not 'tiny'"),
     ("nowhere", lambda d: {**d, "world": "atlantis", "world_file": ""}, "world cannot be loaded"),
-    ("badroom", lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"], "room": "moon"}}},
-     "room 'moon' is not in world"),
-    ("baditem", lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"],
-                                                                "locations": {"ufo": "hall"}}}},
-     "item 'ufo' is not in world"),
-    ("badturn", lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"], "turn": -3}}},
-     "turn must be"),
-]  # fmt: skip
+    (
+        "badroom",
+        lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"], "room": "moon"}}},
+        "room 'moon' is not in world",
+    ),
+    (
+        "baditem",
+        lambda d: {
+            **d,
+            "game": {**d["game"], "state": {**d["game"]["state"], "locations": {"ufo": "hall"}}},
+        },
+        "item 'ufo' is not in world",
+    ),
+    (
+        "badturn",
+        lambda d: {**d, "game": {**d["game"], "state": {**d["game"]["state"], "turn": -3}}},
+        "turn must be",
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "mutate", "expected"), BAD_SAVES, ids=[b[0] for b in BAD_SAVES])
@@ -166,9 +181,15 @@ def test_missing_save(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("My Game!", "my-game"), ("../../etc/passwd", "etc-passwd"), ("a/b\\c", "a-b-c"),
-     ("autosave", "autosave"), ("Ünïcode", "n-code"), ("x" * 100, "x" * 40)],
-)  # fmt: skip
+    [
+        ("My Game!", "my-game"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("a/b\\c", "a-b-c"),
+        ("autosave", "autosave"),
+        ("Ünïcode", "n-code"),
+        ("x" * 100, "x" * 40),
+    ],
+)
 def test_save_names_are_sanitised(raw: str, expected: str) -> None:
     assert save_name(raw) == expected
 
@@ -318,6 +339,7 @@ def test_saves_written_before_the_enums_load_and_save_byte_for_byte(
     old_state, new_state = old["game"]["state"], again["game"]["state"]
     assert new_state["quests"] == old_state["quests"]
     if "map" in old_state:  # the current version: the same file, but for the time
+
         def text(path: Path) -> str:
             return re.sub(r'"saved_at": "[^"]*"', "", path.read_text(encoding="utf-8"))
 

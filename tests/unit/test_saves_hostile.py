@@ -59,8 +59,18 @@ def hostile_files(base: dict) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "name",
-    ["deep-game", "deep-top", "long-number", "room-list", "room-dict", "won-text",
-     "turn-text", "flags-dict", "nan", "game-list"],
+    [
+        "deep-game",
+        "deep-top",
+        "long-number",
+        "room-list",
+        "room-dict",
+        "won-text",
+        "turn-text",
+        "flags-dict",
+        "nan",
+        "game-list",
+    ],
 )
 def test_a_hostile_save_gets_a_clear_error_naming_the_file(
     tiny_world: World, tmp_path: Path, name: str
@@ -99,24 +109,34 @@ def test_a_deep_save_in_a_script_is_exit_2_not_a_traceback(
     script = tmp_path / "s.txt"
     script.write_text("look\n", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "textgamegen", "play", "--script", str(script), "--load",
-         str(tmp_path / "deep.json"), "--model", "template"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "textgamegen",
+            "play",
+            "--script",
+            str(script),
+            "--load",
+            str(tmp_path / "deep.json"),
+            "--model",
+            "template",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "deep.json" in done.stderr
 
 
-def test_the_game_load_command_stays_in_the_saves_folder(
-    tiny_world: World, tmp_path: Path
-) -> None:
+def test_the_game_load_command_stays_in_the_saves_folder(tiny_world: World, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     good_save(tiny_world, outside, "outside")
     saves = tmp_path / "saves"
     good_save(tiny_world, saves, "inside")
     game = Game.new(tiny_world, seed=2, saves_dir=saves)
-    for typed in (str(outside / "outside.json"), "../elsewhere/outside.json",
-                  "~/outside.json"):
+    for typed in (str(outside / "outside.json"), "../elsewhere/outside.json", "~/outside.json"):
         result = game.step(f"load {typed}")
         assert any("only saves in the saves folder" in e.text for e in result.events), typed
         assert game.turn == 0
@@ -128,8 +148,12 @@ def test_the_game_load_command_stays_in_the_saves_folder(
 
 def test_stale_temp_files_are_cleaned_at_start(tiny_world: World, tmp_path: Path) -> None:
     good_save(tiny_world, tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(dead.stdout)
     from_dead = tmp_path / f".autosave.json.{dead_pid}-abc123.tmp"
     from_me = tmp_path / f".autosave.json.{os.getpid()}-def456.tmp"
@@ -145,9 +169,7 @@ def test_stale_temp_files_are_cleaned_at_start(tiny_world: World, tmp_path: Path
     assert (tmp_path / "autosave.json").exists()
 
 
-def test_temp_files_carry_the_writers_pid(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_temp_files_carry_the_writers_pid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
     real_replace = os.replace
 

@@ -30,8 +30,9 @@ def test_a_random_model_has_the_shape_scratch_trains(shape: str, tmp_path: Path)
     from training.finetune import load_base
 
     random = build_random_model(tmp_path / "random", shape=shape, lines=LINES)
-    trained, _ = load_base(f"scratch:{shape}", LINES, 300, tmp_path / "run",
-                           lambda _why: contextlib.nullcontext())
+    trained, _ = load_base(
+        f"scratch:{shape}", LINES, 300, tmp_path / "run", lambda _why: contextlib.nullcontext()
+    )
     config = json.loads((random / "config.json").read_text(encoding="utf-8"))
     size = scratch.SIZES[shape]
     for key in ("n_layer", "n_embd", "n_head"):

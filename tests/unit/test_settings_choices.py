@@ -47,8 +47,9 @@ def test_the_settings_fields_carry_their_choices_and_help() -> None:
     assert "registry name" in field_help(Settings)["model"]
 
 
-@pytest.mark.parametrize(("key", "bad", "choices"), [("device", "gpu", DEVICES),
-                                                      ("dtype", "int4", DTYPES)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "bad", "choices"), [("device", "gpu", DEVICES), ("dtype", "int4", DTYPES)]
+)
 def test_the_check_names_the_declared_choices(key: str, bad: str, choices: tuple) -> None:
     for good in choices:
         Settings(**{key: good})
@@ -66,8 +67,9 @@ def test_the_settings_screen_offers_the_declared_choices() -> None:
         if item.name in ("device", "dtype"):
             editor = screen._editor("setting", item, getattr(Settings(), item.name))
             assert isinstance(editor, Select)
-            assert tuple(value for _, value in editor._options if value != Select.BLANK) == (
-                item.metadata["choices"]
+            assert (
+                tuple(value for _, value in editor._options if value != Select.BLANK)
+                == (item.metadata["choices"])
             )
 
 

@@ -17,7 +17,9 @@ title = "Test"
 start = "yard"
 """
 
-KEY_CYCLE = HEAD + """
+KEY_CYCLE = (
+    HEAD
+    + """
 [win]
 room = "east_hall"
 
@@ -43,8 +45,11 @@ location = "west_hall"
 name = "west key"
 location = "east_hall"
 """
+)
 
-NESTED_BOXES = HEAD + """
+NESTED_BOXES = (
+    HEAD
+    + """
 [win]
 quests = ["fetch"]
 
@@ -74,8 +79,11 @@ title = "Fetch"
 giver = "sage"
 goal = { bring = "gem" }
 """
+)
 
-GIVES_ELSEWHERE = HEAD + """
+GIVES_ELSEWHERE = (
+    HEAD
+    + """
 [win]
 room = "vault"
 
@@ -101,14 +109,18 @@ location = "yard"
 wants = "coin"
 gives = "key"
 """
+)
 
-NO_FLAG = HEAD + """
+NO_FLAG = (
+    HEAD
+    + """
 [win]
 flags = ["bell_rung"]
 
 [rooms.yard]
 name = "Yard"
 """
+)
 
 
 def world(text: str) -> World:
@@ -158,10 +170,10 @@ def test_a_win_flag_nothing_sets() -> None:
 def test_a_world_nested_5000_deep_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "deep.toml"
     path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
-    with pytest.raises(WorldError, match="deep.toml: .*nested too deeply"):
+    with pytest.raises(WorldError, match=r"deep.toml: .*nested too deeply"):
         load_world(path)
     path.write_text("x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", encoding="utf-8")
-    with pytest.raises(WorldError, match="deep.toml: .*nested too deeply"):
+    with pytest.raises(WorldError, match=r"deep.toml: .*nested too deeply"):
         load_world(path)
 
 

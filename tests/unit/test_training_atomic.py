@@ -38,7 +38,9 @@ def test_metrics_json_is_written_whole_or_not_at_all(tmp_path: Path, failing_ren
     assert _only(tmp_path) == ["metrics.json"]
 
 
-def test_the_model_card_is_written_whole_or_not_at_all(tmp_path: Path, failing_rename: None) -> None:
+def test_the_model_card_is_written_whole_or_not_at_all(
+    tmp_path: Path, failing_rename: None
+) -> None:
     (tmp_path / "README.md").write_text("# old card\n", encoding="utf-8")
     with pytest.raises(OSError):
         write_card(tmp_path, "# new card\n" * 1000)

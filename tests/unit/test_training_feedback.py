@@ -15,22 +15,63 @@ from training.textfile import CorpusError
 from training.trigger import decide
 
 ROWS = [
-    {"id": "a1", "time": "2026-11-01T10:00:00.000Z", "label": "good", "kind": "dialogue",
-     "prompt": '<|action|> You are in the Mill. <|endoftext|><|dialogue|> The miller says, "',
-     "text": 'The miller says, "The wheel has not turned since spring."'},
-    {"id": "a2", "time": "2026-11-01T10:01:00.000Z", "label": "kept", "kind": "item",
-     "prompt": "", "text": "The lantern is cold, its glass furred with salt."},
-    {"id": "a3", "time": "2026-11-01T10:02:00.000Z", "label": "bad", "kind": "action",
-     "prompt": "", "text": "You walk walk walk the the the door door."},
-    {"id": "a4", "time": "2026-11-02T09:00:00.000Z", "label": "retried", "kind": "action",
-     "prompt": "", "text": "You open the crate and a crate opens the crate."},
-    {"id": "a5", "time": "2026-11-02T09:01:00.000Z", "label": "cancelled", "kind": "action",
-     "prompt": "", "text": "You climb the stairs and …"},
-    {"id": "a6", "time": "2026-11-02T09:02:00.000Z", "label": "good", "kind": "quest",
-     "prompt": "<|quest|>", "text": "Bring the rope to Ferrin before the tide turns."},
-    {"id": "a7", "time": "2026-11-02T09:03:00.000Z", "label": "good", "kind": "action",
-     "prompt": "<|action|> You push", "text": "You push the gate and it swings open slowly."},
-]  # fmt: skip
+    {
+        "id": "a1",
+        "time": "2026-11-01T10:00:00.000Z",
+        "label": "good",
+        "kind": "dialogue",
+        "prompt": '<|action|> You are in the Mill. <|endoftext|><|dialogue|> The miller says, "',
+        "text": 'The miller says, "The wheel has not turned since spring."',
+    },
+    {
+        "id": "a2",
+        "time": "2026-11-01T10:01:00.000Z",
+        "label": "kept",
+        "kind": "item",
+        "prompt": "",
+        "text": "The lantern is cold, its glass furred with salt.",
+    },
+    {
+        "id": "a3",
+        "time": "2026-11-01T10:02:00.000Z",
+        "label": "bad",
+        "kind": "action",
+        "prompt": "",
+        "text": "You walk walk walk the the the door door.",
+    },
+    {
+        "id": "a4",
+        "time": "2026-11-02T09:00:00.000Z",
+        "label": "retried",
+        "kind": "action",
+        "prompt": "",
+        "text": "You open the crate and a crate opens the crate.",
+    },
+    {
+        "id": "a5",
+        "time": "2026-11-02T09:01:00.000Z",
+        "label": "cancelled",
+        "kind": "action",
+        "prompt": "",
+        "text": "You climb the stairs and …",
+    },
+    {
+        "id": "a6",
+        "time": "2026-11-02T09:02:00.000Z",
+        "label": "good",
+        "kind": "quest",
+        "prompt": "<|quest|>",
+        "text": "Bring the rope to Ferrin before the tide turns.",
+    },
+    {
+        "id": "a7",
+        "time": "2026-11-02T09:03:00.000Z",
+        "label": "good",
+        "kind": "action",
+        "prompt": "<|action|> You push",
+        "text": "You push the gate and it swings open slowly.",
+    },
+]
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -81,8 +122,7 @@ def test_a_broken_feedback_line_names_the_file_and_line(tmp_path: Path) -> None:
 def _config(tmp_path: Path, trigger: dict | None = None, feedback: bool = True):
     sources = [{"path": "story.txt", "format": "novel"}]
     if feedback:
-        sources.append({"path": "feedback.jsonl", "format": "feedback",
-                        "name": "player-feedback"})  # fmt: skip
+        sources.append({"path": "feedback.jsonl", "format": "feedback", "name": "player-feedback"})
     data = {"name": "loop", "corpus": {"sources": sources}}
     if trigger is not None:
         data["trigger"] = trigger
@@ -92,7 +132,7 @@ def _config(tmp_path: Path, trigger: dict | None = None, feedback: bool = True):
 def test_the_trigger_table_is_read_and_checked(tmp_path: Path) -> None:
     config = _config(tmp_path, {"min_new_rows": 3, "max_bad_rate": 0.5})
     assert (config.trigger.min_new_rows, config.trigger.max_bad_rate) == (3, 0.5)
-    with pytest.raises(ConfigError, match="trigger.max_bad_rate"):
+    with pytest.raises(ConfigError, match=r"trigger.max_bad_rate"):
         _config(tmp_path, {"max_bad_rate": 2})
     with pytest.raises(ConfigError, match=r"\[trigger\]: unknown key"):
         _config(tmp_path, {"min_rows": 3})
@@ -140,10 +180,21 @@ def test_a_corpus_whose_feedback_is_all_bad_still_builds(tmp_path: Path) -> None
 
     fixtures = Path(__file__).parent.parent / "fixtures" / "corpus"
     _write(tmp_path / "feedback.jsonl", [ROWS[2], ROWS[3]])
-    data = {"name": "loop", "root": str(fixtures), "corpus": {"seed": 7, "sources": [
-        {"path": "lantern_keeper.txt", "format": "novel", "name": "lantern"},
-        {"path": str(tmp_path / "feedback.jsonl"), "format": "feedback",
-         "name": "player-feedback"}]}}  # fmt: skip
+    data = {
+        "name": "loop",
+        "root": str(fixtures),
+        "corpus": {
+            "seed": 7,
+            "sources": [
+                {"path": "lantern_keeper.txt", "format": "novel", "name": "lantern"},
+                {
+                    "path": str(tmp_path / "feedback.jsonl"),
+                    "format": "feedback",
+                    "name": "player-feedback",
+                },
+            ],
+        },
+    }
     result = build_corpus(config_from_dict(data, base_dir=tmp_path), tmp_path / "corpus")
     info = result.stats["per_source"]["player-feedback"]
     assert info["dropped"] == {"rated bad": 1, "retried": 1}
@@ -151,11 +202,16 @@ def test_a_corpus_whose_feedback_is_all_bad_still_builds(tmp_path: Path) -> None
 
 
 def test_the_model_card_says_how_much_feedback_went_in() -> None:
-    stats = {"per_source": {"player-feedback": {
-        "format": "feedback", "kept_after_dedup": {"action": 4, "quest": 1},
-        "dropped": {"rated bad": 2, "retried": 3, HELD_OUT: 1}}}}  # fmt: skip
-    card = render_card("loop", {}, {"feedback": {"rows": 11, "latest": "2026-11-02"}},
-                       [], stats)  # fmt: skip
+    stats = {
+        "per_source": {
+            "player-feedback": {
+                "format": "feedback",
+                "kept_after_dedup": {"action": 4, "quest": 1},
+                "dropped": {"rated bad": 2, "retried": 3, HELD_OUT: 1},
+            }
+        }
+    }
+    card = render_card("loop", {}, {"feedback": {"rows": 11, "latest": "2026-11-02"}}, [], stats)
     assert "## Player feedback" in card
     assert "5 lines rated good or kept without retry" in card
     assert "rated bad 2" in card and "retried 3" in card and "Feedback rows read: 11" in card
@@ -168,14 +224,20 @@ def test_in_a_conditioned_corpus_a_layout_prompt_comes_along_whole(tmp_path: Pat
     facts = {"place": "Harbour Quay", "things": "the rope, the gull", "you": "wave"}
     story = ("The wind rose over the harbour.", '"Mind the tide," says Ferrin.')
     prompt = prompt_text("action", facts, story, "You wave")
-    row = {"id": "c1", "time": "t", "label": "good", "kind": "action", "prompt": prompt,
-           "text": "You wave at the gull, and it wheels away over the rope."}  # fmt: skip
+    row = {
+        "id": "c1",
+        "time": "t",
+        "label": "good",
+        "kind": "action",
+        "prompt": prompt,
+        "text": "You wave at the gull, and it wheels away over the rope.",
+    }
     path = _write(tmp_path / "feedback.jsonl", [row])
     conditioned = CorpusConfig(conditioned=True)
     (example,) = extract_feedback(path.read_text(), path, _source(), conditioned).examples
     assert example.facts == facts and example.story == story
     line = corpus_line(example)
-    before, tag, target = split_training_line(line)
+    before, _tag, target = split_training_line(line)
     # The training line is the game's prompt, with the liked text where the opening was.
     assert before + "<|action|> You wave" == prompt and target == row["text"]
     (plain,) = extract_feedback(path.read_text(), path, _source(), CorpusConfig()).examples
@@ -198,9 +260,13 @@ def test_held_out_lines_are_scored_on_their_target_only(tmp_path: Path) -> None:
     ids = tokenizer(plain, add_special_tokens=False)["input_ids"]
     whole, _ = model_nll(model, [ids], tokenizer.pad_token_id, "cpu")
     assert _target_nll(model, tokenizer, plain, "cpu") == pytest.approx(whole, rel=1e-4)
-    paired = training_line("action", {"place": "the Mill"}, ("The wind rose.",),
-                           "You push the gate and it swings open.")  # fmt: skip
+    paired = training_line(
+        "action",
+        {"place": "the Mill"},
+        ("The wind rose.",),
+        "You push the gate and it swings open.",
+    )
     full_ids = tokenizer(paired, add_special_tokens=False)["input_ids"]
-    everything, count = model_nll(model, [full_ids], tokenizer.pad_token_id, "cpu")
+    everything, _count = model_nll(model, [full_ids], tokenizer.pad_token_id, "cpu")
     target = _target_nll(model, tokenizer, paired, "cpu")
     assert 0 < target < everything  # the story and facts are context, not scored

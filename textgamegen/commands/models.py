@@ -17,11 +17,22 @@ from pathlib import PurePosixPath
 from typing import Any
 
 TEMPLATE_ENTRY: dict[str, Any] = {
-    "name": "template", "source": "built-in", "path": None, "base": "rules",
-    "base_name": "rules", "base_sha256": "",
-    "corpus": "", "perplexity": None, "latency_ms": None, "latency_device": "",
-    "tokens_per_s": None, "date": "", "problem": "", "metrics": {}, "lineage": {},
-}  # fmt: skip
+    "name": "template",
+    "source": "built-in",
+    "path": None,
+    "base": "rules",
+    "base_name": "rules",
+    "base_sha256": "",
+    "corpus": "",
+    "perplexity": None,
+    "latency_ms": None,
+    "latency_device": "",
+    "tokens_per_s": None,
+    "date": "",
+    "problem": "",
+    "metrics": {},
+    "lineage": {},
+}
 
 
 BUILD_FOLDERS = ("runs", "assets", "models", "finetune", "model", "final", "merged")
@@ -98,19 +109,25 @@ def run(args: argparse.Namespace) -> int:
     header = ("NAME", "SOURCE", "BASE", "BASE-SHA256", "CORPUS", "PERPLEXITY", "LATENCY", "DATE")
     rows: list[tuple[str, ...]] = [
         (
-            entry["name"], entry["source"], entry["base_name"],
-            entry["base_sha256"][:12] or "-", entry["corpus"],
+            entry["name"],
+            entry["source"],
+            entry["base_name"],
+            entry["base_sha256"][:12] or "-",
+            entry["corpus"],
             _cell(entry["perplexity"]),
             _cell(entry["latency_ms"], f" ms {entry['latency_device']}".rstrip()),
             str(entry["date"])[:10],
         )
         for entry in entries
-    ]  # fmt: skip
-    rows = [tuple(strip_unsafe(str(cell) or "-", keep_newlines=False) for cell in row)
-            for row in rows]  # fmt: skip
+    ]
+    rows = [
+        tuple(strip_unsafe(str(cell) or "-", keep_newlines=False) for cell in row) for row in rows
+    ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        )
     for entry in entries:
         if entry["problem"]:
             print(f"warning: {entry['name']} ({entry['path']}): {strip_unsafe(entry['problem'])}")

@@ -34,13 +34,28 @@ def since_date(text: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="only this model")
-    parser.add_argument("--since", type=since_date, default=None, metavar="DATE",
-                        help="only narrations from this UTC date on (YYYY-MM-DD[THH:MM])")
+    parser.add_argument(
+        "--since",
+        type=since_date,
+        default=None,
+        metavar="DATE",
+        help="only narrations from this UTC date on (YYYY-MM-DD[THH:MM])",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--png", type=Path, default=None, metavar="FILE",
-                        help="draw the trends here, one panel per measure")
-    parser.add_argument("--max-bad-rate", type=float, default=None, metavar="RATE",
-                        help="flag a bad rate above this (default: the settings' max_bad_rate)")
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="draw the trends here, one panel per measure",
+    )
+    parser.add_argument(
+        "--max-bad-rate",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="flag a bad rate above this (default: the settings' max_bad_rate)",
+    )
     parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
 
 

@@ -104,9 +104,10 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
         from textgamegen.generation.loader import load_from_settings
 
         generator = load_from_settings(
-            replace(settings, device=device or settings.device), name,
+            replace(settings, device=device or settings.device),
+            name,
             progress=lambda text: print(f"textgamegen: {text}", file=sys.stderr, flush=True),
-        )  # fmt: skip
+        )
         if notice := getattr(generator, "notice", ""):
             print(f"textgamegen: {notice}", file=sys.stderr)
         return generator

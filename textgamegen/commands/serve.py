@@ -33,23 +33,42 @@ MODEL_START_TIMEOUT_S = 600
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1, this machine only)")  # fmt: skip
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument("--model", metavar="M", default=None,
-                        help="installed model, directory or hub id (a model server is started "
-                        "for it), openai:http://HOST:PORT/v1#MODEL (an existing one), or "
-                        "template (default: from the settings)")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        metavar="M",
+        default=None,
+        help="installed model, directory or hub id (a model server is started "
+        "for it), openai:http://HOST:PORT/v1#MODEL (an existing one), or "
+        "template (default: from the settings)",
+    )
     add_device_argument(parser, "For the model server started here.")
-    parser.add_argument("--max-sessions", type=int, default=16, metavar="N",
-                        help="games that may run at once; more tabs get a 'server is full' "
-                        "page (default: 16)")  # fmt: skip
-    parser.add_argument("--public-url", default=None, metavar="URL",
-                        help="the URL browsers use when this runs behind a proxy "
-                        "(default: http://HOST:PORT)")  # fmt: skip
-    parser.add_argument("--saves-root", type=Path, default=None, metavar="DIR",
-                        help="each tab's saves go in DIR/<session> (default: TEXTGAMEGEN_WEB_SAVES "
-                        "or <user data>/web-saves)")  # fmt: skip
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=16,
+        metavar="N",
+        help="games that may run at once; more tabs get a 'server is full' page (default: 16)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the URL browsers use when this runs behind a proxy (default: http://HOST:PORT)",
+    )
+    parser.add_argument(
+        "--saves-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="each tab's saves go in DIR/<session> (default: TEXTGAMEGEN_WEB_SAVES "
+        "or <user data>/web-saves)",
+    )
     parser.add_argument("--world", default=None, help="world name or .toml path for new games")
 
 
@@ -78,8 +97,18 @@ def wait_for_model_server(process: subprocess.Popen, url: str, timeout_s: float)
 def start_model_server(model: str, device: str | None) -> tuple[subprocess.Popen, str]:
     """Start ``serve-model`` on a free local port; (process, game model address)."""
     port = free_port()
-    command = [sys.executable, "-m", "textgamegen", "serve-model", "--model", model,
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "textgamegen",
+        "serve-model",
+        "--model",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     if device:
         command += ["--device", device]
     process = subprocess.Popen(command)
@@ -143,15 +172,20 @@ def _serve(args: argparse.Namespace, model: str) -> int:
     game = [sys.executable, "-m", "textgamegen", "play", "--model", game_model]
     if args.world:
         game += ["--world", args.world]
-    server = GameWebServer(shlex.join(game), host=args.host, port=args.port,
-                           max_sessions=args.max_sessions,
-                           saves_root=args.saves_root or default_saves_root(),
-                           public_url=args.public_url)  # fmt: skip
+    server = GameWebServer(
+        shlex.join(game),
+        host=args.host,
+        port=args.port,
+        max_sessions=args.max_sessions,
+        saves_root=args.saves_root or default_saves_root(),
+        public_url=args.public_url,
+    )
     print(f"textgamegen serve: games narrated by {game_model}", file=sys.stderr, flush=True)
     try:
         server.serve()
     except OSError as error:
-        print(f"textgamegen serve: cannot listen on {args.host}:{args.port}: {error}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"textgamegen serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+        )
         return 2
     return 0

@@ -21,17 +21,31 @@ DEFAULT_PORT = 8001
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1, this machine only)")  # fmt: skip
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
-    parser.add_argument("--model", metavar="M", default=None,
-                        help="installed model name, model directory or hub id "
-                        "(default: from the settings)")  # fmt: skip
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="M",
+        default=None,
+        help="installed model name, model directory or hub id (default: from the settings)",
+    )
     add_device_argument(parser)
-    parser.add_argument("--max-queue", type=int, default=256, metavar="N",
-                        help="requests that may wait for the model; more get HTTP 429 "
-                        "(default: 256)")  # fmt: skip
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=256,
+        metavar="N",
+        help="requests that may wait for the model; more get HTTP 429 (default: 256)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,15 +57,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"textgamegen: {notice}", file=sys.stderr)
     model = args.model or settings.model
     if model == "template" or model.startswith("openai:"):
-        print(f"textgamegen serve-model: --model {model!r}: serve a transformers model "
-              "(an installed name, a directory or a hub id)", file=sys.stderr)  # fmt: skip
+        print(
+            f"textgamegen serve-model: --model {model!r}: serve a transformers model "
+            "(an installed name, a directory or a hub id)",
+            file=sys.stderr,
+        )
         return 2
     try:
         from textgamegen.generation.completion import CompletionEngine
         from textgamegen.generation.loader import load_generator
 
-        generator = load_generator(model, args.device or settings.device, settings.sampling,
-                                   dtype=settings.dtype, threads=settings.threads)  # fmt: skip
+        generator = load_generator(
+            model,
+            args.device or settings.device,
+            settings.sampling,
+            dtype=settings.dtype,
+            threads=settings.threads,
+        )
         engine = CompletionEngine.from_generator(generator)
     except (GeneratorError, ValueError) as error:
         print(f"textgamegen serve-model: {error}", file=sys.stderr)
@@ -59,13 +81,18 @@ def run(args: argparse.Namespace) -> int:
     from textgamegen.hosting.model_server import serve_forever
 
     where = f"http://{args.host}:{args.port}/v1"
-    print(f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, context "
-          f"{engine.context}) on {where}; games use --model 'openai:{where}#{engine.name}'",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, context "
+        f"{engine.context}) on {where}; games use --model 'openai:{where}#{engine.name}'",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         serve_forever(engine, args.host, args.port, args.max_queue)
     except OSError as error:
-        print(f"textgamegen serve-model: cannot listen on {args.host}:{args.port}: {error}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"textgamegen serve-model: cannot listen on {args.host}:{args.port}: {error}",
+            file=sys.stderr,
+        )
         return 2
     return 0

@@ -39,8 +39,17 @@ def check(world_name: str, as_json: bool) -> int:
     report = check_world(world)
     source = world.path or world_name
     if as_json:
-        print(json.dumps({"world": str(source), "winnable": report.winnable,
-                          "reasons": report.reasons, "warnings": report.warnings}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "world": str(source),
+                    "winnable": report.winnable,
+                    "reasons": report.reasons,
+                    "warnings": report.warnings,
+                },
+                indent=1,
+            )
+        )
     else:
         verdict = "can be won" if report.winnable else "CANNOT be won"
         print(terminal_safe(f"{source}: {verdict}"))

@@ -52,31 +52,45 @@ def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
 def room_description(game: Game, room: Room) -> ContentRequest:
     """A room's description (its authored text is canon, the model adds colour)."""
     return prose_request(
-        ContentKind.ROOM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
-        entities=room_entities(game, room.key), authored=room.text,
-    )  # fmt: skip
+        ContentKind.ROOM,
+        room.name,
+        room_fallback(room),
+        cache_key=f"room:{room.key}",
+        entities=room_entities(game, room.key),
+        authored=room.text,
+    )
 
 
 def scenery_description(game: Game, room: Room) -> ContentRequest:
     """What "look out to sea" asks for: the room seen as a thing, all in the model's words."""
     return prose_request(
-        ContentKind.ITEM, room.name, room_fallback(room), cache_key=f"room:{room.key}",
+        ContentKind.ITEM,
+        room.name,
+        room_fallback(room),
+        cache_key=f"room:{room.key}",
         entities=room_entities(game, room.key),
-    )  # fmt: skip
+    )
 
 
 def item_description(item: Item) -> ContentRequest:
     return prose_request(
-        ContentKind.ITEM, item.name, item_fallback(item), cache_key=f"item:{item.key}",
+        ContentKind.ITEM,
+        item.name,
+        item_fallback(item),
+        cache_key=f"item:{item.key}",
         authored=item.text,
-    )  # fmt: skip
+    )
 
 
 def npc_description(npc: Npc) -> ContentRequest:
     return prose_request(
-        ContentKind.ITEM, npc.name, npc_fallback(npc), cache_key=f"npc:{npc.key}",
-        authored=npc.text, persona=npc.persona,
-    )  # fmt: skip
+        ContentKind.ITEM,
+        npc.name,
+        npc_fallback(npc),
+        cache_key=f"npc:{npc.key}",
+        authored=npc.text,
+        persona=npc.persona,
+    )
 
 
 def likely_descriptions(game: Game) -> list[ContentRequest]:

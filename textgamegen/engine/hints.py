@@ -53,16 +53,13 @@ def _find(game: Game, item: str) -> str:
         where = _where(game, npc.location)
         if npc.gives == item and npc.wants:
             price = game.item(npc.wants)
-            return (
-                f"{npc.name} ({where}) has the {name}, and will trade it for "
-                f"{price.indefinite}."
-            )
-        for key, quest in game.world.quests.items():
+            return f"{npc.name} ({where}) has the {name}, and will trade it for {price.indefinite}."
+        for _key, quest in game.world.quests.items():
             if quest.reward == item and quest.giver == holder:
                 return f"{npc.name} ({where}) will give you the {name} for {quest.title}."
         return f"{npc.name} ({where}) has the {name}."
     if holder == NOWHERE:
-        for key, thing in game.world.items.items():
+        for _key, thing in game.world.items.items():
             if thing.use and item in thing.use.reveals:
                 return f"Use the {thing.name} to find the {name}."
         return f"The {name} is not to be found yet."

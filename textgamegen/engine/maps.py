@@ -3,8 +3,9 @@
 A room gets its place the first time the player walks in, one step from the room they
 came from in the direction they went (``up`` leans north-east, ``down`` south-west, ``in``
 north and ``out`` south); when that cell is taken, the nearest free one is used. Places
-are part of the game state and of saves, so the picture never shifts under the player. A save from before
-maps existed is given places by walking the visited rooms from the start (``layout``).
+are part of the game state and of saves, so the picture never shifts under the player. A
+save from before maps existed is given places by walking the visited rooms from the
+start (``layout``).
 
 ``draw_map`` turns the places into lines of text::
 
@@ -26,12 +27,21 @@ from textgamegen.engine.world import World
 Place = tuple[int, int]
 
 STEPS: dict[str, Place] = {
-    "north": (0, -1), "south": (0, 1), "east": (1, 0), "west": (-1, 0),
-    "northeast": (1, -1), "northwest": (-1, -1), "southeast": (1, 1), "southwest": (-1, 1),
+    "north": (0, -1),
+    "south": (0, 1),
+    "east": (1, 0),
+    "west": (-1, 0),
+    "northeast": (1, -1),
+    "northwest": (-1, -1),
+    "southeast": (1, 1),
+    "southwest": (-1, 1),
     # Up and down go on the diagonal, leaving north and south free for the ways that
     # really lie there ("a ladder climbs to a loft" beside "the bakery to the east").
-    "up": (1, -1), "down": (-1, 1), "in": (0, -1), "out": (0, 1),
-}  # fmt: skip
+    "up": (1, -1),
+    "down": (-1, 1),
+    "in": (0, -1),
+    "out": (0, 1),
+}
 PLANAR = ("north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest")
 LABEL = 6
 """Characters of a room's label; a box is ``[`` + label + ``]``."""
@@ -160,7 +170,7 @@ def draw_map(
     return _crop(lines, row, column + PITCH // 2, width, height, margin)
 
 
-def _link(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-untyped-def]
+def _link(put, row: int, column: int, step: Place) -> None:
     dx, dy = step
     middle = column + LABEL // 2 + 1
     if dy == 0:
@@ -175,7 +185,7 @@ def _link(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-u
         put(row + dy, column - GAP + (1 if dy > 0 else 0), "/" if dy > 0 else "\\")
 
 
-def _stub(put, row: int, column: int, step: Place) -> None:  # type: ignore[no-untyped-def]
+def _stub(put, row: int, column: int, step: Place) -> None:
     dx, dy = step
     if dy == 0:
         put(row, column + LABEL + 2 if dx > 0 else column - 1, "?")

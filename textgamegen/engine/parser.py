@@ -20,20 +20,57 @@ if TYPE_CHECKING:
 MAX_COMMAND_CHARS = 200
 ARTICLES = frozenset({"the", "a", "an", "some", "my", "this", "that"})
 DIRECTION_WORDS = {
-    "n": "north", "s": "south", "e": "east", "w": "west",
-    "ne": "northeast", "nw": "northwest", "se": "southeast", "sw": "southwest",
-    "u": "up", "d": "down",
-    "north": "north", "south": "south", "east": "east", "west": "west",
-    "northeast": "northeast", "northwest": "northwest",
-    "southeast": "southeast", "southwest": "southwest",
-    "up": "up", "down": "down", "in": "in", "out": "out",
-    "inside": "in", "outside": "out", "enter": "in", "exit": "out", "leave": "out",
-}  # fmt: skip
+    "n": "north",
+    "s": "south",
+    "e": "east",
+    "w": "west",
+    "ne": "northeast",
+    "nw": "northwest",
+    "se": "southeast",
+    "sw": "southwest",
+    "u": "up",
+    "d": "down",
+    "north": "north",
+    "south": "south",
+    "east": "east",
+    "west": "west",
+    "northeast": "northeast",
+    "northwest": "northwest",
+    "southeast": "southeast",
+    "southwest": "southwest",
+    "up": "up",
+    "down": "down",
+    "in": "in",
+    "out": "out",
+    "inside": "in",
+    "outside": "out",
+    "enter": "in",
+    "exit": "out",
+    "leave": "out",
+}
 
 LOOK_WORDS = frozenset(
-    {"at", "in", "into", "inside", "out", "to", "towards", "toward", "through", "under",
-     "on", "over", "across", "around", "behind", "of", "up", "down"}
-)  # fmt: skip
+    {
+        "at",
+        "in",
+        "into",
+        "inside",
+        "out",
+        "to",
+        "towards",
+        "toward",
+        "through",
+        "under",
+        "on",
+        "over",
+        "across",
+        "around",
+        "behind",
+        "of",
+        "up",
+        "down",
+    }
+)
 """Words between "look" and the thing looked at ("look out to sea" looks at the sea)."""
 
 # Command shapes: what follows the verb.
@@ -69,36 +106,100 @@ class Verb:
 
 
 VERBS: tuple[Verb, ...] = (
-    Verb("go", ("go", "walk", "run", "head", "move", "climb"), DIRECTION,
-         help="go DIRECTION (or just n, s, e, w, ne, nw, se, sw, up, down, in, out)"),
-    Verb("look", ("look", "l", "look around"), NONE,
-         help="look (l): describe the room again; look THING examines it"),
-    Verb("examine", ("examine", "x", "look at", "inspect", "check", "describe", "look in",
-                     "search"), NOUN, help="examine THING (x THING)"),
-    Verb("take", ("take", "get", "pick up", "grab", "collect"), PAIR, ("from", "off", "out of"),
-         help="take THING, take all"),
-    Verb("drop", ("drop", "put down", "discard", "leave behind"), NOUN, help="drop THING, drop all"),
-    Verb("put", ("put", "place", "insert", "stow"), PAIR, ("in", "into", "inside", "on", "onto"),
-         True, help="put THING in CONTAINER"),
+    Verb(
+        "go",
+        ("go", "walk", "run", "head", "move", "climb"),
+        DIRECTION,
+        help="go DIRECTION (or just n, s, e, w, ne, nw, se, sw, up, down, in, out)",
+    ),
+    Verb(
+        "look",
+        ("look", "l", "look around"),
+        NONE,
+        help="look (l): describe the room again; look THING examines it",
+    ),
+    Verb(
+        "examine",
+        ("examine", "x", "look at", "inspect", "check", "describe", "look in", "search"),
+        NOUN,
+        help="examine THING (x THING)",
+    ),
+    Verb(
+        "take",
+        ("take", "get", "pick up", "grab", "collect"),
+        PAIR,
+        ("from", "off", "out of"),
+        help="take THING, take all",
+    ),
+    Verb(
+        "drop", ("drop", "put down", "discard", "leave behind"), NOUN, help="drop THING, drop all"
+    ),
+    Verb(
+        "put",
+        ("put", "place", "insert", "stow"),
+        PAIR,
+        ("in", "into", "inside", "on", "onto"),
+        True,
+        help="put THING in CONTAINER",
+    ),
     Verb("open", ("open",), NOUN, help="open THING"),
     Verb("close", ("close", "shut"), NOUN, help="close THING"),
     Verb("unlock", ("unlock",), PAIR, ("with", "using"), help="unlock DOOR with KEY"),
     Verb("read", ("read", "peruse", "study"), NOUN, help="read THING"),
-    Verb("use", ("use", "apply", "tie"), PAIR, ("on", "with", "in", "to", "at"),
-         help="use THING (on OTHER)"),
+    Verb(
+        "use",
+        ("use", "apply", "tie"),
+        PAIR,
+        ("on", "with", "in", "to", "at"),
+        help="use THING (on OTHER)",
+    ),
     Verb("inventory", ("inventory", "i", "inv", "invent"), NONE, help="inventory (i)", meta=True),
-    Verb("talk", ("talk to", "talk with", "talk", "speak to", "speak with", "speak", "greet",
-                  "chat with", "hail"), NOUN, help="talk to PERSON"),
-    Verb("ask", ("ask", "question", "tell"), PAIR, ("about", "of"), True,
-         help="ask PERSON about TOPIC"),
-    Verb("give", ("give", "offer", "hand"), PAIR, ("to",), True,
-         help="give THING to PERSON"),
-    Verb("buy", ("buy", "purchase", "pay for", "trade for"), PAIR, ("from", "with"),
-         help="buy THING (from PERSON): trade what they want for it"),
-    Verb("quests", ("quests", "journal", "quest", "log", "j"), NONE, help="quests (journal)",
-         meta=True),
-    Verb("hint", ("hint", "hints", "clue"), NONE,
-         help="hint: a nudge towards the next step (again for a plainer one)", meta=True),
+    Verb(
+        "talk",
+        (
+            "talk to",
+            "talk with",
+            "talk",
+            "speak to",
+            "speak with",
+            "speak",
+            "greet",
+            "chat with",
+            "hail",
+        ),
+        NOUN,
+        help="talk to PERSON",
+    ),
+    Verb(
+        "ask",
+        ("ask", "question", "tell"),
+        PAIR,
+        ("about", "of"),
+        True,
+        help="ask PERSON about TOPIC",
+    ),
+    Verb("give", ("give", "offer", "hand"), PAIR, ("to",), True, help="give THING to PERSON"),
+    Verb(
+        "buy",
+        ("buy", "purchase", "pay for", "trade for"),
+        PAIR,
+        ("from", "with"),
+        help="buy THING (from PERSON): trade what they want for it",
+    ),
+    Verb(
+        "quests",
+        ("quests", "journal", "quest", "log", "j"),
+        NONE,
+        help="quests (journal)",
+        meta=True,
+    ),
+    Verb(
+        "hint",
+        ("hint", "hints", "clue"),
+        NONE,
+        help="hint: a nudge towards the next step (again for a plainer one)",
+        meta=True,
+    ),
     Verb("map", ("map",), NONE, help="map: the places you have been", meta=True),
     Verb("wait", ("wait", "z", "rest", "sleep"), NONE, help="wait (z)"),
     Verb("save", ("save",), REST, help="save NAME", meta=True),
@@ -106,11 +207,16 @@ VERBS: tuple[Verb, ...] = (
     Verb("undo", ("undo",), NONE, help="undo: take back the last move", meta=True),
     Verb("again", ("again", "g"), NONE, help="again (g): repeat the last command"),
     Verb("retry", ("retry", "regenerate"), NONE, help="retry: rewrite the last prose", meta=True),
-    Verb("rate", ("rate",), REST, help="rate good/bad: tell the narrator what you thought of "
-         "the last passage", meta=True),
+    Verb(
+        "rate",
+        ("rate",),
+        REST,
+        help="rate good/bad: tell the narrator what you thought of the last passage",
+        meta=True,
+    ),
     Verb("help", ("help", "h", "?", "commands"), NONE, help="help", meta=True),
     Verb("quit", ("quit", "q", "bye"), NONE, help="quit (saves first)", meta=True),
-)  # fmt: skip
+)
 
 
 WORLD_VERB = "world_verb"
@@ -122,9 +228,7 @@ def world_verbs(world: World) -> tuple[Verb, ...]:
     words = sorted({verb for item in world.items.values() if item.use for verb in item.use.verbs})
     if not words:
         return ()
-    return (
-        Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),
-    )
+    return (Verb(WORLD_VERB, tuple(words), PAIR, ("with", "using", "on", "to", "at", "in")),)
 
 
 @dataclass(frozen=True)

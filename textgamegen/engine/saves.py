@@ -55,6 +55,7 @@ MAX_NUMBER_DIGITS = 20
 MAX_TEXT_CHARS = 100_000
 MAX_LIST_ITEMS = 100_000
 
+
 # version -> function that turns a save of that version into the next version.
 def _add_map(data: dict[str, Any]) -> dict[str, Any]:
     # Version 1 had no map; GameState.from_dict lays one out from the visited rooms.
@@ -214,9 +215,7 @@ def _no_constant(name: str) -> float:
 
 def _parse(text: str, path: Path) -> Any:
     if _nesting(text) > MAX_SAVE_DEPTH:
-        raise SaveError(
-            f"{path}: broken save (nested more than {MAX_SAVE_DEPTH} levels deep)"
-        )
+        raise SaveError(f"{path}: broken save (nested more than {MAX_SAVE_DEPTH} levels deep)")
     try:
         return json.loads(text, parse_int=_whole_number, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
@@ -283,8 +282,15 @@ class _Fields:
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "text", bool: "true/false",
-             int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 

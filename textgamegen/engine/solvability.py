@@ -80,9 +80,18 @@ class _Search:
     def _size(self) -> int:
         return sum(
             len(group)
-            for group in (self.rooms, self.touch, self.have, self.opened, self.exits,
-                          self.flags, self.fired, self.started, self.done)
-        )  # fmt: skip
+            for group in (
+                self.rooms,
+                self.touch,
+                self.have,
+                self.opened,
+                self.exits,
+                self.flags,
+                self.fired,
+                self.started,
+                self.done,
+            )
+        )
 
     def _npc_reached(self, key: str) -> bool:
         return self.world.npcs[key].location in self.rooms
@@ -101,13 +110,16 @@ class _Search:
             if place == PLAYER:
                 self.touch.add(key)
                 self.have.add(key)
-            elif place in world.rooms and place in self.rooms:
+            elif (place in world.rooms and place in self.rooms) or (
+                place in world.items and place in self.touch and place in self.opened
+            ):
                 self.touch.add(key)
-            elif place in world.items and place in self.touch and place in self.opened:
-                self.touch.add(key)
-            if item.container and key in self.touch:
-                if not item.closed or not item.lock or item.lock in self.have:
-                    self.opened.add(key)
+            if (
+                item.container
+                and key in self.touch
+                and (not item.closed or not item.lock or item.lock in self.have)
+            ):
+                self.opened.add(key)
             if key in self.touch and item.portable:
                 self.have.add(key)
         for npc in world.npcs.values():
@@ -122,12 +134,14 @@ class _Search:
             if use.room and use.room not in self.rooms:
                 continue
             if use.on:
-                target_ok = (use.on in self.touch) if use.on in world.items else (
-                    self._npc_reached(use.on))
+                target_ok = (
+                    (use.on in self.touch) if use.on in world.items else (self._npc_reached(use.on))
+                )
                 if not target_ok:
                     continue
-                if use.needs and not (use.on in self.opened and all(
-                        need in self.have for need in use.needs)):
+                if use.needs and not (
+                    use.on in self.opened and all(need in self.have for need in use.needs)
+                ):
                     continue
             self.fired.add(key)
             for shown in use.reveals:
@@ -188,23 +202,32 @@ class _Search:
         if key in self.touch and not item.portable:
             return f"item '{key}' is fixed in place (portable = false)"
         if place in self.world.rooms:
-            return f"it lies in room '{place}', which is never reached" if depth else (
-                f"item '{key}' lies in {self.why_room(place)}")
+            return (
+                f"it lies in room '{place}', which is never reached"
+                if depth
+                else (f"item '{key}' lies in {self.why_room(place)}")
+            )
         if place in self.world.items:
             box = self.world.items[place]
             if _inside(self.world, place, key):
                 return f"item '{key}' is inside '{place}', which is inside it: neither is found"
             if place in self.touch and box.lock:
-                return (f"item '{key}' is in '{place}', locked with '{box.lock}', which can "
-                        "never be had")
+                return (
+                    f"item '{key}' is in '{place}', locked with '{box.lock}', which can "
+                    "never be had"
+                )
             return f"item '{key}' is in '{place}', which can never be reached"
         if place in self.world.npcs:
             npc = self.world.npcs[place]
             if npc.gives == key and npc.wants:
-                return (f"item '{key}' is held by '{place}', who trades it only for "
-                        f"'{npc.wants}', which can never be had")
-            return (f"item '{key}' is held by '{place}', who never gives it (not their "
-                    "'gives', nor a quest reward)")
+                return (
+                    f"item '{key}' is held by '{place}', who trades it only for "
+                    f"'{npc.wants}', which can never be had"
+                )
+            return (
+                f"item '{key}' is held by '{place}', who never gives it (not their "
+                "'gives', nor a quest reward)"
+            )
         if place == NOWHERE:
             return f"item '{key}' starts nowhere and no use that can happen reveals it"
         return f"item '{key}' can never be had"
@@ -213,21 +236,30 @@ class _Search:
         quest = self.world.quests[key]
         goal = quest.goal
         if not self._npc_reached(quest.giver) and key not in self.started:
-            return (f"quest '{key}' is never given: its giver '{quest.giver}' is in "
-                    f"{self.why_room(self.world.npcs[quest.giver].location)}")
+            return (
+                f"quest '{key}' is never given: its giver '{quest.giver}' is in "
+                f"{self.why_room(self.world.npcs[quest.giver].location)}"
+            )
         if goal.kind == GoalKind.BRING:
             if goal.target not in self.have:
                 return f"quest '{key}' cannot be done: {self.why_item(goal.target)}"
-            return (f"quest '{key}' needs '{goal.to}', who is in "
-                    f"{self.why_room(self.world.npcs[goal.to].location)}")
+            return (
+                f"quest '{key}' needs '{goal.to}', who is in "
+                f"{self.why_room(self.world.npcs[goal.to].location)}"
+            )
         if goal.kind == GoalKind.REACH:
             return f"quest '{key}' cannot be done: {self.why_room(goal.target)}"
-        return (f"quest '{key}' needs '{goal.target}', who is in "
-                f"{self.why_room(self.world.npcs[goal.target].location)}")
+        return (
+            f"quest '{key}' needs '{goal.target}', who is in "
+            f"{self.why_room(self.world.npcs[goal.target].location)}"
+        )
 
     def why_flag(self, flag: str) -> str:
-        setters = [key for key, item in self.world.items.items()
-                   if item.use is not None and item.use.flag == flag]
+        setters = [
+            key
+            for key, item in self.world.items.items()
+            if item.use is not None and item.use.flag == flag
+        ]
         if not setters:
             return f"flag '{flag}' is set by no item's use"
         reasons = []
@@ -243,7 +275,8 @@ class _Search:
             else:
                 missing = [need for need in use.needs if need not in self.have]
                 reasons.append(
-                    f"its use needs {self.why_item(missing[0])}" if missing
+                    f"its use needs {self.why_item(missing[0])}"
+                    if missing
                     else f"its use on '{use.on}' can never happen"
                 )
         return f"flag '{flag}' is never set: " + "; ".join(reasons)
@@ -273,7 +306,7 @@ def _structural_warnings(world: World) -> list[str]:
             chain.append(place)
             place = world.items[place].location
         if place in chain and place not in looped:
-            loop = chain[chain.index(place):]
+            loop = chain[chain.index(place) :]
             looped.update(loop)
             warnings.append(
                 f"[items] {', '.join(sorted(loop))}: these containers are inside each other, "
@@ -287,8 +320,9 @@ def _structural_warnings(world: World) -> list[str]:
                 f"'{npc.key}', so the trade takes '{npc.wants or 'the item'}' and gives nothing"
             )
         if npc.gives and not npc.wants:
-            warnings.append(f"[npcs.{npc.key}] gives: '{npc.gives}' but wants nothing, so "
-                            "there is no trade")
+            warnings.append(
+                f"[npcs.{npc.key}] gives: '{npc.gives}' but wants nothing, so there is no trade"
+            )
     return warnings
 
 

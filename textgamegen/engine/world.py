@@ -29,10 +29,19 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 DIRECTIONS = (
-    "north", "south", "east", "west",
-    "northeast", "northwest", "southeast", "southwest",
-    "up", "down", "in", "out",
-)  # fmt: skip
+    "north",
+    "south",
+    "east",
+    "west",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "up",
+    "down",
+    "in",
+    "out",
+)
 PLAYER = "player"
 NOWHERE = "nowhere"
 
@@ -169,12 +178,12 @@ class Item:
 
     @property
     def verb_be(self) -> str:
-        """"are" for a plural item, else "is": "The sea charts are ..."."""
+        """ "are" for a plural item, else "is": "The sea charts are ..."."""
         return "are" if self.plural else "is"
 
 
 def with_article(name: str) -> str:
-    """"a" or "an" before a name by its first letter (the world can override per item)."""
+    """ "a" or "an" before a name by its first letter (the world can override per item)."""
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
@@ -228,7 +237,8 @@ class Quest:
 
 @dataclass
 class WinCondition:
-    """The game is won when every quest here is done, every flag set and (if set) the room reached."""
+    """The game is won when every quest here is done, every flag set and (if set) the room
+    reached."""
 
     quests: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()

@@ -135,8 +135,7 @@ def drift_flags(overall: dict[str, Any], budget: Budget) -> list[str]:
     first = overall.get("first_token_ms_median")
     if budget.first_token_ms and first is not None and first > budget.first_token_ms:
         flags.append(
-            f"median first token {first:.0f} ms is above the budget of "
-            f"{budget.first_token_ms:g} ms"
+            f"median first token {first:.0f} ms is above the budget of {budget.first_token_ms:g} ms"
         )
     bad = overall.get("bad_rate")
     if budget.max_bad_rate is not None and bad is not None and bad > budget.max_bad_rate:
@@ -247,12 +246,13 @@ def draw_png(reports: list[ModelReport], path: Path) -> Path:
     columns = 3
     rows = -(-len(MEASURES) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.2 * rows), squeeze=False)
-    for axis, (key, title, unit) in zip(axes.flat, MEASURES):
+    for axis, (key, title, unit) in zip(axes.flat, MEASURES, strict=False):
         for report in reports:
             points = [(p["bucket"], p[key]) for p in report.trend if p[key] is not None]
             if points:
-                axis.plot([b for b, _ in points], [v for _, v in points], marker="o",
-                          label=report.model)  # fmt: skip
+                axis.plot(
+                    [b for b, _ in points], [v for _, v in points], marker="o", label=report.model
+                )
             if key == "total_ms_median" and report.budget.total_ms:
                 axis.axhline(report.budget.total_ms, linestyle="--", linewidth=1)
             if key == "bad_rate" and report.budget.max_bad_rate is not None:

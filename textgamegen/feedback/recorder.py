@@ -91,7 +91,7 @@ class WeightHashes:
         digests = [self.of_file(path, db) for path in files]
         if len(files) == 1:
             return digests[0]
-        lines = "".join(f"{p.name} {d}\n" for p, d in zip(files, digests))
+        lines = "".join(f"{p.name} {d}\n" for p, d in zip(files, digests, strict=False))
         return hashlib.sha256(lines.encode()).hexdigest()
 
 
@@ -144,12 +144,23 @@ class Recorder:
         if not self.enabled:
             return narration_id
         record = store.NarrationRecord(
-            id=narration_id, created_at=store.now_iso(), model=str(model), kind=str(kind),
-            text=str(text), prompt=str(prompt), session=session, world=world, turn=int(turn),
-            model_path=str(model_path or ""), backend=str(backend),
-            first_token_ms=first_token_ms, total_ms=total_ms, tokens=tokens,
-            fallback=bool(fallback), cancelled=bool(cancelled),
-        )  # fmt: skip
+            id=narration_id,
+            created_at=store.now_iso(),
+            model=str(model),
+            kind=str(kind),
+            text=str(text),
+            prompt=str(prompt),
+            session=session,
+            world=world,
+            turn=int(turn),
+            model_path=str(model_path or ""),
+            backend=str(backend),
+            first_token_ms=first_token_ms,
+            total_ms=total_ms,
+            tokens=tokens,
+            fallback=bool(fallback),
+            cancelled=bool(cancelled),
+        )
         self._queue.put(("narration", record))
         return narration_id
 

@@ -113,5 +113,12 @@ class FeedbackSession:
 
 def _request_key(request: ContentRequest) -> tuple[object, ...]:
     """A request without its seed and story: what a retry of it has in common with it."""
-    return (request.kind, request.subject, request.room, request.command, request.cache_key,
-            request.speaker, request.topic)
+    return (
+        request.kind,
+        request.subject,
+        request.room,
+        request.command,
+        request.cache_key,
+        request.speaker,
+        request.topic,
+    )

@@ -80,8 +80,10 @@ def base_directory(adapter: Path, progress: Progress | None = None) -> Path:
     if not weights.is_file():
         raise GeneratorError(f"{adapter}: its base {name} is not here (no {weights})")
     if expected and file_sha256(weights) != expected:
-        raise GeneratorError(f"{adapter}: the base at {directory} is not the one it was "
-                             f"trained on (sha256 differs from {expected[:16]}...)")
+        raise GeneratorError(
+            f"{adapter}: the base at {directory} is not the one it was "
+            f"trained on (sha256 differs from {expected[:16]}...)"
+        )
     return directory
 
 
@@ -128,7 +130,10 @@ def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(adapter), local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
-            str(base), local_files_only=True, use_safetensors=True, dtype=torch.float32,
+            str(base),
+            local_files_only=True,
+            use_safetensors=True,
+            dtype=torch.float32,
             trust_remote_code=False,
         )
         if len(tokenizer) != model.get_input_embeddings().weight.shape[0]:
@@ -138,8 +143,10 @@ def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
     except GeneratorError:
         raise
     except Exception as error:  # noqa: BLE001 - peft and transformers raise many kinds
-        raise GeneratorError(f"{adapter}: the adapter does not fit its base {base}: "
-                             f"{type(error).__name__}: {str(error)[:300]}") from None
+        raise GeneratorError(
+            f"{adapter}: the adapter does not fit its base {base}: "
+            f"{type(error).__name__}: {str(error)[:300]}"
+        ) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=".merge-", dir=target.parent))
     try:
@@ -147,8 +154,12 @@ def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
         model.config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(temp, safe_serialization=True)
         tokenizer.save_pretrained(temp)
-        info = {"format": MERGE_FORMAT, "adapter": str(adapter), "adapter_sha256": key,
-                "base": str(base)}
+        info = {
+            "format": MERGE_FORMAT,
+            "adapter": str(adapter),
+            "adapter_sha256": key,
+            "base": str(base),
+        }
         (temp / "merged.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)

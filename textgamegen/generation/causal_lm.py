@@ -72,13 +72,19 @@ def glue_token_ids(tokenizer: object) -> list[int]:
     punctuation. After an opening that ends in a word ("Cliff Path") they would grow the
     word ("Cliff Patha"), so they are barred from the first step."""
     ids = []
-    for index, token in enumerate(tokenizer.convert_ids_to_tokens(  # type: ignore[attr-defined]
-            list(range(len(tokenizer))))):  # type: ignore[arg-type]
+    for index, token in enumerate(
+        tokenizer.convert_ids_to_tokens(  # type: ignore[attr-defined]
+            list(range(len(tokenizer)))  # type: ignore[arg-type]
+        )
+    ):
         # Allowed: a new word (byte-level BPE writes its leading space as "Ġ", SentencePiece
         # as "▁") or ASCII punctuation. Letters, digits and stray bytes of a multi-byte
         # character ("÷" stands for one) would glue onto the opening's last word.
-        if not (isinstance(token, str) and token[:1] and
-                (token[0] in _SPACE_MARKS or token[0] in string.punctuation)):
+        if not (
+            isinstance(token, str)
+            and token[:1]
+            and (token[0] in _SPACE_MARKS or token[0] in string.punctuation)
+        ):
             ids.append(index)
     return ids
 
@@ -150,8 +156,9 @@ class CausalLMGenerator:
         self._stop_ids = torch.tensor(self._stop_list, device=device)
         self._last_only = last_logits_only(model)
         self._lock = threading.Lock()
-        self._glue = torch.tensor(sorted(set(glue_token_ids(tokenizer)) | set(self._stop_list)),
-                                  device=device)  # fmt: skip
+        self._glue = torch.tensor(
+            sorted(set(glue_token_ids(tokenizer)) | set(self._stop_list)), device=device
+        )
         # (prompt ids, single-row KV cache) of the last prompt, reused by the next one.
         self._prefix: tuple[list[int], object] | None = None
 
@@ -190,10 +197,15 @@ class CausalLMGenerator:
                 if on_text is not None:
                     on_text(text)
                 return Narration(
-                    request, text, backend=self.backend, model=self.name, device=self.device,
-                    fallback=True, notice=f"The model failed ({type(error).__name__}: {error}); "
+                    request,
+                    text,
+                    backend=self.backend,
+                    model=self.name,
+                    device=self.device,
+                    fallback=True,
+                    notice=f"The model failed ({type(error).__name__}: {error}); "
                     "showing the template text.",
-                )  # fmt: skip
+                )
 
     def move_to_cpu(self) -> None:
         """Carry on on the CPU in float32 (after CUDA ran out of memory)."""
@@ -212,8 +224,9 @@ class CausalLMGenerator:
 
     def warm_up(self) -> None:
         """One tiny generation, so the first real one does not pay for lazy set-up."""
-        short = replace(self.sampling, num_candidates=min(2, self.sampling.num_candidates),
-                        max_new_tokens=2)  # fmt: skip
+        short = replace(
+            self.sampling, num_candidates=min(2, self.sampling.num_candidates), max_new_tokens=2
+        )
         with self._lock:
             self._generate(ContentRequest(ContentKind.ACTION, command="look"), None, None, short)
 
@@ -227,16 +240,22 @@ class CausalLMGenerator:
         """First tokens of the head words of what the line should name (subject, things,
         speaker), with and without a leading space and capital."""
         names = [request.subject, request.speaker, *request.entities]
-        heads = {word for name in names if name.strip()
-                 for word in [rerank.words(name)[-1] if rerank.words(name) else ""]
-                 if len(word) > 2}  # fmt: skip
+        heads = {
+            word
+            for name in names
+            if name.strip()
+            for word in [rerank.words(name)[-1] if rerank.words(name) else ""]
+            if len(word) > 2
+        }
         ids: set[int] = set()
         for word in heads:
             for form in (f" {word}", f" {word.capitalize()}", word.capitalize()):
                 encoded = self.codec.encode(form)
                 # A word split into small pieces (" k" + "ettle") is not boosted: its first
                 # piece starts too many other words.
-                if encoded and (len(encoded) == 1 or len(self.codec.decode(encoded[:1]).strip()) >= 4):
+                if encoded and (
+                    len(encoded) == 1 or len(self.codec.decode(encoded[:1]).strip()) >= 4
+                ):
                     ids.add(encoded[0])
         ids -= set(self._stop_list)
         return torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
@@ -254,11 +273,16 @@ class CausalLMGenerator:
             if shared >= MIN_SHARED_PREFIX:
                 crop_cache(cache, shared)
                 rest = torch.tensor([ids[shared:]], device=self.device)
-                out = self.model(input_ids=rest, use_cache=True, **self._last_only,
-                                 **{cache_argument(self.model): cache})  # fmt: skip
+                out = self.model(
+                    input_ids=rest,
+                    use_cache=True,
+                    **self._last_only,
+                    **{cache_argument(self.model): cache},
+                )
                 return output_cache(out), out.logits[:, -1, :].float(), shared
-        out = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
-                         **self._last_only)  # fmt: skip
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.device), use_cache=True, **self._last_only
+        )
         return output_cache(out), out.logits[:, -1, :].float(), 0
 
     def _generate(
@@ -274,8 +298,13 @@ class CausalLMGenerator:
         # A streamed line may run on to finish its sentence, so it needs the room for it.
         budget = self.n_positions - max_new - (SENTENCE_GRACE_TOKENS if streaming else 0)
         prompt = build_prompt(request, self.templates, self.codec, budget)
-        streamer = Streamer(prompt.opening, self.codec.decode, on_text, started,
-                            soft_limit=max_new if streaming else 0)  # fmt: skip
+        streamer = Streamer(
+            prompt.opening,
+            self.codec.decode,
+            on_text,
+            started,
+            soft_limit=max_new if streaming else 0,
+        )
         streamer.start()
         generator = torch.Generator(device=self.device).manual_seed(request.seed & _SEED_MASK)
         prompt_ids = torch.tensor([prompt.ids], device=self.device)
@@ -290,9 +319,21 @@ class CausalLMGenerator:
         with torch.inference_mode():
             cache, logits, reused = self._prefill(prompt.ids)
             timings.reused_tokens = reused
-            first = run_rows(self.model, cache, logits, prompt_ids, sampling, steps, generator,
-                             self._stop_ids, self.pad_id, cancel, streamer.push,
-                             first_banned=first_banned, focus=focus)  # fmt: skip
+            first = run_rows(
+                self.model,
+                cache,
+                logits,
+                prompt_ids,
+                sampling,
+                steps,
+                generator,
+                self._stop_ids,
+                self.pad_id,
+                cancel,
+                streamer.push,
+                first_banned=first_banned,
+                focus=focus,
+            )
             timings.first_token_ms = round(streamer.first_token_ms, 2)
             timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)
             rows, logprobs = first.tokens, first.logprob
@@ -300,9 +341,20 @@ class CausalLMGenerator:
             if count > 1 and not cancelled:
                 crop_cache(cache, len(prompt.ids))
                 cache.batch_repeat_interleave(count - 1)  # type: ignore[attr-defined]
-                more = run_rows(self.model, cache, logits.expand(count - 1, -1), prompt_ids,
-                                sampling, max_new, generator, self._stop_ids, self.pad_id,
-                                cancel, first_banned=first_banned, focus=focus)  # fmt: skip
+                more = run_rows(
+                    self.model,
+                    cache,
+                    logits.expand(count - 1, -1),
+                    prompt_ids,
+                    sampling,
+                    max_new,
+                    generator,
+                    self._stop_ids,
+                    self.pad_id,
+                    cancel,
+                    first_banned=first_banned,
+                    focus=focus,
+                )
                 rows, logprobs = rows + more.tokens, logprobs + more.logprob
                 cancelled = more.cancelled
             else:
@@ -315,19 +367,23 @@ class CausalLMGenerator:
             text = streamer.shown.strip()
             fell_back = not text
             text = text or template_text(request, self.templates)
-            return self._narration(request, prompt.text, text, [], timings,
-                                   fallback=fell_back, cancelled=True)  # fmt: skip
+            return self._narration(
+                request, prompt.text, text, [], timings, fallback=fell_back, cancelled=True
+            )
 
-        candidates = [self._candidate(prompt.opening, ids, lp) for ids, lp in zip(rows, logprobs)]
+        candidates = [
+            self._candidate(prompt.opening, ids, lp)
+            for ids, lp in zip(rows, logprobs, strict=False)
+        ]
         for candidate in candidates:
-            rerank.score(candidate, request, sampling, self.templates.rerank,
-                         opening=prompt.opening)
+            rerank.score(
+                candidate, request, sampling, self.templates.rerank, opening=prompt.opening
+            )
         ranked = candidates if streaming else rerank.rank(candidates)
         best = next((candidate.text for candidate in ranked if candidate.text), "")
         if not best:
             text = template_text(request, self.templates)
-            return self._narration(request, prompt.text, text, ranked, timings,
-                                   fallback=bool(text))
+            return self._narration(request, prompt.text, text, ranked, timings, fallback=bool(text))
         return self._narration(request, prompt.text, best, ranked, timings)
 
     def _narration(
@@ -341,7 +397,15 @@ class CausalLMGenerator:
         cancelled: bool = False,
     ) -> Narration:
         return Narration(
-            request=request, text=text, candidates=candidates, timings=timings, prompt=prompt,
-            backend=self.backend, model=self.name, device=self.device, fallback=fallback,
-            cancelled=cancelled, notice=self.notice,
-        )  # fmt: skip
+            request=request,
+            text=text,
+            candidates=candidates,
+            timings=timings,
+            prompt=prompt,
+            backend=self.backend,
+            model=self.name,
+            device=self.device,
+            fallback=fallback,
+            cancelled=cancelled,
+            notice=self.notice,
+        )

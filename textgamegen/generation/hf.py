@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 import torch
 
 from textgamegen.config import SamplingSettings
+from textgamegen.generation import hub
 from textgamegen.generation.base import GeneratorError
+from textgamegen.generation.causal_lm import OOM_NOTICE, CausalLMGenerator
 from textgamegen.generation.device import (
     quantize_int8,
     resolve_device,
     resolve_dtype,
     set_cpu_threads,
 )
-from textgamegen.generation import hub
-from textgamegen.generation.causal_lm import OOM_NOTICE, CausalLMGenerator
 from textgamegen.generation.load_report import explain
 from textgamegen.generation.loader import offline
 from textgamegen.generation.prompts import PromptTemplates
@@ -47,13 +47,13 @@ def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, P
     model = AutoModelForCausalLM.from_pretrained(
         source, local_files_only=local, trust_remote_code=False, use_safetensors=True, dtype=dtype
     )
-    rows = model.get_input_embeddings().weight.shape[0]  # type: ignore[index]
-    if add_tags(tokenizer) and len(tokenizer) > rows:  # type: ignore[arg-type]
+    rows = model.get_input_embeddings().weight.shape[0]
+    if add_tags(tokenizer) and len(tokenizer) > rows:
         # A bare pretrained base (gguf:..., a hub id) has never seen our tags: give them
         # rows so the prompt can be read at all. They are untrained; that is the base.
         # Without mean_resizing the rows come from the model's own (seeded) init, so
         # fine-tune runs stay reproducible.
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # type: ignore[arg-type]
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     return tokenizer, model
 
 
@@ -72,10 +72,17 @@ def add_tags(tokenizer: object) -> int:
     missing = [token for token in TAG_TOKENS if token not in vocab]
     added = 0
     if missing:
-        added += tokenizer.add_special_tokens({"additional_special_tokens": [  # type: ignore[attr-defined]
-            AddedToken(token, rstrip=True, special=True) for token in missing]})  # fmt: skip
+        added += tokenizer.add_special_tokens(  # type: ignore[attr-defined]
+            {
+                "additional_special_tokens": [
+                    AddedToken(token, rstrip=True, special=True) for token in missing
+                ]
+            }
+        )
     if END not in vocab:
-        added += tokenizer.add_special_tokens({"eos_token": AddedToken(END, lstrip=True, special=True)})  # type: ignore[attr-defined]
+        added += tokenizer.add_special_tokens(  # type: ignore[attr-defined]
+            {"eos_token": AddedToken(END, lstrip=True, special=True)}
+        )
     if missing and tokenizer.eos_token != END:  # type: ignore[attr-defined]
         tokenizer.eos_token = END  # type: ignore[attr-defined]
     if tokenizer.pad_token is None:  # type: ignore[attr-defined]

@@ -42,7 +42,9 @@ def fact_value(text: str) -> str:
 
 def facts_line(facts: dict[str, str]) -> str:
     """``[place: Harbour Quay | things: the rope]``; empty facts are left out; "" if none."""
-    parts = [f"{key}: {fact_value(facts[key])}" for key in FACT_KEYS if fact_value(facts.get(key, ""))]
+    parts = [
+        f"{key}: {fact_value(facts[key])}" for key in FACT_KEYS if fact_value(facts.get(key, ""))
+    ]
     return f"[{' | '.join(parts)}]" if parts else ""
 
 
@@ -81,7 +83,9 @@ def training_line(
     tag: str, facts: dict[str, str], story: list[str] | tuple[str, ...], target: str
 ) -> str:
     """One corpus line: the prompt (no opening) followed by the target and the end token."""
-    return "".join([*story_lines(story), facts_part(tag, facts), f"{tag_token(tag)} {target} {END}"])
+    return "".join(
+        [*story_lines(story), facts_part(tag, facts), f"{tag_token(tag)} {target} {END}"]
+    )
 
 
 _LAST_LINE = re.compile(r"<\|(action|dialogue|quest)\|> ((?:(?!<\|).)*?) <\|endoftext\|>$")

@@ -4,7 +4,7 @@ A curly apostrophe is three bytes in UTF-8; read one byte at a time as Windows-1
 becomes "â€™". Web text is full of it, so a pretrained base writes it back. Each such
 run is decoded again as UTF-8 where that gives a plausible character ("â€™" -> "’",
 "Ã©" -> "é"); the fragments that are left ("â€", a lone "Â") are dropped. Used on the
-model's prose (``cleanup``) and on corpus text (``training.formats.cleanup``), so the
+model's prose (``cleanup``) and on corpus text (``training.formats.extraction``), so the
 player never sees it and the model stops learning it. Pure Python.
 """
 
@@ -45,7 +45,7 @@ def _plausible(char: str) -> bool:
     # currency, letter-like symbols or a pictograph, not a rare letter that a legitimate
     # pair such as "É…" would decode to.
     code = ord(char)
-    return (0xA0 <= code <= 0x17F or 0x2000 <= code <= 0x22FF or code >= 0x1F000)
+    return 0xA0 <= code <= 0x17F or 0x2000 <= code <= 0x22FF or code >= 0x1F000
 
 
 def _repair(match: re.Match[str]) -> str:

@@ -3,7 +3,8 @@
 For tests (a tiny model that loads in a blink) and benchmarks (latency depends on the
 shape, not the weights, so a random gpt2-medium shape stands in for a trained one). The
 shapes and the byte-level BPE tokenizer (trained on a few lines) are those training's
-``scratch:SIZE`` builds (``scratch``); the directory has the same layout training registers. Imports torch, transformers and tokenizers inside the function.
+``scratch:SIZE`` builds (``scratch``); the directory has the same layout training
+registers. Imports torch, transformers and tokenizers inside the function.
 
 Example::
 
@@ -74,12 +75,18 @@ def build_random_model(
         from transformers import LlamaConfig, LlamaForCausalLM
 
         llama = LlamaConfig(
-            vocab_size=max(vocab_size, len(tokenizer)), hidden_size=size.n_embd,
-            intermediate_size=size.n_embd * 2, num_hidden_layers=size.n_layer,
-            num_attention_heads=size.n_head, num_key_value_heads=max(1, size.n_head // 2),
-            max_position_embeddings=n_positions, tie_word_embeddings=True,
-            bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
-        )  # fmt: skip
+            vocab_size=max(vocab_size, len(tokenizer)),
+            hidden_size=size.n_embd,
+            intermediate_size=size.n_embd * 2,
+            num_hidden_layers=size.n_layer,
+            num_attention_heads=size.n_head,
+            num_key_value_heads=max(1, size.n_head // 2),
+            max_position_embeddings=n_positions,
+            tie_word_embeddings=True,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+            pad_token_id=eos_id,
+        )
         model = LlamaForCausalLM(llama).to(getattr(torch, dtype)).eval()
     else:
         config = gpt2_config(size, tokenizer, vocab_size=vocab_size, n_positions=n_positions)
@@ -87,6 +94,10 @@ def build_random_model(
     model.save_pretrained(path)
     metrics = {"perplexity": None, "note": f"random {shape} {arch}, not trained"}
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    lineage = {"name": path.name, "base": f"random:{shape}" if arch == "gpt2" else f"random:{arch}:{shape}", "corpus": "none"}
+    lineage = {
+        "name": path.name,
+        "base": f"random:{shape}" if arch == "gpt2" else f"random:{arch}:{shape}",
+        "corpus": "none",
+    }
     (path / "lineage.json").write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
     return path

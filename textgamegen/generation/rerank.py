@@ -98,8 +98,9 @@ def score(
         "complete": 1.0 if is_complete(text) else 0.0,
         "mentions": mentions(text, request),
         "novelty": novelty(text, recent),
-        "length": length_score(len(words(text)) - len(words(opening)), sampling.min_words,
-                               sampling.max_words),
+        "length": length_score(
+            len(words(text)) - len(words(opening)), sampling.min_words, sampling.max_words
+        ),
         "logprob": math.exp(candidate.mean_logprob) if candidate.tokens else 0.0,
     }
     candidate.scores = {name: round(value, 4) for name, value in parts.items()}

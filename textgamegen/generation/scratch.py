@@ -75,13 +75,25 @@ def train_tokenizer(lines: Iterable[str], vocab_size: int, context: int, out_dir
     from transformers import PreTrainedTokenizerFast
 
     specials = [AddedToken(END, lstrip=True, special=True)] + [
-        AddedToken(token, rstrip=True, special=True) for token in TAG_TOKENS]
+        AddedToken(token, rstrip=True, special=True) for token in TAG_TOKENS
+    ]
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(list(lines), vocab_size=vocab_size, min_frequency=2,
-                            special_tokens=specials, show_progress=False)
+    bpe.train_from_iterator(
+        list(lines),
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=specials,
+        show_progress=False,
+    )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe._tokenizer, bos_token=END, eos_token=END, unk_token=END,
-        pad_token=END, additional_special_tokens=list(TAG_TOKENS), model_max_length=context)
+        tokenizer_object=bpe._tokenizer,
+        bos_token=END,
+        eos_token=END,
+        unk_token=END,
+        pad_token=END,
+        additional_special_tokens=list(TAG_TOKENS),
+        model_max_length=context,
+    )
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         tokenizer.save_pretrained(out_dir)
@@ -101,7 +113,12 @@ def gpt2_config(size: ModelSize, tokenizer, *, vocab_size: int = 0, n_positions:
 
     end = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
     return GPT2Config(
-        vocab_size=max(vocab_size, len(tokenizer)), n_positions=n_positions or size.n_positions,
-        n_embd=size.n_embd, n_layer=size.n_layer, n_head=size.n_head,
-        bos_token_id=end, eos_token_id=end, pad_token_id=end,
-    )  # fmt: skip
+        vocab_size=max(vocab_size, len(tokenizer)),
+        n_positions=n_positions or size.n_positions,
+        n_embd=size.n_embd,
+        n_layer=size.n_layer,
+        n_head=size.n_head,
+        bos_token_id=end,
+        eos_token_id=end,
+        pad_token_id=end,
+    )

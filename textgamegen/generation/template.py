@@ -78,7 +78,10 @@ class TemplateGenerator:
         if request.authored:
             return ""  # the engine showed the authored text; a template adds no colour
         if request.attempt:
-            return request.fallback or f"You try to {_as_action(request.command)}, but the attempt comes to nothing."
+            return (
+                request.fallback
+                or f"You try to {_as_action(request.command)}, but the attempt comes to nothing."
+            )
         if request.kind is not ContentKind.ACTION and request.fallback:
             return request.fallback
         if request.kind is ContentKind.ACTION:

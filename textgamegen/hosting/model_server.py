@@ -47,11 +47,18 @@ UNSUPPORTED = ("suffix", "echo", "logit_bias")
 """OpenAI parameters this server does not implement: refused rather than ignored."""
 
 
-def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
-               code: int | None = None) -> dict[str, Any]:  # fmt: skip
+def error_body(
+    message: str,
+    kind: str = "invalid_request_error",
+    param: str | None = None,
+    code: int | None = None,
+) -> dict[str, Any]:
     """An error in OpenAI's shape, which the official client turns into a typed exception."""
-    return {"error": {"message": message, "type": kind, "param": param, "code": code},
-            "object": "error", "message": message}  # fmt: skip
+    return {
+        "error": {"message": message, "type": kind, "param": param, "code": code},
+        "object": "error",
+        "message": message,
+    }
 
 
 def _error(status: int, message: str, param: str | None = None) -> web.Response:
@@ -66,8 +73,9 @@ def _int(body: dict[str, Any], name: str, default: int | None) -> int | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CompletionError(f"'{name}' must be an integer, not {json.dumps(value)[:40]}",
-                              param=name)  # fmt: skip
+        raise CompletionError(
+            f"'{name}' must be an integer, not {json.dumps(value)[:40]}", param=name
+        )
     return value
 
 
@@ -76,8 +84,9 @@ def _number(body: dict[str, Any], name: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CompletionError(f"'{name}' must be a number, not {json.dumps(value)[:40]}",
-                              param=name)  # fmt: skip
+        raise CompletionError(
+            f"'{name}' must be a number, not {json.dumps(value)[:40]}", param=name
+        )
     return float(value)
 
 
@@ -104,7 +113,9 @@ def _prompts(body: dict[str, Any]) -> list[str | list[int]]:
             return [list(p) for p in prompt]
     raise CompletionError(
         "'prompt' must be a string, a list of strings, a list of token ids or a list of "
-        "lists of token ids", param="prompt")  # fmt: skip
+        "lists of token ids",
+        param="prompt",
+    )
 
 
 def parse_params(body: dict[str, Any]) -> CompletionParams:
@@ -114,8 +125,7 @@ def parse_params(body: dict[str, Any]) -> CompletionParams:
             raise CompletionError(f"'{name}' is not supported by this server", param=name)
     for name in ("presence_penalty", "frequency_penalty"):
         if _number(body, name, 0.0) != 0.0:
-            raise CompletionError(f"'{name}' is not supported (use repetition_penalty)",
-                                  param=name)  # fmt: skip
+            raise CompletionError(f"'{name}' is not supported (use repetition_penalty)", param=name)
     n = _int(body, "n", 1)
     assert n is not None
     best_of = _int(body, "best_of", None)
@@ -191,11 +201,13 @@ class ModelService:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.add_routes([
-            web.get("/health", self.health),
-            web.get("/v1/models", self.models),
-            web.post("/v1/completions", self.completions),
-        ])  # fmt: skip
+        app.add_routes(
+            [
+                web.get("/health", self.health),
+                web.get("/v1/models", self.models),
+                web.post("/v1/completions", self.completions),
+            ]
+        )
         app.on_shutdown.append(self._shutdown)
         return app
 
@@ -203,13 +215,24 @@ class ModelService:
         self._model_thread.shutdown(wait=False, cancel_futures=True)
 
     async def health(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "model": self.engine.name,
-                                  "waiting": self.waiting, "served": self.served,
-                                  "cancelled": self.cancelled})  # fmt: skip
+        return web.json_response(
+            {
+                "status": "ok",
+                "model": self.engine.name,
+                "waiting": self.waiting,
+                "served": self.served,
+                "cancelled": self.cancelled,
+            }
+        )
 
     async def models(self, _request: web.Request) -> web.Response:
-        card = {"id": self.engine.name, "object": "model", "created": self.created,
-                "owned_by": "textgamegen", "max_model_len": self.engine.context}  # fmt: skip
+        card = {
+            "id": self.engine.name,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "textgamegen",
+            "max_model_len": self.engine.context,
+        }
         return web.json_response({"object": "list", "data": [card]})
 
     # -- completions ----------------------------------------------------------------------
@@ -218,8 +241,9 @@ class ModelService:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise CompletionError(f"the request body is over {MAX_BODY_BYTES} bytes",
-                                  status=413) from None  # fmt: skip
+            raise CompletionError(
+                f"the request body is over {MAX_BODY_BYTES} bytes", status=413
+            ) from None
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as error:
@@ -231,8 +255,12 @@ class ModelService:
     def _jobs(self, body: dict[str, Any], params: CompletionParams) -> list[_Job]:
         model = body.get("model")
         if model not in (None, "", self.engine.name):
-            raise CompletionError(f"The model '{str(model)[:100]}' does not exist; this server "
-                                  f"serves '{self.engine.name}'", status=404, param="model")  # fmt: skip
+            raise CompletionError(
+                f"The model '{str(model)[:100]}' does not exist; this server "
+                f"serves '{self.engine.name}'",
+                status=404,
+                param="model",
+            )
         jobs = []
         for number, prompt in enumerate(_prompts(body)):
             ids = self.engine.encode(prompt, params.add_special_tokens)
@@ -251,8 +279,9 @@ class ModelService:
         except CompletionError as error:
             return _error(error.status, str(error), error.param)
         if self.waiting + len(jobs) > self.max_queue:
-            response = _error(429, f"{self.waiting} requests are waiting for the model; "
-                                   "try again shortly")  # fmt: skip
+            response = _error(
+                429, f"{self.waiting} requests are waiting for the model; try again shortly"
+            )
             response.headers["Retry-After"] = "1"
             return response
         ident = f"cmpl-{uuid.uuid4().hex}"
@@ -284,8 +313,12 @@ class ModelService:
             self.waiting -= 1
 
     def _head(self, ident: str) -> dict[str, Any]:
-        return {"id": ident, "object": "text_completion", "created": int(time.time()),
-                "model": self.engine.name}  # fmt: skip
+        return {
+            "id": ident,
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.engine.name,
+        }
 
     async def _whole(self, ident: str, jobs: list[_Job]) -> web.Response:
         cancel = threading.Event()
@@ -296,27 +329,39 @@ class ModelService:
                 prompt_tokens += result.prompt_tokens
                 made += result.completion_tokens
                 for number, choice in enumerate(result.choices):
-                    choices.append({"index": job.offset + number, "text": choice.text,
-                                    "logprobs": _logprobs(choice, job.params),
-                                    "finish_reason": choice.finish_reason})  # fmt: skip
+                    choices.append(
+                        {
+                            "index": job.offset + number,
+                            "text": choice.text,
+                            "logprobs": _logprobs(choice, job.params),
+                            "finish_reason": choice.finish_reason,
+                        }
+                    )
         except asyncio.CancelledError:
             cancel.set()
             raise
         except Exception as error:  # noqa: BLE001 - a model fault is the client's 500, not ours
             return _error(500, f"the model failed: {type(error).__name__}: {error}")
         self.served += 1
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": made,
-                 "total_tokens": prompt_tokens + made}  # fmt: skip
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": made,
+            "total_tokens": prompt_tokens + made,
+        }
         # The model's own time, so a client can tell the server's overhead (HTTP, JSON,
         # queue) from the generation: bench/serving.py subtracts it from the round trip.
         model_ms = sum(job.model_s for job in jobs) * 1000
-        return web.json_response({**self._head(ident), "choices": choices, "usage": usage},
-                                 headers={MODEL_TIME_HEADER: f"{model_ms:.3f}"})  # fmt: skip
+        return web.json_response(
+            {**self._head(ident), "choices": choices, "usage": usage},
+            headers={MODEL_TIME_HEADER: f"{model_ms:.3f}"},
+        )
 
-    async def _stream(self, request: web.Request, ident: str, jobs: list[_Job],
-                      usage_wanted: bool) -> web.StreamResponse:  # fmt: skip
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})  # fmt: skip
+    async def _stream(
+        self, request: web.Request, ident: str, jobs: list[_Job], usage_wanted: bool
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         loop = asyncio.get_running_loop()
         cancel = threading.Event()
@@ -332,10 +377,17 @@ class ModelService:
                 pieces: asyncio.Queue[tuple[int, str, str | None, float | None] | None]
                 pieces = asyncio.Queue()
 
-                def on_piece(index: int, text: str, reason: str | None, logprob: float | None,
-                             job: _Job = job, pieces: asyncio.Queue = pieces) -> None:  # fmt: skip
-                    loop.call_soon_threadsafe(pieces.put_nowait,
-                                              (job.offset + index, text, reason, logprob))  # fmt: skip
+                def on_piece(
+                    index: int,
+                    text: str,
+                    reason: str | None,
+                    logprob: float | None,
+                    job: _Job = job,
+                    pieces: asyncio.Queue = pieces,
+                ) -> None:
+                    loop.call_soon_threadsafe(
+                        pieces.put_nowait, (job.offset + index, text, reason, logprob)
+                    )
 
                 def on_done(_task: asyncio.Future[Any], q: asyncio.Queue = pieces) -> None:
                     loop.call_soon_threadsafe(q.put_nowait, None)
@@ -349,11 +401,19 @@ class ModelService:
                         # text is held back (it may start a stop string).
                         logprobs = None
                         if job.params.logprobs is not None and logprob is not None:
-                            logprobs = {"tokens": [text], "token_logprobs": [logprob],
-                                        "top_logprobs": None, "text_offset": [0]}  # fmt: skip
+                            logprobs = {
+                                "tokens": [text],
+                                "token_logprobs": [logprob],
+                                "top_logprobs": None,
+                                "text_offset": [0],
+                            }
                         if text or reason or logprobs:
-                            choice = {"index": index, "text": text, "logprobs": logprobs,
-                                      "finish_reason": reason}  # fmt: skip
+                            choice = {
+                                "index": index,
+                                "text": text,
+                                "logprobs": logprobs,
+                                "finish_reason": reason,
+                            }
                             await send({**head, "choices": [choice]})
                     result = await task
                 except BaseException:
@@ -363,9 +423,17 @@ class ModelService:
                 prompt_tokens += result.prompt_tokens
                 made += result.completion_tokens
             if usage_wanted:
-                await send({**head, "choices": [], "usage": {
-                    "prompt_tokens": prompt_tokens, "completion_tokens": made,
-                    "total_tokens": prompt_tokens + made}})  # fmt: skip
+                await send(
+                    {
+                        **head,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": made,
+                            "total_tokens": prompt_tokens + made,
+                        },
+                    }
+                )
             await send("[DONE]")
             self.served += 1
         except (ConnectionResetError, asyncio.CancelledError):
@@ -374,8 +442,13 @@ class ModelService:
             raise
         except Exception as error:  # noqa: BLE001 - the stream ends with the error, no crash
             try:
-                await send(error_body(f"the model failed: {type(error).__name__}: {error}",
-                                      "server_error", code=500))  # fmt: skip
+                await send(
+                    error_body(
+                        f"the model failed: {type(error).__name__}: {error}",
+                        "server_error",
+                        code=500,
+                    )
+                )
                 await send("[DONE]")
             except Exception:  # noqa: BLE001 - the client went away too
                 pass
@@ -392,14 +465,16 @@ class ModelServer:
         port: the port (0 picks a free one; see ``url``).
     """
 
-    def __init__(self, engine: CompletionEngine, host: str = "127.0.0.1", port: int = 0,
-                 max_queue: int = 256) -> None:  # fmt: skip
+    def __init__(
+        self, engine: CompletionEngine, host: str = "127.0.0.1", port: int = 0, max_queue: int = 256
+    ) -> None:
         self.service = ModelService(engine, max_queue=max_queue)
         self.host = host
         self.port = port
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="model-server")  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="model-server"
+        )
         self._runner: web.AppRunner | None = None
 
     @property
@@ -415,8 +490,7 @@ class ModelServer:
     async def _start(self) -> None:
         # handler_cancellation: a client that disconnects cancels its handler, which
         # cancels its request in the model thread.
-        self._runner = web.AppRunner(self.service.app(), handler_cancellation=True,
-                                     access_log=None)  # fmt: skip
+        self._runner = web.AppRunner(self.service.app(), handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -439,5 +513,4 @@ class ModelServer:
 def serve_forever(engine: CompletionEngine, host: str, port: int, max_queue: int = 256) -> None:
     """Serve until Ctrl+C or SIGTERM (the ``serve-model`` command)."""
     app = ModelService(engine, max_queue=max_queue).app()
-    web.run_app(app, host=host, port=port, handler_cancellation=True, access_log=None,
-                print=None)  # fmt: skip
+    web.run_app(app, host=host, port=port, handler_cancellation=True, access_log=None, print=None)

@@ -59,8 +59,10 @@ class Exported:
 
 def vllm_command(out: Path, served_name: str, context: int) -> str:
     """The ``vllm serve`` line for the exported folder (checked here only as text)."""
-    return (f"vllm serve {out} --served-model-name {served_name} "
-            f"--max-model-len {context} --host 0.0.0.0 --port 8000")  # fmt: skip
+    return (
+        f"vllm serve {out} --served-model-name {served_name} "
+        f"--max-model-len {context} --host 0.0.0.0 --port 8000"
+    )
 
 
 def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, str]:
@@ -75,8 +77,10 @@ def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, s
     if is_gguf(name):
         return name, cached_base(find_base(name), progress), "gguf base"
     if path is None:
-        raise GeneratorError(f"{model!r} is not an installed model or a model folder here "
-                             "(`textgamegen models` lists them)")  # fmt: skip
+        raise GeneratorError(
+            f"{model!r} is not an installed model or a model folder here "
+            "(`textgamegen models` lists them)"
+        )
     problem = directory_problem(path)
     if problem:
         raise GeneratorError(f"{path}: {problem}")
@@ -142,15 +146,20 @@ def export_for_vllm(
     game_model.eval()
     config = game_model.config
     if getattr(config, "auto_map", None):
-        raise GeneratorError(f"{weights_dir}: its config needs remote code (auto_map); "
-                             "vLLM would need --trust-remote-code, which we never use")  # fmt: skip
+        raise GeneratorError(
+            f"{weights_dir}: its config needs remote code (auto_map); "
+            "vLLM would need --trust-remote-code, which we never use"
+        )
     from textgamegen.generation.decode import context_window
 
     context = int(context_window(config))
     vocab = game_model.get_input_embeddings().weight.shape[0]
     tags = {token: int(tokenizer.convert_tokens_to_ids(token)) for token in SPECIAL_TOKENS}  # type: ignore[attr-defined]
-    unknown = [token for token, index in tags.items()
-               if index is None or index == tokenizer.unk_token_id and token != tokenizer.unk_token]  # type: ignore[attr-defined]  # fmt: skip
+    unknown = [
+        token
+        for token, index in tags.items()
+        if index is None or (index == tokenizer.unk_token_id and token != tokenizer.unk_token)  # type: ignore[attr-defined]
+    ]
     if unknown:
         raise GeneratorError(f"{weights_dir}: the tokenizer lacks {', '.join(unknown)}")
     ids = list(tokenizer.encode(PROBE, add_special_tokens=False))[:context]  # type: ignore[attr-defined]
@@ -168,8 +177,10 @@ def export_for_vllm(
         # both end a generation, so vLLM stops there without the game's stop strings.
         ends = list(dict.fromkeys([tags[END], tokenizer.eos_token_id]))  # type: ignore[attr-defined]
         game_model.generation_config = GenerationConfig(
-            bos_token_id=config.bos_token_id, eos_token_id=ends[0] if len(ends) == 1 else ends,
-            pad_token_id=tokenizer.pad_token_id)  # type: ignore[attr-defined]  # fmt: skip
+            bos_token_id=config.bos_token_id,
+            eos_token_id=ends[0] if len(ends) == 1 else ends,
+            pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
+        )
         game_model.to(getattr(torch, dtype)).save_pretrained(temp, safe_serialization=True)
         tokenizer.save_pretrained(temp)  # type: ignore[attr-defined]
         for stray in [*temp.glob("*.bin"), *temp.glob("*.pt"), *temp.glob("*.pth")]:
@@ -181,26 +192,42 @@ def export_for_vllm(
 
         say("Loading the export back from safetensors alone")
         reloaded = AutoModelForCausalLM.from_pretrained(
-            str(temp), local_files_only=True, use_safetensors=True, trust_remote_code=False,
-            dtype=torch.float32).eval()  # fmt: skip
-        back = AutoTokenizer.from_pretrained(str(temp), local_files_only=True,
-                                             trust_remote_code=False)  # fmt: skip
+            str(temp),
+            local_files_only=True,
+            use_safetensors=True,
+            trust_remote_code=False,
+            dtype=torch.float32,
+        ).eval()
+        back = AutoTokenizer.from_pretrained(
+            str(temp), local_files_only=True, trust_remote_code=False
+        )
         if list(back.encode(PROBE, add_special_tokens=False)) != ids:
             raise GeneratorError(f"{out}: the exported tokenizer reads the tags differently")
         difference = float((_logits(reloaded, ids) - expected).abs().max())  # type: ignore[operator]
         tolerance = LOGITS_TOLERANCE if dtype == "float32" else 0.1 * float(expected.abs().max())  # type: ignore[attr-defined]
         if not difference <= tolerance:
-            raise GeneratorError(f"{out}: the export's logits differ from the game model's "
-                                 f"by {difference:.3g} (allowed {tolerance:.3g})")  # fmt: skip
+            raise GeneratorError(
+                f"{out}: the export's logits differ from the game model's "
+                f"by {difference:.3g} (allowed {tolerance:.3g})"
+            )
         exported = Exported(
-            format=EXPORT_FORMAT, source=name, source_path=str(weights_dir), kind=kind,
-            architecture=",".join(getattr(config, "architectures", None) or [type(game_model).__name__]),
-            dtype=dtype, vocab=int(vocab), context=context, tags=tags,
+            format=EXPORT_FORMAT,
+            source=name,
+            source_path=str(weights_dir),
+            kind=kind,
+            architecture=",".join(
+                getattr(config, "architectures", None) or [type(game_model).__name__]
+            ),
+            dtype=dtype,
+            vocab=int(vocab),
+            context=context,
+            tags=tags,
             max_logit_difference=difference,
             vllm_command=vllm_command(out, served_name, context),
-        )  # fmt: skip
-        (temp / "export.json").write_text(json.dumps(asdict(exported), indent=2) + "\n",
-                                          encoding="utf-8")  # fmt: skip
+        )
+        (temp / "export.json").write_text(
+            json.dumps(asdict(exported), indent=2) + "\n", encoding="utf-8"
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(temp, out)

@@ -99,8 +99,9 @@ class GameWebServer(Server):
     def full_page(self) -> web.Response:
         self.refused += 1
         page = FULL_PAGE.format(title=html.escape(self.title), limit=self.max_sessions)
-        return web.Response(text=page, content_type="text/html", status=503,
-                            headers={"Retry-After": "30"})  # fmt: skip
+        return web.Response(
+            text=page, content_type="text/html", status=503, headers={"Retry-After": "30"}
+        )
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -109,12 +110,20 @@ class GameWebServer(Server):
         return app
 
     async def on_startup(self, app: web.Application) -> None:
-        self.console.print(f"TextGameGen in the browser: {self.public_url}  "
-                           f"(up to {self.max_sessions} games; Ctrl+C to stop)")  # fmt: skip
+        self.console.print(
+            f"TextGameGen in the browser: {self.public_url}  "
+            f"(up to {self.max_sessions} games; Ctrl+C to stop)"
+        )
 
     async def handle_health(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "sessions": self.sessions,
-                                  "max_sessions": self.max_sessions, "refused": self.refused})  # fmt: skip
+        return web.json_response(
+            {
+                "status": "ok",
+                "sessions": self.sessions,
+                "max_sessions": self.max_sessions,
+                "refused": self.refused,
+            }
+        )
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         session = request.query.get("session", "")
@@ -172,7 +181,7 @@ class GameWebServer(Server):
             await self._process_messages(websocket, app_service)
         except asyncio.CancelledError:
             await websocket.close()
-        except Exception as error:  # noqa: BLE001 - one broken tab must not stop the server
+        except Exception as error:
             log.exception(error)
         finally:
             if app_service is not None:
@@ -182,8 +191,9 @@ class GameWebServer(Server):
                 del self.live[session]
         return websocket
 
-    async def _process_messages(self, websocket: web.WebSocketResponse,
-                                app_service: AppService) -> None:  # fmt: skip
+    async def _process_messages(
+        self, websocket: web.WebSocketResponse, app_service: AppService
+    ) -> None:
         # The base class asserts on malformed messages; a bad frame is skipped here instead.
         async for message in websocket:
             if message.type != WSMsgType.TEXT:
@@ -196,8 +206,9 @@ class GameWebServer(Server):
             if kind == "stdin" and isinstance(data, str):
                 await app_service.send_bytes(data.encode("utf-8"))
             elif kind == "resize" and isinstance(data, dict):
-                await app_service.set_terminal_size(to_int(str(data.get("width")), 80),
-                                                    to_int(str(data.get("height")), 24))  # fmt: skip
+                await app_service.set_terminal_size(
+                    to_int(str(data.get("width")), 80), to_int(str(data.get("height")), 24)
+                )
             elif kind == "ping":
                 await websocket.send_json(["pong", data])
             elif kind == "blur":

@@ -37,7 +37,7 @@ from textgamegen.config import (
     one_of,
     settings_or_defaults,
 )
-from textgamegen.engine.content import Event, StepResult
+from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.generation.base import Generator, GeneratorError
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.palette import GamePalette
@@ -63,8 +63,14 @@ The model and device are passed apart because ``--model``/``--device`` override 
 settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
 """
 
-UI_ONLY_SETTINGS = ("show_model_panel", "show_special_tokens", "autosave_every", "prefetch",
-                    "record_feedback", "max_bad_rate")
+UI_ONLY_SETTINGS = (
+    "show_model_panel",
+    "show_special_tokens",
+    "autosave_every",
+    "prefetch",
+    "record_feedback",
+    "max_bad_rate",
+)
 """Settings that change nothing in the generator, so changing them needs no reload."""
 
 
@@ -331,7 +337,9 @@ class TextGameGenApp(App[int]):
         self.game = game
         opening = list(opening or [])
         if self._notices:
-            opening.insert(0, StepResult("", events=[Event("system", n) for n in self._notices]))
+            opening.insert(
+                0, StepResult("", events=[Event(EventKind.SYSTEM, n) for n in self._notices])
+            )
             self._notices = []
         screen = GameScreen(game, opening=opening)
         if isinstance(self.screen, (TitleScreen, GameScreen)):
@@ -361,7 +369,9 @@ class TextGameGenApp(App[int]):
             self.tell(f"Could not load {name!r}: {error}", severity="error")
             return False
         game.saving.autosave_every = self.settings.autosave_every
-        loaded = StepResult("", events=[Event("system", f"Loaded {name} (turn {game.turn}).")])
+        loaded = StepResult(
+            "", events=[Event(EventKind.SYSTEM, f"Loaded {name} (turn {game.turn}).")]
+        )
         where = game.intro()
         # The world's introduction belongs to a new game, not to every reload.
         where.events = [

@@ -38,7 +38,8 @@ class Completion:
             return self.head + self.fragment
         if len(self.options) == 1:
             return self.head + self.options[0] + " "
-        prefix = os.path.commonprefix([option.lower() for option in self.options])
+        # A character-wise common prefix is the point here (completing a word), not a path.
+        prefix = os.path.commonprefix([option.lower() for option in self.options])  # noqa: RUF071
         if len(prefix) <= len(self.fragment):
             return self.head + self.fragment
         return self.head + self.options[0][: len(prefix)]

@@ -6,6 +6,7 @@ its palette entry can never drift apart; the models come from the registry, one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -30,11 +31,13 @@ class GamePalette(Provider):
     """The game's own palette entries, including one per installed model."""
 
     if TYPE_CHECKING:
-        app: TextGameGenApp
+        app: TextGameGenApp  # type: ignore[assignment]  # Provider types it as any App
 
-    def _entries(self) -> list[tuple[str, partial[object], str]]:
+    def _entries(self) -> list[tuple[str, Callable[[], object], str]]:
         run = self.app.run_action
-        entries = [(name, partial(run, action), help_text) for name, action, help_text in ENTRIES]
+        entries: list[tuple[str, Callable[[], object], str]] = [
+            (name, partial(run, action), help_text) for name, action, help_text in ENTRIES
+        ]
         for name in self._model_names:
             switch = partial(self.app.switch_model, name)
             entries.append((f"Model: {name}", switch, f"Narrate with {name}"))

@@ -15,8 +15,9 @@ from training.formats.extraction import MAX_BROKEN_NAMED, Extraction, add_text, 
 from training.textfile import CorpusError
 
 
-def extract_dialogue_export(text: str, path: Path, source: Source,
-                            corpus: CorpusConfig) -> Extraction:
+def extract_dialogue_export(
+    text: str, path: Path, source: Source, corpus: CorpusConfig
+) -> Extraction:
     """The text column of each row, tagged quest (or the source's tag)."""
     result = Extraction()
     lines = text.split("\n")
@@ -26,9 +27,11 @@ def extract_dialogue_export(text: str, path: Path, source: Source,
     header = [name.strip().lower() for name in lines[header_number].split("\t")]
     wanted = source.text_column.strip().lower()
     if wanted not in header:
-        raise CorpusError(f"{path}: line {header_number + 1}: no column named "
-                          f"{source.text_column!r} in the header ({', '.join(header)}); "
-                          f"set the source's text_column")
+        raise CorpusError(
+            f"{path}: line {header_number + 1}: no column named "
+            f"{source.text_column!r} in the header ({', '.join(header)}); "
+            f"set the source's text_column"
+        )
     column = header.index(wanted)
     tag = fixed_tag(source)
     for number in range(header_number + 1, len(lines)):
@@ -38,8 +41,7 @@ def extract_dialogue_export(text: str, path: Path, source: Source,
         cells = line.split("\t")
         if len(cells) < len(header):
             result.dropped["row with missing columns"] += 1
-            _name_broken(result, path, number + 1,
-                         f"{len(cells)} of {len(header)} columns")
+            _name_broken(result, path, number + 1, f"{len(cells)} of {len(header)} columns")
             continue
         value = cells[column].strip().strip('"').strip()
         if not value:

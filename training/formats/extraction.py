@@ -42,8 +42,18 @@ class Extraction:
 MAX_BROKEN_NAMED = 20
 
 
-_ASCII_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                               "\u00ab": '"', "\u00bb": '"', "\u2032": "'", "\u00a0": " "})
+_ASCII_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2032": "'",
+        "\u00a0": " ",
+    }
+)
 # Opening speech: a double quote of any kind, a left single curly quote, or a straight
 # single quote that opens a capitalised word (so "don't" and "the boys' camp" do not count).
 _SPEECH = re.compile(r"[\"\u201c\u201d\u00ab\u00bb]|\u2018\w|(?:^|[\s(\u2014-])'[A-Z]")
@@ -93,7 +103,7 @@ def chunk(text: str, max_words: int) -> list[str]:
     pieces: list[str] = []
     current: list[str] = []
     for sentence in split_sentences(text):
-        if current and word_count(" ".join(current + [sentence])) > max_words:
+        if current and word_count(" ".join([*current, sentence])) > max_words:
             pieces.append(" ".join(current))
             current = []
         current.append(sentence)
@@ -102,8 +112,9 @@ def chunk(text: str, max_words: int) -> list[str]:
     return pieces
 
 
-def add_text(result: Extraction, text: str, line: int, tag: str, source: Source,
-             corpus: CorpusConfig) -> None:
+def add_text(
+    result: Extraction, text: str, line: int, tag: str, source: Source, corpus: CorpusConfig
+) -> None:
     """Tidy, cut and filter one game text, adding what passes to ``result``."""
     min_words = source.min_words or corpus.min_words
     for piece in chunk(tidy(text, corpus), corpus.max_words):

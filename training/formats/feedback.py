@@ -54,8 +54,9 @@ HELD_OUT_SHARE = 0.2
 HELD_OUT = "held out (good, for the gate)"
 KIND_TAGS = {"action": "action", "item": "action", "dialogue": "dialogue", "quest": "quest"}
 _LAST_TAG = re.compile(r"<\|({})\|>(?!.*<\|)".format("|".join(TAGS)), re.DOTALL)
-_SEGMENT = re.compile(r"<\|(?:{})\|> ((?:(?!<\|).)*?) <\|endoftext\|>".format("|".join(TAGS)),
-                      re.DOTALL)
+_SEGMENT = re.compile(
+    r"<\|(?:{})\|> ((?:(?!<\|).)*?) <\|endoftext\|>".format("|".join(TAGS)), re.DOTALL
+)
 _FACTS = re.compile(r"^\[(.*)\]$", re.DOTALL)
 
 
@@ -73,10 +74,15 @@ def read_rows(text: str, path: Path) -> list[tuple[int, dict]]:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise CorpusError(f"{path}: line {number}: not JSON ({error.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) \
-                or not isinstance(row.get("label"), str):
-            raise CorpusError(f"{path}: line {number}: not a feedback line (needs \"text\" and "
-                              "\"label\"; write it with `textgamegen feedback export`)")
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("text"), str)
+            or not isinstance(row.get("label"), str)
+        ):
+            raise CorpusError(
+                f'{path}: line {number}: not a feedback line (needs "text" and '
+                '"label"; write it with `textgamegen feedback export`)'
+            )
         rows.append((number, row))
     return rows
 
@@ -98,7 +104,7 @@ def prompt_layout(prompt: str) -> tuple[dict[str, str], tuple[str, ...]] | None:
     last = prompt.rfind("<|")
     facts: dict[str, str] | None = None
     story: list[str] = []
-    for body in _SEGMENT.findall(prompt[:max(last, 0)]):
+    for body in _SEGMENT.findall(prompt[: max(last, 0)]):
         match = _FACTS.match(body.strip())
         if match is None:
             story.append(body.strip())
@@ -130,12 +136,16 @@ def _usable(row: dict, number: int, source: Source, corpus: CorpusConfig) -> Ext
     return result
 
 
-def held_out_numbers(rows: list[tuple[int, dict]], source: Source,
-                     corpus: CorpusConfig) -> set[int]:
+def held_out_numbers(
+    rows: list[tuple[int, dict]], source: Source, corpus: CorpusConfig
+) -> set[int]:
     """Line numbers of the good lines kept out of the corpus for the gate: a fifth of the
     good lines that make usable corpus text (at least one when there are two or more)."""
-    good = [(number, row) for number, row in rows if row.get("label") == "good"
-            and _usable(row, number, source, corpus).examples]
+    good = [
+        (number, row)
+        for number, row in rows
+        if row.get("label") == "good" and _usable(row, number, source, corpus).examples
+    ]
     if len(good) < 2:
         return set()
     count = max(1, math.floor(len(good) * HELD_OUT_SHARE))
@@ -162,13 +172,16 @@ def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig
     return result
 
 
-def held_out_examples(text: str, path: Path, source: Source,
-                      corpus: CorpusConfig) -> list[Example]:
+def held_out_examples(text: str, path: Path, source: Source, corpus: CorpusConfig) -> list[Example]:
     """The held-out good lines of one file, as corpus examples."""
     rows = read_rows(text, path)
     held = held_out_numbers(rows, source, corpus)
-    return [example for number, row in rows if number in held
-            for example in _usable(row, number, source, corpus).examples]
+    return [
+        example
+        for number, row in rows
+        if number in held
+        for example in _usable(row, number, source, corpus).examples
+    ]
 
 
 def label_counts(text: str, path: Path) -> Counter:

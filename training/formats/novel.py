@@ -28,12 +28,16 @@ from training.formats.extraction import (
 from training.sentences import split_sentences
 
 _START = re.compile(r"^\s*\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
-_END = re.compile(r"^\s*(\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG"
-                  r"|End of (the )?Project Gutenberg)", re.IGNORECASE)
+_END = re.compile(
+    r"^\s*(\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG"
+    r"|End of (the )?Project Gutenberg)",
+    re.IGNORECASE,
+)
 _ROMAN = r"[IVXLCDM]+"
 _HEADING = re.compile(
     rf"^\s*((CHAPTER|Chapter|BOOK|Book|PART|Part|STAVE|VOLUME|Volume)\s+({_ROMAN}|\d+|[A-Z]+)\b"
-    rf".*|{_ROMAN}\.?|\d+\.?|(THE )?END\.?|CONTENTS:?|Contents:?|INDEX)\s*$")
+    rf".*|{_ROMAN}\.?|\d+\.?|(THE )?END\.?|CONTENTS:?|Contents:?|INDEX)\s*$"
+)
 _SEPARATOR = re.compile(r"^\s*([*.\-=_~]\s*){3,}$")
 _DOT_LEADER = re.compile(r"(\.\s){3,}|\.{4,}")
 _FOOTNOTE = re.compile(r"\[\d+\]|\{\d+\}")
@@ -73,8 +77,7 @@ def _drop_markers(lines: list[str], dropped: Counter) -> list[str]:
         elif _SEPARATOR.match(line) or _DOT_LEADER.search(line):
             dropped["separator or contents line"] += 1
             kept.append("")
-        elif (counts[stripped] >= 3 and len(stripped) < 60
-              and not _SENTENCE_END.search(stripped)):
+        elif counts[stripped] >= 3 and len(stripped) < 60 and not _SENTENCE_END.search(stripped):
             dropped["repeated line"] += 1
             kept.append("")
         else:

@@ -67,16 +67,18 @@ def game_texts(data: dict) -> list[str]:
     return texts
 
 
-def extract_open_adventure(text: str, path: Path, source: Source,
-                           corpus: CorpusConfig) -> Extraction:
+def extract_open_adventure(
+    text: str, path: Path, source: Source, corpus: CorpusConfig
+) -> Extraction:
     """The game's texts, tagged quest (or the source's tag)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise CorpusError(f"{path}: {where}not valid YAML: "
-                          f"{getattr(error, 'problem', error)}") from None
+        raise CorpusError(
+            f"{path}: {where}not valid YAML: {getattr(error, 'problem', error)}"
+        ) from None
     if not isinstance(data, dict):
         raise CorpusError(f"{path}: no usable text (not an adventure.yaml mapping)")
     result = Extraction()

@@ -13,8 +13,7 @@ from training.config import CorpusConfig, Source
 from training.formats.extraction import Extraction, add_text, fixed_tag
 
 
-def extract_transcript(text: str, path: Path, source: Source,
-                       corpus: CorpusConfig) -> Extraction:
+def extract_transcript(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extraction:
     """Narration paragraphs between the ``>`` command lines."""
     result = Extraction()
     tag = fixed_tag(source)

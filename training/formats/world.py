@@ -44,16 +44,22 @@ def extract_world(text: str, path: Path, source: Source, corpus: CorpusConfig) -
         return people + [item.name for item in world.items.values() if item.location == place]
 
     for room in world.rooms.values():
-        add("action", {"describe": room.name, "place": room.name,
-                       "things": _things(held(room.key))}, room.text)
+        add(
+            "action",
+            {"describe": room.name, "place": room.name, "things": _things(held(room.key))},
+            room.text,
+        )
     for item in world.items.values():
         place = world.rooms[item.location].name if item.location in world.rooms else ""
         add("action", {"describe": f"the {item.name}", "place": place}, item.text)
         if item.use is not None:
             on = world.items.get(item.use.on) or world.npcs.get(item.use.on)
             command = f"use {item.name}" + (f" on {on.name}" if on else "")
-            add("action", {"you": command, "things": _things([item.name] + ([on.name] if on else []))},
-                item.use.text)
+            add(
+                "action",
+                {"you": command, "things": _things([item.name] + ([on.name] if on else []))},
+                item.use.text,
+            )
     for npc in world.npcs.values():
         place = world.rooms[npc.location].name if npc.location in world.rooms else ""
         who = f"{npc.name}, {npc.persona}" if npc.persona else npc.name

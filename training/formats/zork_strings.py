@@ -17,14 +17,13 @@ from training.formats.novel import paragraphs
 _SENTENCE_END = re.compile(r"[.!?][\"')]*$")
 
 
-def extract_zork_strings(text: str, path: Path, source: Source,
-                         corpus: CorpusConfig) -> Extraction:
+def extract_zork_strings(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extraction:
     """Each complete string, tagged quest (or the source's tag)."""
     result = Extraction()
     tag = fixed_tag(source)
     for first, block in paragraphs(text.split("\n")):
         joined = " ".join(line.strip() for line in block).replace("|", " ").strip()
-        if not joined[:1].isupper() and not joined[:1] in "\"'":
+        if not joined[:1].isupper() and joined[:1] not in "\"'":
             result.dropped["fragment (starts in lower case)"] += 1
             continue
         if not _SENTENCE_END.search(joined):

@@ -27,7 +27,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from textgamegen.engine.content import ContentRequest, Event, StepResult
+from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
 from textgamegen.feedback.session import FeedbackSession
 from textgamegen.generation.base import Generator
@@ -225,7 +225,7 @@ class GameScreen(Screen[None]):
 
     def add_notice(self, text: str) -> None:
         """A line from the game itself (model notices, saves), shown in the story."""
-        self.query_one(StoryLog).add_event(Event("system", text))
+        self.query_one(StoryLog).add_event(Event(EventKind.SYSTEM, text))
 
     @on(CommandInput.Changed, "#command")
     def _command_changed(self, event: CommandInput.Changed) -> None:

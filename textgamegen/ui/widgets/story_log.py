@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.widgets import Static
 
 from textgamegen.engine.content import ContentRequest, Event
-from textgamegen.safe_text import strip_unsafe
 from textgamegen.generation import narration_queue as queue
 from textgamegen.generation.narration_queue import NarrationJob, NarrationQueue
+from textgamegen.safe_text import strip_unsafe
 
 MAX_PARAGRAPHS = 400
 """Older paragraphs are dropped so a long game never slows the screen down."""
