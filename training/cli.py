@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from textgamegen.config import DEVICES
 from training.config import ConfigError, FinetuneConfig, load_config
 
 
@@ -58,7 +59,7 @@ def _add_finetune(sub) -> None:
     parser.add_argument(
         "--base",
         help="hub id (gpt2), local HF model dir, gguf:PACKAGE, "
-        "gguf:PATH, or scratch:SIZE (tiny, small, base)",
+        "gguf:PATH, or scratch:SIZE (tiny, small, base, gpt2, gpt2-medium)",
     )
     parser.add_argument(
         "--resume",
@@ -68,7 +69,7 @@ def _add_finetune(sub) -> None:
         metavar="CHECKPOINT",
         help="continue from a checkpoint (default: the last in --out)",
     )
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     flags = {
         "vocab_size": int,
         "block_size": int,
@@ -159,7 +160,7 @@ def _add_pipeline(sub) -> None:
         help="register here (default: [register] models_dir, else the user models folder)",
     )
     parser.add_argument("--root", type=Path, help="folder the source paths are relative to")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--max-steps", type=int, help="override [finetune] max_steps")
     parser.add_argument("--force", action="store_true", help="rerun every stage")
     parser.add_argument(
