@@ -102,7 +102,7 @@ def test_the_adapter_is_registered_small_and_without_a_full_model(trained) -> No
     from safetensors import safe_open
 
     with safe_open(str(registered / "adapter_model.safetensors"), "pt") as handle:
-        dtypes = {str(handle.get_tensor(key).dtype) for key in handle}
+        dtypes = {str(handle.get_tensor(key).dtype) for key in handle.keys()}  # noqa: SIM118 - safe_open is not iterable
     assert dtypes == {"torch.float16"}
     adapter = (registered / "adapter_model.safetensors").stat().st_size
     trained_adapter = (

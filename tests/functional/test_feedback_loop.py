@@ -66,9 +66,11 @@ def _config(tmp: Path, feedback: Path, trigger: str) -> Path:
     text = text.replace(
         "[gate]\nmax_latency_ms = 5000",
         "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\n"
-        # A random model's few held-out lines are noise: +-10% either way
-        # after a retrain. The refusal itself is tested below, strictly.
-        "tolerance = 0.5\n\n" + trigger,
+        # A random model's few held-out lines are noise: with the 64-wide scratch
+        # "tiny" (one table of sizes since issue 9), the one held-out line's perplexity
+        # per word swings by a factor of several hundred after a retrain. This test is
+        # about the loop; the refusal itself is tested below, strictly.
+        "tolerance = 10000\n\n" + trigger,
     )
     # A retrain continues from the model in play, as a real one would: the new model has
     # to stay at least as good on the lines players liked, which it wrote.

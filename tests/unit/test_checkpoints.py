@@ -93,9 +93,12 @@ def test_finetune_resume_skips_a_checkpoint_killed_mid_write(
         "--device",
         "cpu",
     ]
-    assert main([*common, "--max-steps", "2"]) == 0
+    assert main([*common, "--max-steps", "4"]) == 0
     checkpoints = tmp_path / "out" / "checkpoints"
-    # A run killed while writing checkpoint-3: half the weights, no trainer state.
+    # The same run killed after checkpoint-2 (a resume must keep the run's length: a
+    # longer one is refused, see test_resume_length), while writing checkpoint-3: half
+    # the weights, no trainer state.
+    shutil.rmtree(checkpoints / "checkpoint-4")
     killed = checkpoints / "checkpoint-3"
     shutil.copytree(checkpoints / "checkpoint-2", killed)
     (killed / "trainer_state.json").unlink()
