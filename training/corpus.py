@@ -204,7 +204,8 @@ def _sample_sources(
     if not limits:
         return unique, Counter()
     taken: Counter = Counter()
-    kept, lost = [], Counter()
+    kept: list[tuple[str, Example]] = []
+    lost: Counter = Counter()
     for name, example in unique:
         if name in limits and taken[name] >= limits[name]:
             lost[name] += 1

@@ -254,11 +254,11 @@ def model_nll(
     return sum(n for n, _, _ in scores), sum(c for _, c, _ in scores)
 
 
-def _perplexity(nll: float, count: int) -> float:
+def _perplexity(nll: float, count: float) -> float:
     return round(math.exp(nll / count), 3) if count else float("nan")
 
 
-def _bits_per_byte(nll: float, size: int) -> float:
+def _bits_per_byte(nll: float, size: float) -> float:
     return round(nll / (math.log(2) * size), 4) if size else float("nan")
 
 
@@ -286,12 +286,12 @@ def score_test(model, tokenizer, test_lines: list[str], device: str) -> dict:
         end_nll += last
     per_tag = {tag: per_tag[tag] for tag in TAGS if tag in per_tag}
     nll = sum(v[0] for v in per_tag.values())
-    count = sum(v[1] for v in per_tag.values())
+    tokens = sum(v[1] for v in per_tag.values())
     size = sum(v[2] for v in per_tag.values())
-    if not count:
+    if not tokens:
         raise EvaluateError("no scorable test lines")
     return {
-        "perplexity": _perplexity(nll, count),
+        "perplexity": _perplexity(nll, tokens),
         "perplexity_per_tag": {t: _perplexity(v[0], v[1]) for t, v in per_tag.items()},
         "bits_per_byte": _bits_per_byte(nll, size),
         "bits_per_byte_per_tag": {t: _bits_per_byte(v[0], v[2]) for t, v in per_tag.items()},
@@ -299,7 +299,7 @@ def score_test(model, tokenizer, test_lines: list[str], device: str) -> dict:
         # token pays ~13 nats a line for it.
         "bits_per_byte_without_end": _bits_per_byte(nll - end_nll, size),
         "test_lines": len(lines),
-        "test_tokens": count,
+        "test_tokens": tokens,
         "test_bytes": size,
         "test_lines_skipped": skipped,
     }
@@ -435,7 +435,7 @@ def sample_lines(test_lines: list[str], per_tag: int) -> list[str]:
 
     chosen: list[str] = []
     for tag in TAGS:
-        of_tag = []
+        of_tag: list[tuple[bool, int, str]] = []
         for line in test_lines:
             try:
                 prompt, line_tag, _ = split_training_line(line)

@@ -303,6 +303,8 @@ def finetune(
     context = context_length(model.config)
     block_size = min(config.block_size or context, context)
     collator = None
+    train_blocks: PairDataset | BlockDataset
+    dev_blocks: PairDataset | BlockDataset
     if is_conditioned(train_lines):
         # Pairs: one padded sequence each, loss on the target; similar lengths batched
         # together so little compute goes to padding.
