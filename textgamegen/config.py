@@ -63,8 +63,11 @@ class SamplingSettings:
     max_new_tokens: int = setting(40, "Upper bound on the length of one narration, in tokens.")
     min_words: int = setting(4, "Shorter candidates lose points when reranked.")
     max_words: int = setting(60, "Longer candidates lose points when reranked.")
+    # 6 rather than 3: on 100 action and 100 quest situations of bench.narrator_quality the
+    # share naming a thing of the facts went 54% -> 86% and 77% -> 84%, with complete
+    # sentences (100%) and distinct-2 (0.87 -> 0.86, 0.82 -> 0.84) kept.
     grounding_boost: float = setting(
-        3.0,
+        6.0,
         "Logit bonus for the first tokens of the names in the prompt's facts, until the line "
         "has named one of them (0 turns it off). Keeps a small narrator on this game's things.",
     )
