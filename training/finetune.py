@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from textgamegen.atomic import write_atomic
 from training.config import FinetuneConfig, as_dict
 from training.modelsizes import parse_scratch, train_tokenizer
 
@@ -391,7 +392,7 @@ def finetune(
         for stray in model_dir.glob("*.bin"):
             stray.unlink()  # safetensors only: never ship a pickle
         history = trainer.state.log_history
-        (out_dir / "log.json").write_text(json.dumps(history, indent=1) + "\n")
+        write_atomic(out_dir / "log.json", json.dumps(history, indent=1) + "\n")
         write_curve(history, out_dir / "curve.png")
         summary = {
             "config": as_dict(config),
@@ -406,18 +407,33 @@ def finetune(
             "trained_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "method": config.method,
         }
-        (out_dir / "finetune.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_atomic(out_dir / "finetune.json", json.dumps(summary, indent=2) + "\n")
         print(
             f"fine-tune: dev perplexity {dev_perplexity:.2f} after "
             f"{trainer.state.global_step} steps; model in {model_dir}",
             flush=True,
         )
+    end_process_group()
     return FinetuneResult(
         model_dir=model_dir,
         dev_perplexity=dev_perplexity,
         steps=trainer.state.global_step,
         seconds=time.monotonic() - started,
     )
+
+
+def end_process_group() -> None:
+    """Under torchrun, wait for rank 0's writes, then tear the gloo group down.
+
+    A rank that simply returned while rank 0 was still saving left gloo's threads
+    running at interpreter exit; C++ aborted it ("terminate called without an active
+    exception") and torchrun failed the whole run after the model was written.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def length_problem(checkpoint: Path, steps: int) -> str:
@@ -477,7 +493,7 @@ def write_base_reference(model_dir: Path, base: str) -> None:
     from textgamegen.generation.adapters import base_reference
 
     reference = base_reference(base)
-    (model_dir / "base.json").write_text(json.dumps(reference, indent=2) + "\n", encoding="utf-8")
+    write_atomic(model_dir / "base.json", json.dumps(reference, indent=2) + "\n")
 
 
 def write_curve(history: list[dict], path: Path) -> None:
