@@ -10,12 +10,16 @@ narrator write each one the way the game shows it (streamed, one candidate), and
 - distinct-2 over all outputs of a kind (goal >= 0.6), over the shown text and over the
   words the model added (an attempt's opening, "You try to ..., but the", repeats by design);
 - a hallucination rate: nouns the model added that are neither in the prompt nor common;
+- for the ``room`` kind (not in the default four; ``--kinds room``): the share of a room's
+  lines naming a compass point the room has no exit to (``canon.false_directions``), with
+  the game's guard on or, for the side-by-side figure, off (``--unguarded``);
 - unedited samples.
 
 Run::
 
     python -m bench.narrator_quality --model narrator --per-kind 200 --threads 2 \\
         --json bench/results/quality.json
+    python -m bench.narrator_quality --model narrator --per-kind 100 --kinds room --unguarded
 """
 
 from __future__ import annotations
@@ -94,6 +98,16 @@ TOPICS = (
     "the fire at the abbey",
     "the wolves",
 )
+# A room's own words, as a world would write them; a room line is colour after them.
+ROOM_TEXTS = (
+    "Dust hangs in the air, and old sacks are piled against the wall.",
+    "Water drips from the ceiling into a dark pool.",
+    "The wind moans through gaps in the boards.",
+    "A narrow path winds between mossy stones.",
+    "Lanterns sway from a low beam, throwing long shadows.",
+    "Everything here smells of wet earth and smoke.",
+)
+CARDINAL = ("north", "south", "east", "west")
 QUESTS = (
     "Find the Lost Goats",
     "Ring the Bells at Dawn",
@@ -166,6 +180,18 @@ def situations(kind: str, count: int, seed: int = 7) -> list[ContentRequest]:
                     entities=(place, *things[:2]),
                     story=story,
                 )
+        elif kind == "room":
+            ways = pick.sample(CARDINAL, pick.randint(1, 3))
+            request = ContentRequest(
+                ContentKind.ROOM,
+                subject=place,
+                room=place,
+                command="look",
+                entities=(place, *things[:2]),
+                story=story,
+                authored=pick.choice(ROOM_TEXTS) if pick.random() < 0.5 else "",
+                exits=tuple(ways + (["up"] if pick.random() < 0.2 else [])),
+            )
         elif kind == "dialogue":
             topic = pick.choice(TOPICS)
             request = ContentRequest(
@@ -256,10 +282,12 @@ def distinct_2(texts: list[str]) -> float:
 
 
 def measure(generator, kind: str, count: int) -> dict:
+    from textgamegen.generation.canon import false_directions
     from textgamegen.generation.cleanup import is_complete
     from textgamegen.generation.prompts import opening_text
 
     shown, complete, named, leaks, controls, invented, noun_total, firsts = [], 0, 0, 0, 0, 0, 0, []
+    false_exits = 0
     added_texts: list[str] = []
     samples = []
     for request in situations(kind, count):
@@ -275,6 +303,7 @@ def measure(generator, kind: str, count: int) -> dict:
         named += names_something(request, added_words(text, opening))
         leaks += "<|" in text or "|>" in text or "<|" in "".join(pieces)
         controls += bool(CONTROL.search(text) or CONTROL.search("".join(pieces)))
+        false_exits += bool(false_directions(" ".join(added_words(text, opening)), request))
         made_up, found = invented_nouns(request, text, opening)
         invented += made_up
         noun_total += found
@@ -289,6 +318,8 @@ def measure(generator, kind: str, count: int) -> dict:
                     "topic": request.topic,
                     "command": request.command,
                     "things": list(request.entities),
+                    "exits": None if request.exits is None else list(request.exits),
+                    "authored": request.authored,
                 },
                 "text": text,
             }
@@ -305,6 +336,7 @@ def measure(generator, kind: str, count: int) -> dict:
         # The same over the words the model added (a shared opening repeats by design).
         "distinct_2_added": round(distinct_2(added_texts), 3),
         "hallucinated_nouns_per_noun": round(invented / noun_total, 3) if noun_total else 0.0,
+        "names_a_false_exit": round(false_exits / n, 3),
         "first_token_ms_median": round(statistics.median(firsts), 1),
         "samples": samples,
     }
@@ -318,7 +350,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--quantize", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--kinds",
+        default="action,description,dialogue,quest",
+        help="comma-separated: action, description, dialogue, quest, room",
+    )
+    parser.add_argument(
+        "--unguarded",
+        action="store_true",
+        help="decode without barring the compass points a room has no exit to (A/B)",
+    )
     args = parser.parse_args(argv)
+    kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     from textgamegen.generation.loader import load_generator
 
     generator = load_generator(
@@ -329,31 +372,40 @@ def main(argv: list[str] | None = None) -> int:
         dtype=args.dtype,
         quantize=args.quantize,
     )
+    if args.unguarded:
+        import torch
+
+        # The side-by-side baseline: the same decoding with no compass point barred.
+        generator._barred_ids = lambda request: torch.empty(0, dtype=torch.long)
     started = time.perf_counter()
-    results = [
-        measure(generator, kind, args.per_kind)
-        for kind in ("action", "description", "dialogue", "quest")
-    ]
+    results = [measure(generator, kind, args.per_kind) for kind in kinds]
     print(
         f"model {args.model} ({getattr(generator, 'dtype', '?')}, {args.threads} threads), "
         f"{args.per_kind} per kind, {time.perf_counter() - started:.0f} s"
     )
     print(
         f"{'kind':12s} {'leaks':>5s} {'ctrl':>5s} {'complete':>8s} {'names':>6s} "
-        f"{'dist-2':>6s} {'halluc':>6s} {'1st ms':>7s}"
+        f"{'dist-2':>6s} {'halluc':>6s} {'false exit':>10s} {'1st ms':>7s}"
     )
     for row in results:
         print(
             f"{row['kind']:12s} {row['tag_leaks']:5d} {row['control_chars']:5d} "
             f"{row['complete']:8.1%} {row['names_subject_or_entity']:6.1%} "
             f"{row['distinct_2']:6.2f} {row['hallucinated_nouns_per_noun']:6.2f} "
+            f"{row['names_a_false_exit']:10.1%} "
             f"{row['first_token_ms_median']:7.1f}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
-                {"model": args.model, "per_kind": args.per_kind, "results": results}, indent=1
+                {
+                    "model": args.model,
+                    "per_kind": args.per_kind,
+                    "unguarded": args.unguarded,
+                    "results": results,
+                },
+                indent=1,
             )
             + "\n"
         )

@@ -63,7 +63,14 @@ def test_generate_json_on_a_model_directory(tiny_dir: Path, tmp_path: Path) -> N
     assert len(result["candidates"]) == 5  # nothing streamed with --json: five, ranked
     assert result["text"] == result["candidates"][0]["text"]
     for candidate in result["candidates"]:
-        assert set(candidate["scores"]) == {"complete", "mentions", "novelty", "length", "logprob"}
+        assert set(candidate["scores"]) == {
+            "complete",
+            "mentions",
+            "novelty",
+            "length",
+            "logprob",
+            "canon",
+        }
     timings = result["timings"]
     assert 0 < timings["first_token_ms"] <= timings["total_ms"] and timings["tokens_per_s"] > 0
     assert result["prompt"].endswith("you: You push open the door] <|endoftext|><|action|>")

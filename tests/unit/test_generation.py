@@ -81,7 +81,14 @@ def test_candidates_are_scored_and_best_first(generator: Generator) -> None:
     assert scores == sorted(scores, reverse=True)
     assert narration.text == narration.candidates[0].text
     for candidate in narration.candidates:
-        assert set(candidate.scores) == {"complete", "mentions", "novelty", "length", "logprob"}
+        assert set(candidate.scores) == {
+            "complete",
+            "mentions",
+            "novelty",
+            "length",
+            "logprob",
+            "canon",
+        }
         assert candidate.text.startswith(OPENING)
         assert 0 < candidate.tokens <= 40 and candidate.mean_logprob < 0
         assert "<|" not in candidate.text and "\x1b" not in candidate.text

@@ -1,4 +1,4 @@
-"""Candidate scoring: complete, mentions, novelty, length, mean log-probability."""
+"""Candidate scoring: complete, mentions, novelty, length, mean log-probability, canon."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.generation import rerank
 from textgamegen.generation.base import Candidate
 
-WEIGHTS = {"complete": 1.0, "mentions": 1.0, "novelty": 1.0, "length": 0.5, "logprob": 1.0}
+WEIGHTS = {
+    "complete": 1.0,
+    "mentions": 1.0,
+    "novelty": 1.0,
+    "length": 0.5,
+    "logprob": 1.0,
+    "canon": 3.0,
+}
 REQUEST = ContentRequest(
     ContentKind.ACTION,
     command="push the door",
@@ -33,8 +40,9 @@ def test_parts_and_weighted_sum() -> None:
         "novelty": 1.0,
         "length": 1.0,
         "logprob": round(math.exp(-2.0), 4),
+        "canon": 1.0,  # an action's narration is not held to a room's exits
     }
-    assert candidate.score == pytest.approx(1 + 1 + 1 + 0.5 + math.exp(-2.0), abs=1e-3)
+    assert candidate.score == pytest.approx(1 + 1 + 1 + 0.5 + math.exp(-2.0) + 3, abs=1e-3)
 
 
 @pytest.mark.parametrize(

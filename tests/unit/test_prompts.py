@@ -45,7 +45,14 @@ def test_shipped_templates_cover_every_kind() -> None:
     assert set(templates.kinds) == {kind.value for kind in ContentKind} | {"attempt", "colour"}
     assert templates.kinds[ContentKind.DIALOGUE].tag == "dialogue"
     assert templates.kinds[ContentKind.QUEST].tag == "quest"
-    assert set(templates.rerank) == {"complete", "mentions", "novelty", "length", "logprob"}
+    assert set(templates.rerank) == {
+        "complete",
+        "mentions",
+        "novelty",
+        "length",
+        "logprob",
+        "canon",
+    }
 
 
 def test_prompt_is_the_training_layout_story_facts_opening() -> None:

@@ -47,6 +47,9 @@ class ContentRequest:
             text here and the generator writes the whole thing.
         attempt: a free-form action that changes nothing in the world: it must never be
             narrated as if it worked.
+        exits: for a text about a room, the directions out of it (locked ones too); the
+            narrator names no other compass point. None: the text is not about a room's
+            layout and may name any.
     """
 
     kind: ContentKind
@@ -63,12 +66,14 @@ class ContentRequest:
     topic: str = ""
     authored: str = ""
     attempt: bool = False
+    exits: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["kind"] = self.kind.value
         data["entities"] = list(self.entities)
         data["story"] = list(self.story)
+        data["exits"] = None if self.exits is None else list(self.exits)
         return data
 
     @classmethod
@@ -77,6 +82,8 @@ class ContentRequest:
         values["kind"] = ContentKind(values["kind"])
         values["entities"] = tuple(values.get("entities", ()))
         values["story"] = tuple(values.get("story", ()))
+        if values.get("exits") is not None:
+            values["exits"] = tuple(values["exits"])
         known = {name for name in cls.__dataclass_fields__}
         return cls(**{key: value for key, value in values.items() if key in known})
 

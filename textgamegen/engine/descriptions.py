@@ -58,6 +58,7 @@ def room_description(game: Game, room: Room) -> ContentRequest:
         cache_key=f"room:{room.key}",
         entities=room_entities(game, room.key),
         authored=room.text,
+        exits=tuple(room.exits),
     )
 
 
@@ -69,6 +70,7 @@ def scenery_description(game: Game, room: Room) -> ContentRequest:
         room_fallback(room),
         cache_key=f"room:{room.key}",
         entities=room_entities(game, room.key),
+        exits=tuple(room.exits),
     )
 
 

@@ -24,7 +24,7 @@ import torch
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation import rerank
+from textgamegen.generation import canon, rerank
 from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
 from textgamegen.generation.decode import (
@@ -236,9 +236,9 @@ class CausalLMGenerator:
         text = clean_text(opening + self.codec.decode(ids))
         return Candidate(text=text, mean_logprob=round(logprob, 4), tokens=len(ids))
 
-    def _focus_ids(self, request: ContentRequest) -> torch.Tensor:
+    def _focus_ids(self, request: ContentRequest, barred: list[int]) -> torch.Tensor:
         """First tokens of the head words of what the line should name (subject, things,
-        speaker), with and without a leading space and capital."""
+        speaker), with and without a leading space and capital; never a ``barred`` one."""
         names = [request.subject, request.speaker, *request.entities]
         heads = {
             word
@@ -257,8 +257,22 @@ class CausalLMGenerator:
                     len(encoded) == 1 or len(self.codec.decode(encoded[:1]).strip()) >= 4
                 ):
                     ids.add(encoded[0])
-        ids -= set(self._stop_list)
+        ids -= set(self._stop_list) | set(barred)
         return torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
+
+    def _barred_words(self, request: ContentRequest) -> list[tuple[int, ...]]:
+        """The token sequences that would name a compass point the room has no exit to
+        (see ``canon``): each barred word with and without a leading space and capital.
+        ``run_rows`` bars a sequence's last token wherever the rest has just been written,
+        so a word split into pieces is barred too without barring its first piece, which
+        starts other words."""
+        sequences: set[tuple[int, ...]] = set()
+        for word in canon.barred_words(request):
+            for form in (f" {word}", f" {word.capitalize()}", word, word.capitalize()):
+                encoded = tuple(self.codec.encode(form))
+                if encoded and not set(encoded) & set(self._stop_list):
+                    sequences.add(encoded)
+        return sorted(sequences)
 
     def _prefill(self, ids: list[int]) -> tuple[object, torch.Tensor, int]:
         """Run the prompt through the model: (cache, last logits, tokens reused).
@@ -314,7 +328,8 @@ class CausalLMGenerator:
         steps = max_new + SENTENCE_GRACE_TOKENS if streaming else max_new
         # After an opening that ends inside a word, the first token must not extend it.
         first_banned = self._glue if prompt.opening[-1:].isalnum() else self._stop_ids
-        focus = self._focus_ids(request)
+        barred = self._barred_words(request)
+        focus = self._focus_ids(request, [ids[0] for ids in barred if len(ids) == 1])
         timings = Timings(prompt_tokens=len(prompt.ids))
         with torch.inference_mode():
             cache, logits, reused = self._prefill(prompt.ids)
@@ -333,6 +348,7 @@ class CausalLMGenerator:
                 streamer.push,
                 first_banned=first_banned,
                 focus=focus,
+                barred=barred,
             )
             timings.first_token_ms = round(streamer.first_token_ms, 2)
             timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -354,6 +370,7 @@ class CausalLMGenerator:
                     cancel,
                     first_banned=first_banned,
                     focus=focus,
+                    barred=barred,
                 )
                 rows, logprobs = rows + more.tokens, logprobs + more.logprob
                 cancelled = more.cancelled

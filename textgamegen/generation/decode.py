@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -129,6 +129,19 @@ def pick(
     return chosen, raw.gather(1, chosen[:, None]).squeeze(1)
 
 
+def barred_mask(history: torch.Tensor, barred: Sequence[Sequence[int]], vocab: int) -> torch.Tensor:
+    """(rows, vocab) True where a token would complete a barred sequence in that row."""
+    mask = torch.zeros(history.shape[0], vocab, dtype=torch.bool, device=history.device)
+    longest = max(len(sequence) for sequence in barred)
+    tails = history[:, -(longest - 1) :].tolist() if longest > 1 else [[]] * history.shape[0]
+    for sequence in barred:
+        *before, last = sequence
+        for row, tail in enumerate(tails):
+            if not before or tail[-len(before) :] == list(before):
+                mask[row, last] = True
+    return mask
+
+
 def run_rows(
     model: torch.nn.Module,
     cache: object,
@@ -143,6 +156,7 @@ def run_rows(
     on_step: StepHook | None = None,
     first_banned: torch.Tensor | None = None,
     focus: torch.Tensor | None = None,
+    barred: Sequence[Sequence[int]] = (),
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -162,6 +176,9 @@ def run_rows(
             opening followed straight by the end is no narration).
         focus: ids that start the names the line should mention; each row's logits for
             them are raised by ``sampling.grounding_boost`` until the row has named one.
+        barred: token sequences never written (compass points that are not a way out of
+            the room): a sequence's last token is barred in each row whose tokens end with
+            the rest of it, so one-token words are barred at every step.
 
     Returns:
         The rows' tokens and mean log-probabilities.
@@ -185,12 +202,14 @@ def run_rows(
         # An opening followed straight by the end is no narration: forbid it at step 0.
         banned = (stop_ids if first_banned is None else first_banned) if step == 0 else None
         scores = logits
+        if barred:
+            scores = scores.masked_fill(barred_mask(history, barred, logits.shape[-1]), -torch.inf)
         if boosting is not None and focus is not None and bool(boosting.any()):
             # Grounding: nudge rows that have not yet named a thing of the facts towards
             # the first tokens of those names (a small model otherwise drifts off topic).
             bonus = torch.zeros_like(logits)
             bonus[:, focus] = sampling.grounding_boost
-            scores = logits + bonus * boosting[:, None]
+            scores = scores + bonus * boosting[:, None]
         ids, logprobs = pick(scores, history, sampling, generator, banned)
         live = ~done
         ids = torch.where(live, ids, torch.full_like(ids, pad_id))

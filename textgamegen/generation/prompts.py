@@ -44,7 +44,7 @@ FIELDS = (
     "persona",
     "topic",
 )
-RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob")
+RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob", "canon")
 
 # Anything that looks like a special token, so typed text can never inject one.
 _TAG_LIKE = re.compile(r"<\s*\|[^|>]{0,40}\|\s*>|<\||\|>")

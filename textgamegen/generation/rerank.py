@@ -2,8 +2,9 @@
 
 Each part is between 0 and 1 and the score is their weighted sum (weights from the
 ``[rerank]`` table of prompts.toml): a complete sentence, mentioning what the text is
-about, not repeating the recent story (or itself), a length in range, and the model's own
-mean token probability. Pure Python.
+about, not repeating the recent story (or itself), a length in range, the model's own
+mean token probability, and not sending the player a way the room has no exit to
+(``canon``). Pure Python.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentRequest
 from textgamegen.generation.base import Candidate
+from textgamegen.generation.canon import false_directions
 from textgamegen.generation.cleanup import is_complete
 
 _WORD = re.compile(r"[\w'’-]+")
@@ -94,6 +96,7 @@ def score(
         candidate.score = 0.0
         return candidate
     recent = list(request.story) if recent is None else recent
+    added = text[len(opening) :] if opening and text.startswith(opening) else text
     parts = {
         "complete": 1.0 if is_complete(text) else 0.0,
         "mentions": mentions(text, request),
@@ -102,6 +105,7 @@ def score(
             len(words(text)) - len(words(opening)), sampling.min_words, sampling.max_words
         ),
         "logprob": math.exp(candidate.mean_logprob) if candidate.tokens else 0.0,
+        "canon": 0.0 if false_directions(added, request) else 1.0,
     }
     candidate.scores = {name: round(value, 4) for name, value in parts.items()}
     candidate.score = round(sum(weights.get(name, 1.0) * value for name, value in parts.items()), 4)
