@@ -252,3 +252,64 @@ def test_a_too_long_prompt_is_retried_shorter() -> None:
         narration = generator.generate(request)
     assert seen[0] > 200 and seen[-1] <= 200
     assert narration.text == "and it opens." and not narration.notice
+
+
+ROOM = ContentRequest(
+    ContentKind.ROOM,
+    subject="Cold Wood",
+    room="Cold Wood",
+    command="look",
+    entities=("Cold Wood",),
+    seed=3,
+    exits=("south", "east"),
+)
+
+
+def test_a_room_request_asks_the_server_to_bar_the_ways_it_lacks() -> None:
+    """vLLM's ``bad_words``: the compass points the room has no exit to are sent, and
+    nothing is sent for text that is not about a room's layout."""
+    bodies: list[dict] = []
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        bodies.append(await request.json())
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk(0, " A track runs south.", "stop"))
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.add_routes([models_route(), web.post("/v1/completions", completions)])
+    with AppThread(app) as fake:
+        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        assert "south" in generator.generate(ROOM, on_text=lambda _: None).text
+        generator.generate(REQUEST, on_text=lambda _: None)
+    room_body, action_body = bodies
+    assert {"north", "North", "west", "West", "southwest"} <= set(room_body["bad_words"])
+    assert not {"south", "east"} & set(room_body["bad_words"])
+    assert "bad_words" not in action_body
+
+
+def test_serve_model_honours_bad_words_even_when_a_word_is_split(engine: CompletionEngine) -> None:
+    from textgamegen.generation.completion import CompletionParams
+
+    west = engine.tokenizer.encode(" west", add_special_tokens=False)
+    assert len(west) > 1  # this tokenizer splits it: the harder case
+    following = {west[i]: west[i + 1] for i in range(len(west) - 1)}
+
+    def push(module, args, kwargs, output):
+        for row, token in enumerate(kwargs["input_ids"][:, -1].tolist()):
+            output.logits[row, -1, following.get(token, west[0])] += 1000.0
+        return output
+
+    handle = engine.model.register_forward_hook(push, with_kwargs=True)
+    try:
+        prompt = engine.encode("You look around.")
+        free = engine.complete(prompt, CompletionParams(max_tokens=8, temperature=0.0))
+        assert "west" in free.choices[0].text
+        barred = engine.complete(
+            prompt, CompletionParams(max_tokens=8, temperature=0.0, bad_words=("west",), n=2)
+        )
+        assert all("west" not in choice.text for choice in barred.choices), barred.choices
+    finally:
+        handle.remove()

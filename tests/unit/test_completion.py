@@ -17,8 +17,10 @@ def test_a_possible_stop_string_start_is_held_back() -> None:
 
 
 def test_parameters_are_checked_with_their_names() -> None:
-    params = parse_params({"prompt": "x", "n": 3, "stop": "<|", "temperature": 0, "seed": 4})
-    assert (params.n, params.stop, params.seed) == (3, ("<|",), 4)
+    params = parse_params(
+        {"prompt": "x", "n": 3, "stop": "<|", "temperature": 0, "seed": 4, "bad_words": ["west"]}
+    )
+    assert (params.n, params.stop, params.seed, params.bad_words) == (3, ("<|",), 4, ("west",))
     assert not params.sampling().do_sample  # temperature 0 is greedy
     for body, name in [
         ({"n": 17}, "n"),
@@ -30,6 +32,11 @@ def test_parameters_are_checked_with_their_names() -> None:
         ({"presence_penalty": 1}, "presence_penalty"),
         ({"seed": 1.5}, "seed"),
         ({"top_k": -2}, "top_k"),
+        ({"bad_words": "west"}, "bad_words"),
+        ({"bad_words": ["west", 3]}, "bad_words"),
+        ({"bad_words": [""]}, "bad_words"),
+        ({"bad_words": ["w"] * 65}, "bad_words"),
+        ({"bad_words": ["w" * 51]}, "bad_words"),
     ]:
         with pytest.raises(CompletionError) as error:
             parse_params({"prompt": "x", **body})

@@ -26,6 +26,7 @@ import torch
 
 from textgamegen.config import SamplingSettings
 from textgamegen.generation.decode import (
+    barred_mask,
     cache_argument,
     context_window,
     last_logits_only,
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 MAX_STOPS = 4
 MAX_N = 16
 MAX_LOGPROBS = 5
+MAX_BAD_WORDS = 64
+MAX_BAD_WORD_CHARS = 50
 
 # Called from the engine's thread after each token and at each choice's end: (choice
 # index, text that became final, finish reason or None, the token's log-probability or
@@ -59,9 +62,11 @@ class CompletionError(ValueError):
 class CompletionParams:
     """One request's sampling, as the OpenAI completions API names it.
 
-    ``top_k``, ``repetition_penalty``, ``min_tokens``, ``skip_special_tokens`` and
-    ``add_special_tokens`` are the extra parameters vLLM also accepts; the game sends them
-    so a narration sampled remotely matches one sampled in-process.
+    ``top_k``, ``repetition_penalty``, ``min_tokens``, ``skip_special_tokens``,
+    ``add_special_tokens`` and ``bad_words`` are the extra parameters vLLM also accepts;
+    the game sends them so a narration sampled remotely matches one sampled in-process.
+    ``bad_words`` means what it means to vLLM: a word's last token is barred wherever the
+    rest of it, with or without a leading space, has just been written.
     """
 
     max_tokens: int = 16
@@ -76,6 +81,7 @@ class CompletionParams:
     logprobs: int | None = None
     skip_special_tokens: bool = True
     add_special_tokens: bool = False
+    bad_words: tuple[str, ...] = ()
 
     def check(self) -> None:
         """Raise CompletionError (400) naming the first bad parameter."""
@@ -104,6 +110,12 @@ class CompletionParams:
                 "logprobs",
                 self.logprobs is None or 0 <= self.logprobs <= MAX_LOGPROBS,
                 f"must be between 0 and {MAX_LOGPROBS}",
+            ),
+            (
+                "bad_words",
+                len(self.bad_words) <= MAX_BAD_WORDS
+                and all(0 < len(word.strip()) <= MAX_BAD_WORD_CHARS for word in self.bad_words),
+                f"must be at most {MAX_BAD_WORDS} words of 1 to {MAX_BAD_WORD_CHARS} characters",
             ),
         ]
         for name, ok, why in rules:
@@ -259,6 +271,17 @@ class CompletionEngine:
             return list(prompt)
         return list(self.tokenizer.encode(prompt, add_special_tokens=add_special_tokens))  # type: ignore[attr-defined]
 
+    def bad_word_sequences(self, words: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each bad word's ids, as written and after a space (vLLM's reading)."""
+        sequences: set[tuple[int, ...]] = set()
+        for word in words:
+            forms = [word] if word.startswith(" ") else [word, f" {word}"]
+            for form in forms:
+                ids = tuple(self.tokenizer.encode(form, add_special_tokens=False))  # type: ignore[attr-defined]
+                if ids:
+                    sequences.add(ids)
+        return sorted(sequences)
+
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens))  # type: ignore[attr-defined]
 
@@ -332,6 +355,7 @@ class CompletionEngine:
             cache.batch_repeat_interleave(count)  # type: ignore[attr-defined]
             logits = logits.expand(count, -1)
         history = ids.expand(count, -1)
+        barred = self.bad_word_sequences(params.bad_words)
         rows = [_Row(i) for i in range(count)]
         stops = params.stop
         cancelled = False
@@ -340,7 +364,12 @@ class CompletionEngine:
                 cancelled = True
                 break
             banned = self._banned_early if step < params.min_tokens else None
-            chosen, logprobs = pick(logits, history, sampling, generator, banned)
+            scores = logits
+            if barred:
+                scores = logits.masked_fill(
+                    barred_mask(history, barred, logits.shape[-1]), -torch.inf
+                )
+            chosen, logprobs = pick(scores, history, sampling, generator, banned)
             top = None
             if params.logprobs:
                 top = torch.log_softmax(logits, dim=-1).topk(params.logprobs, dim=-1)

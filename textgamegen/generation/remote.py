@@ -25,7 +25,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentRequest
-from textgamegen.generation import rerank
+from textgamegen.generation import canon, rerank
 from textgamegen.generation.base import Candidate, GeneratorError, Narration, TextSink, Timings
 from textgamegen.generation.cleanup import clean_text
 from textgamegen.generation.prompts import Prompt, PromptTemplates, build_prompt
@@ -221,7 +221,13 @@ class RemoteGenerator:
         return True
 
     def _body(
-        self, prompt: str, sampling: SamplingSettings, max_new: int, seed: int, count: int = 1
+        self,
+        prompt: str,
+        sampling: SamplingSettings,
+        max_new: int,
+        seed: int,
+        count: int = 1,
+        bad_words: Sequence[str] = (),
     ) -> bytes:
         body = {
             "model": self.model_id or None,
@@ -242,6 +248,9 @@ class RemoteGenerator:
             "add_special_tokens": False,
             "skip_special_tokens": False,
         }
+        if bad_words:
+            # vLLM's parameter too: the compass points a room has no exit to (``canon``).
+            body["bad_words"] = list(bad_words)
         return json.dumps(body).encode()
 
     def _events(self, body: bytes, cancel: threading.Event | None) -> Iterator[dict[str, Any]]:
@@ -394,7 +403,10 @@ class RemoteGenerator:
         logprobs: list[list[float]] = [[] for _ in range(count)]
         timings = Timings()
         first_done = False
-        body = self._body(prompt.text, sampling, max_new, request.seed, count)
+        barred = [
+            form for word in canon.barred_words(request) for form in (word, word.capitalize())
+        ]
+        body = self._body(prompt.text, sampling, max_new, request.seed, count, barred)
         for event in self._events(body, cancel):
             for choice in event.get("choices") or []:
                 index = int(choice.get("index", 0))

@@ -140,6 +140,13 @@ def parse_params(body: dict[str, Any]) -> CompletionParams:
         stops = tuple(stop)
     else:
         raise CompletionError("'stop' must be a string or a list of strings", param="stop")
+    bad = body.get("bad_words")
+    if bad is None:
+        bad_words: tuple[str, ...] = ()
+    elif isinstance(bad, list) and all(isinstance(word, str) for word in bad):
+        bad_words = tuple(bad)
+    else:
+        raise CompletionError("'bad_words' must be a list of strings", param="bad_words")
     params = CompletionParams(
         max_tokens=_int(body, "max_tokens", 16) or 0,
         temperature=_number(body, "temperature", 1.0),
@@ -153,6 +160,7 @@ def parse_params(body: dict[str, Any]) -> CompletionParams:
         logprobs=_int(body, "logprobs", None),
         skip_special_tokens=_bool(body, "skip_special_tokens", True),
         add_special_tokens=_bool(body, "add_special_tokens", False),
+        bad_words=bad_words,
     )
     params.check()
     return params
