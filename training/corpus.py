@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 import random
 import re
 import statistics
@@ -58,6 +59,20 @@ def source_files(source: Source, root: Path, config_dir: Path | None = None) -> 
     if not files:
         raise CorpusError(f"source {source.name!r}: no file matches {pattern}")
     return files
+
+
+def source_label(path: Path, source: Source, root: Path, config_dir: Path | None = None) -> str:
+    """How stats.json names a source file: as the config would (relative to the root, or
+    ``config:`` and relative to the config file), so a corpus built on one machine does
+    not record that machine's folders."""
+    if source.path.startswith(CONFIG_PREFIX):
+        base, prefix = (config_dir or Path.cwd()).resolve(), CONFIG_PREFIX
+    else:
+        base, prefix = root.resolve(), ""
+    try:
+        return prefix + Path(os.path.relpath(path.resolve(), base)).as_posix()
+    except ValueError:  # another drive (Windows): nothing shorter is true
+        return str(path)
 
 
 def input_files(config: PipelineConfig) -> list[Path]:
@@ -182,7 +197,7 @@ def collect(
                 extraction.examples = _condition_file(
                     extraction.examples, config, rng, conditioning
                 )
-            info["files"][str(path)] = {
+            info["files"][source_label(path, source, root, config_dir)] = {
                 "sha256": sha256_file(path),
                 "encoding": decoded.encoding,
                 "examples": len(extraction.examples),

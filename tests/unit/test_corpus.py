@@ -165,6 +165,10 @@ def test_fixture_corpus_builds_exact_splits_and_stats(tmp_path) -> None:
     assert set(stats["per_tag"]) == {"action", "dialogue", "quest"}
     assert stats["per_source"]["tavern-dialogue"]["dropped"]["row with missing columns"] == 2
     assert len(stats["inputs_sha256"]) == 5
+    # Files are named as the config names them, not by this machine's folders.
+    for name in stats["inputs_sha256"]:
+        assert not Path(name).is_absolute() and str(tmp_path) not in name, name
+        assert (config.root / name).is_file() or name.startswith("config:"), name
     assert set(stats["outputs"]) == {"train.txt", "dev.txt", "test.txt"}
     # Deterministic: the same seed gives the same bytes.
     again = build_corpus(config, tmp_path / "again")
