@@ -141,6 +141,19 @@ _WORD = re.compile(r"[A-Za-z']+")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def look(place: str, things: list[str], story: tuple[str, ...], **layout) -> ContentRequest:
+    """A "look" in ``place``: a room request naming it and two of its things."""
+    return ContentRequest(
+        ContentKind.ROOM,
+        subject=place,
+        room=place,
+        command="look",
+        entities=(place, *things[:2]),
+        story=story,
+        **layout,
+    )
+
+
 def situations(kind: str, count: int, seed: int = 7) -> list[ContentRequest]:
     """``count`` varied requests of one kind, reproducible from ``seed``."""
     pick = random.Random(f"{seed}:{kind}")
@@ -172,23 +185,13 @@ def situations(kind: str, count: int, seed: int = 7) -> list[ContentRequest]:
                     story=story,
                 )
             else:
-                request = ContentRequest(
-                    ContentKind.ROOM,
-                    subject=place,
-                    room=place,
-                    command="look",
-                    entities=(place, *things[:2]),
-                    story=story,
-                )
+                request = look(place, things, story)
         elif kind == "room":
             ways = pick.sample(CARDINAL, pick.randint(1, 3))
-            request = ContentRequest(
-                ContentKind.ROOM,
-                subject=place,
-                room=place,
-                command="look",
-                entities=(place, *things[:2]),
-                story=story,
+            request = look(
+                place,
+                things,
+                story,
                 authored=pick.choice(ROOM_TEXTS) if pick.random() < 0.5 else "",
                 exits=tuple(ways + (["up"] if pick.random() < 0.2 else [])),
             )

@@ -51,25 +51,23 @@ def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
 
 def room_description(game: Game, room: Room) -> ContentRequest:
     """A room's description (its authored text is canon, the model adds colour)."""
-    return prose_request(
-        ContentKind.ROOM,
-        room.name,
-        room_fallback(room),
-        cache_key=f"room:{room.key}",
-        entities=room_entities(game, room.key),
-        authored=room.text,
-        exits=tuple(room.exits),
-    )
+    return _room_request(game, room, ContentKind.ROOM, authored=room.text)
 
 
 def scenery_description(game: Game, room: Room) -> ContentRequest:
     """What "look out to sea" asks for: the room seen as a thing, all in the model's words."""
+    return _room_request(game, room, ContentKind.ITEM)
+
+
+def _room_request(game: Game, room: Room, kind: ContentKind, authored: str = "") -> ContentRequest:
+    # Both share the room's cache entry, and both carry its exits (see generation.canon).
     return prose_request(
-        ContentKind.ITEM,
+        kind,
         room.name,
         room_fallback(room),
         cache_key=f"room:{room.key}",
         entities=room_entities(game, room.key),
+        authored=authored,
         exits=tuple(room.exits),
     )
 

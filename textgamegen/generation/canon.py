@@ -17,17 +17,9 @@ from __future__ import annotations
 import re
 
 from textgamegen.engine.content import ContentRequest
+from textgamegen.engine.world import DIRECTIONS
 
-COMPASS = (
-    "north",
-    "south",
-    "east",
-    "west",
-    "northeast",
-    "northwest",
-    "southeast",
-    "southwest",
-)
+COMPASS = tuple(d for d in DIRECTIONS if d not in ("up", "down", "in", "out"))
 _DIRECTION = re.compile(
     r"\b(north|south)[\s-]?(east|west)\b|\b(north|south|east|west)\b", re.IGNORECASE
 )
