@@ -6,19 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-from training.config import load_config
-from training.corpus import build_corpus
-
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"
+from tiny_finetune import finetune_args, fixture_corpus
 
 
 @pytest.mark.slow
 def test_finetune_runs_under_torchrun_with_two_gloo_ranks(tmp_path) -> None:
-    build_corpus(load_config(FIXTURE), tmp_path / "corpus")
+    fixture_corpus(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     command = [
         sys.executable,
@@ -29,25 +24,7 @@ def test_finetune_runs_under_torchrun_with_two_gloo_ranks(tmp_path) -> None:
         "--standalone",
         "-m",
         "training",
-        "finetune",
-        "--corpus",
-        str(tmp_path / "corpus"),
-        "--out",
-        str(tmp_path / "out"),
-        "--base",
-        "scratch:tiny",
-        "--vocab-size",
-        "600",
-        "--block-size",
-        "64",
-        "--batch-size",
-        "4",
-        "--effective-batch",
-        "8",
-        "--max-steps",
-        "3",
-        "--device",
-        "cpu",
+        *finetune_args(tmp_path, 4, "--max-steps", "3"),
     ]
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=240, check=False
@@ -69,28 +46,8 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, capsys) -> None:
 
     from training.cli import main
 
-    build_corpus(load_config(FIXTURE), tmp_path / "corpus")
-    common = [
-        "finetune",
-        "--corpus",
-        str(tmp_path / "corpus"),
-        "--out",
-        str(tmp_path / "out"),
-        "--base",
-        "scratch:tiny",
-        "--vocab-size",
-        "600",
-        "--block-size",
-        "64",
-        "--batch-size",
-        "8",
-        "--effective-batch",
-        "8",
-        "--eval-steps",
-        "2",
-        "--device",
-        "cpu",
-    ]
+    fixture_corpus(tmp_path)
+    common = finetune_args(tmp_path, 8, "--eval-steps", "2")
     assert main([*common, "--max-steps", "4"]) == 0
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
     shutil.rmtree(tmp_path / "out" / "checkpoints" / "checkpoint-4")  # killed before it

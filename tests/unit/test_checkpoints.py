@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tiny_finetune import finetune_args, fixture_corpus
 
 from training.checkpoints import checkpoint_problem, newest_complete, resume_checkpoint
 
@@ -67,32 +68,9 @@ def test_finetune_resume_skips_a_checkpoint_killed_mid_write(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from training.cli import main
-    from training.config import load_config
-    from training.corpus import build_corpus
 
-    fixture = Path(__file__).parents[1] / "fixtures" / "corpus" / "fixture.toml"
-    build_corpus(load_config(fixture), tmp_path / "corpus")
-    common = [
-        "finetune",
-        "--corpus",
-        str(tmp_path / "corpus"),
-        "--out",
-        str(tmp_path / "out"),
-        "--base",
-        "scratch:tiny",
-        "--vocab-size",
-        "600",
-        "--block-size",
-        "64",
-        "--batch-size",
-        "8",
-        "--effective-batch",
-        "8",
-        "--eval-steps",
-        "2",
-        "--device",
-        "cpu",
-    ]
+    fixture_corpus(tmp_path)
+    common = finetune_args(tmp_path, 8, "--eval-steps", "2")
     assert main([*common, "--max-steps", "4"]) == 0
     checkpoints = tmp_path / "out" / "checkpoints"
     # The same run killed after checkpoint-2 (a resume must keep the run's length: a
