@@ -58,35 +58,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _free_port() -> int:
-    from textgamegen.commands.serve import free_port
-
-    return free_port()
-
-
 def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
-    from textgamegen.commands.serve import wait_for_model_server
+    """``serve-model`` as ``textgamegen serve`` starts it, with its log in a temp file."""
+    from textgamegen.commands.serve import start_model_server, wait_for_model_server
 
-    port = _free_port()
+    handle, name = tempfile.mkstemp(prefix="bench-serve-model-", suffix=".log")
+    log = Path(name)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    log = Path(tempfile.gettempdir()) / f"bench-serve-model-{port}.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "textgamegen",
-            "serve-model",
-            "--model",
-            model,
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-        ],
-        stderr=log.open("w"),
-        env=env,
-    )
-    root = f"http://127.0.0.1:{port}"
+    process, root = start_model_server(model, "cpu", stderr=handle, env=env)
+    os.close(handle)  # the server holds its own copy
     problem = wait_for_model_server(process, root, 600)
     if problem:
         process.kill()

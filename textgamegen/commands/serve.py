@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from textgamegen.commands import add_device_argument
 
@@ -94,8 +95,11 @@ def wait_for_model_server(process: subprocess.Popen, url: str, timeout_s: float)
     return f"the model server did not start within {timeout_s:.0f} s"
 
 
-def start_model_server(model: str, device: str | None) -> tuple[subprocess.Popen, str]:
-    """Start ``serve-model`` on a free local port; (process, game model address)."""
+def start_model_server(
+    model: str, device: str | None, **popen: Any
+) -> tuple[subprocess.Popen, str]:
+    """Start ``serve-model`` on a free local port; (process, game model address).
+    ``popen`` goes to ``subprocess.Popen`` (the bench sends stderr to a log file)."""
     port = free_port()
     command = [
         sys.executable,
@@ -111,7 +115,7 @@ def start_model_server(model: str, device: str | None) -> tuple[subprocess.Popen
     ]
     if device:
         command += ["--device", device]
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, **popen)
     return process, f"http://127.0.0.1:{port}"
 
 
