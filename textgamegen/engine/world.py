@@ -77,6 +77,8 @@ class GoalKind(Word):
 QUEST_STATES = tuple(state.value for state in QuestState)
 GOAL_KINDS = tuple(kind.value for kind in GoalKind)
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_PHRASE = re.compile(r"^[a-z][a-z' -]*[a-z]$|^[a-z]$")
+"""An attempt's command or a piece of scenery: lower-case words, as a player types them."""
 
 
 class WorldError(ValueError):
@@ -96,6 +98,16 @@ class Exit:
 
 
 @dataclass
+class Attempt:
+    """The authored line for a free-form action in one room ("kick the door"): nothing in
+    the world changes, and the line says so. ``needs`` names an item that must be in view
+    (here or carried) for the line to hold; "" for none."""
+
+    text: str
+    needs: str = ""
+
+
+@dataclass
 class Room:
     key: str
     name: str
@@ -103,6 +115,14 @@ class Room:
     exits: dict[str, Exit] = field(default_factory=dict)
     short: str = ""
     """The room's label on the map ("" means the last word of its name)."""
+    attempts: dict[str, Attempt] = field(default_factory=dict)
+    """Free-form actions a player may try here, keyed by the command as typed (lower case,
+    plain words: "kick the door"), each with the line that answers it."""
+    colour: tuple[str, ...] = ()
+    """Lines of colour that may follow the room's text: one sentence each, true to it."""
+    scenery: dict[str, str] = field(default_factory=dict)
+    """Things the room's text names that are not items ("iron ring"), with what examining
+    them shows."""
 
 
 @dataclass
@@ -204,6 +224,8 @@ class Npc:
     gives: str = ""
     thanks: str = ""
     refuse: str = ""
+    remarks: tuple[str, ...] = ()
+    """More lines in this person's voice, on no topic in particular (said on a later talk)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -233,6 +255,8 @@ class Quest:
     """Nudges for ``hint``, vaguest first; after the last, the game names the next step."""
     next: str = ""
     """What the quest opens up, shown when it is done, so it always leads somewhere."""
+    reminders: tuple[str, ...] = ()
+    """What the giver says of the quest while it is active, in their own voice."""
 
 
 @dataclass
@@ -358,8 +382,35 @@ def _read_room(source: str, key: str, data: Any) -> Room:
     )
     for direction, value in table.table("exits").items():
         room.exits[direction] = _read_exit(source, key, direction, value)
+    for command, value in table.table("attempts").items():
+        room.attempts[_phrase(table, "attempts", command)] = _read_attempt(
+            source, key, command, value
+        )
+    for noun, value in table.table("scenery").items():
+        if not isinstance(value, str) or not strip_unsafe(value).strip():
+            raise WorldError(f"{source}: [rooms.{key}.scenery] {noun}: must be a text")
+        room.scenery[_phrase(table, "scenery", noun)] = strip_unsafe(value).strip()
+    room.colour = table.texts("colour")
     table.finish()
     return room
+
+
+def _phrase(table: _Table, key: str, phrase: str) -> str:
+    words = " ".join(strip_unsafe(phrase, keep_newlines=False).split())
+    if not _PHRASE.match(words):
+        raise WorldError(
+            f"{table.source}: [{table.name}.{key}] '{phrase}': use lower-case words, as typed"
+        )
+    return words
+
+
+def _read_attempt(source: str, room: str, command: str, value: Any) -> Attempt:
+    if isinstance(value, str):
+        value = {"text": value}
+    table = _Table(source, f"rooms.{room}.attempts.'{command}'", value)
+    attempt = Attempt(text=table.text("text", required=True), needs=table.text("needs"))
+    table.finish()
+    return attempt
 
 
 def _read_use(source: str, key: str, data: Any) -> Use:
@@ -436,6 +487,7 @@ def _read_npc(source: str, key: str, data: Any) -> Npc:
         gives=table.text("gives"),
         thanks=table.text("thanks"),
         refuse=table.text("refuse"),
+        remarks=table.texts("remarks"),
     )
     table.finish()
     return npc
@@ -465,6 +517,7 @@ def _read_quest(source: str, key: str, data: Any) -> Quest:
         reward=table.text("reward"),
         hints=table.texts("hints"),
         next=table.text("next"),
+        reminders=table.texts("reminders"),
     )
     state = table.text("state", QuestState.NOT_STARTED.value)
     if state not in QUEST_STATES:
@@ -577,6 +630,14 @@ def _check_references(source: str, world: World) -> None:
 
     need(world.rooms, "room", world.start, "world", "start")
     for room in world.rooms.values():
+        for command, attempt in room.attempts.items():
+            need(
+                world.items,
+                "item",
+                attempt.needs,
+                f"rooms.{room.key}.attempts.'{command}'",
+                "needs",
+            )
         for exit_ in room.exits.values():
             table = f"rooms.{room.key}.exits"
             need(world.rooms, "room", exit_.to, table, exit_.direction)
