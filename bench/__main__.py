@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(feedback.run(max(args.runs, 3)))
         elif name == "scaling":
             from bench import scaling
-            from textgamegen.generation.registry import find_model
+            from textgamegen.models.registry import find_model
 
             info = find_model(args.model)
             if info is None:

@@ -37,7 +37,7 @@ def _play(commands: list[str], session: object | None) -> list[float]:
     from textgamegen.engine.game import Game
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-    from textgamegen.generation.template import TemplateGenerator
+    from textgamegen.narration.template import TemplateGenerator
 
     game = Game.new(load_world(find_world(DEFAULT_WORLD)), seed=1, autosave=False)
     generator = TemplateGenerator()

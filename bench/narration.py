@@ -113,7 +113,7 @@ def compare(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from textgamegen.config import SamplingSettings
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
 
     torch.set_num_threads(threads)
     requests = requests or list(REQUESTS)
@@ -123,7 +123,7 @@ def compare(
     )
     weights_dir = model_dir
     if (model_dir / "adapter_config.json").is_file():
-        from textgamegen.generation.adapters import merged_model_dir
+        from textgamegen.models.adapters import merged_model_dir
 
         weights_dir = merged_model_dir(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(weights_dir, local_files_only=True)
@@ -165,7 +165,7 @@ def compare(
 def run(runs: int, threads: int, shipped: str = "narrator") -> list[Section]:
     """The shipped narrator in fp32 and int8 on the game's real prompts, against the seed's
     listing on the same weights; goals from the narrator issue."""
-    from textgamegen.generation.registry import find_model
+    from textgamegen.models.registry import find_model
 
     info = find_model(shipped)
     if info is None:

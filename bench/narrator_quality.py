@@ -285,9 +285,9 @@ def distinct_2(texts: list[str]) -> float:
 
 
 def measure(generator, kind: str, count: int) -> dict:
-    from textgamegen.generation.canon import false_directions
-    from textgamegen.generation.cleanup import is_complete
-    from textgamegen.generation.prompts import opening_text
+    from textgamegen.text.canon import false_directions
+    from textgamegen.text.cleanup import is_complete
+    from textgamegen.text.prompts import opening_text
 
     shown, complete, named, leaks, controls, invented, noun_total, firsts = [], 0, 0, 0, 0, 0, 0, []
     false_exits = 0
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
 
     generator = load_generator(
         args.model,

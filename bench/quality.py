@@ -123,8 +123,8 @@ def compare(model_dir: Path, runs: int, threads: int, label: str, max_lines: int
     import torch
 
     from textgamegen.config import SamplingSettings
-    from textgamegen.generation.device import quantize_int8
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
+    from textgamegen.narration.device import quantize_int8
     from training.evaluate import load_model
 
     torch.set_num_threads(threads)
@@ -197,7 +197,7 @@ def compare(model_dir: Path, runs: int, threads: int, label: str, max_lines: int
 
 def run(runs: int, threads: int, model: str = "textgamegen") -> Section:
     """The int8 section for an installed model (the shipped one by default)."""
-    from textgamegen.generation.registry import find_model
+    from textgamegen.models.registry import find_model
 
     info = find_model(model)
     if info is None:

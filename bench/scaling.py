@@ -30,7 +30,7 @@ REQUEST = ContentRequest(
 
 def run(model_dir: Path, runs: int, threads: int, plot: Path) -> Section:
     from textgamegen.config import SamplingSettings
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
 
     section = Section(f"Scaling: {model_dir.name} (CPU, {threads} threads)")
     # The game keeps only the last few story lines; lift that cap so the context grows

@@ -82,7 +82,7 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
     stdin, narrate, print DONE with the timings and this process's RSS."""
     from textgamegen.config import Settings
     from textgamegen.engine.content import ContentKind, ContentRequest
-    from textgamegen.generation.loader import load_from_settings
+    from textgamegen.models.loader import load_from_settings
 
     settings = Settings(device="cpu", threads=threads)
     generator = load_from_settings(settings, model)
@@ -174,10 +174,10 @@ def overhead(
     """HTTP vs in-process for the same greedy completion, alternately, ``pairs`` times."""
     import http.client
 
-    from textgamegen.generation.completion import CompletionEngine, CompletionParams
-    from textgamegen.generation.device import set_cpu_threads
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.hosting.completion import CompletionEngine, CompletionParams
     from textgamegen.hosting.model_server import MODEL_TIME_HEADER
+    from textgamegen.models.loader import load_generator
+    from textgamegen.narration.device import set_cpu_threads
 
     set_cpu_threads(threads)
     engine = CompletionEngine.from_generator(load_generator(model, device="cpu", threads=threads))

@@ -9,7 +9,7 @@ and Python's own allocations (``sys.getallocatedblocks``) are recorded at turns 
 1,000 to the last turn (goal: under 10%).
 
 ``--compare`` runs the game's defaults (capped oneDNN caches, see
-``textgamegen/generation/native_memory.py``) against torch's defaults
+``textgamegen/models/native_memory.py``) against torch's defaults
 (``TEXTGAMEGEN_NATIVE_DEFAULTS=1``). Memory cannot be measured across processes, so each
 configuration runs in its own child process, both at once (same seed, same commands, the
 same CPU contention, so their wall times compare).
@@ -82,11 +82,11 @@ def play(
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 
     if model == "template":
-        from textgamegen.generation.template import TemplateGenerator
+        from textgamegen.narration.template import TemplateGenerator
 
         generator = TemplateGenerator()
     else:
-        from textgamegen.generation.loader import load_generator
+        from textgamegen.models.loader import load_generator
 
         generator = load_generator(model, device="cpu", threads=threads, dtype=dtype)
     game = Game.new(load_world(find_world(DEFAULT_WORLD)), seed=11)

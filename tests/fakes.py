@@ -12,7 +12,7 @@ import time
 
 from textgamegen.config import Settings
 from textgamegen.engine.content import ContentRequest
-from textgamegen.generation.base import Candidate, Generator, Narration, TextSink, Timings
+from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
 
 
 class ScriptedGenerator:

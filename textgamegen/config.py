@@ -158,12 +158,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.model.startswith("openai:"):
-            from textgamegen.generation.base import GeneratorError
-            from textgamegen.generation.remote import parse_model_url
+            from textgamegen.endpoint import EndpointError, parse_model_url
 
             try:
                 parse_model_url(self.model)
-            except GeneratorError as error:
+            except EndpointError as error:
                 raise SettingsError(f"model: {error}") from None
         if self.device not in DEVICES:
             raise SettingsError(f"device must be {one_of(DEVICES)}")

@@ -10,7 +10,7 @@ Nothing here imports textual; torch and transformers are imported only by the st
 train or evaluate, so ``--help`` and the corpus stage stay fast.
 """
 
-from textgamegen.generation.tags import END, TAG_TOKENS, TAGS, tag_token
+from textgamegen.text.tags import END, TAG_TOKENS, TAGS, tag_token
 
 EOS = END
 """End of a line; also the tokenizer's bos, unk and pad token (alias of the game's ``END``)."""

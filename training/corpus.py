@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textgamegen.generation.layout import training_line
+from textgamegen.text.layout import training_line
 from training import EOS, tag_token
 from training.config import CONFIG_PREFIX, CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract

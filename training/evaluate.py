@@ -76,14 +76,14 @@ def resolve_model(spec: str | Path) -> tuple[str, Path | str]:
         return "gguf", text
     path = Path(text).expanduser()
     if not path.is_dir() and "/" not in text:
-        from textgamegen.generation.registry import find_model
+        from textgamegen.models.registry import find_model
 
         info = find_model(text)
         if info is not None:
             path = info.path
     if not path.is_dir():
         raise EvaluateError(f"{spec}: no such model directory, registered model or gguf: base")
-    from textgamegen.generation.adapters import is_adapter
+    from textgamegen.models.adapters import is_adapter
 
     return ("adapter" if is_adapter(path) else "model"), path
 
@@ -97,8 +97,8 @@ def load_model(model: str | Path, device: str = "cpu"):
     """
     import torch
 
-    from textgamegen.generation.base import GeneratorError
-    from textgamegen.generation.loader import load_weights
+    from textgamegen.models.loader import load_weights
+    from textgamegen.narration.generator import GeneratorError
 
     kind, where = resolve_model(model)
     if kind == "gguf":
@@ -177,7 +177,7 @@ def scored_lines(tokenizer, lines: list[str], context: int) -> tuple[list[Scored
     Raises:
         EvaluateError: the tokenizer does not know the tag tokens.
     """
-    from textgamegen.generation.layout import split_training_line
+    from textgamegen.text.layout import split_training_line
 
     tag_ids = {tokenizer.convert_tokens_to_ids(tag_token(tag)) for tag in TAGS}
     unknown = tokenizer.unk_token_id
@@ -364,7 +364,7 @@ def prompt_and_opening(line: str) -> tuple[str, str, str, str]:
     The opening is the target's first word, as the game gives the subject's first words;
     a plain line gets the kind's usual opening and no facts.
     """
-    from textgamegen.generation.layout import split_training_line
+    from textgamegen.text.layout import split_training_line
 
     prompt, tag, target = split_training_line(line)
     if not prompt:
@@ -430,7 +430,7 @@ def generate_line(
 def sample_lines(test_lines: list[str], per_tag: int) -> list[str]:
     """Up to ``per_tag`` test lines of each kind to generate from; lines with facts first,
     so that grounding has entities to count."""
-    from textgamegen.generation.layout import split_training_line
+    from textgamegen.text.layout import split_training_line
     from training.grounding_metrics import parse_facts
 
     chosen: list[str] = []

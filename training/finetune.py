@@ -175,7 +175,7 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
     """
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
-    from textgamegen.generation.scratch import gpt2_config
+    from textgamegen.models.scratch import gpt2_config
 
     size = parse_scratch(base)
     if size is not None:
@@ -189,8 +189,8 @@ def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path,
                 )
         config = gpt2_config(size, tokenizer)
         return GPT2LMHeadModel(config), tokenizer
-    from textgamegen.generation.base import GeneratorError
-    from textgamegen.generation.loader import load_weights
+    from textgamegen.models.loader import load_weights
+    from textgamegen.narration.generator import GeneratorError
 
     try:
         # Rank 0 first: a GGUF base is unpacked, or an adapter merged, once into the cache.
@@ -461,7 +461,7 @@ def length_problem(checkpoint: Path, steps: int) -> str:
 def context_length(config) -> int:
     """The model's context window (GPT-2: n_positions; Llama: max_position_embeddings),
     capped at 1024: conditioned pairs are short and longer blocks only cost memory."""
-    from textgamegen.generation.decode import context_window
+    from textgamegen.narration.decode import context_window
 
     return min(context_window(config), 1024)
 
@@ -490,7 +490,7 @@ def with_lora(model, tokenizer, config: FinetuneConfig):
 def write_base_reference(model_dir: Path, base: str) -> None:
     """``base.json`` beside an adapter: which base it needs, by name and sha256, so the
     game can refuse an adapter put on the wrong base."""
-    from textgamegen.generation.adapters import base_reference
+    from textgamegen.models.adapters import base_reference
 
     reference = base_reference(base)
     write_atomic(model_dir / "base.json", json.dumps(reference, indent=2) + "\n")

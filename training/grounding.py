@@ -2,7 +2,7 @@
 
 A language model fine-tuned on bare sentences learns a style; the game needs a narrator that
 writes about *what it is given*. So every corpus sentence becomes a training pair in the
-game's own prompt layout (``textgamegen.generation.layout``): the sentence before it as the
+game's own prompt layout (``textgamegen.text.layout``): the sentence before it as the
 story, a facts line with the sentence's own nouns as ``things`` (and, for speech, its
 speaker), and the sentence as the target. Since the things are taken from the target, they
 are predictable from the prompt, which is what teaches the model to name them.

@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from textgamegen.generation.layout import FACT_KEYS, split_training_line
+from textgamegen.text.layout import FACT_KEYS, split_training_line
 from training.grounding import nouns, tagger_name
 
 COMMON_WORDS = 2000

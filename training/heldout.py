@@ -38,8 +38,8 @@ def _target_nll(model, tokenizer, line: str, device: str) -> float:
     """Summed NLL of a corpus line's target (its text and end token), given the rest."""
     import torch
 
-    from textgamegen.generation.decode import context_window
-    from textgamegen.generation.layout import split_training_line
+    from textgamegen.narration.decode import context_window
+    from textgamegen.text.layout import split_training_line
     from training import tag_token
 
     prompt, tag, _ = split_training_line(line)
@@ -57,7 +57,7 @@ def _target_nll(model, tokenizer, line: str, device: str) -> float:
 
 def word_perplexity(model_dir: Path, lines: list[str], device: str = "cpu") -> float:
     """exp(NLL of every line's target / the target's words, plus one for the end token)."""
-    from textgamegen.generation.layout import split_training_line
+    from textgamegen.text.layout import split_training_line
     from training.evaluate import load_model
 
     tokenizer, model = load_model(model_dir, device)

@@ -1,5 +1,5 @@
 """``--base scratch:SIZE``: the sizes and tokenizer are defined once, on the game's side,
-in ``textgamegen.generation.scratch`` (the random test models use the same table).
+in ``textgamegen.models.scratch`` (the random test models use the same table).
 
 Sizes: tiny (tests), small (fast CPU narration), base (better prose), and the gpt2 and
 gpt2-medium shapes; see that module's table.
@@ -7,7 +7,7 @@ gpt2-medium shapes; see that module's table.
 
 from __future__ import annotations
 
-from textgamegen.generation.scratch import SIZES, ModelSize, size_named, train_tokenizer
+from textgamegen.models.scratch import SIZES, ModelSize, size_named, train_tokenizer
 
 __all__ = ["SIZES", "ModelSize", "parse_scratch", "train_tokenizer"]
 

@@ -118,7 +118,7 @@ def base_hash_of(base: str) -> str:
     """The sha256 of a base's weights ("" for a hub id or scratch), so a retrain follows a
     changed base."""
     if base.startswith("gguf:"):
-        from textgamegen.generation.adapters import base_reference
+        from textgamegen.models.adapters import base_reference
 
         return base_reference(base)["sha256"]
     weights = Path(base).expanduser() / "model.safetensors"

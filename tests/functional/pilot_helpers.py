@@ -22,7 +22,7 @@ from textual.widgets import Input
 from textgamegen.config import Settings
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation.base import Generator
+from textgamegen.narration.generator import Generator
 from textgamegen.ui.app import Launch, TextGameGenApp
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.widgets.story_log import StoryLog

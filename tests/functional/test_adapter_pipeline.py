@@ -63,7 +63,7 @@ def trained(request, tmp_path_factory):
         if request.param == "llama":
             base = build_random_llama(tmp / "base", _tokenizer_lines())
         else:
-            from textgamegen.generation.random_model import build_random_model
+            from textgamegen.models.random_model import build_random_model
 
             base = build_random_model(tmp / "base", shape="tiny", lines=_tokenizer_lines())
         config = _config(tmp, f"narrator-{request.param}", base)
@@ -150,8 +150,8 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
 ) -> None:
     """The base is named as a GGUF base would be; find_base/cached_base hand back the tiny
     random base directory, so the tag tokens are added to it as for SmolLM2."""
-    from textgamegen.generation import bases
-    from textgamegen.generation.random_model import build_random_model
+    from textgamegen.models import bases
+    from textgamegen.models.random_model import build_random_model
 
     monkeypatch.setattr(bases, "find_base", lambda name: bases.Base(name, trained["base"]))
     monkeypatch.setattr(bases, "cached_base", lambda base, progress=None: trained["base"])

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from textgamegen.engine.saves import latest_autosave
-from textgamegen.generation.random_model import build_random_model
+from textgamegen.models.random_model import build_random_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]

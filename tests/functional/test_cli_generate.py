@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.generation.random_model import build_random_model
+from textgamegen.models.random_model import build_random_model
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from textgamegen.__main__ import main
-from textgamegen.generation.adapters import base_reference
-from textgamegen.generation.loader import load_generator
-from textgamegen.generation.random_model import build_random_model
-from textgamegen.generation.tags import SPECIAL_TOKENS, TAG_TOKENS
+from textgamegen.models.adapters import base_reference
+from textgamegen.models.loader import load_generator
+from textgamegen.models.random_model import build_random_model
+from textgamegen.text.tags import SPECIAL_TOKENS, TAG_TOKENS
 
 PROMPT = "<|action|> You push open the door and step into the hall. <|endoftext|><|quest|>"
 

@@ -19,7 +19,7 @@ import pytest
 
 from textgamegen.__main__ import main as textgamegen
 from textgamegen.feedback import store
-from textgamegen.generation.random_model import build_random_model
+from textgamegen.models.random_model import build_random_model
 from training.cli import main as train
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"

@@ -14,10 +14,10 @@ import pytest
 
 openai = pytest.importorskip("openai")
 
-from textgamegen.generation.completion import CompletionEngine, CompletionParams  # noqa: E402
-from textgamegen.generation.loader import load_generator  # noqa: E402
-from textgamegen.generation.random_model import build_random_model  # noqa: E402
+from textgamegen.hosting.completion import CompletionEngine, CompletionParams  # noqa: E402
 from textgamegen.hosting.model_server import ModelServer  # noqa: E402
+from textgamegen.models.loader import load_generator  # noqa: E402
+from textgamegen.models.random_model import build_random_model  # noqa: E402
 
 PROMPT = "<|action|> You push open the door"
 

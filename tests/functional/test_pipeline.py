@@ -141,12 +141,12 @@ def test_a_strict_gate_refuses_and_does_not_register(trained, capsys) -> None:
 
 def test_registered_model_is_listed_and_generates(trained, monkeypatch) -> None:
     monkeypatch.setenv("TEXTGAMEGEN_MODELS_DIR", str(trained["models"]))
-    from textgamegen.generation.registry import find_model
+    from textgamegen.models.registry import find_model
 
     info = find_model("fixture-pass")
     assert info is not None and info.source == "user"
     assert info.metrics["perplexity"] > 1
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
 
     generator = load_generator("fixture-pass", device="cpu")
     assert generator is not None

@@ -11,7 +11,7 @@ import pytest
 from textgamegen.engine.game import Game
 from textgamegen.engine.playthrough import ScriptError, check, run_script
 from textgamegen.engine.world import World
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 WALKTHROUGH = Path(__file__).parent / "walkthrough.txt"
 

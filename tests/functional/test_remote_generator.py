@@ -14,13 +14,14 @@ import pytest
 from aiohttp import web
 
 from textgamegen.config import Settings, SettingsError
+from textgamegen.endpoint import EndpointError, parse_model_url
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.base import GeneratorError
-from textgamegen.generation.completion import CompletionEngine
-from textgamegen.generation.loader import load_generator
-from textgamegen.generation.random_model import build_random_model
-from textgamegen.generation.remote import RemoteGenerator, parse_model_url
+from textgamegen.hosting.completion import CompletionEngine
 from textgamegen.hosting.model_server import ModelServer
+from textgamegen.models.loader import load_generator
+from textgamegen.models.random_model import build_random_model
+from textgamegen.narration.generator import GeneratorError
+from textgamegen.narration.remote import RemoteGenerator
 
 REQUEST = ContentRequest(
     ContentKind.ACTION,
@@ -95,7 +96,7 @@ def test_model_urls_parse_and_bad_ones_are_refused() -> None:
     )
     assert parse_model_url("openai:https://example.org").port == 443
     for bad in ("openai:ftp://x/v1", "openai:", "openai:http://:80/v1", "openai:http://h:99999"):
-        with pytest.raises(GeneratorError, match="openai:http://HOST:PORT/v1#MODEL"):
+        with pytest.raises(EndpointError, match="openai:http://HOST:PORT/v1#MODEL"):
             parse_model_url(bad)
     assert Settings(model="openai:http://127.0.0.1:8001/v1#tiny").model.startswith("openai:")
     with pytest.raises(SettingsError, match="model"):
@@ -291,7 +292,7 @@ def test_a_room_request_asks_the_server_to_bar_the_ways_it_lacks() -> None:
 
 
 def test_serve_model_honours_bad_words_even_when_a_word_is_split(engine: CompletionEngine) -> None:
-    from textgamegen.generation.completion import CompletionParams
+    from textgamegen.hosting.completion import CompletionParams
 
     west = engine.tokenizer.encode(" west", add_special_tokens=False)
     assert len(west) > 1  # this tokenizer splits it: the harder case

@@ -27,7 +27,7 @@ from textgamegen.config import Settings, load_settings
 from textgamegen.engine.saves import AUTOSAVE_NAME, list_saves
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.narration.generator import Generator, GeneratorError
 from textgamegen.ui.app import TextGameGenApp, _launch_from_args, run_tui
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen

@@ -14,7 +14,7 @@ from textgamegen.engine.game import Game
 from textgamegen.engine.saves import AUTOSAVE_NAME, save_game
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 from textgamegen.ui.app import Launch, TextGameGenApp
 from textgamegen.ui.screens.saves import LoadDialog
 from textgamegen.ui.screens.title import TitleScreen

@@ -25,7 +25,7 @@ from textgamegen.config import Settings, narrator_for, save_settings
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.parser import VERBS
 from textgamegen.engine.saves import AUTOSAVE_NAME, is_autosave, latest_autosave, list_saves
-from textgamegen.generation.base import Narration
+from textgamegen.narration.generator import Narration
 from textgamegen.ui.app import _launch_from_args
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen, help_text
@@ -432,7 +432,7 @@ def test_play_script_uses_the_worlds_narrator(
         asked.append(name)
         raise RuntimeError("no model in this test")
 
-    import textgamegen.generation.loader as loader
+    import textgamegen.models.loader as loader
 
     monkeypatch.setattr(loader, "load_from_settings", fake_loader)
     play._generator(None, None, "alice")

@@ -25,8 +25,8 @@ from textgamegen.engine.game import Game
 from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation.base import Narration
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.generator import Narration
+from textgamegen.narration.template import TemplateGenerator
 from textgamegen.ui.app import TextGameGenApp
 from textgamegen.ui.screens.game import PREFETCH_IDLE_S, GameScreen
 from textgamegen.ui.screens.settings import SettingsScreen

@@ -20,8 +20,8 @@ from textual.widgets import Input, Markdown
 from textgamegen.config import Settings
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
-from textgamegen.generation import template
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration import template
+from textgamegen.narration.template import TemplateGenerator
 from textgamegen.ui.app import Launch, TextGameGenApp
 from textgamegen.ui.screens.help import HelpScreen
 

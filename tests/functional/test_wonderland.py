@@ -10,7 +10,7 @@ from textgamegen.engine.game import Game
 from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import find_world, list_worlds
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 WALKTHROUGH = Path(__file__).parent / "wonderland-walkthrough.txt"
 

@@ -12,7 +12,7 @@ from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.solvability import check_world
 from textgamegen.engine.world import WorldError, load_world, parse_world
 from textgamegen.engine.worlds import list_worlds
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 HERE = Path(__file__).parent
 WALKTHROUGHS = HERE / "walkthroughs"

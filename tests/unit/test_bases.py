@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.generation import bases
-from textgamegen.generation.adapters import base_directory
-from textgamegen.generation.base import GeneratorError
-from textgamegen.generation.bases import Base, cached_base, find_base
+from textgamegen.models import bases
+from textgamegen.models.adapters import base_directory
+from textgamegen.models.bases import Base, cached_base, find_base
+from textgamegen.narration.generator import GeneratorError
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +89,8 @@ def test_adapter_on_a_different_base_is_refused(tmp_path: Path) -> None:
 
 
 def test_narrator_without_its_base_plays_tiny_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    from textgamegen.generation.loader import load_generator
-    from textgamegen.generation.registry import find_model
+    from textgamegen.models.loader import load_generator
+    from textgamegen.models.registry import find_model
 
     if find_model("narrator") is None:
         pytest.fail("the shipped narrator is missing from assets/models")

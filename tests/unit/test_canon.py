@@ -9,7 +9,7 @@ from __future__ import annotations
 from textgamegen.engine.content import ContentKind
 from textgamegen.engine.game import Game
 from textgamegen.engine.world import World
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 
 def texts(result) -> list[str]:
@@ -107,7 +107,7 @@ def test_generate_keeps_the_topic_without_a_speaker() -> None:
     import argparse
 
     from textgamegen.commands.generate import add_arguments, build_request
-    from textgamegen.generation.prompts import build_prompt, load_templates
+    from textgamegen.text.prompts import build_prompt, load_templates
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

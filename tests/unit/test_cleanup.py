@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textgamegen.generation.cleanup import clean_text, cut_at_tag, is_complete, trim_to_sentence
+from textgamegen.text.cleanup import clean_text, cut_at_tag, is_complete, trim_to_sentence
 
 CLEANUP_TABLE = [
     # (raw model output, what the player sees)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textgamegen.generation.completion import CompletionError, CompletionParams, _held_back
+from textgamegen.hosting.completion import CompletionError, CompletionParams, _held_back
 from textgamegen.hosting.model_server import parse_params
 
 

@@ -7,7 +7,7 @@ import pytest
 from textgamegen.engine.content import ContentKind
 from textgamegen.engine.game import UNDO_LIMIT, Game
 from textgamegen.engine.world import World
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 
 def play(game: Game, *commands: str) -> list[str]:

@@ -115,7 +115,7 @@ def test_prefetch_asks_for_what_the_step_would_ask(
 
 def test_scripted_runs_stay_identical_with_prefetching_unused(tiny_world: World) -> None:
     """Asking what to prefetch must not move seeds or state: two runs, one that asks."""
-    from textgamegen.generation.template import TemplateGenerator
+    from textgamegen.narration.template import TemplateGenerator
 
     def run(ask: bool) -> list[str]:
         game, generator, lines = Game.new(tiny_world, seed=5), TemplateGenerator(), []

@@ -268,7 +268,7 @@ def test_targets_are_scored_alone_and_bits_per_byte_counts_their_bytes(tmp_path)
     prompt only conditions it, and a prompt longer than the context is cut from the left."""
     import torch
 
-    from textgamegen.generation.random_model import build_random_model
+    from textgamegen.models.random_model import build_random_model
     from training.evaluate import load_model, score_test, scored_lines, target_nll
 
     directory = build_random_model(tmp_path / "m", shape="tiny", n_positions=64)

@@ -13,7 +13,7 @@ import pytest
 from fakes import FAKE_GENERATORS
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.base import Generator, Narration
+from textgamegen.narration.generator import Generator, Narration
 
 REQUEST = ContentRequest(
     ContentKind.ACTION, command="push open the door", subject="the door", fallback="It opens."

@@ -21,7 +21,7 @@ from textgamegen.engine.playthrough import run_script
 from textgamegen.feedback import store
 from textgamegen.feedback.recorder import Recorder, WeightHashes
 from textgamegen.feedback.session import FeedbackSession
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 REPO = Path(__file__).parent.parent.parent
 
@@ -261,7 +261,7 @@ def test_rate_is_a_meta_command_that_costs_no_turn(tiny_game: Game) -> None:
 
 def test_the_session_marks_the_right_narrations(tmp_path: Path) -> None:
     from textgamegen.engine.content import ContentKind, ContentRequest, StepResult
-    from textgamegen.generation.base import Narration
+    from textgamegen.narration.generator import Narration
 
     path = tmp_path / "feedback.db"
     session = FeedbackSession(Recorder(path))

@@ -17,10 +17,10 @@ import pytest
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.base import Generator, GeneratorError
-from textgamegen.generation.loader import load_generator
-from textgamegen.generation.random_model import build_random_model
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.models.loader import load_generator
+from textgamegen.models.random_model import build_random_model
+from textgamegen.narration.generator import Generator, GeneratorError
+from textgamegen.narration.template import TemplateGenerator
 
 PUSH = ContentRequest(
     ContentKind.ACTION,
@@ -188,7 +188,7 @@ def test_model_failure_falls_back_to_template(
 def test_empty_output_falls_back_to_template(
     tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from textgamegen.generation import causal_lm as gpt2
+    from textgamegen.narration import causal_lm as gpt2
 
     monkeypatch.setattr(gpt2, "clean_text", lambda raw: "")
     narration = fresh(tiny_dir).generate(replace(PUSH, fallback="The door opens."))
@@ -235,7 +235,7 @@ def test_int8_quantization_on_cpu(tiny_dir: Path) -> None:
 def test_conv1d_to_linear_keeps_outputs(tiny_dir: Path) -> None:
     import torch
 
-    from textgamegen.generation.device import conv1d_to_linear
+    from textgamegen.narration.device import conv1d_to_linear
 
     gen = fresh(tiny_dir)
     ids = torch.tensor([[1, 5, 9, 30]])
@@ -314,10 +314,10 @@ def test_registry_name_loads(
 def test_light_modules_do_not_import_torch_or_transformers() -> None:
     code = (
         "import sys\n"
-        "import textgamegen.generation, textgamegen.generation.loader\n"
-        "import textgamegen.generation.registry, textgamegen.generation.prompts\n"
-        "import textgamegen.generation.cleanup, textgamegen.generation.rerank\n"
-        "import textgamegen.generation.stream, textgamegen.commands.generate\n"
+        "import textgamegen.narration, textgamegen.models.loader\n"
+        "import textgamegen.models.registry, textgamegen.text.prompts\n"
+        "import textgamegen.text.cleanup, textgamegen.narration.rerank\n"
+        "import textgamegen.narration.stream, textgamegen.commands.generate\n"
         "import textgamegen.commands.models\n"
         "print(json.dumps([m for m in ('torch', 'transformers') if m in sys.modules]))\n"
     )
@@ -332,7 +332,7 @@ def test_an_opening_ending_in_a_word_is_never_continued_inside_that_word(
 ) -> None:
     """ "Cliff Path" + "a" was "Cliff Patha": after an opening that ends in a letter, the
     first token must start a new word (a space) or be punctuation."""
-    from textgamegen.generation.causal_lm import glue_token_ids
+    from textgamegen.narration.causal_lm import glue_token_ids
 
     glue = glue_token_ids(generator.tokenizer)
     tokens = generator.tokenizer.convert_ids_to_tokens(glue)

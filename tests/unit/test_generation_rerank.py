@@ -8,8 +8,8 @@ import pytest
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation import rerank
-from textgamegen.generation.base import Candidate
+from textgamegen.narration import rerank
+from textgamegen.narration.generator import Candidate
 
 WEIGHTS = {
     "complete": 1.0,

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from textgamegen.generation import hub
-from textgamegen.generation.base import GeneratorError
+from textgamegen.models import hub
+from textgamegen.narration.generator import GeneratorError
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_any_http_answer_counts(monkeypatch: pytest.MonkeyPatch, answering_hub: 
 def test_a_hub_id_with_a_silent_hub_falls_back_within_seconds(
     monkeypatch: pytest.MonkeyPatch, silent_hub: str
 ) -> None:
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
 
     point_at(monkeypatch, silent_hub)
     outcome: list[BaseException] = []

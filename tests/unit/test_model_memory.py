@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.generation import memory
-from textgamegen.generation.base import GeneratorError
-from textgamegen.generation.load_report import explain
-from textgamegen.generation.loader import load_generator
-from textgamegen.generation.memory import fit_problem, parameter_count
-from textgamegen.generation.random_model import build_random_model
+from textgamegen.models import memory
+from textgamegen.models.load_report import explain
+from textgamegen.models.loader import load_generator
+from textgamegen.models.memory import fit_problem, parameter_count
+from textgamegen.models.random_model import build_random_model
+from textgamegen.narration.generator import GeneratorError
 
 
 @pytest.fixture(scope="module")

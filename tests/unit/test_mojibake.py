@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.mojibake import repair_mojibake
-from textgamegen.generation.stream import Streamer
+from textgamegen.narration.stream import Streamer
+from textgamegen.text.cleanup import clean_text
+from textgamegen.text.mojibake import repair_mojibake
 
 APOSTROPHE = "\u00e2\u20ac\u2122"  # "’" (E2 80 99) read as Windows-1252
 OPEN, CLOSE = "\u00e2\u20ac\u0153", "\u00e2\u20ac\u009d"  # “ and ” (9D is no cp1252 char)

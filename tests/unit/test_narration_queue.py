@@ -14,8 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.base import Narration
-from textgamegen.generation.narration_queue import (
+from textgamegen.narration.generator import Narration
+from textgamegen.play.narration_queue import (
     NarrationCompleted,
     NarrationDropped,
     NarrationFailed,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.generation.native_memory import CACHE_VARIABLES, cap_native_caches
+from textgamegen.models.native_memory import CACHE_VARIABLES, cap_native_caches
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +32,8 @@ def test_the_switch_leaves_torchs_defaults(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_loading_a_model_caps_the_caches_first(tmp_path: Path) -> None:
-    from textgamegen.generation.loader import load_generator
-    from textgamegen.generation.random_model import build_random_model
+    from textgamegen.models.loader import load_generator
+    from textgamegen.models.random_model import build_random_model
 
     model = build_random_model(tmp_path / "tiny", n_positions=64)
     load_generator(str(model), device="cpu", warm_up=False)

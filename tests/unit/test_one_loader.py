@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.generation import hf
-from textgamegen.generation.tags import END, TAG_TOKENS
+from textgamegen.models import hf
+from textgamegen.text.tags import END, TAG_TOKENS
 
 LINES = [
     "You push open the door and step into the hall.",
@@ -66,7 +66,7 @@ def _no_wait(_why: str):
 
 
 def test_the_fine_tune_reads_a_bare_base_as_the_game_does(bare_base: Path) -> None:
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
     from training.finetune import load_base
 
     game = load_generator(str(bare_base), device="cpu", warm_up=False)
@@ -83,7 +83,7 @@ def test_the_fine_tune_reads_a_bare_base_as_the_game_does(bare_base: Path) -> No
 def test_game_training_and_evaluation_share_load_parts(
     bare_base: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from textgamegen.generation.loader import load_generator
+    from textgamegen.models.loader import load_generator
     from training.evaluate import load_model
     from training.finetune import load_base
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.prompts import (
+from textgamegen.text.prompts import (
     PromptError,
     build_prompt,
     clean_field,
@@ -76,7 +76,7 @@ def test_prompt_is_the_training_layout_story_facts_opening() -> None:
 
 def test_the_prompt_matches_a_training_pair() -> None:
     """What the game sends is exactly what training taught, less the target."""
-    from textgamegen.generation.layout import training_line
+    from textgamegen.text.layout import training_line
 
     request = ContentRequest(
         ContentKind.ROOM,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from textgamegen.commands import models as models_command
-from textgamegen.generation import registry
+from textgamegen.models import registry
 
 METRICS = {
     "perplexity": 41.2,

@@ -17,9 +17,9 @@ import pytest
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.game import Game
-from textgamegen.generation import rerank
-from textgamegen.generation.base import Candidate
-from textgamegen.generation.canon import barred_words, false_directions
+from textgamegen.narration import rerank
+from textgamegen.narration.generator import Candidate
+from textgamegen.text.canon import barred_words, false_directions
 
 ROOM = ContentRequest(
     ContentKind.ROOM,
@@ -81,7 +81,7 @@ def test_the_engine_asks_for_a_room_with_its_exits(tiny_game: Game) -> None:
 
 
 def test_the_rerank_puts_a_false_exit_below_a_true_one() -> None:
-    from textgamegen.generation.prompts import load_templates
+    from textgamegen.text.prompts import load_templates
 
     weights = load_templates().rerank  # the shipped weights
     sampling = SamplingSettings()
@@ -104,7 +104,7 @@ def test_the_rerank_puts_a_false_exit_below_a_true_one() -> None:
 def test_barred_sequences_are_barred_only_after_their_first_pieces() -> None:
     import torch
 
-    from textgamegen.generation.decode import barred_mask
+    from textgamegen.narration.decode import barred_mask
 
     history = torch.tensor([[9, 1, 2], [9, 9, 2]])
     mask = barred_mask(history, [(5,), (1, 2, 3)], vocab=10)
@@ -116,8 +116,8 @@ def test_barred_sequences_are_barred_only_after_their_first_pieces() -> None:
 def west_loving(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     """A tiny random model pushed to write " west" over and over, whatever it is asked."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from textgamegen.generation.loader import load_generator
-    from textgamegen.generation.random_model import build_random_model
+    from textgamegen.models.loader import load_generator
+    from textgamegen.models.random_model import build_random_model
 
     folder = build_random_model(
         Path(tmp_path_factory.mktemp("models")) / f"tiny-{request.param}",

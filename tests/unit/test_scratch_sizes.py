@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from textgamegen.generation import scratch
-from textgamegen.generation.random_model import build_random_model
+from textgamegen.models import scratch
+from textgamegen.models.random_model import build_random_model
 from training import modelsizes
 
 LINES = [

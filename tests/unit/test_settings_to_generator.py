@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from textgamegen.config import Settings, settings_or_defaults
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.template import TemplateGenerator
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, str | None]]:
     """Every call of the one settings -> generator function; it hands back templates."""
-    from textgamegen.generation import loader
+    from textgamegen.models import loader
 
     seen: list[tuple[Settings, str | None]] = []
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.base import Generator
-from textgamegen.generation.template import TemplateGenerator
+from textgamegen.narration.generator import Generator
+from textgamegen.narration.template import TemplateGenerator
 
 
 def request(

@@ -218,7 +218,7 @@ def test_the_model_card_says_how_much_feedback_went_in() -> None:
 
 
 def test_in_a_conditioned_corpus_a_layout_prompt_comes_along_whole(tmp_path: Path) -> None:
-    from textgamegen.generation.layout import prompt_text, split_training_line
+    from textgamegen.text.layout import prompt_text, split_training_line
     from training.corpus import corpus_line
 
     facts = {"place": "Harbour Quay", "things": "the rope, the gull", "you": "wave"}
@@ -250,8 +250,8 @@ def test_in_a_conditioned_corpus_a_layout_prompt_comes_along_whole(tmp_path: Pat
 
 
 def test_held_out_lines_are_scored_on_their_target_only(tmp_path: Path) -> None:
-    from textgamegen.generation.layout import training_line
-    from textgamegen.generation.random_model import build_random_model
+    from textgamegen.models.random_model import build_random_model
+    from textgamegen.text.layout import training_line
     from training.evaluate import load_model, model_nll
     from training.heldout import _target_nll
 

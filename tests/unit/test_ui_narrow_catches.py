@@ -47,7 +47,7 @@ def test_an_unreadable_saves_folder_means_no_autosave_but_a_bug_surfaces(
 def test_an_unreadable_models_folder_leaves_the_template_but_a_bug_surfaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from textgamegen.generation import registry
+    from textgamegen.models import registry
     from textgamegen.ui.screens.settings import model_choices
 
     def unreadable() -> list:

@@ -2,7 +2,7 @@
 
 Our adapters train the tags' embedding rows (PEFT ``trainable_token_indices``), which
 vLLM refuses; the export merges the adapter into its base and writes safetensors, config
-and the tokenizer with our tags. See ``textgamegen.hosting.vllm_export``.
+and the tokenizer with our tags. See ``textgamegen.models.vllm_export``.
 
 Examples::
 
@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from textgamegen.generation.base import GeneratorError
-    from textgamegen.hosting.vllm_export import export_for_vllm
+    from textgamegen.models.vllm_export import export_for_vllm
+    from textgamegen.narration.generator import GeneratorError
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)

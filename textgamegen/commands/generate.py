@@ -145,8 +145,8 @@ def _json(narration: Any, generator: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from textgamegen.config import SettingsError, settings_or_defaults
-    from textgamegen.generation.base import GeneratorError
-    from textgamegen.generation.loader import load_from_settings
+    from textgamegen.models.loader import load_from_settings
+    from textgamegen.narration.generator import GeneratorError
 
     settings, notice = settings_or_defaults()
     if notice:

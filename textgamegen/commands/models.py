@@ -91,7 +91,7 @@ def _cell(value: Any, unit: str = "") -> str:
 
 def run(args: argparse.Namespace) -> int:
     from textgamegen import paths
-    from textgamegen.generation.registry import list_models
+    from textgamegen.models.registry import list_models
     from textgamegen.safe_text import strip_unsafe
 
     models = list_models()

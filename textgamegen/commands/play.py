@@ -92,7 +92,7 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
     from dataclasses import replace
 
     from textgamegen.config import narrator_for, settings_or_defaults
-    from textgamegen.generation.template import TemplateGenerator
+    from textgamegen.narration.template import TemplateGenerator
 
     settings, notice = settings_or_defaults()
     if notice:
@@ -101,7 +101,7 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
     if name == "template":
         return TemplateGenerator()
     try:
-        from textgamegen.generation.loader import load_from_settings
+        from textgamegen.models.loader import load_from_settings
 
         generator = load_from_settings(
             replace(settings, device=device or settings.device),

@@ -154,12 +154,11 @@ def _serve(args: argparse.Namespace, model: str) -> int:
     if model == "template" or model.startswith("openai:"):
         game_model = model
         if model.startswith("openai:"):
-            from textgamegen.generation.base import GeneratorError
-            from textgamegen.generation.remote import parse_model_url
+            from textgamegen.endpoint import EndpointError, parse_model_url
 
             try:
                 parse_model_url(model)
-            except GeneratorError as error:
+            except EndpointError as error:
                 print(f"textgamegen serve: {error}", file=sys.stderr)
                 return 2
     else:

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from textgamegen.config import settings_or_defaults
-    from textgamegen.generation.base import GeneratorError
+    from textgamegen.narration.generator import GeneratorError
 
     settings, notice = settings_or_defaults()
     if notice:
@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        from textgamegen.generation.completion import CompletionEngine
-        from textgamegen.generation.loader import load_generator
+        from textgamegen.hosting.completion import CompletionEngine
+        from textgamegen.models.loader import load_generator
 
         generator = load_generator(
             model,

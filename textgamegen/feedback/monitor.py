@@ -105,7 +105,7 @@ class ModelReport:
 
 def budget_for(model: str, max_bad_rate: float | None) -> Budget:
     """The model's latency budget from its directory (installed models only)."""
-    from textgamegen.generation.registry import find_model
+    from textgamegen.models.registry import find_model
 
     budget = Budget(max_bad_rate=max_bad_rate)
     info = find_model(model) if model != "template" else None

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from textgamegen.generation.completion import (
+from textgamegen.hosting.completion import (
     Completion,
     CompletionEngine,
     CompletionError,

@@ -38,7 +38,7 @@ from textgamegen.config import (
     settings_or_defaults,
 )
 from textgamegen.engine.content import Event, EventKind, StepResult
-from textgamegen.generation.base import Generator, GeneratorError
+from textgamegen.narration.generator import Generator, GeneratorError
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.palette import GamePalette
 from textgamegen.ui.screens.game import GameScreen
@@ -81,7 +81,7 @@ def load_generator_in_worker(
     ``progress`` hears about slow first-run steps (unpacking the base model)."""
     from dataclasses import replace
 
-    from textgamegen.generation.loader import load_from_settings
+    from textgamegen.models.loader import load_from_settings
 
     if model != "template" and not model.startswith("openai:"):  # a model server: no torch
         try:
@@ -98,7 +98,7 @@ def load_generator_in_worker(
 
 
 def template_generator() -> Generator:
-    from textgamegen.generation.template import TemplateGenerator
+    from textgamegen.narration.template import TemplateGenerator
 
     return TemplateGenerator(word_delay_s=TEMPLATE_WORD_DELAY_S)
 

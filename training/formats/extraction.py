@@ -1,5 +1,5 @@
 """What every format shares: the extracted examples, drop counts, quote tagging and text
-filters (the game's own clean-up of generated text is ``textgamegen/generation/cleanup.py``)."""
+filters (the game's own clean-up of generated text is ``textgamegen/text/cleanup.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from textgamegen.generation.cleanup import repair_prose
+from textgamegen.text.cleanup import repair_prose
 from training.config import CorpusConfig, Source
 from training.sentences import split_sentences
 

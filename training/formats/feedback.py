@@ -9,7 +9,7 @@ An example is conditioned as the game prompted it: its tag is the one the prompt
 (``<|dialogue|> The miller says, "``), and its text, which starts with the prompt's
 opening, is what the model writes after that tag. In a conditioned corpus
 (``[corpus] conditioned = true``) a prompt in the game's facts layout
-(``textgamegen.generation.layout``) comes along whole: its story lines and facts line
+(``textgamegen.text.layout``) comes along whole: its story lines and facts line
 become the example's story and facts, so the training line is that very prompt followed by
 the text the player liked. A prompt in another layout, or a plain corpus, gives a plain
 line (which a conditioned corpus then grounds like any other sentence).
@@ -36,7 +36,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from textgamegen.generation.layout import FACT_KEYS
+from textgamegen.text.layout import FACT_KEYS
 from training import TAGS
 from training.config import CorpusConfig, Source
 from training.formats.extraction import Example, Extraction, add_text

@@ -30,7 +30,7 @@ from textual.widgets import Footer, Static
 from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
 from textgamegen.feedback.session import FeedbackSession
-from textgamegen.generation.base import Generator
+from textgamegen.narration.generator import Generator
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel

@@ -30,7 +30,7 @@ def model_choices(current: str) -> list[tuple[str, str]]:
     """
     choices: list[tuple[str, str]] = []
     try:
-        from textgamegen.generation.registry import list_models
+        from textgamegen.models.registry import list_models
 
         models = list_models()
     except OSError:  # an unreadable models folder still leaves the fallback

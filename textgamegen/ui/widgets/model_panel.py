@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from textgamegen.generation.base import Narration
+from textgamegen.narration.generator import Narration
 from textgamegen.safe_text import strip_unsafe
 
 PROMPT_TAIL = 400

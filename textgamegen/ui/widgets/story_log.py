@@ -2,7 +2,7 @@
 
 Each prose request gets its paragraph at once (a dim placeholder), so the story stays in
 the order things happened even while the model is still loading or busy. The log's
-``NarrationQueue`` (``textgamegen.generation.narration_queue``) decides what the model
+``NarrationQueue`` (``textgamegen.play.narration_queue``) decides what the model
 writes when, on thread workers; the log shows what it reports, as messages the game
 screen also hears.
 """
@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.widgets import Static
 
 from textgamegen.engine.content import ContentRequest, Event
-from textgamegen.generation import narration_queue as queue
-from textgamegen.generation.narration_queue import NarrationJob, NarrationQueue
+from textgamegen.play import narration_queue as queue
+from textgamegen.play.narration_queue import NarrationJob, NarrationQueue
 from textgamegen.safe_text import strip_unsafe
 
 MAX_PARAGRAPHS = 400

@@ -24,10 +24,8 @@ import torch
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation import canon, rerank
-from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
-from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.decode import (
+from textgamegen.narration import rerank
+from textgamegen.narration.decode import (
     cache_argument,
     context_window,
     crop_cache,
@@ -35,9 +33,12 @@ from textgamegen.generation.decode import (
     output_cache,
     run_rows,
 )
-from textgamegen.generation.prompts import PromptTemplates, build_prompt
-from textgamegen.generation.stream import Shown, Streamer
-from textgamegen.generation.template import template_text
+from textgamegen.narration.generator import Candidate, Narration, TextSink, Timings
+from textgamegen.narration.stream import Shown, Streamer
+from textgamegen.narration.template import template_text
+from textgamegen.text import canon
+from textgamegen.text.cleanup import clean_text
+from textgamegen.text.prompts import PromptTemplates, build_prompt
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -209,7 +210,7 @@ class CausalLMGenerator:
 
     def move_to_cpu(self) -> None:
         """Carry on on the CPU in float32 (after CUDA ran out of memory)."""
-        from textgamegen.generation.device import set_cpu_threads
+        from textgamegen.narration.device import set_cpu_threads
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

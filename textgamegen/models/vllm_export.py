@@ -27,8 +27,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from textgamegen.generation.base import GeneratorError
-from textgamegen.generation.bases import Progress
+from textgamegen.models.bases import Progress
+from textgamegen.narration.generator import GeneratorError
 
 EXPORT_FORMAT = 1
 DTYPES = ("float32", "bfloat16", "float16")
@@ -67,9 +67,9 @@ def vllm_command(out: Path, served_name: str, context: int) -> str:
 
 def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, str]:
     """(display name, folder with plain safetensors weights, kind) of a model name."""
-    from textgamegen.generation.bases import cached_base, find_base, is_gguf
-    from textgamegen.generation.loader import resolve
-    from textgamegen.generation.registry import directory_problem
+    from textgamegen.models.bases import cached_base, find_base, is_gguf
+    from textgamegen.models.loader import resolve
+    from textgamegen.models.registry import directory_problem
 
     if model in ("template",) or model.startswith("openai:"):
         raise GeneratorError(f"{model!r} has no weights to export; name a model or a folder")
@@ -85,7 +85,7 @@ def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, s
     if problem:
         raise GeneratorError(f"{path}: {problem}")
     if (path / "adapter_config.json").is_file():
-        from textgamegen.generation.adapters import merged_model_dir
+        from textgamegen.models.adapters import merged_model_dir
 
         return name, merged_model_dir(path, progress), "adapter (merged)"
     return name, path, "model"
@@ -136,8 +136,8 @@ def export_for_vllm(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from textgamegen.generation.hf import _load_parts, _quiet_transformers
-    from textgamegen.generation.tags import END, SPECIAL_TOKENS
+    from textgamegen.models.hf import _load_parts, _quiet_transformers
+    from textgamegen.text.tags import END, SPECIAL_TOKENS
 
     _quiet_transformers()
     say(f"Loading {name} as the game does")
@@ -150,7 +150,7 @@ def export_for_vllm(
             f"{weights_dir}: its config needs remote code (auto_map); "
             "vLLM would need --trust-remote-code, which we never use"
         )
-    from textgamegen.generation.decode import context_window
+    from textgamegen.narration.decode import context_window
 
     context = int(context_window(config))
     vocab = game_model.get_input_embeddings().weight.shape[0]
@@ -239,7 +239,7 @@ def export_for_vllm(
 
 def resolve_source_dir(model: str) -> Path | None:
     """The folder the player named (for its model card and records), if any."""
-    from textgamegen.generation.loader import resolve
+    from textgamegen.models.loader import resolve
 
     try:
         return resolve(model)[1]

@@ -8,7 +8,7 @@ registers. Imports torch, transformers and tokenizers inside the function.
 
 Example::
 
-    python -c "from textgamegen.generation.random_model import build_random_model as b; \
+    python -c "from textgamegen.models.random_model import build_random_model as b; \
 b('/tmp/tiny', shape='tiny')"
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textgamegen.generation.scratch import gpt2_config, size_named, train_tokenizer
-from textgamegen.generation.tags import END
+from textgamegen.models.scratch import gpt2_config, size_named, train_tokenizer
+from textgamegen.text.tags import END
 
 SAMPLE_LINES = (
     "<|action|> You push open the door and step into the hall. <|endoftext|>",

@@ -14,9 +14,9 @@ import re
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentRequest
-from textgamegen.generation.base import Candidate
-from textgamegen.generation.canon import false_directions
-from textgamegen.generation.cleanup import is_complete
+from textgamegen.narration.generator import Candidate
+from textgamegen.text.canon import false_directions
+from textgamegen.text.cleanup import is_complete
 
 _WORD = re.compile(r"[\w'’-]+")
 _STOPWORDS = {"the", "a", "an", "of", "some", "to", "in", "on", "and"}

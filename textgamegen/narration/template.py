@@ -15,9 +15,9 @@ import threading
 import time
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation.base import Candidate, Narration, TextSink, Timings
-from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.prompts import PromptTemplates, fallback_text
+from textgamegen.narration.generator import Candidate, Narration, TextSink, Timings
+from textgamegen.text.cleanup import clean_text
+from textgamegen.text.prompts import PromptTemplates, fallback_text
 
 # Neutral on purpose: the same lines narrate actions that worked and free-form attempts
 # that change nothing, and the engine's own events already say which it was.

@@ -26,21 +26,20 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from textgamegen.config import SamplingSettings
+from textgamegen.endpoint import Endpoint, EndpointError, parse_model_url
 from textgamegen.engine.content import ContentRequest
-from textgamegen.generation import canon, rerank
-from textgamegen.generation.base import Candidate, GeneratorError, Narration, TextSink, Timings
-from textgamegen.generation.cleanup import clean_text
-from textgamegen.generation.prompts import Prompt, PromptTemplates, build_prompt
-from textgamegen.generation.stream import Shown, Streamer
-from textgamegen.generation.template import template_text
+from textgamegen.narration import rerank
+from textgamegen.narration.generator import Candidate, GeneratorError, Narration, TextSink, Timings
+from textgamegen.narration.stream import Shown, Streamer
+from textgamegen.narration.template import template_text
+from textgamegen.text import canon
+from textgamegen.text.cleanup import clean_text
+from textgamegen.text.prompts import Prompt, PromptTemplates, build_prompt
 
-PREFIX = "openai:"
 STOPS = ["<|", "\n\n"]
 """Every tag starts with ``<|`` and a paragraph ends a narration (as the local streamer)."""
 CHARS_PER_TOKEN = 2.5
@@ -62,45 +61,6 @@ class ServerError(Exception):
         super().__init__(message)
         self.status = status
         self.retry = retry
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the server is: ``openai:http://HOST:PORT/v1#MODEL`` taken apart."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str  # the API root, "/v1"
-    model: str  # "" asks the server for its first model
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}{self.path}"
-
-
-def parse_model_url(model: str) -> Endpoint:
-    """Take ``openai:http://HOST:PORT/v1#MODEL`` apart.
-
-    Raises:
-        GeneratorError: the form is wrong; the message shows the right one.
-    """
-    form = "openai:http://HOST:PORT/v1#MODEL (MODEL may be left out)"
-    if not model.startswith(PREFIX):
-        raise GeneratorError(f"{model!r} is not a model server address: use {form}")
-    url = model[len(PREFIX) :].strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise GeneratorError(f"{model!r}: {error}; use {form}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise GeneratorError(f"{model!r}: not an http(s) URL with a host; use {form}")
-    if parts.query:
-        raise GeneratorError(f"{model!r}: a query string is not allowed; use {form}")
-    default = 443 if parts.scheme == "https" else 80
-    path = parts.path.rstrip("/") or "/v1"
-    return Endpoint(parts.scheme, parts.hostname, port or default, path, parts.fragment)
 
 
 class _CharCodec:
@@ -542,10 +502,13 @@ def load_remote(
         GeneratorError: a malformed address, a bad prompts file, or a server that answers
             but does not serve the model asked for.
     """
-    from textgamegen.generation.prompts import PromptError, load_templates
+    from textgamegen.text.prompts import PromptError, load_templates
 
     started = time.perf_counter()
-    endpoint = parse_model_url(model)
+    try:
+        endpoint = parse_model_url(model)
+    except EndpointError as error:
+        raise GeneratorError(str(error)) from None
     try:
         templates = load_templates(prompts)
     except PromptError as error:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -129,17 +129,63 @@ def pick(
     return chosen, raw.gather(1, chosen[:, None]).squeeze(1)
 
 
-def barred_mask(history: torch.Tensor, barred: Sequence[Sequence[int]], vocab: int) -> torch.Tensor:
+@dataclass(frozen=True)
+class Barred:
+    """Token sequences never to be written, indexed for a cheap check at every step.
+
+    A request can bar thousands of sequences (the compass points, the world's absent
+    people and things, the training books' cast), so the mask is not built by walking
+    them: one-token sequences are barred outright, and a longer one's last token is
+    looked up by the tokens just written before it, one lookup per row and length.
+    """
+
+    always: tuple[int, ...] = ()
+    after: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+    lengths: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, sequences: Sequence[Sequence[int]]) -> Barred:
+        always: set[int] = set()
+        after: dict[tuple[int, ...], set[int]] = {}
+        for sequence in sequences:
+            if not sequence:
+                continue
+            *before, last = sequence
+            if before:
+                after.setdefault(tuple(before), set()).add(last)
+            else:
+                always.add(last)
+        return cls(
+            tuple(sorted(always)),
+            {prefix: tuple(sorted(lasts)) for prefix, lasts in after.items()},
+            tuple(sorted({len(prefix) for prefix in after})),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.always or self.after)
+
+    def mask(self, history: torch.Tensor, vocab: int) -> torch.Tensor:
+        """(rows, vocab) True where a token would complete a barred sequence in that row."""
+        rows = history.shape[0]
+        mask = torch.zeros(rows, vocab, dtype=torch.bool, device=history.device)
+        if self.always:
+            mask[:, list(self.always)] = True
+        if self.lengths:
+            longest = self.lengths[-1]
+            for row, tail in enumerate(history[:, -longest:].tolist()):
+                for length in self.lengths:
+                    lasts = self.after.get(tuple(tail[-length:])) if length <= len(tail) else None
+                    if lasts:
+                        mask[row, list(lasts)] = True
+        return mask
+
+
+def barred_mask(
+    history: torch.Tensor, barred: Barred | Sequence[Sequence[int]], vocab: int
+) -> torch.Tensor:
     """(rows, vocab) True where a token would complete a barred sequence in that row."""
-    mask = torch.zeros(history.shape[0], vocab, dtype=torch.bool, device=history.device)
-    longest = max(len(sequence) for sequence in barred)
-    tails = history[:, -(longest - 1) :].tolist() if longest > 1 else [[]] * history.shape[0]
-    for sequence in barred:
-        *before, last = sequence
-        for row, tail in enumerate(tails):
-            if not before or tail[-len(before) :] == list(before):
-                mask[row, last] = True
-    return mask
+    compiled = barred if isinstance(barred, Barred) else Barred.of(barred)
+    return compiled.mask(history, vocab)
 
 
 def run_rows(
@@ -156,7 +202,7 @@ def run_rows(
     on_step: StepHook | None = None,
     first_banned: torch.Tensor | None = None,
     focus: torch.Tensor | None = None,
-    barred: Sequence[Sequence[int]] = (),
+    barred: Barred | Sequence[Sequence[int]] = (),
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -186,6 +232,7 @@ def run_rows(
     rows = logits.shape[0]
     device = logits.device
     cache_name = cache_argument(model)
+    barred = barred if isinstance(barred, Barred) else Barred.of(barred)
     history = prompt_ids.expand(rows, -1)
     done = torch.zeros(rows, dtype=torch.bool, device=device)
     logprob_sum = torch.zeros(rows, dtype=torch.float32, device=device)
@@ -203,7 +250,7 @@ def run_rows(
         banned = (stop_ids if first_banned is None else first_banned) if step == 0 else None
         scores = logits
         if barred:
-            scores = scores.masked_fill(barred_mask(history, barred, logits.shape[-1]), -torch.inf)
+            scores = scores.masked_fill(barred.mask(history, logits.shape[-1]), -torch.inf)
         if boosting is not None and focus is not None and bool(boosting.any()):
             # Grounding: nudge rows that have not yet named a thing of the facts towards
             # the first tokens of those names (a small model otherwise drifts off topic).

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from textgamegen.generation.tags import END, TAG_TOKENS
+from textgamegen.text.tags import END, TAG_TOKENS
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Prompts: the per-kind templates from ``assets/prompts.toml``, fitted to the model's window.
 
-A prompt is written in the layout the narrator was trained on (``generation/layout.py``):
+A prompt is written in the layout the narrator was trained on (``text/layout.py``):
 the recent story as tagged lines, one bracketed facts line (the room, the things in view,
 the command, the speaker, the world's own text), then the opening of the line the model is
 to finish. Prompt tokens plus ``max_new_tokens`` never exceed the model's context: the
@@ -24,10 +24,10 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 from textgamegen import paths
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.generation import layout
-from textgamegen.generation.tags import TAGS
-from textgamegen.generation.tags import tagged_line as tagged_line
 from textgamegen.safe_text import strip_unsafe
+from textgamegen.text import layout
+from textgamegen.text.tags import TAGS
+from textgamegen.text.tags import tagged_line as tagged_line
 
 # Template names: one per kind of request, plus a free-form attempt and the colour line
 # after authored text.

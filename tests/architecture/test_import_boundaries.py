@@ -48,7 +48,7 @@ def test_engine_imports_no_ui_and_no_model_libraries() -> None:
     # The engine's own helpers for files and terminal text sit outside engine/ and must stay
     # as pure as it is.
     shared = ["textgamegen.atomic", "textgamegen.safe_text"]
-    loaded = loaded_after_importing([*engine, *shared, "textgamegen.generation.template"])
+    loaded = loaded_after_importing([*engine, *shared, "textgamegen.narration.template"])
     assert not loaded & {"textual", "torch", "transformers"}
 
 
@@ -79,6 +79,6 @@ def test_feedback_and_its_commands_import_no_ui_and_no_model_libraries() -> None
 def test_the_vllm_export_command_imports_no_model_libraries_until_it_runs() -> None:
     """`textgamegen --help` lists export-vllm; building that help must not load torch."""
     loaded = loaded_after_importing(
-        ["textgamegen.commands.export_vllm", "textgamegen.hosting.vllm_export"]
+        ["textgamegen.commands.export_vllm", "textgamegen.models.vllm_export"]
     )
     assert not loaded & {"textual", "torch", "transformers"}

@@ -12,10 +12,10 @@ import re
 import time
 from collections.abc import Callable
 
-from textgamegen.generation.base import TextSink
-from textgamegen.generation.cleanup import repair_prose, sentence_end
-from textgamegen.generation.mojibake import unfinished_tail
+from textgamegen.narration.generator import TextSink
 from textgamegen.safe_text import strip_unsafe
+from textgamegen.text.cleanup import repair_prose, sentence_end
+from textgamegen.text.mojibake import unfinished_tail
 
 _SPACES = re.compile(r"\s+")
 # A tail that may yet become a tag: "<", "<|", "<|acti".

@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING
 import torch
 
 from textgamegen.config import SamplingSettings
-from textgamegen.generation import hub
-from textgamegen.generation.base import GeneratorError
-from textgamegen.generation.causal_lm import OOM_NOTICE, CausalLMGenerator
-from textgamegen.generation.device import (
+from textgamegen.models import hub
+from textgamegen.models.load_report import explain
+from textgamegen.narration.causal_lm import OOM_NOTICE, CausalLMGenerator
+from textgamegen.narration.device import (
     quantize_int8,
     resolve_device,
     resolve_dtype,
     set_cpu_threads,
 )
-from textgamegen.generation.load_report import explain
-from textgamegen.generation.loader import offline
-from textgamegen.generation.prompts import PromptTemplates
+from textgamegen.narration.generator import GeneratorError
+from textgamegen.text.prompts import PromptTemplates
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -66,7 +65,7 @@ def add_tags(tokenizer: object) -> int:
     """
     from tokenizers import AddedToken
 
-    from textgamegen.generation.tags import END, TAG_TOKENS
+    from textgamegen.text.tags import END, TAG_TOKENS
 
     vocab = tokenizer.get_vocab()  # type: ignore[attr-defined]
     missing = [token for token in TAG_TOKENS if token not in vocab]
@@ -111,7 +110,7 @@ def load_parts(
     source = str(path) if path is not None else name
     # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
     # happened before the variable was set; offline must never wait on the network.
-    local = path is not None or offline() or not hub.answers()  # 3 s at most, then the cache
+    local = path is not None or hub.offline() or not hub.answers()  # 3 s at most, then the cache
     try:
         tokenizer, model = _load_parts(source, local, dtype)
     except Exception as error:  # noqa: BLE001 - transformers raises many kinds

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from textgamegen.generation.tags import END, tag_token, tagged_line
+from textgamegen.text.tags import END, tag_token, tagged_line
 
 FACT_KEYS = ("describe", "place", "things", "you", "speaker", "about", "known")
 """The facts a line can be conditioned on, in the order they are written:

@@ -31,7 +31,7 @@ from itertools import count
 from typing import Any
 
 from textgamegen.engine.content import ContentRequest
-from textgamegen.generation.base import Generator, Narration
+from textgamegen.narration.generator import Generator, Narration
 
 _job_ids = count(1)
 

@@ -90,3 +90,8 @@ def unreachable_reason() -> str:
 def forget() -> None:
     """Drop remembered verdicts (tests, or after the network comes back)."""
     _verdicts.clear()
+
+
+def offline() -> bool:
+    """Whether the player asked for no network (``HF_HUB_OFFLINE``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from textgamegen.generation.base import GeneratorError
+from textgamegen.narration.generator import GeneratorError
 
 Progress = Callable[[str], None]
 

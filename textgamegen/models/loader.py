@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from textgamegen.config import SamplingSettings, Settings
-from textgamegen.generation import hub, registry
-from textgamegen.generation.base import Generator, GeneratorError
-from textgamegen.generation.bases import Progress, is_gguf
-from textgamegen.generation.memory import directory_fit_problem
+from textgamegen.models import hub, registry
+from textgamegen.models.bases import Progress, is_gguf
+from textgamegen.models.memory import directory_fit_problem
+from textgamegen.narration.generator import Generator, GeneratorError
 
 TEMPLATE = "template"
 
@@ -52,15 +52,10 @@ def _holds_model_files(path: Path) -> bool:
     return any(any(path.glob(name)) for name in names)
 
 
-def offline() -> bool:
-    """Whether the player asked for no network (``HF_HUB_OFFLINE``)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _hub_help(model: str) -> str:
     installed = ", ".join(info.name for info in registry.list_models()) or "none"
-    why = "offline (HF_HUB_OFFLINE is set)" if offline() else "not in the local cache"
-    if not offline() and hub.unreachable_reason():
+    why = "offline (HF_HUB_OFFLINE is set)" if hub.offline() else "not in the local cache"
+    if not hub.offline() and hub.unreachable_reason():
         why += f", and {hub.unreachable_reason()}"
     return (
         f"'{model}' is not an installed model (installed: {installed}) and, as a Hugging Face "
@@ -96,7 +91,7 @@ def resolve(model: str) -> tuple[str, Path | None]:
 
 def _template() -> Generator:
     try:
-        from textgamegen.generation.template import TemplateGenerator
+        from textgamegen.narration.template import TemplateGenerator
     except ImportError as error:  # pragma: no cover - template.py ships with the game
         raise GeneratorError(f"the template generator is missing: {error}") from None
     return TemplateGenerator()
@@ -136,7 +131,7 @@ def load_generator(
         GeneratorError: the model is missing, pickle-only, broken, or an unreachable hub id.
     """
     if model.startswith("openai:"):  # a model server (textgamegen serve-model, vLLM)
-        from textgamegen.generation.remote import load_remote
+        from textgamegen.narration.remote import load_remote
 
         return load_remote(model, sampling, prompts)
     if model == TEMPLATE:
@@ -183,7 +178,7 @@ def _load(
     progress: Progress | None,
 ) -> Generator:
     name, path = resolve(model)
-    from textgamegen.generation.prompts import PromptError, load_templates
+    from textgamegen.text.prompts import PromptError, load_templates
 
     try:
         templates = load_templates(prompts)
@@ -191,8 +186,8 @@ def _load(
         raise GeneratorError(str(error)) from None
     started = time.perf_counter()
     weights_dir = weights_directory(name, path, dtype, progress)
-    from textgamegen.generation import hf
-    from textgamegen.generation.native_memory import cap_native_caches
+    from textgamegen.models import hf
+    from textgamegen.models.native_memory import cap_native_caches
 
     cap_native_caches()  # bounded oneDNN caches: RSS levels off in long sessions (bench/soak.py)
 
@@ -229,11 +224,11 @@ def weights_directory(
             raise GeneratorError(f"{path}: {problem}")
     weights_dir = path
     if is_gguf(name):
-        from textgamegen.generation.bases import cached_base, find_base
+        from textgamegen.models.bases import cached_base, find_base
 
         weights_dir = cached_base(find_base(name), progress)
     elif path is not None and (path / "adapter_config.json").is_file():
-        from textgamegen.generation.adapters import merged_model_dir
+        from textgamegen.models.adapters import merged_model_dir
 
         weights_dir = merged_model_dir(path, progress)
     if weights_dir is not None and weights_dir != path:
@@ -262,7 +257,7 @@ def load_weights(model: str, dtype: str = "float32", progress: Progress | None =
     """
     import torch
 
-    from textgamegen.generation import hf
+    from textgamegen.models import hf
 
     name, path = resolve(model)
     weights_dir = weights_directory(name, path, dtype, progress)

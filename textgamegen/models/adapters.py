@@ -19,8 +19,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from textgamegen.generation.base import GeneratorError
-from textgamegen.generation.bases import Progress, cache_root, cached_base, file_sha256, find_base
+from textgamegen.models.bases import Progress, cache_root, cached_base, file_sha256, find_base
+from textgamegen.narration.generator import GeneratorError
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 MERGE_FORMAT = 1

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from textgamegen.config import SamplingSettings
-from textgamegen.generation.decode import (
-    barred_mask,
+from textgamegen.narration.decode import (
+    Barred,
     cache_argument,
     context_window,
     last_logits_only,
@@ -355,7 +355,7 @@ class CompletionEngine:
             cache.batch_repeat_interleave(count)  # type: ignore[attr-defined]
             logits = logits.expand(count, -1)
         history = ids.expand(count, -1)
-        barred = self.bad_word_sequences(params.bad_words)
+        barred = Barred.of(self.bad_word_sequences(params.bad_words))
         rows = [_Row(i) for i in range(count)]
         stops = params.stop
         cancelled = False
@@ -366,9 +366,7 @@ class CompletionEngine:
             banned = self._banned_early if step < params.min_tokens else None
             scores = logits
             if barred:
-                scores = logits.masked_fill(
-                    barred_mask(history, barred, logits.shape[-1]), -torch.inf
-                )
+                scores = logits.masked_fill(barred.mask(history, logits.shape[-1]), -torch.inf)
             chosen, logprobs = pick(scores, history, sampling, generator, banned)
             top = None
             if params.logprobs:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from textgamegen.generation.mojibake import repair_mojibake
 from textgamegen.safe_text import strip_unsafe
+from textgamegen.text.mojibake import repair_mojibake
 
 # Any special-token tag, complete or cut short at the end of the output.
 _TAG = re.compile(r"<\|")

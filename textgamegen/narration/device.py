@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from textgamegen.config import DEVICES, DTYPES, one_of
-from textgamegen.generation.base import GeneratorError
+from textgamegen.narration.generator import GeneratorError
 
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 """The torch dtype of each name in ``config.DTYPES`` but auto."""
