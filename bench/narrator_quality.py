@@ -13,13 +13,23 @@ narrator write each one the way the game shows it (streamed, one candidate), and
 - for the ``room`` kind (not in the default four; ``--kinds room``): the share of a room's
   lines naming a compass point the room has no exit to (``canon.false_directions``), with
   the game's guard on or, for the side-by-side figure, off (``--unguarded``);
+- the share of lines that contradict their facts (``canon.contradictions``: a false exit,
+  an absent person, thing or place, a name from the training books, the wrong speaker),
+  with each fault counted by kind;
 - unedited samples.
+
+With ``--world NAME`` (repeatable) the situations are the real requests of a world the
+narrator never saw in training (the held-out worlds): every room's line of colour, the
+world's own free-form attempts (its authored answers set aside, so the model writes them),
+every thing and person examined, and every person's greeting and topics.
 
 Run::
 
     python -m bench.narrator_quality --model narrator --per-kind 200 --threads 2 \\
         --json bench/results/quality.json
     python -m bench.narrator_quality --model narrator --per-kind 100 --kinds room --unguarded
+    python -m bench.narrator_quality --model narrator --world night_train --world tin_mine \\
+        --per-kind 60 --kinds attempt,room,item,dialogue,quest
 """
 
 from __future__ import annotations
@@ -225,6 +235,45 @@ def situations(kind: str, count: int, seed: int = 7) -> list[ContentRequest]:
     return out
 
 
+def world_situations(worlds: list[str], kind: str, count: int) -> list[ContentRequest]:
+    """Up to ``count`` real requests of one kind from playing ``worlds``: each room is
+    visited in turn, looked at, its attempts tried, its things examined and its people
+    talked to and asked about their topics. The world's authored attempt lines are set
+    aside so the narrator writes those lines itself."""
+    from textgamegen.engine.game import Game
+    from textgamegen.engine.world import load_world
+    from textgamegen.engine.worlds import find_world
+
+    found: list[ContentRequest] = []
+    for name in worlds:
+        world = load_world(find_world(name))
+        attempts = {key: list(room.attempts) for key, room in world.rooms.items()}
+        for room in world.rooms.values():
+            room.attempts = {}
+        game = Game.new(world, seed=0, autosave=False)
+        for key in world.rooms:
+            game.state.room = key
+            commands = ["look", *attempts[key]]
+            commands += [f"examine {game.item(item).name}" for item in game.visible_items()]
+            for npc_key in game.npcs_here():
+                npc = game.npc(npc_key)
+                commands += [f"examine {npc.name}", f"talk to {npc.name}"]
+                commands += [f"ask {npc.name} about {topic}" for topic in npc.topics]
+            for command in commands:
+                game.state.room = key  # nothing may move the player between situations
+                for request in game.step(command).requests:
+                    label = (
+                        "attempt"
+                        if request.attempt
+                        else "room"
+                        if request.kind == ContentKind.ROOM
+                        else request.kind.value
+                    )
+                    if label == kind:
+                        found.append(request)
+    return found[:count]
+
+
 def words(text: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(text)]
 
@@ -284,16 +333,21 @@ def distinct_2(texts: list[str]) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def measure(generator, kind: str, count: int) -> dict:
-    from textgamegen.text.canon import false_directions
+def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -> dict:
+    from collections import Counter
+
+    from textgamegen.text.canon import contradictions, false_directions
     from textgamegen.text.cleanup import is_complete
     from textgamegen.text.prompts import opening_text
 
     shown, complete, named, leaks, controls, invented, noun_total, firsts = [], 0, 0, 0, 0, 0, 0, []
     false_exits = 0
+    contradicting = 0
+    faults: Counter = Counter()
     added_texts: list[str] = []
     samples = []
-    for request in situations(kind, count):
+    requests = world_situations(worlds, kind, count) if worlds else situations(kind, count)
+    for request in requests:
         pieces: list[str] = []
         narration = generator.generate(request, on_text=pieces.append)
         text = narration.text
@@ -306,7 +360,11 @@ def measure(generator, kind: str, count: int) -> dict:
         named += names_something(request, added_words(text, opening))
         leaks += "<|" in text or "|>" in text or "<|" in "".join(pieces)
         controls += bool(CONTROL.search(text) or CONTROL.search("".join(pieces)))
-        false_exits += bool(false_directions(" ".join(added_words(text, opening)), request))
+        added = text[len(opening) :] if opening and text.startswith(opening) else text
+        false_exits += bool(false_directions(added, request))
+        wrong = contradictions(added, request, getattr(generator, "cast", None))
+        contradicting += bool(wrong)
+        faults.update(fault.kind for fault in wrong)
         made_up, found = invented_nouns(request, text, opening)
         invented += made_up
         noun_total += found
@@ -323,11 +381,13 @@ def measure(generator, kind: str, count: int) -> dict:
                     "things": list(request.entities),
                     "exits": None if request.exits is None else list(request.exits),
                     "authored": request.authored,
+                    "absent_people": list(request.absent_people),
                 },
                 "text": text,
+                "contradictions": [str(fault) for fault in wrong],
             }
         )
-    n = len(shown)
+    n = max(1, len(shown))
     return {
         "kind": kind,
         "n": n,
@@ -340,7 +400,9 @@ def measure(generator, kind: str, count: int) -> dict:
         "distinct_2_added": round(distinct_2(added_texts), 3),
         "hallucinated_nouns_per_noun": round(invented / noun_total, 3) if noun_total else 0.0,
         "names_a_false_exit": round(false_exits / n, 3),
-        "first_token_ms_median": round(statistics.median(firsts), 1),
+        "contradicts": round(contradicting / n, 3),
+        "contradictions_by_kind": dict(faults),
+        "first_token_ms_median": round(statistics.median(firsts), 1) if firsts else 0.0,
         "samples": samples,
     }
 
@@ -361,7 +423,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unguarded",
         action="store_true",
-        help="decode without barring the compass points a room has no exit to (A/B)",
+        help="decode with nothing barred: no compass point, name or speaker tag (A/B)",
+    )
+    parser.add_argument(
+        "--world",
+        action="append",
+        default=[],
+        help="take the situations from playing this world (repeatable; kinds: attempt, "
+        "room, item, dialogue, quest)",
     )
     args = parser.parse_args(argv)
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
@@ -376,27 +445,27 @@ def main(argv: list[str] | None = None) -> int:
         quantize=args.quantize,
     )
     if args.unguarded:
-        import torch
+        from textgamegen.narration.decode import Barred
 
-        # The side-by-side baseline: the same decoding with no compass point barred.
-        generator._barred_ids = lambda request: torch.empty(0, dtype=torch.long)
+        # The side-by-side baseline: the same decoding with nothing barred.
+        generator._barred_words = lambda request: Barred()
     started = time.perf_counter()
-    results = [measure(generator, kind, args.per_kind) for kind in kinds]
+    results = [measure(generator, kind, args.per_kind, args.world) for kind in kinds]
     print(
         f"model {args.model} ({getattr(generator, 'dtype', '?')}, {args.threads} threads), "
         f"{args.per_kind} per kind, {time.perf_counter() - started:.0f} s"
     )
     print(
         f"{'kind':12s} {'leaks':>5s} {'ctrl':>5s} {'complete':>8s} {'names':>6s} "
-        f"{'dist-2':>6s} {'halluc':>6s} {'false exit':>10s} {'1st ms':>7s}"
+        f"{'dist-2':>6s} {'halluc':>6s} {'false exit':>10s} {'contra':>6s} {'1st ms':>7s}"
     )
     for row in results:
         print(
             f"{row['kind']:12s} {row['tag_leaks']:5d} {row['control_chars']:5d} "
             f"{row['complete']:8.1%} {row['names_subject_or_entity']:6.1%} "
             f"{row['distinct_2']:6.2f} {row['hallucinated_nouns_per_noun']:6.2f} "
-            f"{row['names_a_false_exit']:10.1%} "
-            f"{row['first_token_ms_median']:7.1f}"
+            f"{row['names_a_false_exit']:10.1%} {row['contradicts']:6.1%} "
+            f"{row['first_token_ms_median']:7.1f}  {row['contradictions_by_kind'] or ''}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -406,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                     "model": args.model,
                     "per_kind": args.per_kind,
                     "unguarded": args.unguarded,
+                    "worlds": args.world,
                     "results": results,
                 },
                 indent=1,

@@ -151,6 +151,10 @@ class CorpusConfig:
     training/grounding.py). The loss is then taken on the target only."""
     story_words: int = 30
     """conditioned: a story line longer than this many words is left out of the prompt."""
+    names_in_facts: bool = False
+    """conditioned: drop a sentence that names a person or place (a capitalised word not
+    at its start) its facts do not give, so the model never learns to bring in a cast of
+    its own ("said the Mock Turtle" in an abbey)."""
     train_repeat: dict[str, int] = field(default_factory=dict)
     """Times each line of a tag appears in the train split ({quest = 3}): a rare kind gets
     more updates. Dev and test are never repeated, so perplexity stays honest."""

@@ -23,11 +23,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textgamegen.text.canon import CAST_FILE, Cast
 from textgamegen.text.layout import training_line
 from training import EOS, tag_token
 from training.config import CONFIG_PREFIX, CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract
-from training.formats.extraction import MAX_BROKEN_NAMED
+from training.formats.extraction import MAX_BROKEN_NAMED, WORLD_KINDS
 from training.formats.sniff import looks_like_tsv
 from training.textfile import CorpusError, read_text
 
@@ -91,6 +92,49 @@ def corpus_line(example: Example) -> str:
 
 
 _CONTENT_WORD = re.compile(r"[a-z]{4,}")
+_PROPER = re.compile(r"(?<=[\w,;:'\"’”)] )([A-Z][a-z][\w'’-]*)")
+_NOT_NAMES = frozenset(
+    {"I", "Mr", "Mrs", "Miss", "Sir", "Lady", "Lord", "God", "O", "Oh", "Dr", "St", "Ms"}
+)
+
+
+IN_DOMAIN_FORMATS = ("world", "feedback")
+"""Sources written for this game: their names are the worlds' own, not a book's cast."""
+CAST_MIN_COUNT = 3
+"""A name must appear this often, capitalised inside a sentence, to join the cast."""
+
+
+def count_names(text: str, capitalised: Counter, lower: Counter) -> None:
+    """Count a text's capitalised words inside sentences, and every lower-case word."""
+    for word in _PROPER.findall(text):
+        capitalised[re.sub(r"['’]s$", "", word)] += 1
+    for word in re.findall(r"\b[a-z][a-z'’-]*", text):
+        lower[word] += 1
+
+
+def cast_names(capitalised: Counter, lower: Counter) -> list[str]:
+    """The names of the training text: capitalised inside sentences at least
+    ``CAST_MIN_COUNT`` times and written in lower case less than a tenth as often (so
+    "Mowgli" and "Akela" are names and "Will" and "Rose" are words)."""
+    return sorted(
+        word
+        for word, count in capitalised.items()
+        if count >= CAST_MIN_COUNT
+        and word not in _NOT_NAMES
+        and lower[word.casefold()] * 10 < count
+        and len(word) <= 40
+    )
+
+
+def unstated_names(text: str, facts: dict[str, str]) -> list[str]:
+    """Capitalised words inside a sentence (not at its start or after its end: names,
+    not sentence openings) that none of its facts contains."""
+    given = " ".join(facts.values())
+    return [
+        word
+        for word in _PROPER.findall(text)
+        if word not in _NOT_NAMES and re.search(rf"\b{re.escape(word)}\b", given) is None
+    ]
 
 
 def _condition_file(
@@ -111,6 +155,9 @@ def _condition_file(
         if conditioning is None:
             continue
         tag, facts, story = conditioning
+        if corpus.names_in_facts and unstated_names(example.text, facts):
+            counts["names a person or place its facts do not give"] += 1
+            continue
         if example.command:
             words = set(_CONTENT_WORD.findall(example.command.lower()))
             if not words & set(_CONTENT_WORD.findall(example.text.lower())):
@@ -191,6 +238,10 @@ def collect(
                     f"{path}: line 1: no usable text as {source.format}"
                     + (f" (dropped: {reasons})" if reasons else "")
                 )
+            if source.format not in IN_DOMAIN_FORMATS:
+                cast = info.setdefault("cast", (Counter(), Counter()))
+                for example in extraction.examples:
+                    count_names(example.text, *cast)
             if config.conditioned:
                 rng = random.Random(f"{config.seed}:{path.name}")
                 conditioning = info.setdefault("conditioning", Counter())
@@ -311,7 +362,14 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         }
 
     tags = sorted({e.tag for _, e in unique})
+    in_domain_words = sum(len(corpus_line(e).split()) for _, e in repeated if e.kind)
+    train_words = sum(len(corpus_line(e).split()) for _, e in repeated)
     stats = {
+        "per_kind": {
+            kind: len({e.text for _, e in unique if e.kind == kind}) for kind in WORLD_KINDS
+        },
+        "in_domain_lines": len({e.text for _, e in unique if e.kind}),
+        "in_domain_train_share": round(in_domain_words / train_words, 4) if train_words else 0.0,
         "total_lines": len(unique),
         "splits": {s: len(lines[s]) for s in SPLITS},
         "ratios": corpus.ratios,
@@ -350,6 +408,15 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         "outputs": outputs,
         "config": as_dict(corpus),
     }
+    capitalised: Counter = Counter()
+    lower: Counter = Counter()
+    for info in per_source.values():
+        if "cast" in info:
+            capitalised.update(info["cast"][0])
+            lower.update(info["cast"][1])
+    names = cast_names(capitalised, lower)
+    stats["cast"] = len(names)
+    texts["cast.json"] = Cast(frozenset(names)).to_json() + "\n"
     texts["stats.json"] = json.dumps(stats, indent=2, sort_keys=True) + "\n"
     publish(out_dir, texts)
     return CorpusResult(out_dir=out_dir, splits=lines, stats=stats)
@@ -361,7 +428,7 @@ def _tagger_name() -> str:
     return tagger_name()
 
 
-OUTPUT_FILES = (*tuple(f"{split}.txt" for split in SPLITS), "stats.json")
+OUTPUT_FILES = (*tuple(f"{split}.txt" for split in SPLITS), "stats.json", CAST_FILE)
 
 
 def _output_problem(out_dir: Path) -> str:

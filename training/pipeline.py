@@ -28,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from textgamegen.atomic import write_atomic
+from textgamegen.text.canon import CAST_FILE
 from training.config import PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files, sha256_file
 
@@ -297,6 +298,10 @@ def run_pipeline(
     # lineage and card, then the gate against the model registered under the name.
     target_root = models_dir or _default_models_dir(config)
     lineage = build_lineage(config, corpus_hash, finetune_dir, command, weights_hash)
+    cast_file = corpus_dir / CAST_FILE
+    cast_files = (cast_file,) if cast_file.is_file() else ()
+    if cast_files:
+        lineage["cast"] = len(json.loads(cast_file.read_text(encoding="utf-8"))["names"])
     from training.modelcard import render_card, write_card
 
     stats = json.loads((corpus_dir / "stats.json").read_text())
@@ -364,6 +369,7 @@ def run_pipeline(
         card,
         config.register.dtype,
         config.register.max_weights_mb,
+        extra_files=cast_files,
     )
     log.mark("register", register_key, path=str(path))
     _say(f"register: {config.name} -> {path}")

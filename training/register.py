@@ -78,6 +78,7 @@ def register_model(
     card: str,
     dtype: str = "float32",
     max_weights_mb: float = 0.0,
+    extra_files: tuple[Path, ...] = (),
 ) -> Path:
     """Install a model directory under ``models_dir/name``, replacing any previous one.
 
@@ -92,6 +93,7 @@ def register_model(
         dtype: float32, or float16 to halve the weights.
         max_weights_mb: refuse a bigger weights file, the adapter's for an adapter (0: no
             bound).
+        extra_files: copied in beside the model as they are (the corpus's cast list).
 
     Returns:
         The registered directory.
@@ -133,6 +135,8 @@ def register_model(
         for file in TOKENIZER_FILES:
             if (model_dir / file).is_file():
                 shutil.copy2(model_dir / file, staging / file)
+        for extra in extra_files:
+            shutil.copy2(extra, staging / extra.name)
         # Each file is whole on disk (fsynced) before the folder is renamed into place.
         for file, record in (("metrics.json", metrics), ("lineage.json", lineage)):
             write_atomic(staging / file, json.dumps(record, indent=2, ensure_ascii=False) + "\n")

@@ -81,3 +81,34 @@ def test_narrator_text_in_a_world_is_read() -> None:
     assert room.attempts["sing"].text.startswith("You sing")
     assert world.npcs["b"].remarks == ('"Hm," says Bo.',)
     assert world.quests["q"].reminders == ("Go on.",)
+
+
+def test_a_rooms_own_attempt_line_is_shown_as_canon() -> None:
+    from textgamegen.engine.game import Game
+
+    text = (
+        '[world]\ntitle = "T"\nstart = "a"\n[win]\nroom = "b"\n'
+        '[rooms.a]\nname = "Forge"\nexits = { north = "b" }\n'
+        '[rooms.a.attempts]\n"kick the anvil" = "You kick the anvil. It does not notice."\n'
+        '"ring the bell" = { text = "The bell gives one flat note.", needs = "bell" }\n'
+        '[rooms.b]\nname = "Yard"\nexits = { south = "a" }\n'
+        '[items.bell]\nname = "hand bell"\naliases = ["bell"]\nlocation = "b"\n'
+    )
+    game = Game.new(parse_world(text, "t.toml"), seed=0, autosave=False)
+    game.intro()
+    for command in ("kick the anvil", "Kick anvil", "kick  the   anvil"):
+        result = game.step(command)
+        assert [event.text for event in result.events] == [
+            "You kick the anvil. It does not notice."
+        ]
+        assert result.requests == []  # canon: nothing for the narrator to write
+    # The bell is in the yard: the line needs it, so the narrator writes the attempt.
+    result = game.step("ring the bell")
+    assert result.requests and result.requests[0].attempt
+    game.step("n")
+    game.step("take bell")
+    game.step("s")
+    assert [e.text for e in game.step("ring the bell").events] == ["The bell gives one flat note."]
+    # Elsewhere the forge's lines do not hold.
+    game.step("n")
+    assert game.step("kick the anvil").requests[0].attempt

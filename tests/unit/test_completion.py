@@ -35,7 +35,7 @@ def test_parameters_are_checked_with_their_names() -> None:
         ({"bad_words": "west"}, "bad_words"),
         ({"bad_words": ["west", 3]}, "bad_words"),
         ({"bad_words": [""]}, "bad_words"),
-        ({"bad_words": ["w"] * 65}, "bad_words"),
+        ({"bad_words": ["w"] * 513}, "bad_words"),
         ({"bad_words": ["w" * 51]}, "bad_words"),
     ]:
         with pytest.raises(CompletionError) as error:

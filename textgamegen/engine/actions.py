@@ -814,9 +814,33 @@ def empty(game: Game, turn: Turn, command: Command) -> None:
     turn.say("Say something. Type 'help' for the commands.", EventKind.SYSTEM)
 
 
+def authored_attempt(game: Game, text: str) -> str:
+    """The room's own line for a free-form command ("kick the door"), or "".
+
+    Articles do not count ("kick door" finds "kick the door"); a line that needs an item
+    holds only while that item is here or carried."""
+    wanted = attempt_words(text)
+    for phrase, attempt in game.room().attempts.items():
+        if attempt_words(phrase) != wanted:
+            continue
+        if attempt.needs and attempt.needs not in game.visible_items() + game.carried_items():
+            continue
+        return attempt.text
+    return ""
+
+
+def attempt_words(text: str) -> tuple[str, ...]:
+    return tuple(word for word in text.casefold().split() if word not in ("the", "a", "an"))
+
+
 def freeform(game: Game, turn: Turn, command: Command) -> None:
-    """An unknown verb: nothing changes, the generator narrates the attempt."""
+    """An unknown verb: nothing changes. The room's own line for it is canon; otherwise the
+    generator narrates the attempt."""
     text = command.text
+    authored = authored_attempt(game, text)
+    if authored:
+        turn.say(authored)
+        return
     # What is really here, not the command's words ("wave at the fleet" names no thing
     # of this room): the people, then the things in view.
     here = tuple(game.npc(key).name for key in game.npcs_here())

@@ -50,6 +50,10 @@ class ContentRequest:
         exits: for a text about a room, the directions out of it (locked ones too); the
             narrator names no other compass point. None: the text is not about a room's
             layout and may name any.
+        absent_people: names of this world's people that the facts leave out (they are
+            not here); the narrator names none of them (see ``engine.names``).
+        absent_things: names of this world's things that are not in view, and of places
+            that are neither this room nor one of its ways out.
     """
 
     kind: ContentKind
@@ -67,6 +71,8 @@ class ContentRequest:
     authored: str = ""
     attempt: bool = False
     exits: tuple[str, ...] | None = None
+    absent_people: tuple[str, ...] = ()
+    absent_things: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +80,8 @@ class ContentRequest:
         data["entities"] = list(self.entities)
         data["story"] = list(self.story)
         data["exits"] = None if self.exits is None else list(self.exits)
+        data["absent_people"] = list(self.absent_people)
+        data["absent_things"] = list(self.absent_things)
         return data
 
     @classmethod
@@ -84,6 +92,8 @@ class ContentRequest:
         values["story"] = tuple(values.get("story", ()))
         if values.get("exits") is not None:
             values["exits"] = tuple(values["exits"])
+        for name in ("absent_people", "absent_things"):
+            values[name] = tuple(values.get(name, ()))
         known = {name for name in cls.__dataclass_fields__}
         return cls(**{key: value for key, value in values.items() if key in known})
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.exits import is_locked
+from textgamegen.engine.names import absent_names
 from textgamegen.engine.turn import derive_seed, prose_request
 from textgamegen.engine.world import Item, Npc, Room
 
@@ -104,15 +105,18 @@ def likely_descriptions(game: Game) -> list[ContentRequest]:
         if not is_locked(game, exit_):
             room = game.world.rooms[exit_.to]
             request = room_description(game, room)
-            wanted.append(replace(request, command=f"go {direction}", room=room.name))
+            request = replace(request, command=f"go {direction}", room=room.name)
+            wanted.append(absent_names(game.names, game.world, request, exit_.to))
     for key in game.visible_items():
         request = item_description(game.item(key))
         command = f"examine {request.subject}".casefold()
-        wanted.append(replace(request, command=command, room=here.name))
+        request = replace(request, command=command, room=here.name)
+        wanted.append(absent_names(game.names, game.world, request, here.key))
     for key in game.npcs_here():
         request = npc_description(game.npc(key))
         command = f"examine {request.subject}".casefold()
-        wanted.append(replace(request, command=command, room=here.name))
+        request = replace(request, command=command, room=here.name)
+        wanted.append(absent_names(game.names, game.world, request, here.key))
     return wanted
 
 

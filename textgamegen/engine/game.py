@@ -25,6 +25,7 @@ from textgamegen.engine.actions import ACTIONS, describe_room
 from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
 from textgamegen.engine.descriptions import PREFETCH_LIMIT, STORY_CONTEXT, prefetch_requests
 from textgamegen.engine.exits import exit_direction
+from textgamegen.engine.names import absent_names, world_names
 from textgamegen.engine.nouns import Pending, answer_pending
 from textgamegen.engine.parser import VERBS, Command, Parser, noun_words, world_verbs
 from textgamegen.engine.quests import check_reached, check_win
@@ -75,6 +76,8 @@ class Game:
         self._replaceable: set[str] = set()
         self.pending: Pending | None = None
         """A command waiting for the answer to "Which do you mean ...?" (``nouns.py``)."""
+        self.names = world_names(world)
+        """The world's guarded names; each request lists those its facts leave out."""
 
     @classmethod
     def new(
@@ -325,6 +328,7 @@ class Game:
                 command=command.text,
                 story=tuple(self.state.story[-STORY_CONTEXT:]),
             )
+            request = absent_names(self.names, self.world, request, self.state.room)
             seeded.append(request)
             if request.cache_key and request.cache_key in self.cache:
                 cached = self.cache[request.cache_key]

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 MAX_STOPS = 4
 MAX_N = 16
 MAX_LOGPROBS = 5
-MAX_BAD_WORDS = 64
+MAX_BAD_WORDS = 512
 MAX_BAD_WORD_CHARS = 50
 
 # Called from the engine's thread after each token and at each choice's end: (choice

@@ -18,6 +18,7 @@ Examples::
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from textgamegen.models import hub, registry
 from textgamegen.models.bases import Progress, is_gguf
 from textgamegen.models.memory import directory_fit_problem
 from textgamegen.narration.generator import Generator, GeneratorError
+from textgamegen.text.canon import CAST_FILE, Cast, CastError, load_cast
 
 TEMPLATE = "template"
 
@@ -203,10 +205,36 @@ def _load(
         hub_help=_hub_help(model) if weights_dir is None else "",
     )
     generator.path = path
+    generator.cast, cast_notice = _cast_of(path)
+    generator.notice = " ".join(filter(None, [generator.notice, cast_notice]))
     if warm_up:
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
     return generator
+
+
+def _cast_of(path: Path | None) -> tuple[Cast | None, str]:
+    """The model folder's cast list (the names of its training books, see ``text.canon``)
+    and what to tell the player when a model trained with one has lost it."""
+    if path is None:
+        return None, ""
+    unguarded = "names from the narrator's training books are not guarded this session"
+    try:
+        cast = load_cast(path)
+    except CastError as error:
+        return None, f"The cast list is broken ({error}): {unguarded}."
+    if cast is None and _expects_cast(path):
+        return None, f"The model folder has no {CAST_FILE}: {unguarded}."
+    return cast, ""
+
+
+def _expects_cast(path: Path) -> bool:
+    """Whether the training record says the corpus stage wrote a cast list."""
+    try:
+        lineage = json.loads((path / "lineage.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(lineage, dict) and bool(lineage.get("cast"))
 
 
 def weights_directory(

@@ -26,6 +26,7 @@ from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.narration import rerank
 from textgamegen.narration.decode import (
+    Barred,
     cache_argument,
     context_window,
     crop_cache,
@@ -37,6 +38,7 @@ from textgamegen.narration.generator import Candidate, Narration, TextSink, Timi
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
 from textgamegen.text import canon
+from textgamegen.text.canon import Cast
 from textgamegen.text.cleanup import clean_text
 from textgamegen.text.prompts import PromptTemplates, build_prompt
 
@@ -150,7 +152,10 @@ class CausalLMGenerator:
         self.threads = 0  # CPU threads asked for (0 = automatic)
         self.notice = ""
         self.load_ms = 0.0
+        self.cast: Cast | None = None
+        """The training books' names, never written where the world does not use them."""
         self.codec = _Codec(tokenizer)
+        self._encoded: dict[str, tuple[int, ...]] = {}
         eos = getattr(tokenizer, "eos_token_id", None)
         self.pad_id = int(eos if eos is not None else 0)
         self._stop_list = stop_token_ids(tokenizer) or [self.pad_id]
@@ -261,19 +266,23 @@ class CausalLMGenerator:
         ids -= set(self._stop_list) | set(barred)
         return torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
 
-    def _barred_words(self, request: ContentRequest) -> list[tuple[int, ...]]:
-        """The token sequences that would name a compass point the room has no exit to
-        (see ``canon``): each barred word with and without a leading space and capital.
-        ``run_rows`` bars a sequence's last token wherever the rest has just been written,
-        so a word split into pieces is barred too without barring its first piece, which
-        starts other words."""
+    def _barred_words(self, request: ContentRequest) -> Barred:
+        """The token sequences that would write what the line must not name (see
+        ``canon.barred_words``: false exits, absent people, things and places, the cast
+        of the training books, another speaker): each with and without a leading space
+        and capital. ``run_rows`` bars a sequence's last token wherever the rest has just
+        been written, so a word split into pieces is barred too without barring its first
+        piece, which starts other words."""
         sequences: set[tuple[int, ...]] = set()
-        for word in canon.barred_words(request):
-            for form in (f" {word}", f" {word.capitalize()}", word, word.capitalize()):
-                encoded = tuple(self.codec.encode(form))
-                if encoded and not set(encoded) & set(self._stop_list):
+        stops = set(self._stop_list)
+        for word in canon.barred_words(request, self.cast):
+            for form in {f" {word}", f" {word.capitalize()}", word, word.capitalize()}:
+                encoded = self._encoded.get(form)
+                if encoded is None:
+                    encoded = self._encoded[form] = tuple(self.codec.encode(form))
+                if encoded and not set(encoded) & stops:
                     sequences.add(encoded)
-        return sorted(sequences)
+        return Barred.of(sorted(sequences))
 
     def _prefill(self, ids: list[int]) -> tuple[object, torch.Tensor, int]:
         """Run the prompt through the model: (cache, last logits, tokens reused).
@@ -330,7 +339,7 @@ class CausalLMGenerator:
         # After an opening that ends inside a word, the first token must not extend it.
         first_banned = self._glue if prompt.opening[-1:].isalnum() else self._stop_ids
         barred = self._barred_words(request)
-        focus = self._focus_ids(request, [ids[0] for ids in barred if len(ids) == 1])
+        focus = self._focus_ids(request, list(barred.always))
         timings = Timings(prompt_tokens=len(prompt.ids))
         with torch.inference_mode():
             cache, logits, reused = self._prefill(prompt.ids)
@@ -395,7 +404,12 @@ class CausalLMGenerator:
         ]
         for candidate in candidates:
             rerank.score(
-                candidate, request, sampling, self.templates.rerank, opening=prompt.opening
+                candidate,
+                request,
+                sampling,
+                self.templates.rerank,
+                opening=prompt.opening,
+                cast=self.cast,
             )
         ranked = candidates if streaming else rerank.rank(candidates)
         best = next((candidate.text for candidate in ranked if candidate.text), "")

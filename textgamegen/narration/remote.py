@@ -46,6 +46,9 @@ CHARS_PER_TOKEN = 2.5
 """Prompt characters assumed per token when fitting a prompt without the tokenizer; BPE
 English runs near 4, tags are ~10 characters a token, so 2.5 leaves a margin."""
 DEFAULT_CONTEXT = 1024
+MAX_BAD_WORDS = 256
+"""At most this many barred words go with a request (a server may refuse a longer list;
+the rerank still checks every name)."""
 _SEED_MASK = (1 << 31) - 1
 
 
@@ -363,9 +366,11 @@ class RemoteGenerator:
         logprobs: list[list[float]] = [[] for _ in range(count)]
         timings = Timings()
         first_done = False
-        barred = [
-            form for word in canon.barred_words(request) for form in (word, word.capitalize())
-        ]
+        barred = list(
+            dict.fromkeys(
+                form for word in canon.barred_words(request) for form in (word, word.capitalize())
+            )
+        )[:MAX_BAD_WORDS]
         body = self._body(prompt.text, sampling, max_new, request.seed, count, barred)
         for event in self._events(body, cancel):
             for choice in event.get("choices") or []:

@@ -3,8 +3,9 @@
 Each part is between 0 and 1 and the score is their weighted sum (weights from the
 ``[rerank]`` table of prompts.toml): a complete sentence, mentioning what the text is
 about, not repeating the recent story (or itself), a length in range, the model's own
-mean token probability, and not sending the player a way the room has no exit to
-(``canon``). Pure Python.
+mean token probability, and not contradicting the game (``canon``: no false exit, no
+absent person, thing or place, no name from the training books, no other speaker). Pure
+Python.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentRequest
 from textgamegen.narration.generator import Candidate
-from textgamegen.text.canon import false_directions
+from textgamegen.text.canon import Cast, contradictions
 from textgamegen.text.cleanup import is_complete
 
 _WORD = re.compile(r"[\w'’-]+")
@@ -75,6 +76,7 @@ def score(
     weights: dict[str, float],
     recent: list[str] | None = None,
     opening: str = "",
+    cast: Cast | None = None,
 ) -> Candidate:
     """Fill in ``candidate.scores`` and ``candidate.score``; an empty text scores 0.
 
@@ -86,6 +88,7 @@ def score(
         recent: text the candidate should not repeat (default: the request's story).
         opening: the words the prompt put in the model's mouth; only what the model added
             counts for length, so "You push open the door." alone does not win.
+        cast: the narrator's cast list, for ``canon.contradictions``.
 
     Returns:
         The same candidate, scored.
@@ -105,7 +108,7 @@ def score(
             len(words(text)) - len(words(opening)), sampling.min_words, sampling.max_words
         ),
         "logprob": math.exp(candidate.mean_logprob) if candidate.tokens else 0.0,
-        "canon": 0.0 if false_directions(added, request) else 1.0,
+        "canon": 0.0 if contradictions(added, request, cast) else 1.0,
     }
     candidate.scores = {name: round(value, 4) for name, value in parts.items()}
     candidate.score = round(sum(weights.get(name, 1.0) * value for name, value in parts.items()), 4)

@@ -1,4 +1,4 @@
-"""What the narrator may not contradict: the ways out of a room.
+"""What the narrator may not contradict: the ways out of a room, and who and what is there.
 
 The engine owns the map. A room's line of colour that says "a path leads north" where
 the room has no north exit sends the player the wrong way, and playing Wonderland showed
@@ -14,7 +14,10 @@ words that no sentence could do without.
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.world import DIRECTIONS
@@ -35,7 +38,7 @@ def named_directions(text: str) -> list[str]:
     return named
 
 
-def barred_words(request: ContentRequest) -> list[str]:
+def _barred_directions(request: ContentRequest) -> list[str]:
     """Compass points the text must not name: those that are not a way out of the room
     (none when the request is not about a room's layout). A point the facts name
     themselves stays free: the North Tower may be called by its name, and a world's own
@@ -50,7 +53,225 @@ def barred_words(request: ContentRequest) -> list[str]:
 
 def false_directions(text: str, request: ContentRequest) -> list[str]:
     """The compass points ``text`` names that are not among the request's exits."""
-    barred = set(barred_words(request))
+    barred = set(_barred_directions(request))
     if not barred:
         return []
     return [word for word in named_directions(text) if word in barred]
+
+
+# -- names: the world's own, the training books', and who is speaking -------------------
+
+SPEECH_VERBS = (
+    "says",
+    "said",
+    "replies",
+    "replied",
+    "asks",
+    "asked",
+    "answers",
+    "answered",
+    "adds",
+    "added",
+    "whispers",
+    "whispered",
+    "mutters",
+    "muttered",
+    "calls",
+    "called",
+    "cries",
+    "cried",
+    "shouts",
+    "shouted",
+)
+_PRONOUNS = {"he", "she", "they", "it", "i", "you", "we", "one"}
+_SPEECH = "|".join(SPEECH_VERBS)
+_TAG_AFTER = re.compile(
+    rf"\b(?:{_SPEECH})\s+(?:the\s+([A-Za-z][\w'-]*)(?:\s+([A-Za-z][\w'-]*))?"
+    rf"|([A-Z][\w'-]*)(?:\s+([A-Z][\w'-]*))?)"
+)
+_TAG_BEFORE = re.compile(rf"(?:\b[Tt]he\s+([a-z][\w'-]*)|\b([A-Z][\w'-]*))\s+(?:{_SPEECH})\b")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*")
+CAST_FILE = "cast.json"
+CAST_VERSION = 1
+
+
+class Kind:
+    """What a contradiction gets wrong."""
+
+    FALSE_EXIT = "false exit"
+    ABSENT_PERSON = "absent person"
+    ABSENT_THING = "absent thing"
+    FOREIGN_NAME = "foreign name"
+    WRONG_SPEAKER = "wrong speaker"
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """One thing a line says that the game's facts do not allow."""
+
+    kind: str
+    words: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.words}"
+
+
+class CastError(ValueError):
+    """A cast list that cannot be read; the game plays on without that guard."""
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Proper names from the narrator's training text (``cast.json`` in its folder): the
+    people and places of the books it read. A world that does not use one of them must
+    never hear it ("said the Mock Turtle" in an abbey)."""
+
+    names: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def to_json(self) -> str:
+        return json.dumps({"version": CAST_VERSION, "names": sorted(self.names)}, indent=0)
+
+
+def load_cast(folder: Path) -> Cast | None:
+    """The cast list shipped in a model folder; None when the folder has none.
+
+    Raises:
+        CastError: the file is there but is not a cast list (the message says why).
+    """
+    path = Path(folder) / CAST_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CastError(f"{path.name}: cannot be read ({error})") from None
+    if not isinstance(data, dict) or data.get("version") != CAST_VERSION:
+        raise CastError(f"{path.name}: not a version {CAST_VERSION} cast list")
+    names = data.get("names")
+    if not isinstance(names, list) or not all(
+        isinstance(name, str) and 0 < len(name) <= 40 and name[:1].isupper() for name in names
+    ):
+        raise CastError(f"{path.name}: 'names' must be a list of capitalised names")
+    return Cast(frozenset(names))
+
+
+def facts_text(request: ContentRequest) -> str:
+    """Everything the request says is so, as one text (the story is context, not fact)."""
+    return " | ".join(
+        (
+            request.room,
+            request.subject,
+            request.speaker,
+            request.persona,
+            request.topic,
+            request.authored,
+            request.command,
+            *request.entities,
+        )
+    )
+
+
+def _named(form: str, text: str) -> bool:
+    flags = 0 if " " not in form and form[:1].isupper() else re.IGNORECASE
+    return re.search(rf"(?<![\w]){re.escape(form)}(?![\w'’])", text, flags) is not None
+
+
+def foreign_names(request: ContentRequest, cast: Cast | None) -> list[str]:
+    """Cast names that neither the facts nor the world's absent names use."""
+    if not cast:
+        return []
+    used = {word for word in re.findall(r"[\w'’-]+", facts_text(request))}
+    for name in (*request.absent_people, *request.absent_things):
+        used.update(name.split())
+    return sorted(cast.names - used)
+
+
+def _speaker_words(request: ContentRequest) -> set[str]:
+    words = re.findall(r"[\w'’-]+", f"{request.speaker} {request.persona}".casefold())
+    return set(words) | _PRONOUNS
+
+
+def other_speakers(request: ContentRequest) -> list[str]:
+    """Speech tags that would give a dialogue or quest line to someone present who is not
+    its speaker ("says Ferrin" when Tamsin speaks)."""
+    if not request.speaker or request.kind.value not in ("dialogue", "quest"):
+        return []
+    own = _speaker_words(request)
+    names: set[str] = set()
+    for entity in request.entities:
+        for word in _CAPITALISED.findall(entity):
+            if len(word) > 2 and word.casefold() not in own:
+                names.add(word)
+    return [
+        phrase
+        for name in sorted(names)
+        for verb in ("says", "said", "replies", "replied")
+        for phrase in (f"{verb} {name}", f"{name} {verb}")
+    ]
+
+
+def barred_words(request: ContentRequest, cast: Cast | None = None) -> list[str]:
+    """Everything the line must not write: compass points that are not a way out (see
+    above), the world's people, things and places that the facts leave out, the training
+    books' names that this world does not use, and speech tags that give the line to
+    someone other than its speaker."""
+    words = _barred_directions(request)
+    words += [*request.absent_people, *request.absent_things]
+    words += foreign_names(request, cast)
+    words += other_speakers(request)
+    return list(dict.fromkeys(words))
+
+
+def wrong_speakers(text: str, request: ContentRequest) -> list[str]:
+    """The speech tags of a dialogue or quest line that name someone other than its
+    speaker ("said the abbot" for Sister Clare)."""
+    if not request.speaker or request.kind.value not in ("dialogue", "quest"):
+        return []
+    own = _speaker_words(request)
+    found: list[str] = []
+    for match in _TAG_AFTER.finditer(text):
+        words = [w for w in match.groups() if w]
+        if not any(word.casefold() in own for word in words):
+            found.append(match.group(0))
+    for match in _TAG_BEFORE.finditer(text):
+        word = match.group(1) or match.group(2)
+        if word.casefold() not in own:
+            found.append(match.group(0))
+    return found
+
+
+def contradictions(
+    text: str, request: ContentRequest, cast: Cast | None = None
+) -> list[Contradiction]:
+    """What ``text`` gets wrong against its request: false exits, absent people, absent
+    things and places, names from the training books, and the wrong speaker.
+
+    Args:
+        text: the line as shown (or the words the model added to an opening).
+        request: the request with its facts and the world's absent names.
+        cast: the narrator's cast list, when it has one.
+
+    Returns:
+        One entry per fault, in the order above; empty when the line holds.
+    """
+    found = [Contradiction(Kind.FALSE_EXIT, word) for word in false_directions(text, request)]
+    found += [
+        Contradiction(Kind.ABSENT_PERSON, name)
+        for name in request.absent_people
+        if _named(name, text)
+    ]
+    found += [
+        Contradiction(Kind.ABSENT_THING, name)
+        for name in request.absent_things
+        if _named(name, text)
+    ]
+    if cast:
+        foreign = set(foreign_names(request, cast))
+        for word in dict.fromkeys(_CAPITALISED.findall(text)):
+            if word in foreign:
+                found.append(Contradiction(Kind.FOREIGN_NAME, word))
+    found += [Contradiction(Kind.WRONG_SPEAKER, tag) for tag in wrong_speakers(text, request)]
+    return found

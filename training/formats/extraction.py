@@ -26,6 +26,13 @@ class Example:
     """Story lines before it in the prompt."""
     command: str = ""
     """The player's command this text answers (transcripts)."""
+    kind: str = ""
+    """For a world's authored text, what the game uses it as (``WORLD_KINDS``); "" for
+    text from elsewhere. ``stats.json`` counts distinct lines per kind."""
+
+
+WORLD_KINDS = ("attempt", "description", "colour", "dialogue", "quest")
+"""The kinds of in-domain text a world holds, as the narrator writes them in play."""
 
 
 @dataclass

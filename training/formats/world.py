@@ -2,9 +2,18 @@
 
 Every authored text in a world is a perfect training pair: the facts the game knows (the
 room, what is in it, who speaks and about what, what the player did) and the text the
-author wrote for them. Rooms, items and people become ``describe`` lines, NPC topics and
-greetings become dialogue, quest texts become quest talk and use effects become action
-narration of the player's command.
+author wrote for them, laid out as the game prompts for that kind of text
+(``assets/prompts.toml``):
+
+- attempt: a room's ``attempts`` -> ``[place | things | you: kick the door]``, the line
+  that answers it (nothing changes);
+- description: rooms, scenery, items and people -> ``[describe | place]``; a use effect ->
+  ``[things | you: use X on Y]``;
+- colour: a room's ``colour`` lines -> ``[place | things | known: the room's text]``;
+- dialogue: greetings, topics, remarks, thanks and refusals -> ``[speaker | about | place]``;
+- quest: quest text, done text, reminders and what comes next -> ``[speaker | about]``.
+
+Each example records its kind, so ``stats.json`` can count the hand-written lines of each.
 """
 
 from __future__ import annotations
@@ -31,47 +40,67 @@ def extract_world(text: str, path: Path, source: Source, corpus: CorpusConfig) -
         return result
     min_words = source.min_words or corpus.min_words
 
-    def add(tag: str, facts: dict[str, str], target: str) -> None:
+    def add(
+        kind: str, tag: str, facts: dict[str, str], target: str, story: tuple[str, ...] = ()
+    ) -> None:
         target = tidy(target, corpus)
         reason = rejection(target, min_words, corpus.max_words)
         if reason:
             result.dropped[reason] += 1
             return
-        result.examples.append(Example(target, tag, 1, facts={k: v for k, v in facts.items() if v}))
+        kept = {key: value for key, value in facts.items() if value}
+        result.examples.append(Example(target, tag, 1, facts=kept, story=story, kind=kind))
 
     def held(place: str) -> list[str]:
         people = [npc.name for npc in world.npcs.values() if npc.location == place]
         return people + [item.name for item in world.items.values() if item.location == place]
 
+    def place_of(key: str) -> str:
+        return world.rooms[key].name if key in world.rooms else ""
+
     for room in world.rooms.values():
+        things = _things(held(room.key))
         add(
+            "description",
             "action",
-            {"describe": room.name, "place": room.name, "things": _things(held(room.key))},
+            {"describe": room.name, "place": room.name, "things": things},
             room.text,
         )
+        for line in room.colour:
+            add(
+                "colour", "action", {"place": room.name, "things": things, "known": room.text}, line
+            )
+        for noun, line in room.scenery.items():
+            add("description", "action", {"describe": f"the {noun}", "place": room.name}, line)
+        for command, attempt in room.attempts.items():
+            facts = {"place": room.name, "things": things, "you": command}
+            add("attempt", "action", facts, attempt.text)
     for item in world.items.values():
-        place = world.rooms[item.location].name if item.location in world.rooms else ""
-        add("action", {"describe": f"the {item.name}", "place": place}, item.text)
+        add(
+            "description",
+            "action",
+            {"describe": f"the {item.name}", "place": place_of(item.location)},
+            item.text,
+        )
         if item.use is not None:
             on = world.items.get(item.use.on) or world.npcs.get(item.use.on)
             command = f"use {item.name}" + (f" on {on.name}" if on else "")
-            add(
-                "action",
-                {"you": command, "things": _things([item.name] + ([on.name] if on else []))},
-                item.use.text,
-            )
+            things = _things([item.name] + ([on.name] if on else []))
+            add("description", "action", {"you": command, "things": things}, item.use.text)
     for npc in world.npcs.values():
-        place = world.rooms[npc.location].name if npc.location in world.rooms else ""
+        place = place_of(npc.location)
         who = f"{npc.name}, {npc.persona}" if npc.persona else npc.name
-        add("action", {"describe": npc.name, "place": place}, npc.text)
-        if npc.greeting:
-            add("dialogue", {"speaker": who, "about": "greeting", "place": place}, npc.greeting)
-        for topic, line in npc.topics.items():
-            add("dialogue", {"speaker": who, "about": topic, "place": place}, line)
+        add("description", "action", {"describe": npc.name, "place": place}, npc.text)
+        spoken = [("greeting", npc.greeting), *npc.topics.items()]
+        spoken += [("", line) for line in (*npc.remarks, npc.unknown, npc.thanks, npc.refuse)]
+        for topic, line in spoken:
+            if line:
+                add("dialogue", "dialogue", {"speaker": who, "about": topic, "place": place}, line)
     for quest in world.quests.values():
         giver = world.npcs.get(quest.giver)
-        speaker = giver.name if giver else ""
-        for line in (quest.text, quest.done_text):
+        speaker = f"{giver.name}, {giver.persona}" if giver and giver.persona else quest.giver
+        speaker = speaker if giver else ""
+        for line in (quest.text, quest.done_text, *quest.reminders, quest.next):
             if line:
-                add("quest", {"speaker": speaker, "about": quest.title}, line)
+                add("quest", "quest", {"speaker": speaker, "about": quest.title}, line)
     return result

@@ -1,0 +1,207 @@
+"""The narrator names no one and nothing the facts do not give.
+
+A blind read found model lines contradicting the game in more than one line in four:
+"There are you?" said the Mock Turtle (a character from a training novel, in an abbey),
+"Dark," said the abbot (for Sister Clare; there is no abbot), and people who are not in the
+room. The engine now lists with each request the world's names its facts leave out;
+decoding bars them, with the training books' cast and speech tags for another speaker, and
+``canon.contradictions`` says what a line gets wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from textgamegen.config import SamplingSettings
+from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.engine.game import Game
+from textgamegen.engine.names import world_names
+from textgamegen.engine.world import load_world
+from textgamegen.engine.worlds import find_world
+from textgamegen.narration import rerank
+from textgamegen.narration.generator import Candidate
+from textgamegen.text.canon import (
+    Cast,
+    CastError,
+    Kind,
+    barred_words,
+    contradictions,
+    load_cast,
+)
+
+CAST = Cast(frozenset({"Mowgli", "Alice", "Akela"}))
+
+
+def lanternfall(*commands: str) -> tuple[Game, list[ContentRequest]]:
+    game = Game.new(load_world(find_world("lanternfall")), seed=0, autosave=False)
+    requests = list(game.intro().requests)
+    for command in commands:
+        requests = list(game.step(command).requests)
+    return game, requests
+
+
+def test_distinctive_names_only() -> None:
+    names = world_names(load_world(find_world("lanternfall")))
+    # "Keeper" is also an everyday word of the world ("the keeper's cottage"); "Aldous" is not.
+    assert names.people["aldous"].forms() == ("Keeper Aldous", "Aldous")
+    # One everyday word ("tinderbox") is free: every guarded thing has two words or more.
+    assert all(len(name.full.split()) > 1 for name in names.things.values())
+    assert "tinderbox" not in names.things
+    assert names.things["brass_key"].full == "brass key"
+    assert names.places["quay"].full == "Harbour Quay"
+
+
+def test_a_request_lists_who_and_what_is_not_there() -> None:
+    _, (room,) = lanternfall()
+    assert room.room == "Harbour Quay"
+    assert {"Tamsin", "Ferrin", "Aldous"} <= set(room.absent_people)
+    # Places one step away are free; those further off are not.
+    assert "Market Square" not in room.absent_things
+    assert "Lamp Room" in room.absent_things
+    _, requests = lanternfall("n", "e", "talk to tamsin")
+    dialogue = next(r for r in requests if r.kind == ContentKind.DIALOGUE)
+    assert "Tamsin" not in dialogue.absent_people and "Ferrin" in dialogue.absent_people
+    # A name the world's own text gives is free: Tamsin's quest talk names Sister Mael.
+    quest = next(r for r in requests if r.kind == ContentKind.QUEST)
+    assert "Sister Mael" not in quest.absent_people
+    # The request round-trips, names and all (saves, the model server).
+    assert ContentRequest.from_dict(json.loads(json.dumps(quest.to_dict()))) == quest
+
+
+def test_written_ahead_requests_carry_the_names_too() -> None:
+    game, _ = lanternfall()
+    from textgamegen.engine.descriptions import prefetch_requests
+
+    ahead = {r.subject: r for r in prefetch_requests(game, limit=10)}
+    assert "Tamsin" in ahead["Market Square"].absent_people
+    # The square's own neighbours are free for the square's line.
+    assert "Tamsin's Bakery" not in ahead["Market Square"].absent_things
+
+
+@pytest.mark.parametrize(
+    ("line", "kinds"),
+    [
+        ("Gulls wheel over the quay and the tide slaps the steps.", []),
+        ("Ferrin waves from the boathouse door.", [Kind.ABSENT_PERSON]),
+        ("You glimpse the great lantern through the mist.", [Kind.ABSENT_THING]),
+        ("Mowgli watches you from the steps.", [Kind.FOREIGN_NAME]),
+        ("A path runs south into the dark.", [Kind.FALSE_EXIT]),
+        ("The Lamp Room glows far above.", [Kind.ABSENT_THING]),
+    ],
+)
+def test_contradictions_of_a_room_line(line: str, kinds: list[str]) -> None:
+    _, (room,) = lanternfall()
+    assert [c.kind for c in contradictions(line, room, CAST)] == kinds
+
+
+def test_the_wrong_speaker() -> None:
+    _, requests = lanternfall("n", "e", "talk to tamsin")
+    dialogue = next(r for r in requests if r.kind == ContentKind.DIALOGUE)
+    right = ['"Flour everywhere," says Tamsin.', '"Bread?" she asks.', '"Go," said the baker.']
+    for line in right:
+        assert contradictions(line, dialogue, CAST) == [], line
+    for line, tag in [
+        ('"Dark," said the abbot.', "said the abbot"),
+        ('"There are you?" said the Mock Turtle.', "said the Mock Turtle"),
+    ]:
+        found = contradictions(line, dialogue, CAST)
+        assert [str(c) for c in found if c.kind == Kind.WRONG_SPEAKER] == [
+            f"wrong speaker: {tag}"
+        ], found
+
+
+def test_barred_words_cover_every_guard() -> None:
+    _, requests = lanternfall("n", "e", "talk to tamsin")
+    dialogue = next(r for r in requests if r.kind == ContentKind.DIALOGUE)
+    barred = barred_words(dialogue, CAST)
+    assert {"Ferrin", "Keeper Aldous", "Mowgli", "brass key"} <= set(barred)
+    assert "Tamsin" not in barred
+    # A cast name the world uses is the world's: free when in the facts.
+    alice = replace(dialogue, entities=(*dialogue.entities, "Alice"))
+    assert "Alice" not in barred_words(alice, CAST)
+    # Another person here may be named, but not given the line.
+    both = replace(dialogue, entities=("Tamsin the baker", "Ferrin the boatwright"))
+    assert "says Ferrin" in barred_words(both, CAST)
+
+
+def test_the_rerank_puts_a_contradiction_below() -> None:
+    _, (room,) = lanternfall()
+    weights = {"canon": 3.0}
+    sampling = SamplingSettings()
+    wrong = rerank.score(
+        Candidate("Ferrin mends a net on the quay.", -1.0, 8), room, sampling, weights, cast=CAST
+    )
+    right = rerank.score(
+        Candidate("Weed hangs from the quay in green ropes.", -1.5, 8),
+        room,
+        sampling,
+        weights,
+        cast=CAST,
+    )
+    assert wrong.scores["canon"] == 0.0 and right.scores["canon"] == 1.0
+
+
+def test_cast_files(tmp_path: Path) -> None:
+    assert load_cast(tmp_path) is None
+    (tmp_path / "cast.json").write_text(CAST.to_json())
+    assert load_cast(tmp_path) == CAST
+    for broken in ("{", '{"version": 9, "names": []}', '{"version": 1, "names": ["lower"]}'):
+        (tmp_path / "cast.json").write_text(broken)
+        with pytest.raises(CastError, match=r"cast\.json"):
+            load_cast(tmp_path)
+
+
+def test_the_shipped_narrators_carry_their_cast() -> None:
+    for name in ("narrator", "alice"):
+        cast = load_cast(Path(__file__).resolve().parents[2] / "assets" / "models" / name)
+        assert cast and "Alice" in cast.names
+
+
+@pytest.fixture(scope="module")
+def ferrin_loving(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny random Llama pushed to write " Ferrin" over and over."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from textgamegen.models.loader import load_generator
+    from textgamegen.models.random_model import build_random_model
+
+    folder = build_random_model(
+        Path(tmp_path_factory.mktemp("models")) / "tiny", n_positions=128, arch="llama"
+    )
+    generator = load_generator(
+        str(folder),
+        device="cpu",
+        sampling=SamplingSettings(do_sample=False, max_new_tokens=12),
+        warm_up=False,
+        threads=1,
+    )
+    name = generator.codec.encode(" Ferrin")
+    assert len(name) > 1
+    following = {name[i]: name[i + 1] for i in range(len(name) - 1)}
+
+    def push(module, args, kwargs, output):
+        for row, token in enumerate(kwargs["input_ids"][:, -1].tolist()):
+            output.logits[row, -1, following.get(token, name[0])] += 1000.0
+        return output
+
+    generator.model.register_forward_hook(push, with_kwargs=True)
+    return generator
+
+
+def test_decoding_never_writes_an_absent_name(ferrin_loving) -> None:
+    _, (room,) = lanternfall()
+    here = replace(room, absent_people=(), entities=(*room.entities, "Ferrin"))
+    assert "Ferrin" in ferrin_loving.generate(here, on_text=lambda _: None).text
+    narration = ferrin_loving.generate(room, on_text=lambda _: None)
+    assert "Ferrin" not in narration.text, narration.text
+    ferrin_loving.cast = Cast(frozenset({"Ferrin"}))
+    foreign = replace(room, absent_people=())
+    try:
+        ranked = ferrin_loving.generate(foreign)
+    finally:
+        ferrin_loving.cast = None
+    assert all("Ferrin" not in c.text for c in ranked.candidates), ranked.candidates
