@@ -98,12 +98,19 @@ class Source:
     de-duplication (0: all). Sizes a corpus to the training time there is."""
     repeat: int = 1
     """Times each train-split example of this source appears (small, precious sources)."""
+    exclude: list[str] = field(default_factory=list)
+    """File names (globs) the path matches but that are left out: the worlds held out
+    from training, on which the narrator's quality is measured."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_examples, int) or self.max_examples < 0:
             raise ConfigError(f"source {self.path!r}: max_examples must be 0 or more")
         if not isinstance(self.repeat, int) or self.repeat < 1:
             raise ConfigError(f"source {self.path!r}: repeat must be 1 or more")
+        if not isinstance(self.exclude, list) or not all(
+            isinstance(name, str) and name for name in self.exclude
+        ):
+            raise ConfigError(f"source {self.path!r}: exclude must be a list of file names")
         if self.format not in FORMATS:
             raise ConfigError(
                 f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"

@@ -21,6 +21,7 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 from textgamegen.text.canon import CAST_FILE, Cast
@@ -56,7 +57,11 @@ def source_files(source: Source, root: Path, config_dir: Path | None = None) -> 
     if path.startswith(CONFIG_PREFIX):
         path = str(((config_dir or Path.cwd()) / path[len(CONFIG_PREFIX) :]).resolve())
     pattern = path if Path(path).is_absolute() else str(root / path)
-    files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    files = sorted(
+        Path(p)
+        for p in glob.glob(pattern, recursive=True)
+        if Path(p).is_file() and not any(fnmatch(Path(p).name, x) for x in source.exclude)
+    )
     if not files:
         raise CorpusError(f"source {source.name!r}: no file matches {pattern}")
     return files

@@ -137,8 +137,9 @@ def test_worlds_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worlds"]) == 0
     assert "lanternfall" in capsys.readouterr().out
     assert main(["worlds", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["name"] == "lanternfall" and rows[0]["default"] is True
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["lanternfall"]["default"] is True
+    assert [name for name, row in rows.items() if row["default"]] == ["lanternfall"]
 
 
 def test_help_documents_the_script_syntax(capsys: pytest.CaptureFixture[str]) -> None:
