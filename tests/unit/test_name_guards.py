@@ -205,3 +205,38 @@ def test_decoding_never_writes_an_absent_name(ferrin_loving) -> None:
     finally:
         ferrin_loving.cast = None
     assert all("Ferrin" not in c.text for c in ranked.candidates), ranked.candidates
+
+
+def test_names_nobody_gave() -> None:
+    _, (room,) = lanternfall()
+    found = contradictions("The boatwright, Fredrick Coker, mends a net.", room, CAST)
+    assert [str(c) for c in found] == ["unknown name: Fredrick", "unknown name: Coker"]
+    # Sentence starts, "I" and names the facts give are not made up.
+    given = replace(room, story=("Ferrin waved.",), absent_people=())
+    assert contradictions('Gulls cry. "I see," you say, and Ferrin nods.', given, CAST) == []
+
+
+def test_a_name_may_start_only_a_sentence() -> None:
+    import torch
+
+    from textgamegen.narration.decode import Barred
+
+    barred = Barred.of([], mid_sentence=[7, 8], enders=frozenset({1}))
+    mask = barred.mask(torch.tensor([[5, 1], [5, 4]]), vocab=10)
+    assert mask[0].nonzero().flatten().tolist() == []  # after a full stop: free
+    assert mask[1].nonzero().flatten().tolist() == [7, 8]
+
+
+def test_decoding_makes_up_no_name(ferrin_loving) -> None:
+    _, (room,) = lanternfall()
+    # "Ferrin" here is not the world's: nothing lists it as absent, no cast holds it.
+    unknown = replace(room, absent_people=(), authored="", story=())
+    narration = ferrin_loving.generate(replace(unknown, seed=5), on_text=lambda _: None)
+    # A line may open with a capital; inside it, no name nobody gave.
+    assert narration.text and " Ferrin" not in narration.text, narration.text
+    ferrin_loving.names_only = False
+    try:
+        free = ferrin_loving.generate(replace(unknown, seed=5), on_text=lambda _: None)
+    finally:
+        ferrin_loving.names_only = True
+    assert " Ferrin" in free.text

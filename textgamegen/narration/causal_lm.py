@@ -16,7 +16,7 @@ from __future__ import annotations
 import string
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,14 +82,54 @@ def glue_token_ids(tokenizer: object) -> list[int]:
     ):
         # Allowed: a new word (byte-level BPE writes its leading space as "Ġ", SentencePiece
         # as "▁") or ASCII punctuation. Letters, digits and stray bytes of a multi-byte
-        # character ("÷" stands for one) would glue onto the opening's last word.
+        # character ("÷" stands for one) would glue onto the opening's last word, and so
+        # would an underscore, which cleanup drops as an italics mark.
         if not (
             isinstance(token, str)
             and token[:1]
-            and (token[0] in _SPACE_MARKS or token[0] in string.punctuation)
+            and (token[0] in _SPACE_MARKS or token[0] in string.punctuation.replace("_", ""))
         ):
             ids.append(index)
     return ids
+
+
+_SENTENCE_ENDS = ".!?:;\"'“”‘’"
+
+
+@dataclass(frozen=True)
+class NameTokens:
+    """The vocabulary as the made-up-names bar reads it (see ``decode.Barred``)."""
+
+    starts: frozenset[int]
+    """Tokens that begin a capitalised word after a space: " Fred"."""
+    initials: frozenset[int]
+    """Tokens that begin with a capital letter and no space: "F" (after a bare space)."""
+    spaces: frozenset[int]
+    """Tokens that are a bare space."""
+    enders: frozenset[int]
+    """Tokens after which a sentence or line begins: ".", '?"', a newline."""
+
+
+def name_token_ids(tokenizer: object) -> NameTokens:
+    """Read the vocabulary once: a narrator bound to name only what its facts give may
+    start a capitalised word only at a sentence's start."""
+    starts, initials, spaces, enders = [], [], [], []
+    size = len(tokenizer)  # type: ignore[arg-type]
+    tokens = tokenizer.convert_ids_to_tokens(list(range(size)))  # type: ignore[attr-defined]
+    for index, token in enumerate(tokens):
+        if not isinstance(token, str) or not token:
+            continue
+        spaced = token[0] in _SPACE_MARKS[:1] + _SPACE_MARKS[3:]
+        if spaced and token[1:2].isupper():
+            starts.append(index)
+        elif spaced and len(token) == 1:
+            spaces.append(index)
+        elif token[:1].isupper():
+            initials.append(index)
+        bare = token.strip(_SPACE_MARKS)
+        if token[-1] in _SPACE_MARKS[1:3] or (bare and bare[-1] in _SENTENCE_ENDS):
+            enders.append(index)
+    return NameTokens(frozenset(starts), frozenset(initials), frozenset(spaces), frozenset(enders))
 
 
 def shared_prefix(a: list[int], b: list[int]) -> int:
@@ -154,6 +194,9 @@ class CausalLMGenerator:
         self.load_ms = 0.0
         self.cast: Cast | None = None
         """The training books' names, never written where the world does not use them."""
+        self.names_only = True
+        """Inside a sentence, start no capitalised word (a name) that the facts and the
+        story do not give: the narrator adds no people, places or titles of its own."""
         self.codec = _Codec(tokenizer)
         self._encoded: dict[str, tuple[int, ...]] = {}
         eos = getattr(tokenizer, "eos_token_id", None)
@@ -161,6 +204,11 @@ class CausalLMGenerator:
         self._stop_list = stop_token_ids(tokenizer) or [self.pad_id]
         self._stop_ids = torch.tensor(self._stop_list, device=device)
         self._last_only = last_logits_only(model)
+        names = name_token_ids(tokenizer)
+        # A tag (the line's own opener) starts a line as a full stop does.
+        self._names = replace(
+            names, enders=names.enders | frozenset(self._stop_list) | self._tag_ids(tokenizer)
+        )
         self._lock = threading.Lock()
         self._glue = torch.tensor(
             sorted(set(glue_token_ids(tokenizer)) | set(self._stop_list)), device=device
@@ -266,6 +314,26 @@ class CausalLMGenerator:
         ids -= set(self._stop_list) | set(barred)
         return torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
 
+    @staticmethod
+    def _tag_ids(tokenizer: object) -> frozenset[int]:
+        ids = set(getattr(tokenizer, "all_special_ids", []))
+        ids.update(getattr(tokenizer, "added_tokens_decoder", {}).keys())
+        return frozenset(ids)
+
+    def _free_name_starts(self, request: ContentRequest) -> set[int]:
+        """First tokens of the capitalised words the facts and story give (and "I")."""
+        free: set[int] = set()
+        for word in {"I", *canon.given_names(request)}:
+            form = f" {word}"
+            encoded = self._encoded.get(form)
+            if encoded is None:
+                encoded = self._encoded[form] = tuple(self.codec.encode(form))
+            if encoded and encoded[0] in self._names.spaces:
+                encoded = encoded[1:]  # the space written apart: the capital comes next
+            if encoded:
+                free.add(encoded[0])
+        return free
+
     def _barred_words(self, request: ContentRequest) -> Barred:
         """The token sequences that would write what the line must not name (see
         ``canon.barred_words``: false exits, absent people, things and places, the cast
@@ -282,7 +350,17 @@ class CausalLMGenerator:
                     encoded = self._encoded[form] = tuple(self.codec.encode(form))
                 if encoded and not set(encoded) & stops:
                     sequences.add(encoded)
-        return Barred.of(sorted(sequences))
+        if not self.names_only:
+            return Barred.of(sorted(sequences))
+        free = self._free_name_starts(request)
+        names = self._names
+        return Barred.of(
+            sorted(sequences),
+            sorted(names.starts - free),
+            names.enders,
+            sorted(names.initials - free),
+            names.spaces,
+        )
 
     def _prefill(self, ids: list[int]) -> tuple[object, torch.Tensor, int]:
         """Run the prompt through the model: (cache, last logits, tokens reused).

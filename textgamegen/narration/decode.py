@@ -142,9 +142,26 @@ class Barred:
     always: tuple[int, ...] = ()
     after: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
     lengths: tuple[int, ...] = ()
+    mid_sentence: tuple[int, ...] = ()
+    """Barred except at the start of a sentence: tokens that begin a capitalised word (a
+    name) that the facts do not give."""
+    enders: frozenset[int] = frozenset()
+    """Tokens after which a new sentence (or line) starts, freeing ``mid_sentence``."""
+    upper_initial: tuple[int, ...] = ()
+    """The same for a tokenizer that writes the space apart: tokens that begin with a
+    capital, barred right after a bare space inside a sentence."""
+    spaces: frozenset[int] = frozenset()
+    """Tokens that are only a space."""
 
     @classmethod
-    def of(cls, sequences: Sequence[Sequence[int]]) -> Barred:
+    def of(
+        cls,
+        sequences: Sequence[Sequence[int]],
+        mid_sentence: Sequence[int] = (),
+        enders: frozenset[int] = frozenset(),
+        upper_initial: Sequence[int] = (),
+        spaces: frozenset[int] = frozenset(),
+    ) -> Barred:
         always: set[int] = set()
         after: dict[tuple[int, ...], set[int]] = {}
         for sequence in sequences:
@@ -159,10 +176,14 @@ class Barred:
             tuple(sorted(always)),
             {prefix: tuple(sorted(lasts)) for prefix, lasts in after.items()},
             tuple(sorted({len(prefix) for prefix in after})),
+            tuple(sorted(set(mid_sentence))),
+            enders,
+            tuple(sorted(set(upper_initial))),
+            spaces,
         )
 
     def __bool__(self) -> bool:
-        return bool(self.always or self.after)
+        return bool(self.always or self.after or self.mid_sentence)
 
     def mask(self, history: torch.Tensor, vocab: int) -> torch.Tensor:
         """(rows, vocab) True where a token would complete a barred sequence in that row."""
@@ -170,6 +191,14 @@ class Barred:
         mask = torch.zeros(rows, vocab, dtype=torch.bool, device=history.device)
         if self.always:
             mask[:, list(self.always)] = True
+        if self.mid_sentence or self.upper_initial:
+            for row, tail in enumerate(history[:, -2:].tolist()):
+                last, before = tail[-1], tail[0] if len(tail) > 1 else None
+                if last in self.spaces:
+                    if before not in self.enders and self.upper_initial:
+                        mask[row, list(self.upper_initial)] = True
+                elif last not in self.enders and self.mid_sentence:
+                    mask[row, list(self.mid_sentence)] = True
         if self.lengths:
             longest = self.lengths[-1]
             for row, tail in enumerate(history[:, -longest:].tolist()):

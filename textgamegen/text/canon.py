@@ -102,6 +102,7 @@ class Kind:
     ABSENT_PERSON = "absent person"
     ABSENT_THING = "absent thing"
     FOREIGN_NAME = "foreign name"
+    UNKNOWN_NAME = "unknown name"
     WRONG_SPEAKER = "wrong speaker"
 
 
@@ -179,6 +180,28 @@ def _named(form: str, text: str) -> bool:
     return re.search(rf"(?<![\w]){re.escape(form)}(?![\w'’])", text, flags) is not None
 
 
+_MID_SENTENCE = re.compile(r"(?<=[\w,;'’)] )([A-Z][a-z][\w'’-]*)")
+_NOT_NAMES = {"I", "I'm", "I'll", "I've", "I'd", "Mr", "Mrs", "Miss", "Sir", "Madam"}
+
+
+def given_names(request: ContentRequest) -> set[str]:
+    """The capitalised words the facts and the recent story give."""
+    return set(_CAPITALISED.findall(" ".join((facts_text(request), *request.story))))
+
+
+def unknown_names(text: str, request: ContentRequest) -> list[str]:
+    """Capitalised words inside a sentence of ``text`` that neither the facts nor the
+    story give: a name the narrator made up ("Fredrick Coker" for the boatwright)."""
+    given = given_names(request) | _NOT_NAMES
+    return list(
+        dict.fromkeys(
+            word
+            for word in _MID_SENTENCE.findall(text)
+            if re.sub(r"['’]s$", "", word) not in given and word not in given
+        )
+    )
+
+
 def foreign_names(request: ContentRequest, cast: Cast | None) -> list[str]:
     """Cast names that neither the facts nor the world's absent names use."""
     if not cast:
@@ -247,7 +270,8 @@ def contradictions(
     text: str, request: ContentRequest, cast: Cast | None = None
 ) -> list[Contradiction]:
     """What ``text`` gets wrong against its request: false exits, absent people, absent
-    things and places, names from the training books, and the wrong speaker.
+    things and places, names from the training books, names nobody gave, and the wrong
+    speaker.
 
     Args:
         text: the line as shown (or the words the model added to an opening).
@@ -268,10 +292,17 @@ def contradictions(
         for name in request.absent_things
         if _named(name, text)
     ]
+    named = {c.words for c in found}
     if cast:
         foreign = set(foreign_names(request, cast))
         for word in dict.fromkeys(_CAPITALISED.findall(text)):
             if word in foreign:
                 found.append(Contradiction(Kind.FOREIGN_NAME, word))
+                named.add(word)
+    found += [
+        Contradiction(Kind.UNKNOWN_NAME, word)
+        for word in unknown_names(text, request)
+        if word not in named and not any(word in name.split() for name in named)
+    ]
     found += [Contradiction(Kind.WRONG_SPEAKER, tag) for tag in wrong_speakers(text, request)]
     return found
