@@ -10,6 +10,10 @@ and speed-up of int8 on the shipped model), scaling (latency vs context and cand
 serving (serve-model's overhead per request, and throughput and RSS of 1/4/16 games on one
 model server against 16 processes with a model each; also ``python -m bench.serving``),
 feedback (a turn with feedback recording against the same turn without).
+
+The blind read of the narrator needs a human reader, so it is a kit of its own, not a
+section: ``python -m bench.blind make`` writes the sheet, ``python -m bench.blind score``
+scores it (``bench/blind.py``).
 """
 
 from __future__ import annotations
