@@ -49,7 +49,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,9 @@ def _phrase(command: str) -> str:
     return " ".join(command.casefold().strip().rstrip(".!?").split())
 
 
-def authored_text(game: Game, request: ContentRequest) -> str:
+def authored_text(
+    game: Game, request: ContentRequest, attempts: dict[str, dict[str, Any]] | None = None
+) -> str:
     """The world's own text for this exact request, or "".
 
     An attempt in the room's ``attempts`` table (its ``needs`` in view or carried) gives its
@@ -180,7 +182,8 @@ def authored_text(game: Game, request: ContentRequest) -> str:
     """
     room = game.room()
     if request.attempt:
-        attempt = room.attempts.get(_phrase(request.command))
+        table = room.attempts if attempts is None else attempts.get(room.key, {})
+        attempt = table.get(_phrase(request.command))
         in_view = game.visible_items() + game.carried_items()
         if attempt is not None and (not attempt.needs or attempt.needs in in_view):
             return attempt.text
@@ -220,6 +223,8 @@ class _Reader:
         self.model = model
         self.seed = seed
         self.picked = picked
+        self.attempts: dict[str, dict[str, Any]] | None = None
+        """The world's own attempt lines by room, when the game plays without them."""
         self.name = getattr(generator, "name", model)
         self.backend = getattr(generator, "backend", "")
         self.device = getattr(generator, "device", "cpu")
@@ -262,7 +267,7 @@ class _Reader:
                 fallback=bool(getattr(narration, "fallback", False)),
             )
         )
-        own = authored_text(self.game, request).strip()
+        own = authored_text(self.game, request, self.attempts).strip()
         if own:
             # The world's text is judged against what came before it, not after.
             before = facts.shown_before
@@ -328,8 +333,13 @@ def play(
     """
     from textgamegen.engine.playthrough import ScriptError, run_script
 
-    game = Game.new(world, seed=seed, saves_dir=None, autosave=False)
+    # The game shows a room's own attempt lines as canon; here the narrator must write
+    # them, so it plays a copy without them, and they stay the human control.
+    attempts = {key: dict(room.attempts) for key, room in world.rooms.items()}
+    bare = replace(world, rooms={k: replace(r, attempts={}) for k, r in world.rooms.items()})
+    game = Game.new(bare, seed=seed, saves_dir=None, autosave=False)
     reader = _Reader(game, generator, model, seed, picked)
+    reader.attempts = attempts
     started = time.perf_counter()
     try:
         report = run_script(script, game, reader, observer=reader)
