@@ -112,3 +112,24 @@ def test_a_rooms_own_attempt_line_is_shown_as_canon() -> None:
     # Elsewhere the forge's lines do not hold.
     game.step("n")
     assert game.step("kick the anvil").requests[0].attempt
+
+
+@pytest.mark.parametrize(
+    "command", ["x ring", "examine the iron ring", "look at ring", "look ring"]
+)
+def test_scenery_the_room_names_can_be_examined(command: str) -> None:
+    from textgamegen.engine.game import Game
+
+    text = (
+        '[world]\ntitle = "T"\nstart = "a"\n[win]\nroom = "b"\n[rooms.b]\nname = "B"\n'
+        '[rooms.a]\nname = "Cliff Path"\ntext = "An iron ring is set into a boulder."\n'
+        '[rooms.a.scenery]\n"iron ring" = "Rust flakes from the ring under your thumb."\n'
+        'boulder = "Grey granite, cold and wet."\n'
+    )
+    game = Game.new(parse_world(text, "t.toml"), seed=0, autosave=False)
+    game.intro()
+    result = game.step(command)
+    assert [e.text for e in result.events] == ["Rust flakes from the ring under your thumb."]
+    assert result.requests == []
+    assert game.step("x boulder").events[0].text == "Grey granite, cold and wet."
+    assert "don't see" in game.step("x gull").events[0].text

@@ -122,9 +122,16 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         describe_room(game, turn)
         return
     scope = game.visible_items() + game.carried_items() + game.npcs_here() + door_keys(game)
-    if command.verb == "look" and not names_any(game, command.noun, scope):
-        _look_at_scenery(game, turn, command.noun)
-        return
+    if not names_any(game, command.noun, scope):
+        # Things the room's own text names ("an iron ring set into a boulder") answer with
+        # the world's words for them: a classic parser's every noun, and canon here.
+        seen = scenery_text(game, command.noun)
+        if seen:
+            turn.say(seen)
+            return
+        if command.verb == "look":
+            _look_at_scenery(game, turn, command.noun)
+            return
     key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
         return
@@ -151,6 +158,25 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
             )
     if item.read:
         turn.say(f"There is writing on the {item.name}.")
+
+
+def scenery_text(game: Game, phrase: str) -> str:
+    """The room's own description of a piece of its scenery the phrase names, or "".
+
+    "ring" names "iron ring", and so does "the iron ring on the boulder"; of several that
+    fit, the one the world lists first answers."""
+    words = set(noun_words(phrase))
+    if not words:
+        return ""
+    scenery = game.room().scenery
+    for fits in (
+        lambda key: words <= set(noun_words(key)),
+        lambda key: set(noun_words(key)) <= words,
+    ):
+        for key, text in scenery.items():
+            if fits(key):
+                return text
+    return ""
 
 
 def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
