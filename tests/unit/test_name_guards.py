@@ -240,3 +240,21 @@ def test_decoding_makes_up_no_name(ferrin_loving) -> None:
     finally:
         ferrin_loving.names_only = True
     assert " Ferrin" in free.text
+
+
+def test_a_quest_ended_away_from_its_giver_is_not_spoken_by_them() -> None:
+    from textgamegen.engine.quests import complete_quest
+    from textgamegen.engine.turn import Turn
+
+    game, _ = lanternfall()
+    key = next(k for k, q in game.world.quests.items() if q.giver == "tamsin")
+    assert game.world.npcs["tamsin"].location != game.state.room
+    turn = Turn()
+    complete_quest(game, turn, key)
+    (done,) = turn.prose
+    assert done.speaker == "" and done.kind == ContentKind.ACTION
+    assert "Tamsin the baker" not in done.entities
+    game.state.room = game.world.npcs["tamsin"].location
+    turn = Turn()
+    complete_quest(game, turn, key)
+    assert turn.prose[0].speaker == "Tamsin the baker"

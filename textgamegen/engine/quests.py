@@ -50,16 +50,19 @@ def complete_quest(game: Game, turn: Turn, key: str) -> None:
     if quest.next:
         turn.say(f"Next: {quest.next}", EventKind.QUEST)
     giver = game.npc(quest.giver)
+    # A quest can end far from its giver (a "reach" goal, a person who is not the giver):
+    # then the line is narration, never spoken by someone who is not there.
+    here = giver.location == game.state.room
     turn.ask(
         prose_request(
-            ContentKind.QUEST,
+            ContentKind.QUEST if here else ContentKind.ACTION,
             quest.title,
             f"You have finished {quest.title}.",
             cache_key=f"quest:{key}:done",
-            entities=(giver.name,),
+            entities=(giver.name,) if here else (),
             authored=quest.done_text,
-            speaker=giver.name,
-            persona=giver.persona,
+            speaker=giver.name if here else "",
+            persona=giver.persona if here else "",
             topic=quest.title,
         )
     )
