@@ -189,3 +189,21 @@ def test_worlds_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     broken.write_text("[world\n", encoding="utf-8")
     assert main(["worlds", "--check", str(broken)]) == 2
     assert "broken.toml" in capsys.readouterr().err
+
+
+def test_an_item_got_in_a_trade_can_be_used() -> None:
+    """Three world authors met it: a traded tinderbox whose use lights the beacon was
+    never counted as within reach, so a winnable world was called unwinnable."""
+    from textgamegen.engine.world import parse_world
+
+    world = parse_world(
+        '[world]\ntitle = "T"\nstart = "a"\n[win]\nflags = ["lit"]\n'
+        '[rooms.a]\nname = "A"\n'
+        '[items.coin]\nname = "coin"\nlocation = "a"\n'
+        '[items.beacon]\nname = "beacon"\nlocation = "a"\nportable = false\n'
+        '[items.flint]\nname = "flint"\nlocation = "tormod"\n'
+        '[items.flint.use]\ntext = "Lit."\non = "beacon"\nflag = "lit"\n'
+        '[npcs.tormod]\nname = "Tormod"\nlocation = "a"\nwants = "coin"\ngives = "flint"\n',
+        "t.toml",
+    )
+    assert check_world(world).winnable

@@ -126,7 +126,9 @@ class _Search:
             if not self._npc_reached(npc.key) or not npc.wants or npc.wants not in self.have:
                 continue
             if npc.gives and world.items[npc.gives].location == npc.key:
+                # Traded into the player's hands: held, so it can be used as well.
                 self.have.add(npc.gives)
+                self.touch.add(npc.gives)
         for key, item in world.items.items():
             use = item.use
             if use is None or key not in self.touch:
