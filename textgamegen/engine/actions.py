@@ -855,6 +855,36 @@ def authored_attempt(game: Game, text: str) -> str:
     return ""
 
 
+def misspelt_verb(game: Game, text: str) -> str:
+    """The command as it was probably meant when its first word is one letter off a verb
+    the game knows ("tkae crate" -> "take crate"), else ""."""
+    first, _, rest = text.partition(" ")
+    if len(first) < 3:
+        return ""
+    verbs = sorted({w for verb in game.parser.verbs for w in verb.words if " " not in w})
+    if first in verbs:
+        return ""
+    # Swapped, dropped or doubled letters only: one letter changed is too often another
+    # real word ("wave" is not a typo of "save").
+    close = [verb for verb in verbs if len(verb) >= 3 and _one_slip(first, verb)]
+    return f"{close[0]} {rest}".strip() if close else ""
+
+
+def _one_slip(typed: str, word: str) -> bool:
+    if len(typed) == len(word):
+        diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and typed[diff[0]] == word[diff[1]]
+            and typed[diff[1]] == word[diff[0]]
+        )
+    longer, shorter = (typed, word) if len(typed) > len(word) else (word, typed)
+    if len(longer) - len(shorter) != 1:
+        return False
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
 def attempt_words(text: str) -> tuple[str, ...]:
     return tuple(word for word in text.casefold().split() if word not in ("the", "a", "an"))
 
@@ -866,6 +896,11 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
     authored = authored_attempt(game, text)
     if authored:
         turn.say(authored)
+        return
+    meant = misspelt_verb(game, text)
+    if meant:
+        # A typo is not an attempt: no turn passes and the narrator is not asked.
+        turn.refuse(f"I don't know the word '{text.split()[0]}'. Did you mean '{meant}'?")
         return
     # What is really here, not the command's words ("wave at the fleet" names no thing
     # of this room): the people, then the things in view.

@@ -74,6 +74,22 @@ def names_any(game: Game, phrase: str, keys: list[str]) -> bool:
     return bool(match(game, phrase, keys).found)
 
 
+SELF_WORDS = frozenset({"me", "myself", "self", "yourself"})
+
+
+def not_here(game: Game, words: tuple[str, ...]) -> str:
+    """What to say when a phrase names nothing in reach: a person elsewhere by their own
+    name ("Tamsin the baker is not here."), yourself, or plainly nothing."""
+    if set(words) <= SELF_WORDS:
+        carried = game.inventory()
+        held = f" You are carrying {', '.join(carried)}." if carried else ""
+        return f"You look yourself over: travel-worn, but whole.{held}"
+    people = match(game, " ".join(words), list(game.world.npcs)).found
+    if len(people) == 1:
+        return f"{game.name_of(people[0])} is not here."
+    return f"You don't see any {' '.join(words)} here."
+
+
 def resolve(
     game: Game,
     turn: Turn,
@@ -92,7 +108,7 @@ def resolve(
         turn.refuse("What do you mean?")
         return None
     if not found.found:
-        turn.refuse(f"You don't see any {' '.join(found.words)} here.")
+        turn.refuse(not_here(game, found.words))
         return None
     if found.key is None:
         names = [f"the {game.name_of(key)}" for key in found.found]
