@@ -11,11 +11,11 @@ decoding bars them, with the training books' cast and speech tags for another sp
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pushed_model import pushed_generator
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
@@ -165,31 +165,7 @@ def test_the_shipped_narrators_carry_their_cast() -> None:
 @pytest.fixture(scope="module")
 def ferrin_loving(tmp_path_factory: pytest.TempPathFactory):
     """A tiny random Llama pushed to write " Ferrin" over and over."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    from textgamegen.models.loader import load_generator
-    from textgamegen.models.random_model import build_random_model
-
-    folder = build_random_model(
-        Path(tmp_path_factory.mktemp("models")) / "tiny", n_positions=128, arch="llama"
-    )
-    generator = load_generator(
-        str(folder),
-        device="cpu",
-        sampling=SamplingSettings(do_sample=False, max_new_tokens=12),
-        warm_up=False,
-        threads=1,
-    )
-    name = generator.codec.encode(" Ferrin")
-    assert len(name) > 1
-    following = {name[i]: name[i + 1] for i in range(len(name) - 1)}
-
-    def push(module, args, kwargs, output):
-        for row, token in enumerate(kwargs["input_ids"][:, -1].tolist()):
-            output.logits[row, -1, following.get(token, name[0])] += 1000.0
-        return output
-
-    generator.model.register_forward_hook(push, with_kwargs=True)
-    return generator
+    return pushed_generator(Path(tmp_path_factory.mktemp("models")) / "tiny", " Ferrin")
 
 
 def test_decoding_never_writes_an_absent_name(ferrin_loving) -> None:

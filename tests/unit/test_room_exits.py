@@ -8,11 +8,11 @@ and the rerank marks a candidate that names one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pushed_model import pushed_generator
 
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
@@ -115,34 +115,8 @@ def test_barred_sequences_are_barred_only_after_their_first_pieces() -> None:
 @pytest.fixture(scope="module", params=["gpt2", "llama"])
 def west_loving(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     """A tiny random model pushed to write " west" over and over, whatever it is asked."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    from textgamegen.models.loader import load_generator
-    from textgamegen.models.random_model import build_random_model
-
-    folder = build_random_model(
-        Path(tmp_path_factory.mktemp("models")) / f"tiny-{request.param}",
-        n_positions=128,
-        arch=request.param,
-    )
-    generator = load_generator(
-        str(folder),
-        device="cpu",
-        sampling=SamplingSettings(do_sample=False, max_new_tokens=12),
-        warm_up=False,
-        threads=1,
-    )
-    west = generator.codec.encode(" west")
-    assert len(west) > 1  # split into pieces by this tokenizer: the harder case
-    following = {west[i]: west[i + 1] for i in range(len(west) - 1)}
-
-    def push(module, args, kwargs, output):
-        last = kwargs["input_ids"][:, -1].tolist()
-        for row, token in enumerate(last):
-            output.logits[row, -1, following.get(token, west[0])] += 1000.0
-        return output
-
-    generator.model.register_forward_hook(push, with_kwargs=True)
-    return generator
+    folder = Path(tmp_path_factory.mktemp("models")) / f"tiny-{request.param}"
+    return pushed_generator(folder, " west", arch=request.param)
 
 
 def test_decoding_never_writes_a_barred_direction(west_loving) -> None:

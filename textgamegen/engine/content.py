@@ -74,6 +74,23 @@ class ContentRequest:
     absent_people: tuple[str, ...] = ()
     absent_things: tuple[str, ...] = ()
 
+    def facts_text(self) -> str:
+        """Everything the request says is so, as one text: the place, what the line is
+        about, who speaks, the world's own text and the command (the story is context,
+        not fact)."""
+        return " | ".join(
+            (
+                self.room,
+                self.subject,
+                self.speaker,
+                self.persona,
+                self.topic,
+                self.authored,
+                self.command,
+                *self.entities,
+            )
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["kind"] = self.kind.value

@@ -106,18 +106,7 @@ def absent_names(
     """
     room = world.rooms.get(room_key)
     near = {room_key, *(exit_.to for exit_ in room.exits.values())} if room else {room_key}
-    facts = " | ".join(
-        (
-            request.room,
-            request.subject,
-            request.speaker,
-            request.persona,
-            request.topic,
-            request.authored,
-            request.command,
-            *request.entities,
-        )
-    )
+    facts = request.facts_text()
 
     def missing(entries: dict[str, Name], free: set[str]) -> list[str]:
         out: list[str] = []

@@ -160,19 +160,8 @@ def load_cast(folder: Path) -> Cast | None:
 
 
 def facts_text(request: ContentRequest) -> str:
-    """Everything the request says is so, as one text (the story is context, not fact)."""
-    return " | ".join(
-        (
-            request.room,
-            request.subject,
-            request.speaker,
-            request.persona,
-            request.topic,
-            request.authored,
-            request.command,
-            *request.entities,
-        )
-    )
+    """Everything the request says is so, as one text (see ``ContentRequest.facts_text``)."""
+    return request.facts_text()
 
 
 def _named(form: str, text: str) -> bool:
