@@ -425,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="decode with nothing barred: no compass point, name or speaker tag (A/B)",
     )
+    parser.add_argument("--prompts", type=Path, help="a prompts.toml laid over the shipped one")
+    parser.add_argument("--temperature", type=float, help="override sampling.temperature")
+    parser.add_argument("--top-p", type=float, help="override sampling.top_p")
     parser.add_argument(
         "--world",
         action="append",
@@ -436,13 +439,19 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     from textgamegen.models.loader import load_generator
 
+    sampling = SamplingSettings()
+    if args.temperature is not None:
+        sampling = replace(sampling, temperature=args.temperature)
+    if args.top_p is not None:
+        sampling = replace(sampling, top_p=args.top_p)
     generator = load_generator(
         args.model,
         "cpu",
-        SamplingSettings(),
+        sampling,
         threads=args.threads,
         dtype=args.dtype,
         quantize=args.quantize,
+        prompts=args.prompts,
     )
     if args.unguarded:
         from textgamegen.narration.decode import Barred
@@ -476,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
                     "per_kind": args.per_kind,
                     "unguarded": args.unguarded,
                     "worlds": args.world,
+                    "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p},
+                    "prompts": str(args.prompts or ""),
                     "results": results,
                 },
                 indent=1,
