@@ -58,7 +58,7 @@ def _play(commands: list[str], session: object | None) -> list[float]:
 
 def run(runs: int) -> Section:
     from textgamegen.feedback.recorder import Recorder
-    from textgamegen.feedback.session import FeedbackSession
+    from textgamegen.play.feedback import FeedbackSession
 
     commands = _commands()
     plain = Figure("turn, not recorded (median per turn)", "ms")

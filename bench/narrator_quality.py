@@ -285,11 +285,16 @@ def distinct_2(texts: list[str]) -> float:
 
 
 def measure(generator, kind: str, count: int) -> dict:
+    from textgamegen.narration.causal_lm import CausalLMGenerator
+    from textgamegen.narration.remote import RemoteGenerator
     from textgamegen.text.canon import false_directions
     from textgamegen.text.cleanup import is_complete
     from textgamegen.text.prompts import opening_text
 
     shown, complete, named, leaks, controls, invented, noun_total, firsts = [], 0, 0, 0, 0, 0, 0, []
+    # A model narrator is given the opening of its line: those words are not its own.
+    model_narrators = (CausalLMGenerator, RemoteGenerator)
+    templates = generator.templates if isinstance(generator, model_narrators) else None
     false_exits = 0
     added_texts: list[str] = []
     samples = []
@@ -297,9 +302,7 @@ def measure(generator, kind: str, count: int) -> dict:
         pieces: list[str] = []
         narration = generator.generate(request, on_text=pieces.append)
         text = narration.text
-        opening = (
-            opening_text(request, generator.templates) if hasattr(generator, "templates") else ""
-        )
+        opening = opening_text(request, templates) if templates is not None else ""
         shown.append(text)
         added_texts.append(" ".join(added_words(text, opening)))
         complete += is_complete(text)
@@ -383,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = [measure(generator, kind, args.per_kind) for kind in kinds]
     print(
-        f"model {args.model} ({getattr(generator, 'dtype', '?')}, {args.threads} threads), "
+        f"model {args.model} ({generator.dtype or '?'}, {args.threads} threads), "
         f"{args.per_kind} per kind, {time.perf_counter() - started:.0f} s"
     )
     print(

@@ -120,7 +120,7 @@ def play(
         "turns": turns,
         "fixed": fixed,
         "threads": threads,
-        "dtype": str(getattr(generator, "dtype", dtype)),
+        "dtype": generator.dtype or dtype,
         "rows": rows,
         "caps": {
             name: os.environ.get(name, "")

@@ -15,7 +15,7 @@ from textgamegen.engine.content import ContentRequest
 from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(Generator):
     """Streams a fixed sentence word by word, optionally slowly, and honours ``cancel``.
 
     ``final`` makes the returned (reranked) text differ from what streamed.
@@ -67,7 +67,7 @@ class ScriptedGenerator:
         )
 
 
-class WordsGenerator:
+class WordsGenerator(Generator):
     """Streams "Call <n> narrates <subject> slowly" word by word (twenty times over when
     ``delay`` is set, so there is time to press a key) and honours ``cancel``."""
 
@@ -114,7 +114,7 @@ class WordsGenerator:
         )
 
 
-class CountingGenerator:
+class CountingGenerator(Generator):
     """Writes "Prose for <subject> (<command>)." word by word; ``ahead_delay`` slows
     down only the requests that do not stream (prefetch), so narration stays quick.
 

@@ -20,8 +20,8 @@ from textgamegen.engine.game import Game
 from textgamegen.engine.playthrough import run_script
 from textgamegen.feedback import store
 from textgamegen.feedback.recorder import Recorder, WeightHashes
-from textgamegen.feedback.session import FeedbackSession
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.feedback import FeedbackSession
 
 REPO = Path(__file__).parent.parent.parent
 

@@ -17,11 +17,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgamegen.commands import add_device_argument
 from textgamegen.engine.playthrough import EXPECTATION_HELP
 from textgamegen.engine.worlds import DEFAULT_WORLD
 from textgamegen.safe_text import terminal_safe
+
+if TYPE_CHECKING:
+    from textgamegen.narration.generator import Generator
 
 
 def _warn(message: str) -> None:
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     return run_headless(args)
 
 
-def _generator(model: str | None, device: str | None, world_narrator: str = "") -> object:
+def _generator(model: str | None, device: str | None, world_narrator: str = "") -> Generator:
     """The generator for a script, built from the player's settings (sampling, threads,
     dtype, int8) with --model and --device on top; the template one when it cannot load."""
     from dataclasses import replace
@@ -108,8 +112,8 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
             name,
             progress=lambda text: print(f"textgamegen: {text}", file=sys.stderr, flush=True),
         )
-        if notice := getattr(generator, "notice", ""):
-            print(f"textgamegen: {notice}", file=sys.stderr)
+        if generator.notice:
+            print(f"textgamegen: {generator.notice}", file=sys.stderr)
         return generator
     except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
         _warn(f"textgamegen: model {name!r} not loaded ({error}); using the template generator")
@@ -125,7 +129,7 @@ def _feedback_session(game: object) -> object | None:
     if not settings_or_defaults()[0].record_feedback:
         return None
     from textgamegen.feedback.recorder import Recorder
-    from textgamegen.feedback.session import FeedbackSession
+    from textgamegen.play.feedback import FeedbackSession
 
     world = getattr(getattr(game, "world", None), "name", "")
     return FeedbackSession(Recorder(), world=str(world))

@@ -21,12 +21,16 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgamegen.config import SamplingSettings, Settings
 from textgamegen.models import hub, registry
 from textgamegen.models.bases import Progress, is_gguf
 from textgamegen.models.memory import directory_fit_problem
 from textgamegen.narration.generator import Generator, GeneratorError
+
+if TYPE_CHECKING:
+    from textgamegen.narration.causal_lm import CausalLMGenerator
 
 TEMPLATE = "template"
 
@@ -137,7 +141,7 @@ def load_generator(
     if model == TEMPLATE:
         return _template()
 
-    def load(name: str) -> Generator:
+    def load(name: str, why: str = "") -> Generator:
         return _load(
             name,
             device,
@@ -148,6 +152,7 @@ def load_generator(
             prompts=prompts,
             warm_up=warm_up,
             progress=progress,
+            why=why,
         )
 
     try:
@@ -155,14 +160,11 @@ def load_generator(
     except GeneratorError as error:
         if registry.ALIASES.get(model, model) != registry.DEFAULT_MODEL:
             raise
-        generator = load(registry.FALLBACK_MODEL)
         why = (
             f"The narrator could not be loaded ({error}). Playing with `tiny`, the small "
             "fallback narrator, whose prose is much weaker."
         )
-        notice = " ".join(filter(None, [why, getattr(generator, "notice", "")]))
-        generator.notice = notice  # type: ignore[attr-defined]
-        return generator
+        return load(registry.FALLBACK_MODEL, why)
 
 
 def _load(
@@ -176,7 +178,9 @@ def _load(
     prompts: str | Path | None,
     warm_up: bool,
     progress: Progress | None,
-) -> Generator:
+    why: str = "",
+) -> CausalLMGenerator:
+    """``load_generator`` for one model; ``why`` heads its notice (why this one plays)."""
     name, path = resolve(model)
     from textgamegen.text.prompts import PromptError, load_templates
 
@@ -206,6 +210,7 @@ def _load(
     if warm_up:
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
+    generator.notice = " ".join(filter(None, [why, generator.notice]))
     return generator
 
 

@@ -295,7 +295,7 @@ class NarrationQueue:
                 return False
             if self._pending or self._current is not None:
                 return False
-            if getattr(generator, "backend", "") == "template":
+            if generator.backend == "template":
                 return False
             old, self._prefetch_cancel = self._prefetch_cancel, cancel
         if old is not None:

@@ -29,8 +29,8 @@ from textual.widgets import Footer, Static
 
 from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
-from textgamegen.feedback.session import FeedbackSession
 from textgamegen.narration.generator import Generator
+from textgamegen.play.feedback import FeedbackSession
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
