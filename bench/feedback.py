@@ -27,7 +27,7 @@ WALKTHROUGH = Path(__file__).resolve().parent.parent / "tests" / "functional" / 
 
 
 def _commands() -> list[str]:
-    from textgamegen.engine.playthrough import read_script
+    from textgamegen.play.script import read_script
 
     return [line for _, line in read_script(WALKTHROUGH) if not line.startswith("?")]
 

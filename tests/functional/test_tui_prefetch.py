@@ -22,11 +22,11 @@ from textual.widgets import Switch
 
 from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.game import Game
-from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 from textgamegen.narration.generator import Narration
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.script import run_script
 from textgamegen.ui.app import TextGameGenApp
 from textgamegen.ui.screens.game import PREFETCH_IDLE_S, GameScreen
 from textgamegen.ui.screens.settings import SettingsScreen
