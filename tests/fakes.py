@@ -169,6 +169,48 @@ class CountingGenerator(Generator):
         return [request for request, streamed in self.calls if not streamed]
 
 
+class UnreliableGenerator(Generator):
+    """Raises on the calls numbered (from 1) in ``raises``, gives its own template fallback
+    (``Narration.fallback``: a model that wrote nothing usable) on those in
+    ``falls_back``, and otherwise writes "Written for <subject>." word by word.
+
+    The TUI and a script ask it the same requests in the same order, so with the same
+    numbers both meet the same failures.
+    """
+
+    backend = "test"
+    name = "unreliable"
+
+    def __init__(self, raises: tuple[int, ...] = (), falls_back: tuple[int, ...] = ()) -> None:
+        self.raises = raises
+        self.falls_back = falls_back
+        self.calls: list[ContentRequest] = []
+
+    def generate(
+        self,
+        request: ContentRequest,
+        on_text: TextSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Narration:
+        self.calls.append(request)
+        number = len(self.calls)
+        if number in self.raises:
+            raise RuntimeError(f"call {number} failed")
+        fallback = number in self.falls_back
+        text = (
+            (request.fallback or "Nothing comes.")
+            if fallback
+            else f"Written for {request.subject}."
+        )
+        words = text.split()
+        for index, word in enumerate(words):
+            if cancel is not None and cancel.is_set():
+                return Narration(request, " ".join(words[:index]), cancelled=True, model=self.name)
+            if on_text is not None:
+                on_text(word if index == 0 else " " + word)
+        return Narration(request, text, [Candidate(text)], fallback=fallback, model=self.name)
+
+
 class Gate:
     """A loader that blocks until the test opens it: a model that is still loading."""
 
@@ -185,4 +227,9 @@ class Gate:
 
 
 # Every fake generator, for the protocol check in tests/unit/test_fakes.py.
-FAKE_GENERATORS: tuple[type, ...] = (ScriptedGenerator, WordsGenerator, CountingGenerator)
+FAKE_GENERATORS: tuple[type, ...] = (
+    ScriptedGenerator,
+    WordsGenerator,
+    CountingGenerator,
+    UnreliableGenerator,
+)

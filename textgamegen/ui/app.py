@@ -437,7 +437,7 @@ class TextGameGenApp(App[int]):
         if self.game is not None:
             self.game.saving.autosave_every = settings.autosave_every
         if screen is not None:
-            screen.feedback.recorder = self.recorder
+            screen.play.feedback.recorder = self.recorder
 
         def generator_part(value: Settings, model: str, device: str) -> dict[str, object]:
             data = value.to_dict()
