@@ -1,12 +1,13 @@
 """Feedback recording: what it costs a turn, against the same turn not recorded.
 
-A turn is what the scripted runner and the TUI do: ``Game.step`` plus writing every prose
-request, here with the template narrator (instant), so that the recorder's share of a turn
-is as large as it can be; a model's narration takes 50-500 ms more. Each run plays the
-walkthrough once recorded (a ``FeedbackSession`` over a ``Recorder`` on a fresh database)
-and once not, alternately, and takes the median ms per turn; the figures are the medians
-over runs. The database write itself happens on the recorder's thread and is timed apart
-(flush after the run), since the player never waits for it.
+A turn is what the scripted runner and the TUI do, through the same ``PlaySession``:
+``Game.step`` plus writing every prose request and handing it back, here with the template
+narrator (instant), so that the recorder's share of a turn is as large as it can be; a
+model's narration takes 50-500 ms more. Each run plays the walkthrough once recorded (a
+``FeedbackSession`` over a ``Recorder`` on a fresh database) and once not, alternately,
+and takes the median ms per turn; the figures are the medians over runs. The database
+write itself happens on the recorder's thread and is timed apart (flush after the run),
+since the player never waits for it.
 
 Example::
 
@@ -19,46 +20,47 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.measure import Figure, paired_ratios, ratio
 from bench.report import Section
+
+if TYPE_CHECKING:
+    from textgamegen.play.feedback import FeedbackSession
 
 WALKTHROUGH = Path(__file__).resolve().parent.parent / "tests" / "functional" / "walkthrough.txt"
 
 
 def _commands() -> list[str]:
-    from textgamegen.engine.playthrough import read_script
+    from textgamegen.play.script import read_script
 
     return [line for _, line in read_script(WALKTHROUGH) if not line.startswith("?")]
 
 
-def _play(commands: list[str], session: object | None) -> list[float]:
+def _play(commands: list[str], feedback: FeedbackSession | None) -> list[float]:
     """ms per turn for one playthrough (step, narrate, hand back, and record if asked)."""
     from textgamegen.engine.game import Game
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
     from textgamegen.narration.template import TemplateGenerator
+    from textgamegen.play.session import PlaySession
 
     game = Game.new(load_world(find_world(DEFAULT_WORLD)), seed=1, autosave=False)
-    generator = TemplateGenerator()
+    # As play --script runs: each step returns with its prose written and handed back.
+    session = PlaySession(game, feedback=feedback, stream=False)
+    session.use_generator(TemplateGenerator())
     times = []
     for command in commands:
         started = time.perf_counter()
-        result = game.step(command)
-        if session is not None:
-            session.stepped(result)  # type: ignore[attr-defined]
-        for request in result.requests:
-            narration = generator.generate(request)
-            game.fulfil(request, narration.text)
-            if session is not None:
-                session.narrated(request, narration, narration.text)  # type: ignore[attr-defined]
+        session.step(command)
+        session.take_passages()
         times.append((time.perf_counter() - started) * 1000)
     return times
 
 
 def run(runs: int) -> Section:
     from textgamegen.feedback.recorder import Recorder
-    from textgamegen.feedback.session import FeedbackSession
+    from textgamegen.play.feedback import FeedbackSession
 
     commands = _commands()
     plain = Figure("turn, not recorded (median per turn)", "ms")

@@ -336,11 +336,16 @@ def distinct_2(texts: list[str]) -> float:
 def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -> dict:
     from collections import Counter
 
+    from textgamegen.narration.causal_lm import CausalLMGenerator
+    from textgamegen.narration.remote import RemoteGenerator
     from textgamegen.text.canon import contradictions, false_directions
     from textgamegen.text.cleanup import is_complete
     from textgamegen.text.prompts import opening_text
 
     shown, complete, named, leaks, controls, invented, noun_total, firsts = [], 0, 0, 0, 0, 0, 0, []
+    # A model narrator is given the opening of its line: those words are not its own.
+    model_narrators = (CausalLMGenerator, RemoteGenerator)
+    templates = generator.templates if isinstance(generator, model_narrators) else None
     false_exits = 0
     contradicting = 0
     faults: Counter = Counter()
@@ -351,9 +356,7 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
         pieces: list[str] = []
         narration = generator.generate(request, on_text=pieces.append)
         text = narration.text
-        opening = (
-            opening_text(request, generator.templates) if hasattr(generator, "templates") else ""
-        )
+        opening = opening_text(request, templates) if templates is not None else ""
         shown.append(text)
         added_texts.append(" ".join(added_words(text, opening)))
         complete += is_complete(text)
@@ -362,7 +365,8 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
         controls += bool(CONTROL.search(text) or CONTROL.search("".join(pieces)))
         added = text[len(opening) :] if opening and text.startswith(opening) else text
         false_exits += bool(false_directions(added, request))
-        wrong = contradictions(added, request, getattr(generator, "cast", None))
+        cast = generator.cast if isinstance(generator, CausalLMGenerator) else None
+        wrong = contradictions(added, request, cast)
         contradicting += bool(wrong)
         faults.update(fault.kind for fault in wrong)
         made_up, found = invented_nouns(request, text, opening)
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = [measure(generator, kind, args.per_kind, args.world) for kind in kinds]
     print(
-        f"model {args.model} ({getattr(generator, 'dtype', '?')}, {args.threads} threads), "
+        f"model {args.model} ({generator.dtype or '?'}, {args.threads} threads), "
         f"{args.per_kind} per kind, {time.perf_counter() - started:.0f} s"
     )
     print(

@@ -83,12 +83,13 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
     from textgamegen.config import Settings
     from textgamegen.engine.content import ContentKind, ContentRequest
     from textgamegen.models.loader import load_from_settings
+    from textgamegen.narration.remote import RemoteGenerator
 
     settings = Settings(device="cpu", threads=threads)
     generator = load_from_settings(settings, model)
-    if kind == "remote":
+    if isinstance(generator, RemoteGenerator):
         # A busy machine may keep the server waiting; a time-out here would measure nothing.
-        generator.read_timeout = 600.0  # type: ignore[attr-defined]
+        generator.read_timeout = 600.0
     print("READY", flush=True)
     sys.stdin.readline()
     pid = os.getpid()

@@ -1,12 +1,12 @@
 """Memory soak: play thousands of turns headless and watch the process's RSS.
 
-Each turn is one command through ``Game.step`` and every prose request written by the
-generator (``Game.fulfil``), as ``play --script`` does. Commands cycle through looking,
-examining, moving and free-form actions; the prose cache is cleared every 50 turns so the
-model keeps writing (about 4 narrations in 10 turns). RSS (VmRSS from /proc/self/status)
-and Python's own allocations (``sys.getallocatedblocks``) are recorded at turns 1, 100,
-500, 1,000, 2,000 ... and every ``--every`` turns. The verdict is the RSS growth from turn
-1,000 to the last turn (goal: under 10%).
+Each turn is one command through a ``PlaySession``, as ``play --script`` plays:
+``Game.step``, and every prose request written by the generator and handed back. Commands
+cycle through looking, examining, moving and free-form actions; the prose cache is cleared
+every 50 turns so the model keeps writing (about 4 narrations in 10 turns). RSS (VmRSS
+from /proc/self/status) and Python's own allocations (``sys.getallocatedblocks``) are
+recorded at turns 1, 100, 500, 1,000, 2,000 ... and every ``--every`` turns. The verdict
+is the RSS growth from turn 1,000 to the last turn (goal: under 10%).
 
 ``--compare`` runs the game's defaults (capped oneDNN caches, see
 ``textgamegen/models/native_memory.py``) against torch's defaults
@@ -80,7 +80,10 @@ def play(
     from textgamegen.engine.game import Game
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
+    from textgamegen.narration.generator import Generator
+    from textgamegen.play.session import PlaySession
 
+    generator: Generator
     if model == "template":
         from textgamegen.narration.template import TemplateGenerator
 
@@ -90,15 +93,15 @@ def play(
 
         generator = load_generator(model, device="cpu", threads=threads, dtype=dtype)
     game = Game.new(load_world(find_world(DEFAULT_WORLD)), seed=11)
+    session = PlaySession(game, stream=False)
+    session.use_generator(generator)
     points = [point for point in CHECKPOINTS if point <= turns]
     rows = []
     generated = 0
     started = time.perf_counter()
     for turn in range(1, turns + 1):
-        result = game.step(COMMANDS[turn % len(COMMANDS)])
-        for request in result.requests:
-            game.fulfil(request, generator.generate(request).text)
-            generated += 1
+        session.step(COMMANDS[turn % len(COMMANDS)])
+        generated += len(session.take_passages())
         if turn % 50 == 0:
             game.cache.clear()  # rooms are described afresh: the model keeps writing
         if turn in points or turn == turns or (every and turn % every == 0):
@@ -120,7 +123,7 @@ def play(
         "turns": turns,
         "fixed": fixed,
         "threads": threads,
-        "dtype": str(getattr(generator, "dtype", dtype)),
+        "dtype": generator.dtype or dtype,
         "rows": rows,
         "caps": {
             name: os.environ.get(name, "")

@@ -15,7 +15,7 @@ from textgamegen.engine.content import ContentRequest
 from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(Generator):
     """Streams a fixed sentence word by word, optionally slowly, and honours ``cancel``.
 
     ``final`` makes the returned (reranked) text differ from what streamed.
@@ -67,7 +67,7 @@ class ScriptedGenerator:
         )
 
 
-class WordsGenerator:
+class WordsGenerator(Generator):
     """Streams "Call <n> narrates <subject> slowly" word by word (twenty times over when
     ``delay`` is set, so there is time to press a key) and honours ``cancel``."""
 
@@ -114,7 +114,7 @@ class WordsGenerator:
         )
 
 
-class CountingGenerator:
+class CountingGenerator(Generator):
     """Writes "Prose for <subject> (<command>)." word by word; ``ahead_delay`` slows
     down only the requests that do not stream (prefetch), so narration stays quick.
 
@@ -169,6 +169,48 @@ class CountingGenerator:
         return [request for request, streamed in self.calls if not streamed]
 
 
+class UnreliableGenerator(Generator):
+    """Raises on the calls numbered (from 1) in ``raises``, gives its own template fallback
+    (``Narration.fallback``: a model that wrote nothing usable) on those in
+    ``falls_back``, and otherwise writes "Written for <subject>." word by word.
+
+    The TUI and a script ask it the same requests in the same order, so with the same
+    numbers both meet the same failures.
+    """
+
+    backend = "test"
+    name = "unreliable"
+
+    def __init__(self, raises: tuple[int, ...] = (), falls_back: tuple[int, ...] = ()) -> None:
+        self.raises = raises
+        self.falls_back = falls_back
+        self.calls: list[ContentRequest] = []
+
+    def generate(
+        self,
+        request: ContentRequest,
+        on_text: TextSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Narration:
+        self.calls.append(request)
+        number = len(self.calls)
+        if number in self.raises:
+            raise RuntimeError(f"call {number} failed")
+        fallback = number in self.falls_back
+        text = (
+            (request.fallback or "Nothing comes.")
+            if fallback
+            else f"Written for {request.subject}."
+        )
+        words = text.split()
+        for index, word in enumerate(words):
+            if cancel is not None and cancel.is_set():
+                return Narration(request, " ".join(words[:index]), cancelled=True, model=self.name)
+            if on_text is not None:
+                on_text(word if index == 0 else " " + word)
+        return Narration(request, text, [Candidate(text)], fallback=fallback, model=self.name)
+
+
 class Gate:
     """A loader that blocks until the test opens it: a model that is still loading."""
 
@@ -185,4 +227,9 @@ class Gate:
 
 
 # Every fake generator, for the protocol check in tests/unit/test_fakes.py.
-FAKE_GENERATORS: tuple[type, ...] = (ScriptedGenerator, WordsGenerator, CountingGenerator)
+FAKE_GENERATORS: tuple[type, ...] = (
+    ScriptedGenerator,
+    WordsGenerator,
+    CountingGenerator,
+    UnreliableGenerator,
+)

@@ -44,7 +44,7 @@ def loaded_after_importing(modules: list[str]) -> set[str]:
 
 def test_engine_imports_no_ui_and_no_model_libraries() -> None:
     engine = modules_in("textgamegen.engine")
-    assert "textgamegen.engine.game" in engine and "textgamegen.engine.playthrough" in engine
+    assert "textgamegen.engine.game" in engine
     # The engine's own helpers for files and terminal text sit outside engine/ and must stay
     # as pure as it is.
     shared = ["textgamegen.atomic", "textgamegen.safe_text"]
@@ -53,8 +53,12 @@ def test_engine_imports_no_ui_and_no_model_libraries() -> None:
 
 
 def test_play_command_starts_without_model_libraries() -> None:
-    """`textgamegen play --script ... --model template` must not pay for torch."""
-    loaded = loaded_after_importing(["textgamegen.__main__", "textgamegen.commands.play"])
+    """`textgamegen play --script ... --model template` must not pay for torch: the scripted
+    runner and the play session it drives stay pure too."""
+    play = modules_in("textgamegen.play")
+    assert "textgamegen.play.session" in play and "textgamegen.play.script" in play
+    modules = ["textgamegen.__main__", "textgamegen.commands.play", *play]
+    loaded = loaded_after_importing([*modules, "textgamegen.narration.template"])
     assert not loaded & {"textual", "torch", "transformers"}
 
 

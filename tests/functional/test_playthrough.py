@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from textgamegen.engine.game import Game
-from textgamegen.engine.playthrough import ScriptError, check, run_script
 from textgamegen.engine.world import World
+from textgamegen.narration.generator import Generator
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.script import ScriptError, check, run_script
 
 WALKTHROUGH = Path(__file__).parent / "walkthrough.txt"
 
@@ -135,9 +136,8 @@ def test_unreadable_script(tiny_world: World, tmp_path: Path) -> None:
 
 
 def test_a_failing_generator_falls_back_to_engine_text(tiny_world: World, tmp_path: Path) -> None:
-    class Broken:
+    class Broken(Generator):
         name = backend = "broken"
-        device = "cpu"
 
         def generate(self, request, on_text=None, cancel=None):
             raise RuntimeError("out of memory")

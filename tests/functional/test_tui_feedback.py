@@ -89,11 +89,11 @@ async def test_turning_the_setting_off_mid_game_stops_recording(tmp_path: Path) 
     async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
         await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
         screen = app.screen
-        assert isinstance(screen, GameScreen) and screen.feedback.recorder is app.recorder
+        assert isinstance(screen, GameScreen) and screen.play.feedback.recorder is app.recorder
         recorder = app.recorder
         assert recorder is not None and recorder.flush()
         app.apply_settings(replace(app.settings, record_feedback=False))
-        assert screen.feedback.recorder is None and app.recorder is None
+        assert screen.play.feedback.recorder is None and app.recorder is None
         await pilot.press("ctrl+g")
         await pilot.press(*"x crate", "enter")
         await wait_until(pilot, lambda: len(of_type(messages, StoryLog.NarrationCompleted)) == 2)

@@ -22,11 +22,11 @@ from textual.widgets import Switch
 
 from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.game import Game
-from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 from textgamegen.narration.generator import Narration
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.script import run_script
 from textgamegen.ui.app import TextGameGenApp
 from textgamegen.ui.screens.game import PREFETCH_IDLE_S, GameScreen
 from textgamegen.ui.screens.settings import SettingsScreen
@@ -55,7 +55,7 @@ async def test_a_prefetched_room_shows_from_the_cache_at_once(tmp_path: Path) ->
         direction, exit_ = next(iter(game.room().exits.items()))
         key = f"room:{exit_.to}"
         await wait_until(pilot, lambda: key in game.cache)
-        assert key in screen_of(app).prefetched
+        assert key in screen_of(app).play.prefetched
         ahead = game.cache[key]
         log = app.screen.query_one(StoryLog)
         assert ahead not in log.plain_text()  # written ahead, never shown in the log
@@ -99,8 +99,8 @@ async def test_a_command_cancels_the_prefetch_at_once(tmp_path: Path) -> None:
     app = make_app(tmp_path, generator)
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
-        log = app.screen.query_one(StoryLog)
-        await wait_until(pilot, lambda: log.is_prefetching and generator.running == 1)
+        play = screen_of(app).play
+        await wait_until(pilot, lambda: play.prefetching and generator.running == 1)
         first = generator.prefetched()[0]
         pressed = time.monotonic()
         await pilot.press(*"sing", "enter")  # free-form: a narrated action
@@ -157,7 +157,7 @@ async def test_the_template_narrator_is_never_prefetched(tmp_path: Path) -> None
         # Nothing should start: wait out the idle delay after which writing ahead would.
         await pilot.pause(PREFETCH_IDLE_S * 2.5)
         assert len(generator.requests) == 1  # the opening room only
-        assert not log.is_prefetching
+        assert not screen_of(app).play.prefetching
 
 
 def test_scripted_playthroughs_never_prefetch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from textgamegen.__main__ import main
 from textgamegen.engine.game import Game
-from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.world import load_world
 from textgamegen.engine.worlds import find_world, list_worlds
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.script import run_script
 
 WALKTHROUGH = Path(__file__).parent / "wonderland-walkthrough.txt"
 

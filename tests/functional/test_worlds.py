@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from textgamegen.engine.game import Game
-from textgamegen.engine.playthrough import run_script
 from textgamegen.engine.solvability import check_world
 from textgamegen.engine.world import WorldError, load_world, parse_world
 from textgamegen.engine.worlds import list_worlds
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.script import run_script
 
 HERE = Path(__file__).parent
 WALKTHROUGHS = HERE / "walkthroughs"

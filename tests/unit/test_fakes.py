@@ -6,8 +6,11 @@ the pilots pass against a game that a real model then breaks; these checks fail 
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 import threading
+from typing import get_args, get_type_hints
 
 import pytest
 from fakes import FAKE_GENERATORS
@@ -20,13 +23,20 @@ REQUEST = ContentRequest(
 )
 
 
+# Every attribute the protocol declares, with the types its values may have.
+MEMBERS = {name: get_args(hint) or (hint,) for name, hint in get_type_hints(Generator).items()}
+
+
 def protocol_problems(fake: object) -> list[str]:
     """Where ``fake`` differs from the ``Generator`` protocol ([] when it keeps to it)."""
     problems = []
-    for name in ("name", "backend", "device"):
-        value = getattr(fake, name, None)
-        if not isinstance(value, str):
-            problems.append(f"{name} is {value!r}, not a str")
+    for name, types in MEMBERS.items():
+        if not hasattr(fake, name):
+            problems.append(f"no {name}")
+            continue
+        value = getattr(fake, name)
+        if not isinstance(value, types):
+            problems.append(f"{name} is {value!r}, not {' | '.join(t.__name__ for t in types)}")
     method = getattr(fake, "generate", None)
     if not callable(method):
         return [*problems, "no generate()"]
@@ -47,6 +57,24 @@ def test_each_fake_keeps_to_the_generator_protocol(fake_class: type) -> None:
     fake = fake_class()
     assert isinstance(fake, Generator)
     assert protocol_problems(fake) == []
+
+
+def test_the_protocol_declares_what_callers_read_each_with_a_default_and_a_docstring() -> None:
+    wanted = {"name", "backend", "device", "dtype", "quantized", "threads", "load_ms", "notice"}
+    assert wanted | {"path"} == set(MEMBERS)
+    body = ast.parse(textwrap.dedent(inspect.getsource(Generator))).body[0]
+    assert isinstance(body, ast.ClassDef)
+    documented = {
+        statement.target.id
+        for statement, after in zip(body.body, body.body[1:], strict=False)
+        if isinstance(statement, ast.AnnAssign)
+        and isinstance(statement.target, ast.Name)
+        and statement.value is not None  # the default
+        and isinstance(after, ast.Expr)
+        and isinstance(after.value, ast.Constant)
+        and isinstance(after.value.value, str)  # the docstring under it
+    }
+    assert documented == set(MEMBERS)
 
 
 @pytest.mark.parametrize("fake_class", FAKE_GENERATORS, ids=lambda cls: cls.__name__)
@@ -72,14 +100,17 @@ def test_the_check_catches_a_drifted_fake() -> None:
         def generate(self, request, on_text=None):  # no cancel
             return Narration(request, "text")
 
-    class Renamed:
+    class Renamed(Generator):
         name = backend = device = "renamed"
 
         def generate(self, request, sink=None, cancel=None):
             return Narration(request, "text")
 
     assert not isinstance(Drifted(), Generator)
-    assert len(protocol_problems(Drifted())) == 2
+    # No backend, none of the attributes a subclass would take as defaults, no cancel.
+    assert "no backend" in protocol_problems(Drifted())
+    assert "no notice" in protocol_problems(Drifted())
+    assert protocol_problems(Drifted())[-1].startswith("generate('request', 'on_text')")
     assert protocol_problems(Renamed()) == [
         "generate('request', 'sink', 'cancel') takes other arguments than "
         "('request', 'on_text', 'cancel')"

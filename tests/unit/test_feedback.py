@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from textgamegen.engine.game import Game
-from textgamegen.engine.playthrough import run_script
 from textgamegen.feedback import store
 from textgamegen.feedback.recorder import Recorder, WeightHashes
-from textgamegen.feedback.session import FeedbackSession
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.feedback import FeedbackSession
+from textgamegen.play.script import run_script
 
 REPO = Path(__file__).parent.parent.parent
 
@@ -228,7 +228,7 @@ def test_a_scripted_game_records_ratings_retries_and_undos(tmp_path: Path, tiny_
     path = tmp_path / "feedback.db"
     session = FeedbackSession(Recorder(path), world=tiny_world.name)
     game = Game.new(tiny_world, seed=1)
-    report = run_script(script, game, TemplateGenerator(), observer=session)
+    report = run_script(script, game, TemplateGenerator(), feedback=session)
     assert report.ok
     session.recorder.close()
     rows = _rows(path)
@@ -286,7 +286,7 @@ def test_recording_off_records_nothing(tmp_path: Path, tiny_world) -> None:
     session = FeedbackSession(None)
     script = tmp_path / "script.txt"
     script.write_text("look\nrate good\n")
-    run_script(script, Game.new(tiny_world), TemplateGenerator(), observer=session)
+    run_script(script, Game.new(tiny_world), TemplateGenerator(), feedback=session)
     assert session.last_id is None
 
 

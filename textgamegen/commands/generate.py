@@ -16,11 +16,14 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textgamegen.commands import add_device_argument
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.safe_text import strip_unsafe
+
+if TYPE_CHECKING:
+    from textgamegen.narration.generator import Generator, Narration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +97,7 @@ def build_request(args: argparse.Namespace) -> ContentRequest:
     return ContentRequest(**fields)
 
 
-def _print_text(narration: Any, generator: Any) -> None:
+def _print_text(narration: Narration, generator: Generator) -> None:
     timings = narration.timings
     # A streamed line is the one that stays (one candidate); several are ranked only
     # when nothing was shown yet (--json).
@@ -124,14 +127,14 @@ def _print_text(narration: Any, generator: Any) -> None:
     )
 
 
-def _json(narration: Any, generator: Any) -> dict[str, Any]:
+def _json(narration: Narration, generator: Generator) -> dict[str, Any]:
     return {
         "model": narration.model,
         "backend": narration.backend,
         "device": narration.device,
-        "dtype": getattr(generator, "dtype", ""),
-        "quantized": getattr(generator, "quantized", False),
-        "load_ms": getattr(generator, "load_ms", 0.0),
+        "dtype": generator.dtype,
+        "quantized": generator.quantized,
+        "load_ms": generator.load_ms,
         "request": narration.request.to_dict(),
         "prompt": narration.prompt,
         "text": narration.text,
@@ -170,8 +173,8 @@ def run(args: argparse.Namespace) -> int:
         generator = load_from_settings(
             settings, args.model, lambda text: print(text, file=sys.stderr, flush=True)
         )
-        if notice := getattr(generator, "notice", ""):
-            print(f"notice: {notice}", file=sys.stderr)
+        if generator.notice:
+            print(f"notice: {generator.notice}", file=sys.stderr)
     except GeneratorError as error:
         print(f"error: {strip_unsafe(str(error))}", file=sys.stderr)
         return 1
@@ -182,8 +185,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"model: {generator.name} ({generator.backend}, {generator.device}, "
-        f"{getattr(generator, 'dtype', 'n/a')}), loaded in "
-        f"{getattr(generator, 'load_ms', 0.0):.0f} ms"
+        f"{generator.dtype or 'n/a'}), loaded in {generator.load_ms:.0f} ms"
     )
 
     def show(piece: str) -> None:

@@ -2,7 +2,7 @@
 
 Without ``--script`` this starts the Textual UI (``textgamegen.ui.app.run_tui``). With
 ``--script FILE`` it plays the script with no UI, checks its expectations (see
-``textgamegen.engine.playthrough``) and exits 0 when all hold, 1 when any fails, 2 when
+``textgamegen.play.script``) and exits 0 when all hold, 1 when any fails, 2 when
 the world, save or script cannot be read.
 
 Examples::
@@ -17,11 +17,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgamegen.commands import add_device_argument
-from textgamegen.engine.playthrough import EXPECTATION_HELP
 from textgamegen.engine.worlds import DEFAULT_WORLD
+from textgamegen.play.script import EXPECTATION_HELP
 from textgamegen.safe_text import terminal_safe
+
+if TYPE_CHECKING:
+    from textgamegen.engine.game import Game
+    from textgamegen.narration.generator import Generator
+    from textgamegen.play.feedback import FeedbackSession
 
 
 def _warn(message: str) -> None:
@@ -86,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     return run_headless(args)
 
 
-def _generator(model: str | None, device: str | None, world_narrator: str = "") -> object:
+def _generator(model: str | None, device: str | None, world_narrator: str = "") -> Generator:
     """The generator for a script, built from the player's settings (sampling, threads,
     dtype, int8) with --model and --device on top; the template one when it cannot load."""
     from dataclasses import replace
@@ -108,15 +114,15 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
             name,
             progress=lambda text: print(f"textgamegen: {text}", file=sys.stderr, flush=True),
         )
-        if notice := getattr(generator, "notice", ""):
-            print(f"textgamegen: {notice}", file=sys.stderr)
+        if generator.notice:
+            print(f"textgamegen: {generator.notice}", file=sys.stderr)
         return generator
     except Exception as error:  # noqa: BLE001 - any load failure falls back to templates
         _warn(f"textgamegen: model {name!r} not loaded ({error}); using the template generator")
         return TemplateGenerator()
 
 
-def _feedback_session(game: object) -> object | None:
+def _feedback_session(game: Game) -> FeedbackSession | None:
     """A feedback session writing to the player's database, or None when the settings
     turn recording off (``record_feedback = false``)."""
     from textgamegen.config import settings_or_defaults
@@ -125,19 +131,18 @@ def _feedback_session(game: object) -> object | None:
     if not settings_or_defaults()[0].record_feedback:
         return None
     from textgamegen.feedback.recorder import Recorder
-    from textgamegen.feedback.session import FeedbackSession
+    from textgamegen.play.feedback import FeedbackSession
 
-    world = getattr(getattr(game, "world", None), "name", "")
-    return FeedbackSession(Recorder(), world=str(world))
+    return FeedbackSession(Recorder(), world=game.world.name)
 
 
 def run_headless(args: argparse.Namespace) -> int:
     from textgamegen import paths
     from textgamegen.engine.game import Game
-    from textgamegen.engine.playthrough import ScriptError, read_script, run_script
     from textgamegen.engine.saves import SaveError
     from textgamegen.engine.world import WorldError, load_world
     from textgamegen.engine.worlds import find_world
+    from textgamegen.play.script import ScriptError, read_script, run_script
 
     saves_dir = Path(args.saves_dir).expanduser() if args.saves_dir else paths.saves_dir()
     from textgamegen.engine.saves import clean_saves_folder
@@ -157,14 +162,11 @@ def run_headless(args: argparse.Namespace) -> int:
         _warn(f"textgamegen: {error}")
         return 2
     generator = _generator(args.model, args.device, game.world.narrator)
-    session = _feedback_session(game)
-    if session is not None:
-        session.use_generator(generator)  # type: ignore[attr-defined]
-    report = run_script(args.script, game, generator, observer=session)
-    if session is not None:
-        recorder = session.recorder  # type: ignore[attr-defined]
-        recorder.close()
-        for notice in recorder.take_notices():
+    feedback = _feedback_session(game)
+    report = run_script(args.script, game, generator, feedback)
+    if feedback is not None and feedback.recorder is not None:
+        feedback.recorder.close()
+        for notice in feedback.recorder.take_notices():
             print(f"textgamegen: {notice}", file=sys.stderr)
     text = report.as_jsonl() if args.json else report.as_text()
     if args.transcript:

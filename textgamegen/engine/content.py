@@ -1,9 +1,9 @@
 """What the engine asks the generator for.
 
 The engine owns all state and decides everything; it only asks for prose. Each step
-returns ``ContentRequest`` objects, the caller (TUI, playthrough runner, tests) has a
-generator narrate them, and hands the text back with ``Game.fulfil`` so first
-descriptions are cached in the game state and saved.
+returns ``ContentRequest`` objects; the caller (the ``PlaySession`` of ``textgamegen.play`` for the
+TUI and scripts, or a test) has a generator narrate them, and hands the text back with
+``Game.fulfil`` so first descriptions are cached in the game state and saved.
 """
 
 from __future__ import annotations

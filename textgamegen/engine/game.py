@@ -209,7 +209,9 @@ class Game:
 
     # Prose.
 
-    def fulfil(self, request: ContentRequest, text: str, *, seen: bool = True) -> None:
+    def fulfil(
+        self, request: ContentRequest, text: str, *, seen: bool = True, cache: bool = True
+    ) -> None:
         """Take the generated text for a request: cache it (first text wins, unless the
         request came from a retry) and add it to the story.
 
@@ -219,6 +221,9 @@ class Game:
             seen: False for prose written ahead of time (``prefetch_requests``) that the
                 player has not read: it only fills an empty cache slot and stays out of
                 the story, which holds only what was shown.
+            cache: False for text the narrator did not finish (a fallback, a line cut
+                short): it joins the story, which holds what was shown, but not the cache,
+                so the next visit asks for the prose again.
         """
         key = request.cache_key
         if not seen:
@@ -228,10 +233,10 @@ class Game:
             return
         text = strip_unsafe(str(text)).strip()[:MAX_PROSE_CHARS] or request.fallback
         if not text:
-            if key and request.authored and key not in self.cache:
+            if cache and key and request.authored and key not in self.cache:
                 self.cache[key] = ""  # nothing to add to the authored text: ask no more
             return
-        if key and (key not in self.cache or key in self._replaceable):
+        if cache and key and (key not in self.cache or key in self._replaceable):
             self.cache[key] = text
             self._replaceable.discard(key)
         self.state.add_story(text)

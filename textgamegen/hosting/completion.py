@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -36,6 +36,8 @@ from textgamegen.narration.decode import (
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
+
+    from textgamegen.narration.generator import Generator
 
 MAX_STOPS = 4
 MAX_N = 16
@@ -240,22 +242,27 @@ class CompletionEngine:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_generator(cls, generator: Any) -> CompletionEngine:
-        """The engine for a loaded local generator (its ``model``, ``tokenizer``, ``device``)."""
-        for part in ("model", "tokenizer", "device"):
-            if not hasattr(generator, part):
-                raise CompletionError(
-                    f"the generator {getattr(generator, 'name', '?')!r} has no {part}: "
-                    "serve a transformers model, not the template narrator",
-                    status=500,
-                )
-        context = getattr(generator, "n_positions", None)
+    def from_generator(cls, generator: Generator) -> CompletionEngine:
+        """The engine for a loaded local generator (its model, tokenizer and device).
+
+        Raises:
+            CompletionError: the generator has no local model (the template narrator, a
+                model server).
+        """
+        from textgamegen.narration.causal_lm import CausalLMGenerator
+
+        if not isinstance(generator, CausalLMGenerator):
+            raise CompletionError(
+                f"the generator {generator.name!r} has no model: "
+                "serve a transformers model, not the template narrator",
+                status=500,
+            )
         return cls(
             generator.model,
             generator.tokenizer,
-            str(generator.device),
-            str(getattr(generator, "name", "model")),
-            context,
+            generator.device,
+            generator.name,
+            generator.n_positions,
         )
 
     # -- tokens ---------------------------------------------------------------------------

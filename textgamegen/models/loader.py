@@ -22,6 +22,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgamegen.config import SamplingSettings, Settings
 from textgamegen.models import hub, registry
@@ -29,6 +30,9 @@ from textgamegen.models.bases import Progress, is_gguf
 from textgamegen.models.memory import directory_fit_problem
 from textgamegen.narration.generator import Generator, GeneratorError
 from textgamegen.text.canon import CAST_FILE, Cast, CastError, load_cast
+
+if TYPE_CHECKING:
+    from textgamegen.narration.causal_lm import CausalLMGenerator
 
 TEMPLATE = "template"
 
@@ -139,7 +143,7 @@ def load_generator(
     if model == TEMPLATE:
         return _template()
 
-    def load(name: str) -> Generator:
+    def load(name: str, why: str = "") -> Generator:
         return _load(
             name,
             device,
@@ -150,6 +154,7 @@ def load_generator(
             prompts=prompts,
             warm_up=warm_up,
             progress=progress,
+            why=why,
         )
 
     try:
@@ -157,14 +162,11 @@ def load_generator(
     except GeneratorError as error:
         if registry.ALIASES.get(model, model) != registry.DEFAULT_MODEL:
             raise
-        generator = load(registry.FALLBACK_MODEL)
         why = (
             f"The narrator could not be loaded ({error}). Playing with `tiny`, the small "
             "fallback narrator, whose prose is much weaker."
         )
-        notice = " ".join(filter(None, [why, getattr(generator, "notice", "")]))
-        generator.notice = notice  # type: ignore[attr-defined]
-        return generator
+        return load(registry.FALLBACK_MODEL, why)
 
 
 def _load(
@@ -178,7 +180,9 @@ def _load(
     prompts: str | Path | None,
     warm_up: bool,
     progress: Progress | None,
-) -> Generator:
+    why: str = "",
+) -> CausalLMGenerator:
+    """``load_generator`` for one model; ``why`` heads its notice (why this one plays)."""
     name, path = resolve(model)
     from textgamegen.text.prompts import PromptError, load_templates
 
@@ -210,6 +214,7 @@ def _load(
     if warm_up:
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
+    generator.notice = " ".join(filter(None, [why, generator.notice]))
     return generator
 
 

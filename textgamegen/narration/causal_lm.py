@@ -34,7 +34,7 @@ from textgamegen.narration.decode import (
     output_cache,
     run_rows,
 )
-from textgamegen.narration.generator import Candidate, Narration, TextSink, Timings
+from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
 from textgamegen.text import canon
@@ -151,7 +151,7 @@ def stop_token_ids(tokenizer: object) -> list[int]:
     return sorted(ids)
 
 
-class CausalLMGenerator:
+class CausalLMGenerator(Generator):
     """A transformers causal LM (GPT-2, Llama, ...) behind the ``Generator`` protocol.
 
     Args:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from textgamegen.engine.content import ContentRequest
@@ -99,26 +100,43 @@ class Narration:
 
 @runtime_checkable
 class Generator(Protocol):
-    """What every backend provides.
+    """What every backend provides, and all that callers read of it.
 
-    ``name``, ``backend`` and ``device`` are read-only here, so a backend may give them as
-    plain attributes or as properties (the remote one asks its server).
+    A backend subclasses ``Generator`` to take the defaults below and sets what differs,
+    as class attributes or in ``__init__``; a class that only has the same members keeps to
+    the protocol too. No caller reads anything of a generator that is not declared here.
     """
 
-    @property
-    def name(self) -> str:
-        """The model's name (registry name, directory, hub id or server model id)."""
-        ...
+    name: str = "generator"
+    """The model's name (registry name, directory, hub id or server model id)."""
 
-    @property
-    def backend(self) -> str:
-        """Which backend this is: "template", "transformers" or "openai" (a model server)."""
-        ...
+    backend: str = "template"
+    """Which backend this is: "template", "transformers" or "openai" (a model server)."""
 
-    @property
-    def device(self) -> str:
-        """Where it runs ("cpu", "cuda", or the server's address)."""
-        ...
+    device: str = "cpu"
+    """Where it runs ("cpu", "cuda", or the server's host:port)."""
+
+    dtype: str = ""
+    """The weights' number format ("float32", "bfloat16", "int8", "remote"); "" with no
+    weights (the template narrator)."""
+
+    quantized: bool = False
+    """The linear layers were quantized to int8 for the CPU."""
+
+    threads: int = 0
+    """CPU threads given to torch (0: automatic, or no torch at all)."""
+
+    load_ms: float = 0.0
+    """How long loading took, in milliseconds (0.0 for the template narrator)."""
+
+    notice: str = ""
+    """A message for the player about this narrator, "" when there is none: set at load
+    ("the narrator could not be loaded, playing with tiny") or later (an out-of-memory
+    move to the CPU). Front ends show it once the generator is ready."""
+
+    path: Path | None = None
+    """The model directory it was loaded from (its weights' hash goes with feedback
+    records); None for the template narrator, hub ids and model servers."""
 
     def generate(
         self,

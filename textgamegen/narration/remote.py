@@ -33,7 +33,14 @@ from textgamegen.config import SamplingSettings
 from textgamegen.endpoint import Endpoint, EndpointError, parse_model_url
 from textgamegen.engine.content import ContentRequest
 from textgamegen.narration import rerank
-from textgamegen.narration.generator import Candidate, GeneratorError, Narration, TextSink, Timings
+from textgamegen.narration.generator import (
+    Candidate,
+    Generator,
+    GeneratorError,
+    Narration,
+    TextSink,
+    Timings,
+)
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
 from textgamegen.text import canon
@@ -76,7 +83,7 @@ class _CharCodec:
         return "".join(chr(i) for i in ids)
 
 
-class RemoteGenerator:
+class RemoteGenerator(Generator):
     """A ``Generator`` whose model runs behind an OpenAI-compatible completions API.
 
     Args:
@@ -103,6 +110,9 @@ class RemoteGenerator:
     ) -> None:
         self.endpoint = endpoint
         self.model_id = endpoint.model
+        # What the game shows: the model's id once known, else the address.
+        self.name = self.model_id or endpoint.url
+        self.device = f"{endpoint.host}:{endpoint.port}"
         self.sampling = sampling
         self.templates = templates
         self.connect_timeout = connect_timeout
@@ -114,16 +124,6 @@ class RemoteGenerator:
         self.load_ms = 0.0
         self.dtype = "remote"
         self.quantized = False
-
-    # -- what the game shows ------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self.model_id or self.endpoint.url
-
-    @property
-    def device(self) -> str:
-        return f"{self.endpoint.host}:{self.endpoint.port}"
 
     @property
     def n_positions(self) -> int:
@@ -170,7 +170,7 @@ class RemoteGenerator:
         if not self.model_id:
             if not ids:
                 raise GeneratorError(f"the model server at {self.endpoint.url} lists no model")
-            self.model_id = ids[0]
+            self.model_id = self.name = ids[0]
         elif self.model_id not in ids:
             raise GeneratorError(
                 f"the model server at {self.endpoint.url} does not serve "

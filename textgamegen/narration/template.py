@@ -15,7 +15,7 @@ import threading
 import time
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.narration.generator import Candidate, Narration, TextSink, Timings
+from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
 from textgamegen.text.cleanup import clean_text
 from textgamegen.text.prompts import PromptTemplates, fallback_text
 
@@ -57,8 +57,8 @@ def _as_action(command: str) -> str:
     return text
 
 
-class TemplateGenerator:
-    """Writes prose from templates; implements ``generation.base.Generator``."""
+class TemplateGenerator(Generator):
+    """Writes prose from templates; a ``Generator`` with no model."""
 
     name = "template"
     backend = "template"

@@ -6,9 +6,10 @@ story never waits forever on a paragraph. While nothing is queued, a second loop
 write likely requests ahead of time (``prefetch``); any real request cancels it at once.
 One lock keeps the two from running the model together.
 
-Plain Python, no UI: the story log gives it a ``report`` callback (called on the loops'
-threads, and on the caller's for dropped requests) and a ``start`` hook that runs a loop
-on a thread (the game uses Textual thread workers; tests use plain threads).
+Plain Python, no UI: its ``PlaySession`` gives it a ``report`` callback (called on the
+loops' threads, and on the caller's for dropped requests) and a ``start`` hook that runs a
+loop (the TUI uses Textual thread workers, tests plain threads, and a script runs each loop
+where it is started, ``run_here``).
 
 Example::
 
@@ -82,10 +83,16 @@ class NarrationCompleted:
 
 @dataclass
 class NarrationFailed:
-    """The generator raised, or the loop died, while on this job."""
+    """The generator raised, or the loop died, while on this job.
+
+    Attributes:
+        error: the message ("" messages give the exception's name).
+        exception: the exception's class name.
+    """
 
     job: NarrationJob
     error: str
+    exception: str = ""
 
 
 @dataclass
@@ -111,8 +118,11 @@ Report = (
     | NarrationDropped
     | Prefetched
 )
+Settled = NarrationCompleted | NarrationFailed | NarrationDropped
+"""The final report of a job: each job gets exactly one."""
 StartLoop = Callable[[Callable[[], None], str], object]
-"""(loop, group) -> runs ``loop()`` on a thread; group is "narration" or "prefetch"."""
+"""(loop, group) -> runs ``loop()``, usually on a thread; group is "narration" or
+"prefetch"."""
 
 
 def start_thread(loop: Callable[[], None], group: str) -> threading.Thread:
@@ -122,16 +132,31 @@ def start_thread(loop: Callable[[], None], group: str) -> threading.Thread:
     return thread
 
 
+def run_here(loop: Callable[[], None], group: str) -> None:
+    """Run a loop at once on the caller's thread: ``narrate`` returns when the job is
+    written (a script, a benchmark). Never prefetch with it: that would block too."""
+    loop()
+
+
 class NarrationQueue:
     """Narrate prose requests one at a time on a thread; write ahead while idle."""
 
-    def __init__(self, report: Callable[[Report], object], start: StartLoop = start_thread):
+    def __init__(
+        self,
+        report: Callable[[Report], object],
+        start: StartLoop = start_thread,
+        *,
+        stream: bool = True,
+    ):
         """Args:
         report: hears every report, on the loops' threads; it must be quick.
         start: runs a loop on a thread.
+        stream: have the generator stream each job (``NarrationStreamed``). Without a
+            reader it writes every candidate and ranks them instead (``play --script``).
         """
         self._report = report
         self._start = start
+        self._stream = stream
         self._lock = threading.Lock()  # guards everything below
         self._generator: Generator | None = None
         self._pending: deque[NarrationJob] = deque()
@@ -161,8 +186,11 @@ class NarrationQueue:
 
     def narrate(self, request: ContentRequest, paragraph: Any = None) -> NarrationJob:
         """Queue a request; it is written as soon as a generator is free."""
+        return self.submit(NarrationJob(request, paragraph))
+
+    def submit(self, job: NarrationJob) -> NarrationJob:
+        """Queue a job made by the caller (who may need to know it before any report)."""
         self.cancel_prefetch()
-        job = NarrationJob(request, paragraph)
         with self._lock:
             if self._closed:
                 job.cancel.set()
@@ -241,7 +269,8 @@ class NarrationQueue:
                 job.settled = True
                 # If reporting fails too, the original fault is still the one worth raising.
                 with contextlib.suppress(Exception):
-                    self._report(NarrationFailed(job, str(error) or type(error).__name__))
+                    name = type(error).__name__
+                    self._report(NarrationFailed(job, str(error) or name, name))
             if due:
                 self._start(self._narrate_all, "narration")
             raise
@@ -258,13 +287,16 @@ class NarrationQueue:
             # A prefetch holding the model was cancelled by narrate(); it lets go within
             # one token.
             with self._model:
-                narration = generator.generate(job.request, on_text=on_text, cancel=job.cancel)
+                narration = generator.generate(
+                    job.request, on_text=on_text if self._stream else None, cancel=job.cancel
+                )
         except Exception as error:  # noqa: BLE001 - any backend fault fails this job only
-            self._settle(NarrationFailed(job, str(error) or type(error).__name__))
+            name = type(error).__name__
+            self._settle(NarrationFailed(job, str(error) or name, name))
         else:
             self._settle(NarrationCompleted(job, narration))
 
-    def _settle(self, report: NarrationCompleted | NarrationFailed | NarrationDropped) -> None:
+    def _settle(self, report: Settled) -> None:
         report.job.settled = True
         self._report(report)
 
@@ -295,7 +327,7 @@ class NarrationQueue:
                 return False
             if self._pending or self._current is not None:
                 return False
-            if getattr(generator, "backend", "") == "template":
+            if generator.backend == "template":
                 return False
             old, self._prefetch_cancel = self._prefetch_cancel, cancel
         if old is not None:

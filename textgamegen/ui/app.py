@@ -91,9 +91,11 @@ def load_generator_in_worker(
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
+    from textgamegen.narration.template import TemplateGenerator
+
     generator = load_from_settings(replace(settings, device=device), model, progress)
-    if getattr(generator, "word_delay_s", None) == 0.0:
-        generator.word_delay_s = TEMPLATE_WORD_DELAY_S  # type: ignore[attr-defined]
+    if isinstance(generator, TemplateGenerator):
+        return template_generator()  # the one that streams slowly enough to be seen
     return generator
 
 
@@ -261,17 +263,13 @@ class TextGameGenApp(App[int]):
 
     def _use_generator(self, generator: Generator) -> None:
         self.model_loading = False
-        self.model_label = strip_unsafe(str(getattr(generator, "name", "?")))
-        self.device_label = strip_unsafe(str(getattr(generator, "device", "?")))
+        self.model_label = strip_unsafe(generator.name)
+        self.device_label = strip_unsafe(generator.device)
         self.generator = generator
-        notice = strip_unsafe(str(getattr(generator, "notice", "") or ""))
+        notice = strip_unsafe(generator.notice)
         if notice:
             self.tell(notice, severity="warning")
-        self.post_message(
-            self.ModelLoaded(
-                self.model_label, str(getattr(generator, "backend", "?")), self.device_label
-            )
-        )
+        self.post_message(self.ModelLoaded(self.model_label, generator.backend, self.device_label))
 
     def _model_failed(self, error: BaseException | None) -> None:
         if isinstance(error, GeneratorError):
@@ -439,7 +437,7 @@ class TextGameGenApp(App[int]):
         if self.game is not None:
             self.game.saving.autosave_every = settings.autosave_every
         if screen is not None:
-            screen.feedback.recorder = self.recorder
+            screen.play.feedback.recorder = self.recorder
 
         def generator_part(value: Settings, model: str, device: str) -> dict[str, object]:
             data = value.to_dict()

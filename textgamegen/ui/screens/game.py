@@ -1,17 +1,19 @@
 """The game screen: story log, model panel, command line, side panel and status bar.
 
-``Game.step`` is pure Python and fast, so it runs right here on the UI thread and its
-events are shown at once; the prose it asks for is queued on the story log's
-``NarrationQueue``, which narrates it on a thread worker. Finished text goes back to the
-game with ``Game.fulfil`` so first descriptions are cached and saved.
+The screen plays its game through a ``PlaySession`` (``textgamegen.play.session``), as
+scripts do. ``Game.step`` is pure Python and fast, so it runs right here on the UI thread
+and its events are shown at once; the prose it asks for is queued on the session, which
+narrates it on the story log's thread workers. Each report comes back as a story log
+message; when a request is settled, the session hands its text back to the game by its one
+rule (first descriptions are cached and saved; fallbacks are not) and the log shows it.
 
-While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the screen asks the
-game what is likely to be needed next (``Game.prefetch_requests``: the rooms next door,
-the things in view) and the story log writes it ahead, off screen; that text only fills
-the game's cache, so walking into a prefetched room shows its description at once. A
-command cancels the prefetch before it runs. The ``prefetch`` setting turns this off.
+While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the session writes ahead
+what the game will likely need next (``Game.prefetch_requests``: the rooms next door, the
+things in view), off screen; that text only fills the game's cache, so walking into a
+prefetched room shows its description at once. A command cancels the prefetch before it
+runs. The ``prefetch`` setting turns this off.
 
-Every step result and finished narration also goes to the screen's ``FeedbackSession``,
+Every step result and finished narration also goes to the session's ``FeedbackSession``,
 which records them (and Esc, ``retry``, ``undo``, the Ctrl+G / Ctrl+B ratings) when the
 settings record feedback.
 """
@@ -27,10 +29,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from textgamegen.engine.content import ContentRequest, Event, EventKind, StepResult
+from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
-from textgamegen.feedback.session import FeedbackSession
 from textgamegen.narration.generator import Generator
+from textgamegen.play.feedback import FeedbackSession
+from textgamegen.play.session import PlaySession
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
@@ -114,15 +117,22 @@ class GameScreen(Screen[None]):
         # The command line as it was when Tab last listed options (None: none shown).
         self._hint_for: str | None = None
         self._prefetch_timer: Timer | None = None
-        self.prefetched: list[str] = []
-        """Cache keys filled by prefetching, in order (for tests and the model panel)."""
-        self.feedback = FeedbackSession(None, world=str(getattr(game.world, "name", "")))
-        """Turns steps and narrations into feedback records (recorder set on mount)."""
+        self.story = StoryLog(lambda report: self.play.settle(report), id="story")
+        self.play = PlaySession(
+            game,
+            # Its recorder is set on mount, from the app's settings.
+            feedback=FeedbackSession(None, world=game.world.name),
+            start=self.story.run_loop,
+            relay=self.story.relay,
+            show=self._show_events,
+            place=self.story.add_pending,
+        )
+        """The game with its narrator: steps, prose, feedback and writing ahead."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="game-body"):
             with Vertical(id="game-main"):
-                yield StoryLog(id="story")
+                yield self.story
                 yield ModelPanel(id="model-panel")
                 yield Static(id="completions")
                 yield CommandInput(
@@ -133,7 +143,7 @@ class GameScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.feedback.recorder = self.app.recorder
+        self.play.feedback.recorder = self.app.recorder
         panel = self.query_one(ModelPanel)
         panel.display = self.app.settings.show_model_panel
         panel.show_special_tokens = self.app.settings.show_special_tokens
@@ -143,8 +153,9 @@ class GameScreen(Screen[None]):
         self.watch(self.app, "device_label", self._model_changed)
         self.watch(self.app, "model_loading", self._model_changed)
         for result in self._opening:
-            self.show_result(result)
+            self.play.take(result)
         self._opening = []
+        self._narrating_changed()
         self.refresh_panels()
         self.query_one(CommandInput).focus()
 
@@ -186,10 +197,12 @@ class GameScreen(Screen[None]):
         status.device = self.app.device_label
         status.model_loading = self.app.model_loading
 
+    def on_unmount(self) -> None:
+        # The game screen is going (new game, load, quit): stop the generator's thread soon.
+        self.play.close()
+
     def _generator_changed(self, generator: Generator | None) -> None:
-        if generator is not None:
-            self.feedback.use_generator(generator)
-        self.query_one(StoryLog).narrator.use_generator(generator)
+        self.play.use_generator(generator)
         self._narrating_changed()
 
     # -- commands ----------------------------------------------------------------------
@@ -203,10 +216,9 @@ class GameScreen(Screen[None]):
     def run_command(self, command: str) -> StepResult:
         """Step the game and show the result; its prose is queued for narration."""
         self.cancel_prefetch()
-        story = self.query_one(StoryLog)
-        story.add_command(command)
-        result = self.game.step(command)
-        self.show_result(result)
+        self.story.add_command(command)
+        result = self.play.step(command)
+        self._narrating_changed()
         self.refresh_panels()
         if "won" in result.changes:  # the winning step only, not every step after it
             self.notify("You have won! Play on, or start a new game.", title="The end")
@@ -214,18 +226,13 @@ class GameScreen(Screen[None]):
             self.app.action_quit()  # the game has autosaved itself
         return result
 
-    def show_result(self, result: StepResult) -> None:
-        self.feedback.stepped(result)
-        story = self.query_one(StoryLog)
+    def _show_events(self, result: StepResult) -> None:
         for event in result.events:
-            story.add_event(event)
-        for request in result.requests:
-            story.narrate(request)
-        self._narrating_changed()
+            self.story.add_event(event)
 
     def add_notice(self, text: str) -> None:
         """A line from the game itself (model notices, saves), shown in the story."""
-        self.query_one(StoryLog).add_event(Event(EventKind.SYSTEM, text))
+        self.story.add_event(Event(EventKind.SYSTEM, text))
 
     @on(CommandInput.Changed, "#command")
     def _command_changed(self, event: CommandInput.Changed) -> None:
@@ -253,20 +260,16 @@ class GameScreen(Screen[None]):
 
     @on(StoryLog.NarrationCompleted)
     def _narration_completed(self, event: StoryLog.NarrationCompleted) -> None:
+        # The story log has had the session settle it (hand it back, record it) and shows it.
         narration = event.narration
         self.query_one(ModelPanel).show_narration(narration)
         if narration.notice:
             self.notify(strip_unsafe(narration.notice), title="Narrator")
-        if narration.cancelled:
-            self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
-        else:
-            self._hand_back(event.job.request, event.job.paragraph.text, complete=True)
-        self.feedback.narrated(event.job.request, narration, event.job.paragraph.text)
         self._feedback_notices()
         self._narrating_changed()
 
     def _feedback_notices(self) -> None:
-        recorder = self.feedback.recorder
+        recorder = self.play.feedback.recorder
         for notice in recorder.take_notices() if recorder is not None else []:
             self.app.tell(notice, severity="warning")
 
@@ -275,26 +278,14 @@ class GameScreen(Screen[None]):
         message = f"The narrator failed: {strip_unsafe(event.error)}"
         self.query_one(ModelPanel).show_message(message)
         self.notify(message, severity="error", title="Narrator")
-        self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
         self._narrating_changed()
 
     @on(StoryLog.NarrationDropped)
     def _narration_dropped(self, event: StoryLog.NarrationDropped) -> None:
-        self._hand_back(event.job.request, event.job.paragraph.text, complete=False)
         self._narrating_changed()
 
-    def _hand_back(self, request: ContentRequest, text: str, *, complete: bool) -> None:
-        """Give shown text to the game: it joins the story and, when complete, the cache.
-
-        Cut-short or fallback text is kept out of the cache, so a revisit writes afresh.
-        """
-        text = text.strip()
-        if not text or text == "…" or (not complete and request.cache_key):
-            return
-        self.game.fulfil(request, text)
-
     def _narrating_changed(self) -> None:
-        narrating = self.query_one(StoryLog).is_narrating
+        narrating = self.play.narrating
         self.query_one(StatusBar).narrating = narrating
         self.refresh_bindings()
         if not narrating:
@@ -311,32 +302,25 @@ class GameScreen(Screen[None]):
 
     def _start_prefetch(self) -> None:
         self._prefetch_timer = None
-        story = self.query_one(StoryLog)
-        if not self.app.settings.prefetch or story.is_narrating or story.is_prefetching:
-            return
-        story.narrator.prefetch(self.game.prefetch_requests())
+        if self.app.settings.prefetch:
+            self.play.prefetch()
 
     def cancel_prefetch(self) -> None:
         """Stop writing ahead now (a command, a setting turned off, leaving)."""
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
             self._prefetch_timer = None
-        self.query_one(StoryLog).narrator.cancel_prefetch()
+        self.play.cancel_prefetch()
 
     @on(StoryLog.Prefetched)
     def _prefetched(self, event: StoryLog.Prefetched) -> None:
-        key = event.request.cache_key
-        # Already being narrated for the player: what they see is what gets cached.
-        if not key or key in self.game.cache or key in self.query_one(StoryLog).narrating_keys():
-            return
-        self.game.fulfil(event.request, event.text, seen=False)
-        self.prefetched.append(key)
+        self.play.take_prefetched(event)
 
     # -- actions -----------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop_narration":
-            return self.query_one(StoryLog).is_narrating
+            return self.play.narrating
         return True
 
     def action_stop_narration(self) -> None:
@@ -344,7 +328,7 @@ class GameScreen(Screen[None]):
 
     def stop_narration(self) -> None:
         """Stop the prose being written and drop what is queued."""
-        if self.query_one(StoryLog).narrator.cancel():
+        if self.play.cancel():
             self.query_one(ModelPanel).show_message("Stopped.")
         self._narrating_changed()
 

@@ -1,10 +1,11 @@
 """The story log: the player's commands, the engine's text, and prose as it streams in.
 
 Each prose request gets its paragraph at once (a dim placeholder), so the story stays in
-the order things happened even while the model is still loading or busy. The log's
-``NarrationQueue`` (``textgamegen.play.narration_queue``) decides what the model
-writes when, on thread workers; the log shows what it reports, as messages the game
-screen also hears.
+the order things happened even while the model is still loading or busy. The game
+screen's ``PlaySession`` (``textgamegen.play.session``) decides what the model writes
+when; the log runs its narration loops on thread workers and posts what they report as
+messages (the game screen hears them too), shows the text as it streams, and has each
+finished request settled by the session and shows the passage it gives.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.widgets import Static
 
 from textgamegen.engine.content import ContentRequest, Event
 from textgamegen.play import narration_queue as queue
-from textgamegen.play.narration_queue import NarrationJob, NarrationQueue
+from textgamegen.play.session import Passage
 from textgamegen.safe_text import strip_unsafe
 
 MAX_PARAGRAPHS = 400
@@ -40,7 +41,7 @@ class Paragraph(Static):
 
 
 class StoryLog(VerticalScroll):
-    """Scrolling story; prose requests are queued on its narration queue."""
+    """Scrolling story; each prose request has its paragraph until its passage is shown."""
 
     can_focus = False
 
@@ -76,20 +77,20 @@ class StoryLog(VerticalScroll):
         loop: Callable[[], None]
         group: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, settle: Callable[[queue.Settled], Passage], *, id: str | None = None):
+        """Args:
+        settle: the play session's ``settle``: hands a finished request back to the game
+            and gives the passage to show.
+        """
         super().__init__(id=id)
-        self.narrator = NarrationQueue(self._reported, self._run_loop)
-        # Jobs queued whose final text is not shown yet (UI thread only).
-        self._unshown: dict[int, NarrationJob] = {}
+        self._settle = settle
+        # Paragraphs of requests whose final text is not shown yet (UI thread only).
+        self._pending: set[Paragraph] = set()
 
     def on_mount(self) -> None:
         # Anchored, the log stays on its newest line when its size changes (F2, a resize, a
         # dialog closing) until the player scrolls up to read; scrolling down re-anchors it.
         self.anchor()
-
-    def on_unmount(self) -> None:
-        # The game screen is going (new game, load, quit): stop the generator's thread soon.
-        self.narrator.close()
 
     # -- writing the story -------------------------------------------------------------
 
@@ -99,8 +100,7 @@ class StoryLog(VerticalScroll):
         self.mount(paragraph)
         extra = len(self.children) - MAX_PARAGRAPHS
         if extra > 0:
-            busy = {job.paragraph for job in self._unshown.values()}
-            self.remove_children([c for c in self.children[:extra] if c not in busy])
+            self.remove_children([c for c in self.children[:extra] if c not in self._pending])
         self.scroll_end(animate=False)
         return paragraph
 
@@ -121,30 +121,23 @@ class StoryLog(VerticalScroll):
 
     @property
     def is_narrating(self) -> bool:
-        """True from ``narrate`` until the request's final text is shown."""
-        return bool(self._unshown)
+        """True while any prose request waits for its final text."""
+        return bool(self._pending)
 
-    @property
-    def is_prefetching(self) -> bool:
-        return self.narrator.prefetching
+    def add_pending(self, request: ContentRequest) -> Paragraph:
+        """The placeholder paragraph of a prose request, until its passage is shown."""
+        paragraph = self.add("…", "prose pending")
+        self._pending.add(paragraph)
+        return paragraph
 
-    def narrating_keys(self) -> set[str]:
-        """Cache keys of the requests queued, being written, or not shown yet."""
-        return {job.request.cache_key for job in self._unshown.values() if job.request.cache_key}
-
-    def narrate(self, request: ContentRequest) -> NarrationJob:
-        """Queue a prose request under a placeholder paragraph."""
-        job = self.narrator.narrate(request, self.add("…", "prose pending"))
-        self._unshown[job.id] = job
-        return job
-
-    def _reported(self, report: queue.Report) -> None:
-        # On the queue's threads: hand over to the UI thread as a message.
+    def relay(self, report: queue.Report) -> None:
+        """Post a queue report as this log's message; called on the queue's threads."""
         kind = getattr(self, type(report).__name__)
         self.post_message(kind(*(getattr(report, f.name) for f in fields(report))))
 
-    def _run_loop(self, loop: Callable[[], None], group: str) -> None:
-        # Called on any thread; workers are started on the UI thread.
+    def run_loop(self, loop: Callable[[], None], group: str) -> None:
+        """Run a queue loop on a thread worker; called on any thread."""
+        # Workers are started on the UI thread.
         self.post_message(self._LoopDue(loop, group))
 
     @on(_LoopDue)
@@ -157,15 +150,6 @@ class StoryLog(VerticalScroll):
 
     # -- showing what the queue reports ------------------------------------------------
 
-    def _show_final(self, job: NarrationJob, text: str) -> None:
-        self._unshown.pop(job.id, None)
-        job.paragraph.remove_class("pending", "streaming")
-        final = text.strip() or job.request.fallback
-        job.paragraph.show(final)
-        # A colour line with nothing to add after the authored text leaves no gap.
-        job.paragraph.display = bool(final)
-        self.scroll_end(animate=False)
-
     @on(NarrationStarted)
     def _job_started(self, event: NarrationStarted) -> None:
         event.job.paragraph.remove_class("pending")
@@ -173,26 +157,25 @@ class StoryLog(VerticalScroll):
 
     @on(NarrationStreamed)
     def _streamed(self, event: NarrationStreamed) -> None:
-        if event.job.id in self._unshown:
+        if event.job.paragraph in self._pending:
             event.job.paragraph.show(event.job.streamed.lstrip())
             self.scroll_end(animate=False)
 
     @on(NarrationCompleted)
-    def _completed(self, event: NarrationCompleted) -> None:
-        narration, job = event.narration, event.job
-        text = narration.text if narration.text.strip() else job.streamed
-        if narration.cancelled:
-            text = (text.strip() + " …") if text.strip() else job.request.fallback
-        # Reranking may prefer another candidate than the one streamed: show the final one.
-        self._show_final(job, text)
-        if narration.fallback:
-            job.paragraph.add_class("fallback")
-
     @on(NarrationFailed)
-    def _failed(self, event: NarrationFailed) -> None:
-        self._show_final(event.job, event.job.request.fallback)
-        event.job.paragraph.add_class("fallback")
-
     @on(NarrationDropped)
-    def _dropped(self, event: NarrationDropped) -> None:
-        self._show_final(event.job, event.job.request.fallback)
+    def _settled(self, event: queue.Settled) -> None:
+        self.show_passage(self._settle(event))
+
+    def show_passage(self, passage: Passage) -> None:
+        """Show a request's final text in its paragraph (reranking may have preferred
+        another candidate than the one streamed)."""
+        paragraph: Paragraph = passage.job.paragraph
+        self._pending.discard(paragraph)
+        paragraph.remove_class("pending", "streaming")
+        paragraph.show(passage.text)
+        # A colour line with nothing to add after the authored text leaves no gap.
+        paragraph.display = bool(passage.text)
+        if passage.fallback:
+            paragraph.add_class("fallback")
+        self.scroll_end(animate=False)

@@ -20,10 +20,11 @@ A script is plain text, one entry per line:
 
 - Any other line is a command, passed to ``Game.step`` as typed. ``quit`` ends the run.
 
-Every request the game makes is written by the generator and handed back with
-``Game.fulfil``, so the transcript holds the prose too. An optional observer (the feedback
-recorder's session) is shown every step result and every narration; it cannot change the
-run. With the same world, seed and
+The game is played through a ``PlaySession``, as in the TUI: every request the game makes
+is written by the generator and handed back by the session's one rule, so the transcript
+holds the prose too. Nothing streams (there is no reader), so a model writes every
+candidate and ranks them, and nothing is written ahead. An optional feedback session
+records every step and narration; it cannot change the run. With the same world, seed and
 generator the transcript is byte-identical (it holds no timings).
 """
 
@@ -38,6 +39,9 @@ from textgamegen.engine.content import EventKind, StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.parser import noun_words
 from textgamegen.engine.world import QUEST_STATES
+from textgamegen.narration.generator import Generator
+from textgamegen.play.feedback import FeedbackSession
+from textgamegen.play.session import Passage, PlaySession
 from textgamegen.safe_text import terminal_safe
 
 EXPECTATION_HELP = """\
@@ -148,29 +152,16 @@ def read_script(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-def _narrate(
-    game: Game,
-    result: StepResult,
-    generator: object,
-    entry: TranscriptEntry,
-    observer: object | None = None,
+def _transcribe(
+    entry: TranscriptEntry, game: Game, result: StepResult, passages: list[Passage]
 ) -> None:
     entry.events = [(event.kind, event.text) for event in result.events]
-    if observer is not None:
-        observer.stepped(result)  # type: ignore[attr-defined]
-    for request in result.requests:
-        narration = None
-        try:
-            narration = generator.generate(request)  # type: ignore[attr-defined]
-            text = narration.text
-        except Exception as error:  # noqa: BLE001 - a broken generator must not stop the run
-            text = request.fallback
-            entry.events.append((EventKind.ERROR, f"(generator failed: {type(error).__name__})"))
-        game.fulfil(request, text)
-        if observer is not None and narration is not None:
-            shown = text or request.fallback
-            observer.narrated(request, narration, shown)  # type: ignore[attr-defined]
-        entry.prose.append(Prose(request.kind.value, text or request.fallback, request.cache_key))
+    for passage in passages:
+        if passage.failure:
+            entry.events.append((EventKind.ERROR, f"(generator failed: {passage.failure})"))
+        entry.prose.append(
+            Prose(passage.request.kind.value, passage.text, passage.request.cache_key)
+        )
     entry.turn = game.turn
     entry.won = game.won
 
@@ -243,16 +234,15 @@ def check(game: Game, expectation: str, output: list[str]) -> str | None:
 
 
 def run_script(
-    script: Path, game: Game, generator: object, observer: object | None = None
+    script: Path, game: Game, generator: Generator, feedback: FeedbackSession | None = None
 ) -> PlaythroughReport:
     """Play a script headless.
 
     Args:
         script: the script file.
         game: the game to play, usually fresh from ``Game.new``.
-        generator: any ``generation.base.Generator``; writes every prose request.
-        observer: when given, its ``stepped(result)`` sees every step result and its
-            ``narrated(request, narration, text)`` every narration (feedback recording).
+        generator: writes every prose request.
+        feedback: records every step and narration (feedback recording).
 
     Returns:
         The report: ``ok`` when every expectation held, the failures, the transcript.
@@ -262,8 +252,13 @@ def run_script(
     """
     lines = read_script(script)
     report = PlaythroughReport(ok=True)
+    # Each narration loop runs here as it starts: a step returns with its prose handed back.
+    session = PlaySession(game, feedback=feedback, stream=False)
+    session.use_generator(generator)
     opening = TranscriptEntry(line=0, command="")
-    _narrate(game, game.intro(), generator, opening, observer)
+    intro = game.intro()
+    session.take(intro)
+    _transcribe(opening, game, intro, session.take_passages())
     report.transcript.append(opening)
     output = opening.output()
     for number, line in lines:
@@ -275,8 +270,8 @@ def run_script(
                 report.failures.append(Failure(number, expectation, actual))
             continue
         entry = TranscriptEntry(line=number, command=line)
-        result = game.step(line)
-        _narrate(game, result, generator, entry, observer)
+        result = session.step(line)
+        _transcribe(entry, game, result, session.take_passages())
         report.transcript.append(entry)
         output = entry.output()
         if result.quit:

@@ -1,9 +1,9 @@
 """One game's feedback: step results and finished narrations in, recorder calls out.
 
 The engine stays pure: ``rate good``, ``retry`` and ``undo`` only leave a mark in
-``StepResult.changes`` ("rate:good", "retry", "undo"). The TUI and the scripted runner hand
-every step result to ``stepped`` and every finished narration to ``narrated``; this class
-works out which recorded narration each signal is about:
+``StepResult.changes`` ("rate:good", "retry", "undo"). The ``PlaySession`` hands every step
+result to ``stepped`` and every finished narration to ``narrated``; this class works out
+which recorded narration each signal is about:
 
 - ``rate good|bad`` rates the last passage shown;
 - ``retry`` marks the passages it rewrites: its requests are the last command's again,
@@ -15,10 +15,10 @@ works out which recorded narration each signal is about:
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from textgamegen.engine.content import ContentRequest, StepResult
 from textgamegen.feedback.recorder import Recorder
+from textgamegen.narration.generator import Generator, Narration
 
 
 class FeedbackSession:
@@ -40,12 +40,10 @@ class FeedbackSession:
         """The last passage recorded (what ``rate`` rates)."""
         self._model_paths: dict[str, str] = {}
 
-    def use_generator(self, generator: object) -> None:
+    def use_generator(self, generator: Generator) -> None:
         """Note a generator's model directory, so its narrations carry its weights' hash."""
-        name = str(getattr(generator, "name", "") or "")
-        path = getattr(generator, "path", None)
-        if name and path:
-            self._model_paths[name] = str(path)
+        if generator.name and generator.path:
+            self._model_paths[generator.name] = str(generator.path)
 
     def stepped(self, result: StepResult) -> None:
         """Take one step's result: its signals, and the turn its prose belongs to."""
@@ -72,9 +70,9 @@ class FeedbackSession:
             self._turn_of[id(request)] = result.turn
 
     def narrated(
-        self, request: ContentRequest, narration: Any, shown: str, *, turn: int | None = None
+        self, request: ContentRequest, narration: Narration, shown: str, *, turn: int | None = None
     ) -> str | None:
-        """Record a finished narration (a ``generation.base.Narration``) and what was shown.
+        """Record a finished narration and what was shown.
 
         Returns:
             The record's id, or None when recording is off.
@@ -86,21 +84,20 @@ class FeedbackSession:
             turn = self._turn_of.pop(id(request), 0)
         else:
             self._turn_of.pop(id(request), None)
-        timings = getattr(narration, "timings", None)
-        candidates = getattr(narration, "candidates", None) or []
-        model = str(getattr(narration, "model", "") or "unknown")
+        candidates = narration.candidates
+        model = narration.model or "unknown"
         narration_id = recorder.narration(
             model=model,
             model_path=self._model_paths.get(model),
-            backend=str(getattr(narration, "backend", "")),
+            backend=narration.backend,
             kind=request.kind.value,
-            prompt=str(getattr(narration, "prompt", "")),
+            prompt=narration.prompt,
             text=shown,
-            first_token_ms=getattr(timings, "first_token_ms", None),
-            total_ms=getattr(timings, "total_ms", None),
-            tokens=int(candidates[0].tokens) if candidates else None,
-            fallback=bool(getattr(narration, "fallback", False)),
-            cancelled=bool(getattr(narration, "cancelled", False)),
+            first_token_ms=narration.timings.first_token_ms,
+            total_ms=narration.timings.total_ms,
+            tokens=candidates[0].tokens if candidates else None,
+            fallback=narration.fallback,
+            cancelled=narration.cancelled,
             session=self.id,
             world=self.world,
             turn=turn,
