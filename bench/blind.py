@@ -56,6 +56,7 @@ from typing import Any
 from textgamegen.engine.content import ContentKind, ContentRequest, StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.world import World
+from textgamegen.play.feedback import FeedbackSession
 
 REPO = Path(__file__).resolve().parent.parent
 AUTHORED = "authored"
@@ -199,7 +200,7 @@ def _flat(text: str) -> str:
     return " ".join(str(text).split())
 
 
-class _Reader:
+class _Reader(FeedbackSession):
     """The generator and the observer of one scripted run.
 
     It has the narrator write the picked requests (all of them when ``picked`` is None) and
@@ -217,6 +218,7 @@ class _Reader:
     ) -> None:
         from textgamegen.narration.template import TemplateGenerator
 
+        super().__init__(None)
         self.game = game
         self.generator = generator
         self.filler = TemplateGenerator()
@@ -225,9 +227,12 @@ class _Reader:
         self.picked = picked
         self.attempts: dict[str, dict[str, Any]] | None = None
         """The world's own attempt lines by room, when the game plays without them."""
-        self.name = getattr(generator, "name", model)
-        self.backend = getattr(generator, "backend", "")
-        self.device = getattr(generator, "device", "cpu")
+        self.name = generator.name or model
+        self.backend = generator.backend
+        self.device = generator.device
+        self.dtype = generator.dtype
+        self.path = None
+        self.notice = ""
         self.ordinal = 0
         self.step = -1
         self.events: list[str] = []
@@ -245,9 +250,11 @@ class _Reader:
         self.step += 1
         self.events = [_flat(event.text) for event in result.events if event.text.strip()]
 
-    def narrated(self, request: ContentRequest, narration: Any, shown: str) -> None:
+    def narrated(
+        self, request: ContentRequest, narration: Any, shown: str, *, turn: int | None = None
+    ) -> str | None:
         if not self.chosen:
-            return
+            return None
         from textgamegen.safe_text import strip_unsafe
 
         facts = self._facts(request)
@@ -287,6 +294,7 @@ class _Reader:
                     request=request.to_dict(),
                 )
             )
+        return None
 
     def _facts(self, request: ContentRequest) -> Facts:
         from textgamegen.engine.actions import exit_list
@@ -331,7 +339,7 @@ def play(
     Raises:
         BlindError: the script cannot be read.
     """
-    from textgamegen.engine.playthrough import ScriptError, run_script
+    from textgamegen.play.script import ScriptError, run_script
 
     # The game shows a room's own attempt lines as canon; here the narrator must write
     # them, so it plays a copy without them, and they stay the human control.
@@ -342,7 +350,9 @@ def play(
     reader.attempts = attempts
     started = time.perf_counter()
     try:
-        report = run_script(script, game, reader, observer=reader)
+        # The reader is both the narrator (it picks which lines the model writes) and the
+        # feedback session (it sees each step and each finished narration).
+        report = run_script(script, game, reader, feedback=reader)  # type: ignore[arg-type]
     except ScriptError as error:
         raise BlindError(str(error)) from None
     run = Run(
@@ -890,9 +900,9 @@ def _seeds(text: str) -> list[int]:
 
 
 def _worlds(names: list[str], scripts: list[Path]) -> list[tuple[World, Path]]:
-    from textgamegen.engine.playthrough import ScriptError, read_script
     from textgamegen.engine.world import WorldError, load_world
     from textgamegen.engine.worlds import find_world
+    from textgamegen.play.script import ScriptError, read_script
 
     if scripts and len(scripts) != len(names):
         raise BlindError(
