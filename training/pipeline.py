@@ -27,10 +27,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from textgamegen import checksum
 from textgamegen.atomic import write_atomic
 from textgamegen.text.canon import CAST_FILE
 from training.config import PipelineConfig, as_dict
-from training.corpus import corpus_sha256, input_files, sha256_file
+from training.corpus import corpus_sha256, input_files
 
 STAGES = ("corpus", "validate", "finetune", "evaluate", "gate", "register")
 LENGTH_FIELDS = ("epochs", "max_steps", "eval_steps", "save_total_limit", "logging_steps")
@@ -123,7 +124,7 @@ def base_hash_of(base: str) -> str:
 
         return base_reference(base)["sha256"]
     weights = Path(base).expanduser() / "model.safetensors"
-    return sha256_file(weights) if weights.is_file() else ""
+    return checksum.sha256(weights) if weights.is_file() else ""
 
 
 def run_pipeline(
@@ -174,7 +175,7 @@ def run_pipeline(
 
     # corpus: keyed by the corpus settings and every input file's bytes.
     corpus_dir = run_dir / "corpus"
-    inputs = {str(p): sha256_file(p) for p in input_files(config)}
+    inputs = {str(p): checksum.sha256(p) for p in input_files(config)}
     corpus_key = _key("corpus", as_dict(config.corpus), inputs)
     if done("corpus", corpus_key) and (corpus_dir / "stats.json").is_file():
         _say("corpus: unchanged, skipped")
@@ -243,7 +244,7 @@ def run_pipeline(
             corpus_hash=corpus_hash,
         )
         log.mark("finetune", finetune_key)
-    weights_hash = sha256_file(weights_file(model_dir))
+    weights_hash = checksum.sha256(weights_file(model_dir))
     if stop_after == "finetune":
         _say(f"stopping after finetune as asked; the model is in {model_dir}")
         return 0
