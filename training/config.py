@@ -311,6 +311,22 @@ class GateConfig:
     """Every tag's bits per byte must beat the base's before fine-tuning (scored on the same
     test lines by the evaluate stage; needs a pretrained base, not scratch)."""
 
+    def __post_init__(self) -> None:
+        for key in ("max_perplexity", "max_latency_ms", "max_first_token_ms"):
+            value = getattr(self, key)
+            if not _is_number(value) or not 0 <= value < math.inf:
+                raise ConfigError(
+                    f"gate.{key} must be a number, 0 (no bound) or more (got {value!r})"
+                )
+        if not _is_number(self.tolerance) or not 0 <= self.tolerance < 1:
+            raise ConfigError(
+                "gate.tolerance must be a fraction in [0, 1): 0.02 lets the new model be 2% "
+                f"worse than the registered one (got {self.tolerance!r})"
+            )
+        for key in ("compare_registered", "beat_baseline", "beat_base"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"gate.{key} must be true or false (got {getattr(self, key)!r})")
+
 
 @dataclass
 class RegisterConfig:
@@ -368,6 +384,11 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"name must be a plain model name (got {self.name!r})")
+
+
+def _is_number(value: object) -> bool:
+    """An int or float from TOML, and not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _make(cls: type, values: Any, section: str) -> Any:
