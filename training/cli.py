@@ -24,6 +24,7 @@ from pathlib import Path
 
 from textgamegen.config import DEVICES
 from training.config import ConfigError, FinetuneConfig, load_config
+from training.pipeline import RERUN, STOP_AFTER
 
 
 def _add_corpus(sub) -> None:
@@ -165,12 +166,12 @@ def _add_pipeline(sub) -> None:
     parser.add_argument("--force", action="store_true", help="rerun every stage")
     parser.add_argument(
         "--stop-after",
-        choices=["corpus", "validate", "finetune"],
+        choices=STOP_AFTER,
         help="end after this stage (train now, evaluate and register later)",
     )
     parser.add_argument(
         "--rerun",
-        choices=["corpus", "finetune", "evaluate", "register"],
+        choices=RERUN,
         help="rerun this stage and those after it (e.g. evaluate: measure "
         "again without retraining)",
     )
@@ -287,10 +288,10 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     run_dir = args.run_dir or Path("runs") / config.name
     command = " ".join([prog, *map(shlex.quote, argv)])
     if args.if_triggered:
-        from training.pipeline import _default_models_dir
+        from training.pipeline import default_models_dir
         from training.trigger import decide
 
-        trigger = decide(config, args.models_dir or _default_models_dir(config))
+        trigger = decide(config, args.models_dir or default_models_dir(config))
         for reason in trigger.reasons:
             print(f"[trigger] {reason}", flush=True)
         if not trigger.run:
