@@ -1,11 +1,18 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+``write_atomic`` does it for one file; ``replace_dir`` for a whole folder (a registered
+model, an unpacked base, a merged adapter, an export).
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # A temp file older than this is stale whoever wrote it: a save takes milliseconds.
@@ -38,6 +45,49 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+@contextmanager
+def replace_dir(target: Path) -> Iterator[Path]:
+    """Stage a folder beside ``target``, then put it in ``target``'s place whole.
+
+    Yields an empty folder in ``target``'s parent (the same file system, so the renames are
+    atomic) for the caller to fill. When the block ends, the old ``target`` is renamed
+    aside, the staged folder renamed to ``target``, and the old one removed. When the block
+    raises, or the swap fails, the staged folder is removed and ``target`` stays as it was.
+
+    Usage::
+
+        with replace_dir(models_dir / name) as staging:
+            model.save_pretrained(staging)
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        _swap_in(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    # The staged name is unique, so two processes replacing one folder never share the
+    # name the old folder is set aside under.
+    old = staging.with_name(staging.name.removesuffix(".tmp") + ".old")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists() or old.is_symlink():
+        old.unlink()  # a file or link was in the way (``export-vllm --force``)
 
 
 def _process_alive(pid: int) -> bool | None:

@@ -9,8 +9,10 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
     textgamegen train pipeline my.toml --if-triggered      # only when [trigger] holds
 
-Bad input ends with a one-line message naming the file (and line, or key) and exit code 2;
-a model refused by the gate exits 1.
+The flags that set a config field (``--epochs``, ``--latency-runs``, ...) are made from the
+config dataclasses' fields (``training/config.py``): name, type, choices and help. Bad input
+ends with a one-line message naming the file (and line, or key) and exit code 2; a model
+refused by the gate exits 1.
 """
 
 from __future__ import annotations
@@ -19,11 +21,60 @@ import argparse
 import json
 import shlex
 import sys
+import typing
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from textgamegen.config import DEVICES
-from training.config import ConfigError, FinetuneConfig, load_config
+from training.config import ConfigError, EvaluateConfig, FinetuneConfig, load_config
+from training.pipeline import RERUN, STOP_AFTER
+
+FLAG_TYPES = (int, float, str)
+"""The field types a flag is made for; a list or table is set in the TOML file only."""
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    kind: type,
+    section: str,
+    names: Sequence[str] = (),
+) -> None:
+    """A ``--flag`` for each field of the config dataclass ``kind``, made from the field:
+    its name (``max_steps`` -> ``--max-steps``), type, choices and help. The flags and the
+    TOML keys then cannot drift apart.
+
+    Args:
+        parser: the stage's parser.
+        kind: the config dataclass (``FinetuneConfig``, ``EvaluateConfig``).
+        section: its TOML table, named in the help.
+        names: only these fields (default: every one).
+
+    Each flag defaults to None, so that a flag left out leaves the config file's value
+    (``flag_values``); its help names the field's own default.
+    """
+    types = typing.get_type_hints(kind)
+    for item in fields(kind):
+        if names and item.name not in names:
+            continue
+        if types[item.name] not in FLAG_TYPES:
+            raise TypeError(f"{kind.__name__}.{item.name}: a {types[item.name]} is not a flag")
+        help_text = item.metadata.get("help", "").replace("``", "").replace("%", "%%")
+        parser.add_argument(
+            "--" + item.name.replace("_", "-"),
+            dest=item.name,
+            type=types[item.name],
+            choices=item.metadata.get("choices") or None,
+            default=None,
+            help=f"{help_text} (overrides [{section}] {item.name}; default: {item.default})",
+        )
+
+
+def flag_values(args: argparse.Namespace, kind: type) -> dict[str, Any]:
+    """The fields of ``kind`` given as flags on this command line."""
+    given = {item.name: getattr(args, item.name, None) for item in fields(kind)}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _add_corpus(sub) -> None:
@@ -57,11 +108,6 @@ def _add_finetune(sub) -> None:
         "--config", type=Path, help="take [finetune] defaults from this TOML; flags override"
     )
     parser.add_argument(
-        "--base",
-        help="hub id (gpt2), local HF model dir, gguf:PACKAGE, "
-        "gguf:PATH, or scratch:SIZE (tiny, small, base, gpt2, gpt2-medium)",
-    )
-    parser.add_argument(
         "--resume",
         nargs="?",
         const=True,
@@ -69,36 +115,10 @@ def _add_finetune(sub) -> None:
         metavar="CHECKPOINT",
         help="continue from a checkpoint (default: the last in --out)",
     )
-    parser.add_argument("--device", default="auto", choices=DEVICES)
-    flags = {
-        "vocab_size": int,
-        "block_size": int,
-        "epochs": float,
-        "max_steps": int,
-        "effective_batch": int,
-        "batch_size": int,
-        "learning_rate": float,
-        "warmup_steps": int,
-        "weight_decay": float,
-        "seed": int,
-        "max_train_samples": int,
-        "eval_steps": int,
-        "save_total_limit": int,
-        "logging_steps": int,
-        "lora_r": int,
-        "lora_alpha": int,
-        "lora_dropout": float,
-    }
-    for name, kind in flags.items():
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=kind, dest=name, help=f"overrides [finetune] {name}"
-        )
-    parser.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
     parser.add_argument(
-        "--method",
-        choices=["full", "lora"],
-        help="full fine-tune, or a LoRA adapter plus the tag rows",
+        "--device", default="auto", choices=DEVICES, help="where to train (auto: CUDA if any)"
     )
+    add_config_flags(parser, FinetuneConfig, "finetune")
 
 
 def _add_evaluate(sub) -> None:
@@ -114,9 +134,9 @@ def _add_evaluate(sub) -> None:
     )
     parser.add_argument("--corpus", type=Path, required=True, help="folder with the splits")
     parser.add_argument("--config", type=Path, help="take [evaluate] settings from this TOML")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--latency-runs", type=int)
-    parser.add_argument("--max-test-lines", type=int)
+    add_config_flags(
+        parser, EvaluateConfig, "evaluate", ("device", "latency_runs", "max_test_lines")
+    )
     parser.add_argument(
         "--no-write",
         action="store_true",
@@ -160,17 +180,22 @@ def _add_pipeline(sub) -> None:
         help="register here (default: [register] models_dir, else the user models folder)",
     )
     parser.add_argument("--root", type=Path, help="folder the source paths are relative to")
-    parser.add_argument("--device", default="auto", choices=DEVICES)
-    parser.add_argument("--max-steps", type=int, help="override [finetune] max_steps")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="where to fine-tune (auto: CUDA if any); evaluate uses [evaluate] device",
+    )
+    add_config_flags(parser, FinetuneConfig, "finetune", ("max_steps",))
     parser.add_argument("--force", action="store_true", help="rerun every stage")
     parser.add_argument(
         "--stop-after",
-        choices=["corpus", "validate", "finetune"],
+        choices=STOP_AFTER,
         help="end after this stage (train now, evaluate and register later)",
     )
     parser.add_argument(
         "--rerun",
-        choices=["corpus", "finetune", "evaluate", "register"],
+        choices=RERUN,
         help="rerun this stage and those after it (e.g. evaluate: measure "
         "again without retraining)",
     )
@@ -222,10 +247,7 @@ def _finetune(args) -> int:
     from training.config import as_dict
 
     values = as_dict(load_config(args.config).finetune) if args.config else {}
-    for key in list(as_dict(FinetuneConfig())):
-        if getattr(args, key, None) is not None:
-            values[key] = getattr(args, key)
-    config = FinetuneConfig(**values)
+    config = FinetuneConfig(**{**values, **flag_values(args, FinetuneConfig)})
     from training.corpus import corpus_sha256
     from training.finetune import finetune
 
@@ -241,16 +263,9 @@ def _finetune(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from training.config import EvaluateConfig, as_dict
+    from training.config import as_dict
 
     values = as_dict(load_config(args.config).evaluate) if args.config else {}
-    for key, flag in (
-        ("device", "device"),
-        ("latency_runs", "latency_runs"),
-        ("max_test_lines", "max_test_lines"),
-    ):
-        if getattr(args, flag) is not None:
-            values[key] = getattr(args, flag)
     from training.evaluate import EvaluateError, evaluate_model, write_metrics
 
     if not args.no_write and not args.model.is_dir():
@@ -258,7 +273,8 @@ def _evaluate(args) -> int:
             f"{args.model}: not a folder to write metrics.json into; add "
             "--no-write (or use `compare` for bases and registered names)"
         )
-    metrics = evaluate_model(args.model, args.corpus, EvaluateConfig(**values))
+    config = EvaluateConfig(**{**values, **flag_values(args, EvaluateConfig)})
+    metrics = evaluate_model(args.model, args.corpus, config)
     if not args.no_write:
         from training.modelcard import render_card, write_card
 
@@ -287,10 +303,10 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     run_dir = args.run_dir or Path("runs") / config.name
     command = " ".join([prog, *map(shlex.quote, argv)])
     if args.if_triggered:
-        from training.pipeline import _default_models_dir
+        from training.pipeline import default_models_dir
         from training.trigger import decide
 
-        trigger = decide(config, args.models_dir or _default_models_dir(config))
+        trigger = decide(config, args.models_dir or default_models_dir(config))
         for reason in trigger.reasons:
             print(f"[trigger] {reason}", flush=True)
         if not trigger.run:

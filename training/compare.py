@@ -30,9 +30,9 @@ def compare_models(
         "bits_per_byte", "bits_per_byte_per_tag", "test_lines", "test_tokens", "test_bytes",
         "test_lines_skipped", "parameters"}]}.
     """
-    from training.evaluate import _device, load_model, read_test_split, score_test
+    from training.evaluate import evaluation_device, load_model, read_test_split, score_test
 
-    device = _device(device)
+    device = evaluation_device(device)
     lines = read_test_split(corpus_dir, max_test_lines)
     rows = []
     for name in models:

@@ -29,7 +29,9 @@ config file itself)::
     max_bad_rate = 0.3
 
 Every section is optional except ``[[corpus.sources]]``. Each dataclass checks its values in
-``__post_init__`` and raises ``ConfigError`` naming the key.
+``__post_init__`` and raises ``ConfigError`` naming the key. Each field's help (and its
+choices, where fixed) is in its metadata (``setting``, as in the game's ``config.py``): the
+training CLI makes the stages' flags from it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 only
     import tomli as tomllib
 
+from textgamegen.config import setting
 from training import TAGS
 
 FORMATS = (
@@ -58,6 +61,10 @@ FORMATS = (
     "feedback",
 )
 ENCODINGS_AUTO = "auto"
+METHODS = ("full", "lora")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+EVALUATE_DEVICES = ("cpu", "cuda", "auto")
+REGISTER_DTYPES = ("float32", "float16")
 
 
 class ConfigError(ValueError):
@@ -72,35 +79,50 @@ CONFIG_PREFIX = "config:"
 class Source:
     """One input: a file or a glob of files in one format."""
 
-    path: str
-    """File or glob, relative to the config's root; or ``config:PATH``, relative to the
-    config file (the game's own worlds travel with the checkout, not with the corpora).
-    Kept as written, so lineage and the model card never hold this machine's paths."""
-    format: str
-    """novel, dialogue-export, transcript, open-adventure, zork-strings, world or feedback."""
-    name: str = ""
-    """Name used in stats.json and the model card (default: the path)."""
-    encoding: str = ENCODINGS_AUTO
-    """auto (UTF-8 with or without BOM, else Windows-1252/Latin-1) or a Python codec name."""
-    tag: str = "auto"
-    """auto: novels tag quoted speech dialogue and the rest action; the other formats quest.
-    Or one of action, dialogue, quest for every line of this source."""
-    text_column: str = "text"
-    """dialogue-export: the header name of the column that holds the line."""
-    min_words: int = 0
-    """Drop shorter texts (0: the corpus-wide min_words)."""
-    licence: str = ""
-    """Licence or status of the text, copied into the model card."""
-    origin: str = ""
-    """Where the text came from (edition, repository), copied into the model card."""
-    max_examples: int = 0
-    """Keep at most this many examples of this source, sampled with the corpus seed after
-    de-duplication (0: all). Sizes a corpus to the training time there is."""
-    repeat: int = 1
-    """Times each train-split example of this source appears (small, precious sources)."""
-    exclude: list[str] = field(default_factory=list)
-    """File names (globs) the path matches but that are left out: the worlds held out
-    from training, on which the narrator's quality is measured."""
+    path: str = setting(
+        MISSING,
+        "File or glob, relative to the config's root; or ``config:PATH``, relative to the "
+        "config file (the game's own worlds travel with the checkout, not with the corpora). "
+        "Kept as written, so lineage and the model card never hold this machine's paths.",
+    )
+    format: str = setting(
+        MISSING,
+        "novel, dialogue-export, transcript, open-adventure, zork-strings, world or feedback.",
+        FORMATS,
+    )
+    name: str = setting("", "Name used in stats.json and the model card (default: the path).")
+    encoding: str = setting(
+        ENCODINGS_AUTO,
+        "auto (UTF-8 with or without BOM, else Windows-1252/Latin-1) or a Python codec name.",
+    )
+    tag: str = setting(
+        "auto",
+        "auto: novels tag quoted speech dialogue and the rest action; the other formats "
+        "quest. Or one of action, dialogue, quest for every line of this source.",
+    )
+    text_column: str = setting(
+        "text", "dialogue-export: the header name of the column that holds the line."
+    )
+    min_words: int = setting(0, "Drop shorter texts (0: the corpus-wide min_words).")
+    licence: str = setting("", "Licence or status of the text, copied into the model card.")
+    origin: str = setting(
+        "", "Where the text came from (edition, repository), copied into the model card."
+    )
+    max_examples: int = setting(
+        0,
+        "Keep at most this many examples of this source, sampled with the corpus seed after "
+        "de-duplication (0: all). Sizes a corpus to the training time there is.",
+    )
+    repeat: int = setting(
+        1, "Times each train-split example of this source appears (small, precious sources)."
+    )
+    exclude: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "File names (globs) the path matches but that are left out: the worlds "
+            "held out from training, on which the narrator's quality is measured."
+        },
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_examples, int) or self.max_examples < 0:
@@ -135,36 +157,55 @@ class Source:
 class CorpusConfig:
     """How the sources become tagged, de-duplicated, shuffled and split lines."""
 
-    sources: list[Source] = field(default_factory=list)
-    ratios: dict[str, float] = field(
-        default_factory=lambda: {"train": 0.90, "dev": 0.05, "test": 0.05}
+    sources: list[Source] = field(
+        default_factory=list,
+        metadata={"help": "The inputs: one ``[[corpus.sources]]`` table each."},
     )
-    """Split sizes; must sum to 1."""
-    seed: int = 1
-    """Seed of the deterministic shuffle."""
-    expect_tags: list[str] = field(default_factory=list)
-    """Tags that must have examples in every split (validation fails otherwise)."""
-    min_words: int = 3
-    """Drop texts with fewer words (fragments, headings)."""
-    max_words: int = 80
-    """Longer game texts are cut at sentence ends; longer sentences are dropped."""
-    max_undecodable: float = 0.001
-    """Fraction of undecodable characters in a file above which it is rejected."""
-    ascii_quotes: bool = True
-    """Write typographic quotes and apostrophes as ASCII, so all sources share one spelling."""
-    conditioned: bool = False
-    """Write each example as a training pair in the game's prompt layout: the sentence
-    before it, a facts line (its nouns, its speaker) and the sentence as the target (see
-    training/grounding.py). The loss is then taken on the target only."""
-    story_words: int = 30
-    """conditioned: a story line longer than this many words is left out of the prompt."""
-    names_in_facts: bool = False
-    """conditioned: drop a sentence that names a person or place (a capitalised word not
-    at its start) its facts do not give, so the model never learns to bring in a cast of
-    its own ("said the Mock Turtle" in an abbey)."""
-    train_repeat: dict[str, int] = field(default_factory=dict)
-    """Times each line of a tag appears in the train split ({quest = 3}): a rare kind gets
-    more updates. Dev and test are never repeated, so perplexity stays honest."""
+    ratios: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.90, "dev": 0.05, "test": 0.05},
+        metadata={"help": "Split sizes; must sum to 1."},
+    )
+    seed: int = setting(1, "Seed of the deterministic shuffle.")
+    expect_tags: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Tags that must have examples in every split (validation fails otherwise)."
+        },
+    )
+    min_words: int = setting(3, "Drop texts with fewer words (fragments, headings).")
+    max_words: int = setting(
+        80, "Longer game texts are cut at sentence ends; longer sentences are dropped."
+    )
+    max_undecodable: float = setting(
+        0.001, "Fraction of undecodable characters in a file above which it is rejected."
+    )
+    ascii_quotes: bool = setting(
+        True,
+        "Write typographic quotes and apostrophes as ASCII, so all sources share one spelling.",
+    )
+    conditioned: bool = setting(
+        False,
+        "Write each example as a training pair in the game's prompt layout: the sentence "
+        "before it, a facts line (its nouns, its speaker) and the sentence as the target "
+        "(see training/grounding.py). The loss is then taken on the target only.",
+    )
+    story_words: int = setting(
+        30, "conditioned: a story line longer than this many words is left out of the prompt."
+    )
+    names_in_facts: bool = setting(
+        False,
+        "conditioned: drop a sentence that names a person or place (a capitalised word not "
+        "at its start) its facts do not give, so the model never learns to bring in a cast "
+        'of its own ("said the Mock Turtle" in an abbey).',
+    )
+    train_repeat: dict[str, int] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Times each line of a tag appears in the train split ({quest = 3}): a "
+            "rare kind gets more updates. Dev and test are never repeated, so perplexity "
+            "stays honest."
+        },
+    )
 
     def __post_init__(self) -> None:
         self.sources = [
@@ -196,50 +237,61 @@ class CorpusConfig:
 class FinetuneConfig:
     """How the model is trained (HF Trainer); every field is a --flag of ``finetune`` too."""
 
-    base: str = "scratch:small"
-    """A hub id (gpt2), a local HF model directory, gguf:PACKAGE or gguf:PATH (a GGUF
-    file, unpacked once into the user cache), or scratch:SIZE (tiny, small, base)."""
-    method: str = "full"
-    """full (every weight) or lora (a PEFT LoRA adapter on every projection, plus the
-    special tokens' embedding rows; registered small and merged into the base at load)."""
-    lora_r: int = 16
-    """lora: the adapter's rank."""
-    lora_alpha: int = 32
-    """lora: the adapter's scale (alpha / r multiplies its update)."""
-    lora_dropout: float = 0.05
-    """lora: dropout on the adapter's input."""
-    vocab_size: int = 8192
-    """scratch only: size of the byte-level BPE vocabulary trained on the train split."""
-    block_size: int = 0
-    """Tokens per packed training block (0: the model's context, n_positions)."""
-    epochs: float = 4.0
-    """Passes over the train split."""
-    max_steps: int = -1
-    """Stop after this many optimizer steps (-1: run all epochs); for smoke runs."""
-    effective_batch: int = 64
-    """Blocks per optimizer step, reached by gradient accumulation across devices."""
-    batch_size: int = 16
-    """Blocks per forward pass on one device."""
-    learning_rate: float = 5e-4
-    """Peak learning rate (cosine decay after a linear warm-up)."""
-    warmup_steps: int = 0
-    """Linear warm-up steps (0: 5% of the run)."""
-    weight_decay: float = 0.1
-    precision: str = "auto"
-    """auto (bf16 where supported, else fp16 on CUDA, else fp32), bf16, fp16 or fp32."""
-    seed: int = 1
-    max_train_samples: int = 0
-    """Debug knob: keep only the first N corpus lines of the train split (0: all)."""
-    eval_steps: int = 0
-    """Evaluate on dev every N steps as well as every epoch (0: only every epoch)."""
-    save_total_limit: int = 2
-    """Checkpoints kept in the run directory."""
-    logging_steps: int = 10
+    base: str = setting(
+        "scratch:small",
+        "A hub id (gpt2), a local HF model directory, gguf:PACKAGE or gguf:PATH (a GGUF "
+        "file, unpacked once into the user cache), or scratch:SIZE (tiny, small, base, gpt2, "
+        "gpt2-medium).",
+    )
+    method: str = setting(
+        "full",
+        "full (every weight) or lora (a PEFT LoRA adapter on every projection, plus the "
+        "special tokens' embedding rows; registered small and merged into the base at load).",
+        METHODS,
+    )
+    lora_r: int = setting(16, "lora: the adapter's rank.")
+    lora_alpha: int = setting(32, "lora: the adapter's scale (alpha / r multiplies its update).")
+    lora_dropout: float = setting(0.05, "lora: dropout on the adapter's input.")
+    vocab_size: int = setting(
+        8192, "scratch only: size of the byte-level BPE vocabulary trained on the train split."
+    )
+    block_size: int = setting(
+        0, "Tokens per packed training block (0: the model's context, n_positions)."
+    )
+    epochs: float = setting(4.0, "Passes over the train split.")
+    max_steps: int = setting(
+        -1, "Stop after this many optimizer steps (-1: run all epochs); for smoke runs."
+    )
+    effective_batch: int = setting(
+        64, "Blocks per optimizer step, reached by gradient accumulation across devices."
+    )
+    batch_size: int = setting(16, "Blocks per forward pass on one device.")
+    learning_rate: float = setting(
+        5e-4, "Peak learning rate (cosine decay after a linear warm-up)."
+    )
+    warmup_steps: int = setting(0, "Linear warm-up steps (0: 5% of the run).")
+    weight_decay: float = setting(0.1, "AdamW weight decay.")
+    precision: str = setting(
+        "auto",
+        "auto (bf16 where supported, else fp16 on CUDA, else fp32), bf16, fp16 or fp32.",
+        PRECISIONS,
+    )
+    seed: int = setting(
+        1, "Seed of the run: a scratch model's first weights and the order of the blocks."
+    )
+    max_train_samples: int = setting(
+        0, "Debug knob: keep only the first N corpus lines of the train split (0: all)."
+    )
+    eval_steps: int = setting(
+        0, "Evaluate on dev every N steps as well as every epoch (0: only every epoch)."
+    )
+    save_total_limit: int = setting(2, "Checkpoints kept in the run directory.")
+    logging_steps: int = setting(10, "Log the training loss every N optimizer steps.")
 
     def __post_init__(self) -> None:
         if not self.base:
             raise ConfigError("finetune.base must not be empty")
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+        if self.precision not in PRECISIONS:
             raise ConfigError("finetune.precision must be auto, bf16, fp16 or fp32")
         for key in ("effective_batch", "batch_size", "vocab_size", "logging_steps"):
             if getattr(self, key) < 1:
@@ -250,7 +302,7 @@ class FinetuneConfig:
             raise ConfigError("finetune.learning_rate must be above 0")
         if self.block_size < 0:
             raise ConfigError("finetune.block_size must be 0 (the model's context) or more")
-        if self.method not in ("full", "lora"):
+        if self.method not in METHODS:
             raise ConfigError("finetune.method must be full or lora")
         if self.method == "lora" and self.base.startswith("scratch:"):
             raise ConfigError("finetune.method lora needs a pretrained base, not scratch:SIZE")
@@ -264,24 +316,30 @@ class FinetuneConfig:
 class EvaluateConfig:
     """What ``evaluate`` measures."""
 
-    device: str = "cpu"
-    """Where latency is measured: cpu, cuda or auto."""
-    latency_runs: int = 10
-    """Narrations generated to take the median latency."""
-    narration_tokens: int = 30
-    """Tokens per narration in the latency run (the game's typical length)."""
-    samples_per_tag: int = 3
-    max_new_tokens: int = 40
-    """Upper bound on a sample's length."""
-    seed: int = 1
-    max_test_lines: int = 0
-    """Debug knob: score only the first N test lines (0: all)."""
-    compare_with: list[str] = field(default_factory=list)
-    """Other models scored on the same test lines for the model card (registered names,
-    model or adapter dirs, gguf: bases), e.g. ["tiny"]; bits per byte compares them."""
+    device: str = setting(
+        "cpu",
+        "Where the model is scored and timed: cpu, cuda or auto (CUDA when there is one).",
+        EVALUATE_DEVICES,
+    )
+    latency_runs: int = setting(10, "Narrations generated to take the median latency.")
+    narration_tokens: int = setting(
+        30, "Tokens per narration in the latency run (the game's typical length)."
+    )
+    samples_per_tag: int = setting(3, "Narrations sampled per tag for the model card.")
+    max_new_tokens: int = setting(40, "Upper bound on a sample's length.")
+    seed: int = setting(1, "Seed of the sampling (latency runs and samples).")
+    max_test_lines: int = setting(0, "Debug knob: score only the first N test lines (0: all).")
+    compare_with: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Other models scored on the same test lines for the model card "
+            '(registered names, model or adapter dirs, gguf: bases), e.g. ["tiny"]; bits per '
+            "byte compares them."
+        },
+    )
 
     def __post_init__(self) -> None:
-        if self.device not in ("cpu", "cuda", "auto"):
+        if self.device not in EVALUATE_DEVICES:
             raise ConfigError("evaluate.device must be cpu, cuda or auto")
         if self.latency_runs < 1 or self.narration_tokens < 1:
             raise ConfigError("evaluate.latency_runs and evaluate.narration_tokens must be 1+")
@@ -295,36 +353,65 @@ class EvaluateConfig:
 class GateConfig:
     """What a model must reach to be registered."""
 
-    max_perplexity: float = 0.0
-    """Test perplexity must be at or under this (0: no fixed bound)."""
-    max_latency_ms: float = 300.0
-    """Median ms per narration must be at or under this (0: no bound)."""
-    max_first_token_ms: float = 0.0
-    """Median ms to the first generated token (0: no bound)."""
-    compare_registered: bool = True
-    """Perplexity must not be worse than the model already registered under the name."""
-    tolerance: float = 0.0
-    """Allowed relative worsening against the registered model (0.02: 2%)."""
-    beat_baseline: bool = True
-    """Every tag's perplexity must beat the bigram baseline."""
-    beat_base: bool = False
-    """Every tag's bits per byte must beat the base's before fine-tuning (scored on the same
-    test lines by the evaluate stage; needs a pretrained base, not scratch)."""
+    max_perplexity: float = setting(
+        0.0, "Test perplexity must be at or under this (0: no fixed bound)."
+    )
+    max_latency_ms: float = setting(
+        300.0, "Median ms per narration must be at or under this (0: no bound)."
+    )
+    max_first_token_ms: float = setting(
+        0.0, "Median ms to the first generated token (0: no bound)."
+    )
+    compare_registered: bool = setting(
+        True, "Perplexity must not be worse than the model already registered under the name."
+    )
+    tolerance: float = setting(
+        0.0, "Allowed relative worsening against the registered model (0.02: 2%; 0 or more)."
+    )
+    beat_baseline: bool = setting(True, "Every tag's perplexity must beat the bigram baseline.")
+    beat_base: bool = setting(
+        False,
+        "Every tag's bits per byte must beat the base's before fine-tuning (scored on the "
+        "same test lines by the evaluate stage; needs a pretrained base, not scratch).",
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("max_perplexity", "max_latency_ms", "max_first_token_ms"):
+            value = getattr(self, key)
+            if not _is_number(value) or not 0 <= value < math.inf:
+                raise ConfigError(
+                    f"gate.{key} must be a number, 0 (no bound) or more (got {value!r})"
+                )
+        # Above 1 is allowed: 1 lets the new model be twice as bad, and a test that is
+        # about the loop rather than the refusal sets 10000.
+        if not _is_number(self.tolerance) or not 0 <= self.tolerance < math.inf:
+            raise ConfigError(
+                "gate.tolerance must be a number, 0 or more: 0.02 lets the new model be 2% "
+                f"worse than the registered one (got {self.tolerance!r})"
+            )
+        for key in ("compare_registered", "beat_baseline", "beat_base"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"gate.{key} must be true or false (got {getattr(self, key)!r})")
 
 
 @dataclass
 class RegisterConfig:
     """Where and how a model that passes the gate is registered."""
 
-    models_dir: str = ""
-    """Target models directory (default: the user's models dir); relative to the config."""
-    dtype: str = "float32"
-    """Weights as registered: float32, or float16 for shipped models (half the size)."""
-    max_weights_mb: float = 0.0
-    """Refuse to register weights larger than this (0: no bound)."""
+    models_dir: str = setting(
+        "", "Target models directory (default: the user's models dir); relative to the config."
+    )
+    dtype: str = setting(
+        "float32",
+        "Weights as registered: float32, or float16 for shipped models (half the size).",
+        REGISTER_DTYPES,
+    )
+    max_weights_mb: float = setting(
+        0.0, "Refuse to register weights larger than this (0: no bound)."
+    )
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("float32", "float16"):
+        if self.dtype not in REGISTER_DTYPES:
             raise ConfigError("register.dtype must be float32 or float16")
 
 
@@ -332,11 +419,14 @@ class RegisterConfig:
 class TriggerConfig:
     """When ``train pipeline --if-triggered`` runs: either condition is enough."""
 
-    min_new_rows: int = 200
-    """Run when the feedback sources hold at least this many rows newer than the feedback
-    the registered model was trained on (0: this condition is off)."""
-    max_bad_rate: float = 0.3
-    """Run when the share of those new rows rated bad or retried is above this (1: off)."""
+    min_new_rows: int = setting(
+        200,
+        "Run when the feedback sources hold at least this many rows newer than the feedback "
+        "the registered model was trained on (0: this condition is off).",
+    )
+    max_bad_rate: float = setting(
+        0.3, "Run when the share of those new rows rated bad or retried is above this (1: off)."
+    )
 
     def __post_init__(self) -> None:
         if self.min_new_rows < 0:
@@ -368,6 +458,11 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"name must be a plain model name (got {self.name!r})")
+
+
+def _is_number(value: object) -> bool:
+    """An int or float from TOML, and not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _make(cls: type, values: Any, section: str) -> Any:

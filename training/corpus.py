@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
+from textgamegen import checksum
 from textgamegen.text.canon import CAST_FILE, Cast
 from textgamegen.text.layout import training_line
 from training import EOS, tag_token
@@ -34,14 +35,6 @@ from training.formats.sniff import looks_like_tsv
 from training.textfile import CorpusError, read_text
 
 SPLITS = ("train", "dev", "test")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_files(source: Source, root: Path, config_dir: Path | None = None) -> list[Path]:
@@ -254,7 +247,7 @@ def collect(
                     extraction.examples, config, rng, conditioning
                 )
             info["files"][source_label(path, source, root, config_dir)] = {
-                "sha256": sha256_file(path),
+                "sha256": checksum.sha256(path),
                 "encoding": decoded.encoding,
                 "examples": len(extraction.examples),
             }
@@ -502,5 +495,5 @@ def corpus_sha256(out_dir: Path) -> str:
     digest = hashlib.sha256()
     for split in SPLITS:
         digest.update(split.encode())
-        digest.update(sha256_file(out_dir / f"{split}.txt").encode())
+        digest.update(checksum.sha256(out_dir / f"{split}.txt").encode())
     return digest.hexdigest()

@@ -55,14 +55,19 @@ class EvaluateError(RuntimeError):
     """The model or corpus cannot be evaluated; the message says why."""
 
 
-def _device(name: str) -> str:
-    import torch
+def evaluation_device(name: str) -> str:
+    """cpu or cuda, by the game's rule (``auto`` is CUDA when available, else the CPU).
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise EvaluateError("--device cuda: no CUDA device here")
-    return name
+    Raises:
+        EvaluateError: an unknown device, or CUDA asked for where there is none.
+    """
+    from textgamegen.narration.device import resolve_device
+    from textgamegen.narration.generator import GeneratorError
+
+    try:
+        return resolve_device(name)
+    except GeneratorError as error:
+        raise EvaluateError(f"--device {name}: {error}") from None
 
 
 def resolve_model(spec: str | Path) -> tuple[str, Path | str]:
@@ -507,7 +512,7 @@ def evaluate_model(model_dir: Path, corpus_dir: Path, config: EvaluateConfig) ->
     """
     import torch
 
-    device = _device(config.device)
+    device = evaluation_device(config.device)
     test_lines = read_test_split(corpus_dir, config.max_test_lines)
     train_lines, dev_lines = read_lines(corpus_dir, "train"), read_lines(corpus_dir, "dev")
     tokenizer, model = load_model(model_dir, device)
@@ -539,7 +544,7 @@ def evaluate_model(model_dir: Path, corpus_dir: Path, config: EvaluateConfig) ->
 def base_figures(base: str, corpus_dir: Path, config: EvaluateConfig) -> dict:
     """Perplexity and bits per byte of the base before fine-tuning on the same test lines,
     for the gate's ``beat_base`` and the model card."""
-    device = _device(config.device)
+    device = evaluation_device(config.device)
     test_lines = read_test_split(corpus_dir, config.max_test_lines)
     tokenizer, model = load_base_model(base, device)
     return {"name": base, **score_test(model, tokenizer, test_lines, device)}

@@ -149,13 +149,11 @@ def resolve_precision(precision: str, cuda: bool) -> str:
         return precision
     if cuda:
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    from textgamegen.narration.device import cpu_has_fast_bf16
+
     # CPU bf16 autocast pays off only with native bf16 instructions; on a plain AVX2 CPU it
     # measured 10-15x slower than fp32 (small model: 100+ s/step against 8 s/step).
-    native = (
-        getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-        or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    )
-    return "bf16" if native else "fp32"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
 def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path, is_main):
@@ -244,11 +242,14 @@ def finetune(
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
+    from textgamegen.narration.device import resolve_device
+    from textgamegen.narration.generator import GeneratorError
     from training.checkpoints import resume_checkpoint
 
-    cuda = device in ("auto", "cuda") and torch.cuda.is_available()
-    if device == "cuda" and not cuda:
-        raise FinetuneError("--device cuda: no CUDA device here; use --device cpu")
+    try:
+        cuda = resolve_device(device) == "cuda"
+    except GeneratorError as error:
+        raise FinetuneError(f"--device {device}: {error}") from None
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if not cuda:
         # Two ranks on two cores must not fight over threads.

@@ -6,7 +6,9 @@ Examples::
     textgamegen train pipeline training/configs/textgamegen.toml \\
         --run-dir /work/runs/textgamegen --models-dir assets/models
 
-Each stage records a key (a sha256 of its inputs and settings) in ``<run dir>/stages.json``.
+The stages are one table (``STAGES``): each row names what its key is made of, when its
+earlier work still stands, what it runs and what it hands on; ``run_pipeline`` walks it.
+Each stage records its key (a sha256 of its inputs and settings) in ``<run dir>/stages.json``.
 A rerun with unchanged inputs skips every finished stage and takes seconds; a fine-tune
 that was interrupted resumes from its last checkpoint. A model that fails the gate stays in
 the run directory, unregistered, and the command exits 1 with the reasons. With a
@@ -20,19 +22,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textgamegen import checksum
 from textgamegen.atomic import write_atomic
 from textgamegen.text.canon import CAST_FILE
-from training.config import PipelineConfig, as_dict
-from training.corpus import corpus_sha256, input_files, sha256_file
+from training.config import FinetuneConfig, PipelineConfig, as_dict
+from training.corpus import corpus_sha256, input_files
 
-STAGES = ("corpus", "validate", "finetune", "evaluate", "gate", "register")
+if TYPE_CHECKING:
+    from training.gate import GateDecision
+
 LENGTH_FIELDS = ("epochs", "max_steps", "eval_steps", "save_total_limit", "logging_steps")
 """Fine-tune settings that leave a run's checkpoints in place when changed. A changed
 length (epochs, max_steps) is then refused by the fine-tune, naming the checkpoint, rather
@@ -123,7 +132,379 @@ def base_hash_of(base: str) -> str:
 
         return base_reference(base)["sha256"]
     weights = Path(base).expanduser() / "model.safetensors"
-    return sha256_file(weights) if weights.is_file() else ""
+    return checksum.sha256(weights) if weights.is_file() else ""
+
+
+@dataclass
+class Run:
+    """One pipeline run: its settings and folders, and what the stages have found so far."""
+
+    config: PipelineConfig
+    finetune: FinetuneConfig
+    """``[finetune]``, with ``--max-steps`` applied."""
+    run_dir: Path
+    log: StageLog
+    models_dir: Path | None = None
+    force: bool = False
+    device: str = "auto"
+    command: str = ""
+    rerun: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    """Each stage's key, once made: later keys build on earlier ones."""
+    corpus_hash: str = ""
+    weights_hash: str = ""
+    metrics: dict = field(default_factory=dict)
+    """Measured by this run, or read back from the run directory when evaluate is skipped."""
+    lineage: dict = field(default_factory=dict)
+    card: str = ""
+    cast_files: tuple[Path, ...] = ()
+    decision: GateDecision | None = None
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.run_dir / "corpus"
+
+    @property
+    def finetune_dir(self) -> Path:
+        return self.run_dir / "finetune"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.finetune_dir / "model"
+
+    @cached_property
+    def target_root(self) -> Path:
+        """Where the model is registered: ``--models-dir``, else the config's, else the user's."""
+        return self.models_dir or default_models_dir(self.config)
+
+    @property
+    def target(self) -> Path:
+        return self.target_root / self.config.name
+
+    @cached_property
+    def base_hash(self) -> str:
+        # A local or GGUF base is an input too: retrain when its weights change.
+        return base_hash_of(self.finetune.base)
+
+    @cached_property
+    def registered(self) -> dict | None:
+        """The metrics of the model registered under the name now, if any."""
+        try:
+            return json.loads((self.target / "metrics.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def uses_feedback(self) -> bool:
+        return any(source.format == "feedback" for source in self.config.corpus.sources)
+
+    def done(self, stage: str, key: str) -> bool:
+        """Whether stages.json holds this key for the stage, and ``--rerun`` spares it."""
+        if self.rerun and STAGE_NAMES.index(stage) >= STAGE_NAMES.index(self.rerun):
+            return False
+        return self.log.done(stage, key)
+
+
+Record = dict[str, object]
+"""What stages.json records for a stage beside its key and time."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the pipeline: what it is keyed by, when it may be skipped, what it does."""
+
+    name: str
+    key: Callable[[Run], tuple]
+    """The parts its key (a sha256) is made of: its inputs and settings."""
+    run: Callable[[Run], Record]
+    """Does the work and says so; returns what stages.json records beside the key."""
+    current: Callable[[Run, str, str], bool] | None = None
+    """Whether the work done before still stands for (stage name, key): then the stage is
+    skipped. None: it runs every time."""
+    skipped: Callable[[Run], str] = lambda run: "unchanged, skipped"
+    after: Callable[[Run], int | None] = lambda run: None
+    """Runs after the stage ran or was skipped: takes what later stages need, and reports.
+    An int ends the pipeline with that exit code."""
+    stops: tuple[str, ...] = ()
+    """The ``--stop-after`` values that end the pipeline after this stage."""
+    stop_note: Callable[[Run], str] = lambda run: ""
+
+
+def _logged(output: Callable[[Run], Path]) -> Callable[[Run, str, str], bool]:
+    """Skip when stages.json holds the key and the stage's output is still there."""
+    return lambda run, name, key: run.done(name, key) and output(run).is_file()
+
+
+# corpus: keyed by the corpus settings and every input file's bytes.
+def _corpus_key(run: Run) -> tuple:
+    inputs = {str(p): checksum.sha256(p) for p in input_files(run.config)}
+    return ("corpus", as_dict(run.config.corpus), inputs)
+
+
+def _build_corpus(run: Run) -> Record:
+    from training.corpus import build_corpus
+
+    _say("corpus: building")
+    result = build_corpus(run.config, run.corpus_dir)
+    _say(
+        f"corpus: {result.stats['splits']} lines, per tag "
+        f"{ {t: v['lines'] for t, v in result.stats['per_tag'].items()} }"
+    )
+    for info in result.stats["per_source"].values():
+        for row in info["broken_rows"]:
+            _say(f"corpus: broken row {row}")
+    return {}
+
+
+def _hash_corpus(run: Run) -> None:
+    run.corpus_hash = corpus_sha256(run.corpus_dir)
+
+
+# validate: cheap, always run, so a hand-edited corpus is caught.
+def _validate(run: Run) -> Record:
+    from training.validate import validate_corpus_dir
+
+    counts = validate_corpus_dir(run.corpus_dir, run.config.corpus.expect_tags)
+    _say(f"validate: ok {counts}")
+    return {"lines": counts}
+
+
+# finetune: keyed by the corpus and the fine-tune settings (and a local or GGUF base).
+def _finetune_key(run: Run) -> tuple:
+    if run.base_hash:
+        return ("finetune", run.corpus_hash, as_dict(run.finetune), run.base_hash)
+    return ("finetune", run.corpus_hash, as_dict(run.finetune))
+
+
+def _finetune(run: Run) -> Record:
+    from training.checkpoints import newest_complete
+    from training.finetune import finetune
+
+    # Checkpoints of the same data, base and model settings are continued after an
+    # interruption; if only the run's length changed, finetune refuses and says why.
+    compatible_key = _key(
+        "finetune-checkpoints",
+        run.corpus_hash,
+        {k: v for k, v in as_dict(run.finetune).items() if k not in LENGTH_FIELDS},
+        run.base_hash,
+    )
+    started = run.log.load().get("finetune-started", {}).get("key") == compatible_key
+    resume = started and newest_complete(run.finetune_dir / "checkpoints")[0] is not None
+    if not started and run.finetune_dir.exists():
+        shutil.rmtree(run.finetune_dir)  # stale: other data or settings
+    run.log.mark("finetune-started", compatible_key)
+    _say("finetune: " + ("resuming from the last checkpoint" if resume else "training"))
+    finetune(
+        run.corpus_dir,
+        run.finetune_dir,
+        run.finetune,
+        resume=resume or None,
+        device=run.device,
+        corpus_hash=run.corpus_hash,
+    )
+    return {}
+
+
+def _hash_weights(run: Run) -> None:
+    run.weights_hash = checksum.sha256(weights_file(run.model_dir))
+
+
+# evaluate: keyed by the weights, the corpus and the evaluation settings.
+def _evaluate_key(run: Run) -> tuple:
+    parts: tuple = ("evaluate", run.weights_hash, run.corpus_hash, as_dict(run.config.evaluate))
+    if run.config.gate.beat_base:  # the base's own figures are measured too
+        parts += ("base", run.finetune.base, run.base_hash)
+    return parts
+
+
+def _evaluate(run: Run) -> Record:
+    from training.evaluate import base_figures, evaluate_model, write_metrics
+
+    config = run.config
+    _say("evaluate: measuring")
+    metrics = evaluate_model(run.model_dir, run.corpus_dir, config.evaluate)
+    if config.gate.beat_base:
+        _say(f"evaluate: scoring the base {run.finetune.base} before fine-tuning")
+        metrics["base"] = base_figures(run.finetune.base, run.corpus_dir, config.evaluate)
+    if config.evaluate.compare_with:
+        from training.compare import compare_models
+
+        metrics["comparison"] = compare_models(
+            config.evaluate.compare_with,
+            run.corpus_dir,
+            config.evaluate.max_test_lines,
+            config.evaluate.device,
+            say=_say,
+        )["models"]
+    write_metrics(run.model_dir, metrics)
+    run.metrics = metrics
+    return {}
+
+
+def _report_metrics(run: Run) -> None:
+    if not run.metrics:  # skipped: the figures measured before
+        run.metrics = json.loads((run.model_dir / "metrics.json").read_text())
+    metrics = run.metrics
+    _say(
+        f"evaluate: perplexity {metrics['perplexity']} per tag "
+        f"{metrics['perplexity_per_tag']} (bigram "
+        f"{metrics['baseline']['perplexity_per_tag']}), bits per byte "
+        f"{metrics.get('bits_per_byte_per_tag')}"
+        + (f" (base {metrics['base']['bits_per_byte_per_tag']})" if metrics.get("base") else "")
+        + f", latency {metrics['latency_ms_median']} ms, first token "
+        f"{metrics['first_token_ms_median']} ms"
+    )
+    if metrics.get("grounding"):
+        grounding = metrics["grounding"]
+        _say(
+            f"evaluate: grounding: entity share {grounding['entity_share']}, hallucination "
+            f"rate {grounding['hallucination_rate']} over {grounding['generations']} "
+            f"generations"
+        )
+
+
+# gate: the lineage and card are written, then the model is held to the bounds and to the
+# model registered under the name. It runs every time: the registered model may change.
+def _gate_key(run: Run) -> tuple:
+    return ("gate", run.keys["evaluate"], as_dict(run.config.gate), run.registered)
+
+
+def _write_lineage_and_card(run: Run) -> None:
+    from training.modelcard import render_card, write_card
+
+    config = run.config
+    lineage = build_lineage(
+        config, run.corpus_hash, run.finetune_dir, run.command, run.weights_hash
+    )
+    cast_file = run.corpus_dir / CAST_FILE
+    run.cast_files = (cast_file,) if cast_file.is_file() else ()
+    if run.cast_files:
+        lineage["cast"] = len(json.loads(cast_file.read_text(encoding="utf-8"))["names"])
+    stats = json.loads((run.corpus_dir / "stats.json").read_text())
+    if run.uses_feedback:
+        from training.trigger import feedback_summary
+
+        lineage["feedback"] = feedback_summary(config, stats)
+    run.lineage = lineage
+    run.card = render_card(config.name, run.metrics, lineage, source_entries(config), stats)
+    write_card(run.model_dir, run.card)
+
+
+def _gate(run: Run) -> Record:
+    from training.gate import check_gate
+
+    _write_lineage_and_card(run)
+    config = run.config
+    decision = check_gate(run.metrics, config.gate, run.registered)
+    if run.uses_feedback and decision.passed:
+        from training.heldout import check_feedback
+
+        ok, text = check_feedback(config, run.model_dir, run.target, config.gate.tolerance)
+        decision.checks.append(("pass: " if ok else "FAIL: ") + text)
+        if not ok:
+            decision.passed = False
+            decision.reasons.append(text)
+    for line in decision.checks:
+        _say(f"gate: {line}")
+    run.decision = decision
+    return {"passed": decision.passed, "reasons": decision.reasons}
+
+
+def _refuse(run: Run) -> int | None:
+    if run.decision is None or run.decision.passed:
+        return None
+    _say(f"gate: REFUSED; the model stays in {run.model_dir}, not registered")
+    print("gate failed: " + "; ".join(run.decision.reasons), file=sys.stderr)
+    return 1
+
+
+# register: skipped when the same weights and metrics are already there.
+def _register_key(run: Run) -> tuple:
+    return (
+        "register",
+        run.weights_hash,
+        run.keys["evaluate"],
+        as_dict(run.config.register),
+        str(run.target_root),
+    )
+
+
+def _installed(run: Run, name: str, key: str) -> bool:
+    # Read from the registered model itself, so another run dir with the same weights and
+    # figures skips too, and a model registered since by another run is replaced.
+    installed = run.target / "lineage.json"
+    return (
+        installed.is_file()
+        and not run.force
+        and run.rerun != "register"
+        and json.loads(installed.read_text()).get("register_key") == key
+    )
+
+
+def _register(run: Run) -> Record:
+    from training.register import register_model
+
+    config = run.config
+    run.lineage["register_key"] = run.keys["register"]
+    path = register_model(
+        run.model_dir,
+        run.target_root,
+        config.name,
+        run.metrics,
+        run.lineage,
+        run.card,
+        config.register.dtype,
+        config.register.max_weights_mb,
+        extra_files=run.cast_files,
+    )
+    _say(f"register: {config.name} -> {path}")
+    return {"path": str(path)}
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "corpus",
+        _corpus_key,
+        _build_corpus,
+        current=_logged(lambda run: run.corpus_dir / "stats.json"),
+        after=_hash_corpus,
+    ),
+    Stage(
+        "validate",
+        lambda run: ("validate", run.corpus_hash),
+        _validate,
+        stops=("corpus", "validate"),
+    ),
+    Stage(
+        "finetune",
+        _finetune_key,
+        _finetune,
+        current=_logged(lambda run: weights_file(run.model_dir)),
+        after=_hash_weights,
+        stops=("finetune",),
+        stop_note=lambda run: f"; the model is in {run.model_dir}",
+    ),
+    Stage(
+        "evaluate",
+        _evaluate_key,
+        _evaluate,
+        current=_logged(lambda run: run.model_dir / "metrics.json"),
+        after=_report_metrics,
+    ),
+    Stage("gate", _gate_key, _gate, after=_refuse),
+    Stage(
+        "register",
+        _register_key,
+        _register,
+        current=_installed,
+        skipped=lambda run: f"{run.target} is up to date, skipped",
+    ),
+)
+STAGE_NAMES = tuple(stage.name for stage in STAGES)
+STOP_AFTER = tuple(name for stage in STAGES for name in stage.stops)
+"""The values of ``--stop-after``."""
+RERUN = tuple(stage.name for stage in STAGES if stage.current is not None)
+"""The values of ``--rerun``: the stages that can be skipped."""
 
 
 def run_pipeline(
@@ -154,229 +535,40 @@ def run_pipeline(
     Returns:
         0 when the model is registered (or already was), 1 when the gate refused it.
     """
-    from training.gate import check_gate
-
     run_dir.mkdir(parents=True, exist_ok=True)
     log = StageLog(run_dir / "stages.json")
     if force:
         log.path.unlink(missing_ok=True)
-
-    def done(stage: str, key: str) -> bool:
-        if rerun and STAGES.index(stage) >= STAGES.index(rerun):
-            return False
-        return log.done(stage, key)
-
-    finetune_config = config.finetune
+    finetune = config.finetune
     if max_steps is not None:
-        finetune_config = type(finetune_config)(
-            **{**as_dict(finetune_config), "max_steps": max_steps}
-        )
-
-    # corpus: keyed by the corpus settings and every input file's bytes.
-    corpus_dir = run_dir / "corpus"
-    inputs = {str(p): sha256_file(p) for p in input_files(config)}
-    corpus_key = _key("corpus", as_dict(config.corpus), inputs)
-    if done("corpus", corpus_key) and (corpus_dir / "stats.json").is_file():
-        _say("corpus: unchanged, skipped")
-    else:
-        from training.corpus import build_corpus
-
-        _say("corpus: building")
-        result = build_corpus(config, corpus_dir)
-        _say(
-            f"corpus: {result.stats['splits']} lines, per tag "
-            f"{ {t: v['lines'] for t, v in result.stats['per_tag'].items()} }"
-        )
-        for info in result.stats["per_source"].values():
-            for row in info["broken_rows"]:
-                _say(f"corpus: broken row {row}")
-        log.mark("corpus", corpus_key)
-    corpus_hash = corpus_sha256(corpus_dir)
-
-    # validate: cheap, always run, so a hand-edited corpus is caught.
-    from training.validate import validate_corpus_dir
-
-    counts = validate_corpus_dir(corpus_dir, config.corpus.expect_tags)
-    log.mark("validate", _key("validate", corpus_hash), lines=counts)
-    _say(f"validate: ok {counts}")
-    if stop_after in ("corpus", "validate"):
-        _say(f"stopping after {stop_after} as asked")
-        return 0
-
-    # finetune: keyed by the corpus and the fine-tune settings.
-    finetune_dir = run_dir / "finetune"
-    model_dir = finetune_dir / "model"
-    # A local or GGUF base is an input too: retrain when its weights change.
-    base_hash = base_hash_of(finetune_config.base)
-    if base_hash:
-        finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config), base_hash)
-    else:
-        finetune_key = _key("finetune", corpus_hash, as_dict(finetune_config))
-    if done("finetune", finetune_key) and weights_file(model_dir).is_file():
-        _say("finetune: unchanged, skipped")
-    else:
-        from training.checkpoints import newest_complete
-        from training.finetune import finetune
-
-        # Checkpoints of the same data, base and model settings are continued after an
-        # interruption; if only the run's length changed, finetune refuses and says why.
-        compatible_key = _key(
-            "finetune-checkpoints",
-            corpus_hash,
-            {k: v for k, v in as_dict(finetune_config).items() if k not in LENGTH_FIELDS},
-            base_hash,
-        )
-        started = log.load().get("finetune-started", {}).get("key") == compatible_key
-        resume = started and newest_complete(finetune_dir / "checkpoints")[0] is not None
-        if not started and finetune_dir.exists():
-            import shutil
-
-            shutil.rmtree(finetune_dir)  # stale: other data or settings
-        log.mark("finetune-started", compatible_key)
-        _say("finetune: " + ("resuming from the last checkpoint" if resume else "training"))
-        finetune(
-            corpus_dir,
-            finetune_dir,
-            finetune_config,
-            resume=resume or None,
-            device=device,
-            corpus_hash=corpus_hash,
-        )
-        log.mark("finetune", finetune_key)
-    weights_hash = sha256_file(weights_file(model_dir))
-    if stop_after == "finetune":
-        _say(f"stopping after finetune as asked; the model is in {model_dir}")
-        return 0
-
-    # evaluate: keyed by the weights, the corpus and the evaluation settings.
-    metrics_path = model_dir / "metrics.json"
-    # The base's own figures are measured too when the gate needs them (beat_base).
-    evaluate_parts: list[object] = ["evaluate", weights_hash, corpus_hash, as_dict(config.evaluate)]
-    if config.gate.beat_base:
-        evaluate_parts += ["base", finetune_config.base, base_hash]
-    evaluate_key = _key(*evaluate_parts)
-    if done("evaluate", evaluate_key) and metrics_path.is_file():
-        _say("evaluate: unchanged, skipped")
-        metrics = json.loads(metrics_path.read_text())
-    else:
-        from training.evaluate import base_figures, evaluate_model, write_metrics
-
-        _say("evaluate: measuring")
-        metrics = evaluate_model(model_dir, corpus_dir, config.evaluate)
-        if config.gate.beat_base:
-            _say(f"evaluate: scoring the base {finetune_config.base} before fine-tuning")
-            metrics["base"] = base_figures(finetune_config.base, corpus_dir, config.evaluate)
-        if config.evaluate.compare_with:
-            from training.compare import compare_models
-
-            metrics["comparison"] = compare_models(
-                config.evaluate.compare_with,
-                corpus_dir,
-                config.evaluate.max_test_lines,
-                config.evaluate.device,
-                say=_say,
-            )["models"]
-        write_metrics(model_dir, metrics)
-        log.mark("evaluate", evaluate_key)
-    _say(
-        f"evaluate: perplexity {metrics['perplexity']} per tag "
-        f"{metrics['perplexity_per_tag']} (bigram "
-        f"{metrics['baseline']['perplexity_per_tag']}), bits per byte "
-        f"{metrics.get('bits_per_byte_per_tag')}"
-        + (f" (base {metrics['base']['bits_per_byte_per_tag']})" if metrics.get("base") else "")
-        + f", latency {metrics['latency_ms_median']} ms, first token "
-        f"{metrics['first_token_ms_median']} ms"
+        finetune = replace(finetune, max_steps=max_steps)
+    run = Run(
+        config,
+        finetune,
+        run_dir,
+        log,
+        models_dir=models_dir,
+        force=force,
+        device=device,
+        command=command,
+        rerun=rerun,
     )
-    if metrics.get("grounding"):
-        grounding = metrics["grounding"]
-        _say(
-            f"evaluate: grounding: entity share {grounding['entity_share']}, hallucination "
-            f"rate {grounding['hallucination_rate']} over {grounding['generations']} "
-            f"generations"
-        )
-
-    # lineage and card, then the gate against the model registered under the name.
-    target_root = models_dir or _default_models_dir(config)
-    lineage = build_lineage(config, corpus_hash, finetune_dir, command, weights_hash)
-    cast_file = corpus_dir / CAST_FILE
-    cast_files = (cast_file,) if cast_file.is_file() else ()
-    if cast_files:
-        lineage["cast"] = len(json.loads(cast_file.read_text(encoding="utf-8"))["names"])
-    from training.modelcard import render_card, write_card
-
-    stats = json.loads((corpus_dir / "stats.json").read_text())
-    uses_feedback = any(source.format == "feedback" for source in config.corpus.sources)
-    if uses_feedback:
-        from training.trigger import feedback_summary
-
-        lineage["feedback"] = feedback_summary(config, stats)
-    card = render_card(config.name, metrics, lineage, source_entries(config), stats)
-    write_card(model_dir, card)
-    registered = None
-    previous = target_root / config.name / "metrics.json"
-    if previous.is_file():
-        try:
-            registered = json.loads(previous.read_text())
-        except ValueError:
-            registered = None
-    decision = check_gate(metrics, config.gate, registered)
-    if uses_feedback and decision.passed:
-        from training.heldout import check_feedback
-
-        ok, text = check_feedback(
-            config, model_dir, target_root / config.name, config.gate.tolerance
-        )
-        decision.checks.append(("pass: " if ok else "FAIL: ") + text)
-        if not ok:
-            decision.passed = False
-            decision.reasons.append(text)
-    for line in decision.checks:
-        _say(f"gate: {line}")
-    log.mark(
-        "gate",
-        _key("gate", evaluate_key, as_dict(config.gate), registered),
-        passed=decision.passed,
-        reasons=decision.reasons,
-    )
-    if not decision.passed:
-        _say(f"gate: REFUSED; the model stays in {model_dir}, not registered")
-        print("gate failed: " + "; ".join(decision.reasons), file=sys.stderr)
-        return 1
-
-    # register: skipped when the same weights and metrics are already there.
-    register_key = _key(
-        "register", weights_hash, evaluate_key, as_dict(config.register), str(target_root)
-    )
-    target = target_root / config.name
-    installed = target / "lineage.json"
-    if (
-        installed.is_file()
-        and not force
-        and rerun != "register"
-        and json.loads(installed.read_text()).get("register_key") == register_key
-    ):
-        _say(f"register: {target} is up to date, skipped")
-        return 0
-    from training.register import register_model
-
-    lineage["register_key"] = register_key
-    path = register_model(
-        model_dir,
-        target_root,
-        config.name,
-        metrics,
-        lineage,
-        card,
-        config.register.dtype,
-        config.register.max_weights_mb,
-        extra_files=cast_files,
-    )
-    log.mark("register", register_key, path=str(path))
-    _say(f"register: {config.name} -> {path}")
+    for stage in STAGES:
+        key = run.keys[stage.name] = _key(*stage.key(run))
+        if stage.current is not None and stage.current(run, stage.name, key):
+            _say(f"{stage.name}: {stage.skipped(run)}")
+        else:
+            run.log.mark(stage.name, key, **stage.run(run))
+        code = stage.after(run)
+        if code is not None:
+            return code
+        if stop_after in stage.stops:
+            _say(f"stopping after {stop_after} as asked" + stage.stop_note(run))
+            return 0
     return 0
 
 
-def _default_models_dir(config: PipelineConfig) -> Path:
+def default_models_dir(config: PipelineConfig) -> Path:
     if config.register.models_dir:
         base = config.path.resolve().parent if config.path else Path.cwd()
         return (base / config.register.models_dir).resolve()

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
-from textgamegen.atomic import write_atomic
+from textgamegen.atomic import replace_dir, write_atomic
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -111,9 +110,8 @@ def register_model(
         if not path.is_file():
             raise RegisterError(f"{path}: missing; cannot register {model_dir}")
     weights = needed[1] if adapter else needed[0]
-    models_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=models_dir))
-    try:
+    target = models_dir / name
+    with replace_dir(target) as staging:
         copy_weights(weights, staging / weights.name, dtype)
         size_mb = (staging / weights.name).stat().st_size / 1e6
         if max_weights_mb and size_mb > max_weights_mb:
@@ -141,16 +139,4 @@ def register_model(
         for file, record in (("metrics.json", metrics), ("lineage.json", lineage)):
             write_atomic(staging / file, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         write_atomic(staging / "README.md", card)
-        target = models_dir / name
-        old = models_dir / f".{name}.old"
-        if old.exists():
-            shutil.rmtree(old)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        if old.exists():
-            shutil.rmtree(old)
-        return target
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    return target

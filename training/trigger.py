@@ -20,8 +20,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textgamegen import checksum
 from training.config import PipelineConfig
-from training.corpus import sha256_file, source_files
+from training.corpus import source_files
 from training.textfile import read_text
 
 BAD_LABELS = ("bad", "retried")
@@ -68,7 +69,7 @@ def feedback_summary(config: PipelineConfig, stats: dict) -> dict:
         held_out += dropped.pop(HELD_OUT, 0)
         excluded += sum(dropped.values())
         for path in source_files(source, config.root, config.config_dir):
-            files[str(path)] = sha256_file(path)
+            files[str(path)] = checksum.sha256(path)
     times = [str(row.get("time", "")) for row in rows if row.get("time")]
     labels: dict[str, int] = {}
     for row in rows:

@@ -47,7 +47,7 @@ def test_engine_imports_no_ui_and_no_model_libraries() -> None:
     assert "textgamegen.engine.game" in engine
     # The engine's own helpers for files and terminal text sit outside engine/ and must stay
     # as pure as it is.
-    shared = ["textgamegen.atomic", "textgamegen.safe_text"]
+    shared = ["textgamegen.atomic", "textgamegen.checksum", "textgamegen.safe_text"]
     loaded = loaded_after_importing([*engine, *shared, "textgamegen.narration.template"])
     assert not loaded & {"textual", "torch", "transformers"}
 

@@ -1,11 +1,11 @@
 """The structure drawn from the imports: no cycle, and each folder imports only the folders
 below it.
 
-From the bottom up: the shared helpers (``atomic``, ``safe_text``, ``paths``, ``endpoint``);
-the ``engine`` and the ``config``; ``text``, the narrator's language; ``narration``, the
-narrators; ``models``, loading them; ``feedback`` and ``hosting``; ``play``, one game with a
-narrator; and at the top the front ends, ``ui`` and ``commands``. ``training`` sits beside
-``play``: it uses the model layers and never a front end or a game session.
+From the bottom up: the shared helpers (``atomic``, ``checksum``, ``safe_text``, ``paths``,
+``endpoint``); the ``engine`` and the ``config``; ``text``, the narrator's language;
+``narration``, the narrators; ``models``, loading them; ``feedback`` and ``hosting``; ``play``,
+one game with a narrator; and at the top the front ends, ``ui`` and ``commands``. ``training``
+sits beside ``play``: it uses the model layers and never a front end or a game session.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections import defaultdict
 import pytest
 from import_graph import Edge, cycles, edges, layer_of
 
-BASE = {"textgamegen", "atomic", "safe_text", "paths", "endpoint"}
+BASE = {"textgamegen", "atomic", "checksum", "safe_text", "paths", "endpoint"}
 ALLOWED: dict[str, set[str]] = {
     "atomic": {"safe_text"},
+    "checksum": set(),
     "safe_text": set(),
     "paths": set(),
     "endpoint": set(),

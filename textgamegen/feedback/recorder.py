@@ -27,6 +27,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from textgamegen import checksum
 from textgamegen.feedback import store
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,6 @@ FLUSH_S = 0.25
 most the records of this last moment; what was committed stays)."""
 TEMPLATE_SHA = "template"
 """The weights 'hash' of the template narrator, which has none."""
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weight_files(model_dir: Path) -> list[Path]:
@@ -71,7 +64,7 @@ class WeightHashes:
             if row is not None:
                 self._memory[key] = row[0]
                 return str(row[0])
-        digest = _file_sha256(path)
+        digest = checksum.sha256(path)
         self._memory[key] = digest
         if db is not None:
             db.execute("INSERT OR REPLACE INTO weights VALUES (?, ?, ?, ?)", (*key, digest))

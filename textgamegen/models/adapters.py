@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from textgamegen.models.bases import Progress, cache_root, cached_base, file_sha256, find_base
+from textgamegen import checksum
+from textgamegen.atomic import replace_dir
+from textgamegen.models.bases import Progress, cache_root, cached_base, find_base
 from textgamegen.narration.generator import GeneratorError
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -35,10 +34,10 @@ def base_reference(base: str) -> dict[str, str]:
     local directory's model.safetensors hash ("" for a hub id, which has no local file)."""
     if base.startswith("gguf:"):
         found = find_base(base)
-        return {"name": base, "sha256": found.sha256 or file_sha256(found.path), "kind": "gguf"}
+        return {"name": base, "sha256": found.sha256 or checksum.sha256(found.path), "kind": "gguf"}
     weights = Path(base).expanduser() / "model.safetensors"
     if weights.is_file():
-        return {"name": base, "sha256": file_sha256(weights), "kind": "directory"}
+        return {"name": base, "sha256": checksum.sha256(weights), "kind": "directory"}
     return {"name": base, "sha256": "", "kind": "hub"}
 
 
@@ -79,7 +78,7 @@ def base_directory(adapter: Path, progress: Progress | None = None) -> Path:
     weights = directory / "model.safetensors"
     if not weights.is_file():
         raise GeneratorError(f"{adapter}: its base {name} is not here (no {weights})")
-    if expected and file_sha256(weights) != expected:
+    if expected and checksum.sha256(weights) != expected:
         raise GeneratorError(
             f"{adapter}: the base at {directory} is not the one it was "
             f"trained on (sha256 differs from {expected[:16]}...)"
@@ -93,7 +92,7 @@ def adapter_sha256(adapter: Path) -> str:
         path = adapter / name
         if path.is_file():
             digest.update(name.encode())
-            digest.update(file_sha256(path).encode())
+            digest.update(checksum.sha256(path).encode())
     return digest.hexdigest()
 
 
@@ -147,9 +146,7 @@ def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
             f"{adapter}: the adapter does not fit its base {base}: "
             f"{type(error).__name__}: {str(error)[:300]}"
         ) from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=".merge-", dir=target.parent))
-    try:
+    with replace_dir(target) as temp:
         model.config.eos_token_id = tokenizer.eos_token_id
         model.config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(temp, safe_serialization=True)
@@ -161,9 +158,3 @@ def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
             "base": str(base),
         }
         (temp / "merged.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(temp, target)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)

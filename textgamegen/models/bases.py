@@ -17,18 +17,17 @@ Examples::
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from textgamegen import checksum
+from textgamegen.atomic import replace_dir
 from textgamegen.narration.generator import GeneratorError
 
 Progress = Callable[[str], None]
@@ -118,21 +117,13 @@ def find_base(name: str) -> Base:
     return Base(name, files[0], "")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_gguf(base: Base) -> str:
     """The file's sha256, after checking it against the expected one and its header."""
     with open(base.path, "rb") as handle:
         magic = handle.read(4)
     if magic != b"GGUF":
         raise GeneratorError(f"{base.path}: not a GGUF file (it starts with {magic!r})")
-    actual = file_sha256(base.path)
+    actual = checksum.sha256(base.path)
     if base.sha256 and actual != base.sha256:
         raise GeneratorError(
             f"{base.path}: sha256 {actual[:16]}... does not match the expected "
@@ -190,9 +181,7 @@ def unpack(gguf: Path, directory: Path, sha256: str, name: str) -> None:
     logging.set_verbosity_error()
     # The GGUF converter draws its own tqdm bar on stderr, which would corrupt the TUI.
     os.environ["TQDM_DISABLE"] = "1"
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=directory.parent))
-    try:
+    with replace_dir(directory) as temp:
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(
@@ -209,9 +198,3 @@ def unpack(gguf: Path, directory: Path, sha256: str, name: str) -> None:
         tokenizer.save_pretrained(temp)
         marker = {"sha256": sha256, "source": name, "gguf": gguf.name, "format": CACHE_FORMAT}
         (temp / "base.json").write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(temp, directory)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)

@@ -21,12 +21,11 @@ Pure Python to import; ``export_for_vllm`` imports torch and transformers inside
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from textgamegen.atomic import replace_dir
 from textgamegen.models.bases import Progress
 from textgamegen.narration.generator import GeneratorError
 
@@ -165,9 +164,7 @@ def export_for_vllm(
     ids = list(tokenizer.encode(PROBE, add_special_tokens=False))[:context]  # type: ignore[attr-defined]
     expected = _logits(game_model, ids)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=".vllm-export-", dir=out.parent))
-    try:
+    with replace_dir(out) as temp:
         say(f"Writing {dtype} safetensors to {out}")
         config.eos_token_id = tokenizer.eos_token_id  # type: ignore[attr-defined]
         config.pad_token_id = tokenizer.pad_token_id  # type: ignore[attr-defined]
@@ -228,12 +225,6 @@ def export_for_vllm(
         (temp / "export.json").write_text(
             json.dumps(asdict(exported), indent=2) + "\n", encoding="utf-8"
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(temp, out)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)
     return exported
 
 

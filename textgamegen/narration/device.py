@@ -1,6 +1,7 @@
 """Where and how the GPT-2 backend runs: device, dtype, CPU threads, optional int8.
 
-Imported only by the backend (it imports torch); the loader calls it in the worker.
+Imported only by the backend (it imports torch); the loader calls it in the worker. The
+training stages use the same device and bf16 rules (``resolve_device``, ``cpu_has_fast_bf16``).
 """
 
 from __future__ import annotations
@@ -45,8 +46,18 @@ def _cpu_flags() -> set[str]:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """bf16 only pays on the CPU with AMX or AVX-512 BF16; elsewhere it is emulated and slower."""
-    return bool({"amx_bf16", "avx512_bf16"} & _cpu_flags())
+    """bf16 only pays on the CPU with AMX or AVX-512 BF16; elsewhere it is emulated and slower.
+
+    The game (dtype auto) and the fine-tune (precision auto) both ask this. The flags come
+    from /proc/cpuinfo; where there is none (macOS, Windows), from torch's own checks.
+    """
+    flags = _cpu_flags()
+    if flags:
+        return bool({"amx_bf16", "avx512_bf16"} & flags)
+    return bool(
+        getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+        or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    )
 
 
 def resolve_dtype(device: str, requested: str = "auto") -> torch.dtype:
