@@ -192,7 +192,9 @@ def test_oversized_prompts_get_4xx_and_the_server_lives_on(
     status, body = post(server, huge)
     assert status == 413 and "bytes" in body["error"]["message"]
     ok = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=3)  # type: ignore[attr-defined]
-    assert ok.choices[0].text
+    # The server lives on: it answers. (What a random tiny model writes in three unseeded
+    # tokens may decode to nothing, so the text is not the test.)
+    assert len(ok.choices) == 1 and ok.choices[0].finish_reason in ("length", "stop")
 
 
 def test_twenty_concurrent_clients(server: ModelServer, engine: CompletionEngine) -> None:
