@@ -206,9 +206,7 @@ class CausalLMGenerator(Generator):
         self._last_only = last_logits_only(model)
         names = name_token_ids(tokenizer)
         # A tag (the line's own opener) starts a line as a full stop does.
-        self._names = replace(
-            names, enders=names.enders | frozenset(self._stop_list) | self._tag_ids(tokenizer)
-        )
+        self._names = replace(names, enders=names.enders | frozenset(self._stop_list))
         self._lock = threading.Lock()
         self._glue = torch.tensor(
             sorted(set(glue_token_ids(tokenizer)) | set(self._stop_list)), device=device
@@ -314,20 +312,19 @@ class CausalLMGenerator(Generator):
         ids -= set(self._stop_list) | set(barred)
         return torch.tensor(sorted(ids), dtype=torch.long, device=self.device)
 
-    @staticmethod
-    def _tag_ids(tokenizer: object) -> frozenset[int]:
-        ids = set(getattr(tokenizer, "all_special_ids", []))
-        ids.update(getattr(tokenizer, "added_tokens_decoder", {}).keys())
-        return frozenset(ids)
+    def _encode(self, form: str) -> tuple[int, ...]:
+        """A word's ids, kept: the same names come back with every request."""
+        encoded = self._encoded.get(form)
+        if encoded is None:
+            encoded = self._encoded[form] = tuple(self.codec.encode(form))
+        return encoded
 
     def _free_name_starts(self, request: ContentRequest) -> set[int]:
         """First tokens of the capitalised words the facts and story give (and "I")."""
         free: set[int] = set()
         for word in {"I", *canon.given_names(request)}:
             form = f" {word}"
-            encoded = self._encoded.get(form)
-            if encoded is None:
-                encoded = self._encoded[form] = tuple(self.codec.encode(form))
+            encoded = self._encode(form)
             if encoded and encoded[0] in self._names.spaces:
                 encoded = encoded[1:]  # the space written apart: the capital comes next
             if encoded:
@@ -345,9 +342,7 @@ class CausalLMGenerator(Generator):
         stops = set(self._stop_list)
         for word in canon.barred_words(request, self.cast):
             for form in {f" {word}", f" {word.capitalize()}", word, word.capitalize()}:
-                encoded = self._encoded.get(form)
-                if encoded is None:
-                    encoded = self._encoded[form] = tuple(self.codec.encode(form))
+                encoded = self._encode(form)
                 if encoded and not set(encoded) & stops:
                     sequences.add(encoded)
         if not self.names_only:
