@@ -20,6 +20,12 @@ third source, ``authored``: the human-written control. It writes, under ``--out`
 - ``key.json``: which source, narrator, seed and world wrote each numbered line (hidden);
 - ``records.json``: every recorded line with its request and facts, empty ones included.
 
+A narrator named ``NAME+stream`` is ``NAME`` writing as it does in the TUI, where the line
+is streamed to the player as it is written: one candidate, never swapped. Plain ``NAME``
+writes as a script does: several candidates, the best by the rerank shown. ``NAME@T``
+samples at temperature T. So ``--model narrator --model narrator+stream --model
+narrator@0.7`` reads the three side by side (the model is loaded once).
+
 Give the reader one sheet and nothing else. ``score`` reads the filled-in sheet (either
 format) with the key and prints, per source: lines, % scored 2, % scored at least 1,
 % scored 0, % contradicting the facts, and the mean score.
@@ -72,6 +78,7 @@ OLDER_WALKTHROUGHS = {"lanternfall": "walkthrough.txt", "wonderland": "wonderlan
 CSV_FACTS = (
     "kind",
     "where",
+    "room_text",
     "exits",
     "people",
     "things",
@@ -98,6 +105,9 @@ class Facts:
     world: str
     room: str
     exits: str
+    room_text: str = ""
+    """The room's own text, which the player read on coming in: what is there besides
+    the things listed (the dials, the headstones)."""
     people: list[str] = field(default_factory=list)
     things: list[str] = field(default_factory=list)
     carrying: list[str] = field(default_factory=list)
@@ -215,6 +225,7 @@ class _Reader(FeedbackSession):
         model: str,
         seed: int,
         picked: set[int] | None,
+        colour: bool = False,
     ) -> None:
         from textgamegen.narration.template import TemplateGenerator
 
@@ -225,6 +236,9 @@ class _Reader(FeedbackSession):
         self.model = model
         self.seed = seed
         self.picked = picked
+        self.colour = colour
+        """Whether a line after the world's own text is the narrator's to write (the
+        ``colour`` setting); when not, such requests are nobody's and are not counted."""
         self.attempts: dict[str, dict[str, Any]] | None = None
         """The world's own attempt lines by room, when the game plays without them."""
         self.name = generator.name or model
@@ -241,6 +255,10 @@ class _Reader(FeedbackSession):
         self.authored: list[Line] = []
 
     def generate(self, request: ContentRequest, on_text: Any = None, cancel: Any = None) -> Any:
+        if request.authored and not self.colour:
+            # The world's text stands alone, as in play with `colour` off.
+            self.chosen = False
+            return self.filler.generate(request, on_text, cancel)
         self.ordinal += 1
         self.chosen = self.picked is None or self.ordinal in self.picked
         writer = self.generator if self.chosen else self.filler
@@ -303,6 +321,7 @@ class _Reader(FeedbackSession):
         return Facts(
             world=game.world.title,
             room=request.room or game.room().name,
+            room_text=game.room().text,
             exits=exit_list(game),
             people=[game.npc(key).name for key in game.npcs_here()],
             things=[game.item(key).name for key in game.visible_items()],
@@ -330,8 +349,10 @@ def play(
     model: str,
     seed: int,
     picked: set[int] | None = None,
+    colour: bool = False,
 ) -> tuple[_Reader, Run]:
-    """Play ``script`` in ``world`` with ``generator`` writing the picked requests.
+    """Play ``script`` in ``world`` with ``generator`` writing the picked requests (of those
+    it writes: with ``colour`` off, not the lines after the world's own text).
 
     Expectation lines (``? ...``) change nothing: they are checked as the script runs, and
     one that fails (an ``output contains`` the narrator's prose decides) is only counted.
@@ -346,7 +367,7 @@ def play(
     attempts = {key: dict(room.attempts) for key, room in world.rooms.items()}
     bare = replace(world, rooms={k: replace(r, attempts={}) for k, r in world.rooms.items()})
     game = Game.new(bare, seed=seed, saves_dir=None, autosave=False)
-    reader = _Reader(game, generator, model, seed, picked)
+    reader = _Reader(game, generator, model, seed, picked, colour)
     reader.attempts = attempts
     started = time.perf_counter()
     try:
@@ -386,6 +407,7 @@ def make(
     out: Path,
     *,
     max_lines: int = 0,
+    colour: bool = False,
     shuffle_seed: int = SHUFFLE_SEED,
     contradictions: Contradictions | None = None,
     log: Callable[[str], None] = lambda text: None,
@@ -400,6 +422,8 @@ def make(
             ``records.json`` to.
         max_lines: at most this many requests per run are the narrator's, evenly spread
             over the run (the template writes the rest, unrecorded); 0 for all.
+        colour: the narrators add lines after the world's own text (the ``colour``
+            setting; give them that setting too).
         shuffle_seed: the seed of the sheet's order.
         contradictions: ``canon.contradictions``, to pre-mark lines; None for no column.
         log: told about each run as it ends.
@@ -419,10 +443,10 @@ def make(
             if max_lines:
                 from textgamegen.narration.template import TemplateGenerator
 
-                counted, _ = play(world, script, TemplateGenerator(), "count", seed, set())
+                counted, _ = play(world, script, TemplateGenerator(), "count", seed, set(), colour)
                 picked = spread(counted.ordinal, max_lines)
             for name, generator in narrators:
-                reader, run = play(world, script, generator, name, seed, picked)
+                reader, run = play(world, script, generator, name, seed, picked, colour)
                 runs.append(run)
                 lines += reader.lines
                 for line in reader.authored:
@@ -541,6 +565,7 @@ def fact_cells(line: Line) -> dict[str, str]:
     return {
         "kind": line.kind,
         "where": f"{facts.world}: {facts.room}",
+        "room_text": _flat(facts.room_text) or "none",
         "exits": facts.exits,
         "people": _listed(facts.people),
         "things": _listed(facts.things),
@@ -558,6 +583,7 @@ def render_markdown(numbered: list[tuple[int, Line]], with_canon: bool) -> str:
         cells = fact_cells(line)
         out += ["", "---", "", f"## {number} · {line.kind}", ""]
         out.append(f"- where: {cells['where']}")
+        out.append(f"- the room's text: {cells['room_text']}")
         out.append(f"- exits: {cells['exits']}")
         out.append(f"- people here: {cells['people']}")
         out.append(f"- things in view: {cells['things']}")
@@ -926,6 +952,57 @@ def _worlds(names: list[str], scripts: list[Path]) -> list[tuple[World, Path]]:
     return found
 
 
+class Variant:
+    """One loaded narrator writing another way: streamed as in the TUI (a reader is
+    listening, so it writes one candidate, and the line it streams is the one that
+    stays), or at another temperature."""
+
+    def __init__(
+        self, generator: Any, *, stream: bool = False, temperature: float | None = None
+    ) -> None:
+        self.generator = generator
+        self.stream = stream
+        self.temperature = temperature
+        self.name = generator.name
+        self.backend = generator.backend
+        self.device = generator.device
+        self.dtype = getattr(generator, "dtype", "")
+
+    def generate(self, request: ContentRequest, on_text: Any = None, cancel: Any = None) -> Any:
+        listener = on_text or ((lambda _text: None) if self.stream else None)
+        if self.temperature is None:
+            return self.generator.generate(request, listener, cancel)
+        usual = self.generator.sampling
+        self.generator.sampling = replace(usual, temperature=self.temperature)
+        try:
+            return self.generator.generate(request, listener, cancel)
+        finally:
+            self.generator.sampling = usual
+
+
+STREAM_SUFFIX = "+stream"
+
+
+def variant_of(name: str) -> tuple[str, bool, float | None]:
+    """``NAME[+stream][@T]`` -> (NAME, streamed, temperature or None).
+
+    Raises:
+        BlindError: T is not a temperature above 0.
+    """
+    base, _, temperature = name.partition("@")
+    stream = base.endswith(STREAM_SUFFIX)
+    base = base.removesuffix(STREAM_SUFFIX)
+    if not temperature:
+        return base, stream, None
+    try:
+        value = float(temperature)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise BlindError(f"{name}: the temperature after @ must be a number above 0")
+    return base, stream, value
+
+
 def load_narrator(name: str, args: argparse.Namespace) -> Any:
     """A narrator by name, on the command line's device, dtype and threads.
 
@@ -940,7 +1017,11 @@ def load_narrator(name: str, args: argparse.Namespace) -> Any:
 
     try:
         generator = load_generator(
-            name, args.device, SamplingSettings(), dtype=args.dtype, threads=args.threads
+            name,
+            args.device,
+            SamplingSettings(colour=args.colour),
+            dtype=args.dtype,
+            threads=args.threads,
         )
     except GeneratorError as error:
         raise BlindError(f"narrator {name!r} does not load: {error}") from None
@@ -969,15 +1050,23 @@ def run_make(args: argparse.Namespace) -> int:
     worlds = _worlds(args.world or ["lanternfall"], args.script or [])
     check = contradictions_probe() if args.auto_contradictions else None
     narrators = []
+    loaded: dict[str, Any] = {}
     for name in args.model or ["narrator", "template"]:
-        print(f"bench.blind: loading {name} ...", file=sys.stderr, flush=True)
-        narrators.append((name, load_narrator(name, args)))
+        base, stream, temperature = variant_of(name)
+        if base not in loaded:
+            print(f"bench.blind: loading {base} ...", file=sys.stderr, flush=True)
+            loaded[base] = load_narrator(base, args)
+        generator = loaded[base]
+        if stream or temperature is not None:
+            generator = Variant(generator, stream=stream, temperature=temperature)
+        narrators.append((name, generator))
     summary = make(
         worlds,
         narrators,
         args.seeds,
         args.out,
         max_lines=args.max_lines,
+        colour=args.colour,
         shuffle_seed=args.shuffle_seed,
         contradictions=check,
         log=lambda text: print(f"bench.blind: {text}", file=sys.stderr, flush=True),
@@ -1028,7 +1117,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the commands to play, one per --world in order (default: the walkthrough)",
     )
     maker.add_argument(
-        "--model", action="append", help="a narrator (repeatable; default narrator, template)"
+        "--model",
+        action="append",
+        help="a narrator (repeatable; default narrator, template); NAME+stream writes as in "
+        "the TUI (one streamed candidate, never swapped), NAME@T at temperature T",
     )
     maker.add_argument("--seeds", type=_seeds, default=[1], help="game seeds, e.g. 1,2")
     maker.add_argument("--out", type=Path, default=Path("runs/blind"), help="output folder")
@@ -1037,6 +1129,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="at most N requests per run for the narrator, spread over the run (0: all)",
+    )
+    maker.add_argument(
+        "--colour",
+        action="store_true",
+        help="have the narrators add a line after the world's own text too (the `colour` "
+        "setting, off in play by default)",
     )
     maker.add_argument("--shuffle-seed", type=int, default=SHUFFLE_SEED)
     maker.add_argument(

@@ -117,7 +117,8 @@ def compare(
 
     torch.set_num_threads(threads)
     requests = requests or list(REQUESTS)
-    sampling = SamplingSettings(num_candidates=CANDIDATES, max_new_tokens=NEW_TOKENS)
+    # colour on: every request is written, as it was when the seed's listing was timed.
+    sampling = SamplingSettings(num_candidates=CANDIDATES, max_new_tokens=NEW_TOKENS, colour=True)
     ours = load_generator(
         str(model_dir), "cpu", sampling, quantize=quantize, threads=threads, dtype=dtype
     )

@@ -443,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     from textgamegen.models.loader import load_generator
 
-    sampling = SamplingSettings()
+    # Colour lines are one of the kinds measured, so the narrator is asked for them.
+    sampling = SamplingSettings(colour=True)
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
     if args.top_p is not None:

@@ -20,7 +20,7 @@ def pushed_generator(folder: Path, word: str, arch: str = "llama"):
     generator = load_generator(
         str(model),
         device="cpu",
-        sampling=SamplingSettings(do_sample=False, max_new_tokens=12),
+        sampling=SamplingSettings(do_sample=False, max_new_tokens=12, colour=True),
         warm_up=False,
         threads=1,
     )

@@ -70,6 +70,7 @@ def test_generate_json_on_a_model_directory(tiny_dir: Path, tmp_path: Path) -> N
             "length",
             "logprob",
             "canon",
+            "grounded",
         }
     timings = result["timings"]
     assert 0 < timings["first_token_ms"] <= timings["total_ms"] and timings["tokens_per_s"] > 0

@@ -9,7 +9,9 @@ registering a new "loop" whose lineage names the feedback.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -89,8 +91,11 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("loop")
     saved = dict(os.environ)
     os.environ.update(_player_env(home))
-    (home / "config.toml").write_text("threads = 1\n", encoding="utf-8")
+    # colour on: the rated lines include the narrator's after the world's own text.
+    (home / "config.toml").write_text("threads = 1\n[sampling]\ncolour = true\n", encoding="utf-8")
     model = build_random_model(home / "models" / "loop", n_positions=128)
+    # The weights that play, before any retrain replaces them (tests run in any order).
+    weights = hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest()
     script = home / "rated.txt"
     script.write_text(SCRIPT)
     try:
@@ -107,7 +112,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
                 str(home / "transcript.txt"),
             ]
         )
-        yield {"home": home, "model": model, "code": code}
+        yield {"home": home, "model": model, "code": code, "weights": weights}
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -124,7 +129,7 @@ def test_the_played_game_is_in_the_database(loop) -> None:
     assert loop["code"] == 0
     with store.open_store() as db:
         rows = store.narrations(db)
-    weights = hashlib.sha256((loop["model"] / "model.safetensors").read_bytes()).hexdigest()
+    weights = loop["weights"]
     print(
         "\n".join(
             f"{r['turn']:>2} {r['kind']:<8} {store.label(r):<9} "
@@ -161,42 +166,64 @@ def test_the_monitor_reports_the_model(loop, capsys, tmp_path: Path) -> None:
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_export_then_retrain_only_when_triggered(loop, capsys) -> None:
+@pytest.fixture(scope="module")
+def retrained(loop) -> dict:
+    """Export the feedback and run ``train pipeline --if-triggered`` as a host would: not
+    triggered, then triggered (a new "loop" is registered), then not triggered again. Once
+    for the module, so each test that needs the retrained model has it, in any order."""
     home = loop["home"]
-    feedback = home / "feedback.jsonl"
-    assert textgamegen(["feedback", "export", "--out", str(feedback)]) == 0
+    saved = dict(os.environ)
+    os.environ.update(_player_env(home))
+
+    def run(command, args: list[str]) -> tuple[int, str]:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = command(args, prog="textgamegen train") if command is train else command(args)
+        return code, out.getvalue()
+
+    try:
+        feedback = home / "feedback.jsonl"
+        result: dict = {"feedback": feedback}
+        result["export"] = run(textgamegen, ["feedback", "export", "--out", str(feedback)])
+        result["stats"] = run(textgamegen, ["feedback", "stats"])
+        run_dir, models = home / "run", home / "models"
+        args = ["pipeline", "", "--run-dir", str(run_dir), "--models-dir", str(models)]
+        args.append("--if-triggered")
+        # Too few new rows and a bad rate under the bound: skipped, nothing trained.
+        args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 1000\nmax_bad_rate = 0.9"))
+        result["skipped"] = run(train, args)
+        result["skipped_run_dir"] = run_dir.exists()
+        # Enough new rows: the pipeline runs, the gate also compares the two models on the
+        # held-out good lines, and the new model replaces the random one.
+        args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 5\nmax_bad_rate = 0.9"))
+        result["trained"] = run(train, args)
+        result["stats_json"] = json.loads((run_dir / "corpus" / "stats.json").read_text())
+        # Nothing new since the model was trained: skipped again.
+        shutil.rmtree(run_dir)
+        result["again"] = run(train, args)
+        result["again_run_dir"] = run_dir.exists()
+        return result
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_export_then_retrain_only_when_triggered(loop, retrained) -> None:
+    home = loop["home"]
+    feedback = retrained["feedback"]
+    assert retrained["export"][0] == 0 and retrained["stats"][0] == 0
     exported = [json.loads(line) for line in feedback.read_text().splitlines()]
     assert {"prompt", "text", "label", "model", "time"} <= set(exported[0])
-    assert textgamegen(["feedback", "stats"]) == 0
-    capsys.readouterr()
 
-    run_dir, models = home / "run", home / "models"
-    args = [
-        "pipeline",
-        "",
-        "--run-dir",
-        str(run_dir),
-        "--models-dir",
-        str(models),
-        "--if-triggered",
-    ]
-    # Too few new rows and a bad rate under the bound: skipped, exit 0, nothing trained.
-    args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 1000\nmax_bad_rate = 0.9"))
-    assert train(args, prog="textgamegen train") == 0
-    out = capsys.readouterr().out
-    with capsys.disabled():
-        print(out)
-    assert "not triggered" in out and not run_dir.exists()
+    code, out = retrained["skipped"]
+    print(out)
+    assert code == 0 and "not triggered" in out and not retrained["skipped_run_dir"]
 
-    # Enough new rows: the pipeline runs, the gate also compares the two models on the
-    # held-out good lines, and the new model replaces the random one.
-    args[1] = str(_config(home, feedback, "[trigger]\nmin_new_rows = 5\nmax_bad_rate = 0.9"))
-    assert train(args, prog="textgamegen train") == 0
-    out = capsys.readouterr().out
-    with capsys.disabled():
-        print(out)
+    code, out = retrained["trained"]
+    print(out)
+    assert code == 0
     assert "new feedback rows" in out and "register: loop" in out
     assert "pass: perplexity per word on" in out and "held-out good feedback lines" in out
+    models = home / "models"
     lineage = json.loads((models / "loop" / "lineage.json").read_text())
     assert lineage["feedback"]["files"] == {
         str(feedback): hashlib.sha256(feedback.read_bytes()).hexdigest()
@@ -205,19 +232,18 @@ def test_export_then_retrain_only_when_triggered(loop, capsys) -> None:
     assert lineage["feedback"]["lines_used"] >= 1 and lineage["feedback"]["lines_held_out"] >= 1
     sources = [s["name"] for s in lineage["config"]["corpus"]["sources"]]
     assert "player-feedback" in sources
-    stats = json.loads((run_dir / "corpus" / "stats.json").read_text())
-    dropped = stats["per_source"]["player-feedback"]["dropped"]
+    dropped = retrained["stats_json"]["per_source"]["player-feedback"]["dropped"]
     assert dropped["rated bad"] >= 1 and dropped["retried"] >= 1
     assert "## Player feedback" in (models / "loop" / "README.md").read_text()
 
-    # Nothing new since the model was trained: skipped again.
-    shutil.rmtree(run_dir)
-    assert train(args, prog="textgamegen train") == 0
-    out = capsys.readouterr().out
-    assert "not triggered: 0 new feedback rows" in out and not run_dir.exists()
+    code, out = retrained["again"]
+    assert code == 0
+    assert "not triggered: 0 new feedback rows" in out and not retrained["again_run_dir"]
 
 
-def test_the_gate_refuses_a_model_worse_on_the_held_out_good_lines(loop, tmp_path) -> None:
+def test_the_gate_refuses_a_model_worse_on_the_held_out_good_lines(
+    loop, retrained, tmp_path
+) -> None:
     """The retrained "loop" against a fresh random model: the random one, as a candidate,
     is far worse on the players' held-out good lines and would not replace it."""
     from training.config import load_config
@@ -225,10 +251,7 @@ def test_the_gate_refuses_a_model_worse_on_the_held_out_good_lines(loop, tmp_pat
 
     home = loop["home"]
     config = load_config(home / "loop.toml")
-    if not (home / "models" / "loop" / "lineage.json").is_file() or not (
-        json.loads((home / "models" / "loop" / "lineage.json").read_text()).get("feedback")
-    ):
-        pytest.skip("needs the retrained model of test_export_then_retrain_only_when_triggered")
+    assert json.loads((home / "models" / "loop" / "lineage.json").read_text()).get("feedback")
     # A clearly worse candidate, built deterministically: the registered model with its
     # weights drowned in seeded noise (a fresh random model can land either side of a
     # barely trained one on a line or two of its own gibberish).

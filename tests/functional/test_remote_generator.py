@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -32,6 +33,7 @@ REQUEST = ContentRequest(
     attempt=True,
 )
 OPENING = "You try to open the door, but the"
+WITH_OPENING = Path(__file__).resolve().parents[1] / "fixtures" / "prompts-with-opening.toml"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,7 @@ def test_model_urls_parse_and_bad_ones_are_refused() -> None:
 
 
 def test_remote_narrates_like_the_local_backend(server: ModelServer) -> None:
-    generator = load_generator(f"openai:{server.url}#tiny")
+    generator = load_generator(f"openai:{server.url}#tiny", prompts=WITH_OPENING)
     assert isinstance(generator, RemoteGenerator)
     assert generator.context == 256 and generator.backend == "openai" and not generator.notice
     shown: list[str] = []
@@ -135,7 +137,7 @@ def test_server_down_falls_back_then_reconnects(engine: CompletionEngine) -> Non
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    generator = load_generator(f"openai:http://127.0.0.1:{port}/v1#tiny")
+    generator = load_generator(f"openai:http://127.0.0.1:{port}/v1#tiny", prompts=WITH_OPENING)
     assert "not answering" in generator.notice
     generator.retry_delay_s = 0.05  # type: ignore[attr-defined]
     shown: list[str] = []
@@ -180,7 +182,9 @@ def test_a_server_that_dies_mid_stream_keeps_what_was_shown() -> None:
     app = web.Application()
     app.add_routes([models_route(), web.post("/v1/completions", die)])
     with AppThread(app) as fake:
-        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        generator = load_generator(
+            f"openai:http://127.0.0.1:{fake.port}/v1#fake", prompts=WITH_OPENING
+        )
         shown: list[str] = []
         narration = generator.generate(REQUEST, on_text=shown.append)
     assert "stopped mid-answer" in narration.notice and not narration.fallback
@@ -197,7 +201,7 @@ def test_cancel_closes_the_stream_and_the_server_stops(
         steps.append(time.perf_counter())
         time.sleep(0.03)
 
-    generator = load_generator(f"openai:{server.url}#tiny")
+    generator = load_generator(f"openai:{server.url}#tiny", prompts=WITH_OPENING)
     generator.sampling.max_new_tokens = 120
     cancel = threading.Event()
     shown: list[str] = []

@@ -14,6 +14,7 @@ import pytest
 from fakes import ScriptedGenerator
 
 from bench import blind
+from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.world import World, load_world
 from textgamegen.narration.template import TemplateGenerator
 
@@ -61,8 +62,26 @@ def script(tmp_path: Path) -> Path:
 
 
 def make(world: World, script: Path, out: Path, **options) -> dict:
+    """A read with colour lines on (the narrators write after the world's text too)."""
     narrators = [("template", TemplateGenerator()), ("scripted", ScriptedGenerator(words=6))]
-    return blind.make([(world, script)], narrators, [1, 2], out, **options)
+    return blind.make([(world, script)], narrators, [1, 2], out, **{"colour": True, **options})
+
+
+def test_with_colour_off_only_what_the_world_has_no_text_for_is_read(
+    world: World, script: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "read"
+    make(world, script, out, colour=False)
+    records = json.loads((out / "records.json").read_text(encoding="utf-8"))["lines"]
+    written = [r for r in records if r["source"] == "model"]
+    assert written and not any(r["kind"].endswith("colour") for r in written)
+    authored = {r["text"]: r["kind"] for r in records if r["source"] == "authored"}
+    assert authored[KICK] == "attempt"
+    assert DUST not in authored  # a room's colour line is no narrator's line to compare
+    # The reader sees the room's own text beside every line.
+    sheet = (out / "sheet.md").read_text(encoding="utf-8")
+    assert sheet.count("- the room's text: ") == sheet.count("\n## ")
+    assert "- the room's text: none" not in sheet
 
 
 def key_lines(out: Path) -> dict[str, dict]:
@@ -381,3 +400,26 @@ def test_the_default_script_is_the_worlds_walkthrough(world: World) -> None:
     )
     with pytest.raises(blind.BlindError, match=r"no walkthrough at .*give one with --script"):
         blind._worlds([str(world.path)], [])
+
+
+def test_a_streamed_narrator_is_given_a_listener_as_in_the_tui() -> None:
+    heard: list[bool] = []
+
+    class Listening(TemplateGenerator):
+        def generate(self, request, on_text=None, cancel=None):  # type: ignore[no-untyped-def]
+            heard.append(on_text is not None)
+            return super().generate(request, on_text, cancel)
+
+    request = ContentRequest(ContentKind.ACTION, command="sing", attempt=True)
+    blind.Variant(Listening(), stream=True).generate(request)
+    Listening().generate(request)
+    assert heard == [True, False]
+
+
+def test_variant_names() -> None:
+    assert blind.variant_of("narrator") == ("narrator", False, None)
+    assert blind.variant_of("narrator+stream") == ("narrator", True, None)
+    assert blind.variant_of("narrator+stream@0.7") == ("narrator", True, 0.7)
+    for bad in ("narrator@hot", "narrator@0", "narrator@-1"):
+        with pytest.raises(blind.BlindError, match="temperature"):
+            blind.variant_of(bad)

@@ -32,6 +32,7 @@ PUSH = ContentRequest(
     attempt=True,
 )
 OPENING = "You try to push open the door, but the"
+WITH_OPENING = Path(__file__).resolve().parents[1] / "fixtures" / "prompts-with-opening.toml"
 
 
 @pytest.fixture(scope="session", params=["gpt2", "llama"])
@@ -47,12 +48,19 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
 @pytest.fixture(scope="module")
 def generator(tiny_dir: Path) -> Generator:
     # One thread: the CI machine is small and shared; a tiny model gains nothing from more.
-    return load_generator(str(tiny_dir), device="cpu", warm_up=False, threads=1)
+    return load_generator(
+        str(tiny_dir), device="cpu", warm_up=False, threads=1, prompts=WITH_OPENING
+    )
 
 
 def fresh(tiny_dir: Path, **sampling: object) -> Generator:
     return load_generator(
-        str(tiny_dir), device="cpu", sampling=SamplingSettings(**sampling), warm_up=False, threads=1
+        str(tiny_dir),
+        device="cpu",
+        sampling=SamplingSettings(**sampling),
+        warm_up=False,
+        threads=1,
+        prompts=WITH_OPENING,
     )  # type: ignore[arg-type]
 
 
@@ -88,6 +96,7 @@ def test_candidates_are_scored_and_best_first(generator: Generator) -> None:
             "length",
             "logprob",
             "canon",
+            "grounded",
         }
         assert candidate.text.startswith(OPENING)
         assert 0 < candidate.tokens <= 40 and candidate.mean_logprob < 0

@@ -1,4 +1,5 @@
-"""Candidate scoring: complete, mentions, novelty, length, mean log-probability, canon."""
+"""Candidate scoring: complete, mentions, novelty, length, mean log-probability, canon,
+grounded."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ WEIGHTS = {
     "length": 0.5,
     "logprob": 1.0,
     "canon": 3.0,
+    # The parts above are what these tests weigh; `grounded` has tests of its own
+    # (test_unseen_things.py), and "a gull cries far away" is no fact of REQUEST's.
+    "grounded": 0.0,
 }
 REQUEST = ContentRequest(
     ContentKind.ACTION,
@@ -41,6 +45,7 @@ def test_parts_and_weighted_sum() -> None:
         "length": 1.0,
         "logprob": round(math.exp(-2.0), 4),
         "canon": 1.0,  # an action's narration is not held to a room's exits
+        "grounded": 1.0,  # the door is in the command; the dark is everywhere
     }
     assert candidate.score == pytest.approx(1 + 1 + 1 + 0.5 + math.exp(-2.0) + 3, abs=1e-3)
 

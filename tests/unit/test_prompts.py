@@ -9,12 +9,14 @@ import pytest
 
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.text.prompts import (
+    TEMPLATE_NAMES,
     PromptError,
     build_prompt,
     clean_field,
     fallback_text,
     load_templates,
     opening_text,
+    parse_templates,
 )
 
 _PIECES = re.compile(r"<\|\w+\|>|[^\s<]+|\s|<")
@@ -52,6 +54,7 @@ def test_shipped_templates_cover_every_kind() -> None:
         "length",
         "logprob",
         "canon",
+        "grounded",
     }
 
 
@@ -99,10 +102,8 @@ def test_the_prompt_matches_a_training_pair() -> None:
     ("request_", "opening"),
     [
         (ContentRequest(ContentKind.ACTION, command="I dance"), ""),
-        (
-            ContentRequest(ContentKind.ACTION, command="dance", attempt=True),
-            "You try to dance, but the",
-        ),
+        # The worlds' attempt lines open as they please, and the narrator learnt them so.
+        (ContentRequest(ContentKind.ACTION, command="dance", attempt=True), ""),
         (ContentRequest(ContentKind.ITEM, subject="brass lantern"), ""),
         (ContentRequest(ContentKind.DIALOGUE, speaker="miller"), ""),
         (ContentRequest(ContentKind.QUEST, speaker="miller"), ""),
@@ -164,11 +165,42 @@ def test_ten_thousand_token_story_fits_the_budget() -> None:
 def test_one_huge_line_and_a_huge_command_are_cut_from_the_left() -> None:
     codec = WordCodec()
     huge = " ".join(f"w{i}" for i in range(6000))  # ~12,000 tokens in one line
-    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,), attempt=True)
+    request = ContentRequest(ContentKind.ACTION, command=huge + " end", story=(huge,))
     prompt = build_prompt(request, load_templates(), codec, 100)
     assert len(prompt.ids) == 100
     assert prompt.truncated and prompt.story_lines == 0
-    assert prompt.text.endswith("w5999 end, but the")
+    # The end of the facts line (the command) and the tag that opens the line are kept.
+    assert prompt.text.endswith("w5999 end] <|endoftext|><|action|>")
+
+
+def test_an_attempt_is_given_the_room_text_and_no_story() -> None:
+    request = ContentRequest(
+        ContentKind.ACTION,
+        room="Bell Loft",
+        command="sing",
+        story=("You climb the ladder.",),
+        attempt=True,
+        room_text="A cramped loft under the steeple. The great bronze bell hangs here.",
+    )
+    prompt = build_prompt(request, load_templates(), WordCodec(), 1000)
+    assert prompt.story_lines == 0 and "climb the ladder" not in prompt.text
+    assert "you: sing | known: A cramped loft under the steeple." in prompt.text
+    # Not an attempt: the room's text is no fact of it, and the story is given.
+    other = build_prompt(
+        ContentRequest(ContentKind.ACTION, room="Bell Loft", command="sing", story=request.story),
+        load_templates(),
+        WordCodec(),
+        1000,
+    )
+    assert other.story_lines == 1 and "known:" not in other.text
+
+
+def test_story_lines_must_be_a_count() -> None:
+    with pytest.raises(PromptError, match="story_lines"):
+        parse_templates(
+            {"kinds": {name: {"tag": "action", "story_lines": -1} for name in TEMPLATE_NAMES}},
+            "test",
+        )
 
 
 def test_max_story_lines_caps_the_context() -> None:

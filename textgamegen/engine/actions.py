@@ -913,6 +913,7 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
             f"You try to {text}, but the attempt comes to nothing.",
             entities=here[:6],
             attempt=True,
+            room_text=game.room().text,
         )
     )
 

@@ -54,6 +54,9 @@ class ContentRequest:
             not here); the narrator names none of them (see ``engine.names``).
         absent_things: names of this world's things that are not in view, and of places
             that are neither this room nor one of its ways out.
+        room_text: for an attempt, the room's own text as the player read it. The line
+            may draw on what it names (the dials, the headstones), and is given it as
+            fact, as in training, so it has no need to make a room's contents up.
     """
 
     kind: ContentKind
@@ -73,6 +76,7 @@ class ContentRequest:
     exits: tuple[str, ...] | None = None
     absent_people: tuple[str, ...] = ()
     absent_things: tuple[str, ...] = ()
+    room_text: str = ""
 
     def facts_text(self) -> str:
         """Everything the request says is so, as one text: the place, what the line is
@@ -86,6 +90,7 @@ class ContentRequest:
                 self.persona,
                 self.topic,
                 self.authored,
+                self.room_text,
                 self.command,
                 *self.entities,
             )

@@ -232,6 +232,9 @@ class CausalLMGenerator(Generator):
         Never raises for a request: a model failure gives the template text with a notice,
         and CUDA out of memory moves the model to the CPU and tries again.
         """
+        if request.authored and not self.sampling.colour:
+            # The world's text stands alone: nothing to add, nothing to wait for.
+            return Narration(request, "", backend=self.backend, model=self.name, device=self.device)
         shown = Shown(on_text)
         with self._lock:
             try:

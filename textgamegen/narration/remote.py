@@ -299,6 +299,9 @@ class RemoteGenerator(Generator):
         Never raises for a request: an unreachable or failing server gives the template
         text with a notice; what already streamed is kept when the server dies mid-answer.
         """
+        if request.authored and not self.sampling.colour:
+            # The world's text stands alone: nothing to add, nothing to wait for.
+            return Narration(request, "", backend=self.backend, model=self.name, device=self.device)
         started = time.perf_counter()
         sampling = self.sampling
         if not self.context:

@@ -3,9 +3,9 @@
 Each part is between 0 and 1 and the score is their weighted sum (weights from the
 ``[rerank]`` table of prompts.toml): a complete sentence, mentioning what the text is
 about, not repeating the recent story (or itself), a length in range, the model's own
-mean token probability, and not contradicting the game (``canon``: no false exit, no
-absent person, thing or place, no name from the training books, no other speaker). Pure
-Python.
+mean token probability, not contradicting the game (``canon``: no false exit, no
+absent person, thing or place, no name from the training books, no other speaker), and
+naming only things that something on screen gives (``grounded``). Pure Python.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentRequest
 from textgamegen.narration.generator import Candidate
-from textgamegen.text.canon import Cast, contradictions
+from textgamegen.text.canon import Cast, contradictions, noun_phrases, unseen_things
 from textgamegen.text.cleanup import is_complete
 
 _WORD = re.compile(r"[\w'’-]+")
@@ -57,6 +57,15 @@ def novelty(text: str, recent: list[str]) -> float:
     repeated = sum(1 for gram in grams if gram in seen)
     self_repeats = len(grams) - len(set(grams))
     return max(0.0, 1.0 - (repeated + self_repeats) / len(grams))
+
+
+def grounded(text: str, request: ContentRequest) -> float:
+    """1 minus the share of the things the text names that nothing on screen gives
+    (``canon.unseen_things``); 1.0 when it names none."""
+    phrases = noun_phrases(text)
+    if not phrases:
+        return 1.0
+    return 1.0 - len(unseen_things(text, request)) / len(phrases)
 
 
 def length_score(count: int, min_words: int, max_words: int) -> float:
@@ -109,6 +118,7 @@ def score(
         ),
         "logprob": math.exp(candidate.mean_logprob) if candidate.tokens else 0.0,
         "canon": 0.0 if contradictions(added, request, cast) else 1.0,
+        "grounded": grounded(added, request),
     }
     candidate.scores = {name: round(value, 4) for name, value in parts.items()}
     candidate.score = round(sum(weights.get(name, 1.0) * value for name, value in parts.items()), 4)

@@ -223,7 +223,8 @@ class PlaySession:
             self.game.fulfil(request, shown)
         elif shown:
             self.game.fulfil(request, shown, cache=False)
-        if narration is not None:
+        # The world's text left to stand alone (no prompt, nothing shown) is no narration.
+        if narration is not None and (shown or narration.prompt):
             self.feedback.narrated(request, narration, shown)
         return Passage(report, shown, written, fallback)
 

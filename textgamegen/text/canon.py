@@ -295,3 +295,93 @@ def contradictions(
     ]
     found += [Contradiction(Kind.WRONG_SPEAKER, tag) for tag in wrong_speakers(text, request)]
     return found
+
+
+# -- things: what a line says is there -----------------------------------------------------
+
+# A noun phrase opens with one of these; its head is its last word ("the coal barrow").
+_DETERMINERS = frozenset("the a an your its his her their some this that these those".split())
+# Words a noun phrase never runs on into: they end it, and are never its head.
+_PHRASE_ENDS = frozenset(
+    """
+    and or but nor so yet for of in on at to from by with without into onto upon over under
+    about above below after before between through against among toward towards as than
+    like near off out up down away back again then there here where when while if that
+    which who whose is are was were be been being has have had do does did will would
+    shall should can could may might must not no never very too also only just even still
+    seems seem looks look stands stand lies lie hangs hang runs run comes come goes go
+    you me him her them it us i we they behind beside inside outside across along around
+    beneath beyond within
+    """.split()
+)
+# Things that are anywhere a person can be, or are the player: no fact need give them.
+AMBIENT = frozenset(
+    """
+    air light dark darkness shadow shadows gloom dust floor floors ground wall walls ceiling
+    roof corner corners sound sounds noise silence quiet hush echo echoes smell smells scent
+    scents wind breeze draught draft cold chill heat warmth damp breath voice moment while
+    time way side edge top bottom end middle place room space sky weather rain water
+    hand hands finger fingers fingertips palm palms arm arms foot feet toes leg legs knee
+    knees head face eyes eye ears ear nose mouth lips throat back shoulder shoulders skin
+    heart chest body boots coat sleeve sleeves pocket pockets clothes breathing fingernail
+    fingernails nail nails thumb thumbs wrist wrists elbow elbows neck hair brow forehead
+    cheek cheeks teeth tongue stomach spine
+    nothing something anything everything one ones thing things bit little lot
+    """.split()
+)
+_PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|[^\sA-Za-z]")
+
+
+def _stem(word: str) -> str:
+    """A crude singular: "wolves" -> "wolf", "boxes" -> "box", "lamps" -> "lamp"."""
+    for ending, swap in (("ves", "f"), ("ies", "y"), ("ses", "s"), ("es", "e"), ("s", "")):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            return word[: -len(ending)] + swap
+    return word
+
+
+def noun_phrases(text: str) -> list[str]:
+    """The text's noun phrases that open with a determiner, without it, lower case, in
+    order, each once ("the coal barrow will only lean" -> "coal barrow"). Cautious: a
+    phrase with no determiner is not seen, and with no tagger a phrase may run on into
+    its verb ("book tells"), which is why a phrase counts as given when any word is."""
+    words = _PHRASE_WORD.findall(text)
+    heads: list[str] = []
+    index = 0
+    while index < len(words):
+        if words[index].casefold() not in _DETERMINERS:
+            index += 1
+            continue
+        phrase: list[str] = []
+        index += 1
+        while index < len(words) and len(phrase) < 3:
+            word = words[index]
+            if not word[:1].isalpha() or word.casefold() in _PHRASE_ENDS:
+                break
+            if word.casefold() in _DETERMINERS:
+                break
+            phrase.append(word.casefold())
+            index += 1
+        if phrase and " ".join(phrase) not in heads:
+            heads.append(" ".join(phrase))
+    return heads
+
+
+def unseen_things(text: str, request: ContentRequest) -> list[str]:
+    """The things ``text`` names that nothing on screen gives: not the facts (the room and
+    its text, what is in view, the command, the world's own text), not the recent story,
+    and not anything that is everywhere (the air, the floor, your hands). A made-up room's
+    contents ("the hamper", "the book" in a boiler house) show up here, where no name
+    guard sees them."""
+    given = {
+        _stem(word)
+        for word in re.findall(
+            r"[a-z][a-z'’-]*", " ".join((facts_text(request), *request.story)).casefold()
+        )
+    }
+    known = given | AMBIENT
+    return [
+        phrase
+        for phrase in noun_phrases(text)
+        if not any(word in known or _stem(word) in known for word in phrase.split())
+    ]

@@ -44,7 +44,7 @@ FIELDS = (
     "persona",
     "topic",
 )
-RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob", "canon")
+RERANK_PARTS = ("complete", "mentions", "novelty", "length", "logprob", "canon", "grounded")
 
 # Anything that looks like a special token, so typed text can never inject one.
 _TAG_LIKE = re.compile(r"<\s*\|[^|>]{0,40}\|\s*>|<\||\|>")
@@ -73,12 +73,16 @@ class KindTemplate:
         facts: which facts go into the facts line (``layout.FACT_KEYS``).
         opening: the start of the line the model finishes; shown as part of the text.
         fallback: the text used when the model gives nothing usable.
+        story_lines: the most recent story lines this kind is given; None: the
+            ``[prompt] max_story_lines``. The world's own pairs are trained with no story,
+            so a kind learnt only from them is prompted the same way.
     """
 
     tag: str
     facts: list[str]
     opening: str
     fallback: str
+    story_lines: int | None = None
 
 
 @dataclass
@@ -160,7 +164,7 @@ def _check_fields(text: str, where: str) -> None:
 def _kind_template(data: Any, where: str) -> KindTemplate:
     if not isinstance(data, dict):
         raise PromptError(f"{where}: must be a table")
-    unknown = sorted(set(data) - {"tag", "facts", "opening", "fallback"})
+    unknown = sorted(set(data) - {"tag", "facts", "opening", "fallback", "story_lines"})
     if unknown:
         hint = " (prompts now give `facts`, not `context` lines)" if "context" in unknown else ""
         raise PromptError(f"{where}: unknown key {unknown[0]}{hint}")
@@ -180,7 +184,12 @@ def _kind_template(data: Any, where: str) -> KindTemplate:
         if not isinstance(value, str):
             raise PromptError(f"{where} {key}: must be a string")
         _check_fields(value, f"{where} {key}")
-    return KindTemplate(tag, list(facts), texts["opening"], texts["fallback"])
+    story_lines = data.get("story_lines")
+    if story_lines is not None and (
+        not isinstance(story_lines, int) or isinstance(story_lines, bool) or story_lines < 0
+    ):
+        raise PromptError(f"{where} story_lines: must be 0 or more")
+    return KindTemplate(tag, list(facts), texts["opening"], texts["fallback"], story_lines)
 
 
 def parse_templates(data: dict[str, Any], source: str) -> PromptTemplates:
@@ -328,7 +337,8 @@ def request_facts(request: ContentRequest) -> dict[str, str]:
         "you": values["command"],
         "speaker": speaker,
         "about": values["topic"] if values["topic"] != "greeting" else "a greeting",
-        "known": clean_field(request.authored),
+        # An attempt has no text of its own; the room's is what it must agree with.
+        "known": clean_field(request.authored or request.room_text),
     }
 
 
@@ -393,7 +403,8 @@ def build_prompt(
     # The authored text is in the facts (known); the same words again as story would
     # only spend the budget.
     story = [line for line in story if line and line != every["known"]]
-    recent = story[-templates.max_story_lines :] if templates.max_story_lines else []
+    most = templates.max_story_lines if template.story_lines is None else template.story_lines
+    recent = story[-most:] if most else []
     dropped = len(story) - len(recent)
     used: list[tuple[str, list[int]]] = []
     room = budget - len(fixed_ids)

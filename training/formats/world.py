@@ -5,8 +5,10 @@ room, what is in it, who speaks and about what, what the player did) and the tex
 author wrote for them, laid out as the game prompts for that kind of text
 (``assets/prompts.toml``):
 
-- attempt: a room's ``attempts`` -> ``[place | things | you: kick the door]``, the line
-  that answers it (nothing changes);
+- attempt: a room's ``attempts`` -> ``[place | things | known: the room's text | you: kick
+  the door]``, the line that answers it (nothing changes). The room's text is given
+  because the lines name what it names (the dials, the headstones): without it the model
+  learns to make up a room's contents, and it does so in play;
 - description: rooms, scenery, items and people -> ``[describe | place]``; a use effect ->
   ``[things | you: use X on Y]``;
 - colour: a room's ``colour`` lines -> ``[place | things | known: the room's text]``;
@@ -73,7 +75,7 @@ def extract_world(text: str, path: Path, source: Source, corpus: CorpusConfig) -
         for noun, line in room.scenery.items():
             add("description", "action", {"describe": f"the {noun}", "place": room.name}, line)
         for command, attempt in room.attempts.items():
-            facts = {"place": room.name, "things": things, "you": command}
+            facts = {"place": room.name, "things": things, "known": room.text, "you": command}
             add("attempt", "action", facts, attempt.text)
     for item in world.items.values():
         add(
