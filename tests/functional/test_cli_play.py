@@ -72,6 +72,31 @@ def test_failed_expectation_exits_one_with_line_and_state(
     assert "fail.txt:line 2: expected 'room Great Hall', but the room is 'Study' (study)" in err
 
 
+def test_a_malformed_expectation_exits_two_before_turn_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "bad.txt"
+    script.write_text("n\n? room study\n? quest Fetch\n", encoding="utf-8")
+    out = tmp_path / "t.txt"
+    code = main(
+        [
+            "play",
+            "--script",
+            str(script),
+            "--world",
+            str(TINY),
+            "--model",
+            "template",
+            "--transcript",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bad.txt:line 3: write: ? quest \"TITLE\" done: '? quest Fetch'" in err
+    assert not out.exists(), "nothing was played, so no transcript is written"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

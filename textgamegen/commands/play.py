@@ -3,7 +3,8 @@
 Without ``--script`` this starts the Textual UI (``textgamegen.ui.app.run_tui``). With
 ``--script FILE`` it plays the script with no UI, checks its expectations (see
 ``textgamegen.play.script``) and exits 0 when all hold, 1 when any fails, 2 when
-the world, save or script cannot be read.
+the world, save or script cannot be read (a malformed expectation included, found before
+the first command is played).
 
 Examples::
 
