@@ -1,11 +1,11 @@
 """The template generator: deterministic prose without a model.
 
 It is the fallback when no model can be loaded and the test double everywhere else. The
-engine's own text (``request.fallback``: authored room, item and NPC text) is used as it
-is for descriptions, dialogue and quest talk; actions, and requests with no authored
-text, get a line picked by ``request.seed`` from a small set of phrasings that name the
-subject or repeat the command. The same request
-always gives the same text. Text streams word by word through ``on_text``.
+engine's own text (``request.fallback``: authored room, item and NPC text, an action's
+own line) is used as it is; requests with no text of their own get a line picked by
+``request.seed`` from a small set of phrasings that name the subject or repeat the
+command. The same request always gives the same text. Text streams word by word through
+``on_text``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,11 @@ class TemplateGenerator(Generator):
                 request.fallback
                 or f"You try to {_as_action(request.command)}, but the attempt comes to nothing."
             )
-        if request.kind is not ContentKind.ACTION and request.fallback:
+        if request.fallback:
+            # An action's own line too: the engine has just said what happened ("You unlock
+            # the tower hatch with the brass key."), and the typed command echoed after it
+            # ("You unlock tower hatch with brass key.") says it again without the world's
+            # articles. Only an action with no line of its own is told from the command.
             return request.fallback
         if request.kind is ContentKind.ACTION:
             command = _as_action(request.command) or f"deal with the {subject}"
