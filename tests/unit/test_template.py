@@ -97,7 +97,8 @@ def test_an_action_with_its_own_line_is_not_echoed_from_the_command() -> None:
             fallback="The tower hatch gives with a heavy click.",
         )
     )
-    assert narration.text == "The tower hatch gives with a heavy click."
+    assert narration.text.startswith("The tower hatch gives with a heavy click. ")
+    assert "unlock" not in narration.text
 
 
 def test_a_played_unlock_keeps_the_worlds_articles(tiny_world: World) -> None:
@@ -108,5 +109,5 @@ def test_a_played_unlock_keeps_the_worlds_articles(tiny_world: World) -> None:
     said = [event.text for event in result.events]
     prose = [passage.text for passage in session.take_passages()]
     assert "You unlock the vault door with the brass key." in said
-    assert prose == ["The vault door gives with a heavy click."]
+    assert len(prose) == 1 and prose[0].startswith("The vault door gives with a heavy click.")
     assert not any("unlock vault door" in text for text in said + prose)
