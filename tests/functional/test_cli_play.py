@@ -61,6 +61,20 @@ def test_json_transcript_is_byte_identical_for_a_seed(tmp_path: Path) -> None:
     assert all(json.loads(line) for line in paths[0].read_text(encoding="utf-8").splitlines())
 
 
+def test_seed_one_twice_gives_the_same_bytes_and_a_script_is_pinned(tmp_path: Path) -> None:
+    def transcript(name: str, *seed: str) -> bytes:
+        path = tmp_path / name
+        args = ["play", "--script", str(WALKTHROUGH), "--model", "template", *seed]
+        assert main([*args, "--transcript", str(path)]) == 0
+        return path.read_bytes()
+
+    first, second = transcript("a.txt", "--seed", "1"), transcript("b.txt", "--seed", "1")
+    assert first == second
+    assert b"Story seed: 1." in first, "the journal names the story's seed"
+    # A script without --seed is pinned too (to seed 0), so it repeats as it is.
+    assert transcript("c.txt") == transcript("d.txt", "--seed", "0")
+
+
 def test_failed_expectation_exits_one_with_line_and_state(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

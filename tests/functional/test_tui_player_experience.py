@@ -344,6 +344,29 @@ async def test_a_new_game_never_overwrites_another_games_autosave(tmp_path: Path
         assert again.game.room().key == "square"
 
 
+async def test_each_new_game_draws_its_own_seed_and_the_journal_shows_it(
+    tmp_path: Path, player_dirs: Path
+) -> None:
+    assert _launch_from_args(Namespace(world=None, model="template", device=None)).seed is None
+    assert _launch_from_args(Namespace(world=None, seed=3, model=None, device=None)).seed == 3
+    app = make_app(tmp_path, generator=ScriptedGenerator(), show_title=True)
+    app.launch.seed = None  # as `textgamegen play` without --seed
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+        await pilot.press("n")
+        await game_screen(pilot)
+        first = app.game
+        assert first is not None
+        app.action_new_game()
+        await wait_until(pilot, lambda: app.game is not first)
+        await game_screen(pilot)
+        second = app.game
+        assert second is not None and second.seed != first.seed
+        await type_command(pilot, "journal")
+        await wait_until(pilot, lambda: f"Story seed: {second.seed}." in story(app).plain_text())
+        app.action_quit()
+
+
 async def test_old_single_autosave_still_continues(tmp_path: Path) -> None:
     from textgamegen.engine.game import Game
     from textgamegen.engine.saves import save_game

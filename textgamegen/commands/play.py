@@ -48,7 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"world name or path to a .toml file (default: {DEFAULT_WORLD})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for the story (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for the story, to tell it again (default: a fresh one for each new game; "
+        "0 with --script, so a script repeats)",
+    )
     parser.add_argument(
         "--load",
         metavar="SAVE",
@@ -157,8 +163,10 @@ def run_headless(args: argparse.Namespace) -> int:
             game.saving.autosave = False
         else:
             world = load_world(find_world(args.world or DEFAULT_WORLD))
-            # No autosave: a test run must never overwrite the player's autosave.
-            game = Game.new(world, seed=args.seed, saves_dir=saves_dir, autosave=False)
+            # No autosave: a test run must never overwrite the player's autosave. A script
+            # is pinned to a seed (0 unless given), so the same script tells the same story.
+            seed = args.seed if args.seed is not None else 0
+            game = Game.new(world, seed=seed, saves_dir=saves_dir, autosave=False)
     except (WorldError, SaveError, ScriptError) as error:
         _warn(f"textgamegen: {error}")
         return 2

@@ -747,9 +747,11 @@ def quests(game: Game, turn: Turn, command: Command) -> None:
             lines.append(f"[active] {quest.title}: {goal_text(game, key)}")
         elif state == QuestState.DONE:
             lines.append(f"[done] {quest.title}")
-    turn.say(
-        "\n".join(lines) if lines else "You have no quests yet. Talk to people.", EventKind.SYSTEM
-    )
+    if not lines:
+        lines.append("You have no quests yet. Talk to people.")
+    # The seed tells this story again: "textgamegen play --seed N".
+    lines.append(f"Story seed: {game.seed}.")
+    turn.say("\n".join(lines), EventKind.SYSTEM)
 
 
 def wait(game: Game, turn: Turn, command: Command) -> None:
