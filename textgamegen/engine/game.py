@@ -451,7 +451,7 @@ class Game:
             game = cls.from_dict(opened.game, opened.world, saves_dir=saves_dir)
         except StateError as error:
             raise SaveError(
-                f"{opened.path}: the save does not fit world '{opened.world.name}': {error}"
+                f"{opened.label}: the save does not fit world '{opened.world.name}': {error}"
             ) from None
         if is_autosave(opened.path.stem):
             # Continuing a game autosaves into its own slot again; a named save played on

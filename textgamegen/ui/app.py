@@ -364,7 +364,8 @@ class TextGameGenApp(App[int]):
         try:
             game = Game.load(name, self.saves_dir)
         except (SaveError, OSError) as error:
-            self.tell(f"Could not load {name!r}: {error}", severity="error")
+            # The error names the save as it was asked for (its name, or the path given).
+            self.tell(f"Not loaded: {error}", severity="error")
             return False
         game.saving.autosave_every = self.settings.autosave_every
         loaded = StepResult(
@@ -404,7 +405,7 @@ class TextGameGenApp(App[int]):
             return
 
         def chosen(name: str | None) -> None:
-            from textgamegen.engine.saves import SaveError, save_game
+            from textgamegen.engine.saves import SaveError, save_game, saved_text
 
             if not name:
                 return
@@ -413,7 +414,8 @@ class TextGameGenApp(App[int]):
             except (SaveError, OSError) as error:
                 self.tell(f"Could not save: {error}", severity="error")
                 return
-            self.tell(f"Saved as {name} ({path}).")
+            # The save's name, as "save NAME" says it; the folder is the player's business.
+            self.tell(saved_text(path))
 
         self.push_screen(SaveDialog(f"{game.world.name}-turn-{game.turn}"), chosen)
 
