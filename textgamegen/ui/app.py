@@ -414,7 +414,7 @@ class TextGameGenApp(App[int]):
             except (SaveError, OSError) as error:
                 self.tell(f"Could not save: {error}", severity="error")
                 return
-            # The save's name, as "save NAME" says it; the folder is the player's business.
+            # By its name, as "save NAME" says it, not by its full path.
             self.tell(saved_text(path))
 
         self.push_screen(SaveDialog(f"{game.world.name}-turn-{game.turn}"), chosen)
