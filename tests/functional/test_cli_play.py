@@ -61,6 +61,20 @@ def test_json_transcript_is_byte_identical_for_a_seed(tmp_path: Path) -> None:
     assert all(json.loads(line) for line in paths[0].read_text(encoding="utf-8").splitlines())
 
 
+def test_seed_one_twice_gives_the_same_bytes_and_a_script_is_pinned(tmp_path: Path) -> None:
+    def transcript(name: str, *seed: str) -> bytes:
+        path = tmp_path / name
+        args = ["play", "--script", str(WALKTHROUGH), "--model", "template", *seed]
+        assert main([*args, "--transcript", str(path)]) == 0
+        return path.read_bytes()
+
+    first, second = transcript("a.txt", "--seed", "1"), transcript("b.txt", "--seed", "1")
+    assert first == second
+    assert b"Story seed: 1." in first, "the journal names the story's seed"
+    # A script without --seed is pinned too (to seed 0), so it repeats as it is.
+    assert transcript("c.txt") == transcript("d.txt", "--seed", "0")
+
+
 def test_failed_expectation_exits_one_with_line_and_state(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -70,6 +84,31 @@ def test_failed_expectation_exits_one_with_line_and_state(
     err = capsys.readouterr().err
     assert code == 1
     assert "fail.txt:line 2: expected 'room Great Hall', but the room is 'Study' (study)" in err
+
+
+def test_a_malformed_expectation_exits_two_before_turn_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "bad.txt"
+    script.write_text("n\n? room study\n? quest Fetch\n", encoding="utf-8")
+    out = tmp_path / "t.txt"
+    code = main(
+        [
+            "play",
+            "--script",
+            str(script),
+            "--world",
+            str(TINY),
+            "--model",
+            "template",
+            "--transcript",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bad.txt:line 3: write: ? quest \"TITLE\" done: '? quest Fetch'" in err
+    assert not out.exists(), "nothing was played, so no transcript is written"
 
 
 @pytest.mark.parametrize(

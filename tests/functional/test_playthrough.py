@@ -65,7 +65,7 @@ def test_failures_name_the_line_and_the_actual_state(tiny_world: World, tmp_path
     script = tmp_path / "script.txt"
     script.write_text(
         "# a comment\n\n? room Great Hall\nn\n? room Great Hall\n? has red gem\n"
-        '? quest "Fetch the Gem" done\n? output contains "vault"\n? won\n? frobnicate\n'
+        '? quest "Fetch the Gem" done\n? output contains "vault"\n? won\n? turn 5\n'
         "? lacks tin cup\n",
         encoding="utf-8",
     )
@@ -78,14 +78,14 @@ def test_failures_name_the_line_and_the_actual_state(tiny_world: World, tmp_path
         (7, 'quest "Fetch the Gem" done'),
         (8, 'output contains "vault"'),
         (9, "won"),
-        (10, "frobnicate"),
+        (10, "turn 5"),
         (11, "lacks tin cup"),
     ]
     actual = {f.line: f.actual for f in report.failures}
     assert actual[5] == "the room is 'Study' (study)"
     assert actual[6] == "the player carries: tin cup"
     assert actual[7] == "quest 'Fetch the Gem' is not started"
-    assert "unknown expectation" in actual[10]
+    assert actual[10] == "the turn is 1"
     assert "line 5: expected 'room Great Hall', but the room is 'Study'" in str(report.failures[0])
 
 
@@ -118,6 +118,31 @@ def test_expectation_table(tiny_world: World, expectation: str, problem: str | N
         assert actual is None
     else:
         assert actual is not None and problem in actual
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("? frobnicate", "unknown expectation"),
+        ("? has", "write: ? has NAME"),
+        ('? quest "Fetch the Gem" finished', "quest state must be one of"),
+        ('? output contains "vault', "the expectation's quotes do not match"),
+        ("? output has vault", 'write: ? output contains "TEXT"'),
+        ("? turn one", "write: ? turn N"),
+        ("? won now", "unknown expectation"),
+    ],
+)
+def test_a_malformed_expectation_stops_the_script_before_turn_one(
+    tiny_world: World, tmp_path: Path, line: str, problem: str
+) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text(f"n\n? room study\n\n{line}\nn\n", encoding="utf-8")
+    game = Game.new(tiny_world)
+    with pytest.raises(ScriptError) as raised:
+        run_script(script, game, TemplateGenerator())
+    assert f"script.txt:line 4: {problem}" in str(raised.value)
+    assert repr(line) in str(raised.value), "the message quotes the line"
+    assert game.turn == 0 and game.room().key == "hall", "no command was played"
 
 
 def test_quit_ends_the_script(tiny_world: World, tmp_path: Path) -> None:

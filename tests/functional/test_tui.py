@@ -425,7 +425,8 @@ async def test_a_broken_save_leaves_the_title_screen_with_the_reason(tmp_path: P
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
         notice = str(app.screen.query_one("#title-notice").render())
-        assert "bad.json" in notice and "JSON" in notice
+        assert "'bad'" in notice and "JSON" in notice, "named as asked for, by its name"
+        assert str(saves) not in notice
         assert app.game is None
     assert (saves / "bad.json").read_text(encoding="utf-8") == "{not json"
 

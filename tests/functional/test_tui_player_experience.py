@@ -18,7 +18,7 @@ from pilot_helpers import make_app, of_type, story, type_command, wait_until
 from textual import events
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Label, Switch
+from textual.widgets import Input, Label, Switch
 from textual.widgets._toast import Toast
 
 from textgamegen.config import Settings, narrator_for, save_settings
@@ -29,6 +29,7 @@ from textgamegen.narration.generator import Narration
 from textgamegen.ui.app import _launch_from_args
 from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen, help_text
+from textgamegen.ui.screens.saves import SaveDialog
 from textgamegen.ui.screens.settings import SettingsScreen
 from textgamegen.ui.screens.title import TitleScreen
 from textgamegen.ui.widgets.command_input import CommandInput
@@ -342,6 +343,47 @@ async def test_a_new_game_never_overwrites_another_games_autosave(tmp_path: Path
         assert again.game is not None
         assert again.game.saving.autosave_name == second.saving.autosave_name
         assert again.game.room().key == "square"
+
+
+async def test_each_new_game_draws_its_own_seed_and_the_journal_shows_it(
+    tmp_path: Path, player_dirs: Path
+) -> None:
+    assert _launch_from_args(Namespace(world=None, model="template", device=None)).seed is None
+    assert _launch_from_args(Namespace(world=None, seed=3, model=None, device=None)).seed == 3
+    app = make_app(tmp_path, generator=ScriptedGenerator(), show_title=True)
+    app.launch.seed = None  # as `textgamegen play` without --seed
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+        await pilot.press("n")
+        await game_screen(pilot)
+        first = app.game
+        assert first is not None
+        app.action_new_game()
+        await wait_until(pilot, lambda: app.game is not first)
+        await game_screen(pilot)
+        second = app.game
+        assert second is not None and second.seed != first.seed
+        await type_command(pilot, "journal")
+        await wait_until(pilot, lambda: f"Story seed: {second.seed}." in story(app).plain_text())
+        app.action_quit()
+
+
+async def test_ctrl_s_and_load_name_saves_by_their_name(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await game_screen(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SaveDialog))
+        app.screen.query_one("#save-name", Input).value = "Harbour Walk"
+        await pilot.press("enter")
+        await game_screen(pilot)
+        await type_command(pilot, "save harbour walk")
+        await type_command(pilot, "load nosuchsave")
+        await wait_until(pilot, lambda: "nosuchsave" in story(app).plain_text())
+        text = story(app).plain_text()
+        assert text.count("Saved as 'harbour-walk' (harbour-walk.json).") == 2, text
+        assert "Not loaded: 'nosuchsave': no such save" in text
+        assert str(tmp_path) not in text, "no folder paths in the story"
 
 
 async def test_old_single_autosave_still_continues(tmp_path: Path) -> None:

@@ -31,6 +31,20 @@ CLEANUP_TABLE = [
     ("The lamp glows.\n\nCHAPTER TWO. The end", "The lamp glows."),
     ("no sentence end here", "no sentence end here"),
     ("The lamp glows \ufffd\ufffd brightly.", "The lamp glows brightly."),
+    # A parser's "Try again." after a free-form attempt invites a pointless retry.
+    (
+        "You try to fly, but the wind drops you. Try again.",
+        "You try to fly, but the wind drops you.",
+    ),
+    ("The rope slips from the ring! Please try again.", "The rope slips from the ring!"),
+    ("Nothing happens. Try it again later. <|endoftext|>", "Nothing happens."),
+    ("Try again.", ""),
+    # A character may still say it, and so may a sentence that is about something else.
+    ('"Try again," says Ferrin.', '"Try again," says Ferrin.'),
+    ('Ferrin shrugs. "Try again."', 'Ferrin shrugs. "Try again."'),
+    ("You vow to try again tomorrow.", "You vow to try again tomorrow."),
+    ('Ferrin shouts, "Try again.', 'Ferrin shouts, "Try again."'),
+    ('"Ha!" Try again.', '"Ha!"'),
     ("<|endoftext|>", ""),
     ('"', ""),
     ("...", ""),

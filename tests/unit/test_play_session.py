@@ -47,6 +47,21 @@ RULE = [
     ),
     ("narrator's fallback", completed(HALL, "Templates.", fallback=True), "Templates.", None, True),
     ("cut short", completed(HALL, "", "Torch", cancelled=True), "Torch …", None, True),
+    # Cut between sentences: nothing is missing, so no mark says there was.
+    (
+        "cut after a full stop",
+        completed(HALL, "", "Torchlight flickers. ", cancelled=True),
+        "Torchlight flickers.",
+        None,
+        True,
+    ),
+    (
+        "cut after a closed quote",
+        completed(HALL, '"Mind the step!"', cancelled=True),
+        '"Mind the step!"',
+        None,
+        True,
+    ),
     ("cut at once", completed(HALL, "", cancelled=True), "A bare hall.", None, True),
     (
         "failed",

@@ -14,8 +14,9 @@ import pytest
 
 from textgamegen.engine.game import Game
 from textgamegen.engine.maps import draw_map, layout
+from textgamegen.engine.quests import already_happened
 from textgamegen.engine.saves import SAVE_VERSION, read_save, save_game
-from textgamegen.engine.world import World, WorldError, load_world, parse_world
+from textgamegen.engine.world import QuestState, World, WorldError, load_world, parse_world
 from textgamegen.engine.worlds import find_world
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -283,6 +284,21 @@ def test_word_to_the_chandler_gets_the_wick_and_shows_the_next_step(shipped_worl
     assert game.state.quests["word_to_oswin"] == "done"
     assert game.state.locations["wick"] == "player"
     assert "Next: The great lantern needs that wick" in out
+
+
+def test_a_next_step_that_has_already_happened_is_not_shown(shipped_world: World) -> None:
+    """Bringing the bread finishes the quest in the turn Sister Mael hands over the
+    tincture: "Next: Sister Mael gives you a willow tincture" would come after the fact."""
+    game = at(shipped_world, "chapel", carrying=("bread",))
+    game.state.quests["chapel_bread"] = QuestState.ACTIVE
+    out = text_of(game, "give bread to sister mael")
+    assert game.state.quests["chapel_bread"] == "done"
+    assert "Sister Mael gives you the willow tincture." in out
+    assert "Next:" not in out
+    # What to do with the gift is still ahead; so is the trade while she holds it.
+    assert not already_happened(game, "Aldous needs the willow tincture from Sister Mael.")
+    game.state.locations["tincture"] = "mael"
+    assert not already_happened(game, shipped_world.quests["chapel_bread"].next)
 
 
 @pytest.mark.parametrize("world_name", ["lanternfall", "wonderland"])

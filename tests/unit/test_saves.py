@@ -22,6 +22,7 @@ from textgamegen.engine.saves import (
     list_saves,
     save_game,
     save_name,
+    saved_text,
 )
 from textgamegen.engine.world import World
 
@@ -158,7 +159,8 @@ def test_bad_save_files_give_clear_errors(
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(SaveError) as caught:
         Game.load(name, tmp_path)
-    assert str(caught.value).startswith(str(path)), "the message names the file"
+    assert str(caught.value).startswith(f"'{name}': "), "the message names the save"
+    assert str(path) not in str(caught.value)
     assert expected in str(caught.value)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "nothing on disk changes"
 
@@ -177,6 +179,20 @@ def test_a_save_for_another_world_is_refused(
 def test_missing_save(tmp_path: Path) -> None:
     with pytest.raises(SaveError, match="no such save"):
         Game.load("ghost", tmp_path)
+
+
+def test_messages_name_saves_by_their_name(tiny_world: World, tmp_path: Path) -> None:
+    """Not by the file's full path: "save NAME", Ctrl+S and "load NAME" all say the name."""
+    game = played(tiny_world, tmp_path)
+    saved = game.step("save Slot One").events[0].text
+    assert saved == "Saved as 'slot-one' (slot-one.json)."
+    assert saved_text(save_game(game, "Slot One", tmp_path)) == saved, "Ctrl+S says the same"
+    missing = game.step("load nosuchsave").events[0].text
+    assert missing == "Not loaded: 'nosuchsave': no such save"
+    assert str(tmp_path) not in saved + missing
+    # A file given by its path (play --load FILE) is named by that path.
+    with pytest.raises(SaveError, match=re.escape(f"{tmp_path / 'gone.json'}: no such save")):
+        Game.load(str(tmp_path / "gone.json"), tmp_path)
 
 
 @pytest.mark.parametrize(

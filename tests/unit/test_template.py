@@ -7,8 +7,11 @@ import threading
 import pytest
 
 from textgamegen.engine.content import ContentKind, ContentRequest
+from textgamegen.engine.game import Game
+from textgamegen.engine.world import World
 from textgamegen.narration.generator import Generator
 from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.session import PlaySession
 
 
 def request(
@@ -84,3 +87,27 @@ def test_first_person_commands_read_as_actions() -> None:
 def test_actions_name_the_subject_even_when_the_command_does_not() -> None:
     narration = TemplateGenerator().generate(request(command="tie rope", subject="coil of rope"))
     assert "coil of rope" in narration.text
+
+
+def test_an_action_with_its_own_line_is_not_echoed_from_the_command() -> None:
+    narration = TemplateGenerator().generate(
+        request(
+            subject="tower hatch",
+            command="unlock tower hatch with brass key",
+            fallback="The tower hatch gives with a heavy click.",
+        )
+    )
+    assert narration.text.startswith("The tower hatch gives with a heavy click. ")
+    assert "unlock" not in narration.text
+
+
+def test_a_played_unlock_keeps_the_worlds_articles(tiny_world: World) -> None:
+    session = PlaySession(Game.new(tiny_world, seed=0, autosave=False), stream=False)
+    session.use_generator(TemplateGenerator())
+    session.step("take brass key")
+    result = session.step("unlock vault door with brass key")
+    said = [event.text for event in result.events]
+    prose = [passage.text for passage in session.take_passages()]
+    assert "You unlock the vault door with the brass key." in said
+    assert len(prose) == 1 and prose[0].startswith("The vault door gives with a heavy click.")
+    assert not any("unlock vault door" in text for text in said + prose)

@@ -3,7 +3,8 @@
 Without ``--script`` this starts the Textual UI (``textgamegen.ui.app.run_tui``). With
 ``--script FILE`` it plays the script with no UI, checks its expectations (see
 ``textgamegen.play.script``) and exits 0 when all hold, 1 when any fails, 2 when
-the world, save or script cannot be read.
+the world, save or script cannot be read (a malformed expectation included, found before
+the first command is played).
 
 Examples::
 
@@ -47,7 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"world name or path to a .toml file (default: {DEFAULT_WORLD})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for the story (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for the story, to tell it again (default: a fresh one for each new game; "
+        "0 with --script, so a script repeats)",
+    )
     parser.add_argument(
         "--load",
         metavar="SAVE",
@@ -156,8 +163,10 @@ def run_headless(args: argparse.Namespace) -> int:
             game.saving.autosave = False
         else:
             world = load_world(find_world(args.world or DEFAULT_WORLD))
-            # No autosave: a test run must never overwrite the player's autosave.
-            game = Game.new(world, seed=args.seed, saves_dir=saves_dir, autosave=False)
+            # No autosave: a test run must never overwrite the player's autosave. A script
+            # is pinned to a seed (0 unless given), so the same script tells the same story.
+            seed = args.seed if args.seed is not None else 0
+            game = Game.new(world, seed=seed, saves_dir=saves_dir, autosave=False)
     except (WorldError, SaveError, ScriptError) as error:
         _warn(f"textgamegen: {error}")
         return 2

@@ -25,7 +25,7 @@ from textgamegen.engine.maps import LEGEND, draw_map, place_room
 from textgamegen.engine.nouns import match, names_any, resolve
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
 from textgamegen.engine.quests import complete_quest, goal_text, start_quest
-from textgamegen.engine.saves import SaveError, save_name
+from textgamegen.engine.saves import SaveError, save_name, saved_text
 from textgamegen.engine.state import StateError
 from textgamegen.engine.turn import Turn, name_list, prose_request
 from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, GoalKind, Item, QuestState
@@ -747,9 +747,11 @@ def quests(game: Game, turn: Turn, command: Command) -> None:
             lines.append(f"[active] {quest.title}: {goal_text(game, key)}")
         elif state == QuestState.DONE:
             lines.append(f"[done] {quest.title}")
-    turn.say(
-        "\n".join(lines) if lines else "You have no quests yet. Talk to people.", EventKind.SYSTEM
-    )
+    if not lines:
+        lines.append("You have no quests yet. Talk to people.")
+    # The seed tells this story again: "textgamegen play --seed N".
+    lines.append(f"Story seed: {game.seed}.")
+    turn.say("\n".join(lines), EventKind.SYSTEM)
 
 
 def wait(game: Game, turn: Turn, command: Command) -> None:
@@ -763,7 +765,7 @@ def save(game: Game, turn: Turn, command: Command) -> None:
     except (SaveError, StateError, OSError) as error:
         turn.say(f"Not saved: {error}", EventKind.ERROR)
         return
-    turn.say(f"Saved as '{name}' ({path.name}).", EventKind.SYSTEM)
+    turn.say(saved_text(path), EventKind.SYSTEM)
 
 
 def load(game: Game, turn: Turn, command: Command) -> None:

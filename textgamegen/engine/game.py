@@ -37,7 +37,7 @@ from textgamegen.engine.saves import (
     open_save,
 )
 from textgamegen.engine.state import GameState, StateError
-from textgamegen.engine.turn import Turn, derive_seed, name_list
+from textgamegen.engine.turn import Turn, derive_seed, name_list, new_seed
 from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
 from textgamegen.safe_text import strip_unsafe
 
@@ -83,7 +83,7 @@ class Game:
     def new(
         cls,
         world: World,
-        seed: int = 0,
+        seed: int | None = 0,
         saves_dir: Path | None = None,
         autosave_every: int = 5,
         *,
@@ -93,12 +93,15 @@ class Game:
 
         Args:
             world: the world to play.
-            seed: makes request seeds, and so generated prose, repeatable.
+            seed: makes request seeds, and so generated prose, repeatable; None draws a
+                fresh one (a new game in the UI), kept in the save and shown by "journal".
             saves_dir: where "save", "load" and autosaves go; None turns saving off.
             autosave_every: autosave after this many turns (0: only on quit).
             autosave: False turns autosaving off entirely (scripted runs use this, so a
                 test never overwrites a player's autosave).
         """
+        if seed is None:
+            seed = new_seed()
         return cls(world, GameState.initial(world), seed, saves_dir, autosave_every, autosave)
 
     # Read-only views for the UI.
@@ -448,7 +451,7 @@ class Game:
             game = cls.from_dict(opened.game, opened.world, saves_dir=saves_dir)
         except StateError as error:
             raise SaveError(
-                f"{opened.path}: the save does not fit world '{opened.world.name}': {error}"
+                f"{opened.label}: the save does not fit world '{opened.world.name}': {error}"
             ) from None
         if is_autosave(opened.path.stem):
             # Continuing a game autosaves into its own slot again; a named save played on

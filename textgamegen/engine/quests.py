@@ -7,6 +7,7 @@ the step finishes "reach" quests and checks the win after every turn.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from textgamegen.engine.content import ContentKind, EventKind
@@ -47,7 +48,7 @@ def complete_quest(game: Game, turn: Turn, key: str) -> None:
         game.state.locations[quest.reward] = PLAYER
         turn.changes.append(f"+{quest.reward}")
         turn.say(f"You receive the {game.name_of(quest.reward)}.", EventKind.QUEST)
-    if quest.next:
+    if quest.next and not already_happened(game, quest.next):
         turn.say(f"Next: {quest.next}", EventKind.QUEST)
     giver = game.npc(quest.giver)
     # A quest can end far from its giver (a "reach" goal, a person who is not the giver):
@@ -66,6 +67,29 @@ def complete_quest(game: Game, turn: Turn, key: str) -> None:
             topic=quest.title,
         )
     )
+
+
+def _alternatives(names: tuple[str, ...]) -> str:
+    return "|".join(re.escape(name) for name in names)
+
+
+def already_happened(game: Game, text: str) -> bool:
+    """Whether a quest's ``next`` tells of a trade that has already been made ("Sister
+    Mael gives you a willow tincture"): bringing her the bread finishes the quest in the
+    same turn as she hands the tincture over, so that line would come after the fact. A
+    line about what to do with the gift ("Tobin's key opens the grille") is still ahead."""
+    for npc in game.world.npcs.values():
+        gift = npc.gives
+        if not gift or game.state.locations[gift] == npc.key:
+            continue  # no trade, or not made yet
+        handing = re.compile(
+            rf"\b(?:{_alternatives(npc.names)})\b[^.;]*?\b(?:give|hand)s? you\b"
+            rf"[^.;]*?\b(?:{_alternatives(game.item(gift).names)})\b",
+            re.IGNORECASE,
+        )
+        if handing.search(text):
+            return True
+    return False
 
 
 def goal_text(game: Game, key: str) -> str:

@@ -132,48 +132,57 @@ def save_game(game: Game, name: str, saves_dir: Path) -> Path:
     return path
 
 
+def _is_path(text: str) -> bool:
+    return text.endswith(".json") and ("/" in text or "\\" in text or Path(text).is_file())
+
+
 def _locate(name_or_path: str, saves_dir: Path) -> Path:
     text = str(name_or_path).strip()
-    if text.endswith(".json") and ("/" in text or "\\" in text or Path(text).is_file()):
+    if _is_path(text):
         return Path(text).expanduser()
     return save_path(text, saves_dir)
 
 
-def read_save(path: Path) -> dict[str, Any]:
+def read_save(path: Path, label: str = "") -> dict[str, Any]:
     """Read a save file, check its format and bring it to ``SAVE_VERSION``.
+
+    Args:
+        path: the file.
+        label: how the errors name it (``save_label``); its path when empty.
 
     Raises:
         SaveError: missing, unreadable, not JSON, not a save, or an unknown version.
     """
+    shown = label or str(path)
     try:
         if path.stat().st_size > MAX_SAVE_BYTES:
-            raise SaveError(f"{path}: too large to be a save")
+            raise SaveError(f"{shown}: too large to be a save")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SaveError(f"{path}: no such save") from None
+        raise SaveError(f"{shown}: no such save") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SaveError(f"{path}: cannot read the save: {error}") from None
-    data = _parse(text, path)
+        raise SaveError(f"{shown}: cannot read the save: {error}") from None
+    data = _parse(text, shown)
     if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
-        raise SaveError(f"{path}: not a TextGameGen save")
+        raise SaveError(f"{shown}: not a TextGameGen save")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise SaveError(f"{path}: the save has no version number")
+        raise SaveError(f"{shown}: the save has no version number")
     if version > SAVE_VERSION:
         raise SaveError(
-            f"{path}: save version {version} is newer than this game understands "
+            f"{shown}: save version {version} is newer than this game understands "
             f"({SAVE_VERSION}); update TextGameGen to load it"
         )
     while version < SAVE_VERSION:
         migrate = MIGRATIONS.get(version)
         if migrate is None:
             raise SaveError(
-                f"{path}: save version {version} is too old to load "
+                f"{shown}: save version {version} is too old to load "
                 f"(this game reads version {SAVE_VERSION})"
             )
         data = migrate(data)
         version = data["version"]
-    check_save(data, path)
+    check_save(data, shown)
     return data
 
 
@@ -213,7 +222,7 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number a save can hold")
 
 
-def _parse(text: str, path: Path) -> Any:
+def _parse(text: str, path: Path | str) -> Any:
     if _nesting(text) > MAX_SAVE_DEPTH:
         raise SaveError(f"{path}: broken save (nested more than {MAX_SAVE_DEPTH} levels deep)")
     try:
@@ -227,7 +236,7 @@ def _parse(text: str, path: Path) -> Any:
 class _Fields:
     """Checks one object of a save, naming the file and the field's path in every error."""
 
-    def __init__(self, path: Path, where: str, data: Any) -> None:
+    def __init__(self, path: Path | str, where: str, data: Any) -> None:
         if not isinstance(data, dict):
             raise SaveError(f"{path}: {where} must be an object, not {_kind(data)}")
         self.path, self.where, self.data = path, where, data
@@ -294,7 +303,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def check_save(data: dict[str, Any], path: Path) -> None:
+def check_save(data: dict[str, Any], path: Path | str) -> None:
     """Hold a parsed save to its schema: every field's type and size.
 
     Raises:
@@ -333,6 +342,19 @@ class OpenedSave:
     world: World
     game: Any
     """The save's "game" object, as ``Game.from_dict`` takes it."""
+    label: str = ""
+    """How messages name it (``save_label``)."""
+
+
+def save_label(path: Path, by_name: bool) -> str:
+    """How messages name a save: by its name ('quicksave') when the player gave a name, as
+    "save NAME" and the Load list show it; by its path only when they gave a path."""
+    return f"'{path.stem}'" if by_name else str(path)
+
+
+def saved_text(path: Path) -> str:
+    """What the game says once a save is written: the same after "save NAME" and Ctrl+S."""
+    return f"Saved as '{path.stem}' ({path.name})."
 
 
 def open_save(
@@ -372,26 +394,28 @@ def open_save(
         latest = latest_autosave(saves_dir)
         if latest is not None:
             path = latest.path
-    data = read_save(path)
+    # Named as the player named it: a save by its name, a file given as a path by its path.
+    label = save_label(path, by_name=not (allow_path and _is_path(str(name_or_path).strip())))
+    data = read_save(path, label)
     saved_world = data.get("world")
     if not isinstance(saved_world, str):
-        raise SaveError(f"{path}: the save does not say which world it is for")
+        raise SaveError(f"{label}: the save does not say which world it is for")
     if world is not None and saved_world != world.name:
-        raise SaveError(f"{path}: this save is for world '{saved_world}', not '{world.name}'")
+        raise SaveError(f"{label}: this save is for world '{saved_world}', not '{world.name}'")
     if world is None:
         try:
             world = load_world(find_world(saved_world))
         except WorldError as error:
             world_file = data.get("world_file") or ""
             if not (isinstance(world_file, str) and world_file and Path(world_file).is_file()):
-                raise SaveError(f"{path}: the save's world cannot be loaded: {error}") from None
+                raise SaveError(f"{label}: the save's world cannot be loaded: {error}") from None
             try:
                 world = load_world(Path(world_file))
             except WorldError as inner:
-                raise SaveError(f"{path}: the save's world cannot be loaded: {inner}") from None
+                raise SaveError(f"{label}: the save's world cannot be loaded: {inner}") from None
     if world.name != saved_world:
-        raise SaveError(f"{path}: this save is for world '{saved_world}', not '{world.name}'")
-    return OpenedSave(path, world, data.get("game"))
+        raise SaveError(f"{label}: this save is for world '{saved_world}', not '{world.name}'")
+    return OpenedSave(path, world, data.get("game"), label)
 
 
 def new_autosave_name(world: str) -> str:

@@ -7,6 +7,7 @@ knows nothing of ``Game``, so the actions can use it without importing the game 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,12 @@ def derive_seed(seed: int, *parts: object) -> int:
     """A stable 31-bit seed from the game seed and any parts (turn, index, retry)."""
     text = ":".join(str(part) for part in (seed, *parts))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") >> 1
+
+
+def new_seed() -> int:
+    """A fresh game seed (31 bits, like the request seeds), so each new game tells its own
+    story; ``play --seed N`` and scripts give one instead, to tell the same story again."""
+    return secrets.randbelow(1 << 31)
 
 
 def name_list(names: list[str], article: bool = True) -> str:

@@ -1,11 +1,11 @@
 """The template generator: deterministic prose without a model.
 
 It is the fallback when no model can be loaded and the test double everywhere else. The
-engine's own text (``request.fallback``: authored room, item and NPC text) is used as it
-is for descriptions, dialogue and quest talk; actions, and requests with no authored
-text, get a line picked by ``request.seed`` from a small set of phrasings that name the
-subject or repeat the command. The same request
-always gives the same text. Text streams word by word through ``on_text``.
+engine's own text (``request.fallback``: authored room, item and NPC text, an action's
+own line) is used as it is, an action's with a line of colour picked by ``request.seed``;
+requests with no text of their own get a line picked by the seed from a small set of
+phrasings that name the subject or repeat the command. The same request always gives the
+same text. Text streams word by word through ``on_text``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ ACTION_LINES = (
     "You {command}. Everything in {room} seems to hold its breath.",
     "Carefully, you {command}. Somewhere far off, a bird calls.",
     "You {command}. The moment passes, and you gather your thoughts.",
+)
+# After an action's own line; no names in them, so nothing can lose its article.
+AFTER_LINES = (
+    "A breath of wind carries the sound away.",
+    "Somewhere far off, a bird calls.",
+    "The moment passes, and you gather your thoughts.",
 )
 DESCRIPTION_LINES = (
     "You look closely at the {subject}. Nothing about it seems out of place.",
@@ -82,7 +88,13 @@ class TemplateGenerator(Generator):
                 request.fallback
                 or f"You try to {_as_action(request.command)}, but the attempt comes to nothing."
             )
-        if request.kind is not ContentKind.ACTION and request.fallback:
+        if request.kind is ContentKind.ACTION and request.fallback:
+            # The engine has just said what happened ("You unlock the tower hatch with the
+            # brass key."); the typed command echoed after it ("You unlock tower hatch with
+            # brass key.") said it again without the world's articles. The action's own
+            # line says what follows, and the seed picks a touch of colour after it.
+            return f"{request.fallback} {pick.choice(AFTER_LINES)}"
+        if request.fallback:
             return request.fallback
         if request.kind is ContentKind.ACTION:
             command = _as_action(request.command) or f"deal with the {subject}"

@@ -138,7 +138,7 @@ def read_script(path: Path) -> list[tuple[int, str]]:
     """The script's meaningful lines with their 1-based numbers.
 
     Raises:
-        ScriptError: the file cannot be read as UTF-8 text.
+        ScriptError: the file cannot be read as UTF-8 text, or an expectation is malformed.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -148,6 +148,11 @@ def read_script(path: Path) -> list[tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
+            # A typo in an expectation is the script's fault, not the game's: say so now,
+            # before any turn is played, rather than as a failure when the run gets there.
+            problem = malformed(stripped[1:]) if stripped.startswith("?") else None
+            if problem is not None:
+                raise ScriptError(f"{path}:line {number}: {problem}: {stripped!r}")
             lines.append((number, stripped))
     return lines
 
@@ -173,20 +178,53 @@ def _matches(game: Game, key: str, phrase: str) -> bool:
     return any(noun_words(name) == words for name in game.names_of(key))
 
 
-def check(game: Game, expectation: str, output: list[str]) -> str | None:
-    """None when the expectation holds, else a description of the actual state."""
+def _parts(expectation: str) -> tuple[str, str, list[str], bool]:
+    """The expectation's first word, the rest unquoted, the rest's words, and whether the
+    rest's quotes match."""
     what, _, raw = expectation.strip().partition(" ")
     what, raw = what.casefold(), raw.strip()
-    if not what:
-        return "the expectation is empty"
     # Names are taken as written (they may hold apostrophes); quotes around them are optional.
     rest = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
     try:
-        args = shlex.split(raw)
+        return what, rest, shlex.split(raw), True
     except ValueError:
-        args = raw.split()
-        if what in ("quest", "output"):
-            return "the expectation's quotes do not match"
+        return what, rest, raw.split(), False
+
+
+def malformed(expectation: str) -> str | None:
+    """Why an expectation cannot be checked whatever the game's state (its form, not the
+    game: an unknown word, a missing name, unmatched quotes), or None when it can."""
+    what, rest, args, quoted = _parts(expectation)
+    if not what:
+        return "the expectation is empty"
+    if what in ("room", "has", "lacks", "here", "flag"):
+        return None if rest else f"write: ? {what} NAME"
+    if what in ("quest", "output") and not quoted:
+        return "the expectation's quotes do not match"
+    if what == "quest":
+        if len(args) < 2:
+            return 'write: ? quest "TITLE" done'
+        if " ".join(args[1:]).casefold() not in QUEST_STATES:
+            return f"quest state must be one of {', '.join(QUEST_STATES)}"
+        return None
+    if what == "output":
+        if len(args) < 2 or args[0] not in ("contains", "lacks"):
+            return 'write: ? output contains "TEXT" (or lacks)'
+        return None
+    if what == "turn":
+        return None if rest.isdigit() else "write: ? turn N"
+    if (what == "won" and not args) or (what == "not" and args == ["won"]):
+        return None
+    return "unknown expectation (see textgamegen play --help)"
+
+
+def check(game: Game, expectation: str, output: list[str]) -> str | None:
+    """None when the expectation holds, else a description of the actual state (or of
+    what is wrong with the expectation itself)."""
+    problem = malformed(expectation)
+    if problem is not None:
+        return problem
+    what, rest, args, _ = _parts(expectation)
     room = game.room()
     if what == "room":
         if rest.casefold() in (room.name.casefold(), room.key.casefold()):
@@ -205,17 +243,13 @@ def check(game: Game, expectation: str, output: list[str]) -> str | None:
             return None
         return f"here: {', '.join(game.name_of(key) for key in keys) or 'nothing'}"
     if what == "quest":
-        if len(args) < 2:
-            return 'write: ? quest "TITLE" done'
         title, state = args[0], " ".join(args[1:]).casefold()
-        if state not in QUEST_STATES:
-            return f"quest state must be one of {', '.join(QUEST_STATES)}"
         for key, quest in game.world.quests.items():
             if title.casefold() in (key.casefold(), quest.title.casefold()):
                 actual = game.state.quests[key]
                 return None if actual == state else f"quest {quest.title!r} is {actual}"
         return f"there is no quest {title!r}"
-    if what == "output" and len(args) >= 2 and args[0] in ("contains", "lacks"):
+    if what == "output":
         needle = " ".join(args[1:]).casefold()
         found = any(needle in line.casefold() for line in output)
         if found == (args[0] == "contains"):
@@ -225,12 +259,10 @@ def check(game: Game, expectation: str, output: list[str]) -> str | None:
     if what == "flag":
         return None if rest in game.state.flags else f"flags set: {sorted(game.state.flags)}"
     if what == "turn":
-        return None if rest == str(game.turn) else f"the turn is {game.turn}"
-    if what == "won" and not args:
+        return None if int(rest) == game.turn else f"the turn is {game.turn}"
+    if what == "won":
         return None if game.won else "the game is not won"
-    if what == "not" and args == ["won"]:
-        return None if not game.won else "the game is won"
-    return "unknown expectation (see textgamegen play --help)"
+    return None if not game.won else "the game is won"
 
 
 def run_script(
@@ -248,7 +280,8 @@ def run_script(
         The report: ``ok`` when every expectation held, the failures, the transcript.
 
     Raises:
-        ScriptError: the script file cannot be read.
+        ScriptError: the script file cannot be read, or an expectation in it is malformed
+            (raised before the first command is played).
     """
     lines = read_script(script)
     report = PlaythroughReport(ok=True)

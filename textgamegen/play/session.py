@@ -45,6 +45,7 @@ from textgamegen.play.narration_queue import (
     run_here,
 )
 from textgamegen.safe_text import strip_unsafe
+from textgamegen.text.cleanup import is_complete
 
 
 @dataclass
@@ -209,7 +210,11 @@ class PlaySession:
             narration = report.narration
             text = narration.text if narration.text.strip() else job.streamed
             if narration.cancelled and text.strip():
-                text = text.strip() + " …"
+                # Esc after a full stop cuts nothing short: only a line stopped
+                # mid-sentence gets the mark that more was coming.
+                text = text.strip()
+                if not is_complete(text):
+                    text += " …"
             elif narration.cancelled:
                 text = ""
             written = not narration.cancelled and not narration.fallback

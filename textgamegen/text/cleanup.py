@@ -19,6 +19,15 @@ _TAG = re.compile(r"<\|")
 _CLOSERS = "\"'”’)]»"
 _SENTENCE_END = re.compile(r"(?:[.!?…]+)[" + re.escape(_CLOSERS) + r"]*(?=\s|$)")
 _SPACES = re.compile(r"\s+")
+# A closing "Try again." is a parser's invitation, learnt from old games' messages (the
+# Zork strings in the corpus hold "My circuits are getting rusty. Try again."), not story:
+# the engine has already said what came of the action, and trying again changes nothing.
+# Only a sentence of its own, in the narrator's voice: a character's "Try again," stays.
+_TRY_AGAIN = re.compile(
+    r"(?:^|(?<=[.!?…])\s+|(?<=[.!?…][" + re.escape(_CLOSERS) + r"])\s+)"
+    r"(?:please\s+)?(?:do\s+)?try\s+(?:it\s+|that\s+)?again(?:\s+later)?\s*[.!…]+$",
+    re.IGNORECASE,
+)
 # Abbreviations whose full stop does not end a sentence.
 _ABBREVIATIONS = ("mr.", "mrs.", "ms.", "dr.", "st.", "mt.", "capt.", "lt.", "sgt.", "no.")
 
@@ -70,7 +79,7 @@ def _balance_quotes(text: str) -> str:
 
 def clean_text(raw: str) -> str:
     """The full cleanup: tags, mojibake and italics marks, control characters and ANSI
-    escapes, spaces, half sentences.
+    escapes, spaces, half sentences, a closing "Try again.".
 
     Args:
         raw: decoded model output (the opening included, if it is to be shown).
@@ -86,6 +95,7 @@ def clean_text(raw: str) -> str:
     text = strip_unsafe(repair_prose(text), keep_newlines=False).replace("\ufffd", "")
     text = _SPACES.sub(" ", text).strip()
     text = trim_to_sentence(text).strip()
+    text = _TRY_AGAIN.sub("", text).strip()
     text = _balance_quotes(text)
     # Text with no letters or digits (a lone quote, "...") is not narration.
     return text if any(char.isalnum() for char in text) else ""

@@ -113,7 +113,7 @@ class Launch:
         world: the world a new game is played in.
         settings: the player's settings (defaults when the file was broken).
         saves_dir: where saves are read and written.
-        seed: the seed of a new game.
+        seed: the seed of a new game (``--seed``); None draws a fresh one per game.
         model: the generator to load (``--model`` or the settings).
         device: one of ``config.DEVICES``.
         load: a save to open at once instead of showing the title screen.
@@ -123,7 +123,7 @@ class Launch:
     world: World
     settings: Settings
     saves_dir: Path
-    seed: int = 0
+    seed: int | None = None
     model: str = "template"
     device: str = "auto"
     load: str | None = None
@@ -364,7 +364,8 @@ class TextGameGenApp(App[int]):
         try:
             game = Game.load(name, self.saves_dir)
         except (SaveError, OSError) as error:
-            self.tell(f"Could not load {name!r}: {error}", severity="error")
+            # The error names the save as it was asked for (its name, or the path given).
+            self.tell(f"Not loaded: {error}", severity="error")
             return False
         game.saving.autosave_every = self.settings.autosave_every
         loaded = StepResult(
@@ -404,7 +405,7 @@ class TextGameGenApp(App[int]):
             return
 
         def chosen(name: str | None) -> None:
-            from textgamegen.engine.saves import SaveError, save_game
+            from textgamegen.engine.saves import SaveError, save_game, saved_text
 
             if not name:
                 return
@@ -413,7 +414,8 @@ class TextGameGenApp(App[int]):
             except (SaveError, OSError) as error:
                 self.tell(f"Could not save: {error}", severity="error")
                 return
-            self.tell(f"Saved as {name} ({path}).")
+            # By its name, as "save NAME" says it, not by its full path.
+            self.tell(saved_text(path))
 
         self.push_screen(SaveDialog(f"{game.world.name}-turn-{game.turn}"), chosen)
 
@@ -505,7 +507,7 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         world=world,
         settings=settings,
         saves_dir=Path(saves_dir).expanduser() if saves_dir else paths.saves_dir(),
-        seed=int(getattr(args, "seed", None) or 0),
+        seed=getattr(args, "seed", None),
         # The world's own narrator, unless the player chose a model.
         model=narrator_for(world.narrator, settings, getattr(args, "model", None)),
         device=getattr(args, "device", None) or settings.device,

@@ -1,0 +1,42 @@
+"""A fresh story per game: a new game without a seed draws its own, the journal shows it,
+and the save keeps it, so ``play --seed N`` can tell that story again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textgamegen.engine.game import Game
+from textgamegen.engine.saves import save_game
+from textgamegen.engine.world import World
+
+
+def journal(game: Game) -> str:
+    return "\n".join(event.text for event in game.step("journal").events)
+
+
+def test_new_games_without_a_seed_draw_different_ones(tiny_world: World) -> None:
+    seeds = {Game.new(tiny_world, seed=None, autosave=False).seed for _ in range(4)}
+    assert len(seeds) == 4, "each new game tells its own story"
+    assert all(0 <= seed < 1 << 31 for seed in seeds)
+    assert Game.new(tiny_world, seed=1).seed == 1, "a given seed is kept"
+
+
+def test_the_journal_shows_the_seed(tiny_world: World) -> None:
+    game = Game.new(tiny_world, seed=None, autosave=False)
+    assert f"Story seed: {game.seed}." in journal(game)
+    game.step("talk to sage")
+    shown = journal(game)
+    assert "[active] Fetch the Gem" in shown and f"Story seed: {game.seed}." in shown
+    assert game.turn == 1, "reading the journal takes no turn"
+
+
+def test_the_save_keeps_the_seed(tiny_world: World, tmp_path: Path) -> None:
+    game = Game.new(tiny_world, seed=None, saves_dir=tmp_path, autosave=False)
+    game.step("n")
+    save_game(game, "drawn", tmp_path)
+    assert Game.load("drawn", tmp_path).seed == game.seed
+    # Loaded in another game, the story goes on with the saved game's seed.
+    other = Game.new(tiny_world, seed=None, saves_dir=tmp_path, autosave=False)
+    other.step("load drawn")
+    assert other.seed == game.seed
+    assert f"Story seed: {game.seed}." in journal(other)
