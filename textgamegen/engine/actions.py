@@ -370,12 +370,15 @@ def unlock(game: Game, turn: Turn, command: Command) -> None:
         game.state.locked.discard(target)
         turn.changes.append(f"unlock:{target}")
     turn.say(f"You unlock the {what} with the {game.name_of(key)}.")
+    # The engine's own line, canon like a world's text: a state change is no place for the
+    # narrator to guess (it wrote "...locks it behind you" on the turn a door unlocked).
     turn.ask(
         prose_request(
             ContentKind.ACTION,
             what,
-            f"The {what} gives with a heavy click.",
+            "",
             entities=(game.name_of(key),),
+            authored=f"The {what} gives with a heavy click.",
         )
     )
 

@@ -87,7 +87,9 @@ class TranscriptEntry:
     won: bool = False
 
     def output(self) -> list[str]:
-        return [text for _, text in self.events] + [piece.text for piece in self.prose]
+        # A passage that showed nothing (the world's text left to stand alone) prints no
+        # blank line.
+        return [text for _, text in self.events] + [p.text for p in self.prose if p.text]
 
 
 @dataclass
