@@ -228,8 +228,7 @@ class PlaySession:
             self.game.fulfil(request, shown)
         elif shown:
             self.game.fulfil(request, shown, cache=False)
-        # The world's text left to stand alone (no prompt, nothing shown) is no narration.
-        if narration is not None and (shown or narration.prompt):
+        if narration is not None:
             self.feedback.narrated(request, narration, shown)
         return Passage(report, shown, written, fallback)
 
