@@ -350,3 +350,11 @@ def test_an_opening_ending_in_a_word_is_never_continued_inside_that_word(
         narration = generator.generate(replace(PUSH, seed=seed), on_text=lambda _piece: None)
         after = narration.text[len(OPENING) : len(OPENING) + 1]
         assert after == "" or not after.isalnum(), narration.text
+
+
+def test_the_worlds_text_stands_alone_unless_colour_is_on(tiny_dir: Path) -> None:
+    hall = ContentRequest(ContentKind.ROOM, subject="Hall", room="Hall", authored="A bare hall.")
+    alone = fresh(tiny_dir).generate(hall, on_text=lambda _text: None)
+    assert alone.text == "" and not alone.candidates and not alone.fallback
+    coloured = fresh(tiny_dir, colour=True).generate(hall)
+    assert coloured.candidates and coloured.prompt.count("known: A bare hall.") == 1

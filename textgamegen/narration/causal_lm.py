@@ -34,7 +34,14 @@ from textgamegen.narration.decode import (
     output_cache,
     run_rows,
 )
-from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
+from textgamegen.narration.generator import (
+    Candidate,
+    Generator,
+    Narration,
+    TextSink,
+    Timings,
+    left_alone,
+)
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
 from textgamegen.text import canon
@@ -232,9 +239,9 @@ class CausalLMGenerator(Generator):
         Never raises for a request: a model failure gives the template text with a notice,
         and CUDA out of memory moves the model to the CPU and tries again.
         """
-        if request.authored and not self.sampling.colour:
-            # The world's text stands alone: nothing to add, nothing to wait for.
-            return Narration(request, "", backend=self.backend, model=self.name, device=self.device)
+        alone = left_alone(request, self.sampling.colour, self.backend, self.name, self.device)
+        if alone is not None:
+            return alone
         shown = Shown(on_text)
         with self._lock:
             try:

@@ -98,6 +98,17 @@ class Narration:
     notice: str = ""
 
 
+def left_alone(
+    request: ContentRequest, colour: bool, backend: str, model: str, device: str
+) -> Narration | None:
+    """The empty narration for the world's own text when no colour is added to it
+    (``sampling.colour`` off), or None when the request is the narrator's to write."""
+    if not request.authored or colour:
+        return None
+    # The world's text stands alone: nothing to add, nothing to wait for.
+    return Narration(request, "", backend=backend, model=model, device=device)
+
+
 @runtime_checkable
 class Generator(Protocol):
     """What every backend provides, and all that callers read of it.

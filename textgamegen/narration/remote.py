@@ -40,6 +40,7 @@ from textgamegen.narration.generator import (
     Narration,
     TextSink,
     Timings,
+    left_alone,
 )
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
@@ -299,9 +300,9 @@ class RemoteGenerator(Generator):
         Never raises for a request: an unreachable or failing server gives the template
         text with a notice; what already streamed is kept when the server dies mid-answer.
         """
-        if request.authored and not self.sampling.colour:
-            # The world's text stands alone: nothing to add, nothing to wait for.
-            return Narration(request, "", backend=self.backend, model=self.name, device=self.device)
+        alone = left_alone(request, self.sampling.colour, self.backend, self.name, self.device)
+        if alone is not None:
+            return alone
         started = time.perf_counter()
         sampling = self.sampling
         if not self.context:
