@@ -44,3 +44,13 @@ def tiny_world() -> World:
 @pytest.fixture
 def tiny_game(tiny_world: World) -> Game:
     return Game.new(tiny_world, seed=0)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Name the test order even under -q (which hides pytest-randomly's header line), so a
+    failure that depends on it can be run again in the same order."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"tests ran in random order: --randomly-seed={seed}")
