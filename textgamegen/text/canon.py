@@ -346,7 +346,7 @@ def noun_phrases(text: str) -> list[str]:
     phrase with no determiner is not seen, and with no tagger a phrase may run on into
     its verb ("book tells"), which is why a phrase counts as given when any word is."""
     words = _PHRASE_WORD.findall(text)
-    heads: list[str] = []
+    phrases: list[str] = []
     index = 0
     while index < len(words):
         if words[index].casefold() not in _DETERMINERS:
@@ -355,16 +355,14 @@ def noun_phrases(text: str) -> list[str]:
         phrase: list[str] = []
         index += 1
         while index < len(words) and len(phrase) < 3:
-            word = words[index]
-            if not word[:1].isalpha() or word.casefold() in _PHRASE_ENDS:
+            word = words[index].casefold()
+            if not word[:1].isalpha() or word in _PHRASE_ENDS or word in _DETERMINERS:
                 break
-            if word.casefold() in _DETERMINERS:
-                break
-            phrase.append(word.casefold())
+            phrase.append(word)
             index += 1
-        if phrase and " ".join(phrase) not in heads:
-            heads.append(" ".join(phrase))
-    return heads
+        if phrase and " ".join(phrase) not in phrases:
+            phrases.append(" ".join(phrase))
+    return phrases
 
 
 def unseen_things(text: str, request: ContentRequest) -> list[str]:
