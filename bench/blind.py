@@ -18,7 +18,9 @@ third source, ``authored``: the human-written control. It writes, under ``--out`
   ``textgamegen.text.canon.contradictions`` finds: a hint beside the reader's mark, never
   the mark;
 - ``key.json``: which source, narrator, seed and world wrote each numbered line (hidden);
-- ``records.json``: every recorded line with its request and facts, empty ones included.
+- ``records.json``: every recorded line with its request and facts, empty ones included
+  (rewritten after each run, so a long run cut short keeps what it had; ``complete`` says
+  whether the sheet was written).
 
 A narrator named ``NAME+stream`` is ``NAME`` writing as it does in the TUI, where the line
 is streamed to the player as it is written: one candidate, never swapped. Plain ``NAME``
@@ -437,6 +439,9 @@ def make(
     runs: list[Run] = []
     lines: list[Line] = []
     authored: dict[tuple[str, str], Line] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (SHEET_MD, SHEET_CSV, KEY_FILE):
+        (out / stale).unlink(missing_ok=True)  # a sheet never meets another run's records
     for world, script in worlds:
         for seed in seeds:
             picked = None
@@ -456,6 +461,11 @@ def make(
                     f"{world.name} / {name} / seed {seed}: {run.lines} lines "
                     f"({run.empty} empty) of {run.requests} requests, {run.seconds:.1f} s"
                 )
+                # A long CPU run cut short keeps the lines it has (no sheet until the end).
+                done = [asdict(line) for line in [*lines, *authored.values()]]
+                runs_so_far = [asdict(each) for each in runs]
+                progress = {"version": KEY_VERSION, "complete": False, "runs": runs_so_far}
+                _write_json(out / RECORDS_FILE, {**progress, "lines": done})
     lines += authored.values()
     if contradictions is not None:
         for line in lines:
@@ -467,7 +477,6 @@ def make(
     numbered = [(number, lines[index]) for number, index in enumerate(order, start=1)]
     numbers = {index: number for number, index in enumerate(order, start=1)}
     with_canon = contradictions is not None
-    out.mkdir(parents=True, exist_ok=True)
     (out / SHEET_MD).write_text(render_markdown(numbered, with_canon), encoding="utf-8")
     (out / SHEET_CSV).write_text(render_csv(numbered, with_canon), encoding="utf-8")
     key = {
@@ -496,7 +505,10 @@ def make(
         "per_source": _count(line.model for _, line in numbered),
     }
     records = [{"number": numbers.get(index), **asdict(line)} for index, line in enumerate(lines)]
-    _write_json(out / RECORDS_FILE, {"version": KEY_VERSION, **summary, "lines": records})
+    _write_json(
+        out / RECORDS_FILE,
+        {"version": KEY_VERSION, "complete": True, **summary, "lines": records},
+    )
     return summary
 
 

@@ -193,6 +193,27 @@ def test_max_lines_spreads_the_narrators_requests(world: World, script: Path, tm
     assert {record["ordinal"] for record in records["lines"]} == {1, 4, 7}
 
 
+class Interrupted(TemplateGenerator):
+    """A narrator whose run is cut short (Ctrl-C on a long CPU run)."""
+
+    def generate(self, request, on_text=None, cancel=None):
+        raise KeyboardInterrupt
+
+
+def test_a_run_cut_short_keeps_the_lines_it_had(world: World, script: Path, tmp_path: Path):
+    out = tmp_path / "read"
+    make(world, script, out)
+    assert json.loads((out / "records.json").read_bytes())["complete"] is True
+    narrators = [("template", TemplateGenerator()), ("slow", Interrupted())]
+    with pytest.raises(KeyboardInterrupt):
+        blind.make([(world, script)], narrators, [1], out)
+    records = json.loads((out / "records.json").read_bytes())
+    assert records["complete"] is False
+    assert [run["model"] for run in records["runs"]] == ["template"]
+    assert {line["model"] for line in records["lines"]} == {"template", "authored"}
+    assert not (out / "sheet.md").exists() and not (out / "key.json").exists()
+
+
 HAND_KEY = {
     "version": 1,
     "sources": ["narrator", "template", "authored"],
