@@ -25,8 +25,9 @@ third source, ``authored``: the human-written control. It writes, under ``--out`
 A narrator named ``NAME+stream`` is ``NAME`` writing as it does in the TUI, where the line
 is streamed to the player as it is written: one candidate, never swapped. Plain ``NAME``
 writes as a script does: several candidates, the best by the rerank shown. ``NAME@T``
-samples at temperature T. So ``--model narrator --model narrator+stream --model
-narrator@0.7`` reads the three side by side (the model is loaded once).
+samples at temperature T, and ``NAME~N`` keeps at most N sentences of each line (0: no
+limit). So ``--model narrator --model narrator+stream --model narrator@0.7`` reads the
+three side by side (the model is loaded once).
 
 Give the reader one sheet and nothing else. ``score`` reads the filled-in sheet (either
 format) with the key and prints, per source: lines, % scored 2, % scored at least 1,
@@ -964,55 +965,84 @@ def _worlds(names: list[str], scripts: list[Path]) -> list[tuple[World, Path]]:
     return found
 
 
+@dataclass(frozen=True)
+class VariantSpec:
+    """How a narrator named ``NAME[+stream][@T][~N]`` writes."""
+
+    base: str
+    stream: bool = False
+    temperature: float | None = None
+    sentences: int | None = None
+    """At most N sentences per line (0: no limit); None: as prompts.toml says."""
+
+    @property
+    def plain(self) -> bool:
+        return not self.stream and self.temperature is None and self.sentences is None
+
+
 class Variant:
     """One loaded narrator writing another way: streamed as in the TUI (a reader is
     listening, so it writes one candidate, and the line it streams is the one that
-    stays), or at another temperature."""
+    stays), at another temperature, or held to a number of sentences per line."""
 
-    def __init__(
-        self, generator: Any, *, stream: bool = False, temperature: float | None = None
-    ) -> None:
+    def __init__(self, generator: Any, spec: VariantSpec) -> None:
         self.generator = generator
-        self.stream = stream
-        self.temperature = temperature
+        self.spec = spec
         self.name = generator.name
         self.backend = generator.backend
         self.device = generator.device
         self.dtype = getattr(generator, "dtype", "")
 
     def generate(self, request: ContentRequest, on_text: Any = None, cancel: Any = None) -> Any:
-        listener = on_text or ((lambda _text: None) if self.stream else None)
-        if self.temperature is None:
+        spec = self.spec
+        listener = on_text or ((lambda _text: None) if spec.stream else None)
+        if not hasattr(self.generator, "sampling"):  # the template writes one way only
             return self.generator.generate(request, listener, cancel)
-        usual = self.generator.sampling
-        self.generator.sampling = replace(usual, temperature=self.temperature)
+        usual_sampling, usual_templates = self.generator.sampling, self.generator.templates
+        sampling = replace(usual_sampling, stream=spec.stream or usual_sampling.stream)
+        if spec.temperature is not None:
+            sampling = replace(sampling, temperature=spec.temperature)
+        self.generator.sampling = sampling
+        if spec.sentences is not None:
+            limit = spec.sentences or None
+            kinds = {
+                name: replace(kind, sentences=limit) for name, kind in usual_templates.kinds.items()
+            }
+            self.generator.templates = replace(usual_templates, kinds=kinds)
         try:
             return self.generator.generate(request, listener, cancel)
         finally:
-            self.generator.sampling = usual
+            self.generator.sampling = usual_sampling
+            self.generator.templates = usual_templates
 
 
 STREAM_SUFFIX = "+stream"
 
 
-def variant_of(name: str) -> tuple[str, bool, float | None]:
-    """``NAME[+stream][@T]`` -> (NAME, streamed, temperature or None).
+def variant_of(name: str) -> VariantSpec:
+    """``NAME[+stream][@T][~N]`` -> how it writes.
 
     Raises:
-        BlindError: T is not a temperature above 0.
+        BlindError: T is not a temperature above 0, or N not a whole number 0-9.
     """
-    base, _, temperature = name.partition("@")
+    rest, _, sentences = name.partition("~")
+    base, _, temperature = rest.partition("@")
     stream = base.endswith(STREAM_SUFFIX)
     base = base.removesuffix(STREAM_SUFFIX)
+    limit = None
+    if sentences:
+        if not (sentences.isdigit() and int(sentences) <= 9):
+            raise BlindError(f"{name}: the sentences after ~ must be a whole number from 0 to 9")
+        limit = int(sentences)
     if not temperature:
-        return base, stream, None
+        return VariantSpec(base, stream, None, limit)
     try:
         value = float(temperature)
     except ValueError:
         value = 0.0
     if not value > 0:
         raise BlindError(f"{name}: the temperature after @ must be a number above 0")
-    return base, stream, value
+    return VariantSpec(base, stream, value, limit)
 
 
 def load_narrator(name: str, args: argparse.Namespace) -> Any:
@@ -1064,13 +1094,13 @@ def run_make(args: argparse.Namespace) -> int:
     narrators = []
     loaded: dict[str, Any] = {}
     for name in args.model or ["narrator", "template"]:
-        base, stream, temperature = variant_of(name)
-        if base not in loaded:
-            print(f"bench.blind: loading {base} ...", file=sys.stderr, flush=True)
-            loaded[base] = load_narrator(base, args)
-        generator = loaded[base]
-        if stream or temperature is not None:
-            generator = Variant(generator, stream=stream, temperature=temperature)
+        spec = variant_of(name)
+        if spec.base not in loaded:
+            print(f"bench.blind: loading {spec.base} ...", file=sys.stderr, flush=True)
+            loaded[spec.base] = load_narrator(spec.base, args)
+        generator = loaded[spec.base]
+        if not spec.plain:
+            generator = Variant(generator, spec)
         narrators.append((name, generator))
     summary = make(
         worlds,
@@ -1132,7 +1162,8 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         action="append",
         help="a narrator (repeatable; default narrator, template); NAME+stream writes as in "
-        "the TUI (one streamed candidate, never swapped), NAME@T at temperature T",
+        "the TUI (one streamed candidate, never swapped), NAME@T at temperature T, NAME~N "
+        "with at most N sentences per line (0: no limit)",
     )
     maker.add_argument("--seeds", type=_seeds, default=[1], help="game seeds, e.g. 1,2")
     maker.add_argument("--out", type=Path, default=Path("runs/blind"), help="output folder")

@@ -7,7 +7,9 @@ same device (CPU) and the same threads, alternately in one loop.
 
 "first word" is when the player sees the first word; "full narration" is when the shown
 candidate is complete; "all candidates" is when every candidate is scored and the best is
-final (the listing has the three at the same instant).
+final (the listing has the three at the same instant). With ``sampling.stream`` off the
+player sees nothing until the best of the candidates is chosen, then the whole line: that
+wait is measured on the same requests, alternately with the streamed line.
 
 Example::
 
@@ -71,6 +73,14 @@ def _listing(model, tokenizer, prompt: str) -> float:
         )
         tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
     return (time.perf_counter() - started) * 1000.0
+
+
+def _until_shown(generator, request: ContentRequest) -> float:
+    """Milliseconds from the call until the listener is first given text."""
+    shown_at: list[float] = []
+    started = time.perf_counter()
+    generator.generate(request, on_text=lambda _text: shown_at.append(time.perf_counter()))
+    return round((shown_at[0] - started) * 1000, 2)
 
 
 def game_requests(limit: int = 15) -> list[ContentRequest]:
@@ -137,15 +147,24 @@ def compare(
     full = Figure("ours: full narration (the streamed line, complete)", "ms")
     speed = Figure("ours: streaming speed", "tok/s")
     reused = Figure("ours: prompt tokens reused from the previous request", "tokens")
+    ranked = Figure(
+        f"ours, stream off: the best of {CANDIDATES} shown whole (first word = line)", "ms"
+    )
+    streamed_sampling = ours.sampling
+    ranked_sampling = replace(streamed_sampling, stream=False)
     _listing(seed_model, tokenizer, "<|action|> You")  # warm both up alike
     for run in range(runs):
         for index, request in enumerate(requests):
             request = replace(request, seed=run * 100 + index)
+            ours.sampling = streamed_sampling
             narration = ours.generate(request, on_text=lambda _piece: None)
             first.runs.append(narration.timings.first_token_ms)
             full.runs.append(narration.timings.first_candidate_ms)
             speed.runs.append(narration.timings.tokens_per_s)
             reused.runs.append(narration.timings.reused_tokens)
+            # The same request ranked, as the player waits for it with stream off.
+            ours.sampling = ranked_sampling
+            ranked.runs.append(_until_shown(ours, request))
             if index % 3 == 0:  # the listing is slow: every third request, side by side
                 torch.manual_seed(run * 100 + index)
                 listing.runs.append(_listing(seed_model, tokenizer, narration.prompt))
@@ -155,10 +174,13 @@ def compare(
         f"int8={quantize}, {len(requests)} game requests x {runs}; listing: "
         f"{CANDIDATES} sequences of {NEW_TOKENS} tokens, fp32)"
     )
-    section.figures = [listing, first, full, speed, reused]
+    ours.sampling = streamed_sampling
+    section.figures = [listing, first, full, speed, reused, ranked]
     section.ratios = {
         "first word: listing / ours": ratio(listing, first),
         "full narration: listing / ours": ratio(listing, full),
+        "first word, stream off / streamed": ratio(ranked, first),
+        "whole line shown: stream off / streamed": ratio(ranked, full),
     }
     return section
 

@@ -84,6 +84,13 @@ class SamplingSettings:
         "add a line of its own. Off: the world's text stands alone.",
     )
 
+    stream: bool = setting(
+        True,
+        "Show the line word by word as one sample is written, so the first word comes "
+        "soonest. Off: several candidates are written, checked and ranked, and the best is "
+        "shown whole (the first word comes later; fewer lines go wrong).",
+    )
+
     def __post_init__(self) -> None:
         if self.top_k < 0:
             raise SettingsError("sampling.top_k must be 0 or more")

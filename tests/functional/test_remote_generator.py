@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,16 @@ def test_remote_narrates_like_the_local_backend(server: ModelServer) -> None:
     assert len("".join(shown)) > 5 and "<|action|>" in narration.prompt
     # The server's first model is used when the address names none.
     assert load_generator(f"openai:{server.url}").name == "tiny"
+
+
+def test_unstreamed_the_listener_gets_the_ranked_line_whole(server: ModelServer) -> None:
+    generator = load_generator(f"openai:{server.url}#tiny", prompts=WITH_OPENING)
+    generator.sampling = replace(generator.sampling, stream=False)  # type: ignore[attr-defined]
+    shown: list[str] = []
+    narration = generator.generate(REQUEST, on_text=shown.append)
+    assert not narration.fallback
+    assert len(narration.candidates) == generator.sampling.num_candidates  # type: ignore[attr-defined]
+    assert shown == [narration.text] == [narration.candidates[0].text]
 
 
 def test_a_model_the_server_lacks_is_a_clear_error(server: ModelServer) -> None:
@@ -292,7 +303,11 @@ def test_a_room_request_asks_the_server_to_bar_the_ways_it_lacks() -> None:
     room_body, action_body = bodies
     assert {"north", "North", "west", "West", "southwest"} <= set(room_body["bad_words"])
     assert not {"south", "east"} & set(room_body["bad_words"])
-    assert "bad_words" not in action_body
+    # The attempt bars no compass point, only the deeds an attempt cannot have done, less
+    # the one its own command names ("open the door").
+    action_bad = set(action_body["bad_words"])
+    assert not {"north", "south", "east", "west"} & action_bad
+    assert {"unlocked", "opened"} <= action_bad and "open" not in action_bad
 
 
 def test_serve_model_honours_bad_words_even_when_a_word_is_split(engine: CompletionEngine) -> None:

@@ -432,15 +432,22 @@ def test_a_streamed_narrator_is_given_a_listener_as_in_the_tui() -> None:
             return super().generate(request, on_text, cancel)
 
     request = ContentRequest(ContentKind.ACTION, command="sing", attempt=True)
-    blind.Variant(Listening(), stream=True).generate(request)
+    blind.Variant(Listening(), blind.VariantSpec("template", stream=True)).generate(request)
     Listening().generate(request)
     assert heard == [True, False]
 
 
 def test_variant_names() -> None:
-    assert blind.variant_of("narrator") == ("narrator", False, None)
-    assert blind.variant_of("narrator+stream") == ("narrator", True, None)
-    assert blind.variant_of("narrator+stream@0.7") == ("narrator", True, 0.7)
+    spec = blind.VariantSpec
+    assert blind.variant_of("narrator") == spec("narrator")
+    assert blind.variant_of("narrator").plain
+    assert blind.variant_of("narrator+stream") == spec("narrator", stream=True)
+    assert blind.variant_of("narrator+stream@0.7") == spec("narrator", True, 0.7)
+    assert blind.variant_of("narrator@0.5~1") == spec("narrator", False, 0.5, 1)
+    assert blind.variant_of("narrator~0") == spec("narrator", sentences=0)
     for bad in ("narrator@hot", "narrator@0", "narrator@-1"):
         with pytest.raises(blind.BlindError, match="temperature"):
+            blind.variant_of(bad)
+    for bad in ("narrator~x", "narrator~12", "narrator~-1"):
+        with pytest.raises(blind.BlindError, match="sentences"):
             blind.variant_of(bad)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from textgamegen.text.cleanup import clean_text, cut_at_tag, is_complete, trim_to_sentence
+from textgamegen.text.cleanup import (
+    clean_text,
+    cut_at_tag,
+    first_sentences,
+    is_complete,
+    past_sentences,
+    trim_to_sentence,
+)
 
 CLEANUP_TABLE = [
     # (raw model output, what the player sees)
@@ -77,3 +84,31 @@ def test_trim_keeps_closing_quote_and_punctuation() -> None:
 )
 def test_is_complete(text: str, complete: bool) -> None:
     assert is_complete(text) is complete
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "past"),
+    [
+        ("You breathe. The air is cold.", "You breathe.", True),
+        ("You breathe. The", "You breathe.", True),
+        ("You breathe.", "You breathe.", False),
+        ("You breathe. ", "You breathe.", False),
+        # Speech and its tag are one sentence; so is a title's full stop.
+        ('"Go away!" she says. She leaves.', '"Go away!" she says.', True),
+        ("Mr. Penrose nods. You nod back.", "Mr. Penrose nods.", True),
+        ('You call out. "Hello?"', "You call out.", True),
+        ("You wait", "You wait", False),
+    ],
+)
+def test_a_line_is_held_to_its_first_sentences(text: str, first: str, past: bool) -> None:
+    assert first_sentences(text, 1) == first
+    assert past_sentences(text, 1) is past
+    assert first_sentences(text, None) == text and not past_sentences(text, None)
+    assert clean_text(text, 1) == clean_text(first)
+
+
+def test_two_sentences_keep_two() -> None:
+    text = "You knock. Nobody answers. The hall is still."
+    assert first_sentences(text, 2) == "You knock. Nobody answers."
+    assert clean_text(text, 2) == "You knock. Nobody answers."
+    assert clean_text(text) == text

@@ -199,7 +199,7 @@ def test_empty_output_falls_back_to_template(
 ) -> None:
     from textgamegen.narration import causal_lm as gpt2
 
-    monkeypatch.setattr(gpt2, "clean_text", lambda raw: "")
+    monkeypatch.setattr(gpt2, "clean_text", lambda raw, sentences=None: "")
     narration = fresh(tiny_dir).generate(replace(PUSH, fallback="The door opens."))
     assert narration.text == "The door opens."
     assert narration.fallback and len(narration.candidates) == 5
@@ -358,3 +358,62 @@ def test_the_worlds_text_stands_alone_unless_colour_is_on(tiny_dir: Path) -> Non
     assert alone.text == "" and not alone.candidates and not alone.fallback
     coloured = fresh(tiny_dir, colour=True).generate(hall)
     assert coloured.candidates and coloured.prompt.count("known: A bare hall.") == 1
+
+
+def test_unstreamed_a_listener_gets_the_best_of_the_candidates_whole(tiny_dir: Path) -> None:
+    # sampling.stream off: the TUI's listener waits for the ranked line, which comes whole.
+    ranked = fresh(tiny_dir, stream=False)
+    pieces: list[str] = []
+    narration = ranked.generate(PUSH, on_text=pieces.append)
+    assert len(narration.candidates) == 5
+    assert pieces == [narration.text] == [narration.candidates[0].text]
+    scores = [candidate.score for candidate in narration.candidates]
+    assert scores == sorted(scores, reverse=True)
+    # The same five candidates as a script gets with no listener: one batch, one seed.
+    quiet = ranked.generate(PUSH)
+    assert [c.text for c in quiet.candidates] == [c.text for c in narration.candidates]
+
+
+def test_a_line_held_to_one_sentence_stops_there(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from textgamegen.narration import decode
+    from textgamegen.text.cleanup import past_sentences
+
+    generator = load_generator(  # the shipped prompts: an attempt has no opening
+        str(tiny_dir),
+        device="cpu",
+        sampling=SamplingSettings(max_new_tokens=60),
+        warm_up=False,
+        threads=1,
+    )
+    templates = generator.templates  # type: ignore[attr-defined]
+    kinds = {**templates.kinds, "attempt": replace(templates.kinds["attempt"], sentences=1)}
+    generator.templates = replace(templates, kinds=kinds)  # type: ignore[attr-defined]
+    # A random model writes no sentences, so every row writes these words, token by token.
+    script = generator.codec.encode(" You wait in the hall. The door stays shut. It is late.")  # type: ignore[attr-defined]
+    steps: list[int] = []
+
+    def scripted(logits, history, sampling, source, banned=None):  # type: ignore[no-untyped-def]
+        step = len(steps)
+        steps.append(step)
+        token = script[step] if step < len(script) else script[-1]
+        rows = logits.shape[0]
+        return torch.full((rows,), token, dtype=torch.long), torch.full((rows,), -1.0)
+
+    monkeypatch.setattr(decode, "pick", scripted)
+    narration = generator.generate(PUSH)
+    assert [c.text for c in narration.candidates] == ["You wait in the hall."] * 5
+    decode_ids = generator.codec.decode  # type: ignore[attr-defined]
+    # The rows stop at the first token of the next sentence, which cleanup cuts.
+    first_sentence = next(
+        n for n in range(len(script)) if past_sentences(decode_ids(script[:n]), 1)
+    )
+    assert len(steps) == first_sentence  # no step was spent past the sentence
+    steps.clear()
+    pieces: list[str] = []
+    streamed = generator.generate(PUSH, on_text=pieces.append)
+    assert "".join(pieces) == streamed.text == "You wait in the hall."
+    assert len(steps) == first_sentence

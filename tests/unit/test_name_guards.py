@@ -234,3 +234,47 @@ def test_a_quest_ended_away_from_its_giver_is_not_spoken_by_them() -> None:
     turn = Turn()
     complete_quest(game, turn, key)
     assert turn.prose[0].speaker == "Tamsin the baker"
+
+
+def test_peoples_names_keep_the_worlds_spelling() -> None:
+    from textgamegen.text.canon import spell_names
+
+    request = ContentRequest(
+        ContentKind.ACTION,
+        command="polish a spoon",
+        room="The Dining Car",
+        entities=("Teodoro Bassi", "silver spoon", "The Brass Band"),
+        speaker="Mrs Penhale",
+        attempt=True,
+    )
+    line = "Teodoro bassi nods to mrs penhale in the dining car; the brass band plays."
+    # People's names are set right; a room's name, a thing and a name with an article,
+    # which a sentence rightly writes in lower case, are left alone.
+    assert spell_names(line, request) == (
+        "Teodoro Bassi nods to Mrs Penhale in the dining car; the brass band plays."
+    )
+
+
+def test_an_attempt_may_not_say_it_opened_unlocked_or_broke_anything() -> None:
+    from textgamegen.text.canon import Kind, barred_deeds, barred_words, contradictions
+
+    request = ContentRequest(
+        ContentKind.ACTION,
+        command="push the glass door",
+        room="The Observation Lounge",
+        room_text="A door in the glass leads out onto the rear platform.",
+        attempt=True,
+    )
+    assert {"open", "opened", "unlocked", "shatters"} <= set(barred_words(request))
+    line = "You push the glass door open with your hand."
+    assert [str(c) for c in contradictions(line, request)] == ["deed: open"]
+    # What the facts say is so stays free: a door the room calls open, a command to open.
+    ajar = replace(request, room_text="The door to the platform stands open.")
+    assert "open" not in barred_deeds(ajar) and not contradictions(line, ajar)
+    asked = replace(request, command="open the glass door")
+    assert "open" not in barred_deeds(asked)
+    # Only an attempt: a line for an action the engine carried out may say what it did.
+    done = replace(request, attempt=False)
+    assert not barred_deeds(done) and not [
+        c for c in contradictions(line, done) if c.kind == Kind.DEED
+    ]

@@ -203,6 +203,15 @@ def test_story_lines_must_be_a_count() -> None:
         )
 
 
+def test_a_kind_may_hold_its_lines_to_a_number_of_sentences(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[kinds.attempt]\nsentences = 2\n", encoding="utf-8")
+    request = ContentRequest(ContentKind.ACTION, command="sing", attempt=True)
+    assert build_prompt(request, load_templates(mine), WordCodec(), 1000).sentences == 2
+    other = ContentRequest(ContentKind.ROOM, subject="Hall", room="Hall")
+    assert build_prompt(other, load_templates(mine), WordCodec(), 1000).sentences is None
+
+
 def test_max_story_lines_caps_the_context() -> None:
     story = tuple(f"Line {i}." for i in range(20))
     request = ContentRequest(ContentKind.ACTION, command="wait", story=story)
@@ -250,6 +259,8 @@ def test_settings_prompts_path_wins(tmp_path: Path) -> None:
         ("[kinds.quest]\nvoice = 3\n", r"\[kinds.quest\]: unknown key voice"),
         ("[rerank]\nbeauty = 1\n", r"\[rerank\] unknown key beauty"),
         ("[prompt]\nmax_story_lines = -1\n", r"max_story_lines"),
+        ("[kinds.attempt]\nsentences = 0\n", r"\[kinds.attempt\] sentences: must be a whole"),
+        ('[kinds.attempt]\nsentences = "one"\n', r"sentences: must be a whole number"),
         ("kinds = [", r"mine.toml"),
     ],
 )

@@ -27,6 +27,7 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.narration import rerank
 from textgamegen.narration.decode import (
     Barred,
+    RowHook,
     cache_argument,
     context_window,
     crop_cache,
@@ -46,7 +47,7 @@ from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
 from textgamegen.text import canon
 from textgamegen.text.canon import Cast
-from textgamegen.text.cleanup import clean_text
+from textgamegen.text.cleanup import clean_text, past_sentences
 from textgamegen.text.prompts import PromptTemplates, build_prompt
 
 if TYPE_CHECKING:
@@ -242,18 +243,22 @@ class CausalLMGenerator(Generator):
         alone = left_alone(request, self.sampling.colour, self.backend, self.name, self.device)
         if alone is not None:
             return alone
-        shown = Shown(on_text)
+        # Streamed: the listener reads the one candidate as it is written. Otherwise the
+        # candidates are ranked first and the listener gets the chosen line whole.
+        streams = on_text is not None and self.sampling.stream
+        shown = Shown(on_text if streams else None)
         with self._lock:
             try:
-                return self._generate(request, shown if on_text else None, cancel, self.sampling)
+                narration = self._generate(
+                    request, shown if streams else None, cancel, self.sampling
+                )
             except torch.cuda.OutOfMemoryError:
                 if not self.device.startswith("cuda"):
                     raise
                 self.move_to_cpu()
-                again = shown.again() if on_text else None
+                again = shown.again() if streams else None
                 narration = self._generate(request, again, cancel, self.sampling)
                 narration.notice = " ".join(filter(None, [OOM_NOTICE, narration.notice]))
-                return narration
             except Exception as error:  # noqa: BLE001 - the game plays on with template text
                 text = template_text(request, self.templates)
                 if on_text is not None:
@@ -268,6 +273,9 @@ class CausalLMGenerator(Generator):
                     notice=f"The model failed ({type(error).__name__}: {error}); "
                     "showing the template text.",
                 )
+        if on_text is not None and not streams:
+            on_text(narration.text)
+        return narration
 
     def move_to_cpu(self) -> None:
         """Carry on on the CPU in float32 (after CUDA ran out of memory)."""
@@ -294,8 +302,10 @@ class CausalLMGenerator(Generator):
 
     # -- the work ----------------------------------------------------------------------
 
-    def _candidate(self, opening: str, ids: list[int], logprob: float) -> Candidate:
-        text = clean_text(opening + self.codec.decode(ids))
+    def _candidate(
+        self, opening: str, ids: list[int], logprob: float, sentences: int | None = None
+    ) -> Candidate:
+        text = clean_text(opening + self.codec.decode(ids), sentences)
         return Candidate(text=text, mean_logprob=round(logprob, 4), tokens=len(ids))
 
     def _focus_ids(self, request: ContentRequest, barred: list[int]) -> torch.Tensor:
@@ -367,6 +377,16 @@ class CausalLMGenerator(Generator):
             names.spaces,
         )
 
+    def _enough(self, opening: str, sentences: int | None) -> RowHook | None:
+        """When a row has written all the sentences its line may keep (None: no limit)."""
+        if sentences is None:
+            return None
+
+        def enough(ids: list[int]) -> bool:
+            return past_sentences(opening + self.codec.decode(ids), sentences)
+
+        return enough
+
     def _prefill(self, ids: list[int]) -> tuple[object, torch.Tensor, int]:
         """Run the prompt through the model: (cache, last logits, tokens reused).
 
@@ -411,6 +431,7 @@ class CausalLMGenerator(Generator):
             on_text,
             started,
             soft_limit=max_new if streaming else 0,
+            sentences=prompt.sentences,
         )
         streamer.start()
         generator = torch.Generator(device=self.device).manual_seed(request.seed & _SEED_MASK)
@@ -423,14 +444,19 @@ class CausalLMGenerator(Generator):
         first_banned = self._glue if prompt.opening[-1:].isalnum() else self._stop_ids
         barred = self._barred_words(request)
         focus = self._focus_ids(request, list(barred.always))
+        enough = self._enough(prompt.opening, prompt.sentences)
         timings = Timings(prompt_tokens=len(prompt.ids))
         with torch.inference_mode():
             cache, logits, reused = self._prefill(prompt.ids)
             timings.reused_tokens = reused
-            first = run_rows(
+            # Unstreamed candidates are written side by side in one batch: on a CPU a
+            # step of five rows costs little more than a step of one.
+            if count > 1:
+                cache.batch_repeat_interleave(count)  # type: ignore[attr-defined]
+            written = run_rows(
                 self.model,
                 cache,
-                logits,
+                logits.expand(count, -1),
                 prompt_ids,
                 sampling,
                 steps,
@@ -442,33 +468,17 @@ class CausalLMGenerator(Generator):
                 first_banned=first_banned,
                 focus=focus,
                 barred=barred,
+                row_done=enough,
             )
             timings.first_token_ms = round(streamer.first_token_ms, 2)
             timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)
-            rows, logprobs = first.tokens, first.logprob
-            cancelled = first.cancelled
-            if count > 1 and not cancelled:
-                crop_cache(cache, len(prompt.ids))
-                cache.batch_repeat_interleave(count - 1)  # type: ignore[attr-defined]
-                more = run_rows(
-                    self.model,
-                    cache,
-                    logits.expand(count - 1, -1),
-                    prompt_ids,
-                    sampling,
-                    max_new,
-                    generator,
-                    self._stop_ids,
-                    self.pad_id,
-                    cancel,
-                    first_banned=first_banned,
-                    focus=focus,
-                    barred=barred,
-                )
-                rows, logprobs = rows + more.tokens, logprobs + more.logprob
-                cancelled = more.cancelled
-            else:
-                self._prefix = (list(prompt.ids), cache)
+            rows, logprobs = written.tokens, written.logprob
+            cancelled = written.cancelled
+            # The prompt's cache is kept for the next prompt that starts the same way.
+            crop_cache(cache, len(prompt.ids))
+            if count > 1:
+                cache.batch_select_indices(torch.tensor([0], device=self.device))  # type: ignore[attr-defined]
+            self._prefix = (list(prompt.ids), cache)
 
         total = time.perf_counter() - started
         timings.total_ms = round(total * 1000, 2)
@@ -482,10 +492,11 @@ class CausalLMGenerator(Generator):
             )
 
         candidates = [
-            self._candidate(prompt.opening, ids, lp)
+            self._candidate(prompt.opening, ids, lp, prompt.sentences)
             for ids, lp in zip(rows, logprobs, strict=False)
         ]
         for candidate in candidates:
+            candidate.text = canon.spell_names(candidate.text, request)
             rerank.score(
                 candidate,
                 request,

@@ -20,6 +20,8 @@ from textgamegen.config import SamplingSettings
 
 # Called after each step with the new token of row 0; returns True to end row 0 early.
 StepHook = Callable[[int], bool]
+# Given a row's tokens so far, True when the row has written enough (a sentence limit).
+RowHook = Callable[[list[int]], bool]
 
 
 @dataclass
@@ -232,6 +234,7 @@ def run_rows(
     first_banned: torch.Tensor | None = None,
     focus: torch.Tensor | None = None,
     barred: Barred | Sequence[Sequence[int]] = (),
+    row_done: RowHook | None = None,
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -254,6 +257,9 @@ def run_rows(
         barred: token sequences never written (compass points that are not a way out of
             the room): a sequence's last token is barred in each row whose tokens end with
             the rest of it, so one-token words are barred at every step.
+        row_done: asked after each new token of a live row; True ends that row (its
+            line has as many sentences as it may keep), so no time goes on text that
+            cleanup would cut.
 
     Returns:
         The rows' tokens and mean log-probabilities.
@@ -269,6 +275,7 @@ def run_rows(
     steps: list[torch.Tensor] = []
     cancelled = False
     boosting = None
+    written: list[list[int]] = [[] for _ in range(rows)]
     if focus is not None and focus.numel() and sampling.grounding_boost > 0:
         boosting = torch.ones(rows, dtype=logits.dtype, device=device)
     for step in range(max_new_tokens):
@@ -298,6 +305,13 @@ def run_rows(
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
         if on_step is not None and bool(live[0]) and not bool(stopped[0]) and on_step(int(ids[0])):
             done[0] = True
+        if row_done is not None:
+            going_rows = (live & ~stopped).tolist()
+            for row, (token, going) in enumerate(zip(ids.tolist(), going_rows, strict=True)):
+                if going:
+                    written[row].append(token)
+                    if row_done(written[row]):
+                        done[row] = True
         if bool(done.all()) or step == max_new_tokens - 1:
             break
         history = torch.cat([history, ids[:, None]], dim=1)

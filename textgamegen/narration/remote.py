@@ -303,6 +303,17 @@ class RemoteGenerator(Generator):
         alone = left_alone(request, self.sampling.colour, self.backend, self.name, self.device)
         if alone is not None:
             return alone
+        # Streamed: the listener reads one candidate as it comes. Otherwise several are
+        # ranked first and the listener gets the chosen line whole.
+        streams = on_text is not None and self.sampling.stream
+        narration = self._write(request, on_text if streams else None, cancel)
+        if on_text is not None and not streams:
+            on_text(narration.text)
+        return narration
+
+    def _write(
+        self, request: ContentRequest, on_text: TextSink | None, cancel: threading.Event | None
+    ) -> Narration:
         started = time.perf_counter()
         sampling = self.sampling
         if not self.context:
@@ -313,13 +324,17 @@ class RemoteGenerator(Generator):
         max_new = self.max_new_tokens(sampling)
         budget = int((self.n_positions - max_new) * CHARS_PER_TOKEN)
         attempts = 0
+        streams = on_text is not None
         shown = Shown(on_text)
         while True:
             prompt = build_prompt(request, self.templates, _CharCodec(), budget)
-            streamer = Streamer(prompt.opening, lambda ids: "", shown.again(), started)
-            streamer.streaming = on_text is not None  # type: ignore[attr-defined]
+            streamer = Streamer(
+                prompt.opening, lambda ids: "", shown.again(), started, sentences=prompt.sentences
+            )
             try:
-                return self._attempt(request, prompt, sampling, max_new, streamer, cancel, started)
+                return self._attempt(
+                    request, prompt, sampling, max_new, streamer, cancel, started, streams
+                )
             except ServerError as error:
                 if cancel is not None and cancel.is_set():
                     return self._cancelled(request, prompt.text, streamer, started)
@@ -356,6 +371,7 @@ class RemoteGenerator(Generator):
         streamer: Streamer,
         cancel: threading.Event | None,
         started: float,
+        streaming: bool,
     ) -> Narration:
         opening = prompt.opening
         pieces: list[str] = []
@@ -363,8 +379,7 @@ class RemoteGenerator(Generator):
         streamer.decode = lambda ids: "".join(pieces[i] for i in ids)
         streamer.start()
         # A streamed line is the one that stays (as with the local narrator): only when
-        # nothing is shown are several sampled and ranked.
-        streaming = bool(getattr(streamer, "streaming", True))
+        # nothing is shown yet are several sampled and ranked.
         count = 1 if streaming or not sampling.do_sample else sampling.num_candidates
         texts = [""] * count
         logprobs: list[list[float]] = [[] for _ in range(count)]
@@ -402,7 +417,9 @@ class RemoteGenerator(Generator):
             mean = sum(numbers) / len(numbers) if numbers else 0.0
             tokens = len(numbers) or len(text.split())
             candidate = Candidate(
-                clean_text(opening + text), mean_logprob=round(mean, 4), tokens=tokens
+                canon.spell_names(clean_text(opening + text, prompt.sentences), request),
+                mean_logprob=round(mean, 4),
+                tokens=tokens,
             )
             rerank.score(candidate, request, sampling, self.templates.rerank, opening=opening)
             candidates.append(candidate)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from textgamegen.narration.generator import TextSink
 from textgamegen.safe_text import strip_unsafe
-from textgamegen.text.cleanup import repair_prose, sentence_end
+from textgamegen.text.cleanup import first_sentences, past_sentences, repair_prose, sentence_end
 from textgamegen.text.mojibake import unfinished_tail
 
 _SPACES = re.compile(r"\s+")
@@ -34,6 +34,8 @@ class Streamer:
         started: ``time.perf_counter()`` at the start of the request.
         soft_limit: after this many tokens, stop at the first sentence end (0: never), so
             the streamed line is the one that stays rather than being trimmed later.
+        sentences: the most sentences the line keeps (None: no limit); once the text
+            has begun one more, the row stops and nothing of it is shown.
     """
 
     def __init__(
@@ -43,8 +45,10 @@ class Streamer:
         on_text: TextSink | None,
         started: float,
         soft_limit: int = 0,
+        sentences: int | None = None,
     ) -> None:
         self.soft_limit = soft_limit
+        self.sentences = sentences
         self.opening = opening
         self.decode = decode
         self.on_text = on_text
@@ -56,7 +60,9 @@ class Streamer:
 
     def _send(self, text: str) -> None:
         shown = strip_unsafe(repair_prose(text), keep_newlines=False).replace("\ufffd", "")
-        shown = _SPACES.sub(" ", shown).lstrip()
+        # A space is shown with the word after it: a line that stops at a sentence's end
+        # does not end in one.
+        shown = _SPACES.sub(" ", shown).strip()
         if len(shown) > len(self.shown) and shown.startswith(self.shown):
             piece = shown[len(self.shown) :]
             self.shown = shown
@@ -87,6 +93,8 @@ class Streamer:
             if escape >= 0:
                 raw = raw[:escape]
             raw = raw[: unfinished_tail(raw)]  # "â€" may yet become "’"
+        if past_sentences(raw, self.sentences):
+            raw, stop = first_sentences(raw, self.sentences), True
         self._send(raw)
         if not stop and self.soft_limit and len(self.ids) >= self.soft_limit:
             tail = raw.rstrip()

@@ -104,6 +104,7 @@ class Kind:
     FOREIGN_NAME = "foreign name"
     UNKNOWN_NAME = "unknown name"
     WRONG_SPEAKER = "wrong speaker"
+    DEED = "deed"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,22 @@ def given_names(request: ContentRequest) -> set[str]:
     return set(_CAPITALISED.findall(" ".join((facts_text(request), *request.story))))
 
 
+def spell_names(text: str, request: ContentRequest) -> str:
+    """People's names of more than one word in the world's own spelling: a small
+    narrator writes "Teodoro bassi" for Teodoro Bassi. Only names whose every word is
+    capitalised and that open with no article: single words may be no name at all
+    ("rose", "will"), and "the galley" is rightly lower case in a sentence."""
+    for name in {request.speaker, request.subject, *request.entities}:
+        words = name.split()
+        if len(words) < 2 or words[0] in ("The", "A", "An"):
+            continue
+        if not all(word[:1].isupper() for word in words):
+            continue
+        pattern = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])", re.IGNORECASE)
+        text = pattern.sub(name, text)
+    return text
+
+
 def unknown_names(text: str, request: ContentRequest) -> list[str]:
     """Capitalised words inside a sentence of ``text`` that neither the facts nor the
     story give: a name the narrator made up ("Fredrick Coker" for the boatwright)."""
@@ -225,15 +242,41 @@ def other_speakers(request: ContentRequest) -> list[str]:
     ]
 
 
+# What an attempt may never say it did: the engine owns opening, unlocking and breaking
+# (a blind read caught "You push the glass door open with your hand." on an attempt).
+DEEDS = (
+    "open",
+    "opens",
+    "opened",
+    "unlock",
+    "unlocks",
+    "unlocked",
+    "breaks",
+    "broke",
+    "shatters",
+    "shattered",
+)
+
+
+def barred_deeds(request: ContentRequest) -> list[str]:
+    """The deeds an attempt's line may not write: those its facts do not use ("the
+    door stands open" in a room's text leaves "open" free)."""
+    if not request.attempt:
+        return []
+    said = set(re.findall(r"[\w'’-]+", facts_text(request).casefold()))
+    return [word for word in DEEDS if word not in said]
+
+
 def barred_words(request: ContentRequest, cast: Cast | None = None) -> list[str]:
     """Everything the line must not write: compass points that are not a way out (see
     above), the world's people, things and places that the facts leave out, the training
-    books' names that this world does not use, and speech tags that give the line to
-    someone other than its speaker."""
+    books' names that this world does not use, speech tags that give the line to
+    someone other than its speaker, and an attempt's deeds."""
     words = _barred_directions(request)
     words += [*request.absent_people, *request.absent_things]
     words += foreign_names(request, cast)
     words += other_speakers(request)
+    words += barred_deeds(request)
     return list(dict.fromkeys(words))
 
 
@@ -259,8 +302,8 @@ def contradictions(
     text: str, request: ContentRequest, cast: Cast | None = None
 ) -> list[Contradiction]:
     """What ``text`` gets wrong against its request: false exits, absent people, absent
-    things and places, names from the training books, names nobody gave, and the wrong
-    speaker.
+    things and places, names from the training books, names nobody gave, the wrong
+    speaker, and a deed an attempt cannot have done (``DEEDS``).
 
     Args:
         text: the line as shown (or the words the model added to an opening).
@@ -294,6 +337,8 @@ def contradictions(
         if word not in named and not any(word in name.split() for name in named)
     ]
     found += [Contradiction(Kind.WRONG_SPEAKER, tag) for tag in wrong_speakers(text, request)]
+    said = set(re.findall(r"[\w'’-]+", text.casefold()))
+    found += [Contradiction(Kind.DEED, word) for word in barred_deeds(request) if word in said]
     return found
 
 

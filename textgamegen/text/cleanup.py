@@ -61,6 +61,39 @@ def sentence_end(text: str) -> int:
     return last
 
 
+def _sentence_ends(text: str) -> list[int]:
+    """Where each sentence ends that another follows or the text ends with: a stop
+    followed by a capital, an opening quote or a digit. '"Go away!" she says.' is one
+    sentence, as a reader hears it."""
+    ends = []
+    for match in _SENTENCE_END.finditer(text):
+        punct_end = match.start() + len(match.group().rstrip(_CLOSERS))
+        if _ends_with_abbreviation(text, punct_end):
+            continue
+        rest = text[match.end() :].lstrip()
+        if not rest or rest[0].isupper() or rest[0].isdigit() or rest[0] in "\"“‘'(":
+            ends.append(match.end())
+    return ends
+
+
+def first_sentences(text: str, count: int | None) -> str:
+    """The text up to the end of its ``count``-th sentence (all of it when None or when
+    it has no more)."""
+    if count is None:
+        return text
+    ends = _sentence_ends(text)
+    return text[: ends[count - 1]] if len(ends) >= count else text
+
+
+def past_sentences(text: str, count: int | None) -> bool:
+    """Whether the text holds ``count`` whole sentences and has begun another, so a
+    writer held to ``count`` should stop."""
+    if count is None:
+        return False
+    ends = _sentence_ends(text)
+    return len(ends) >= count and any(char.isalnum() for char in text[ends[count - 1] :])
+
+
 def trim_to_sentence(text: str) -> str:
     """Trim to the last complete sentence; text without one is returned unchanged."""
     end = sentence_end(text)
@@ -77,12 +110,13 @@ def _balance_quotes(text: str) -> str:
     return text
 
 
-def clean_text(raw: str) -> str:
+def clean_text(raw: str, sentences: int | None = None) -> str:
     """The full cleanup: tags, mojibake and italics marks, control characters and ANSI
     escapes, spaces, half sentences, a closing "Try again.".
 
     Args:
         raw: decoded model output (the opening included, if it is to be shown).
+        sentences: keep at most this many sentences (None: all).
 
     Returns:
         Text safe for the terminal, ending at a complete sentence when it has one;
@@ -94,6 +128,7 @@ def clean_text(raw: str) -> str:
     # U+FFFD marks bytes that did not form a character; it is noise, not text.
     text = strip_unsafe(repair_prose(text), keep_newlines=False).replace("\ufffd", "")
     text = _SPACES.sub(" ", text).strip()
+    text = first_sentences(text, sentences)
     text = trim_to_sentence(text).strip()
     text = _TRY_AGAIN.sub("", text).strip()
     text = _balance_quotes(text)

@@ -76,6 +76,9 @@ class KindTemplate:
         story_lines: the most recent story lines this kind is given; None: the
             ``[prompt] max_story_lines``. The world's own pairs are trained with no story,
             so a kind learnt only from them is prompted the same way.
+        sentences: the most sentences a line of this kind keeps (None: no limit); the
+            model stops writing there. A small narrator's first sentence follows the
+            facts; what it adds after is where it makes things up.
     """
 
     tag: str
@@ -83,6 +86,7 @@ class KindTemplate:
     opening: str
     fallback: str
     story_lines: int | None = None
+    sentences: int | None = None
 
 
 @dataclass
@@ -108,6 +112,7 @@ class Prompt:
         story_lines: how many story lines made it in.
         dropped_lines: story lines left out for the budget or ``max_story_lines``.
         truncated: the prompt had to be cut from the left.
+        sentences: the most sentences the line keeps (None: no limit).
     """
 
     text: str
@@ -117,6 +122,7 @@ class Prompt:
     story_lines: int = 0
     dropped_lines: int = 0
     truncated: bool = False
+    sentences: int | None = None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +170,9 @@ def _check_fields(text: str, where: str) -> None:
 def _kind_template(data: Any, where: str) -> KindTemplate:
     if not isinstance(data, dict):
         raise PromptError(f"{where}: must be a table")
-    unknown = sorted(set(data) - {"tag", "facts", "opening", "fallback", "story_lines"})
+    unknown = sorted(
+        set(data) - {"tag", "facts", "opening", "fallback", "story_lines", "sentences"}
+    )
     if unknown:
         hint = " (prompts now give `facts`, not `context` lines)" if "context" in unknown else ""
         raise PromptError(f"{where}: unknown key {unknown[0]}{hint}")
@@ -189,7 +197,14 @@ def _kind_template(data: Any, where: str) -> KindTemplate:
         not isinstance(story_lines, int) or isinstance(story_lines, bool) or story_lines < 0
     ):
         raise PromptError(f"{where} story_lines: must be 0 or more")
-    return KindTemplate(tag, list(facts), texts["opening"], texts["fallback"], story_lines)
+    sentences = data.get("sentences")
+    if sentences is not None and (
+        not isinstance(sentences, int) or isinstance(sentences, bool) or not 1 <= sentences <= 9
+    ):
+        raise PromptError(f"{where} sentences: must be a whole number from 1 to 9")
+    return KindTemplate(
+        tag, list(facts), texts["opening"], texts["fallback"], story_lines, sentences
+    )
 
 
 def parse_templates(data: dict[str, Any], source: str) -> PromptTemplates:
@@ -425,4 +440,6 @@ def build_prompt(
         text = codec.decode(ids)
     else:
         text = "".join(line_text for line_text, _ in used) + fixed_text
-    return Prompt(text, ids, opening, template.tag, len(used), dropped, truncated)
+    return Prompt(
+        text, ids, opening, template.tag, len(used), dropped, truncated, template.sentences
+    )
