@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textgamegen.engine.exits import way_key
-from textgamegen.engine.maps import Place, layout, place_room
+from textgamegen.engine.maps import MAX_COORD, Place, in_bounds, layout, place_room
 from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, QuestState, World
 
 STORY_LIMIT = 60
@@ -149,6 +149,10 @@ def _places(data: dict[str, Any], world: World, visited: set[str]) -> dict[str, 
             and all(isinstance(v, int) and not isinstance(v, bool) for v in cell)
         ):
             raise StateError(f"map: '{room}' must be at [x, y]")
+        if not in_bounds((cell[0], cell[1])):
+            raise StateError(
+                f"map: '{room}' is at {cell}, more than {MAX_COORD} cells from the start"
+            )
         places[room] = (cell[0], cell[1])
     missing = visited - set(places)
     if missing:  # a room the saved map lacks still gets a place
