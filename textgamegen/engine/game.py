@@ -163,6 +163,17 @@ class Game:
     def contents(self, container: str) -> list[str]:
         return [key for key, place in self.state.locations.items() if place == container]
 
+    def inside(self, key: str, container: str) -> bool:
+        """Whether ``key`` is held by ``container``, directly or inside other things."""
+        seen: set[str] = set()
+        place = self.state.locations.get(key)
+        while place in self.world.items and place not in seen:
+            if place == container:
+                return True
+            seen.add(place)
+            place = self.state.locations.get(place)
+        return False
+
     def _reachable(self, roots: list[str]) -> list[str]:
         found: list[str] = []
         queue = list(roots)

@@ -19,6 +19,14 @@ Faults that are always mistakes are reported as warnings even when the world can
 won: containers inside each other (they vanish), and an NPC who "gives" an item that starts
 somewhere else (the trade takes the item and gives nothing).
 
+Containers the player moves are modelled exactly, not relaxed: the engine refuses to put a
+container into itself, directly or through others (``put``), so carrying, nesting or
+dropping containers never hides what they hold, and the search's rule (what is in a
+touched container that can be opened can be touched, wherever it was carried) is what
+moving them allows. There is no verb that locks a container, so the player cannot shut
+anything away for good either. (tests/unit/test_container_cycles.py plays every state of a
+small world of nested portable containers to check that verdict against the engine.)
+
 Examples::
 
     report = check_world(load_world(path))
