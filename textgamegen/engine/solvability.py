@@ -27,6 +27,9 @@ moving them allows. There is no verb that locks a container, so the player canno
 anything away for good either. (tests/unit/test_container_cycles.py plays every state of a
 small world of nested portable containers to check that verdict against the engine.)
 
+``play`` runs the check on the world it starts (``unwinnable_warning``) and warns when it
+cannot be won.
+
 Examples::
 
     report = check_world(load_world(path))
@@ -362,3 +365,16 @@ def check_world(world: World) -> Solvability:
         if key not in world.win.quests:
             warnings.append(f"[quests.{key}] can never be done: {search.why_quest(key)}")
     return Solvability(not reasons, reasons, warnings, unreachable)
+
+
+def unwinnable_warning(world: World) -> str:
+    """What ``play`` says before a game of a world that cannot be won ("" when it can)."""
+    report = check_world(world)
+    if report.winnable:
+        return ""
+    more = len(report.reasons) - 1
+    return (
+        f"Warning: world '{world.name}' cannot be won: {report.reasons[0]}"
+        + (f" (and {more} more reason{'s' if more > 1 else ''})" if more else "")
+        + f". 'textgamegen worlds --check {world.name}' says why."
+    )

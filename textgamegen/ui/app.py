@@ -496,12 +496,17 @@ class TextGameGenApp(App[int]):
 
 def _launch_from_args(args: argparse.Namespace) -> Launch:
     """Read settings and the world named on the command line (WorldError if it is bad)."""
+    from textgamegen.engine.solvability import unwinnable_warning
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 
     settings, notice = settings_or_defaults()
     notices = [notice[:1].upper() + notice[1:]] if notice else []
     world = load_world(find_world(getattr(args, "world", None) or DEFAULT_WORLD))
+    if warning := unwinnable_warning(world):
+        # On the title screen and before the first game: the player knows before playing.
+        print(f"textgamegen: {warning}", file=sys.stderr)
+        notices.append(warning)
     saves_dir = getattr(args, "saves_dir", None)
     return Launch(
         world=world,
