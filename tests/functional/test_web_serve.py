@@ -80,7 +80,8 @@ record = open(sys.argv[1], "a")
 def note(data):
     record.write(json.dumps(data) + "\\n")
     record.flush()
-note({"columns": os.environ["COLUMNS"], "rows": os.environ["ROWS"]})
+note({"columns": os.environ["COLUMNS"], "rows": os.environ["ROWS"],
+      "hosted": os.environ.get("TEXTGAMEGEN_HOSTED")})
 stdin = sys.stdin.buffer
 while True:  # textual-serve's packets: a kind byte, a 4-byte length, the payload
     head = stdin.read(5)
@@ -132,7 +133,7 @@ async def test_a_client_chosen_session_id_is_refused(tmp_path: Path) -> None:
     assert not other_root.is_session(given)
 
 
-async def test_terminal_sizes_are_clamped(tmp_path: Path) -> None:
+async def test_terminal_sizes_are_clamped_and_games_run_hosted(tmp_path: Path) -> None:
     from textgamegen.hosting import web
 
     record = tmp_path / "sizes.jsonl"
@@ -144,6 +145,7 @@ async def test_terminal_sizes_are_clamped(tmp_path: Path) -> None:
         await wait_for(lambda: len(notes(record)) >= 1)
         first = notes(record)[0]
         assert (first["columns"], first["rows"]) == (str(web.MAX_COLUMNS), str(web.MAX_ROWS))
+        assert first["hosted"] == "1", "the game knows its player is not the host"
         for size in ({"width": 20000, "height": 20000}, {"width": -5, "height": "x"}):
             await socket.send_json(["resize", size])
         await socket.send_json(["resize", {"width": 120, "height": 40}])

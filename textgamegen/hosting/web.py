@@ -14,6 +14,8 @@ terminal over a websocket to xterm.js. On top of it this adds what a shared host
   message) is clamped to ``MIN_COLUMNS``-``MAX_COLUMNS`` by ``MIN_ROWS``-``MAX_ROWS``:
   ``["resize", {"width": 20000, "height": 20000}]`` grew a game to 2 GB and sent 1.2 GB
   down its socket.
+* **No host paths.** The game processes run with ``TEXTGAMEGEN_HOSTED=1``, so what they
+  show names files, never the host's folders (``paths.for_player``).
 * **A cap.** Beyond ``max_sessions`` live games the page says the server is full (HTTP
   503) instead of starting one more process.
 * **One model.** The game processes never load a model: they are started with
@@ -37,6 +39,8 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
+
+from textgamegen.paths import HOSTED_ENV
 
 log = logging.getLogger("textgamegen.serve")
 
@@ -255,7 +259,7 @@ class GameWebServer(Server):
                 close=websocket.close,
                 download_manager=self.download_manager,
                 debug=self.debug,
-                extra_env={"TEXTGAMEGEN_SAVES_DIR": str(saves)},
+                extra_env={"TEXTGAMEGEN_SAVES_DIR": str(saves), HOSTED_ENV: "1"},
             )
             width, height = terminal_size(
                 request.query.get("width", "80"), request.query.get("height", "24")

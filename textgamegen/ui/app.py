@@ -39,6 +39,7 @@ from textgamegen.config import (
 )
 from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.narration.generator import Generator, GeneratorError
+from textgamegen.paths import for_player
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.palette import GamePalette
 from textgamegen.ui.screens.game import GameScreen
@@ -199,7 +200,7 @@ class TextGameGenApp(App[int]):
         self._show_title = (launch.load is None) if show_title is None else show_title
         self._requested_model = launch.model
         self._requested_device = launch.device
-        self._notices: list[str] = list(launch.notices)
+        self._notices: list[str] = [for_player(notice) for notice in launch.notices]
         self._recorder: Recorder | None = None
 
     @property
@@ -311,8 +312,9 @@ class TextGameGenApp(App[int]):
     # -- telling the player ------------------------------------------------------------
 
     def tell(self, message: str, severity: str = "information") -> None:
-        """Show a notice: in the story when a game is on screen, and as a toast."""
-        message = strip_unsafe(message)
+        """Show a notice: in the story when a game is on screen, and as a toast. In a
+        hosted game the host's folders are left out (``paths.for_player``)."""
+        message = for_player(strip_unsafe(message))
         screen = self._game_screen()
         if screen is not None:
             screen.add_notice(message)
