@@ -9,12 +9,16 @@ environment variable so tests and CI never touch a real home directory.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from platformdirs import PlatformDirs
 
 APP_NAME = "textgamegen"
 _DIRS = PlatformDirs(APP_NAME, appauthor=False)
+HOSTED_ENV = "TEXTGAMEGEN_HOSTED"
+"""Set to 1 by ``serve`` for its game processes: their player is not the host, so what the
+game shows names files, never the host's folders (``for_player``)."""
 
 
 def assets_dir() -> Path:
@@ -58,3 +62,43 @@ def user_models_dir() -> Path:
 
 def config_file() -> Path:
     return _env_dir("TEXTGAMEGEN_CONFIG", Path(_DIRS.user_config_dir) / "config.toml")
+
+
+def hosted() -> bool:
+    """Whether this game is played by someone other than the host (``serve``'s games)."""
+    return os.environ.get(HOSTED_ENV, "") not in ("", "0")
+
+
+# An absolute folder in running text: "/" then names and slashes, not part of a URL or of
+# a relative path (after a letter, a dot, ":" or "/").
+_ABSOLUTE_FOLDER = re.compile(r"(?<![\w.:/~<>-])/(?:[^\s/'\"]+/)+")
+
+
+def _host_folders() -> list[tuple[str, str]]:
+    named = [
+        (saves_dir(), "<saves>"),
+        (user_models_dir(), "<models>"),
+        (user_data_dir(), "<data>"),
+        (config_file().parent, "<config>"),
+        (assets_dir(), "<assets>"),
+        (Path.home(), "~"),
+    ]
+    found: dict[str, str] = {}
+    for folder, label in named:
+        for form in (folder, folder.expanduser().resolve()):
+            text = str(form)
+            if len(text) > 1 and text not in found:
+                found[text] = label
+    return sorted(found.items(), key=lambda pair: len(pair[0]), reverse=True)
+
+
+def for_player(text: str) -> str:
+    """Text as the player may see it: unchanged in a game of one's own; in a hosted game
+    (``hosted``) the host's folders are named for what they are ("<saves>/quick.json",
+    "<data>/feedback.db") and any other absolute folder is cut to "…/", so a web player
+    learns nothing of the host's file system."""
+    if not hosted():
+        return text
+    for folder, label in _host_folders():
+        text = text.replace(folder, label)
+    return _ABSOLUTE_FOLDER.sub("…/", text)

@@ -235,7 +235,7 @@ def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
 
             # A second tab would be a second game: beyond --max-sessions it is refused.
             with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(f"{url}/?session={'0' * 32}", timeout=10)
+                urllib.request.urlopen(f"{url}/", timeout=10)
             assert refused.value.code == 503
             assert "is full" in refused.value.read().decode()
 

@@ -50,4 +50,4 @@ async def test_a_deep_save_hides_neither_continue_nor_the_load_list(tmp_path: Pa
         names = [listing.get_option_at_index(i).id for i in range(listing.option_count)]
         assert names == [AUTOSAVE_NAME]
         broken = str(app.screen.query_one("#load-broken", Static).render())
-        assert "deep.json" in broken
+        assert "'deep'" in broken

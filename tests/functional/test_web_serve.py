@@ -52,7 +52,7 @@ async def test_sessions_saves_and_the_cap(tmp_path: Path) -> None:
         assert server.sessions == 1
 
         # One game is the cap: another tab gets the "full" page, and its socket is refused.
-        other = "f" * 32
+        other = server.new_session()
         full = await client.get(f"/?session={other}")
         assert full.status == 503 and "is full" in await full.text()
         refused = await client.get(f"/ws/{other}")
@@ -70,3 +70,91 @@ async def test_sessions_saves_and_the_cap(tmp_path: Path) -> None:
         await wait_for(lambda: server.sessions == 0)
         health = await (await client.get("/health")).json()
         assert health == {"status": "ok", "sessions": 0, "max_sessions": 1, "refused": 2}
+
+
+# -- issue 25: server-issued session ids, clamped terminal sizes, no host paths ------------
+
+SIZES = """
+import json, os, sys
+record = open(sys.argv[1], "a")
+def note(data):
+    record.write(json.dumps(data) + "\\n")
+    record.flush()
+note({"columns": os.environ["COLUMNS"], "rows": os.environ["ROWS"],
+      "hosted": os.environ.get("TEXTGAMEGEN_HOSTED")})
+stdin = sys.stdin.buffer
+while True:  # textual-serve's packets: a kind byte, a 4-byte length, the payload
+    head = stdin.read(5)
+    if len(head) < 5:
+        break
+    payload = stdin.read(int.from_bytes(head[1:], "big"))
+    if head[:1] == b"M":
+        meta = json.loads(payload)
+        note(meta)
+        if meta.get("type") == "quit":
+            break
+"""
+
+
+def sizes_command(record: Path) -> str:
+    # Stands in for the game: writes down the size it starts with and every meta packet.
+    return shlex.join([sys.executable, "-c", SIZES, str(record)])
+
+
+def notes(record: Path) -> list[dict]:
+    import json
+
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+
+
+async def test_a_client_chosen_session_id_is_refused(tmp_path: Path) -> None:
+    server = GameWebServer(game_command(tmp_path / "r.txt"), saves_root=tmp_path / "saves")
+    app = await server._make_app()
+    async with TestClient(TestServer(app)) as client:
+        chosen = "0" * 32
+        page = await client.get(f"/?session={chosen}", allow_redirects=False)
+        assert page.status == 302
+        given = page.headers["Location"].split("session=")[1][:32]
+        assert given != chosen and server.is_session(given)
+        assert (await client.get(f"/ws/{chosen}")).status == 404
+        # One digit changed in an issued id is not an id.
+        forged = given[:-1] + ("0" if given[-1] != "0" else "1")
+        assert not server.is_session(forged)
+        assert (await client.get(f"/ws/{forged}")).status == 404
+        assert (await client.get(f"/?session={given}")).status == 200
+    # Ids outlive a restart of the server on the same saves root (its key is kept there,
+    # readable by its owner only), so a reloaded tab finds its saves again.
+    again = GameWebServer(game_command(tmp_path / "r.txt"), saves_root=tmp_path / "saves")
+    assert again.is_session(given)
+    assert (tmp_path / "saves" / ".session-key").stat().st_mode & 0o077 == 0
+    other_root = GameWebServer(game_command(tmp_path / "r.txt"), saves_root=tmp_path / "other")
+    assert not other_root.is_session(given)
+
+
+async def test_terminal_sizes_are_clamped_and_games_run_hosted(tmp_path: Path) -> None:
+    from textgamegen.hosting import web
+
+    record = tmp_path / "sizes.jsonl"
+    server = GameWebServer(sizes_command(record), saves_root=tmp_path / "saves")
+    app = await server._make_app()
+    async with TestClient(TestServer(app)) as client:
+        session = server.new_session()
+        socket = await client.ws_connect(f"/ws/{session}?width=20000&height=20000")
+        await wait_for(lambda: len(notes(record)) >= 1)
+        first = notes(record)[0]
+        assert (first["columns"], first["rows"]) == (str(web.MAX_COLUMNS), str(web.MAX_ROWS))
+        assert first["hosted"] == "1", "the game knows its player is not the host"
+        for size in ({"width": 20000, "height": 20000}, {"width": -5, "height": "x"}):
+            await socket.send_json(["resize", size])
+        await socket.send_json(["resize", {"width": 120, "height": 40}])
+        await wait_for(lambda: len([n for n in notes(record) if n.get("type") == "resize"]) >= 3)
+        resizes = [(n["width"], n["height"]) for n in notes(record) if n.get("type") == "resize"]
+        assert resizes == [
+            (web.MAX_COLUMNS, web.MAX_ROWS),
+            (web.MIN_COLUMNS, 24),  # not a number: the default
+            (120, 40),  # a real screen is left as it is
+        ]
+        await socket.close()
+        await wait_for(lambda: server.sessions == 0)

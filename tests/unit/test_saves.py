@@ -79,7 +79,7 @@ def test_a_save_killed_mid_write_leaves_the_old_save(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "replace", crash)
-    with pytest.raises(SaveError, match=r"keep.json: cannot write"):
+    with pytest.raises(SaveError, match=r"^'keep': cannot write the save: No space left"):
         save_game(game, "keep", tmp_path)
     assert path.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["keep.json"], "no temp file left behind"

@@ -99,7 +99,9 @@ def test_one_bad_file_never_hides_the_others(tiny_world: World, tmp_path: Path) 
     saves = list_saves(tmp_path, problems)
     assert [info.name for info in saves] == [AUTOSAVE_NAME]
     assert len(problems) == len(hostile_files(base))
-    assert all(".json" in problem for problem in problems)
+    # Each problem names its save as the Load list does, by name (never the folder's path).
+    assert sorted(problem.split("'")[1] for problem in problems) == sorted(hostile_files(base))
+    assert not any(str(tmp_path) in problem for problem in problems)
 
 
 def test_a_deep_save_in_a_script_is_exit_2_not_a_traceback(

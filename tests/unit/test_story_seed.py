@@ -40,3 +40,29 @@ def test_the_save_keeps_the_seed(tiny_world: World, tmp_path: Path) -> None:
     other.step("load drawn")
     assert other.seed == game.seed
     assert f"Story seed: {game.seed}." in journal(other)
+
+
+def test_undo_right_after_a_load_gives_back_the_games_own_seed(
+    tiny_world: World, tmp_path: Path
+) -> None:
+    """Undo takes a load back whole (issue 25): it kept the loaded save's seed, so the game
+    went on telling the other save's story from its own state."""
+    other = Game.new(tiny_world, seed=2, saves_dir=tmp_path, autosave=False)
+    other.step("n")
+    written = next(r for r in other.step("x box").requests if r.cache_key)
+    other.fulfil(written, "The loaded save's own words.")
+    save_game(other, "other", tmp_path)
+    game = Game.new(tiny_world, seed=1, saves_dir=tmp_path, autosave=False)
+    twin = Game.new(tiny_world, seed=1, autosave=False)
+    for played in (game, twin):
+        played.step("talk to sage")
+    before = game.to_dict()
+    assert "Loaded 'other'" in game.step("load other").events[0].text
+    assert game.seed == 2
+    game.step("undo")
+    assert game.seed == 1 and "Story seed: 1." in journal(game)
+    assert game.to_dict() == before, "state, seed and prose as they were before the load"
+    # And the story goes on as it would have without the load.
+    assert [r.to_dict() for r in game.step("n").requests] == [
+        r.to_dict() for r in twin.step("n").requests
+    ]

@@ -73,7 +73,7 @@ def _rows(args: argparse.Namespace, path: Path) -> list[dict[str, Any]]:
 
     if not path.is_file():
         return []
-    with store.open_store(path) as db:
+    with store.open_store(path, readonly=True) as db:
         return store.narrations(db, model=args.model, since=getattr(args, "since", None))
 
 

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         rows = []
     else:
         try:
-            with store.open_store(path) as db:
+            with store.open_store(path, readonly=True) as db:
                 rows = store.narrations(db, model=args.model, since=args.since)
         except store.StoreError as error:
             print(f"textgamegen monitor: {error}", file=sys.stderr)

@@ -170,6 +170,10 @@ def run_headless(args: argparse.Namespace) -> int:
     except (WorldError, SaveError, ScriptError) as error:
         _warn(f"textgamegen: {error}")
         return 2
+    from textgamegen.engine.solvability import unwinnable_warning
+
+    if warning := unwinnable_warning(game.world):
+        _warn(f"textgamegen: {warning}")
     generator = _generator(args.model, args.device, game.world.narrator)
     feedback = _feedback_session(game)
     report = run_script(args.script, game, generator, feedback)

@@ -266,6 +266,9 @@ def put(game: Game, turn: Turn, command: Command) -> None:
         turn.fail(f"You are not holding the {item.name}.")
     elif thing == target:
         turn.fail("That would take some folding.")
+    elif game.inside(target, thing):
+        # Into something it holds, however deep: both would vanish from the world.
+        turn.fail(f"The {container.name} is inside the {item.name}; it can't go in there as well.")
     elif not container.container:
         turn.fail(f"You can't put things in the {container.name}.")
     elif target in game.state.closed:

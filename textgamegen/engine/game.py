@@ -17,7 +17,7 @@ help, hint, map, undo, retry, rate, save, load, quests, inventory, quit) take no
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,22 @@ UNDO_LIMIT = 50
 MAX_PROSE_CHARS = 4000
 
 
+@dataclass
+class _Undo:
+    """What ``undo`` puts back: the state, and the seed (a ``load`` changes the seed, and
+    taking a load back must give the story its own seed again, not the loaded save's).
+
+    Attributes:
+        state: the state before the step (or the load).
+        seed: the game's seed then.
+        cache: the prose cache then, only for a load (which merges the save's prose in).
+    """
+
+    state: GameState
+    seed: int
+    cache: dict[str, str] | None = None
+
+
 class Game:
     """One playthrough of a world: ``Game.new``, ``Game.load`` or ``Game.from_dict``."""
 
@@ -70,7 +86,7 @@ class Game:
         self.hint_levels: dict[str, int] = {}
         """How many hints each quest has had; each ``hint`` is plainer than the last."""
         self._last_command = ""
-        self._undo: deque[GameState] = deque(maxlen=UNDO_LIMIT)
+        self._undo: deque[_Undo] = deque(maxlen=UNDO_LIMIT)
         self._last_prose: list[ContentRequest] = []
         self._retries = 0
         self._replaceable: set[str] = set()
@@ -162,6 +178,17 @@ class Game:
 
     def contents(self, container: str) -> list[str]:
         return [key for key, place in self.state.locations.items() if place == container]
+
+    def inside(self, key: str, container: str) -> bool:
+        """Whether ``key`` is held by ``container``, directly or inside other things."""
+        seen: set[str] = set()
+        place = self.state.locations.get(key)
+        while place in self.world.items and place not in seen:
+            if place == container:
+                return True
+            seen.add(place)
+            place = self.state.locations.get(place)
+        return False
 
     def _reachable(self, roots: list[str]) -> list[str]:
         found: list[str] = []
@@ -316,7 +343,7 @@ class Game:
         if turn.refused or refused_only:
             self.state = before
             return self._finish(turn, command, ticked=False)
-        self._undo.append(before)
+        self._undo.append(_Undo(before, self.seed))
         self.state.turn += 1
         check_reached(self, turn)
         check_win(self, turn)
@@ -376,7 +403,12 @@ class Game:
         if not self._undo:
             turn.say("There is nothing to undo.", EventKind.SYSTEM)
             return
-        self.state = self._undo.pop()
+        taken = self._undo.pop()
+        self.state = taken.state
+        self.seed = taken.seed
+        if taken.cache is not None:
+            self.cache = taken.cache
+            self._replaceable.clear()
         turn.changes.append("undo")
         turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", EventKind.SYSTEM)
 
@@ -387,7 +419,8 @@ class Game:
             raise StateError("loading is off in this game (no saves folder)")
         # Typed in the game: names in the saves folder only, never a path elsewhere.
         loaded = Game.load(name, self.saving.saves_dir, world=self.world, allow_path=False)
-        self._undo.append(self.state)
+        # Undo takes the load back whole: the state, the seed and the prose from before.
+        self._undo.append(_Undo(self.state, self.seed, dict(self.cache)))
         self.state = loaded.state
         self.seed = loaded.seed
         self.cache.update(loaded.cache)

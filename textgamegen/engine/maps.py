@@ -16,6 +16,10 @@ start (``layout``).
     <Quay  >--[Boats ]?
 
 ``<  >`` is the room the player is in; ``?`` is a way out nobody has taken yet.
+
+A map costs at most ``MAX_COLUMNS`` by ``MAX_LINES`` characters to draw, however far apart
+its rooms are (a hostile save can place one anywhere within ``MAX_COORD``): rooms too far
+from the player to show are left out before the grid is made.
 """
 
 from __future__ import annotations
@@ -49,6 +53,18 @@ GAP = 2
 """Columns between two boxes, where the east-west links are drawn."""
 PITCH = LABEL + 2 + GAP
 LEGEND = "<> you are here · ? a way not taken"
+MAX_COORD = 1000
+"""How many cells from the start a room's place may be, either way. A real map spans a few
+dozen (each room lands next to the one it was reached from); saves are held to this."""
+MAX_COLUMNS = 240
+MAX_LINES = 120
+"""The largest map drawn, in characters and lines; what lies farther from the player's
+room is cropped away before the grid is made, so drawing never allocates more."""
+
+
+def in_bounds(cell: Place) -> bool:
+    """Whether a place is within ``MAX_COORD`` of the start, both ways."""
+    return all(abs(value) <= MAX_COORD for value in cell)
 
 
 def _nearby(origin: Place, first: Place) -> Iterable[Place]:
@@ -117,14 +133,19 @@ def draw_map(
         world: the world the rooms come from.
         places: room key -> cell, for the rooms to draw (the visited ones).
         here: the player's room, drawn ``<like this>``.
-        width: crop to this many columns, keeping ``here`` in view (None: no crop).
-        height: crop to this many lines, keeping ``here`` in view (None: no crop).
+        width: crop to this many columns, keeping ``here`` in view (None, and at most:
+            ``MAX_COLUMNS``).
+        height: crop to this many lines, keeping ``here`` in view (None, and at most:
+            ``MAX_LINES``).
 
     Returns:
         The lines, right-stripped; no legend (``LEGEND`` says what the marks mean).
     """
     if not places:
         return []
+    width = MAX_COLUMNS if width is None else max(1, min(width, MAX_COLUMNS))
+    height = MAX_LINES if height is None else max(1, min(height, MAX_LINES))
+    places = _near(places, here, width, height)
     xs = [x for x, _ in places.values()]
     ys = [y for _, y in places.values()]
     left, top = min(xs), min(ys)
@@ -168,6 +189,23 @@ def draw_map(
         lines = lines[:-1]
     margin = 1 if column % PITCH else 0
     return _crop(lines, row, column + PITCH // 2, width, height, margin)
+
+
+def _near(places: dict[str, Place], here: str, width: int, height: int) -> dict[str, Place]:
+    """The rooms that can show in a ``width`` x ``height`` crop around ``here``, with two
+    cells to spare each way (so the links and marks at the crop's edge are drawn as they
+    would be on the whole map); the rest could only be cropped away after drawing."""
+    center = places.get(here) or (
+        min(x for x, _ in places.values()),
+        min(y for _, y in places.values()),
+    )
+    reach_x = width // PITCH + 2
+    reach_y = height // 2 + 2
+    return {
+        room: (x, y)
+        for room, (x, y) in places.items()
+        if abs(x - center[0]) <= reach_x and abs(y - center[1]) <= reach_y
+    }
 
 
 def _link(put, row: int, column: int, step: Place) -> None:

@@ -23,8 +23,10 @@ file gives one clear ``SaveError`` naming the file, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from textgamegen import paths
 from textgamegen.atomic import clean_stale_temps, write_atomic
+from textgamegen.engine.maps import MAX_COORD
 from textgamegen.engine.state import StateError
 from textgamegen.engine.world import World, WorldError, load_world
 from textgamegen.engine.worlds import find_world
@@ -54,6 +57,8 @@ MAX_SAVE_DEPTH = 12
 MAX_NUMBER_DIGITS = 20
 MAX_TEXT_CHARS = 100_000
 MAX_LIST_ITEMS = 100_000
+MAX_KEY_CHARS = 1_000
+"""Names used as keys (items, rooms, quests, cache slots) are a world's keys: short."""
 
 
 # version -> function that turns a save of that version into the next version.
@@ -128,7 +133,10 @@ def save_game(game: Game, name: str, saves_dir: Path) -> Path:
     try:
         write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     except OSError as error:
-        raise SaveError(f"{path}: cannot write the save: {error.strerror or error}") from None
+        # Named as "save NAME" names it: the folder is the host's business (a web player
+        # must not see its path, and an OSError's text carries it).
+        shown = save_label(path, by_name=True)
+        raise SaveError(f"{shown}: cannot write the save: {error.strerror or error}") from None
     return path
 
 
@@ -154,14 +162,7 @@ def read_save(path: Path, label: str = "") -> dict[str, Any]:
         SaveError: missing, unreadable, not JSON, not a save, or an unknown version.
     """
     shown = label or str(path)
-    try:
-        if path.stat().st_size > MAX_SAVE_BYTES:
-            raise SaveError(f"{shown}: too large to be a save")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SaveError(f"{shown}: no such save") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SaveError(f"{shown}: cannot read the save: {error}") from None
+    text = _read_text(path, shown)
     data = _parse(text, shown)
     if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
         raise SaveError(f"{shown}: not a TextGameGen save")
@@ -184,6 +185,51 @@ def read_save(path: Path, label: str = "") -> dict[str, Any]:
         version = data["version"]
     check_save(data, shown)
     return data
+
+
+def _read_text(path: Path, shown: str) -> str:
+    """The save's text, read only from a regular file and never past ``MAX_SAVE_BYTES``.
+
+    A FIFO named like a save would block the reader (and the title screen with it), and a
+    link to a device (``/dev/zero``) would be read until memory runs out, its ``stat``
+    size being 0: both are refused before a byte is read. The file is opened without
+    blocking and checked again once open (it may have been swapped in between), and the
+    read stops one byte past the limit.
+
+    Raises:
+        SaveError: missing, not a regular file, too large, unreadable, or not UTF-8;
+            naming the save as ``shown`` and never the folder it lies in.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SaveError(f"{shown}: not a regular file, so not a save")
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise SaveError(f"{shown}: no such save") from None
+    except OSError as error:
+        raise SaveError(f"{shown}: cannot read the save: {error.strerror or error}") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise SaveError(f"{shown}: not a regular file, so not a save")
+        if info.st_size > MAX_SAVE_BYTES:
+            raise SaveError(f"{shown}: too large to be a save")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(descriptor, min(1 << 20, MAX_SAVE_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SAVE_BYTES:
+                raise SaveError(f"{shown}: too large to be a save")
+    except OSError as error:
+        raise SaveError(f"{shown}: cannot read the save: {error.strerror or error}") from None
+    finally:
+        os.close(descriptor)
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError:
+        raise SaveError(f"{shown}: cannot read the save: it is not UTF-8 text") from None
 
 
 def _nesting(text: str) -> int:
@@ -285,9 +331,33 @@ class _Fields:
             if not isinstance(item, str) or len(item) > MAX_TEXT_CHARS:
                 raise self.fail(key, "must map names to text of reasonable length")
 
+    def places(self, key: str) -> None:
+        """The map: room -> [x, y], each within ``maps.MAX_COORD`` of the start (none: a
+        save from before maps, laid out when loaded)."""
+        value = self.data.get(key) or {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must map rooms to [x, y], not {_kind(value)}")
+        self._limit(key, value)
+        for room, cell in value.items():
+            where = f"{key}.{room[:60]}"
+            if not (
+                isinstance(cell, list)
+                and len(cell) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in cell)
+            ):
+                raise self.fail(where, "must be [x, y], two whole numbers")
+            if any(abs(v) > MAX_COORD for v in cell):
+                raise self.fail(
+                    where,
+                    f"is at {cell}, more than {MAX_COORD} cells from the start "
+                    "(no map is that large)",
+                )
+
     def _limit(self, key: str, value: list[Any] | dict[str, Any]) -> None:
         if len(value) > MAX_LIST_ITEMS:
             raise self.fail(key, f"holds {len(value)} entries (at most {MAX_LIST_ITEMS})")
+        if isinstance(value, dict) and any(len(name) > MAX_KEY_CHARS for name in value):
+            raise self.fail(key, f"has a name longer than {MAX_KEY_CHARS} characters")
 
 
 def _kind(value: Any) -> str:
@@ -332,6 +402,7 @@ def check_save(data: dict[str, Any], path: Path | str) -> None:
     for key in ("closed", "locked", "unlocked", "flags", "visited", "story"):
         state.texts(key)
     state.truth("won")
+    state.places("map")
 
 
 @dataclass
@@ -517,15 +588,18 @@ def list_saves(saves_dir: Path, problems: list[str] | None = None) -> list[SaveI
     """Every readable save in the folder, newest first.
 
     A broken file is skipped (its reason appended to ``problems`` when given); one bad
-    file never hides or breaks the others.
+    file never hides or breaks the others. Only regular files are read (``read_save``): a
+    FIFO or a device named like a save is listed as a problem, never opened. Saves are
+    named by their names, never by the folder's path (which a web player must not see).
     """
     found = []
     folder = Path(saves_dir)
     if not folder.is_dir():
         return []
     for path in sorted(folder.glob("*.json")):
+        label = save_label(path, by_name=True)
         try:
-            data = read_save(path)
+            data = read_save(path, label)
             turn = data["game"]["state"].get("turn", 0)
             found.append(
                 SaveInfo(path.stem, path, data["world"], turn, str(data.get("saved_at", "")))
@@ -535,7 +609,7 @@ def list_saves(saves_dir: Path, problems: list[str] | None = None) -> list[SaveI
                 problems.append(str(error))
         except Exception as error:  # noqa: BLE001 - a hostile file must not break the list
             if problems is not None:
-                problems.append(f"{path}: broken save ({type(error).__name__})")
+                problems.append(f"{label}: broken save ({type(error).__name__})")
     return sorted(found, key=lambda info: (info.saved_at, info.name), reverse=True)
 
 

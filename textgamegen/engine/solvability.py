@@ -19,6 +19,17 @@ Faults that are always mistakes are reported as warnings even when the world can
 won: containers inside each other (they vanish), and an NPC who "gives" an item that starts
 somewhere else (the trade takes the item and gives nothing).
 
+Containers the player moves are modelled exactly, not relaxed: the engine refuses to put a
+container into itself, directly or through others (``put``), so carrying, nesting or
+dropping containers never hides what they hold, and the search's rule (what is in a
+touched container that can be opened can be touched, wherever it was carried) is what
+moving them allows. There is no verb that locks a container, so the player cannot shut
+anything away for good either. (tests/unit/test_container_cycles.py plays every state of a
+small world of nested portable containers to check that verdict against the engine.)
+
+``play`` runs the check on the world it starts (``unwinnable_warning``) and warns when it
+cannot be won.
+
 Examples::
 
     report = check_world(load_world(path))
@@ -354,3 +365,16 @@ def check_world(world: World) -> Solvability:
         if key not in world.win.quests:
             warnings.append(f"[quests.{key}] can never be done: {search.why_quest(key)}")
     return Solvability(not reasons, reasons, warnings, unreachable)
+
+
+def unwinnable_warning(world: World) -> str:
+    """What ``play`` says before a game of a world that cannot be won ("" when it can)."""
+    report = check_world(world)
+    if report.winnable:
+        return ""
+    more = len(report.reasons) - 1
+    return (
+        f"Warning: world '{world.name}' cannot be won: {report.reasons[0]}"
+        + (f" (and {more} more reason{'s' if more > 1 else ''})" if more else "")
+        + f". 'textgamegen worlds --check {world.name}' says why."
+    )

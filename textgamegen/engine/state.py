@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textgamegen.engine.exits import way_key
-from textgamegen.engine.maps import Place, layout, place_room
+from textgamegen.engine.maps import MAX_COORD, Place, in_bounds, layout, place_room
 from textgamegen.engine.world import NOWHERE, PLAYER, QUEST_STATES, QuestState, World
 
 STORY_LIMIT = 60
@@ -111,6 +111,7 @@ class GameState:
                     f"item '{key}' is in '{place}', which is not in world '{world.name}'"
                 )
             state.locations[key] = place
+        _no_loops(state.locations, world)
         state.closed = _keys(data, "closed", world.items, world.name)
         state.locked = _keys(data, "locked", world.items, world.name)
         exits = {way_key(room.key, way) for room in world.rooms.values() for way in room.exits}
@@ -149,6 +150,10 @@ def _places(data: dict[str, Any], world: World, visited: set[str]) -> dict[str, 
             and all(isinstance(v, int) and not isinstance(v, bool) for v in cell)
         ):
             raise StateError(f"map: '{room}' must be at [x, y]")
+        if not in_bounds((cell[0], cell[1])):
+            raise StateError(
+                f"map: '{room}' is at {cell}, more than {MAX_COORD} cells from the start"
+            )
         places[room] = (cell[0], cell[1])
     missing = visited - set(places)
     if missing:  # a room the saved map lacks still gets a place
@@ -158,6 +163,24 @@ def _places(data: dict[str, Any], world: World, visited: set[str]) -> dict[str, 
         for room in sorted(visited - set(places)):
             place_room(places, world.start, "east", room)
     return places
+
+
+def _no_loops(locations: dict[str, str], world: World) -> None:
+    """Refuse items inside each other (a in b, b in a): no one could reach them, and they
+    would vanish from the game. ``put`` never makes such a loop; only a crafted save can
+    (a world that starts with one is the modder's to fix: ``worlds --check`` warns)."""
+    done: set[str] = set()
+    for start in locations:
+        chain: list[str] = []
+        place = start
+        while place in locations and place not in done and place not in chain:
+            chain.append(place)
+            place = locations[place]
+        if place in chain:
+            loop = chain[chain.index(place) :]
+            if any(locations[key] != world.items[key].location for key in loop):
+                raise StateError(f"items {', '.join(sorted(loop))} are inside each other")
+        done.update(chain)
 
 
 def _mapping(data: dict[str, Any], key: str) -> dict[str, str]:

@@ -6,7 +6,13 @@ recorded in the ``migrations`` table and the count is the schema version
 game knows) is refused rather than guessed at.
 
 WAL with ``synchronous=NORMAL`` keeps every committed batch through a crash of the game
-(kill -9): only a power cut can lose the last batches, never corrupt the file.
+(kill -9): only a power cut can lose the last batches, never corrupt the file. Several
+games may write at once: a write waits ``BUSY_TIMEOUT_MS`` for another's lock, and a lock
+held longer is a ``StoreBusy`` that the recorder retries (``is_busy``).
+
+Readers (``monitor``, ``feedback stats|export``) open the file read-only with SQLite's
+``mode=ro`` (``connect_readonly``), so a database they may not write (a read-only file or
+folder) is still read, and reading never migrates, creates or locks anything.
 
 Examples::
 
@@ -28,13 +34,29 @@ from typing import Any
 from textgamegen import paths
 
 DB_NAME = "feedback.db"
-BUSY_TIMEOUT_MS = 250
-"""How long a write waits for another process's lock before giving up (the game never
-waits longer than this on the disk, and only in the recorder's thread)."""
+BUSY_TIMEOUT_MS = 1000
+"""How long a write waits for another process's lock before it is retried later (only the
+recorder's thread ever waits on the database, never the game's)."""
 
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message names the file."""
+
+
+class StoreBusy(StoreError):
+    """The database is locked by another connection (or its disk is full) for longer than
+    the busy timeout: the same write may succeed later."""
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether an SQLite error is passing (another connection's lock, a full disk), so the
+    write is worth retrying, rather than a fault of the file (corrupt, read-only, ...)."""
+    if isinstance(error, StoreBusy):
+        return True
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    text = str(error).lower()
+    return "locked" in text or "busy" in text or "disk is full" in text
 
 
 def db_path() -> Path:
@@ -156,7 +178,8 @@ def connect(path: Path | None = None, *, create: bool = True) -> sqlite3.Connect
         migrate(db)
     except sqlite3.Error as error:
         db.close()
-        raise StoreError(f"{path}: {error}") from None
+        kind = StoreBusy if is_busy(error) else StoreError
+        raise kind(f"{path}: {error}") from None
     except StoreError as error:
         db.close()
         raise StoreError(f"{path}: {error}") from None
@@ -164,10 +187,74 @@ def connect(path: Path | None = None, *, create: bool = True) -> sqlite3.Connect
     return db
 
 
+def connect_readonly(path: Path | None = None) -> sqlite3.Connection:
+    """Open the database read-only (SQLite's ``mode=ro``): nothing is created, migrated or
+    written, so a file or folder the reader may not write is read all the same.
+
+    A read-only WAL database needs its ``-shm`` index; when that cannot be made either (a
+    read-only folder), the file is opened ``immutable``, which is safe because nothing can
+    be writing to a file nobody may write.
+
+    Raises:
+        StoreError: missing, not a feedback database, or from a newer game; the message
+            names the file.
+    """
+    path = path or db_path()
+    if not path.is_file():
+        raise StoreError(f"{path}: no feedback recorded yet (the file does not exist)")
+    uri = path.resolve().as_uri()
+    first: sqlite3.Error | None = None
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(
+                f"{uri}?{options}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+            )
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _check_readable(db)
+        except sqlite3.OperationalError as error:
+            if db is not None:
+                db.close()
+            if is_busy(error):
+                raise StoreBusy(f"{path}: {error}") from None
+            first = first or error
+            continue
+        except sqlite3.Error as error:
+            if db is not None:
+                db.close()
+            raise StoreError(f"{path}: {error}") from None
+        except StoreError as error:
+            if db is not None:
+                db.close()
+            raise StoreError(f"{path}: {error}") from None
+        db.row_factory = sqlite3.Row
+        return db
+    raise StoreError(f"{path}: cannot open read-only: {first}")
+
+
+def _check_readable(db: sqlite3.Connection) -> None:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "narrations" not in tables:
+        raise StoreError("not a feedback database (it has no narrations table)")
+    if "migrations" in tables:
+        newest = db.execute("SELECT max(id) FROM migrations").fetchone()[0] or 0
+        if newest > SCHEMA_VERSION:
+            raise StoreError(
+                f"schema version {newest} is newer than this game's {SCHEMA_VERSION}; "
+                "update TextGameGen to read the feedback here"
+            )
+
+
 @contextmanager
-def open_store(path: Path | None = None, *, create: bool = False) -> Iterator[sqlite3.Connection]:
-    """``connect`` as a context manager that closes the connection."""
-    db = connect(path, create=create)
+def open_store(
+    path: Path | None = None, *, create: bool = False, readonly: bool = False
+) -> Iterator[sqlite3.Connection]:
+    """``connect`` (or, with ``readonly``, ``connect_readonly``) as a context manager that
+    closes the connection."""
+    db = connect_readonly(path) if readonly else connect(path, create=create)
     try:
         yield db
     finally:

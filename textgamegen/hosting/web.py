@@ -3,10 +3,19 @@
 textual-serve runs the Textual app as a subprocess per browser connection and relays its
 terminal over a websocket to xterm.js. On top of it this adds what a shared host needs:
 
-* **A session per tab.** ``/`` redirects to ``/?session=<random id>``; the page's
-  websocket is ``/ws/<id>`` and the game process runs with its own saves folder
+* **A session per tab.** ``/`` redirects to ``/?session=<id>``; the page's websocket is
+  ``/ws/<id>`` and the game process runs with its own saves folder
   (``TEXTGAMEGEN_SAVES_DIR=<saves root>/<id>``). Reloading the tab keeps the id, so
-  "Continue" finds the tab's autosave; another tab is another game.
+  "Continue" finds the tab's autosave; another tab is another game. Only ids this server
+  issued are accepted: an id is 16 random hex digits and 16 of their HMAC under a key
+  kept in the saves root (``.session-key``, so ids outlive a restart); one a client made
+  up (``/?session=000...0``) gets a fresh id instead, and its socket is refused.
+* **Bounded terminals.** A browser's size (the socket's query and every ``resize``
+  message) is clamped to ``MIN_COLUMNS``-``MAX_COLUMNS`` by ``MIN_ROWS``-``MAX_ROWS``:
+  ``["resize", {"width": 20000, "height": 20000}]`` grew a game to 2 GB and sent 1.2 GB
+  down its socket.
+* **No host paths.** The game processes run with ``TEXTGAMEGEN_HOSTED=1``, so what they
+  show names files, never the host's folders (``paths.for_player``).
 * **A cap.** Beyond ``max_sessions`` live games the page says the server is full (HTTP
   503) instead of starting one more process.
 * **One model.** The game processes never load a model: they are started with
@@ -16,11 +25,13 @@ terminal over a websocket to xterm.js. On top of it this adds what a shared host
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import html
 import logging
 import os
 import re
-import uuid
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +40,61 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from textgamegen.paths import HOSTED_ENV
+
 log = logging.getLogger("textgamegen.serve")
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 """A session id is 32 hex digits, so it is safe as a folder name."""
+SESSION_KEY_FILE = ".session-key"
+"""In the saves root: the key that signs session ids (made once, read by later starts)."""
+
+MIN_COLUMNS, MAX_COLUMNS = 20, 500
+MIN_ROWS, MAX_ROWS = 6, 200
+"""Terminal sizes a browser may ask for: a 4K screen at a small font is about 400 x 150;
+beyond that a size only costs the host memory and bandwidth."""
+
+
+def terminal_size(width: object, height: object) -> tuple[int, int]:
+    """A browser's terminal size as numbers, clamped to what a screen can show (a size
+    that is not a whole number is the default 80 x 24)."""
+    columns = to_int(str(width), 80)
+    rows = to_int(str(height), 24)
+    return (
+        min(max(columns, MIN_COLUMNS), MAX_COLUMNS),
+        min(max(rows, MIN_ROWS), MAX_ROWS),
+    )
+
+
+def session_key(saves_root: Path) -> bytes:
+    """The key that signs session ids: read from the saves root, made there (readable by
+    its owner only) when missing. A root that cannot keep one gets a key for this run
+    only, so the tabs of an earlier run start new sessions."""
+    path = Path(saves_root) / SESSION_KEY_FILE
+    for _ in range(2):  # read it, else make it; made by another server meanwhile: read it
+        try:
+            key = path.read_bytes()
+            if len(key) >= 32:
+                return key
+            break  # a broken key file is left for the host to look at
+        except FileNotFoundError:
+            pass
+        except OSError:
+            break
+        key = secrets.token_bytes(32)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key)
+        return key
+    log.warning("session ids will not outlive this run: no usable key at %s", path)
+    return secrets.token_bytes(32)
+
 
 FULL_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}: full</title>
@@ -57,6 +119,14 @@ class _SessionApp(AppService):
         environment = super()._build_environment(width=width, height=height)
         environment.update(self.extra_env)
         return environment
+
+    # Every size a game process is given passes here, clamped, whoever asked.
+
+    async def start(self, width: int, height: int) -> None:
+        await super().start(*terminal_size(width, height))
+
+    async def set_terminal_size(self, width: int, height: int) -> None:
+        await super().set_terminal_size(*terminal_size(width, height))
 
 
 class GameWebServer(Server):
@@ -88,6 +158,21 @@ class GameWebServer(Server):
         self.saves_root = Path(saves_root)
         self.live: dict[str, int] = {}  # session id -> open websockets
         self.refused = 0
+        self._key = session_key(self.saves_root)
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._key, nonce.encode("ascii"), hashlib.sha256).hexdigest()[:16]
+
+    def new_session(self) -> str:
+        """A fresh session id that this server (and any with the same saves root) accepts."""
+        nonce = secrets.token_hex(8)
+        return nonce + self._sign(nonce)
+
+    def is_session(self, session: str) -> bool:
+        """Whether an id was issued here: 32 hex digits whose second half signs the first."""
+        if not SESSION_ID.match(session):
+            return False
+        return hmac.compare_digest(session[16:], self._sign(session[:16]))
 
     @property
     def sessions(self) -> int:
@@ -127,10 +212,11 @@ class GameWebServer(Server):
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         session = request.query.get("session", "")
-        if not SESSION_ID.match(session):
-            # A new tab: give it a session of its own, kept in its URL for reloads.
+        if not self.is_session(session):
+            # A new tab, or an id not issued here: a session of its own, kept in its URL
+            # for reloads. An id the client chose could be another player's.
             query = dict(request.query)
-            query["session"] = uuid.uuid4().hex
+            query["session"] = self.new_session()
             raise web.HTTPFound(request.rel_url.with_query(query))
         if self._full_for(session):
             return self.full_page()
@@ -155,7 +241,7 @@ class GameWebServer(Server):
 
     async def handle_session(self, request: web.Request) -> web.StreamResponse:
         session = request.match_info["session"]
-        if not SESSION_ID.match(session):
+        if not self.is_session(session):
             raise web.HTTPNotFound(text="no such session")
         if self._full_for(session):
             return self.full_page()
@@ -173,10 +259,11 @@ class GameWebServer(Server):
                 close=websocket.close,
                 download_manager=self.download_manager,
                 debug=self.debug,
-                extra_env={"TEXTGAMEGEN_SAVES_DIR": str(saves)},
+                extra_env={"TEXTGAMEGEN_SAVES_DIR": str(saves), HOSTED_ENV: "1"},
             )
-            width = to_int(request.query.get("width", "80"), 80)
-            height = to_int(request.query.get("height", "24"), 24)
+            width, height = terminal_size(
+                request.query.get("width", "80"), request.query.get("height", "24")
+            )
             await app_service.start(width, height)
             await self._process_messages(websocket, app_service)
         except asyncio.CancelledError:
@@ -207,7 +294,7 @@ class GameWebServer(Server):
                 await app_service.send_bytes(data.encode("utf-8"))
             elif kind == "resize" and isinstance(data, dict):
                 await app_service.set_terminal_size(
-                    to_int(str(data.get("width")), 80), to_int(str(data.get("height")), 24)
+                    *terminal_size(data.get("width"), data.get("height"))
                 )
             elif kind == "ping":
                 await websocket.send_json(["pong", data])

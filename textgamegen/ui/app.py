@@ -39,6 +39,7 @@ from textgamegen.config import (
 )
 from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.narration.generator import Generator, GeneratorError
+from textgamegen.paths import for_player
 from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.palette import GamePalette
 from textgamegen.ui.screens.game import GameScreen
@@ -199,7 +200,7 @@ class TextGameGenApp(App[int]):
         self._show_title = (launch.load is None) if show_title is None else show_title
         self._requested_model = launch.model
         self._requested_device = launch.device
-        self._notices: list[str] = list(launch.notices)
+        self._notices: list[str] = [for_player(notice) for notice in launch.notices]
         self._recorder: Recorder | None = None
 
     @property
@@ -311,8 +312,9 @@ class TextGameGenApp(App[int]):
     # -- telling the player ------------------------------------------------------------
 
     def tell(self, message: str, severity: str = "information") -> None:
-        """Show a notice: in the story when a game is on screen, and as a toast."""
-        message = strip_unsafe(message)
+        """Show a notice: in the story when a game is on screen, and as a toast. In a
+        hosted game the host's folders are left out (``paths.for_player``)."""
+        message = for_player(strip_unsafe(message))
         screen = self._game_screen()
         if screen is not None:
             screen.add_notice(message)
@@ -496,12 +498,17 @@ class TextGameGenApp(App[int]):
 
 def _launch_from_args(args: argparse.Namespace) -> Launch:
     """Read settings and the world named on the command line (WorldError if it is bad)."""
+    from textgamegen.engine.solvability import unwinnable_warning
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 
     settings, notice = settings_or_defaults()
     notices = [notice[:1].upper() + notice[1:]] if notice else []
     world = load_world(find_world(getattr(args, "world", None) or DEFAULT_WORLD))
+    if warning := unwinnable_warning(world):
+        # On the title screen and before the first game: the player knows before playing.
+        print(f"textgamegen: {warning}", file=sys.stderr)
+        notices.append(warning)
     saves_dir = getattr(args, "saves_dir", None)
     return Launch(
         world=world,

@@ -32,6 +32,7 @@ from textual.widgets import Footer, Static
 from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
 from textgamegen.narration.generator import Generator
+from textgamegen.paths import for_player
 from textgamegen.play.feedback import FeedbackSession
 from textgamegen.play.session import PlaySession
 from textgamegen.safe_text import strip_unsafe
@@ -264,7 +265,7 @@ class GameScreen(Screen[None]):
         narration = event.narration
         self.query_one(ModelPanel).show_narration(narration)
         if narration.notice:
-            self.notify(strip_unsafe(narration.notice), title="Narrator")
+            self.notify(for_player(strip_unsafe(narration.notice)), title="Narrator")
         self._feedback_notices()
         self._narrating_changed()
 
@@ -275,7 +276,7 @@ class GameScreen(Screen[None]):
 
     @on(StoryLog.NarrationFailed)
     def _narration_failed(self, event: StoryLog.NarrationFailed) -> None:
-        message = f"The narrator failed: {strip_unsafe(event.error)}"
+        message = for_player(f"The narrator failed: {strip_unsafe(event.error)}")
         self.query_one(ModelPanel).show_message(message)
         self.notify(message, severity="error", title="Narrator")
         self._narrating_changed()

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from textgamegen.paths import for_player
 from textgamegen.safe_text import strip_unsafe
 
 
@@ -53,7 +54,7 @@ class SaveDialog(ModalScreen[str | None]):
             name = save_name(raw)
         except SaveError as error:
             error_line = self.query_one("#save-error", Static)
-            error_line.update(Text(strip_unsafe(str(error))))
+            error_line.update(Text(for_player(strip_unsafe(str(error)))))
             error_line.display = True
             return
         self.dismiss(name)
@@ -94,9 +95,11 @@ class LoadDialog(ModalScreen[str | None]):
             saves = list_saves(self.saves_dir, problems)
         except (OSError, SaveError) as error:
             saves = []
-            empty.update(Text(strip_unsafe(f"Could not read {self.saves_dir}: {error}")))
+            empty.update(
+                Text(for_player(strip_unsafe(f"Could not read {self.saves_dir}: {error}")))
+            )
         else:
-            empty.update(Text(f"No saves in {self.saves_dir} yet."))
+            empty.update(Text(for_player(f"No saves in {self.saves_dir} yet.")))
         for info in saves:
             label = Text(strip_unsafe(info.name), style="bold")
             label.append(
@@ -107,7 +110,7 @@ class LoadDialog(ModalScreen[str | None]):
         if problems:
             # Name the broken files but keep listing the good ones.
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            broken.update(Text(strip_unsafe(f"Not listed: {problems[0]}{more}")[:300]))
+            broken.update(Text(for_player(strip_unsafe(f"Not listed: {problems[0]}{more}"))[:300]))
         broken.display = bool(problems)
         empty.display = not saves
         listing.display = bool(saves)

@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
+from textgamegen.paths import for_player
 from textgamegen.safe_text import strip_unsafe
 
 
@@ -163,7 +164,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             save_settings(settings)
         except (SettingsError, OSError) as error:
             line = self.query_one("#settings-error", Static)
-            line.update(Text(strip_unsafe(str(error))))
+            line.update(Text(for_player(strip_unsafe(str(error)))))
             line.display = True
             return
         self.dismiss(settings)
