@@ -50,6 +50,7 @@ from textgamegen.ui.widgets.model_panel import ModelPanel
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
+    from textgamegen.engine.saves import SaveInfo
     from textgamegen.engine.world import World
     from textgamegen.feedback.recorder import Recorder
 
@@ -118,6 +119,8 @@ class Launch:
         device: one of ``config.DEVICES``.
         load: a save to open at once instead of showing the title screen.
         notices: messages for the player (a broken settings file, ...).
+        world_chosen: the player named the world (``--world``): Continue then opens only
+            that world's autosaves; otherwise the newest game of any world.
     """
 
     world: World
@@ -128,6 +131,7 @@ class Launch:
     device: str = "auto"
     load: str | None = None
     notices: list[str] = field(default_factory=list)
+    world_chosen: bool = False
 
 
 class TextGameGenApp(App[int]):
@@ -229,15 +233,27 @@ class TextGameGenApp(App[int]):
     def _show_title_screen(self) -> None:
         notice = "\n".join(self._notices)
         self._notices = []
-        self.push_screen(TitleScreen(self.launch.world.title, self._has_autosave(), notice))
+        latest = self._autosave_to_continue()
+        # Continue says what it opens: without --world, it may be another world's game.
+        where = f"{latest.title or latest.world}, turn {latest.turn}" if latest else ""
+        self.push_screen(TitleScreen(self.launch.world.title, latest is not None, notice, where))
 
-    def _has_autosave(self) -> bool:
+    def _continue_world(self) -> str | None:
+        """The world whose autosaves Continue opens: the one named with ``--world``, or
+        None for the newest game of any world."""
+        return self.launch.world.name if self.launch.world_chosen else None
+
+    def _autosave_to_continue(self) -> SaveInfo | None:
+        """What Continue opens: the newest autosave of ``_continue_world``, or None."""
         try:
             from textgamegen.engine.saves import latest_autosave
 
-            return latest_autosave(self.saves_dir) is not None
+            return latest_autosave(self.saves_dir, self._continue_world())
         except OSError:  # an unreadable folder just means no autosave
-            return False
+            return None
+
+    def _has_autosave(self) -> bool:
+        return self._autosave_to_continue() is not None
 
     # -- the generator -----------------------------------------------------------------
 
@@ -382,10 +398,10 @@ class TextGameGenApp(App[int]):
         return True
 
     def action_continue(self) -> None:
-        """Open the newest autosave, whichever game it belongs to."""
+        """Open the newest autosave: of the world named with ``--world``, else of any."""
         from textgamegen.engine.saves import latest_autosave
 
-        latest = latest_autosave(self.saves_dir)
+        latest = latest_autosave(self.saves_dir, self._continue_world())
         if latest is None:
             self.notify("There is no autosave yet.", severity="warning")
             return
@@ -513,6 +529,7 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         device=getattr(args, "device", None) or settings.device,
         load=getattr(args, "load", None),
         notices=notices,
+        world_chosen=bool(getattr(args, "world", None)),
     )
 
 

@@ -65,11 +65,20 @@ class TitleScreen(Screen[None]):
 
         choice: str
 
-    def __init__(self, world_title: str, can_continue: bool, notice: str = "") -> None:
+    def __init__(
+        self, world_title: str, can_continue: bool, notice: str = "", continues: str = ""
+    ) -> None:
+        """Args:
+        world_title: the world a new game is played in.
+        can_continue: there is an autosave to continue.
+        notice: a message for the player ("" for none).
+        continues: what Continue opens ("Alice in Wonderland, turn 12"; "" says nothing).
+        """
         super().__init__()
         self.world_title = world_title
         self.can_continue = can_continue
         self.notice = notice
+        self.continues = continues
 
     def compose(self) -> ComposeResult:
         with Vertical(id="title-box"):
@@ -78,13 +87,23 @@ class TitleScreen(Screen[None]):
             yield Static(Text(strip_unsafe(self.world_title), style="italic"), id="title-world")
             with Center():
                 options = [
-                    Option(label, id=key, disabled=(key == "continue" and not self.can_continue))
+                    Option(
+                        self._label(key, label),
+                        id=key,
+                        disabled=(key == "continue" and not self.can_continue),
+                    )
                     for key, label in CHOICES
                 ]
                 yield OptionList(*options, id="title-menu")
             yield Static(Text(strip_unsafe(self.notice)), id="title-notice")
             yield Static(id="title-model")
         yield Footer()
+
+    def _label(self, key: str, label: str) -> Text:
+        text = Text(label)
+        if key == "continue" and self.can_continue and self.continues:
+            text.append(f"  ({strip_unsafe(self.continues)})", style="dim")
+        return text
 
     def on_mount(self) -> None:
         self.query_one("#title-notice").display = bool(self.notice)
