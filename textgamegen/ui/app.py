@@ -54,6 +54,12 @@ if TYPE_CHECKING:
     from textgamegen.engine.world import World
     from textgamegen.feedback.recorder import Recorder
 
+NOTICE_S = 5.0
+"""How long a notice's toast stays."""
+WARNING_S = 12.0
+"""How long a warning's toast stays (a fallback narrator, a failed load): long enough to
+read, since it is not written into the story."""
+
 TEMPLATE_WORD_DELAY_S = 0.02
 """The template narrator is instant; a short pause per word lets the player see it stream."""
 
@@ -157,6 +163,9 @@ class TextGameGenApp(App[int]):
     model_label: reactive[str] = reactive("")
     device_label: reactive[str] = reactive("")
     model_loading: reactive[bool] = reactive(False)
+    model_progress: reactive[str] = reactive("")
+    """What the model loader is doing now ("Checking ...gguf", "Merging the alice
+    adapter..."), for the status bar and the title screen; "" when it says nothing."""
 
     @dataclass
     class ModelLoaded(Message):
@@ -264,6 +273,7 @@ class TextGameGenApp(App[int]):
         self.generator = None
         self.model_label = model
         self.device_label = device
+        self.model_progress = ""
         self.model_loading = True
         self._load_model_worker(model, device, self.settings)
 
@@ -271,13 +281,19 @@ class TextGameGenApp(App[int]):
     def _load_model_worker(self, model: str, device: str, settings: Settings) -> Generator:
         if self._loader is load_generator_in_worker:
             # The first run unpacks the base (half a minute): say so, not a silent spinner.
+            # The status bar and the title screen say it; the story is no place for it.
             def progress(text: str) -> None:
-                self.call_from_thread(self.tell, text)
+                self.call_from_thread(self._loading_step, text)
 
             return load_generator_in_worker(model, device, settings, progress)
         return self._loader(model, device, settings)
 
+    def _loading_step(self, text: str) -> None:
+        if self.model_loading:  # a step heard after the model is ready says nothing
+            self.model_progress = strip_unsafe(text).strip()
+
     def _use_generator(self, generator: Generator) -> None:
+        self.model_progress = ""
         self.model_loading = False
         self.model_label = strip_unsafe(generator.name)
         self.device_label = strip_unsafe(generator.device)
@@ -327,14 +343,25 @@ class TextGameGenApp(App[int]):
     # -- telling the player ------------------------------------------------------------
 
     def tell(self, message: str, severity: str = "information") -> None:
-        """Show a notice: in the story when a game is on screen, and as a toast."""
+        """Show a notice (the narrator fell back, a setting was not saved, recording
+        stopped) as a toast: never in the story, which is the game's own text."""
+        timeout = NOTICE_S if severity == "information" else WARNING_S
+        text = strip_unsafe(message)
+        self.notify(text, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
+
+    def report(self, message: str, severity: str = "information") -> None:
+        """The outcome of a save or load the player asked for with a key (Ctrl+S, Ctrl+O):
+        in the story when a game is on screen, as "save NAME" and "load NAME" answer
+        there; on the title screen otherwise. A toast too."""
         message = strip_unsafe(message)
         screen = self._game_screen()
         if screen is not None:
             screen.add_notice(message)
-        else:  # kept for the story of the next game, so it is not lost with the toast
+        elif isinstance(self.screen, TitleScreen):
+            self.screen.show_notice(message)
+        else:  # the title screen, about to be shown, shows it
             self._notices.append(message)
-        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.tell(message, severity)
 
     def _game_screen(self) -> GameScreen | None:
         for screen in reversed(self.screen_stack):
@@ -349,13 +376,12 @@ class TextGameGenApp(App[int]):
         # The game being left keeps its progress (as the autosave) before it goes.
         self._autosave_before_leaving()
         self.game = game
-        opening = list(opening or [])
-        if self._notices:
-            opening.insert(
-                0, StepResult("", events=[Event(EventKind.SYSTEM, n) for n in self._notices])
-            )
-            self._notices = []
-        screen = GameScreen(game, opening=opening)
+        # Notices no title screen showed (a broken settings file, when a save opens at
+        # once) are toasts: the story holds only the game's own text.
+        for notice in self._notices:
+            self.tell(notice, severity="warning")
+        self._notices = []
+        screen = GameScreen(game, opening=list(opening or []))
         if isinstance(self.screen, (TitleScreen, GameScreen)):
             self.switch_screen(screen)
         else:
@@ -381,7 +407,7 @@ class TextGameGenApp(App[int]):
             game = Game.load(name, self.saves_dir)
         except (SaveError, OSError) as error:
             # The error names the save as it was asked for (its name, or the path given).
-            self.tell(f"Not loaded: {error}", severity="error")
+            self.report(f"Not loaded: {error}", severity="error")
             return False
         game.saving.autosave_every = self.settings.autosave_every
         loaded = StepResult(
@@ -428,10 +454,10 @@ class TextGameGenApp(App[int]):
             try:
                 path = save_game(game, name, self.saves_dir)
             except (SaveError, OSError) as error:
-                self.tell(f"Could not save: {error}", severity="error")
+                self.report(f"Could not save: {error}", severity="error")
                 return
             # By its name, as "save NAME" says it, not by its full path.
-            self.tell(saved_text(path))
+            self.report(saved_text(path))
 
         self.push_screen(SaveDialog(f"{game.world.name}-turn-{game.turn}"), chosen)
 

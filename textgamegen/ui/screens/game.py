@@ -152,6 +152,7 @@ class GameScreen(Screen[None]):
         self.watch(self.app, "model_label", self._model_changed)
         self.watch(self.app, "device_label", self._model_changed)
         self.watch(self.app, "model_loading", self._model_changed)
+        self.watch(self.app, "model_progress", self._model_changed)
         for result in self._opening:
             self.play.take(result)
         self._opening = []
@@ -196,6 +197,7 @@ class GameScreen(Screen[None]):
         status.model = self.app.model_label
         status.device = self.app.device_label
         status.model_loading = self.app.model_loading
+        status.progress = self.app.model_progress
 
     def on_unmount(self) -> None:
         # The game screen is going (new game, load, quit): stop the generator's thread soon.
@@ -231,7 +233,8 @@ class GameScreen(Screen[None]):
             self.story.add_event(event)
 
     def add_notice(self, text: str) -> None:
-        """A line from the game itself (model notices, saves), shown in the story."""
+        """A line from the game itself (a save or load asked for with a key), shown in the
+        story as "save NAME" shows its answer. Model notices are toasts (``App.tell``)."""
         self.story.add_event(Event(EventKind.SYSTEM, text))
 
     @on(CommandInput.Changed, "#command")

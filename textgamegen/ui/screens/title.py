@@ -110,8 +110,15 @@ class TitleScreen(Screen[None]):
         menu = self.query_one(OptionList)
         menu.highlighted = 1 if self.can_continue else 0
         menu.focus()
-        for name in ("model_label", "device_label", "model_loading"):
+        for name in ("model_label", "device_label", "model_loading", "model_progress"):
             self.watch(self.app, name, self._model_changed)
+
+    def show_notice(self, text: str) -> None:
+        """Add a line to the notice under the menu (a save that would not load)."""
+        self.notice = "\n".join(filter(None, [self.notice, text]))
+        notice = self.query_one("#title-notice", Static)
+        notice.update(Text(strip_unsafe(self.notice)))
+        notice.display = True
 
     def _model_changed(self, _value: object = None) -> None:
         app = self.app
@@ -119,6 +126,9 @@ class TitleScreen(Screen[None]):
         device = strip_unsafe(str(getattr(app, "device_label", "")))
         if getattr(app, "model_loading", False):
             line = f"Narrator: loading {model} ({device})…"
+            step = strip_unsafe(str(getattr(app, "model_progress", "")))
+            if step:  # what the loader is doing: "Merging the alice adapter…"
+                line = f"{line} {step}"
         else:
             line = f"Narrator: {model} on {device}"
         self.query_one("#title-model", Static).update(Text(line))

@@ -21,6 +21,8 @@ class StatusBar(Static):
     device: reactive[str] = reactive("")
     model_loading: reactive[bool] = reactive(False)
     """Not ``loading``: that name is Textual's own (it covers a widget with a spinner)."""
+    progress: reactive[str] = reactive("")
+    """What the model loader is doing ("Merging the alice adapter…"), shown while it loads."""
     narrating: reactive[bool] = reactive(False)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -47,7 +49,8 @@ class StatusBar(Static):
         text.append("  │  Model ", style="bold")
         text.append(strip_unsafe(self.model) or "none")
         if self.model_loading:
-            text.append(f" {SPINNER[self._frame]} loading…", style="italic")
+            step = strip_unsafe(self.progress) or "loading…"
+            text.append(f" {SPINNER[self._frame]} {step}", style="italic")
         text.append("  │  Device ", style="bold")
         text.append(strip_unsafe(self.device) or "-")
         if self.narrating:
@@ -73,6 +76,9 @@ class StatusBar(Static):
         self._redraw()
 
     def watch_device(self) -> None:
+        self._redraw()
+
+    def watch_progress(self) -> None:
         self._redraw()
 
     def watch_narrating(self) -> None:
