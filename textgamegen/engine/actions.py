@@ -246,8 +246,16 @@ def put(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Put what in what? (put THING in CONTAINER)")
         return
+    carried = game.carried_items()
+    # Of two things with one name, the one held is the one to put, and the one that holds
+    # things is where it goes ("put oil in lantern": the hand lantern is no container).
     thing = resolve(
-        game, turn, command.noun, game.carried_items() + game.visible_items(), command=command
+        game,
+        turn,
+        command.noun,
+        carried + game.visible_items(),
+        command=command,
+        prefer=lambda key: key in carried,
     )
     if thing is None:
         return
@@ -255,9 +263,10 @@ def put(game: Game, turn: Turn, command: Command) -> None:
         game,
         turn,
         command.noun2,
-        game.visible_items() + game.carried_items(),
+        game.visible_items() + carried,
         slot="noun2",
         command=command,
+        prefer=lambda key: key != thing and game.item(key).container,
     )
     if target is None:
         return
