@@ -5,11 +5,17 @@ Each test fails on the engine before the fix it names.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from textgamegen.engine.game import Game
 from textgamegen.engine.maps import layout
-from textgamegen.engine.world import World
+from textgamegen.engine.world import World, WorldError, parse_world
+from textgamegen.narration.template import TemplateGenerator
+from textgamegen.play.script import run_script
+
+WALKTHROUGH = Path(__file__).parents[1] / "functional" / "walkthrough.txt"
 
 
 def text_of(game: Game, command: str) -> str:
@@ -53,3 +59,53 @@ def test_put_lantern_in_lantern_puts_the_one_held_in_the_one_that_holds(
     said = text_of(game, "put lantern in lantern")
     assert "Which do you mean" not in said and "folding" not in said
     assert game.state.locations["hand_lantern"] == "great_lantern"
+
+
+# -- the lamp room after the win ---------------------------------------------------------
+
+
+def test_the_lamp_room_is_lit_after_the_win(shipped_world: World) -> None:
+    game = Game.new(shipped_world, seed=0, autosave=False)
+    before = game.step("look")  # the quay; the lamp room's request before it is lit:
+    game.state.room = "lamp_room"
+    cold = game.step("look").requests[0]
+    assert "cold and dark" in cold.authored and before.requests
+    game = Game.new(shipped_world, seed=0, autosave=False)
+    report = run_script(WALKTHROUGH, game, TemplateGenerator())
+    assert report.ok and game.won and game.room().key == "lamp_room"
+    look = game.step("look")
+    said = "\n".join(e.text for e in look.events) + "".join(r.authored for r in look.requests)
+    assert "cold and dark" not in said and "burns" in said
+    # Its prose is asked for again, not the cold room's text from the cache.
+    (lit,) = look.requests
+    assert lit.cache_key != cold.cache_key and lit.authored != cold.authored
+    lantern = game.step("x great lantern").requests
+    assert lantern and "It is cold" not in lantern[0].authored
+    assert "It is cold" not in lantern[0].fallback
+
+
+WHEN_WORLD = """
+[world]
+title = "T"
+start = "hall"
+[win]
+flags = ["lit"]
+[rooms.hall]
+name = "Hall"
+text = "A dark hall."
+[rooms.hall.when]
+{flag} = "A bright hall."
+[items.match]
+name = "match"
+location = "hall"
+[items.match.use]
+text = "You strike it."
+flag = "lit"
+"""
+
+
+def test_a_text_for_a_flag_no_use_sets_is_a_world_error() -> None:
+    world = parse_world(WHEN_WORLD.format(flag="lit"))
+    assert world.rooms["hall"].when == {"lit": "A bright hall."}
+    with pytest.raises(WorldError, match=r"rooms\.hall\.when.*no item's use sets"):
+        parse_world(WHEN_WORLD.format(flag="moonrise"))

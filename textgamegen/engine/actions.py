@@ -145,7 +145,7 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         turn.ask(npc_description(game.npc(key)))
         return
     item = game.item(key)
-    turn.ask(item_description(item))
+    turn.ask(item_description(item, game.state.flags))
     if item.container:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")
@@ -183,7 +183,8 @@ def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
     """ "look out to sea": the room's own words name it, or say plainly it is not here."""
     room = game.room()
     words = set(noun_words(phrase))
-    if words and words <= set(noun_words(f"{room.name} {room.text}")):
+    text, _ = room.text_now(game.state.flags)
+    if words and words <= set(noun_words(f"{room.name} {text}")):
         turn.ask(scenery_description(game, room))
         return
     turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
@@ -927,7 +928,7 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
             f"You try to {text}, but the attempt comes to nothing.",
             entities=here[:6],
             attempt=True,
-            room_text=game.room().text,
+            room_text=game.room().text_now(game.state.flags)[0],
         )
     )
 
