@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from textgamegen.engine.game import Game
-from textgamegen.engine.maps import layout
+from textgamegen.engine.maps import draw_map, layout, place_room
 from textgamegen.engine.world import World, WorldError, parse_world
 from textgamegen.narration.template import TemplateGenerator
 from textgamegen.play.script import run_script
@@ -109,3 +109,48 @@ def test_a_text_for_a_flag_no_use_sets_is_a_world_error() -> None:
     assert world.rooms["hall"].when == {"lit": "A bright hall."}
     with pytest.raises(WorldError, match=r"rooms\.hall\.when.*no item's use sets"):
         parse_world(WHEN_WORLD.format(flag="moonrise"))
+
+
+# -- the map: up and down are not diagonals ----------------------------------------------
+
+
+def test_map_draws_up_and_down_as_a_vertical_link_marked_up_and_down(
+    shipped_world: World,
+) -> None:
+    game = at(shipped_world, "hall")
+    game.step("up")  # the spiral stair, up from the hall
+    lines = draw_map(shipped_world, game.state.places, game.state.room)
+    stair = next(i for i, line in enumerate(lines) if "<Stair >" in line)
+    hall = next(i for i, line in enumerate(lines) if "[Hall  ]" in line)
+    assert hall == stair + 2, "the room up is drawn above, not on a diagonal"
+    column = lines[stair].index("<Stair >")
+    assert lines[hall].index("[Hall  ]") == column
+    assert lines[stair + 1][column + 4] == "↕"
+    assert "/" not in "".join(lines) and "\\" not in "".join(lines)
+    assert text_of(game, "map").endswith("? a way not taken · ↕ up and down")
+
+
+def test_up_leans_aside_where_the_room_has_a_way_north_and_is_still_marked() -> None:
+    """Wonderland's hall has a way north and a way up: the north cell stays for the way
+    north, the room up goes on the diagonal, and its link is still ``↕``, not ``/``."""
+    from textgamegen.engine.world import load_world
+    from textgamegen.engine.worlds import find_world
+
+    world = load_world(find_world("wonderland"))
+    hall = world.rooms["hall"]
+    assert {"up", "north"} <= set(hall.exits)
+    places = {"hall": (0, 0)}
+    place_room(places, "hall", "up", hall.exits["up"].to, hall.exits)
+    place_room(places, "hall", "north", hall.exits["north"].to, hall.exits)
+    assert places[hall.exits["north"].to] == (0, -1)
+    assert places[hall.exits["up"].to] == (1, -1)
+    drawn = "\n".join(draw_map(world, places, "hall"))
+    assert "↕" in drawn and "/" not in drawn, drawn
+
+
+def test_map_of_the_boathouse_loft(shipped_world: World) -> None:
+    game = Game.new(shipped_world, autosave=False)
+    for command in ("e", "up"):
+        game.step(command)
+    drawn = "\n".join(draw_map(shipped_world, game.state.places, game.state.room))
+    assert "↕" in drawn and "/" not in drawn and "\\" not in drawn, drawn

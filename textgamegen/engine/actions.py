@@ -21,7 +21,7 @@ from textgamegen.engine.descriptions import (
 )
 from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_locked, way_key
 from textgamegen.engine.hints import hint as next_hint
-from textgamegen.engine.maps import LEGEND, draw_map, place_room
+from textgamegen.engine.maps import draw_map, legend, place_room
 from textgamegen.engine.nouns import match, names_any, resolve
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
 from textgamegen.engine.quests import complete_quest, goal_text, start_quest
@@ -110,7 +110,7 @@ def go(game: Game, turn: Turn, command: Command) -> None:
     if is_locked(game, exit_):
         turn.fail(exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked.")
         return
-    place_room(game.state.places, game.state.room, direction, exit_.to)
+    place_room(game.state.places, game.state.room, direction, exit_.to, game.room().exits)
     game.state.room = exit_.to
     game.state.visited.add(exit_.to)
     turn.changes.append(f"room:{exit_.to}")
@@ -840,7 +840,7 @@ def hint(game: Game, turn: Turn, command: Command) -> None:
 
 def map_(game: Game, turn: Turn, command: Command) -> None:
     lines = draw_map(game.world, game.state.places, game.state.room)
-    turn.say("\n".join([*lines, "", LEGEND]), EventKind.MAP)
+    turn.say("\n".join([*lines, "", legend(lines)]), EventKind.MAP)
 
 
 def quit_(game: Game, turn: Turn, command: Command) -> None:
