@@ -154,3 +154,13 @@ def test_map_of_the_boathouse_loft(shipped_world: World) -> None:
         game.step(command)
     drawn = "\n".join(draw_map(shipped_world, game.state.places, game.state.room))
     assert "↕" in drawn and "/" not in drawn and "\\" not in drawn, drawn
+
+
+# -- x me --------------------------------------------------------------------------------
+
+
+def test_x_me_lists_what_you_carry_with_articles(shipped_world: World) -> None:
+    game = at(shipped_world, "quay", carrying=("lamp_oil", "wick", "charts"))
+    said = text_of(game, "x me")
+    carried = "a flask of lamp oil, a spool of wick and some sea charts"
+    assert said.endswith(f"You are carrying {carried}.")

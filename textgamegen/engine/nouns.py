@@ -82,8 +82,8 @@ def not_here(game: Game, words: tuple[str, ...]) -> str:
     """What to say when a phrase names nothing in reach: a person elsewhere by their own
     name ("Tamsin the baker is not here."), yourself, or plainly nothing."""
     if set(words) <= SELF_WORDS:
-        carried = game.inventory()
-        held = f" You are carrying {', '.join(carried)}." if carried else ""
+        carried = game.carried()
+        held = f" You are carrying {game.item_list(carried)}." if carried else ""
         return f"You look yourself over: travel-worn, but whole.{held}"
     people = match(game, " ".join(words), list(game.world.npcs)).found
     if len(people) == 1:
