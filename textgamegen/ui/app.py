@@ -502,7 +502,12 @@ class TextGameGenApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            verbs = self.game.parser.verbs if self.game is not None else None
+            if self.game is not None:
+                verbs = self.game.parser.verbs
+            else:  # the title screen: the verbs of the world a new game is played in
+                from textgamegen.engine.parser import VERBS, world_verbs
+
+                verbs = VERBS + world_verbs(self.launch.world)
             self.push_screen(HelpScreen(verbs))
 
     @on(TitleScreen.Chosen)

@@ -57,6 +57,7 @@ class TitleScreen(Screen[None]):
         Binding(
             "q", "choose('quit')", "Quit", show=False, tooltip="Leave the game", id="title.quit"
         ),
+        Binding("f1", "app.help", "Help", tooltip="Commands and keys", id="title.help"),
     ]
 
     @dataclass
