@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fakes import ScriptedGenerator
-from pilot_helpers import make_app, wait_until
+from pilot_helpers import make_app, narration_done, wait_until
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
+from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.help import HelpScreen
 from textgamegen.ui.screens.title import TitleScreen
+from textgamegen.ui.widgets.command_input import CommandInput
+from textgamegen.ui.widgets.status_bar import StatusBar
 
 
 async def test_f1_opens_help_on_the_title_screen(tmp_path: Path) -> None:
@@ -22,3 +27,41 @@ async def test_f1_opens_help_on_the_title_screen(tmp_path: Path) -> None:
         assert "`light`" in app.screen.text
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+
+
+def footer_fits(app) -> bool:
+    """Every key the footer shows is whole on screen: nothing to scroll to, nothing cut."""
+    footer = app.screen.query_one(Footer)
+    keys = list(footer.query(FooterKey))
+    width = app.size.width
+    return (
+        bool(keys)
+        and footer.max_scroll_x == 0
+        and all(key.region.x >= 0 and key.region.right <= width for key in keys)
+        and all(key.region.width > 0 for key in keys)
+    )
+
+
+async def test_the_footer_and_status_bar_fit_80_by_24(tmp_path: Path) -> None:
+    slow = ScriptedGenerator(delay=0.05, words=200)  # ten seconds of prose: time to look
+    app = make_app(tmp_path, generator=slow, show_title=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TitleScreen))
+        await pilot.pause()
+        assert footer_fits(app), "the title screen's footer"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        screen = app.screen
+        status = screen.query_one(StatusBar)
+        await wait_until(pilot, lambda: status.narrating)
+        await pilot.pause()
+        assert footer_fits(app), "the game screen's footer"
+        shown = {key.description for key in screen.query_one(Footer).query(FooterKey)}
+        assert {"Help", "Save", "Load", "Quit"} <= shown, shown
+        # Esc is named where it applies: the status bar, while prose is written.
+        assert status.plain.endswith("(Esc stops)")
+        assert len(status.plain) <= status.region.width, status.plain
+        field = screen.query_one(CommandInput)
+        assert len(field.placeholder) <= field.content_region.width, field.placeholder
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: narration_done(app))

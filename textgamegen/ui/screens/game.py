@@ -74,10 +74,13 @@ class GameScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "app.help", "Help", tooltip="Commands and keys", id="game.help"),
+        # The footer shows what fits 80 columns (F1, F3, Ctrl+S/O/R, Ctrl+Q); the other
+        # keys work everywhere and are listed in the help (F1) and the palette (Ctrl+P).
         Binding(
             "f2",
             "toggle_model_panel",
             "Model panel",
+            show=False,
             tooltip="Show or hide the prompt, candidates and timings",
             id="game.model_panel",
         ),
@@ -91,6 +94,7 @@ class GameScreen(Screen[None]):
             "ctrl+g",
             "rate('good')",
             "Good",
+            show=False,
             tooltip="Rate the last passage good (recorded for the narrator's next training)",
             id="game.rate_good",
         ),
@@ -98,6 +102,7 @@ class GameScreen(Screen[None]):
             "ctrl+b",
             "rate('bad')",
             "Bad",
+            show=False,
             tooltip="Rate the last passage bad (kept out of the narrator's next training)",
             id="game.rate_bad",
         ),
@@ -105,6 +110,7 @@ class GameScreen(Screen[None]):
             "escape",
             "stop_narration",
             "Stop",
+            show=False,  # the status bar says "writing… (Esc stops)" while it applies
             tooltip="Stop the prose being written",
             id="game.stop",
         ),

@@ -47,10 +47,12 @@ class CommandInput(Input):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "history_previous", "Previous", show=False, id="input.history_previous"),
         Binding("down", "history_next", "Next", show=False, id="input.history_next"),
+        # Not in the footer, which must fit 80 columns: the placeholder names Tab.
         Binding(
             "tab",
             "complete",
             "Complete",
+            show=False,
             tooltip="Complete a verb, exit, item or person in scope",
             id="input.complete",
         ),
@@ -77,7 +79,7 @@ class CommandInput(Input):
         topics: TopicSource = _no_topics,
     ) -> None:
         super().__init__(
-            placeholder="What do you do?  (F1 help, Tab completes, ↑↓ history)",
+            placeholder="What do you do?  (F1 help, Tab completes)",
             max_length=MAX_COMMAND,
             suggester=_ScopeSuggester(verbs, names, topics),
             select_on_focus=False,

@@ -41,20 +41,21 @@ class StatusBar(Static):
         self._redraw()
 
     def _redraw(self) -> None:
-        text = Text()
-        text.append(" World ", style="bold")
-        text.append(strip_unsafe(self.world))
-        text.append("  │  Turn ", style="bold")
+        # One line that fits 80 columns with "Alice in Wonderland" and "(Esc stops)": the
+        # world's title needs no label, and the device follows the model ("on cpu").
+        text = Text(" ")
+        text.append(strip_unsafe(self.world), style="bold")
+        text.append(" │ Turn ", style="bold")
         text.append(str(self.turn))
-        text.append("  │  Model ", style="bold")
+        text.append(" │ Model ", style="bold")
         text.append(strip_unsafe(self.model) or "none")
         if self.model_loading:
             step = strip_unsafe(self.progress) or "loading…"
             text.append(f" {SPINNER[self._frame]} {step}", style="italic")
-        text.append("  │  Device ", style="bold")
-        text.append(strip_unsafe(self.device) or "-")
+        else:
+            text.append(f" on {strip_unsafe(self.device) or '-'}")
         if self.narrating:
-            text.append("  │  writing… (Esc stops)", style="italic")
+            text.append(" │ writing… (Esc stops)", style="italic")
         self.plain = text.plain
         self.update(text)
 
