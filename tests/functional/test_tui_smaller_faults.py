@@ -65,3 +65,29 @@ async def test_the_footer_and_status_bar_fit_80_by_24(tmp_path: Path) -> None:
         assert len(field.placeholder) <= field.content_region.width, field.placeholder
         await pilot.press("escape")
         await wait_until(pilot, lambda: narration_done(app))
+
+
+async def test_a_second_tab_moves_on_to_another_completion(tmp_path: Path) -> None:
+    app = make_app(tmp_path, generator=ScriptedGenerator())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: narration_done(app))
+        field = app.screen.query_one(CommandInput)
+        # "s" is itself a word (south): the first Tab lists the options, the second
+        # moves to another one, not to "s " (which looked as if Tab did nothing).
+        await pilot.press("s", "tab")
+        assert field.value == "s"
+        await pilot.press("tab")
+        assert field.value.strip() not in ("s", ""), field.value
+        first = field.value
+        await pilot.press("tab")
+        assert field.value not in (first, "s "), field.value
+        # "tal" completes to "talk", a word of its own: Tab again goes on to "talk to".
+        field.value = ""
+        await pilot.press(*"tal", "tab")
+        assert field.value == "talk"
+        await pilot.press("tab")
+        assert field.value == "talk to "
+        await pilot.press("tab")
+        assert field.value == "talk with "
+        await pilot.press("tab")
+        assert field.value == "talk ", "and round again"

@@ -41,6 +41,16 @@ class _ScopeSuggester(Suggester):
         return suggestion(value, self._verbs(), self._names(), self._topics)
 
 
+def _shown_option(found: Completion, line: str) -> int:
+    """The option the line already shows ("s" is south's "s", "talk" is "talk"), so the
+    next Tab moves on to another one instead of only adding a space; -1 when none."""
+    typed = line[len(found.head) :].strip().casefold()
+    for index, option in enumerate(found.options):
+        if option.casefold() == typed:
+            return index
+    return -1
+
+
 class CommandInput(Input):
     """Where the player types; posts ``CommandEntered`` on Enter."""
 
@@ -152,10 +162,10 @@ class CommandInput(Input):
             self.post_message(self.CompletionsOffered(found.options))
             if line == self.value:
                 # Nothing more in common: the next Tab starts cycling through the options.
-                self._cycle = (found, -1, line)
+                self._cycle = (found, _shown_option(found, line), line)
                 return
         self._show(line)
         if line.endswith(" "):
             self._completed = line
         if len(found.options) > 1:
-            self._cycle = (found, -1, line)
+            self._cycle = (found, _shown_option(found, line), line)
