@@ -56,6 +56,10 @@ async def test_the_load_list_names_no_host_folder(tmp_path: Path, hosted: None) 
         assert broken.startswith("Not listed: 'deep': broken save") and str(tmp_path) not in broken
 
 
+def toasts(app: object) -> list[str]:
+    return [notification.message for notification in app._notifications]  # type: ignore[attr-defined]
+
+
 async def test_failed_saves_and_feedback_notices_name_no_host_folder(
     tmp_path: Path, hosted: None
 ) -> None:
@@ -68,7 +72,8 @@ async def test_failed_saves_and_feedback_notices_name_no_host_folder(
         await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
         log = app.screen.query_one(StoryLog)
         await pilot.press(*"look", "enter")  # a narration: the recorder's notice follows it
-        await wait_until(pilot, lambda: "Feedback is not being recorded" in log.plain_text())
+        # A notice is a toast, never a story line.
+        await wait_until(pilot, lambda: any("Feedback is not" in t for t in toasts(app)))
         await pilot.press(*"save slot", "enter")  # the game's own save command
         await wait_until(pilot, lambda: "Not saved: 'slot'" in log.plain_text())
         await pilot.press("ctrl+s")  # and the Save dialog
@@ -76,5 +81,7 @@ async def test_failed_saves_and_feedback_notices_name_no_host_folder(
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Could not save:" in log.plain_text())
         text = log.plain_text()
-        assert "Feedback is not being recorded: <data>/feedback.db" in text
-        assert str(tmp_path) not in text, text
+        notices = " ".join(toasts(app))
+        assert "Feedback is not being recorded: <data>/feedback.db" in notices
+        assert "Feedback is not" not in text
+        assert str(tmp_path) not in text + notices, text + notices

@@ -280,14 +280,23 @@ def test_leaving_saves_only_turns_not_yet_saved_on_leaving(
     auto.unlink()
     game.saving.before_leaving(game)
     assert not auto.exists()
-    # A loaded game counts as saved at the turn it was loaded.
+    # A loaded game is the game being played: leaving saves it, even with no turn played,
+    # so "Continue" comes back to it (issue 21); once saved, it is saved like any other.
     save_game(game, "named", tmp_path)
     loaded = Game.load("named", tmp_path)
+    loaded_auto = tmp_path / f"{loaded.saving.autosave_name}.json"
     assert loaded.saving.before_leaving(loaded) == ""
-    assert not (tmp_path / f"{loaded.saving.autosave_name}.json").exists()
+    assert Game.load(loaded.saving.autosave_name, tmp_path).turn == 2
+    loaded_auto.unlink()
+    assert loaded.saving.before_leaving(loaded) == "" and not loaded_auto.exists()
     loaded.step("wait")
     loaded.saving.before_leaving(loaded)
     assert Game.load(loaded.saving.autosave_name, tmp_path).turn == 3
+    # So is a game whose state "load" replaced in play.
+    assert not auto.exists()
+    game.load_from("named")
+    game.saving.before_leaving(game)
+    assert auto.exists() and Game.load(game.saving.autosave_name, tmp_path).turn == 2
 
 
 def test_autosave_off_writes_nothing(tiny_world: World, tmp_path: Path) -> None:

@@ -30,13 +30,13 @@ def test_an_unreadable_saves_folder_means_no_autosave_but_a_bug_surfaces(
 
     app = _app(tmp_path)
 
-    def unreadable(_folder: Path) -> None:
+    def unreadable(_folder: Path, _world: str | None = None) -> None:
         raise PermissionError("no")
 
     monkeypatch.setattr(saves, "latest_autosave", unreadable)
     assert app._has_autosave() is False
 
-    def broken(_folder: Path) -> None:
+    def broken(_folder: Path, _world: str | None = None) -> None:
         raise Bug("latest_autosave is broken")
 
     monkeypatch.setattr(saves, "latest_autosave", broken)

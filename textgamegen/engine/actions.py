@@ -21,7 +21,7 @@ from textgamegen.engine.descriptions import (
 )
 from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_locked, way_key
 from textgamegen.engine.hints import hint as next_hint
-from textgamegen.engine.maps import LEGEND, draw_map, place_room
+from textgamegen.engine.maps import draw_map, legend, place_room
 from textgamegen.engine.nouns import match, names_any, resolve
 from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
 from textgamegen.engine.quests import complete_quest, goal_text, start_quest
@@ -110,7 +110,7 @@ def go(game: Game, turn: Turn, command: Command) -> None:
     if is_locked(game, exit_):
         turn.fail(exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked.")
         return
-    place_room(game.state.places, game.state.room, direction, exit_.to)
+    place_room(game.state.places, game.state.room, direction, exit_.to, game.room().exits)
     game.state.room = exit_.to
     game.state.visited.add(exit_.to)
     turn.changes.append(f"room:{exit_.to}")
@@ -145,7 +145,7 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         turn.ask(npc_description(game.npc(key)))
         return
     item = game.item(key)
-    turn.ask(item_description(item))
+    turn.ask(item_description(item, game.state.flags))
     if item.container:
         if key in game.state.closed:
             turn.say(f"The {item.name} is {'locked' if key in game.state.locked else 'closed'}.")
@@ -183,7 +183,8 @@ def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
     """ "look out to sea": the room's own words name it, or say plainly it is not here."""
     room = game.room()
     words = set(noun_words(phrase))
-    if words and words <= set(noun_words(f"{room.name} {room.text}")):
+    text, _ = room.text_now(game.state.flags)
+    if words and words <= set(noun_words(f"{room.name} {text}")):
         turn.ask(scenery_description(game, room))
         return
     turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
@@ -246,8 +247,16 @@ def put(game: Game, turn: Turn, command: Command) -> None:
     if not command.noun or not command.noun2:
         turn.refuse("Put what in what? (put THING in CONTAINER)")
         return
+    carried = game.carried_items()
+    # Of two things with one name, the one held is the one to put, and the one that holds
+    # things is where it goes ("put oil in lantern": the hand lantern is no container).
     thing = resolve(
-        game, turn, command.noun, game.carried_items() + game.visible_items(), command=command
+        game,
+        turn,
+        command.noun,
+        carried + game.visible_items(),
+        command=command,
+        prefer=lambda key: key in carried,
     )
     if thing is None:
         return
@@ -255,9 +264,10 @@ def put(game: Game, turn: Turn, command: Command) -> None:
         game,
         turn,
         command.noun2,
-        game.visible_items() + game.carried_items(),
+        game.visible_items() + carried,
         slot="noun2",
         command=command,
+        prefer=lambda key: key != thing and game.item(key).container,
     )
     if target is None:
         return
@@ -833,7 +843,7 @@ def hint(game: Game, turn: Turn, command: Command) -> None:
 
 def map_(game: Game, turn: Turn, command: Command) -> None:
     lines = draw_map(game.world, game.state.places, game.state.room)
-    turn.say("\n".join([*lines, "", LEGEND]), EventKind.MAP)
+    turn.say("\n".join([*lines, "", legend(lines)]), EventKind.MAP)
 
 
 def quit_(game: Game, turn: Turn, command: Command) -> None:
@@ -921,7 +931,7 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
             f"You try to {text}, but the attempt comes to nothing.",
             entities=here[:6],
             attempt=True,
-            room_text=game.room().text,
+            room_text=game.room().text_now(game.state.flags)[0],
         )
     )
 

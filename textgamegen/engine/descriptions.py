@@ -9,6 +9,7 @@ fallback and persona).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -27,13 +28,16 @@ PREFETCH_LIMIT = 8
 """At most this many descriptions are written ahead while the player reads."""
 
 
-def room_fallback(room: Room) -> str:
-    return room.text or f"You are in {room.name}."
+def room_fallback(room: Room, text: str | None = None) -> str:
+    """The room's text (``text``: as it stands now), or a plain line when it has none."""
+    text = room.text if text is None else text
+    return text or f"You are in {room.name}."
 
 
-def item_fallback(item: Item) -> str:
-    if item.text:
-        return item.text
+def item_fallback(item: Item, text: str | None = None) -> str:
+    text = item.text if text is None else text
+    if text:
+        return text
     if item.plural:
         return f"They are {item.indefinite.removeprefix('some ')}, much like any others."
     return f"It is {item.indefinite}, much like any other."
@@ -50,9 +54,15 @@ def room_entities(game: Game, room_key: str) -> tuple[str, ...]:
     return tuple(people + here)
 
 
+def _cache_key(kind: str, key: str, flag: str) -> str:
+    """A description's cache key; text that holds after a flag ("when") has its own, so
+    prose written for the cold lamp room is not shown once the lantern is lit."""
+    return f"{kind}:{key}:{flag}" if flag else f"{kind}:{key}"
+
+
 def room_description(game: Game, room: Room) -> ContentRequest:
     """A room's description (its authored text is canon, the model adds colour)."""
-    return _room_request(game, room, ContentKind.ROOM, authored=room.text)
+    return _room_request(game, room, ContentKind.ROOM, authored=True)
 
 
 def scenery_description(game: Game, room: Room) -> ContentRequest:
@@ -60,26 +70,31 @@ def scenery_description(game: Game, room: Room) -> ContentRequest:
     return _room_request(game, room, ContentKind.ITEM)
 
 
-def _room_request(game: Game, room: Room, kind: ContentKind, authored: str = "") -> ContentRequest:
+def _room_request(
+    game: Game, room: Room, kind: ContentKind, authored: bool = False
+) -> ContentRequest:
     # Both share the room's cache entry, and both carry its exits (see generation.canon).
+    text, flag = room.text_now(game.state.flags)
     return prose_request(
         kind,
         room.name,
-        room_fallback(room),
-        cache_key=f"room:{room.key}",
+        room_fallback(room, text),
+        cache_key=_cache_key("room", room.key, flag),
         entities=room_entities(game, room.key),
-        authored=authored,
+        authored=text if authored else "",
         exits=tuple(room.exits),
     )
 
 
-def item_description(item: Item) -> ContentRequest:
+def item_description(item: Item, flags: Collection[str] = ()) -> ContentRequest:
+    """An item's description, its text as it stands with the story ``flags`` set."""
+    text, flag = item.text_now(flags)
     return prose_request(
         ContentKind.ITEM,
         item.name,
-        item_fallback(item),
-        cache_key=f"item:{item.key}",
-        authored=item.text,
+        item_fallback(item, text),
+        cache_key=_cache_key("item", item.key, flag),
+        authored=text,
     )
 
 
@@ -108,7 +123,7 @@ def likely_descriptions(game: Game) -> list[ContentRequest]:
             request = replace(request, command=f"go {direction}", room=room.name)
             wanted.append(absent_names(game.names, game.world, request, exit_.to))
     for key in game.visible_items():
-        request = item_description(game.item(key))
+        request = item_description(game.item(key), game.state.flags)
         command = f"examine {request.subject}".casefold()
         request = replace(request, command=command, room=here.name)
         wanted.append(absent_names(game.names, game.world, request, here.key))

@@ -425,6 +425,7 @@ class Game:
         self.seed = loaded.seed
         self.cache.update(loaded.cache)
         self.pending = None
+        self.saving.loaded()  # the autosave follows the game now played
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -490,4 +491,6 @@ class Game:
             # Continuing a game autosaves into its own slot again; a named save played on
             # starts a slot of its own, so it never overwrites another game's autosave.
             game.saving.autosave_name = opened.path.stem
+        # Leaving it saves it, played or not: "Continue" then comes back to this game.
+        game.saving.loaded()
         return game

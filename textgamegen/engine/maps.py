@@ -1,8 +1,12 @@
 """The player's map: where each visited room sits on a grid, and that grid drawn as text.
 
 A room gets its place the first time the player walks in, one step from the room they
-came from in the direction they went (``up`` leans north-east, ``down`` south-west, ``in``
-north and ``out`` south); when that cell is taken, the nearest free one is used. Places
+came from in the direction they went (``in`` north and ``out`` south); when that cell is
+taken, the nearest free one is used. ``up`` is drawn above and ``down`` below, like a
+cross-section of a tower, unless the room also has a way north (or in) and south (or out):
+then up leans north-east and down south-west, leaving those cells to the ways that really
+lie there. Either way an up-or-down link is drawn ``↕``, never ``|`` or ``/``, so it
+does not read as north or north-east. Places
 are part of the game state and of saves, so the picture never shifts under the player. A
 save from before maps existed is given places by walking the visited rooms from the
 start (``layout``).
@@ -15,7 +19,12 @@ start (``layout``).
         |
     <Quay  >--[Boats ]?
 
-``<  >`` is the room the player is in; ``?`` is a way out nobody has taken yet.
+``<  >`` is the room the player is in; ``?`` is a way out nobody has taken yet; ``↕`` joins
+a room to the one up or down from it::
+
+    [Stair ]
+        ↕
+    [Hall  ]
 
 A map costs at most ``MAX_COLUMNS`` by ``MAX_LINES`` characters to draw, however far apart
 its rooms are (a hostile save can place one anywhere within ``MAX_COORD``): rooms too far
@@ -39,13 +48,21 @@ STEPS: dict[str, Place] = {
     "northwest": (-1, -1),
     "southeast": (1, 1),
     "southwest": (-1, 1),
-    # Up and down go on the diagonal, leaving north and south free for the ways that
-    # really lie there ("a ladder climbs to a loft" beside "the bakery to the east").
-    "up": (1, -1),
-    "down": (-1, 1),
+    # Up is drawn above and down below; see LEANING for rooms with a way north or south.
+    "up": (0, -1),
+    "down": (0, 1),
     "in": (0, -1),
     "out": (0, 1),
 }
+LEANING: dict[str, tuple[Place, tuple[str, ...]]] = {
+    "up": ((1, -1), ("north", "in")),
+    "down": ((-1, 1), ("south", "out")),
+}
+"""Where up and down go from a room whose own ways north (or in) and south (or out) want
+the cells above and below: on the diagonal, still joined by ``↕``."""
+VERTICAL = ("up", "down")
+UP_DOWN = "↕"
+"""How a link between a room and the one up or down from it is drawn."""
 PLANAR = ("north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest")
 LABEL = 6
 """Characters of a room's label; a box is ``[`` + label + ``]``."""
@@ -53,6 +70,15 @@ GAP = 2
 """Columns between two boxes, where the east-west links are drawn."""
 PITCH = LABEL + 2 + GAP
 LEGEND = "<> you are here · ? a way not taken"
+LEGEND_UP_DOWN = " · ↕ up and down"
+"""Added to the legend of a map that shows an up-or-down link."""
+
+
+def legend(lines: Iterable[str]) -> str:
+    """The legend for these map lines: ``↕`` is explained only where it is drawn."""
+    return LEGEND + (LEGEND_UP_DOWN if any(UP_DOWN in line for line in lines) else "")
+
+
 MAX_COORD = 1000
 """How many cells from the start a room's place may be, either way. A real map spans a few
 dozen (each room lands next to the one it was reached from); saves are held to this."""
@@ -82,13 +108,28 @@ def _nearby(origin: Place, first: Place) -> Iterable[Place]:
         yield from ring
 
 
-def place_room(places: dict[str, Place], came_from: str, direction: str, room: str) -> None:
-    """Give ``room`` a place, reached from ``came_from`` by ``direction``, unless it has one."""
+def place_room(
+    places: dict[str, Place],
+    came_from: str,
+    direction: str,
+    room: str,
+    ways: Iterable[str] = (),
+) -> None:
+    """Give ``room`` a place, reached from ``came_from`` by ``direction``, unless it has one.
+
+    ``ways``: the directions out of ``came_from``; up and down lean onto the diagonal when
+    it also has the ways north or south that want the cells above and below (``LEANING``).
+    """
     if room in places:
         return
     origin = places.get(came_from, (0, 0))
     taken = set(places.values())
-    for cell in _nearby(origin, STEPS.get(direction, (1, 0))):
+    step = STEPS.get(direction, (1, 0))
+    if direction in LEANING:
+        lean, rivals = LEANING[direction]
+        if any(way in rivals for way in ways):
+            step = lean
+    for cell in _nearby(origin, step):
         if cell not in taken:
             places[room] = cell
             return
@@ -104,7 +145,7 @@ def layout(world: World, visited: Iterable[str], start: str | None = None) -> di
         key = queue.pop(0)
         for direction, exit_ in world.rooms[key].exits.items():
             if exit_.to in seen and exit_.to not in places:
-                place_room(places, key, direction, exit_.to)
+                place_room(places, key, direction, exit_.to, world.rooms[key].exits)
                 queue.append(exit_.to)
     # A visited room no walk from the start reaches (a save that teleported) still shows.
     for key in sorted(seen - set(places)):
@@ -176,7 +217,7 @@ def draw_map(
             step = (target[0] - x, target[1] - y)
             if max(abs(step[0]), abs(step[1])) != 1 or at.get(target) != exit_.to:
                 continue  # only neighbours are joined; a long way shows on neither
-            _link(put, row, column, step)
+            _link(put, row, column, step, UP_DOWN if direction in VERTICAL else "")
     lines = ["".join(line).rstrip() for line in grid]
     hx, hy = places.get(here, (left, top))
     row, column = (hy - top) * 2 + 1, (hx - left) * PITCH + 1
@@ -208,19 +249,22 @@ def _near(places: dict[str, Place], here: str, width: int, height: int) -> dict[
     }
 
 
-def _link(put, row: int, column: int, step: Place) -> None:
+def _link(put, row: int, column: int, step: Place, mark: str = "") -> None:
+    """Join a room to its neighbour one ``step`` away; ``mark`` draws an up-or-down link."""
     dx, dy = step
     middle = column + LABEL // 2 + 1
     if dy == 0:
         edge = column + LABEL + 2 if dx > 0 else column - GAP
         for offset in range(GAP):
-            put(row, edge + offset, "-")
+            put(row, edge + offset, mark if mark and offset == 0 else "-")
     elif dx == 0:
-        put(row + dy, middle, "|")
+        put(row + dy, middle, mark or "|")
     elif dx > 0:
-        put(row + dy, column + LABEL + 2 + (0 if dy > 0 else 1), "\\" if dy > 0 else "/")
+        slash = "\\" if dy > 0 else "/"
+        put(row + dy, column + LABEL + 2 + (0 if dy > 0 else 1), mark or slash)
     else:
-        put(row + dy, column - GAP + (1 if dy > 0 else 0), "/" if dy > 0 else "\\")
+        slash = "/" if dy > 0 else "\\"
+        put(row + dy, column - GAP + (1 if dy > 0 else 0), mark or slash)
 
 
 def _stub(put, row: int, column: int, step: Place) -> None:

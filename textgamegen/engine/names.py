@@ -47,9 +47,10 @@ def _texts(world: World) -> list[str]:
     texts = [world.intro, world.win.text]
     for room in world.rooms.values():
         texts += [room.text, *room.colour, *room.scenery.values(), *room.scenery]
+        texts += room.when.values()
         texts += [attempt.text for attempt in room.attempts.values()]
     for item in world.items.values():
-        texts += [item.text, item.read, item.use.text if item.use else ""]
+        texts += [item.text, item.read, item.use.text if item.use else "", *item.when.values()]
     for npc in world.npcs.values():
         texts += [npc.text, npc.persona, npc.greeting, npc.unknown, npc.thanks, npc.refuse]
         texts += [*npc.topics.values(), *npc.topics, *npc.remarks]

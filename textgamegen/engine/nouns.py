@@ -8,6 +8,7 @@ so the answer to "Which do you mean ...?" ("brass") can finish it (``answer_pend
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -81,8 +82,8 @@ def not_here(game: Game, words: tuple[str, ...]) -> str:
     """What to say when a phrase names nothing in reach: a person elsewhere by their own
     name ("Tamsin the baker is not here."), yourself, or plainly nothing."""
     if set(words) <= SELF_WORDS:
-        carried = game.inventory()
-        held = f" You are carrying {', '.join(carried)}." if carried else ""
+        carried = game.carried()
+        held = f" You are carrying {game.item_list(carried)}." if carried else ""
         return f"You look yourself over: travel-worn, but whole.{held}"
     people = match(game, " ".join(words), list(game.world.npcs)).found
     if len(people) == 1:
@@ -97,11 +98,14 @@ def resolve(
     keys: list[str],
     slot: str = "noun",
     command: Command | None = None,
+    prefer: Callable[[str], bool] | None = None,
 ) -> str | None:
     """The one key among ``keys`` that ``phrase`` names, or None after telling the player.
 
-    When the phrase is ambiguous and ``command`` is given, the command waits for the
-    player's answer in ``slot`` ("noun" or "noun2").
+    When the phrase names several and exactly one of them is what the command can use
+    (``prefer``: the lantern that is a container, after "put oil in"), that one is meant,
+    as a player means it. Otherwise, when the phrase is ambiguous and ``command`` is
+    given, the command waits for the player's answer in ``slot`` ("noun" or "noun2").
     """
     found = match(game, phrase, keys)
     if not found.words:
@@ -110,6 +114,10 @@ def resolve(
     if not found.found:
         turn.refuse(not_here(game, found.words))
         return None
+    if found.key is None and prefer is not None:
+        fitting = [key for key in found.found if prefer(key)]
+        if len(fitting) == 1:
+            return fitting[0]
     if found.key is None:
         names = [f"the {game.name_of(key)}" for key in found.found]
         turn.refuse(f"Which do you mean: {', '.join(names[:-1])} or {names[-1]}?")

@@ -81,6 +81,8 @@ class SaveInfo:
     world: str
     turn: int
     saved_at: str
+    title: str = ""
+    """The world's title as the save recorded it ("" in older saves)."""
 
 
 def save_name(raw: str) -> str:
@@ -439,7 +441,7 @@ def open_save(
 
     Args:
         name_or_path: a save name, a path to a ``.json`` save, or "autosave" for the
-            newest autosave of any game.
+            newest autosave (of ``world`` when it is given, else of any game).
         saves_dir: the saves folder.
         world: the world being played; a save for another world is refused. When None,
             the save's world is found by name (or by the file it was loaded from).
@@ -461,8 +463,9 @@ def open_save(
             )
         path = save_path(text.removesuffix(".json"), saves_dir)
     if path.stem == AUTOSAVE_NAME and not path.exists():
-        # "autosave" means the newest game's autosave, now that each game has its own slot.
-        latest = latest_autosave(saves_dir)
+        # "autosave" means the newest game's autosave, now that each game has its own slot
+        # (of the world being played, when there is one).
+        latest = latest_autosave(saves_dir, world.name if world is not None else None)
         if latest is not None:
             path = latest.path
     # Named as the player named it: a save by its name, a file given as a path by its path.
@@ -507,9 +510,12 @@ class SavePolicy:
 
     A game autosaves into its own slot: after every ``autosave_every`` turns, when the
     player types "quit", and when the player leaves it (the UI starting another game, or
-    closing) with turns played since it was opened or last saved on leaving. An autosave
+    closing) with turns played since it was started or last saved on leaving. An autosave
     written during a turn does not count for leaving: the turn's prose arrives after it.
-    A failed autosave is reported, never raised: the player is never trapped.
+    A game that was loaded (``loaded``) is saved on leaving even with no turn played: the
+    autosave belongs to the game being played, so "Continue" comes back to it and not to
+    the game that was left for it. A failed autosave is reported, never raised: the player
+    is never trapped.
 
     Attributes:
         saves_dir: where "save", "load" and autosaves go; None turns saving off.
@@ -517,14 +523,20 @@ class SavePolicy:
         autosave_every: autosave after this many turns (0: only on quit and on leaving).
         autosave: False turns autosaving off entirely (scripted runs use this, so a test
             never overwrites a player's autosave).
-        saved_turn: the turn when the game was opened or last saved on leaving.
+        saved_turn: the turn when the game was started or last saved on leaving; None
+            while its slot does not hold it yet (just loaded).
     """
 
     saves_dir: Path | None
     autosave_name: str
     autosave_every: int = 5
     autosave: bool = True
-    saved_turn: int = 0
+    saved_turn: int | None = 0
+
+    def loaded(self) -> None:
+        """The game was loaded (from a save, or "load" in play): its slot does not hold it
+        yet, so leaving saves it, whatever turn it is."""
+        self.saved_turn = None
 
     def save(self, game: Game, name: str) -> Path:
         """Save the game under ``name`` in the saves folder.
@@ -549,8 +561,8 @@ class SavePolicy:
         return self._autosave(game)
 
     def before_leaving(self, game: Game) -> str:
-        """The player leaves the game: autosave if turns were played since it was opened or
-        last saved on leaving; returns any failure."""
+        """The player leaves the game: autosave if turns were played since it was started
+        or last saved on leaving, or if it was loaded since; returns any failure."""
         if game.turn == self.saved_turn:
             return ""
         return self.on_quit(game)
@@ -569,9 +581,19 @@ def is_autosave(name: str) -> bool:
     return name == AUTOSAVE_NAME or name.startswith(f"{AUTOSAVE_NAME}-")
 
 
-def latest_autosave(saves_dir: Path) -> SaveInfo | None:
-    """The newest autosave of any game (what "Continue" opens), or None."""
-    found = [info for info in list_saves(saves_dir) if is_autosave(info.name)]
+def latest_autosave(saves_dir: Path, world: str | None = None) -> SaveInfo | None:
+    """The newest autosave (what "Continue" opens), or None.
+
+    Args:
+        saves_dir: the saves folder.
+        world: only this world's autosaves (the world named with ``--world``); None for
+            the newest game of any world.
+    """
+    found = [
+        info
+        for info in list_saves(saves_dir)
+        if is_autosave(info.name) and (world is None or info.world == world)
+    ]
     if not found:
         return None
 
@@ -601,9 +623,8 @@ def list_saves(saves_dir: Path, problems: list[str] | None = None) -> list[SaveI
         try:
             data = read_save(path, label)
             turn = data["game"]["state"].get("turn", 0)
-            found.append(
-                SaveInfo(path.stem, path, data["world"], turn, str(data.get("saved_at", "")))
-            )
+            saved_at, title = str(data.get("saved_at", "")), str(data.get("world_title", ""))
+            found.append(SaveInfo(path.stem, path, data["world"], turn, saved_at, title))
         except SaveError as error:
             if problems is not None:
                 problems.append(str(error))

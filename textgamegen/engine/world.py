@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -123,6 +124,14 @@ class Room:
     scenery: dict[str, str] = field(default_factory=dict)
     """Things the room's text names that are not items ("iron ring"), with what examining
     them shows."""
+    when: dict[str, str] = field(default_factory=dict)
+    """Texts that replace ``text`` once a story flag is set (flag -> text): the lamp room
+    after the great lantern is lit. Of several flags set, the last listed wins."""
+
+    def text_now(self, flags: Collection[str]) -> tuple[str, str]:
+        """The room's text as it stands with these flags set, and the flag it follows
+        ("" for its plain ``text``)."""
+        return text_for(self.text, self.when, flags)
 
 
 @dataclass
@@ -180,6 +189,12 @@ class Item:
     use: Use | None = None
     article: str = ""
     plural: bool = False
+    when: dict[str, str] = field(default_factory=dict)
+    """Texts that replace ``text`` once a story flag is set (flag -> text), as a room's."""
+
+    def text_now(self, flags: Collection[str]) -> tuple[str, str]:
+        """The item's text with these flags set, and the flag it follows ("" for none)."""
+        return text_for(self.text, self.when, flags)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -200,6 +215,15 @@ class Item:
     def verb_be(self) -> str:
         """ "are" for a plural item, else "is": "The sea charts are ..."."""
         return "are" if self.plural else "is"
+
+
+def text_for(text: str, when: dict[str, str], flags: Collection[str]) -> tuple[str, str]:
+    """The text that holds now: the ``when`` text of the last listed flag that is set, else
+    ``text``; with the flag it follows ("" for ``text`` itself)."""
+    for flag in reversed(when):
+        if flag in flags:
+            return when[flag], flag
+    return text, ""
 
 
 def with_article(name: str) -> str:
@@ -391,8 +415,19 @@ def _read_room(source: str, key: str, data: Any) -> Room:
             raise WorldError(f"{source}: [rooms.{key}.scenery] {noun}: must be a text")
         room.scenery[_phrase(table, "scenery", noun)] = strip_unsafe(value).strip()
     room.colour = table.texts("colour")
+    room.when = _read_when(source, f"rooms.{key}", table)
     table.finish()
     return room
+
+
+def _read_when(source: str, name: str, table: _Table) -> dict[str, str]:
+    """A ``when`` table: story flag -> the text that holds once it is set."""
+    found = {}
+    for flag, value in table.table("when").items():
+        if not isinstance(value, str) or not strip_unsafe(value).strip():
+            raise WorldError(f"{source}: [{name}.when] {flag}: must be a text")
+        found[flag] = strip_unsafe(value).strip()
+    return found
 
 
 def _phrase(table: _Table, key: str, phrase: str) -> str:
@@ -454,6 +489,7 @@ def _read_item(source: str, key: str, data: Any) -> Item:
         raise table.error("article", "must be one word (a, an, some, the) or 'none'")
     if "use" in table.data:
         item.use = _read_use(source, key, table.table("use"))
+    item.when = _read_when(source, f"items.{key}", table)
     if (item.closed or item.lock) and not item.container:
         raise table.error(
             "closed" if item.closed else "lock", "only a container can be closed or locked"
@@ -629,6 +665,15 @@ def _check_references(source: str, world: World) -> None:
             raise fail("top level", reserved, "is a reserved word, not a key")
 
     need(world.rooms, "room", world.start, "world", "start")
+    flags = {item.use.flag for item in world.items.values() if item.use and item.use.flag}
+    texts_when = [(f"rooms.{room.key}.when", room.when) for room in world.rooms.values()]
+    texts_when += [(f"items.{item.key}.when", item.when) for item in world.items.values()]
+    for table_name, when in texts_when:
+        for flag in when:
+            if flag not in flags:
+                raise fail(
+                    table_name, flag, "no item's use sets this flag; the text would never show"
+                )
     for room in world.rooms.values():
         for command, attempt in room.attempts.items():
             need(

@@ -51,8 +51,15 @@ from textgamegen.ui.widgets.model_panel import ModelPanel
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
+    from textgamegen.engine.saves import SaveInfo
     from textgamegen.engine.world import World
     from textgamegen.feedback.recorder import Recorder
+
+NOTICE_S = 5.0
+"""How long a notice's toast stays."""
+WARNING_S = 12.0
+"""How long a warning's toast stays (a fallback narrator, a failed load): long enough to
+read, since it is not written into the story."""
 
 TEMPLATE_WORD_DELAY_S = 0.02
 """The template narrator is instant; a short pause per word lets the player see it stream."""
@@ -119,6 +126,8 @@ class Launch:
         device: one of ``config.DEVICES``.
         load: a save to open at once instead of showing the title screen.
         notices: messages for the player (a broken settings file, ...).
+        world_chosen: the player named the world (``--world``): Continue then opens only
+            that world's autosaves; otherwise the newest game of any world.
     """
 
     world: World
@@ -129,6 +138,7 @@ class Launch:
     device: str = "auto"
     load: str | None = None
     notices: list[str] = field(default_factory=list)
+    world_chosen: bool = False
 
 
 class TextGameGenApp(App[int]):
@@ -154,6 +164,9 @@ class TextGameGenApp(App[int]):
     model_label: reactive[str] = reactive("")
     device_label: reactive[str] = reactive("")
     model_loading: reactive[bool] = reactive(False)
+    model_progress: reactive[str] = reactive("")
+    """What the model loader is doing now ("Checking ...gguf", "Merging the alice
+    adapter..."), for the status bar and the title screen; "" when it says nothing."""
 
     @dataclass
     class ModelLoaded(Message):
@@ -230,15 +243,27 @@ class TextGameGenApp(App[int]):
     def _show_title_screen(self) -> None:
         notice = "\n".join(self._notices)
         self._notices = []
-        self.push_screen(TitleScreen(self.launch.world.title, self._has_autosave(), notice))
+        latest = self._autosave_to_continue()
+        # Continue says what it opens: without --world, it may be another world's game.
+        where = f"{latest.title or latest.world}, turn {latest.turn}" if latest else ""
+        self.push_screen(TitleScreen(self.launch.world.title, latest is not None, notice, where))
 
-    def _has_autosave(self) -> bool:
+    def _continue_world(self) -> str | None:
+        """The world whose autosaves Continue opens: the one named with ``--world``, or
+        None for the newest game of any world."""
+        return self.launch.world.name if self.launch.world_chosen else None
+
+    def _autosave_to_continue(self) -> SaveInfo | None:
+        """What Continue opens: the newest autosave of ``_continue_world``, or None."""
         try:
             from textgamegen.engine.saves import latest_autosave
 
-            return latest_autosave(self.saves_dir) is not None
+            return latest_autosave(self.saves_dir, self._continue_world())
         except OSError:  # an unreadable folder just means no autosave
-            return False
+            return None
+
+    def _has_autosave(self) -> bool:
+        return self._autosave_to_continue() is not None
 
     # -- the generator -----------------------------------------------------------------
 
@@ -249,6 +274,7 @@ class TextGameGenApp(App[int]):
         self.generator = None
         self.model_label = model
         self.device_label = device
+        self.model_progress = ""
         self.model_loading = True
         self._load_model_worker(model, device, self.settings)
 
@@ -256,13 +282,19 @@ class TextGameGenApp(App[int]):
     def _load_model_worker(self, model: str, device: str, settings: Settings) -> Generator:
         if self._loader is load_generator_in_worker:
             # The first run unpacks the base (half a minute): say so, not a silent spinner.
+            # The status bar and the title screen say it; the story is no place for it.
             def progress(text: str) -> None:
-                self.call_from_thread(self.tell, text)
+                self.call_from_thread(self._loading_step, text)
 
             return load_generator_in_worker(model, device, settings, progress)
         return self._loader(model, device, settings)
 
+    def _loading_step(self, text: str) -> None:
+        if self.model_loading:  # a step heard after the model is ready says nothing
+            self.model_progress = strip_unsafe(text).strip()
+
     def _use_generator(self, generator: Generator) -> None:
+        self.model_progress = ""
         self.model_loading = False
         self.model_label = strip_unsafe(generator.name)
         self.device_label = strip_unsafe(generator.device)
@@ -312,15 +344,26 @@ class TextGameGenApp(App[int]):
     # -- telling the player ------------------------------------------------------------
 
     def tell(self, message: str, severity: str = "information") -> None:
-        """Show a notice: in the story when a game is on screen, and as a toast. In a
+        """Show a notice (the narrator fell back, a setting was not saved, recording
+        stopped) as a toast: never in the story, which is the game's own text. In a
         hosted game the host's folders are left out (``paths.for_player``)."""
+        timeout = NOTICE_S if severity == "information" else WARNING_S
+        text = for_player(strip_unsafe(message))
+        self.notify(text, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
+
+    def report(self, message: str, severity: str = "information") -> None:
+        """The outcome of a save or load the player asked for with a key (Ctrl+S, Ctrl+O):
+        in the story when a game is on screen, as "save NAME" and "load NAME" answer
+        there; on the title screen otherwise. A toast too."""
         message = for_player(strip_unsafe(message))
         screen = self._game_screen()
         if screen is not None:
             screen.add_notice(message)
-        else:  # kept for the story of the next game, so it is not lost with the toast
+        elif isinstance(self.screen, TitleScreen):
+            self.screen.show_notice(message)
+        else:  # the title screen, about to be shown, shows it
             self._notices.append(message)
-        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.tell(message, severity)
 
     def _game_screen(self) -> GameScreen | None:
         for screen in reversed(self.screen_stack):
@@ -335,13 +378,12 @@ class TextGameGenApp(App[int]):
         # The game being left keeps its progress (as the autosave) before it goes.
         self._autosave_before_leaving()
         self.game = game
-        opening = list(opening or [])
-        if self._notices:
-            opening.insert(
-                0, StepResult("", events=[Event(EventKind.SYSTEM, n) for n in self._notices])
-            )
-            self._notices = []
-        screen = GameScreen(game, opening=opening)
+        # Notices no title screen showed (a broken settings file, when a save opens at
+        # once) are toasts: the story holds only the game's own text.
+        for notice in self._notices:
+            self.tell(notice, severity="warning")
+        self._notices = []
+        screen = GameScreen(game, opening=list(opening or []))
         if isinstance(self.screen, (TitleScreen, GameScreen)):
             self.switch_screen(screen)
         else:
@@ -367,7 +409,7 @@ class TextGameGenApp(App[int]):
             game = Game.load(name, self.saves_dir)
         except (SaveError, OSError) as error:
             # The error names the save as it was asked for (its name, or the path given).
-            self.tell(f"Not loaded: {error}", severity="error")
+            self.report(f"Not loaded: {error}", severity="error")
             return False
         game.saving.autosave_every = self.settings.autosave_every
         loaded = StepResult(
@@ -384,10 +426,10 @@ class TextGameGenApp(App[int]):
         return True
 
     def action_continue(self) -> None:
-        """Open the newest autosave, whichever game it belongs to."""
+        """Open the newest autosave: of the world named with ``--world``, else of any."""
         from textgamegen.engine.saves import latest_autosave
 
-        latest = latest_autosave(self.saves_dir)
+        latest = latest_autosave(self.saves_dir, self._continue_world())
         if latest is None:
             self.notify("There is no autosave yet.", severity="warning")
             return
@@ -414,10 +456,10 @@ class TextGameGenApp(App[int]):
             try:
                 path = save_game(game, name, self.saves_dir)
             except (SaveError, OSError) as error:
-                self.tell(f"Could not save: {error}", severity="error")
+                self.report(f"Could not save: {error}", severity="error")
                 return
             # By its name, as "save NAME" says it, not by its full path.
-            self.tell(saved_text(path))
+            self.report(saved_text(path))
 
         self.push_screen(SaveDialog(f"{game.world.name}-turn-{game.turn}"), chosen)
 
@@ -462,7 +504,12 @@ class TextGameGenApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            verbs = self.game.parser.verbs if self.game is not None else None
+            if self.game is not None:
+                verbs = self.game.parser.verbs
+            else:  # the title screen: the verbs of the world a new game is played in
+                from textgamegen.engine.parser import VERBS, world_verbs
+
+                verbs = VERBS + world_verbs(self.launch.world)
             self.push_screen(HelpScreen(verbs))
 
     @on(TitleScreen.Chosen)
@@ -520,6 +567,7 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         device=getattr(args, "device", None) or settings.device,
         load=getattr(args, "load", None),
         notices=notices,
+        world_chosen=bool(getattr(args, "world", None)),
     )
 
 

@@ -75,10 +75,13 @@ class GameScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "app.help", "Help", tooltip="Commands and keys", id="game.help"),
+        # The footer shows what fits 80 columns (F1, F3, Ctrl+S/O/R, Ctrl+Q); the other
+        # keys work everywhere and are listed in the help (F1) and the palette (Ctrl+P).
         Binding(
             "f2",
             "toggle_model_panel",
             "Model panel",
+            show=False,
             tooltip="Show or hide the prompt, candidates and timings",
             id="game.model_panel",
         ),
@@ -92,6 +95,7 @@ class GameScreen(Screen[None]):
             "ctrl+g",
             "rate('good')",
             "Good",
+            show=False,
             tooltip="Rate the last passage good (recorded for the narrator's next training)",
             id="game.rate_good",
         ),
@@ -99,6 +103,7 @@ class GameScreen(Screen[None]):
             "ctrl+b",
             "rate('bad')",
             "Bad",
+            show=False,
             tooltip="Rate the last passage bad (kept out of the narrator's next training)",
             id="game.rate_bad",
         ),
@@ -106,6 +111,7 @@ class GameScreen(Screen[None]):
             "escape",
             "stop_narration",
             "Stop",
+            show=False,  # the status bar says "writing… (Esc stops)" while it applies
             tooltip="Stop the prose being written",
             id="game.stop",
         ),
@@ -153,6 +159,7 @@ class GameScreen(Screen[None]):
         self.watch(self.app, "model_label", self._model_changed)
         self.watch(self.app, "device_label", self._model_changed)
         self.watch(self.app, "model_loading", self._model_changed)
+        self.watch(self.app, "model_progress", self._model_changed)
         for result in self._opening:
             self.play.take(result)
         self._opening = []
@@ -197,6 +204,7 @@ class GameScreen(Screen[None]):
         status.model = self.app.model_label
         status.device = self.app.device_label
         status.model_loading = self.app.model_loading
+        status.progress = self.app.model_progress
 
     def on_unmount(self) -> None:
         # The game screen is going (new game, load, quit): stop the generator's thread soon.
@@ -232,7 +240,8 @@ class GameScreen(Screen[None]):
             self.story.add_event(event)
 
     def add_notice(self, text: str) -> None:
-        """A line from the game itself (model notices, saves), shown in the story."""
+        """A line from the game itself (a save or load asked for with a key), shown in the
+        story as "save NAME" shows its answer. Model notices are toasts (``App.tell``)."""
         self.story.add_event(Event(EventKind.SYSTEM, text))
 
     @on(CommandInput.Changed, "#command")

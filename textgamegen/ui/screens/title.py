@@ -57,6 +57,7 @@ class TitleScreen(Screen[None]):
         Binding(
             "q", "choose('quit')", "Quit", show=False, tooltip="Leave the game", id="title.quit"
         ),
+        Binding("f1", "app.help", "Help", tooltip="Commands and keys", id="title.help"),
     ]
 
     @dataclass
@@ -65,11 +66,20 @@ class TitleScreen(Screen[None]):
 
         choice: str
 
-    def __init__(self, world_title: str, can_continue: bool, notice: str = "") -> None:
+    def __init__(
+        self, world_title: str, can_continue: bool, notice: str = "", continues: str = ""
+    ) -> None:
+        """Args:
+        world_title: the world a new game is played in.
+        can_continue: there is an autosave to continue.
+        notice: a message for the player ("" for none).
+        continues: what Continue opens ("Alice in Wonderland, turn 12"; "" says nothing).
+        """
         super().__init__()
         self.world_title = world_title
         self.can_continue = can_continue
         self.notice = notice
+        self.continues = continues
 
     def compose(self) -> ComposeResult:
         with Vertical(id="title-box"):
@@ -78,7 +88,11 @@ class TitleScreen(Screen[None]):
             yield Static(Text(strip_unsafe(self.world_title), style="italic"), id="title-world")
             with Center():
                 options = [
-                    Option(label, id=key, disabled=(key == "continue" and not self.can_continue))
+                    Option(
+                        self._label(key, label),
+                        id=key,
+                        disabled=(key == "continue" and not self.can_continue),
+                    )
                     for key, label in CHOICES
                 ]
                 yield OptionList(*options, id="title-menu")
@@ -86,13 +100,26 @@ class TitleScreen(Screen[None]):
             yield Static(id="title-model")
         yield Footer()
 
+    def _label(self, key: str, label: str) -> Text:
+        text = Text(label)
+        if key == "continue" and self.can_continue and self.continues:
+            text.append(f"  ({strip_unsafe(self.continues)})", style="dim")
+        return text
+
     def on_mount(self) -> None:
         self.query_one("#title-notice").display = bool(self.notice)
         menu = self.query_one(OptionList)
         menu.highlighted = 1 if self.can_continue else 0
         menu.focus()
-        for name in ("model_label", "device_label", "model_loading"):
+        for name in ("model_label", "device_label", "model_loading", "model_progress"):
             self.watch(self.app, name, self._model_changed)
+
+    def show_notice(self, text: str) -> None:
+        """Add a line to the notice under the menu (a save that would not load)."""
+        self.notice = "\n".join(filter(None, [self.notice, text]))
+        notice = self.query_one("#title-notice", Static)
+        notice.update(Text(strip_unsafe(self.notice)))
+        notice.display = True
 
     def _model_changed(self, _value: object = None) -> None:
         app = self.app
@@ -100,6 +127,9 @@ class TitleScreen(Screen[None]):
         device = strip_unsafe(str(getattr(app, "device_label", "")))
         if getattr(app, "model_loading", False):
             line = f"Narrator: loading {model} ({device})…"
+            step = strip_unsafe(str(getattr(app, "model_progress", "")))
+            if step:  # what the loader is doing: "Merging the alice adapter…"
+                line = f"{line} {step}"
         else:
             line = f"Narrator: {model} on {device}"
         self.query_one("#title-model", Static).update(Text(line))

@@ -41,16 +41,28 @@ class _ScopeSuggester(Suggester):
         return suggestion(value, self._verbs(), self._names(), self._topics)
 
 
+def _shown_option(found: Completion, line: str) -> int:
+    """The option the line already shows ("s" is south's "s", "talk" is "talk"), so the
+    next Tab moves on to another one instead of only adding a space; -1 when none."""
+    typed = line[len(found.head) :].strip().casefold()
+    for index, option in enumerate(found.options):
+        if option.casefold() == typed:
+            return index
+    return -1
+
+
 class CommandInput(Input):
     """Where the player types; posts ``CommandEntered`` on Enter."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "history_previous", "Previous", show=False, id="input.history_previous"),
         Binding("down", "history_next", "Next", show=False, id="input.history_next"),
+        # Not in the footer, which must fit 80 columns: the placeholder names Tab.
         Binding(
             "tab",
             "complete",
             "Complete",
+            show=False,
             tooltip="Complete a verb, exit, item or person in scope",
             id="input.complete",
         ),
@@ -77,7 +89,7 @@ class CommandInput(Input):
         topics: TopicSource = _no_topics,
     ) -> None:
         super().__init__(
-            placeholder="What do you do?  (F1 help, Tab completes, ↑↓ history)",
+            placeholder="What do you do?  (F1 help, Tab completes)",
             max_length=MAX_COMMAND,
             suggester=_ScopeSuggester(verbs, names, topics),
             select_on_focus=False,
@@ -150,10 +162,10 @@ class CommandInput(Input):
             self.post_message(self.CompletionsOffered(found.options))
             if line == self.value:
                 # Nothing more in common: the next Tab starts cycling through the options.
-                self._cycle = (found, -1, line)
+                self._cycle = (found, _shown_option(found, line), line)
                 return
         self._show(line)
         if line.endswith(" "):
             self._completed = line
         if len(found.options) > 1:
-            self._cycle = (found, -1, line)
+            self._cycle = (found, _shown_option(found, line), line)

@@ -21,6 +21,8 @@ class StatusBar(Static):
     device: reactive[str] = reactive("")
     model_loading: reactive[bool] = reactive(False)
     """Not ``loading``: that name is Textual's own (it covers a widget with a spinner)."""
+    progress: reactive[str] = reactive("")
+    """What the model loader is doing ("Merging the alice adapter…"), shown while it loads."""
     narrating: reactive[bool] = reactive(False)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -39,19 +41,21 @@ class StatusBar(Static):
         self._redraw()
 
     def _redraw(self) -> None:
-        text = Text()
-        text.append(" World ", style="bold")
-        text.append(strip_unsafe(self.world))
-        text.append("  │  Turn ", style="bold")
+        # One line that fits 80 columns with "Alice in Wonderland" and "(Esc stops)": the
+        # world's title needs no label, and the device follows the model ("on cpu").
+        text = Text(" ")
+        text.append(strip_unsafe(self.world), style="bold")
+        text.append(" │ Turn ", style="bold")
         text.append(str(self.turn))
-        text.append("  │  Model ", style="bold")
+        text.append(" │ Model ", style="bold")
         text.append(strip_unsafe(self.model) or "none")
         if self.model_loading:
-            text.append(f" {SPINNER[self._frame]} loading…", style="italic")
-        text.append("  │  Device ", style="bold")
-        text.append(strip_unsafe(self.device) or "-")
+            step = strip_unsafe(self.progress) or "loading…"
+            text.append(f" {SPINNER[self._frame]} {step}", style="italic")
+        else:
+            text.append(f" on {strip_unsafe(self.device) or '-'}")
         if self.narrating:
-            text.append("  │  writing… (Esc stops)", style="italic")
+            text.append(" │ writing… (Esc stops)", style="italic")
         self.plain = text.plain
         self.update(text)
 
@@ -73,6 +77,9 @@ class StatusBar(Static):
         self._redraw()
 
     def watch_device(self) -> None:
+        self._redraw()
+
+    def watch_progress(self) -> None:
         self._redraw()
 
     def watch_narrating(self) -> None:
