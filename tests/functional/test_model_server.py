@@ -14,7 +14,14 @@ import pytest
 
 openai = pytest.importorskip("openai")
 
-from textgamegen.hosting.completion import CompletionEngine, CompletionParams  # noqa: E402
+from model_watch import ModelWatch  # noqa: E402
+
+from textgamegen.hosting.completion import (  # noqa: E402
+    Completion,
+    CompletionEngine,
+    CompletionParams,
+    PieceSink,
+)
 from textgamegen.hosting.model_server import ModelServer  # noqa: E402
 from textgamegen.models.loader import load_generator  # noqa: E402
 from textgamegen.models.random_model import build_random_model  # noqa: E402
@@ -237,16 +244,12 @@ def test_twenty_concurrent_clients(server: ModelServer, engine: CompletionEngine
 
 
 def test_a_client_that_goes_away_stops_the_generation(
-    server: ModelServer, engine: CompletionEngine
+    server: ModelServer, engine: CompletionEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps: list[float] = []
-
-    def slow_step(_module: object, _args: object) -> None:
-        steps.append(time.perf_counter())
-        time.sleep(0.02)
-
-    hook = engine.model.register_forward_pre_hook(slow_step)
-    try:
+    gone = threading.Event()
+    # The model takes at most 50 steps before the client leaves, then each step waits for
+    # the server to notice.
+    with ModelWatch(engine, monkeypatch, gone=gone, hold_after=50) as model:
         connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
         body = json.dumps({"prompt": PROMPT, "max_tokens": 200, "stream": True, "n": 2})
         connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
@@ -257,30 +260,37 @@ def test_a_client_that_goes_away_stops_the_generation(
             if response.readline().startswith(b"data:"):
                 events += 1
         before = get(server, "/health")["cancelled"]
-        connection.sock.shutdown(2)  # type: ignore[union-attr]
+        gone.set()
+        assert connection.sock is not None
+        connection.sock.shutdown(2)
         connection.close()
-        deadline = time.monotonic() + 10
-        while get(server, "/health")["cancelled"] == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert get(server, "/health")["cancelled"] > before
-        time.sleep(0.3)
-        settled = len(steps)
-        time.sleep(0.5)
-        # No model step ran after the cancel settled, and far fewer than 200 ran at all.
-        assert len(steps) == settled < 100
-    finally:
-        hook.remove()
+        done = model.next_finished()  # the model thread is done with the request
+    # It stopped because the client left, far short of the 200 tokens asked for.
+    assert done.cancelled and model.steps < 100
+    assert get(server, "/health")["cancelled"] > before
 
 
 def test_queued_requests_are_served_first_come_first_served(
-    server: ModelServer, engine: CompletionEngine
+    server: ModelServer, engine: CompletionEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    finished: list[int] = []
-    hook = engine.model.register_forward_pre_hook(lambda *_: time.sleep(0.01))
+    release = threading.Event()
+    served: list[int | None] = []  # the seeds, in the order the model took them up
+    complete = engine.complete
+
+    def held(
+        ids: list[int],
+        params: CompletionParams,
+        on_piece: PieceSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        served.append(params.seed)
+        release.wait(60)  # the model holds until every request is queued
+        return complete(ids, params, on_piece, cancel)
+
+    monkeypatch.setattr(engine, "complete", held)
 
     def ask(number: int) -> None:
         post(server, json.dumps({"prompt": PROMPT, "max_tokens": 8, "seed": number}))
-        finished.append(number)
 
     try:
         threads = []
@@ -288,12 +298,17 @@ def test_queued_requests_are_served_first_come_first_served(
             thread = threading.Thread(target=ask, args=(number,))
             thread.start()
             threads.append(thread)
-            time.sleep(0.05)  # each is queued before the next is sent
+            # Each is queued (or running) before the next is sent.
+            deadline = time.monotonic() + 60
+            while get(server, "/health")["waiting"] < number + 1:
+                assert time.monotonic() < deadline, "a request was never queued"
+                time.sleep(0.01)
+        release.set()
         for thread in threads:
             thread.join(timeout=60)
     finally:
-        hook.remove()
-    assert finished == [0, 1, 2, 3, 4]
+        release.set()
+    assert served == [0, 1, 2, 3, 4]
 
 
 def test_the_model_time_header_separates_the_servers_overhead(server: ModelServer) -> None:
