@@ -317,9 +317,11 @@ class RemoteGenerator(Generator):
         while True:
             prompt = build_prompt(request, self.templates, _CharCodec(), budget)
             streamer = Streamer(prompt.opening, lambda ids: "", shown.again(), started)
-            streamer.streaming = on_text is not None  # type: ignore[attr-defined]
+            streaming = on_text is not None
             try:
-                return self._attempt(request, prompt, sampling, max_new, streamer, cancel, started)
+                return self._attempt(
+                    request, prompt, sampling, max_new, streamer, streaming, cancel, started
+                )
             except ServerError as error:
                 if cancel is not None and cancel.is_set():
                     return self._cancelled(request, prompt.text, streamer, started)
@@ -354,6 +356,7 @@ class RemoteGenerator(Generator):
         sampling: SamplingSettings,
         max_new: int,
         streamer: Streamer,
+        streaming: bool,
         cancel: threading.Event | None,
         started: float,
     ) -> Narration:
@@ -364,7 +367,6 @@ class RemoteGenerator(Generator):
         streamer.start()
         # A streamed line is the one that stays (as with the local narrator): only when
         # nothing is shown are several sampled and ranked.
-        streaming = bool(getattr(streamer, "streaming", True))
         count = 1 if streaming or not sampling.do_sample else sampling.num_candidates
         texts = [""] * count
         logprobs: list[list[float]] = [[] for _ in range(count)]
