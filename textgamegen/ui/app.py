@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
@@ -310,7 +311,7 @@ class TextGameGenApp(App[int]):
 
     # -- telling the player ------------------------------------------------------------
 
-    def tell(self, message: str, severity: str = "information") -> None:
+    def tell(self, message: str, severity: SeverityLevel = "information") -> None:
         """Show a notice: in the story when a game is on screen, and as a toast."""
         message = strip_unsafe(message)
         screen = self._game_screen()
@@ -318,7 +319,7 @@ class TextGameGenApp(App[int]):
             screen.add_notice(message)
         else:  # kept for the story of the next game, so it is not lost with the toast
             self._notices.append(message)
-        self.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(message, severity=severity, markup=False)
 
     def _game_screen(self) -> GameScreen | None:
         for screen in reversed(self.screen_stack):
