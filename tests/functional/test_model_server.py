@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ def server(engine: CompletionEngine) -> Iterator[ModelServer]:
 
 
 @pytest.fixture(scope="module")
-def client(server: ModelServer) -> object:
+def client(server: ModelServer) -> Any:  # openai.OpenAI (openai may be absent)
     return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
 
 
@@ -72,11 +73,11 @@ def get(server: ModelServer, path: str) -> dict:
         connection.close()
 
 
-def streamed(client: object, **kwargs: object) -> tuple[dict[int, str], dict[int, str]]:
+def streamed(client: Any, **kwargs: object) -> tuple[dict[int, str], dict[int, str]]:
     """(text by choice index, finish reason by choice index) from a streaming request."""
     texts: dict[int, str] = {}
     reasons: dict[int, str] = {}
-    for chunk in client.completions.create(stream=True, **kwargs):  # type: ignore[attr-defined]
+    for chunk in client.completions.create(stream=True, **kwargs):
         for choice in chunk.choices:
             texts[choice.index] = texts.get(choice.index, "") + choice.text
             if choice.finish_reason:
@@ -91,8 +92,8 @@ def test_models_and_health(server: ModelServer, engine: CompletionEngine) -> Non
     assert get(server, "/health")["status"] == "ok"
 
 
-def test_openai_client_whole_and_streaming_agree(client: object, engine: CompletionEngine) -> None:
-    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=12, seed=5)  # type: ignore[attr-defined]
+def test_openai_client_whole_and_streaming_agree(client: Any, engine: CompletionEngine) -> None:
+    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=12, seed=5)
     assert whole.object == "text_completion"
     assert len(whole.choices) == 1 and whole.choices[0].text
     assert whole.choices[0].finish_reason in ("stop", "length")
@@ -103,12 +104,12 @@ def test_openai_client_whole_and_streaming_agree(client: object, engine: Complet
     assert reasons[0] == whole.choices[0].finish_reason
 
 
-def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) -> None:
+def test_n_choices_streamed_and_whole(client: Any, engine: CompletionEngine) -> None:
     whole = client.completions.create(
         model=engine.name,
         prompt=PROMPT,
         max_tokens=10,
-        n=4,  # type: ignore[attr-defined]
+        n=4,
         seed=9,
     )
     assert sorted(choice.index for choice in whole.choices) == [0, 1, 2, 3]
@@ -118,12 +119,12 @@ def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) 
     assert set(reasons) == {0, 1, 2, 3}
 
 
-def test_stop_strings_cut_the_text(client: object, engine: CompletionEngine) -> None:
+def test_stop_strings_cut_the_text(client: Any, engine: CompletionEngine) -> None:
     free = (
         client.completions.create(
             model=engine.name,
             prompt=PROMPT,
-            max_tokens=30,  # type: ignore[attr-defined]
+            max_tokens=30,
             temperature=0,
             seed=1,
         )
@@ -137,7 +138,7 @@ def test_stop_strings_cut_the_text(client: object, engine: CompletionEngine) -> 
     cut = client.completions.create(
         model=engine.name,
         prompt=PROMPT,
-        max_tokens=30,  # type: ignore[attr-defined]
+        max_tokens=30,
         temperature=0,
         seed=1,
         stop=[stop, "zzzz"],
@@ -188,17 +189,17 @@ def test_bad_json_and_bad_parameters_get_clear_400s(server: ModelServer) -> None
 
 
 def test_oversized_prompts_get_4xx_and_the_server_lives_on(
-    server: ModelServer, client: object, engine: CompletionEngine
+    server: ModelServer, client: Any, engine: CompletionEngine
 ) -> None:
     long_prompt = PROMPT + " and the door" * 400
     status, body = post(server, json.dumps({"prompt": long_prompt, "max_tokens": 5}))
     assert status == 400 and "maximum context length is 256" in body["error"]["message"]
     with pytest.raises(openai.BadRequestError, match="maximum context length"):
-        client.completions.create(model=engine.name, prompt=long_prompt, max_tokens=5)  # type: ignore[attr-defined]
+        client.completions.create(model=engine.name, prompt=long_prompt, max_tokens=5)
     huge = json.dumps({"prompt": "x" * (2 << 20)})
     status, body = post(server, huge)
     assert status == 413 and "bytes" in body["error"]["message"]
-    ok = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=3)  # type: ignore[attr-defined]
+    ok = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=3)
     # The server lives on: it answers. (What a random tiny model writes in three unseeded
     # tokens may decode to nothing, so the text is not the test.)
     assert len(ok.choices) == 1 and ok.choices[0].finish_reason in ("length", "stop")
