@@ -2,7 +2,7 @@
 with no labels and scored by a reader who sees the facts on screen for each line.
 
 ``make`` plays a world's script through the game's own loop (``Game.step``, every prose
-request written by the narrator, ``engine.playthrough.run_script``) once per narrator and
+request written by the narrator, ``play.script.run_script``) once per narrator and
 seed, and records every line a narrator wrote with the facts that were on screen for it:
 the room, the exits line, the people and things in view, what the player carries, the
 command, the speaker and topic of dialogue, and the engine's own text shown before it
@@ -56,6 +56,7 @@ import json
 import random
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -65,6 +66,7 @@ from typing import Any
 from textgamegen.engine.content import ContentKind, ContentRequest, StepResult
 from textgamegen.engine.game import Game
 from textgamegen.engine.world import World
+from textgamegen.narration.generator import Generator, Narration, TextSink
 from textgamegen.play.feedback import FeedbackSession
 
 REPO = Path(__file__).resolve().parent.parent
@@ -213,7 +215,7 @@ def _flat(text: str) -> str:
     return " ".join(str(text).split())
 
 
-class _Reader(FeedbackSession):
+class _Reader(FeedbackSession, Generator):
     """The generator and the observer of one scripted run.
 
     It has the narrator write the picked requests (all of them when ``picked`` is None) and
@@ -224,7 +226,7 @@ class _Reader(FeedbackSession):
     def __init__(
         self,
         game: Game,
-        generator: Any,
+        generator: Generator,
         model: str,
         seed: int,
         picked: set[int] | None,
@@ -257,7 +259,12 @@ class _Reader(FeedbackSession):
         self.lines: list[Line] = []
         self.authored: list[Line] = []
 
-    def generate(self, request: ContentRequest, on_text: Any = None, cancel: Any = None) -> Any:
+    def generate(
+        self,
+        request: ContentRequest,
+        on_text: TextSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Narration:
         if request.authored and not self.colour:
             # The world's text stands alone, as in play with `colour` off.
             self.chosen = False
@@ -348,7 +355,7 @@ def default_script(world: World) -> Path:
 def play(
     world: World,
     script: Path,
-    generator: Any,
+    generator: Generator,
     model: str,
     seed: int,
     picked: set[int] | None = None,
@@ -376,14 +383,14 @@ def play(
     try:
         # The reader is both the narrator (it picks which lines the model writes) and the
         # feedback session (it sees each step and each finished narration).
-        report = run_script(script, game, reader, feedback=reader)  # type: ignore[arg-type]
+        report = run_script(script, game, reader, feedback=reader)
     except ScriptError as error:
         raise BlindError(str(error)) from None
     run = Run(
         world=world.name,
         model=model,
         seed=seed,
-        loaded=str(getattr(generator, "name", model)),
+        loaded=generator.name,
         requests=reader.ordinal,
         narrated=len(reader.lines),
         lines=sum(1 for line in reader.lines if line.text),
@@ -991,7 +998,7 @@ class Variant:
         self.name = generator.name
         self.backend = generator.backend
         self.device = generator.device
-        self.dtype = getattr(generator, "dtype", "")
+        self.dtype = generator.dtype
 
     def generate(self, request: ContentRequest, on_text: Any = None, cancel: Any = None) -> Any:
         spec = self.spec
@@ -1069,7 +1076,7 @@ def load_narrator(name: str, args: argparse.Namespace) -> Any:
         raise BlindError(f"narrator {name!r} does not load: {error}") from None
     wanted = registry.ALIASES.get(name, name)
     if wanted == registry.DEFAULT_MODEL and generator.name != wanted:
-        raise BlindError(f"narrator {name!r} did not load: {getattr(generator, 'notice', '')}")
+        raise BlindError(f"narrator {name!r} did not load: {generator.notice}")
     return generator
 
 

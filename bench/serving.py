@@ -138,18 +138,23 @@ def run_games(kind: str, model: str, games: int, narrations: int, threads: int) 
         )
         for _ in range(games)
     ]
+    # Both ends are pipes (stdin and stdout=PIPE above).
+    pipes = [(process.stdin, process.stdout) for process in children]
     try:
-        for process in children:
-            line = process.stdout.readline()  # type: ignore[union-attr]
+        for _, out in pipes:
+            assert out is not None
+            line = out.readline()
             if line.strip() != "READY":
                 raise RuntimeError(f"a {kind} game did not start: {line!r}")
         started = time.perf_counter()
-        for process in children:
-            process.stdin.write("GO\n")  # type: ignore[union-attr]
-            process.stdin.flush()  # type: ignore[union-attr]
+        for into, _ in pipes:
+            assert into is not None
+            into.write("GO\n")
+            into.flush()
         results = []
-        for process in children:
-            line = process.stdout.readline()  # type: ignore[union-attr]
+        for _, out in pipes:
+            assert out is not None
+            line = out.readline()
             if not line.startswith("DONE "):
                 raise RuntimeError(f"a {kind} game failed: {line!r}")
             results.append(json.loads(line[5:]))

@@ -15,23 +15,41 @@ from textgamegen.engine.content import ContentRequest
 from textgamegen.narration.generator import Candidate, Generator, Narration, TextSink, Timings
 
 
+def released(release: threading.Event, cancel: threading.Event | None) -> bool:
+    """Wait until the test sets ``release``; False when ``cancel`` is set first."""
+    while not release.wait(0.01):
+        if cancel is not None and cancel.is_set():
+            return False
+    return True
+
+
 class ScriptedGenerator(Generator):
     """Streams a fixed sentence word by word, optionally slowly, and honours ``cancel``.
 
-    ``final`` makes the returned (reranked) text differ from what streamed.
+    ``final`` makes the returned (reranked) text differ from what streamed. ``held``: after
+    its first word it waits until the test sets ``release`` (or the request is cancelled),
+    so a test knows the generation is still running, without a clock.
     """
 
     backend = "test"
     device = "cpu"
 
     def __init__(
-        self, delay: float = 0.0, words: int = 8, final: str | None = None, name: str = "scripted"
+        self,
+        delay: float = 0.0,
+        words: int = 8,
+        final: str | None = None,
+        name: str = "scripted",
+        held: bool = False,
     ) -> None:
         self.name = name
         self.delay = delay
         self.words = words
         self.final = final
         self.calls: list[ContentRequest] = []
+        self.release = threading.Event()
+        if not held:
+            self.release.set()
 
     def generate(
         self,
@@ -44,7 +62,9 @@ class ScriptedGenerator(Generator):
         words = (words * 8)[: self.words]
         shown: list[str] = []
         for word in words:
-            if cancel is not None and cancel.is_set():
+            if (cancel is not None and cancel.is_set()) or (
+                shown and not released(self.release, cancel)
+            ):
                 return Narration(
                     request, " ".join(shown), cancelled=True, backend="test", model=self.name
                 )
@@ -115,8 +135,9 @@ class WordsGenerator(Generator):
 
 
 class CountingGenerator(Generator):
-    """Writes "Prose for <subject> (<command>)." word by word; ``ahead_delay`` slows
-    down only the requests that do not stream (prefetch), so narration stays quick.
+    """Writes "Prose for <subject> (<command>)." word by word; ``hold_ahead`` holds the
+    requests that do not stream (prefetch) after their first word until the test sets
+    ``release`` or the request is cancelled, while narration stays quick.
 
     It records every request, whether it streamed (narration) or not (prefetch), and the
     most requests it ever ran at once.
@@ -126,8 +147,10 @@ class CountingGenerator(Generator):
     device = "cpu"
     name = "counting"
 
-    def __init__(self, ahead_delay: float = 0.0, words: int = 6) -> None:
-        self.ahead_delay = ahead_delay
+    def __init__(self, hold_ahead: bool = False, words: int = 6) -> None:
+        self.release = threading.Event()
+        if not hold_ahead:
+            self.release.set()
         self.words = words
         self.calls: list[tuple[ContentRequest, bool]] = []
         self.cancelled: list[ContentRequest] = []
@@ -152,11 +175,10 @@ class CountingGenerator(Generator):
             words = self.text_for(request).split()
             words += ["on"] * max(0, self.words - len(words))
             for index, word in enumerate(words):
-                if cancel is not None and cancel.is_set():
+                held = on_text is None and index > 0 and not released(self.release, cancel)
+                if held or (cancel is not None and cancel.is_set()):
                     self.cancelled.append(request)
                     return Narration(request, " ".join(words[:index]), cancelled=True)
-                if on_text is None and self.ahead_delay:
-                    time.sleep(self.ahead_delay)
                 if on_text is not None:
                     on_text(word if index == 0 else " " + word)
             text = self.text_for(request)

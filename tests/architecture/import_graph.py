@@ -52,35 +52,54 @@ def _resolve(name: str, known: dict[str, Path]) -> str | None:
     return name or None
 
 
+def _absolute(node: ast.ImportFrom, source: str, path: Path) -> str:
+    """The module a ``from`` import names, a relative one (``from .x import y``) included."""
+    if node.level == 0:
+        return node.module or ""
+    # A package's __init__ is its own package; a module's package is its parent.
+    package = source if path.name == "__init__.py" else source.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def module_edges(source: str, path: Path, text: str, known: dict[str, Path]) -> list[Edge]:
+    """The imports of one module (named ``source``, read from ``text``) that land in
+    ``known``."""
+    found: list[Edge] = []
+
+    def visit(node: ast.AST, at_import: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, False)
+            elif isinstance(child, ast.If) and _is_type_checking(child.test):
+                for part in child.body:
+                    visit(ast.Module(body=[part], type_ignores=[]), False)
+                for part in child.orelse:
+                    visit(ast.Module(body=[part], type_ignores=[]), at_import)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                names: list[str] = []
+                if isinstance(child, ast.Import):
+                    names = [alias.name for alias in child.names]
+                else:
+                    base = _absolute(child, source, path)
+                    names = [f"{base}.{alias.name}" for alias in child.names]
+                for name in names:
+                    target = _resolve(name, known)
+                    if target and target != source:
+                        found.append(Edge(source, target, child.lineno, at_import))
+            else:
+                visit(child, at_import)
+
+    visit(ast.parse(text, str(path)), True)
+    return found
+
+
 def edges() -> list[Edge]:
     known = modules()
     found: list[Edge] = []
     for source, path in known.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-
-        def visit(node: ast.AST, at_import: bool, source: str = source) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                    visit(child, False)
-                elif isinstance(child, ast.If) and _is_type_checking(child.test):
-                    for part in child.body:
-                        visit(ast.Module(body=[part], type_ignores=[]), False)
-                    for part in child.orelse:
-                        visit(ast.Module(body=[part], type_ignores=[]), at_import)
-                elif isinstance(child, (ast.Import, ast.ImportFrom)):
-                    names: list[str] = []
-                    if isinstance(child, ast.Import):
-                        names = [alias.name for alias in child.names]
-                    elif child.module and child.level == 0:
-                        names = [f"{child.module}.{alias.name}" for alias in child.names]
-                    for name in names:
-                        target = _resolve(name, known)
-                        if target and target != source:
-                            found.append(Edge(source, target, child.lineno, at_import))
-                else:
-                    visit(child, at_import)
-
-        visit(tree, True)
+        found += module_edges(source, path, path.read_text(encoding="utf-8"), known)
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from import_graph import Edge, cycles, edges, layer_of
+from import_graph import REPO, Edge, cycles, edges, layer_of, module_edges, modules
 
 BASE = {"textgamegen", "atomic", "checksum", "safe_text", "paths", "endpoint"}
 ALLOWED: dict[str, set[str]] = {
@@ -52,12 +52,47 @@ def test_the_graph_is_read() -> None:
     )
 
 
-def test_no_module_imports_itself_back_as_it_is_imported() -> None:
+def import_time_graph(found: list[Edge]) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = defaultdict(set)
-    for edge in EDGES:
+    for edge in found:
         if edge.at_import:
             graph[edge.source].add(edge.target)
-    assert cycles(graph) == []
+    return graph
+
+
+def test_no_module_imports_itself_back_as_it_is_imported() -> None:
+    assert cycles(import_time_graph(EDGES)) == []
+
+
+def test_an_added_cycle_would_be_caught() -> None:
+    # rerank imports canon as it is imported; canon importing rerank back closes a loop.
+    back = Edge("textgamegen.text.canon", "textgamegen.narration.rerank", 1, True)
+    found = cycles(import_time_graph([*EDGES, back]))
+    assert any({back.source, back.target} <= set(group) for group in found)
+
+
+def test_relative_and_type_only_imports_are_read() -> None:
+    known = modules()
+    text = (
+        "from typing import TYPE_CHECKING\n"
+        "from . import canon\n"
+        "from ..narration.rerank import rerank\n"
+        "if TYPE_CHECKING:\n"
+        "    from textgamegen.play.session import PlaySession\n"
+        "def later():\n"
+        "    from textgamegen.models import loader\n"
+    )
+    path = REPO / "textgamegen" / "text" / "example.py"
+    found = {
+        (edge.target, edge.at_import)
+        for edge in module_edges("textgamegen.text.example", path, text, known)
+    }
+    assert found == {
+        ("textgamegen.text.canon", True),
+        ("textgamegen.narration.rerank", True),
+        ("textgamegen.play.session", False),
+        ("textgamegen.models.loader", False),
+    }
 
 
 def test_no_cycle_between_folders_even_through_lazy_imports() -> None:

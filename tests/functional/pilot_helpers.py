@@ -62,8 +62,9 @@ def story(app: TextGameGenApp) -> StoryLog:
     return app.screen.query_one(StoryLog)
 
 
-async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the app run until ``predicate()`` holds; fail after ``timeout`` seconds."""
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Let the app run until ``predicate()`` holds; fail after ``timeout`` seconds (a guard
+    against a hang, so generous that a loaded machine never meets it: never a speed bound)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -65,17 +65,17 @@ def free_port() -> int:
 class Terminal:
     """The page's terminal, rebuilt from its websocket's frames."""
 
-    def __init__(self, page: object) -> None:
+    def __init__(self, page: playwright_api.Page) -> None:
         self.page = page
         self.screen = pyte.Screen(80, 24)
         self.stream = pyte.ByteStream(self.screen)
         self.frames = 0
 
-    def attach(self, websocket: object) -> None:
-        query = parse_qs(urlparse(websocket.url).query)  # type: ignore[attr-defined]
+    def attach(self, websocket: playwright_api.WebSocket) -> None:
+        query = parse_qs(urlparse(websocket.url).query)
         self.screen.resize(int(query["height"][0]), int(query["width"][0]))
-        websocket.on("framereceived", self._received)  # type: ignore[attr-defined]
-        websocket.on("framesent", self._sent)  # type: ignore[attr-defined]
+        websocket.on("framereceived", self._received)
+        websocket.on("framesent", self._sent)
 
     def _received(self, payload: bytes | str) -> None:
         if isinstance(payload, bytes):
@@ -92,7 +92,7 @@ class Terminal:
 
     def pause(self, seconds: float) -> None:
         """Wait inside Playwright, so the page's websocket frames keep arriving."""
-        self.page.wait_for_timeout(seconds * 1000)  # type: ignore[attr-defined]
+        self.page.wait_for_timeout(seconds * 1000)
 
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
@@ -132,21 +132,21 @@ def typed(terminal: Terminal) -> str:
     return ""
 
 
-def enter(page: object, terminal: Terminal, command: str) -> None:
+def enter(page: playwright_api.Page, terminal: Terminal, command: str) -> None:
     """Type a command and press Enter once the input shows all of it; a busy machine can
     make xterm drop keys, so a wrong input is cleared and typed again. A starved machine
     can also just be slow: keys still on their way must not mix with a retyped command,
     so the input is only retyped after a long wait and once it shows empty again."""
     for _attempt in range(3):
-        page.keyboard.type(command, delay=20)  # type: ignore[attr-defined]
+        page.keyboard.type(command, delay=20)
         deadline = time.monotonic() + 120
         while typed(terminal) != command and time.monotonic() < deadline:
             terminal.pause(0.1)
         if typed(terminal) == command:
-            page.keyboard.press("Enter")  # type: ignore[attr-defined]
+            page.keyboard.press("Enter")
             return
         for _key in range(len(command) + 2):
-            page.keyboard.press("Backspace")  # type: ignore[attr-defined]
+            page.keyboard.press("Backspace")
         deadline = time.monotonic() + 60
         while typed(terminal) not in ("", PLACEHOLDER) and time.monotonic() < deadline:
             terminal.pause(0.1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import torch
@@ -20,13 +21,14 @@ from textgamegen.__main__ import main
 from textgamegen.models.adapters import base_reference
 from textgamegen.models.loader import load_generator
 from textgamegen.models.random_model import build_random_model
+from textgamegen.narration.causal_lm import CausalLMGenerator
 from textgamegen.text.tags import SPECIAL_TOKENS, TAG_TOKENS
 
 PROMPT = "<|action|> You push open the door and step into the hall. <|endoftext|><|quest|>"
 
 
-def _logits(model: torch.nn.Module, tokenizer: object, text: str = PROMPT) -> torch.Tensor:
-    ids = tokenizer.encode(text, add_special_tokens=False)  # type: ignore[attr-defined]
+def _logits(model: torch.nn.Module, tokenizer: Any, text: str = PROMPT) -> torch.Tensor:
+    ids = tokenizer.encode(text, add_special_tokens=False)
     with torch.no_grad():
         return model(input_ids=torch.tensor([ids])).logits[0].float()
 
@@ -106,7 +108,8 @@ def test_an_adapter_exports_to_a_plain_folder_with_the_game_models_logits(
     )
     # The game in float32 (on a CPU with fast bf16 "auto" would pick bf16).
     game = load_generator(str(folder), device="cpu", dtype="float32", warm_up=False)
-    expected = _logits(game.model, game.tokenizer)  # type: ignore[attr-defined]
+    assert isinstance(game, CausalLMGenerator)
+    expected = _logits(game.model, game.tokenizer)
     torch.testing.assert_close(
         _logits(exported, exported_tokenizer), expected, atol=1e-5, rtol=1e-5
     )

@@ -9,12 +9,20 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 openai = pytest.importorskip("openai")
 
-from textgamegen.hosting.completion import CompletionEngine, CompletionParams  # noqa: E402
+from model_watch import ModelWatch  # noqa: E402
+
+from textgamegen.hosting.completion import (  # noqa: E402
+    Completion,
+    CompletionEngine,
+    CompletionParams,
+    PieceSink,
+)
 from textgamegen.hosting.model_server import ModelServer  # noqa: E402
 from textgamegen.models.loader import load_generator  # noqa: E402
 from textgamegen.models.random_model import build_random_model  # noqa: E402
@@ -40,7 +48,7 @@ def server(engine: CompletionEngine) -> Iterator[ModelServer]:
 
 
 @pytest.fixture(scope="module")
-def client(server: ModelServer) -> object:
+def client(server: ModelServer) -> Any:  # openai.OpenAI (openai may be absent)
     return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
 
 
@@ -65,11 +73,11 @@ def get(server: ModelServer, path: str) -> dict:
         connection.close()
 
 
-def streamed(client: object, **kwargs: object) -> tuple[dict[int, str], dict[int, str]]:
+def streamed(client: Any, **kwargs: object) -> tuple[dict[int, str], dict[int, str]]:
     """(text by choice index, finish reason by choice index) from a streaming request."""
     texts: dict[int, str] = {}
     reasons: dict[int, str] = {}
-    for chunk in client.completions.create(stream=True, **kwargs):  # type: ignore[attr-defined]
+    for chunk in client.completions.create(stream=True, **kwargs):
         for choice in chunk.choices:
             texts[choice.index] = texts.get(choice.index, "") + choice.text
             if choice.finish_reason:
@@ -84,8 +92,8 @@ def test_models_and_health(server: ModelServer, engine: CompletionEngine) -> Non
     assert get(server, "/health")["status"] == "ok"
 
 
-def test_openai_client_whole_and_streaming_agree(client: object, engine: CompletionEngine) -> None:
-    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=12, seed=5)  # type: ignore[attr-defined]
+def test_openai_client_whole_and_streaming_agree(client: Any, engine: CompletionEngine) -> None:
+    whole = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=12, seed=5)
     assert whole.object == "text_completion"
     assert len(whole.choices) == 1 and whole.choices[0].text
     assert whole.choices[0].finish_reason in ("stop", "length")
@@ -96,12 +104,12 @@ def test_openai_client_whole_and_streaming_agree(client: object, engine: Complet
     assert reasons[0] == whole.choices[0].finish_reason
 
 
-def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) -> None:
+def test_n_choices_streamed_and_whole(client: Any, engine: CompletionEngine) -> None:
     whole = client.completions.create(
         model=engine.name,
         prompt=PROMPT,
         max_tokens=10,
-        n=4,  # type: ignore[attr-defined]
+        n=4,
         seed=9,
     )
     assert sorted(choice.index for choice in whole.choices) == [0, 1, 2, 3]
@@ -111,12 +119,12 @@ def test_n_choices_streamed_and_whole(client: object, engine: CompletionEngine) 
     assert set(reasons) == {0, 1, 2, 3}
 
 
-def test_stop_strings_cut_the_text(client: object, engine: CompletionEngine) -> None:
+def test_stop_strings_cut_the_text(client: Any, engine: CompletionEngine) -> None:
     free = (
         client.completions.create(
             model=engine.name,
             prompt=PROMPT,
-            max_tokens=30,  # type: ignore[attr-defined]
+            max_tokens=30,
             temperature=0,
             seed=1,
         )
@@ -130,7 +138,7 @@ def test_stop_strings_cut_the_text(client: object, engine: CompletionEngine) -> 
     cut = client.completions.create(
         model=engine.name,
         prompt=PROMPT,
-        max_tokens=30,  # type: ignore[attr-defined]
+        max_tokens=30,
         temperature=0,
         seed=1,
         stop=[stop, "zzzz"],
@@ -181,17 +189,17 @@ def test_bad_json_and_bad_parameters_get_clear_400s(server: ModelServer) -> None
 
 
 def test_oversized_prompts_get_4xx_and_the_server_lives_on(
-    server: ModelServer, client: object, engine: CompletionEngine
+    server: ModelServer, client: Any, engine: CompletionEngine
 ) -> None:
     long_prompt = PROMPT + " and the door" * 400
     status, body = post(server, json.dumps({"prompt": long_prompt, "max_tokens": 5}))
     assert status == 400 and "maximum context length is 256" in body["error"]["message"]
     with pytest.raises(openai.BadRequestError, match="maximum context length"):
-        client.completions.create(model=engine.name, prompt=long_prompt, max_tokens=5)  # type: ignore[attr-defined]
+        client.completions.create(model=engine.name, prompt=long_prompt, max_tokens=5)
     huge = json.dumps({"prompt": "x" * (2 << 20)})
     status, body = post(server, huge)
     assert status == 413 and "bytes" in body["error"]["message"]
-    ok = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=3)  # type: ignore[attr-defined]
+    ok = client.completions.create(model=engine.name, prompt=PROMPT, max_tokens=3)
     # The server lives on: it answers. (What a random tiny model writes in three unseeded
     # tokens may decode to nothing, so the text is not the test.)
     assert len(ok.choices) == 1 and ok.choices[0].finish_reason in ("length", "stop")
@@ -237,16 +245,12 @@ def test_twenty_concurrent_clients(server: ModelServer, engine: CompletionEngine
 
 
 def test_a_client_that_goes_away_stops_the_generation(
-    server: ModelServer, engine: CompletionEngine
+    server: ModelServer, engine: CompletionEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps: list[float] = []
-
-    def slow_step(_module: object, _args: object) -> None:
-        steps.append(time.perf_counter())
-        time.sleep(0.02)
-
-    hook = engine.model.register_forward_pre_hook(slow_step)
-    try:
+    gone = threading.Event()
+    # The model takes at most 50 steps before the client leaves, then each step waits for
+    # the server to notice.
+    with ModelWatch(engine, monkeypatch, gone=gone, hold_after=50) as model:
         connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
         body = json.dumps({"prompt": PROMPT, "max_tokens": 200, "stream": True, "n": 2})
         connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
@@ -257,30 +261,37 @@ def test_a_client_that_goes_away_stops_the_generation(
             if response.readline().startswith(b"data:"):
                 events += 1
         before = get(server, "/health")["cancelled"]
-        connection.sock.shutdown(2)  # type: ignore[union-attr]
+        gone.set()
+        assert connection.sock is not None
+        connection.sock.shutdown(2)
         connection.close()
-        deadline = time.monotonic() + 10
-        while get(server, "/health")["cancelled"] == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert get(server, "/health")["cancelled"] > before
-        time.sleep(0.3)
-        settled = len(steps)
-        time.sleep(0.5)
-        # No model step ran after the cancel settled, and far fewer than 200 ran at all.
-        assert len(steps) == settled < 100
-    finally:
-        hook.remove()
+        done = model.next_finished()  # the model thread is done with the request
+    # It stopped because the client left, far short of the 200 tokens asked for.
+    assert done.cancelled and model.steps < 100
+    assert get(server, "/health")["cancelled"] > before
 
 
 def test_queued_requests_are_served_first_come_first_served(
-    server: ModelServer, engine: CompletionEngine
+    server: ModelServer, engine: CompletionEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    finished: list[int] = []
-    hook = engine.model.register_forward_pre_hook(lambda *_: time.sleep(0.01))
+    release = threading.Event()
+    served: list[int | None] = []  # the seeds, in the order the model took them up
+    complete = engine.complete
+
+    def held(
+        ids: list[int],
+        params: CompletionParams,
+        on_piece: PieceSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        served.append(params.seed)
+        release.wait(60)  # the model holds until every request is queued
+        return complete(ids, params, on_piece, cancel)
+
+    monkeypatch.setattr(engine, "complete", held)
 
     def ask(number: int) -> None:
         post(server, json.dumps({"prompt": PROMPT, "max_tokens": 8, "seed": number}))
-        finished.append(number)
 
     try:
         threads = []
@@ -288,12 +299,17 @@ def test_queued_requests_are_served_first_come_first_served(
             thread = threading.Thread(target=ask, args=(number,))
             thread.start()
             threads.append(thread)
-            time.sleep(0.05)  # each is queued before the next is sent
+            # Each is queued (or running) before the next is sent.
+            deadline = time.monotonic() + 60
+            while get(server, "/health")["waiting"] < number + 1:
+                assert time.monotonic() < deadline, "a request was never queued"
+                time.sleep(0.01)
+        release.set()
         for thread in threads:
             thread.join(timeout=60)
     finally:
-        hook.remove()
-    assert finished == [0, 1, 2, 3, 4]
+        release.set()
+    assert served == [0, 1, 2, 3, 4]
 
 
 def test_the_model_time_header_separates_the_servers_overhead(server: ModelServer) -> None:

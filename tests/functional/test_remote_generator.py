@@ -7,13 +7,13 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from model_watch import ModelWatch
 
 from textgamegen.config import Settings, SettingsError
 from textgamegen.endpoint import EndpointError, parse_model_url
@@ -75,6 +75,13 @@ class AppThread:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+def remote(model: str, prompts: Path | None = None) -> RemoteGenerator:
+    """The remote narrator ``load_generator`` makes for an ``openai:`` address."""
+    generator = load_generator(model, prompts=prompts)
+    assert isinstance(generator, RemoteGenerator)
+    return generator
 
 
 def models_route(context: int = 256) -> web.RouteDef:
@@ -148,9 +155,9 @@ def test_server_down_falls_back_then_reconnects(engine: CompletionEngine) -> Non
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    generator = load_generator(f"openai:http://127.0.0.1:{port}/v1#tiny", prompts=WITH_OPENING)
+    generator = remote(f"openai:http://127.0.0.1:{port}/v1#tiny", prompts=WITH_OPENING)
     assert "not answering" in generator.notice
-    generator.retry_delay_s = 0.05  # type: ignore[attr-defined]
+    generator.retry_delay_s = 0.05
     shown: list[str] = []
     narration = generator.generate(REQUEST, on_text=shown.append)
     assert narration.fallback and "did not answer" in narration.notice
@@ -163,21 +170,28 @@ def test_server_down_falls_back_then_reconnects(engine: CompletionEngine) -> Non
 
 
 def test_a_hung_server_times_out_to_the_template(engine: CompletionEngine) -> None:
+    answered = threading.Event()  # set by the test once the narrator has given up
+    attempts: list[int] = []
+
     async def hang(_request: web.Request) -> web.Response:
-        await asyncio.sleep(4)
+        attempts.append(1)
+        while not answered.is_set():
+            await asyncio.sleep(0.05)
         return web.json_response({})
 
     app = web.Application()
     app.add_routes([models_route(), web.post("/v1/completions", hang)])
     with AppThread(app) as fake:
-        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
-        generator.read_timeout = 0.5  # type: ignore[attr-defined]
-        generator.retry_delay_s = 0.05  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        narration = generator.generate(REQUEST)
-        took = time.perf_counter() - started
+        generator = remote(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        generator.read_timeout = 0.5
+        generator.retry_delay_s = 0.05
+        try:
+            narration = generator.generate(REQUEST)
+        finally:
+            answered.set()
+    # The server had not answered when the narrator gave up: it timed out, twice.
     assert narration.fallback and "timed out" in narration.notice
-    assert took < 3  # two attempts of 0.5 s, not the server's 4 s
+    assert len(attempts) == 1 + generator.retries
 
 
 def test_a_server_that_dies_mid_stream_keeps_what_was_shown() -> None:
@@ -204,14 +218,8 @@ def test_a_server_that_dies_mid_stream_keeps_what_was_shown() -> None:
 
 
 def test_cancel_closes_the_stream_and_the_server_stops(
-    server: ModelServer, engine: CompletionEngine
+    server: ModelServer, engine: CompletionEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps: list[float] = []
-
-    def slow_step(_module: object, _args: object) -> None:
-        steps.append(time.perf_counter())
-        time.sleep(0.03)
-
     generator = load_generator(f"openai:{server.url}#tiny", prompts=WITH_OPENING)
     generator.sampling.max_new_tokens = 120
     cancel = threading.Event()
@@ -222,19 +230,15 @@ def test_cancel_closes_the_stream_and_the_server_stops(
         if len(shown) >= 3:
             cancel.set()
 
-    hook = engine.model.register_forward_pre_hook(slow_step)
-    try:
-        started = time.perf_counter()
+    # The model takes at most 40 steps before the narrator cancels (it needs far fewer
+    # for three pieces), then each step waits for the server to see the stream close.
+    with ModelWatch(engine, monkeypatch, gone=cancel, hold_after=40) as model:
         narration = generator.generate(REQUEST, on_text=on_text, cancel=cancel)
-        took = time.perf_counter() - started
-        time.sleep(0.3)
-        settled = len(steps)
-        time.sleep(0.4)
-        assert len(steps) == settled  # the server stopped too
-    finally:
-        hook.remove()
+        done = model.next_finished()  # the server's side of the same request
     assert narration.cancelled and narration.text.startswith(OPENING)
-    assert took < 3 and settled < 60
+    # The server stopped its generation because the stream closed, far short of the end.
+    assert done.cancelled
+    assert model.steps < 60
 
 
 def test_a_too_long_prompt_is_retried_shorter() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from fakes import WordsGenerator
 from pilot_helpers import make_app as make_pilot_app
 from pilot_helpers import of_type, wait_until
+from textual.binding import Binding
 from textual.message import Message
 
 from textgamegen.feedback import store
@@ -33,7 +34,7 @@ async def test_rating_keys_esc_and_retry_are_recorded(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: bool(of_type(messages, StoryLog.NarrationCompleted)))
         screen = app.screen
         assert isinstance(screen, GameScreen)
-        footer_keys = {binding.id for binding in screen.BINDINGS}  # type: ignore[union-attr]
+        footer_keys = {b.id for b in screen.BINDINGS if isinstance(b, Binding)}
         assert {"game.rate_good", "game.rate_bad"} <= footer_keys
         shown = {b.description for _, b, enabled, _ in screen.active_bindings.values() if enabled}
         assert {"Good", "Bad"} <= shown

@@ -9,7 +9,6 @@ the template narrator and scripted playthroughs all mean no prefetch.
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from textgamegen.narration.generator import Narration
 from textgamegen.narration.template import TemplateGenerator
 from textgamegen.play.script import run_script
 from textgamegen.ui.app import TextGameGenApp
-from textgamegen.ui.screens.game import PREFETCH_IDLE_S, GameScreen
+from textgamegen.ui.screens.game import GameScreen
 from textgamegen.ui.screens.settings import SettingsScreen
 from textgamegen.ui.widgets.story_log import StoryLog
 
@@ -95,14 +94,13 @@ async def test_prefetch_writes_nothing_into_the_log(tmp_path: Path) -> None:
 
 async def test_a_command_cancels_the_prefetch_at_once(tmp_path: Path) -> None:
     messages: list[Message] = []
-    generator = CountingGenerator(ahead_delay=0.05, words=200)  # ten seconds to write ahead
+    generator = CountingGenerator(hold_ahead=True)  # writing ahead ends only by a cancel
     app = make_app(tmp_path, generator)
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         play = screen_of(app).play
         await wait_until(pilot, lambda: play.prefetching and generator.running == 1)
         first = generator.prefetched()[0]
-        pressed = time.monotonic()
         await pilot.press(*"sing", "enter")  # free-form: a narrated action
         await wait_until(
             pilot,
@@ -111,7 +109,9 @@ async def test_a_command_cancels_the_prefetch_at_once(tmp_path: Path) -> None:
                 for m in of_type(messages, StoryLog.NarrationCompleted)
             ),
         )
-        assert time.monotonic() - pressed < 2.0
+        # The held prefetch could not have finished: the command cancelled it, and the
+        # action was narrated after it, never beside it.
+        assert not generator.release.is_set()
         assert first in generator.cancelled
         assert not of_type(messages, StoryLog.Prefetched)
         assert generator.most_at_once == 1
@@ -126,9 +126,10 @@ async def test_the_setting_turns_prefetch_off(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         log = app.screen.query_one(StoryLog)
         await wait_until(pilot, lambda: not log.is_narrating and generator.calls)
-        # Nothing should start: wait out the idle delay after which writing ahead would.
-        await pilot.pause(PREFETCH_IDLE_S * 2.5)
-        assert generator.prefetched() == []
+        await pilot.pause()  # the screen has handled the narration's end
+        # The narrator is idle and no timer is set to write ahead when the player pauses.
+        assert screen_of(app)._prefetch_timer is None
+        assert generator.prefetched() == [] and not screen_of(app).play.prefetching
         await pilot.press("f3")
         await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
         await pilot.pause()
@@ -154,8 +155,8 @@ async def test_the_template_narrator_is_never_prefetched(tmp_path: Path) -> None
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
         log = app.screen.query_one(StoryLog)
         await wait_until(pilot, lambda: not log.is_narrating and generator.requests)
-        # Nothing should start: wait out the idle delay after which writing ahead would.
-        await pilot.pause(PREFETCH_IDLE_S * 2.5)
+        # Asked to write ahead (what the idle timer does), the session declines.
+        assert screen_of(app).play.prefetch() is False
         assert len(generator.requests) == 1  # the opening room only
         assert not screen_of(app).play.prefetching
 

@@ -1,4 +1,4 @@
-"""Issue 21, section 7, TUI side: F1 on the title screen, a footer that fits 80x24, and a
+"""Smaller faults, TUI side: F1 on the title screen, a footer that fits 80x24, and a
 second Tab that cycles. Each test fails on the TUI before the fix it names."""
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def help_shown(app: TextGameGenApp) -> bool:
 
 
 async def _settle(pilot) -> None:
-    await wait_until(pilot, lambda: narration_done(pilot.app), timeout=10)
+    await wait_until(pilot, lambda: narration_done(pilot.app))
 
 
 def test_title_screen(snap_compare, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,12 +24,12 @@ def game_command(record: Path) -> str:
     return shlex.join([sys.executable, "-c", script])
 
 
-async def wait_for(predicate: object, timeout: float = 20.0) -> None:
+async def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate() and loop.time() < deadline:  # type: ignore[operator]
+    while not predicate() and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    assert predicate(), "timed out"  # type: ignore[operator]
+    assert predicate(), "timed out"
 
 
 async def test_sessions_saves_and_the_cap(tmp_path: Path) -> None:

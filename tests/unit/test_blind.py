@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from fakes import ScriptedGenerator
 from bench import blind
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.engine.world import World, load_world
+from textgamegen.narration.generator import Narration, TextSink
 from textgamegen.narration.template import TemplateGenerator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -427,7 +429,12 @@ def test_a_streamed_narrator_is_given_a_listener_as_in_the_tui() -> None:
     heard: list[bool] = []
 
     class Listening(TemplateGenerator):
-        def generate(self, request, on_text=None, cancel=None):  # type: ignore[no-untyped-def]
+        def generate(
+            self,
+            request: ContentRequest,
+            on_text: TextSink | None = None,
+            cancel: threading.Event | None = None,
+        ) -> Narration:
             heard.append(on_text is not None)
             return super().generate(request, on_text, cancel)
 

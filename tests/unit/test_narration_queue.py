@@ -96,7 +96,7 @@ class Reports:
         with self._changed:
             return [report for report in self.all if isinstance(report, kinds)]
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
             while not condition():
@@ -128,7 +128,7 @@ class Threads:
 
     def join(self) -> None:
         for thread in list(self.threads):
-            thread.join(5.0)
+            thread.join(60.0)  # a guard: a loop that ends does so at once
             assert not thread.is_alive()
 
 
@@ -167,7 +167,7 @@ def test_requests_are_narrated_in_order_one_at_a_time(reports, threads) -> None:
 def test_requests_wait_for_a_generator(reports, threads) -> None:
     narrator = NarrationQueue(reports, threads)
     job = narrator.narrate(request("hall"))
-    time.sleep(0.1)
+    # Loops start inside narrate(), through the start hook: none started, none can report.
     assert reports.all == [] and threads.threads == []
     assert narrator.busy and narrator.jobs() == [job]
     narrator.use_generator(FakeGenerator())
@@ -217,7 +217,7 @@ def test_a_real_request_pre_empts_the_prefetch(reports, threads) -> None:
     narrator.use_generator(ahead)
     assert narrator.prefetch([request("yard"), request("mill")]) is True
     assert narrator.prefetching
-    assert ahead.entered.wait(5.0)
+    assert ahead.entered.wait(60.0)
 
     job = narrator.narrate(request("hall"))
     assert not narrator.prefetching
@@ -337,15 +337,17 @@ def test_close_stops_the_running_job_and_narrates_nothing_more(reports, threads)
     narrator.use_generator(generator)
     narrator.narrate(request("hall"))
     narrator.narrate(request("yard"))
-    assert generator.entered.wait(5.0)
+    assert generator.entered.wait(60.0)
     narrator.close()
     threads.join()  # the loop ends: the generator saw its cancel
     assert generator.cancelled == ["hall"]
     assert [subject for subject, _ in generator.calls] == ["hall"]
+    started = len(threads.threads)
     late = narrator.narrate(request("mill"))
     assert late.cancel.is_set()
     assert not narrator.prefetch([request("mill")])
-    time.sleep(0.1)
+    # Every loop has ended and none started since: nothing more can reach the generator.
+    assert len(threads.threads) == started
     assert [subject for subject, _ in generator.calls] == ["hall"]
     assert not narrator.busy
 
@@ -355,12 +357,12 @@ def test_a_new_generator_writes_the_next_job_and_none_holds_the_queue(reports, t
     narrator = NarrationQueue(reports, threads)
     narrator.use_generator(old)
     first = narrator.narrate(request("hall"))
-    assert old.entered.wait(5.0)
+    assert old.entered.wait(60.0)
     second = narrator.narrate(request("yard"))
     narrator.use_generator(None)  # a model is loading
     old.release.set()
     reports.wait_for(lambda: bool(reports.finals(first)))
-    time.sleep(0.1)
+    threads.join()  # the loop ended on finding no generator
     assert reports.finals(second) == []  # held until a generator is ready
     narrator.use_generator(new)
     reports.wait_for(lambda: bool(reports.finals(second)))

@@ -1,4 +1,4 @@
-"""Issue 10, engine side: what a new player hit, and the verbs players of the genre expect.
+"""A new player's play, engine side: what they hit, and the verbs players of the genre expect.
 
 Each test plays Lanternfall (or a small world built here) from a known state and checks
 the text and the state; each one fails on the engine before the fix it names.

@@ -297,7 +297,7 @@ def test_fallback_text_is_never_empty() -> None:
 def test_format_specs_and_conversions_are_refused_at_load(
     tmp_path: Path, template: str, shown: str
 ) -> None:
-    """Issue 11: a width in a template once used 5.8 GB; only plain {field} may load."""
+    """A width in a template once used 5.8 GB; only plain {field} may load."""
     mine = tmp_path / "mine.toml"
     mine.write_text(f'[kinds.action]\nopening = "{template}"\n', encoding="utf-8")
     with pytest.raises(PromptError, match=rf"mine.toml.*\[kinds.action\] opening: {shown}"):

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,8 @@ from textgamegen.engine.world import World
 REPO = Path(__file__).resolve().parents[2]
 
 
-def played(world: World, saves_dir: Path | None = None, **kwargs: object) -> Game:
-    game = Game.new(world, seed=5, saves_dir=saves_dir, **kwargs)  # type: ignore[arg-type]
+def played(world: World, saves_dir: Path | None = None, **kwargs: Any) -> Game:
+    game = Game.new(world, seed=5, saves_dir=saves_dir, **kwargs)
     for command in ["take brass key", "talk to sage", "n", "x note"]:
         result = game.step(command)
         for request in result.requests:

@@ -1,4 +1,4 @@
-"""Issue 21, section 7, engine side: the smaller faults a new player hit in Lanternfall.
+"""Smaller faults, engine side: the ones a new player hit in Lanternfall.
 
 Each test fails on the engine before the fix it names.
 """

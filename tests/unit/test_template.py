@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -14,16 +15,14 @@ from textgamegen.narration.template import TemplateGenerator
 from textgamegen.play.session import PlaySession
 
 
-def request(
-    kind: ContentKind = ContentKind.ACTION, seed: int = 1, **fields: object
-) -> ContentRequest:
+def request(kind: ContentKind = ContentKind.ACTION, seed: int = 1, **fields: Any) -> ContentRequest:
     values = {
         "subject": "brass lantern",
         "room": "Lamp Room",
         "command": "polish the brass lantern",
     }
     values.update(fields)
-    return ContentRequest(kind=kind, seed=seed, **values)  # type: ignore[arg-type]
+    return ContentRequest(kind=kind, seed=seed, **values)
 
 
 def test_is_a_generator() -> None:

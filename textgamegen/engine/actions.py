@@ -506,9 +506,9 @@ def world_verb(game: Game, turn: Turn, command: Command) -> None:
         return
     targets: dict[str, str] = {}
     for key in tools:
-        on = game.item(key).use.on  # type: ignore[union-attr]  # tools all have a use
-        if on:
-            targets.setdefault(on, key)
+        its_use = game.item(key).use  # a tool has a use (it is one for its use verbs)
+        if its_use is not None and its_use.on:
+            targets.setdefault(its_use.on, key)
     own = {key: key for key in tools}
     reachable = [key for key in targets if key in scope + game.npcs_here()]
     if names_any(game, command.noun, reachable):

@@ -35,7 +35,7 @@ from textgamegen.narration.decode import (
 )
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from textgamegen.narration.generator import Generator
 
@@ -208,7 +208,7 @@ class CompletionEngine:
     def __init__(
         self,
         model: PreTrainedModel,
-        tokenizer: object,
+        tokenizer: PreTrainedTokenizerBase,
         device: str,
         name: str,
         context: int | None = None,
@@ -276,7 +276,7 @@ class CompletionEngine:
                     f"'prompt' token ids must be integers in [0, {vocab})", param="prompt"
                 )
             return list(prompt)
-        return list(self.tokenizer.encode(prompt, add_special_tokens=add_special_tokens))  # type: ignore[attr-defined]
+        return list(self.tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
 
     def bad_word_sequences(self, words: Sequence[str]) -> list[tuple[int, ...]]:
         """Each bad word's ids, as written and after a space (vLLM's reading)."""
@@ -284,13 +284,13 @@ class CompletionEngine:
         for word in words:
             forms = [word] if word.startswith(" ") else [word, f" {word}"]
             for form in forms:
-                ids = tuple(self.tokenizer.encode(form, add_special_tokens=False))  # type: ignore[attr-defined]
+                ids = tuple(self.tokenizer.encode(form, add_special_tokens=False))
                 if ids:
                     sequences.add(ids)
         return sorted(sequences)
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens))  # type: ignore[attr-defined]
+        return str(self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens))
 
     def check_length(self, prompt_tokens: int, max_tokens: int) -> None:
         """Raise CompletionError (400) when the prompt and the completion exceed the context."""

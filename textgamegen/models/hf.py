@@ -26,7 +26,7 @@ from textgamegen.narration.generator import GeneratorError
 from textgamegen.text.prompts import PromptTemplates
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def _quiet_transformers() -> None:
@@ -37,7 +37,9 @@ def _quiet_transformers() -> None:
     logging.set_verbosity_error()
 
 
-def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, PreTrainedModel]:
+def _load_parts(
+    source: str, local: bool, dtype: torch.dtype
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(
@@ -56,7 +58,7 @@ def _load_parts(source: str, local: bool, dtype: torch.dtype) -> tuple[object, P
     return tokenizer, model
 
 
-def add_tags(tokenizer: object) -> int:
+def add_tags(tokenizer: PreTrainedTokenizerBase) -> int:
     """Give a tokenizer our tag tokens and ``<|endoftext|>`` as its end (and its pad,
     when it has none): one definition for the game, evaluation and the fine-tune.
 
@@ -67,11 +69,11 @@ def add_tags(tokenizer: object) -> int:
 
     from textgamegen.text.tags import END, TAG_TOKENS
 
-    vocab = tokenizer.get_vocab()  # type: ignore[attr-defined]
+    vocab = tokenizer.get_vocab()
     missing = [token for token in TAG_TOKENS if token not in vocab]
     added = 0
     if missing:
-        added += tokenizer.add_special_tokens(  # type: ignore[attr-defined]
+        added += tokenizer.add_special_tokens(
             {
                 "additional_special_tokens": [
                     AddedToken(token, rstrip=True, special=True) for token in missing
@@ -79,13 +81,13 @@ def add_tags(tokenizer: object) -> int:
             }
         )
     if END not in vocab:
-        added += tokenizer.add_special_tokens(  # type: ignore[attr-defined]
+        added += tokenizer.add_special_tokens(
             {"eos_token": AddedToken(END, lstrip=True, special=True)}
         )
-    if missing and tokenizer.eos_token != END:  # type: ignore[attr-defined]
-        tokenizer.eos_token = END  # type: ignore[attr-defined]
-    if tokenizer.pad_token is None:  # type: ignore[attr-defined]
-        tokenizer.pad_token = tokenizer.eos_token  # type: ignore[attr-defined]
+    if missing and tokenizer.eos_token != END:
+        tokenizer.eos_token = END
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     return added
 
 
@@ -120,9 +122,9 @@ def load_parts(
         raise GeneratorError(f"{path}: the model could not be loaded: {explain(error)}") from None
     where_label = f"{path}" if path is not None else name
     vocab = model.get_input_embeddings().weight.shape[0]
-    if len(tokenizer) > vocab:  # type: ignore[arg-type]
+    if len(tokenizer) > vocab:
         raise GeneratorError(
-            f"{where_label}: the tokenizer has {len(tokenizer)} tokens but the model only "  # type: ignore[arg-type]
+            f"{where_label}: the tokenizer has {len(tokenizer)} tokens but the model only "
             f"{vocab} embeddings; the directory mixes two models"
         )
     if getattr(tokenizer, "eos_token_id", None) is None:

@@ -153,33 +153,33 @@ def export_for_vllm(
 
     context = int(context_window(config))
     vocab = game_model.get_input_embeddings().weight.shape[0]
-    tags = {token: int(tokenizer.convert_tokens_to_ids(token)) for token in SPECIAL_TOKENS}  # type: ignore[attr-defined]
+    tags = {token: int(tokenizer.convert_tokens_to_ids(token)) for token in SPECIAL_TOKENS}
     unknown = [
         token
         for token, index in tags.items()
-        if index is None or (index == tokenizer.unk_token_id and token != tokenizer.unk_token)  # type: ignore[attr-defined]
+        if index is None or (index == tokenizer.unk_token_id and token != tokenizer.unk_token)
     ]
     if unknown:
         raise GeneratorError(f"{weights_dir}: the tokenizer lacks {', '.join(unknown)}")
-    ids = list(tokenizer.encode(PROBE, add_special_tokens=False))[:context]  # type: ignore[attr-defined]
+    ids = list(tokenizer.encode(PROBE, add_special_tokens=False))[:context]
     expected = _logits(game_model, ids)
 
     with replace_dir(out) as temp:
         say(f"Writing {dtype} safetensors to {out}")
-        config.eos_token_id = tokenizer.eos_token_id  # type: ignore[attr-defined]
-        config.pad_token_id = tokenizer.pad_token_id  # type: ignore[attr-defined]
+        config.eos_token_id = tokenizer.eos_token_id
+        config.pad_token_id = tokenizer.pad_token_id
         # Only the token ids: a base's sampling defaults (vLLM applies generation_config's)
         # must not override what the game asks for. A corpus line ends at <|endoftext|>,
         # which need not be the base tokenizer's eos (SmolLM2-Instruct's is <|im_end|>):
         # both end a generation, so vLLM stops there without the game's stop strings.
-        ends = list(dict.fromkeys([tags[END], tokenizer.eos_token_id]))  # type: ignore[attr-defined]
+        ends = list(dict.fromkeys([tags[END], tokenizer.eos_token_id]))
         game_model.generation_config = GenerationConfig(
             bos_token_id=config.bos_token_id,
             eos_token_id=ends[0] if len(ends) == 1 else ends,
-            pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
+            pad_token_id=tokenizer.pad_token_id,
         )
         game_model.to(getattr(torch, dtype)).save_pretrained(temp, safe_serialization=True)
-        tokenizer.save_pretrained(temp)  # type: ignore[attr-defined]
+        tokenizer.save_pretrained(temp)
         for stray in [*temp.glob("*.bin"), *temp.glob("*.pt"), *temp.glob("*.pth")]:
             stray.unlink()  # safetensors only
         source_dir = resolve_source_dir(model)

@@ -51,7 +51,7 @@ from textgamegen.text.cleanup import clean_text, past_sentences
 from textgamegen.text.prompts import PromptTemplates, build_prompt
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # A streamed line may run this many tokens past max_new_tokens to finish its sentence.
 SENTENCE_GRACE_TOKENS = 24
@@ -65,29 +65,25 @@ _SEED_MASK = (1 << 63) - 1
 class _Codec:
     """The tokenizer seen as prompts.TokenCodec: no special tokens added, none skipped."""
 
-    def __init__(self, tokenizer: object) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
         self.tokenizer = tokenizer
 
     def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))  # type: ignore[attr-defined]
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def decode(self, ids: list[int]) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=False))  # type: ignore[attr-defined]
+        return str(self.tokenizer.decode(ids, skip_special_tokens=False))
 
 
 _SPACE_MARKS = "\u0120\u010a\u0109\u2581"  # Ġ (space), Ċ (newline), ĉ (tab), ▁
 
 
-def glue_token_ids(tokenizer: object) -> list[int]:
+def glue_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """Vocabulary entries that would continue a word: neither a leading space nor
     punctuation. After an opening that ends in a word ("Cliff Path") they would grow the
     word ("Cliff Patha"), so they are barred from the first step."""
     ids = []
-    for index, token in enumerate(
-        tokenizer.convert_ids_to_tokens(  # type: ignore[attr-defined]
-            list(range(len(tokenizer)))  # type: ignore[arg-type]
-        )
-    ):
+    for index, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
         # Allowed: a new word (byte-level BPE writes its leading space as "Ġ", SentencePiece
         # as "▁") or ASCII punctuation. Letters, digits and stray bytes of a multi-byte
         # character ("÷" stands for one) would glue onto the opening's last word, and so
@@ -118,12 +114,12 @@ class NameTokens:
     """Tokens after which a sentence or line begins: ".", '?"', a newline."""
 
 
-def name_token_ids(tokenizer: object) -> NameTokens:
+def name_token_ids(tokenizer: PreTrainedTokenizerBase) -> NameTokens:
     """Read the vocabulary once: a narrator bound to name only what its facts give may
     start a capitalised word only at a sentence's start."""
     starts, initials, spaces, enders = [], [], [], []
-    size = len(tokenizer)  # type: ignore[arg-type]
-    tokens = tokenizer.convert_ids_to_tokens(list(range(size)))  # type: ignore[attr-defined]
+    size = len(tokenizer)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
     for index, token in enumerate(tokens):
         if not isinstance(token, str) or not token:
             continue
@@ -148,12 +144,12 @@ def shared_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def stop_token_ids(tokenizer: object) -> list[int]:
+def stop_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """``<|endoftext|>``, every other special or added token, and any vocabulary entry
     that holds a tag opener: the model ends its line at any of them."""
     ids = set(getattr(tokenizer, "all_special_ids", []))
     ids.update(getattr(tokenizer, "added_tokens_decoder", {}).keys())
-    for token, index in tokenizer.get_vocab().items():  # type: ignore[attr-defined]
+    for token, index in tokenizer.get_vocab().items():
         if "<|" in token:
             ids.add(index)
     return sorted(ids)
@@ -177,7 +173,7 @@ class CausalLMGenerator(Generator):
     def __init__(
         self,
         model: PreTrainedModel,
-        tokenizer: object,
+        tokenizer: PreTrainedTokenizerBase,
         name: str,
         device: str,
         sampling: SamplingSettings,

@@ -333,7 +333,7 @@ class RemoteGenerator(Generator):
             )
             try:
                 return self._attempt(
-                    request, prompt, sampling, max_new, streamer, cancel, started, streams
+                    request, prompt, sampling, max_new, streamer, streams, cancel, started
                 )
             except ServerError as error:
                 if cancel is not None and cancel.is_set():
@@ -369,9 +369,9 @@ class RemoteGenerator(Generator):
         sampling: SamplingSettings,
         max_new: int,
         streamer: Streamer,
+        streaming: bool,
         cancel: threading.Event | None,
         started: float,
-        streaming: bool,
     ) -> Narration:
         opening = prompt.opening
         pieces: list[str] = []

@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
@@ -343,15 +344,15 @@ class TextGameGenApp(App[int]):
 
     # -- telling the player ------------------------------------------------------------
 
-    def tell(self, message: str, severity: str = "information") -> None:
+    def tell(self, message: str, severity: SeverityLevel = "information") -> None:
         """Show a notice (the narrator fell back, a setting was not saved, recording
         stopped) as a toast: never in the story, which is the game's own text. In a
         hosted game the host's folders are left out (``paths.for_player``)."""
         timeout = NOTICE_S if severity == "information" else WARNING_S
         text = for_player(strip_unsafe(message))
-        self.notify(text, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
+        self.notify(text, severity=severity, markup=False, timeout=timeout)
 
-    def report(self, message: str, severity: str = "information") -> None:
+    def report(self, message: str, severity: SeverityLevel = "information") -> None:
         """The outcome of a save or load the player asked for with a key (Ctrl+S, Ctrl+O):
         in the story when a game is on screen, as "save NAME" and "load NAME" answer
         there; on the title screen otherwise. A toast too."""
