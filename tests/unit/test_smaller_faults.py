@@ -164,3 +164,39 @@ def test_x_me_lists_what_you_carry_with_articles(shipped_world: World) -> None:
     said = text_of(game, "x me")
     carried = "a flask of lamp oil, a spool of wick and some sea charts"
     assert said.endswith(f"You are carrying {carried}.")
+
+
+# -- the cliff's ring is scenery, and the rope is tied to it -----------------------------
+
+
+@pytest.mark.parametrize("tie", ["tie rope to ring", "use rope on ring", "tie rope to iron ring"])
+def test_lanternfall_is_won_tying_the_rope_to_the_rings_scenery(
+    shipped_world: World, tmp_path: Path, tie: str
+) -> None:
+    """The ring and the boulder are the cliff path's scenery, not items: the rope is tied
+    to the ring by name, and `climb down` goes down it."""
+    script = WALKTHROUGH.read_text(encoding="utf-8")
+    cliff = 'tie rope\n? output contains "iron ring"\ndown\n'
+    assert cliff in script
+    script = script.replace(
+        cliff,
+        f'x ring\n? output contains "iron"\nx boulder\n? output contains "boulder"\n'
+        f'{tie}\n? output contains "iron ring"\nclimb down\n',
+    )
+    path = tmp_path / "walkthrough.txt"
+    path.write_text(script, encoding="utf-8")
+    game = Game.new(shipped_world, autosave=False)
+    report = run_script(path, game, TemplateGenerator())
+    assert report.ok and game.won
+
+
+def test_the_rope_ties_to_the_cliffs_scenery_and_not_to_what_is_not_there(
+    shipped_world: World,
+) -> None:
+    game = at(shipped_world, "cliff_path", carrying=("rope",))
+    text = text_of(game, "tie rope to boulder")
+    # The rope's use is the cliff's, so it takes there whichever scenery is named; a thing
+    # the room does not hold is still not here.
+    assert "You knot the rope" in text
+    other = at(shipped_world, "cliff_path", carrying=("rope",))
+    assert "You don't see any tree here." in text_of(other, "tie rope to tree")

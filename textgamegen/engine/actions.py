@@ -420,18 +420,18 @@ def use(game: Game, turn: Turn, command: Command) -> None:
     item = game.item(key)
     effect = item.use
     target = ""
+    scenery = ""
     if command.noun2:
-        found = resolve(
-            game,
-            turn,
-            command.noun2,
-            scope + game.npcs_here() + door_keys(game),
-            slot="noun2",
-            command=command,
-        )
-        if found is None:
-            return
-        target = found
+        reach = scope + game.npcs_here() + door_keys(game)
+        if not names_any(game, command.noun2, reach) and scenery_text(game, command.noun2):
+            # "tie rope to ring": the ring is the room's scenery, not an item, so the use
+            # is the rope's own; its room rule says whether it takes here.
+            scenery = command.noun2
+        else:
+            found = resolve(game, turn, command.noun2, reach, slot="noun2", command=command)
+            if found is None:
+                return
+            target = found
     if effect is None:
         # Keys are used on locks; anything else has no use of its own.
         if _is_key(game, key):
@@ -445,6 +445,9 @@ def use(game: Game, turn: Turn, command: Command) -> None:
                 )
                 return
         turn.fail(f"You can't think how to use the {item.name} here.")
+        return
+    if effect.on and scenery:
+        turn.fail(f"Using the {item.name} on the {scenery} does nothing.")
         return
     if effect.on and not target and (effect.on in scope or effect.on in game.npcs_here()):
         target = effect.on
