@@ -51,14 +51,21 @@ def _ends_with_abbreviation(text: str, end: int) -> bool:
     return head in _ABBREVIATIONS
 
 
-def sentence_end(text: str) -> int:
-    """Index just past the last complete sentence (its closing quotes included), or 0."""
-    last = 0
+def _stops(text: str) -> list[int]:
+    """Index just past each sentence-ending stop (its closing quotes included), less
+    the full stops of abbreviations ("Mr.")."""
+    stops = []
     for match in _SENTENCE_END.finditer(text):
         punct_end = match.start() + len(match.group().rstrip(_CLOSERS))
         if not _ends_with_abbreviation(text, punct_end):
-            last = match.end()
-    return last
+            stops.append(match.end())
+    return stops
+
+
+def sentence_end(text: str) -> int:
+    """Index just past the last complete sentence (its closing quotes included), or 0."""
+    stops = _stops(text)
+    return stops[-1] if stops else 0
 
 
 def _sentence_ends(text: str) -> list[int]:
@@ -66,13 +73,10 @@ def _sentence_ends(text: str) -> list[int]:
     followed by a capital, an opening quote or a digit. '"Go away!" she says.' is one
     sentence, as a reader hears it."""
     ends = []
-    for match in _SENTENCE_END.finditer(text):
-        punct_end = match.start() + len(match.group().rstrip(_CLOSERS))
-        if _ends_with_abbreviation(text, punct_end):
-            continue
-        rest = text[match.end() :].lstrip()
+    for stop in _stops(text):
+        rest = text[stop:].lstrip()
         if not rest or rest[0].isupper() or rest[0].isdigit() or rest[0] in "\"“‘'(":
-            ends.append(match.end())
+            ends.append(stop)
     return ends
 
 
