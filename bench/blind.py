@@ -25,9 +25,11 @@ third source, ``authored``: the human-written control. It writes, under ``--out`
 A narrator named ``NAME+stream`` is ``NAME`` writing as it does in the TUI, where the line
 is streamed to the player as it is written: one candidate, never swapped. Plain ``NAME``
 writes as a script does: several candidates, the best by the rerank shown. ``NAME@T``
-samples at temperature T, and ``NAME~N`` keeps at most N sentences of each line (0: no
-limit). So ``--model narrator --model narrator+stream --model narrator@0.7`` reads the
-three side by side (the model is loaded once).
+samples at temperature T, ``NAME~N`` keeps at most N sentences of each line (0: no
+limit), ``NAME^N`` may use only the N most common words of its lexicon besides those on
+screen (0: the whole lexicon), and ``NAME+anywords`` writes with its spelling unguarded
+(``sampling.known_words`` off). So ``--model narrator --model narrator+stream --model
+narrator@0.7`` reads the three side by side (the model is loaded once).
 
 Give the reader one sheet and nothing else. ``score`` reads the filled-in sheet (either
 format) with the key and prints, per source: lines, % scored 2, % scored at least 1,
@@ -974,17 +976,27 @@ def _worlds(names: list[str], scripts: list[Path]) -> list[tuple[World, Path]]:
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """How a narrator named ``NAME[+stream][@T][~N]`` writes."""
+    """How a narrator named ``NAME[+stream][+anywords][@T][~N]`` writes."""
 
     base: str
     stream: bool = False
     temperature: float | None = None
     sentences: int | None = None
     """At most N sentences per line (0: no limit); None: as prompts.toml says."""
+    any_words: bool = False
+    """Spelling unguarded: ``sampling.known_words`` off."""
+    common_words: int | None = None
+    """Only the N most common words of the lexicon (0: all); None: as prompts.toml says."""
 
     @property
     def plain(self) -> bool:
-        return not self.stream and self.temperature is None and self.sentences is None
+        return (
+            not self.stream
+            and self.temperature is None
+            and self.sentences is None
+            and not self.any_words
+            and self.common_words is None
+        )
 
 
 class Variant:
@@ -1009,13 +1021,17 @@ class Variant:
         sampling = replace(usual_sampling, stream=spec.stream or usual_sampling.stream)
         if spec.temperature is not None:
             sampling = replace(sampling, temperature=spec.temperature)
+        if spec.any_words:
+            sampling = replace(sampling, known_words=False)
         self.generator.sampling = sampling
+        kinds = usual_templates.kinds
         if spec.sentences is not None:
             limit = spec.sentences or None
-            kinds = {
-                name: replace(kind, sentences=limit) for name, kind in usual_templates.kinds.items()
-            }
-            self.generator.templates = replace(usual_templates, kinds=kinds)
+            kinds = {name: replace(kind, sentences=limit) for name, kind in kinds.items()}
+        if spec.common_words is not None:
+            common = spec.common_words or None
+            kinds = {name: replace(kind, common_words=common) for name, kind in kinds.items()}
+        self.generator.templates = replace(usual_templates, kinds=kinds)
         try:
             return self.generator.generate(request, listener, cancel)
         finally:
@@ -1024,16 +1040,21 @@ class Variant:
 
 
 STREAM_SUFFIX = "+stream"
+ANY_WORDS_SUFFIX = "+anywords"
 
 
 def variant_of(name: str) -> VariantSpec:
-    """``NAME[+stream][@T][~N]`` -> how it writes.
+    """``NAME[+stream][+anywords][@T][~N][^N]`` -> how it writes.
 
     Raises:
-        BlindError: T is not a temperature above 0, or N not a whole number 0-9.
+        BlindError: T is not a temperature above 0, ~N not a whole number 0-9, or ^N not
+            a whole number.
     """
-    rest, _, sentences = name.partition("~")
+    rest, _, common = name.partition("^")
+    rest, _, sentences = rest.partition("~")
     base, _, temperature = rest.partition("@")
+    any_words = base.endswith(ANY_WORDS_SUFFIX)
+    base = base.removesuffix(ANY_WORDS_SUFFIX)
     stream = base.endswith(STREAM_SUFFIX)
     base = base.removesuffix(STREAM_SUFFIX)
     limit = None
@@ -1041,15 +1062,20 @@ def variant_of(name: str) -> VariantSpec:
         if not (sentences.isdigit() and int(sentences) <= 9):
             raise BlindError(f"{name}: the sentences after ~ must be a whole number from 0 to 9")
         limit = int(sentences)
-    if not temperature:
-        return VariantSpec(base, stream, None, limit)
-    try:
-        value = float(temperature)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise BlindError(f"{name}: the temperature after @ must be a number above 0")
-    return VariantSpec(base, stream, value, limit)
+    words = None
+    if common:
+        if not common.isdigit():
+            raise BlindError(f"{name}: the count after ^ must be a whole number")
+        words = int(common)
+    value = None
+    if temperature:
+        try:
+            value = float(temperature)
+        except ValueError:
+            value = 0.0
+        if not value > 0:
+            raise BlindError(f"{name}: the temperature after @ must be a number above 0")
+    return VariantSpec(base, stream, value, limit, any_words, words)
 
 
 def load_narrator(name: str, args: argparse.Namespace) -> Any:
@@ -1169,8 +1195,9 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         action="append",
         help="a narrator (repeatable; default narrator, template); NAME+stream writes as in "
-        "the TUI (one streamed candidate, never swapped), NAME@T at temperature T, NAME~N "
-        "with at most N sentences per line (0: no limit)",
+        "the TUI (one streamed candidate, never swapped), NAME+anywords with its spelling "
+        "unguarded, NAME@T at temperature T, NAME~N with at most N sentences per line (0: "
+        "no limit), NAME^N with only the N most common words of its lexicon (0: all)",
     )
     maker.add_argument("--seeds", type=_seeds, default=[1], help="game seeds, e.g. 1,2")
     maker.add_argument("--out", type=Path, default=Path("runs/blind"), help="output folder")

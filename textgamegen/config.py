@@ -91,6 +91,14 @@ class SamplingSettings:
         "shown whole (the first word comes later; fewer lines go wrong).",
     )
 
+    # Blind reads caught made-up words read as things of the room ("You polish a silver
+    # budvain.", "a footpost", "the firebarn's iron grate").
+    known_words: bool = setting(
+        True,
+        "Write only words of the narrator's training sources or of the text on screen, so "
+        "it makes up no words (needs the lexicon.json shipped with the model).",
+    )
+
     def __post_init__(self) -> None:
         if self.top_k < 0:
             raise SettingsError("sampling.top_k must be 0 or more")

@@ -27,6 +27,7 @@ from pathlib import Path
 from textgamegen import checksum
 from textgamegen.text.canon import CAST_FILE, Cast
 from textgamegen.text.layout import training_line
+from textgamegen.text.lexicon import LEXICON_FILE, Lexicon, words_in
 from training import EOS, tag_token
 from training.config import CONFIG_PREFIX, CorpusConfig, PipelineConfig, Source, as_dict
 from training.formats import Example, extract
@@ -100,6 +101,22 @@ IN_DOMAIN_FORMATS = ("world", "feedback")
 """Sources written for this game: their names are the worlds' own, not a book's cast."""
 CAST_MIN_COUNT = 3
 """A name must appear this often, capitalised inside a sentence, to join the cast."""
+LEXICON_MIN_COUNT = 2
+"""A word of a book must appear this often to join the lexicon (one-off misprints and
+coinages stay out); every word of a source written for this game joins it."""
+
+
+def lexicon_words(counts: dict[str, Counter]) -> list[str]:
+    """The lexicon's words (see ``text.lexicon``), most common first, from each source
+    format's word counts: a book's words seen ``LEXICON_MIN_COUNT`` times or more, and
+    every word of a source written for this game."""
+    total: Counter = Counter()
+    kept: set[str] = set()
+    for source_format, counter in counts.items():
+        total.update(counter)
+        least = 1 if source_format in IN_DOMAIN_FORMATS else LEXICON_MIN_COUNT
+        kept.update(word for word, count in counter.items() if count >= least)
+    return sorted(kept, key=lambda word: (-total[word], word))
 
 
 def count_names(text: str, capitalised: Counter, lower: Counter) -> None:
@@ -236,6 +253,9 @@ def collect(
                     f"{path}: line 1: no usable text as {source.format}"
                     + (f" (dropped: {reasons})" if reasons else "")
                 )
+            # The whole text counts, not only the lines kept: the lexicon is the sources'
+            # English, and the base model read far more than the sample.
+            info.setdefault("words", Counter()).update(words_in(decoded.text))
             if source.format not in IN_DOMAIN_FORMATS:
                 cast = info.setdefault("cast", (Counter(), Counter()))
                 for example in extraction.examples:
@@ -415,6 +435,12 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     names = cast_names(capitalised, lower)
     stats["cast"] = len(names)
     texts["cast.json"] = Cast(frozenset(names)).to_json() + "\n"
+    counts: dict[str, Counter] = {}
+    for info in per_source.values():
+        counts.setdefault(info["format"], Counter()).update(info.get("words", Counter()))
+    lexicon = Lexicon.of(lexicon_words(counts))
+    stats["lexicon"] = len(lexicon)
+    texts[LEXICON_FILE] = lexicon.to_json() + "\n"
     texts["stats.json"] = json.dumps(stats, indent=2, sort_keys=True) + "\n"
     publish(out_dir, texts)
     return CorpusResult(out_dir=out_dir, splits=lines, stats=stats)
@@ -426,7 +452,12 @@ def _tagger_name() -> str:
     return tagger_name()
 
 
-OUTPUT_FILES = (*tuple(f"{split}.txt" for split in SPLITS), "stats.json", CAST_FILE)
+OUTPUT_FILES = (
+    *tuple(f"{split}.txt" for split in SPLITS),
+    "stats.json",
+    CAST_FILE,
+    LEXICON_FILE,
+)
 
 
 def _output_problem(out_dir: Path) -> str:

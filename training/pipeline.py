@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from textgamegen import checksum
 from textgamegen.atomic import write_atomic
 from textgamegen.text.canon import CAST_FILE
+from textgamegen.text.lexicon import LEXICON_FILE
 from training.config import FinetuneConfig, PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files
 
@@ -158,6 +159,7 @@ class Run:
     lineage: dict = field(default_factory=dict)
     card: str = ""
     cast_files: tuple[Path, ...] = ()
+    """The corpus's cast list and lexicon, copied into the model's folder."""
     decision: GateDecision | None = None
 
     @property
@@ -377,9 +379,13 @@ def _write_lineage_and_card(run: Run) -> None:
         config, run.corpus_hash, run.finetune_dir, run.command, run.weights_hash
     )
     cast_file = run.corpus_dir / CAST_FILE
-    run.cast_files = (cast_file,) if cast_file.is_file() else ()
-    if run.cast_files:
+    lexicon_file = run.corpus_dir / LEXICON_FILE
+    # The guards' lists travel with the model: the loader reads them from its folder.
+    run.cast_files = tuple(path for path in (cast_file, lexicon_file) if path.is_file())
+    if cast_file.is_file():
         lineage["cast"] = len(json.loads(cast_file.read_text(encoding="utf-8"))["names"])
+    if lexicon_file.is_file():
+        lineage["lexicon"] = len(json.loads(lexicon_file.read_text(encoding="utf-8"))["words"])
     stats = json.loads((run.corpus_dir / "stats.json").read_text())
     if run.uses_feedback:
         from training.trigger import feedback_summary

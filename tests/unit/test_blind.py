@@ -452,6 +452,13 @@ def test_variant_names() -> None:
     assert blind.variant_of("narrator+stream@0.7") == spec("narrator", True, 0.7)
     assert blind.variant_of("narrator@0.5~1") == spec("narrator", False, 0.5, 1)
     assert blind.variant_of("narrator~0") == spec("narrator", sentences=0)
+    assert blind.variant_of("narrator+stream+anywords~1") == spec(
+        "narrator", stream=True, sentences=1, any_words=True
+    )
+    assert blind.variant_of("narrator~1^3000") == spec("narrator", sentences=1, common_words=3000)
+    assert not blind.variant_of("narrator^0").plain
+    with pytest.raises(blind.BlindError, match="count after"):
+        blind.variant_of("narrator^many")
     for bad in ("narrator@hot", "narrator@0", "narrator@-1"):
         with pytest.raises(blind.BlindError, match="temperature"):
             blind.variant_of(bad)

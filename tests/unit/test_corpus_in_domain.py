@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from textgamegen.text.lexicon import load_lexicon
 from training.config import CorpusConfig, Source, config_from_dict
 from training.corpus import build_corpus, cast_names, count_names, unstated_names
 from training.formats import extract
@@ -109,6 +110,11 @@ def test_the_corpus_counts_lines_per_kind_and_writes_the_cast(tmp_path: Path) ->
     # Capitalised inside sentences three times or more, and never a lower-case word.
     assert cast == {"version": 1, "names": ["Akela", "Mowgli"]}
     assert stats["cast"] == 2
+    # The lexicon: a book's words seen twice or more, and every word of the world.
+    lexicon = load_lexicon(tmp_path / "out")
+    assert lexicon is not None and stats["lexicon"] == len(lexicon)
+    assert lexicon.has_word("akela") and lexicon.has_word("anvil")  # twice; the world's
+    assert not lexicon.has_word("rains")  # once in the book
 
 
 def test_names_its_facts_do_not_give() -> None:

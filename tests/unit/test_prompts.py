@@ -261,6 +261,8 @@ def test_settings_prompts_path_wins(tmp_path: Path) -> None:
         ("[prompt]\nmax_story_lines = -1\n", r"max_story_lines"),
         ("[kinds.attempt]\nsentences = 0\n", r"\[kinds.attempt\] sentences: must be a whole"),
         ('[kinds.attempt]\nsentences = "one"\n', r"sentences: must be a whole number"),
+        ("[kinds.attempt]\ncommon_words = 5\n", r"\[kinds.attempt\] common_words: must be"),
+        ("[kinds.attempt]\ncommon_words = true\n", r"common_words: must be a whole number"),
         ("kinds = [", r"mine.toml"),
     ],
 )

@@ -30,6 +30,7 @@ from textgamegen.models.bases import Progress, is_gguf
 from textgamegen.models.memory import directory_fit_problem
 from textgamegen.narration.generator import Generator, GeneratorError
 from textgamegen.text.canon import CAST_FILE, Cast, CastError, load_cast
+from textgamegen.text.lexicon import LEXICON_FILE, Lexicon, LexiconError, load_lexicon
 
 if TYPE_CHECKING:
     from textgamegen.narration.causal_lm import CausalLMGenerator
@@ -210,7 +211,8 @@ def _load(
     )
     generator.path = path
     generator.cast, cast_notice = _cast_of(path)
-    generator.notice = " ".join(filter(None, [generator.notice, cast_notice]))
+    generator.lexicon, lexicon_notice = _lexicon_of(path)
+    generator.notice = " ".join(filter(None, [generator.notice, cast_notice, lexicon_notice]))
     if warm_up:
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -233,13 +235,34 @@ def _cast_of(path: Path | None) -> tuple[Cast | None, str]:
     return cast, ""
 
 
-def _expects_cast(path: Path) -> bool:
-    """Whether the training record says the corpus stage wrote a cast list."""
+def _lexicon_of(path: Path | None) -> tuple[Lexicon | None, str]:
+    """The model folder's lexicon (the words of its training sources, see
+    ``text.lexicon``) and what to tell the player when a model trained with one has lost
+    it or has a broken one."""
+    if path is None:
+        return None, ""
+    unguarded = "the narrator's spelling is not guarded this session"
+    try:
+        lexicon = load_lexicon(path)
+    except LexiconError as error:
+        return None, f"The lexicon is broken ({error}): {unguarded}."
+    if lexicon is None and _training_record(path).get("lexicon"):
+        return None, f"The model folder has no {LEXICON_FILE}: {unguarded}."
+    return lexicon, ""
+
+
+def _training_record(path: Path) -> dict:
+    """The model folder's lineage.json; empty when it has none or it cannot be read."""
     try:
         lineage = json.loads((path / "lineage.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(lineage, dict) and bool(lineage.get("cast"))
+        return {}
+    return lineage if isinstance(lineage, dict) else {}
+
+
+def _expects_cast(path: Path) -> bool:
+    """Whether the training record says the corpus stage wrote a cast list."""
+    return bool(_training_record(path).get("cast"))
 
 
 def weights_directory(

@@ -43,12 +43,14 @@ from textgamegen.narration.generator import (
     Timings,
     left_alone,
 )
+from textgamegen.narration.spelling import READ_WIDTH, SpellingGuard, token_pieces
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
 from textgamegen.text import canon
 from textgamegen.text.canon import Cast
 from textgamegen.text.cleanup import clean_text, past_sentences
-from textgamegen.text.prompts import PromptTemplates, build_prompt
+from textgamegen.text.lexicon import Lexicon
+from textgamegen.text.prompts import Prompt, PromptTemplates, build_prompt
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -198,6 +200,10 @@ class CausalLMGenerator(Generator):
         self.load_ms = 0.0
         self.cast: Cast | None = None
         """The training books' names, never written where the world does not use them."""
+        self.lexicon: Lexicon | None = None
+        """The words of the narrator's training sources (``text.lexicon``): with the words
+        on screen, the only ones it may write while ``sampling.known_words`` is on."""
+        self._pieces: list[str] | None = None
         self.names_only = True
         """Inside a sentence, start no capitalised word (a name) that the facts and the
         story do not give: the narrator adds no people, places or titles of its own."""
@@ -373,6 +379,22 @@ class CausalLMGenerator(Generator):
             names.spaces,
         )
 
+    def _spelling(
+        self, request: ContentRequest, sampling: SamplingSettings, prompt: Prompt, rows: int
+    ) -> SpellingGuard | None:
+        """The guard that keeps each row to known words; None without a lexicon or with
+        ``sampling.known_words`` off."""
+        if not (self.lexicon and sampling.known_words):
+            return None
+        if self._pieces is None:
+            tokens = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            self._pieces = token_pieces(tokens, self._stop_list)
+        # The story is on screen too: a word the player has just read may come back.
+        given = " ".join((canon.facts_text(request), *request.story, prompt.opening))
+        speller = self.lexicon.with_text(given, prompt.common_words)
+        width = max(READ_WIDTH, sampling.top_k)
+        return SpellingGuard(speller, self._pieces, rows, prompt.opening, width)
+
     def _enough(self, opening: str, sentences: int | None) -> RowHook | None:
         """When a row has written all the sentences its line may keep (None: no limit)."""
         if sentences is None:
@@ -465,6 +487,7 @@ class CausalLMGenerator(Generator):
                 focus=focus,
                 barred=barred,
                 row_done=enough,
+                spelling=self._spelling(request, sampling, prompt, count),
             )
             timings.first_token_ms = round(streamer.first_token_ms, 2)
             timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from textgamegen.config import SamplingSettings
+from textgamegen.narration.spelling import SpellingGuard
 
 # Called after each step with the new token of row 0; returns True to end row 0 early.
 StepHook = Callable[[int], bool]
@@ -235,6 +236,7 @@ def run_rows(
     focus: torch.Tensor | None = None,
     barred: Barred | Sequence[Sequence[int]] = (),
     row_done: RowHook | None = None,
+    spelling: SpellingGuard | None = None,
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -260,6 +262,7 @@ def run_rows(
         row_done: asked after each new token of a live row; True ends that row (its
             line has as many sentences as it may keep), so no time goes on text that
             cleanup would cut.
+        spelling: keeps every row to the words it knows (``narration.spelling``).
 
     Returns:
         The rows' tokens and mean log-probabilities.
@@ -293,6 +296,10 @@ def run_rows(
             bonus = torch.zeros_like(logits)
             bonus[:, focus] = sampling.grounding_boost
             scores = scores + bonus * boosting[:, None]
+        if spelling is not None:
+            if banned is not None:
+                scores = scores.index_fill(1, banned, -torch.inf)
+            scores = spelling.restrict(scores, ~done)
         ids, logprobs = pick(scores, history, sampling, generator, banned)
         live = ~done
         ids = torch.where(live, ids, torch.full_like(ids, pad_id))
@@ -303,6 +310,8 @@ def run_rows(
         if boosting is not None and focus is not None:
             boosting = boosting * (~torch.isin(ids, focus)).to(boosting.dtype)
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
+        if spelling is not None:
+            spelling.advance(ids.tolist(), (live & ~stopped).tolist())
         if on_step is not None and bool(live[0]) and not bool(stopped[0]) and on_step(int(ids[0])):
             done[0] = True
         if row_done is not None:

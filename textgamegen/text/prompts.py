@@ -79,6 +79,10 @@ class KindTemplate:
         sentences: the most sentences a line of this kind keeps (None: no limit); the
             model stops writing there. A small narrator's first sentence follows the
             facts; what it adds after is where it makes things up.
+        common_words: the line may use only this many of the most common words of the
+            narrator's lexicon, besides the words on screen (None: the whole lexicon).
+            The rare words a small narrator reaches for are things the room does not have
+            ("an altar" in a chapel with none, "a stone railing" on a street).
     """
 
     tag: str
@@ -87,6 +91,7 @@ class KindTemplate:
     fallback: str
     story_lines: int | None = None
     sentences: int | None = None
+    common_words: int | None = None
 
 
 @dataclass
@@ -113,6 +118,8 @@ class Prompt:
         dropped_lines: story lines left out for the budget or ``max_story_lines``.
         truncated: the prompt had to be cut from the left.
         sentences: the most sentences the line keeps (None: no limit).
+        common_words: how many of the lexicon's most common words the line may use
+            besides those on screen (None: all of them).
     """
 
     text: str
@@ -123,6 +130,7 @@ class Prompt:
     dropped_lines: int = 0
     truncated: bool = False
     sentences: int | None = None
+    common_words: int | None = None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +179,8 @@ def _kind_template(data: Any, where: str) -> KindTemplate:
     if not isinstance(data, dict):
         raise PromptError(f"{where}: must be a table")
     unknown = sorted(
-        set(data) - {"tag", "facts", "opening", "fallback", "story_lines", "sentences"}
+        set(data)
+        - {"tag", "facts", "opening", "fallback", "story_lines", "sentences", "common_words"}
     )
     if unknown:
         hint = " (prompts now give `facts`, not `context` lines)" if "context" in unknown else ""
@@ -202,8 +211,21 @@ def _kind_template(data: Any, where: str) -> KindTemplate:
         not isinstance(sentences, int) or isinstance(sentences, bool) or not 1 <= sentences <= 9
     ):
         raise PromptError(f"{where} sentences: must be a whole number from 1 to 9")
+    common_words = data.get("common_words")
+    if common_words is not None and (
+        not isinstance(common_words, int)
+        or isinstance(common_words, bool)
+        or not 100 <= common_words <= 1_000_000
+    ):
+        raise PromptError(f"{where} common_words: must be a whole number from 100 to 1000000")
     return KindTemplate(
-        tag, list(facts), texts["opening"], texts["fallback"], story_lines, sentences
+        tag,
+        list(facts),
+        texts["opening"],
+        texts["fallback"],
+        story_lines,
+        sentences,
+        common_words,
     )
 
 
@@ -441,5 +463,13 @@ def build_prompt(
     else:
         text = "".join(line_text for line_text, _ in used) + fixed_text
     return Prompt(
-        text, ids, opening, template.tag, len(used), dropped, truncated, template.sentences
+        text,
+        ids,
+        opening,
+        template.tag,
+        len(used),
+        dropped,
+        truncated,
+        template.sentences,
+        template.common_words,
     )
