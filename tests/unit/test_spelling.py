@@ -40,7 +40,7 @@ def test_a_word_is_a_run_of_letters() -> None:
         "shoe",
         "jabez",
     ]
-    assert trailing_word("You polish a sil") == "sil"
+    assert trailing_word("You polish a Sil") == "Sil"
     assert trailing_word("You polish a ") == ""
 
 
@@ -56,6 +56,9 @@ def test_a_word_is_a_run_of_letters() -> None:
         ("budv", " ", None),  # an unknown word ended
         ("kett", ".", None),  # "kett" is no word, only the start of one
         ("", "\n", ""),
+        ("", " Silver", "Silver"),
+        ("sil", "Ver", None),  # a capital inside a word
+        ("SIL", "VER", "SILVER"),
     ],
 )
 def test_following_a_piece(partial: str, piece: str, after: str | None) -> None:

@@ -108,22 +108,26 @@ class Speller:
         """Write ``piece`` after a line whose last word so far is ``partial``.
 
         Args:
-            partial: the letters of the word being written ("" between words).
+            partial: the letters of the word being written, as written ("" between
+                words).
             piece: the text a token adds (a special token passes as a space).
 
         Returns:
             The word being written after the piece ("" when the piece ends between
             words), or None when the piece completes a word the speller does not know,
-            or starts one that no known word begins with.
+            begins one that no known word begins with, or turns to a capital inside a
+            word ("crepT": the word is known, the spelling is not).
         """
-        for char in piece.casefold():
-            if "a" <= char <= "z":
+        for char in piece:
+            if char.isascii() and char.isalpha():
+                if char.isupper() and partial[-1:].islower():
+                    return None
                 partial += char
                 continue
-            if partial and not self.has_word(partial):
+            if partial and not self.has_word(partial.lower()):
                 return None
             partial = ""
-        if partial and (len(partial) > MAX_WORD or not self.has_prefix(partial)):
+        if partial and (len(partial) > MAX_WORD or not self.has_prefix(partial.lower())):
             return None
         return partial
 
@@ -133,8 +137,9 @@ class Speller:
 
 
 def trailing_word(text: str) -> str:
-    """The letters of the word that ``text`` ends inside ("" when it ends between words)."""
-    match = re.search(r"[a-z]+$", text.casefold())
+    """The letters of the word that ``text`` ends inside, as written ("" when it ends
+    between words)."""
+    match = re.search(r"[A-Za-z]+$", text)
     return match.group(0) if match else ""
 
 
