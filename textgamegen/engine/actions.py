@@ -9,6 +9,7 @@ in most parser games). Actions import ``Game`` only for typing: ``game.py`` impo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -864,8 +865,9 @@ def empty(game: Game, turn: Turn, command: Command) -> None:
 def authored_attempt(game: Game, text: str) -> str:
     """The room's own line for a free-form command ("kick the door"), or "".
 
-    Articles do not count ("kick door" finds "kick the door"); a line that needs an item
-    holds only while that item is here or carried."""
+    Filler words do not count ("kick door" finds "kick the door", "knock at the wall"
+    finds "knock on the wall"; see ``attempt_words``); a line that needs an item holds
+    only while that item is here or carried."""
     wanted = attempt_words(text)
     for phrase, attempt in game.room().attempts.items():
         if attempt_words(phrase) != wanted:
@@ -906,8 +908,24 @@ def _one_slip(typed: str, word: str) -> bool:
     return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
+# Words a player may put in or leave out without changing what they do: "knock on the
+# wall", "knock at the wall" and "knock wall" are one attempt.
+_FILLER = frozenset("the a an some your my on at onto upon against to".split())
+
+
 def attempt_words(text: str) -> tuple[str, ...]:
-    return tuple(word for word in text.casefold().split() if word not in ("the", "a", "an"))
+    """A free-form command's words as the room's attempts are looked up: lower case,
+    punctuation and filler words ("the", "your", "on", "at") dropped, and a plural
+    ending too ("touch the rock walls" finds "touch the rock wall"). The verb is kept
+    as typed, so "look up" and "look down" stay apart."""
+    words = re.findall(r"[a-z0-9'’-]+", text.casefold())
+    kept = [word for index, word in enumerate(words) if index == 0 or word not in _FILLER]
+    return tuple(
+        word[:-1]
+        if index and len(word) > 3 and word.endswith("s") and not word.endswith("ss")
+        else word
+        for index, word in enumerate(kept)
+    )
 
 
 def freeform(game: Game, turn: Turn, command: Command) -> None:
