@@ -389,8 +389,11 @@ class CausalLMGenerator(Generator):
         if self._pieces is None:
             tokens = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
             self._pieces = token_pieces(tokens, self._stop_list)
-        # The story is on screen too: a word the player has just read may come back.
-        given = " ".join((canon.facts_text(request), *request.story, prompt.opening))
+        # The story is on screen too: a word the player has just read may come back; and
+        # what is anywhere a person is (the floor, your hands) needs no fact.
+        given = " ".join(
+            (canon.facts_text(request), *request.story, prompt.opening, *canon.AMBIENT)
+        )
         speller = self.lexicon.with_text(given, prompt.common_words)
         width = max(READ_WIDTH, sampling.top_k)
         return SpellingGuard(speller, self._pieces, rows, prompt.opening, width)
