@@ -92,7 +92,9 @@ class SamplingSettings:
     )
 
     # Blind reads caught made-up words read as things of the room ("You polish a silver
-    # budvain.", "a footpost", "the firebarn's iron grate").
+    # budvain.", "a footpost", "the firebarn's iron grate"). Read blind again on the
+    # held-out worlds (2026-12-06, four readings of 24-30 attempts each), lines that
+    # contradict the game went from 33% to 23% with this on, mean score 0.83 -> 0.85.
     known_words: bool = setting(
         True,
         "Write only words of the narrator's training sources or of the text on screen, so "
