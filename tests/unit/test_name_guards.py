@@ -278,3 +278,26 @@ def test_an_attempt_may_not_say_it_opened_unlocked_or_broke_anything() -> None:
     assert not barred_deeds(done) and not [
         c for c in contradictions(line, done) if c.kind == Kind.DEED
     ]
+
+
+def test_an_attempt_may_not_say_it_took_what_is_in_view() -> None:
+    from textgamegen.text.canon import barred_takings, barred_words, contradictions
+
+    lift = ContentRequest(
+        ContentKind.ACTION,
+        command="lift the jewel case",
+        room="Compartment Three",
+        entities=("Mrs Hartwell", "jewel case"),
+        attempt=True,
+    )
+    assert {"take the case", "pick up the jewel case"} <= set(barred_words(lift))
+    for line, taken in [
+        ("You pick up the case and lift it from the berth.", "pick up the case"),
+        ("You take the case with your hands.", "take the case"),
+        ("You snatch the jewel case.", "snatch the jewel case"),
+    ]:
+        assert [str(c) for c in contradictions(line, lift)] == [f"deed: {taken}"]
+    assert contradictions("You lift the jewel case an inch and set it down.", lift) == []
+    assert contradictions("You take a deep breath.", lift) == []
+    # Only an attempt: when the engine has taken a thing, the line may say so.
+    assert barred_takings(replace(lift, attempt=False)) == []

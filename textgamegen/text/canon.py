@@ -267,16 +267,61 @@ def barred_deeds(request: ContentRequest) -> list[str]:
     return [word for word in DEEDS if word not in said]
 
 
+# Taking is the engine's too: read blind, "lift the jewel case" was answered "You pick up
+# the case and lift it from the berth." and "You take the case with your hands.", and the
+# case stayed on the table.
+TAKINGS = (
+    "take",
+    "takes",
+    "took",
+    "pick up",
+    "picks up",
+    "picked up",
+    "grab",
+    "grabs",
+    "grabbed",
+    "snatch",
+    "snatches",
+    "snatched",
+)
+
+
+def barred_takings(request: ContentRequest) -> list[str]:
+    """What an attempt's line may not say it took: each thing or person in view, by its
+    name and by its last word ("take the case" for the jewel case), after any of
+    ``TAKINGS`` and "the", "a"/"an", "your" or nothing."""
+    if not request.attempt:
+        return []
+    names = {
+        form
+        for entity in request.entities
+        if entity.strip()
+        for form in (entity.strip().casefold(), entity.split()[-1].casefold())
+        if len(form) > 2
+    }
+    phrases = []
+    for name in sorted(names):
+        forms = (
+            f"the {name}",
+            ("an " if name[0] in "aeiou" else "a ") + name,
+            f"your {name}",
+            name,
+        )
+        phrases += [f"{verb} {form}" for verb in TAKINGS for form in forms]
+    return phrases
+
+
 def barred_words(request: ContentRequest, cast: Cast | None = None) -> list[str]:
     """Everything the line must not write: compass points that are not a way out (see
     above), the world's people, things and places that the facts leave out, the training
     books' names that this world does not use, speech tags that give the line to
-    someone other than its speaker, and an attempt's deeds."""
+    someone other than its speaker, and an attempt's deeds and takings."""
     words = _barred_directions(request)
     words += [*request.absent_people, *request.absent_things]
     words += foreign_names(request, cast)
     words += other_speakers(request)
     words += barred_deeds(request)
+    words += barred_takings(request)
     return list(dict.fromkeys(words))
 
 
@@ -303,7 +348,7 @@ def contradictions(
 ) -> list[Contradiction]:
     """What ``text`` gets wrong against its request: false exits, absent people, absent
     things and places, names from the training books, names nobody gave, the wrong
-    speaker, and a deed an attempt cannot have done (``DEEDS``).
+    speaker, and a deed an attempt cannot have done (``DEEDS``, ``TAKINGS``).
 
     Args:
         text: the line as shown (or the words the model added to an opening).
@@ -339,6 +384,11 @@ def contradictions(
     found += [Contradiction(Kind.WRONG_SPEAKER, tag) for tag in wrong_speakers(text, request)]
     said = set(re.findall(r"[\w'’-]+", text.casefold()))
     found += [Contradiction(Kind.DEED, word) for word in barred_deeds(request) if word in said]
+    found += [
+        Contradiction(Kind.DEED, phrase)
+        for phrase in barred_takings(request)
+        if _named(phrase, text)
+    ]
     return found
 
 
