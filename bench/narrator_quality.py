@@ -427,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unguarded",
         action="store_true",
-        help="decode with nothing barred: no compass point, name or speaker tag (A/B)",
+        help="decode with nothing barred (no compass point, name, speaker tag, deed or "
+        "taking) and any word spelt (sampling.known_words off): the A/B baseline",
     )
     parser.add_argument("--prompts", type=Path, help="a prompts.toml laid over the shipped one")
     parser.add_argument("--temperature", type=float, help="override sampling.temperature")
@@ -449,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         sampling = replace(sampling, temperature=args.temperature)
     if args.top_p is not None:
         sampling = replace(sampling, top_p=args.top_p)
+    if args.unguarded:
+        sampling = replace(sampling, known_words=False)
     generator = load_generator(
         args.model,
         "cpu",
