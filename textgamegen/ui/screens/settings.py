@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
+from textgamegen.endpoint import is_model_url
 from textgamegen.paths import for_player
 from textgamegen.safe_text import strip_unsafe
 
@@ -40,7 +41,7 @@ def model_choices(current: str) -> list[tuple[str, str]]:
         choices.append((f"{info.name}  ({info.source})", info.name))
     choices.append(("template  (no model, deterministic)", "template"))
     if current not in {value for _, value in choices}:
-        where = "model server" if current.startswith("openai:") else "as configured"
+        where = "model server" if is_model_url(current) else "as configured"
         choices.insert(0, (f"{current}  ({where})", current))
     return choices
 
