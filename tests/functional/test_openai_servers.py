@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from openai_fakes import MARK, STANDARD, AppThread, FakeOpenAI, chunk, sse
+from pilot_helpers import make_app, story, type_command, wait_until
 
 from textgamegen.__main__ import main
 from textgamegen.config import Settings, SettingsError, save_settings
@@ -19,6 +20,8 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.models.loader import load_generator
 from textgamegen.narration import remote
 from textgamegen.narration.remote import RemoteGenerator
+from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.widgets.status_bar import MODEL_TROUBLE, StatusBar
 
 TURNS = ["sing", "dance", "jump", "wave", "whistle", "hop", "hum a tune", "clap", "stretch", "yawn"]
 KEY_VAR = "TEXTGAMEGEN_TEST_KEY"
@@ -281,3 +284,27 @@ def test_a_trickling_server_cannot_hang_a_scripted_game(
     assert code == 3
     assert "within the 0.5 s a narration may take" in err
     assert "wrote 0 of 2 narrations" in err
+
+
+async def test_the_game_says_while_a_server_fails_and_when_it_is_back(tmp_path: Path) -> None:
+    """The status bar names the trouble for as long as it lasts; the toast comes once, not
+    on every turn; a server that answers again clears it."""
+    with FakeOpenAI("key") as server:
+        spec = f"openai-chat:{server.url}#fake-instruct"
+        generator = load_generator(spec)  # no key: refused at start
+        app = make_app(tmp_path, generator, model=spec)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+            status = app.screen.query_one(StatusBar)
+            await wait_until(pilot, lambda: MODEL_TROUBLE in status.plain)
+            for command in ("sing", "dance", "jump"):
+                await type_command(pilot, command)
+                await wait_until(pilot, lambda: not app.screen.play.narrating)
+            told = [n.message for n in app._notifications if "did not answer" in n.message]
+            assert len(told) == 1, told
+            assert MODEL_TROUBLE in status.plain
+            server.shape = "full"  # the server takes requests again
+            await type_command(pilot, "wave")
+            await wait_until(pilot, lambda: MARK in story(app).plain_text())
+            await wait_until(pilot, lambda: MODEL_TROUBLE not in status.plain)
+            assert app.model_trouble == ""

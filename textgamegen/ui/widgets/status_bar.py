@@ -92,3 +92,6 @@ class StatusBar(Static):
 
     def watch_narrating(self) -> None:
         self._redraw()
+
+    def watch_trouble(self) -> None:
+        self._redraw()
