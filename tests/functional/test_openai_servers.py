@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from fakes import ScriptedGenerator as FakeGenerator
 from openai_fakes import MARK, STANDARD, AppThread, FakeOpenAI, chunk, sse
 from pilot_helpers import make_app, story, type_command, wait_until
 
@@ -21,6 +22,7 @@ from textgamegen.models.loader import load_generator
 from textgamegen.narration import remote
 from textgamegen.narration.remote import RemoteGenerator
 from textgamegen.ui.screens.game import GameScreen
+from textgamegen.ui.screens.settings import SettingsScreen
 from textgamegen.ui.widgets.status_bar import MODEL_TROUBLE, StatusBar
 
 TURNS = ["sing", "dance", "jump", "wave", "whistle", "hop", "hum a tune", "clap", "stretch", "yawn"]
@@ -308,3 +310,20 @@ async def test_the_game_says_while_a_server_fails_and_when_it_is_back(tmp_path: 
             await wait_until(pilot, lambda: MARK in story(app).plain_text())
             await wait_until(pilot, lambda: MODEL_TROUBLE not in status.plain)
             assert app.model_trouble == ""
+
+
+@pytest.mark.parametrize("hosted", [False, True])
+async def test_a_web_player_cannot_name_a_host_variable_as_the_key(
+    hosted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Naming one of the host's environment variables would send its value to a server."""
+    if hosted:
+        monkeypatch.setenv("TEXTGAMEGEN_HOSTED", "1")
+    app = make_app(tmp_path, FakeGenerator(), api_key_env="HOST_KEY")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        shown = app.screen.query("#setting-api_key_env")
+        assert bool(shown) is not hosted
+        assert app.screen.collect().api_key_env == "HOST_KEY"

@@ -21,7 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
 from textgamegen.endpoint import is_model_url
-from textgamegen.paths import for_player
+from textgamegen.paths import for_player, hosted
 from textgamegen.safe_text import strip_unsafe
 
 
@@ -63,6 +63,12 @@ def _label(item: Field[Any]) -> Label:
     return label
 
 
+def _host_only() -> tuple[str, ...]:
+    """Settings a web player is not shown: naming an environment variable of the host's
+    would send its value, as an API key, to the model server."""
+    return ("api_key_env",) if hosted() else ()
+
+
 class SettingsScreen(ModalScreen[Settings | None]):
     """Edit and save the settings."""
 
@@ -81,7 +87,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             yield Label("Settings", classes="dialog-title")
             with VerticalScroll(id="settings-form"):
                 for item in fields(Settings):
-                    if item.name == "sampling":
+                    if item.name == "sampling" or item.name in _host_only():
                         continue
                     with Horizontal(classes="setting"):
                         yield _label(item)
@@ -136,7 +142,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         """
         data = self.settings.to_dict()
         for item in fields(Settings):
-            if item.name != "sampling":
+            if item.name != "sampling" and item.name not in _host_only():
                 data[item.name] = self._read("setting", item.name, data[item.name])
         sampling = data["sampling"]
         for item in fields(SamplingSettings):
