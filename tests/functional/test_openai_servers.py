@@ -5,6 +5,7 @@ the guards on what comes back, and the bounds on what the narrator takes from a 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 
@@ -327,3 +328,30 @@ async def test_a_web_player_cannot_name_a_host_variable_as_the_key(
         shown = app.screen.query("#setting-api_key_env")
         assert bool(shown) is not hosted
         assert app.screen.collect().api_key_env == "HOST_KEY"
+
+
+def test_generate_asks_a_keyed_chat_server_for_the_candidates_it_is_told(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOpenAI("key") as server:
+        monkeypatch.setenv(KEY_VAR, server.key)
+        code = main(
+            [
+                "generate",
+                "--kind",
+                "action",
+                "--prompt",
+                "sing",
+                "--model",
+                f"openai-chat:{server.url}#fake-instruct",
+                "--api-key-env",
+                KEY_VAR,
+                "-n",
+                "3",
+                "--json",
+            ]
+        )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and not out["fallback"] and MARK in out["text"]
+    (body,) = [entry.body for entry in server.answered("chat")]
+    assert body["n"] == 3
