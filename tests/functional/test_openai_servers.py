@@ -355,3 +355,21 @@ def test_generate_asks_a_keyed_chat_server_for_the_candidates_it_is_told(
     assert code == 0 and not out["fallback"] and MARK in out["text"]
     (body,) = [entry.body for entry in server.answered("chat")]
     assert body["n"] == 3
+
+
+def test_a_404_about_the_model_is_not_taken_for_a_chat_only_server() -> None:
+    async def models(_request: web.Request) -> web.Response:
+        return web.json_response({"data": [{"id": "fake"}]})
+
+    async def missing(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {"error": {"message": "The model `fake` does not exist."}}, status=404
+        )
+
+    app = web.Application()
+    app.add_routes([web.get("/v1/models", models), web.post("/v1/completions", missing)])
+    with AppThread(app) as fake:
+        generator = load_generator(f"openai:{fake.url}#fake")
+        narration = generator.generate(ATTEMPT)
+    assert generator.api == "completions"
+    assert narration.fallback and "does not exist" in narration.notice

@@ -494,8 +494,10 @@ class RemoteGenerator(Generator):
                         notice=f"The model server stopped mid-answer ({error}); the text "
                         "is cut short.",
                     )
-                if error.status in (404, 405) and ask.api == COMPLETIONS:
-                    # No completions route (a chat-only server): speak chat from now on.
+                no_route = error.status in (404, 405) and "model" not in str(error).casefold()
+                if no_route and ask.api == COMPLETIONS:
+                    # No completions route (a chat-only server): speak chat from now on. A
+                    # 404 about the model (vLLM's for a name it lacks) is no such sign.
                     self.api = CHAT
                     continue
                 if error.status == 400 and sent_extras and _refuses_extras(str(error)):
