@@ -7,6 +7,7 @@ typo never stops the game from starting.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,12 +19,14 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 from textgamegen import paths
+from textgamegen.endpoint import EndpointError, is_model_url, parse_model_url
 
 
 class SettingsError(ValueError):
     """A settings file or value is wrong; the message names the file and the key."""
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 DEVICES = ("auto", "cpu", "cuda")
 """Where the model runs; ``auto`` is CUDA when available, else the CPU."""
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -84,6 +87,14 @@ class SamplingSettings:
         "add a line of its own. Off: the world's text stands alone.",
     )
 
+    # 1, not num_candidates: a model server bills or queues every candidate, and one
+    # streamed line is what the player reads anyway.
+    server_candidates: int = setting(
+        1,
+        "Candidates asked of a model server (openai: and openai-chat: models) per request when "
+        "a line is ranked rather than streamed; each one costs the server time, or money on a "
+        "paid one.",
+    )
     stream: bool = setting(
         True,
         "Show the line word by word as one sample is written, so the first word comes "
@@ -112,6 +123,8 @@ class SamplingSettings:
             raise SettingsError("sampling.repetition_penalty must be 1.0 or more")
         if not 1 <= self.num_candidates <= 16:
             raise SettingsError("sampling.num_candidates must be between 1 and 16")
+        if not 1 <= self.server_candidates <= 16:
+            raise SettingsError("sampling.server_candidates must be between 1 and 16")
         if not 1 <= self.max_new_tokens <= 512:
             raise SettingsError("sampling.max_new_tokens must be between 1 and 512")
         if not 0 <= self.min_words <= self.max_words:
@@ -127,8 +140,14 @@ class Settings:
     model: str = setting(
         "narrator",
         "Generator: a registry name, a model or adapter directory, gguf:PACKAGE, a hub id, "
-        '"template", or a model server as openai:http://HOST:PORT/v1#MODEL (textgamegen '
-        "serve-model, vLLM).",
+        '"template", or a model server: openai:http://HOST:PORT/v1#MODEL (textgamegen '
+        "serve-model, vLLM) or openai-chat:http://HOST:PORT/v1#MODEL (Ollama, LM Studio, "
+        "llama.cpp, KoboldCpp, any chat API).",
+    )
+    api_key_env: str = setting(
+        "",
+        "The name of the environment variable that holds the model server's API key (such "
+        "as OPENAI_API_KEY), sent as Authorization: Bearer; the key itself is never saved.",
     )
     device: str = setting(
         "auto",
@@ -186,13 +205,16 @@ class Settings:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     def __post_init__(self) -> None:
-        if self.model.startswith("openai:"):
-            from textgamegen.endpoint import EndpointError, parse_model_url
-
+        if is_model_url(self.model):
             try:
                 parse_model_url(self.model)
             except EndpointError as error:
                 raise SettingsError(f"model: {error}") from None
+        if self.api_key_env and not _ENV_NAME.fullmatch(self.api_key_env):
+            raise SettingsError(
+                "api_key_env must be the NAME of an environment variable (letters, digits, "
+                "_), such as OPENAI_API_KEY; the key itself belongs in that variable"
+            )
         if self.device not in DEVICES:
             raise SettingsError(f"device must be {one_of(DEVICES)}")
         if self.autosave_every < 0:

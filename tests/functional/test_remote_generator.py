@@ -4,7 +4,6 @@ random model, against a server that hangs, one that dies mid-stream, and none at
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -14,6 +13,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from model_watch import ModelWatch
+from openai_fakes import AppThread, sse
+from openai_fakes import chunk as completion_chunk
 
 from textgamegen.config import Settings, SettingsError
 from textgamegen.endpoint import EndpointError, parse_model_url
@@ -49,34 +50,6 @@ def server(engine: CompletionEngine) -> Iterator[ModelServer]:
         yield running
 
 
-class AppThread:
-    """An aiohttp app on a free port in a background thread (a misbehaving server)."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.port = 0
-
-    def __enter__(self) -> AppThread:
-        self.thread.start()
-
-        async def start() -> web.AppRunner:
-            runner = web.AppRunner(self.app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self.port = runner.addresses[0][1]
-            return runner
-
-        self.runner = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
 def remote(model: str, prompts: Path | None = None) -> RemoteGenerator:
     """The remote narrator ``load_generator`` makes for an ``openai:`` address."""
     generator = load_generator(model, prompts=prompts)
@@ -92,8 +65,7 @@ def models_route(context: int = 256) -> web.RouteDef:
 
 
 def chunk(index: int, text: str, reason: str | None = None) -> bytes:
-    body = {"choices": [{"index": index, "text": text, "finish_reason": reason}]}
-    return f"data: {json.dumps(body)}\n\n".encode()
+    return sse(completion_chunk("completions", text, reason, index))
 
 
 def test_model_urls_parse_and_bad_ones_are_refused() -> None:
@@ -125,9 +97,12 @@ def test_remote_narrates_like_the_local_backend(server: ModelServer) -> None:
     # The streamed line is the one that stays: one candidate, streamed, never swapped.
     assert len(narration.candidates) == 1
     assert "".join(shown).strip().startswith(narration.text.rstrip('"')[:20])
-    # With no listener, every candidate is sampled remotely and reranked here.
+    # With no listener, one candidate by default: a server bills or queues each one.
+    assert len(generator.generate(REQUEST).candidates) == 1
+    # Asked for more, every candidate is sampled remotely and reranked here.
+    generator.sampling.server_candidates = 3
     quiet = generator.generate(REQUEST)
-    assert len(quiet.candidates) == generator.sampling.num_candidates
+    assert len(quiet.candidates) == 3
     assert all(
         candidate.tokens > 0 and candidate.mean_logprob < 0 for candidate in narration.candidates
     )
@@ -138,11 +113,15 @@ def test_remote_narrates_like_the_local_backend(server: ModelServer) -> None:
 
 def test_unstreamed_the_listener_gets_the_ranked_line_whole(server: ModelServer) -> None:
     generator = load_generator(f"openai:{server.url}#tiny", prompts=WITH_OPENING)
-    generator.sampling = replace(generator.sampling, stream=False)  # type: ignore[attr-defined]
+    generator.sampling = replace(  # type: ignore[attr-defined]
+        generator.sampling,  # type: ignore[attr-defined]
+        stream=False,
+        server_candidates=4,
+    )
     shown: list[str] = []
     narration = generator.generate(REQUEST, on_text=shown.append)
     assert not narration.fallback
-    assert len(narration.candidates) == generator.sampling.num_candidates  # type: ignore[attr-defined]
+    assert len(narration.candidates) == 4
     assert shown == [narration.text] == [narration.candidates[0].text]
 
 

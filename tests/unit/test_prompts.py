@@ -11,6 +11,7 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.text.prompts import (
     TEMPLATE_NAMES,
     PromptError,
+    build_chat_prompt,
     build_prompt,
     clean_field,
     fallback_text,
@@ -264,6 +265,10 @@ def test_settings_prompts_path_wins(tmp_path: Path) -> None:
         ("[kinds.attempt]\ncommon_words = 5\n", r"\[kinds.attempt\] common_words: must be"),
         ("[kinds.attempt]\ncommon_words = true\n", r"common_words: must be a whole number"),
         ("kinds = [", r"mine.toml"),
+        ("[chat]\nsystem = 3\n", r"\[chat\] system: must be a string"),
+        ("[chat]\nvoice = 3\n", r"\[chat\]: unknown key voice"),
+        ('[chat.asks]\npoem = "Write"\n', r"\[chat\] asks: unknown kind 'poem'"),
+        ('[chat.asks]\nroom = "{room:>99999999}"\n', r"\[chat\] asks.room: .*only plain"),
     ],
 )
 def test_bad_prompts_files_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -304,3 +309,62 @@ def test_format_specs_and_conversions_are_refused_at_load(
     mine.write_text(f'[kinds.action]\nopening = "{template}"\n', encoding="utf-8")
     with pytest.raises(PromptError, match=rf"mine.toml.*\[kinds.action\] opening: {shown}"):
         load_templates(mine)
+
+
+def test_the_chat_prompt_gives_the_same_facts_with_the_rules_and_an_ask() -> None:
+    request = ContentRequest(
+        ContentKind.DIALOGUE,
+        speaker="Keeper Aldous",
+        persona="an old lighthouse keeper",
+        topic="storm",
+        room="Lamp Room",
+        story=("Rain lashes the glass.", "The lamp turns."),
+    )
+    templates = load_templates()
+    chat = build_chat_prompt(request, templates, 4000)
+    completion = build_prompt(request, templates, WordCodec(), 1000)
+    system, user = chat.messages
+    assert system == {"role": "system", "content": templates.chat.system}
+    assert "second person" in system["content"] and "Add no exits" in system["content"]
+    # The same facts as the completion prompt's facts line, one a line.
+    for fact in ("speaker: Keeper Aldous, an old lighthouse keeper", "about: storm"):
+        assert fact in completion.text and fact in user["content"]
+    assert user["content"].startswith("Recent story:\nRain lashes the glass.\nThe lamp turns.")
+    assert user["content"].endswith(
+        "Write what Keeper Aldous says to you about storm: one line of speech in quotes."
+    )
+    assert "<|" not in chat.text and chat.story_lines == 2
+
+
+def test_the_chat_prompt_drops_the_oldest_story_first_and_keeps_the_facts() -> None:
+    request = ContentRequest(
+        ContentKind.ACTION,
+        command="wave at the fleet",
+        room="Harbour Quay",
+        story=tuple(f"Story line {i} with some words in it." for i in range(3)),
+    )
+    templates = load_templates()
+    whole = build_chat_prompt(request, templates, 100_000)
+    short = build_chat_prompt(request, templates, len(whole.text) - 20)
+    assert (whole.story_lines, short.story_lines) == (3, 2)
+    assert "Story line 0" not in short.text and "Story line 2" in short.text
+    assert "you try: wave at the fleet" in build_chat_prompt(request, templates, 10).text
+
+
+def test_a_kind_held_to_one_sentence_is_asked_for_one(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[kinds.action]\nopening = "You {command}, and"\nsentences = 1\n'
+        '[chat]\nsystem = "Be brief."\n',
+        encoding="utf-8",
+    )
+    chat = build_chat_prompt(
+        ContentRequest(ContentKind.ACTION, command="wave", room="Quay"), load_templates(mine), 4000
+    )
+    assert chat.messages[0]["content"] == "Be brief."
+    ask = chat.messages[-1]["content"].splitlines()[-1]
+    assert ask == (
+        "Write what happens as you wave. One sentence. "
+        'Go on from these words, without repeating them: "You wave, and"'
+    )
+    assert chat.opening == "You wave, and" and chat.sentences == 1

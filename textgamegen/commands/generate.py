@@ -42,15 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         metavar="M",
-        help="installed model name, model directory, "
-        "hub id or 'template' (default: from the settings)",
+        help="installed model name, model directory, hub id, 'template', or a model server "
+        "as openai:URL#MODEL or openai-chat:URL#MODEL (default: from the settings)",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        dest="api_key_env",
+        metavar="VAR",
+        default=None,
+        help="the environment variable holding the model server's API key "
+        "(default: api_key_env from the settings)",
     )
     parser.add_argument(
         "-n",
         "--num-candidates",
         type=int,
         metavar="N",
-        help="candidates to sample (default: from the settings, 5)",
+        help="candidates to sample, from a model server too (default: from the settings, 5; "
+        "a server's sampling.server_candidates, 1)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed")
     add_device_argument(parser)
@@ -157,7 +166,10 @@ def run(args: argparse.Namespace) -> int:
     sampling = settings.sampling
     try:
         if args.num_candidates is not None:
-            sampling = replace(sampling, num_candidates=args.num_candidates)
+            # Asked for by number: a model server is asked for as many.
+            sampling = replace(
+                sampling, num_candidates=args.num_candidates, server_candidates=args.num_candidates
+            )
         if args.max_new_tokens is not None:
             sampling = replace(sampling, max_new_tokens=args.max_new_tokens)
     except SettingsError as error:
@@ -168,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device or settings.device,
         sampling=sampling,
         quantize=args.quantize or settings.quantize,
+        api_key_env=args.api_key_env or settings.api_key_env,
     )
     try:
         generator = load_from_settings(

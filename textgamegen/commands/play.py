@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Scripts (--script): one command per line, '#' comments.\n"
         + EXPECTATION_HELP
-        + "\nExit code: 0 when every expectation holds, 1 when one fails, 2 on bad input."
+        + "\nExit code: 0 when every expectation holds, 1 when one fails, 2 on bad input, "
+        "3 under --strict-model when the model did not write every narration."
     )
     parser.add_argument(
         "--world",
@@ -65,7 +66,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=None,
         help="generator: template, an installed model, a directory, a hub id, or a model "
-        "server as openai:http://HOST:PORT/v1#MODEL (default: from settings)",
+        "server as openai:http://HOST:PORT/v1#MODEL (completions) or "
+        "openai-chat:http://HOST:PORT/v1#MODEL (chat: Ollama, LM Studio, llama.cpp, KoboldCpp) "
+        "(default: from settings)",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        dest="api_key_env",
+        metavar="VAR",
+        default=None,
+        help="the environment variable holding the model server's API key, sent as "
+        "Authorization: Bearer (default: api_key_env from settings); the key is never saved",
+    )
+    parser.add_argument(
+        "--strict-model",
+        dest="strict_model",
+        action="store_true",
+        help="with --script: exit 3 when the model did not write every narration (not "
+        "loaded, a server down, a line the template wrote instead)",
     )
     add_device_argument(parser)
     parser.add_argument(
@@ -99,9 +117,12 @@ def run(args: argparse.Namespace) -> int:
     return run_headless(args)
 
 
-def _generator(model: str | None, device: str | None, world_narrator: str = "") -> Generator:
+def _generator(
+    model: str | None, device: str | None, world_narrator: str = "", api_key_env: str | None = None
+) -> Generator:
     """The generator for a script, built from the player's settings (sampling, threads,
-    dtype, int8) with --model and --device on top; the template one when it cannot load."""
+    dtype, int8) with --model, --device and --api-key-env on top; the template one when it
+    cannot load."""
     from dataclasses import replace
 
     from textgamegen.config import narrator_for, settings_or_defaults
@@ -117,7 +138,11 @@ def _generator(model: str | None, device: str | None, world_narrator: str = "") 
         from textgamegen.models.loader import load_from_settings
 
         generator = load_from_settings(
-            replace(settings, device=device or settings.device),
+            replace(
+                settings,
+                device=device or settings.device,
+                api_key_env=settings.api_key_env if api_key_env is None else api_key_env,
+            ),
             name,
             progress=lambda text: print(f"textgamegen: {text}", file=sys.stderr, flush=True),
         )
@@ -174,9 +199,18 @@ def run_headless(args: argparse.Namespace) -> int:
 
     if warning := unwinnable_warning(game.world):
         _warn(f"textgamegen: {warning}")
-    generator = _generator(args.model, args.device, game.world.narrator)
+    from textgamegen.config import narrator_for, settings_or_defaults
+
+    wanted = narrator_for(game.world.narrator, settings_or_defaults()[0], args.model)
+    generator = _generator(args.model, args.device, game.world.narrator, args.api_key_env)
     feedback = _feedback_session(game)
-    report = run_script(args.script, game, generator, feedback)
+    report = run_script(
+        args.script,
+        game,
+        generator,
+        feedback,
+        on_notice=lambda notice: _warn(f"textgamegen: {notice}"),
+    )
     if feedback is not None and feedback.recorder is not None:
         feedback.recorder.close()
         for notice in feedback.recorder.take_notices():
@@ -200,4 +234,16 @@ def run_headless(args: argparse.Namespace) -> int:
         f"turn {game.turn}, {verdict}"
     )
     _warn(summary)
-    return 0 if report.ok else 1
+    # The model was not used when it did not load, or when the template stood in for it.
+    unloaded = wanted != "template" and generator.backend == "template"
+    if report.fallbacks or unloaded:
+        written = 0 if unloaded else report.narrations - report.fallbacks
+        _warn(
+            f"textgamegen: the model {wanted!r} wrote {written} of {report.narrations} "
+            "narrations; the template narrator wrote the rest"
+        )
+    if not report.ok:
+        return 1
+    if getattr(args, "strict_model", False) and (report.fallbacks or unloaded):
+        return 3
+    return 0

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from textgamegen.commands import add_device_argument
+from textgamegen.endpoint import EndpointError, is_model_url, parse_model_url
 
 MODEL_START_TIMEOUT_S = 600
 
@@ -151,11 +152,9 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 def _serve(args: argparse.Namespace, model: str) -> int:
-    if model == "template" or model.startswith("openai:"):
+    if model == "template" or is_model_url(model):
         game_model = model
-        if model.startswith("openai:"):
-            from textgamegen.endpoint import EndpointError, parse_model_url
-
+        if is_model_url(model):
             try:
                 parse_model_url(model)
             except EndpointError as error:

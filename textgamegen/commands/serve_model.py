@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from textgamegen.commands import add_device_argument
+from textgamegen.endpoint import is_model_url
 
 DEFAULT_PORT = 8001
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if notice:
         print(f"textgamegen: {notice}", file=sys.stderr)
     model = args.model or settings.model
-    if model == "template" or model.startswith("openai:"):
+    if model == "template" or is_model_url(model):
         print(
             f"textgamegen serve-model: --model {model!r}: serve a transformers model "
             "(an installed name, a directory or a hub id)",

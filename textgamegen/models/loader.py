@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textgamegen.config import SamplingSettings, Settings
+from textgamegen.endpoint import is_model_url
 from textgamegen.models import hub, registry
 from textgamegen.models.bases import Progress, is_gguf
 from textgamegen.models.memory import directory_fit_problem
@@ -115,6 +116,7 @@ def load_generator(
     prompts: str | Path | None = None,
     warm_up: bool = True,
     progress: Progress | None = None,
+    api_key_env: str = "",
 ) -> Generator:
     """Load a generator.
 
@@ -130,6 +132,7 @@ def load_generator(
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
         progress: told about slow first-run steps (unpacking the base, merging).
+        api_key_env: for a model server, the environment variable with its API key.
 
     Returns:
         A ``Generator``. If the default narrator cannot load, ``tiny`` with a ``notice``.
@@ -137,10 +140,10 @@ def load_generator(
     Raises:
         GeneratorError: the model is missing, pickle-only, broken, or an unreachable hub id.
     """
-    if model.startswith("openai:"):  # a model server (textgamegen serve-model, vLLM)
+    if is_model_url(model):  # a model server (serve-model, vLLM, Ollama, LM Studio...)
         from textgamegen.narration.remote import load_remote
 
-        return load_remote(model, sampling, prompts)
+        return load_remote(model, sampling, prompts, api_key_env)
     if model == TEMPLATE:
         return _template()
 
@@ -304,6 +307,7 @@ def load_weights(model: str, dtype: str = "float32", progress: Progress | None =
             gguf:PATH, or a hub id (see ``load_generator``).
         dtype: "float32" (what training wants), "bfloat16" or "float16".
         progress: told about slow first-run steps (unpacking the base, merging).
+        api_key_env: for a model server, the environment variable with its API key.
 
     Returns:
         (tokenizer, model), the tokenizer with our tags and the embeddings sized to it.
@@ -334,4 +338,5 @@ def load_from_settings(
         threads=settings.threads,
         prompts=settings.prompts or None,
         progress=progress,
+        api_key_env=settings.api_key_env,
     )

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from textgamegen.atomic import replace_dir
+from textgamegen.endpoint import is_model_url
 from textgamegen.models.bases import Progress
 from textgamegen.narration.generator import GeneratorError
 
@@ -70,7 +71,7 @@ def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, s
     from textgamegen.models.loader import resolve
     from textgamegen.models.registry import directory_problem
 
-    if model in ("template",) or model.startswith("openai:"):
+    if model in ("template",) or is_model_url(model):
         raise GeneratorError(f"{model!r} has no weights to export; name a model or a folder")
     name, path = resolve(model)
     if is_gguf(name):

@@ -4,7 +4,7 @@ A generator takes a ``ContentRequest``, streams text through ``on_text`` as it i
 produced, and returns a ``Narration``: the text to show, every candidate with its
 scores, and timings. Backends: ``template`` (deterministic, pure Python, the fallback and
 test double), ``transformers`` (local causal LMs: GPT-2, Llama/SmolLM2, LoRA adapters merged)
-and ``openai`` (a model server speaking the OpenAI completions API). MODEL_API.md describes
+and ``openai`` (a model server speaking the OpenAI completions or chat API). MODEL_API.md describes
 the protocol and the model folders.
 """
 

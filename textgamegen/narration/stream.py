@@ -87,7 +87,10 @@ class Streamer:
             if at >= 0:
                 raw, stop = raw[:at], True
         if not stop:
-            raw = _PARTIAL_TAG.sub("", raw)
+            # Only from the last "<" can a tag be starting: the rest is not scanned again.
+            at = raw.rfind("<")
+            if at >= 0:
+                raw = raw[:at] + _PARTIAL_TAG.sub("", raw[at:])
             raw = raw.rstrip("\ufffd")  # a UTF-8 character split across tokens
             escape = raw.rfind("\x1b", max(0, len(raw) - _ESCAPE_WINDOW))
             if escape >= 0:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -94,11 +95,37 @@ class TranscriptEntry:
 
 @dataclass
 class PlaythroughReport:
+    """What a script run found.
+
+    Attributes:
+        narrations: prose requests the narrator settled.
+        fallbacks: how many of them it did not write itself (the template's text stood
+            in: a model server down, a line that broke the facts, nothing usable).
+        notices: the narrator's notices, each once, in order.
+    """
+
     ok: bool
     failures: list[Failure] = field(default_factory=list)
     transcript: list[TranscriptEntry] = field(default_factory=list)
     checked: int = 0
     won: bool = False
+    narrations: int = 0
+    fallbacks: int = 0
+    notices: list[str] = field(default_factory=list)
+
+    def heard(self, passages: list[Passage], on_notice: Callable[[str], object] | None) -> None:
+        """Count the passages the narrator settled and pass on each new notice."""
+        for passage in passages:
+            narration = passage.narration
+            if not passage.fallback and (narration is None or not narration.text):
+                continue  # dropped, or the world's own text left to stand alone
+            self.narrations += 1
+            self.fallbacks += passage.fallback
+            notice = narration.notice if narration is not None else ""
+            if notice and notice not in self.notices:
+                self.notices.append(notice)
+                if on_notice is not None:
+                    on_notice(notice)
 
     def as_text(self) -> str:
         """``> command`` then its output, one blank line between commands.
@@ -268,7 +295,11 @@ def check(game: Game, expectation: str, output: list[str]) -> str | None:
 
 
 def run_script(
-    script: Path, game: Game, generator: Generator, feedback: FeedbackSession | None = None
+    script: Path,
+    game: Game,
+    generator: Generator,
+    feedback: FeedbackSession | None = None,
+    on_notice: Callable[[str], object] | None = None,
 ) -> PlaythroughReport:
     """Play a script headless.
 
@@ -277,6 +308,8 @@ def run_script(
         game: the game to play, usually fresh from ``Game.new``.
         generator: writes every prose request.
         feedback: records every step and narration (feedback recording).
+        on_notice: hears each of the narrator's notices once, as it comes (a model
+            server that does not answer), so a long run is not silent about it.
 
     Returns:
         The report: ``ok`` when every expectation held, the failures, the transcript.
@@ -293,7 +326,9 @@ def run_script(
     opening = TranscriptEntry(line=0, command="")
     intro = game.intro()
     session.take(intro)
-    _transcribe(opening, game, intro, session.take_passages())
+    passages = session.take_passages()
+    report.heard(passages, on_notice)
+    _transcribe(opening, game, intro, passages)
     report.transcript.append(opening)
     output = opening.output()
     for number, line in lines:
@@ -306,7 +341,9 @@ def run_script(
             continue
         entry = TranscriptEntry(line=number, command=line)
         result = session.step(line)
-        _transcribe(entry, game, result, session.take_passages())
+        passages = session.take_passages()
+        report.heard(passages, on_notice)
+        _transcribe(entry, game, result, passages)
         report.transcript.append(entry)
         output = entry.output()
         if result.quit:

@@ -48,6 +48,29 @@ def facts_line(facts: dict[str, str]) -> str:
     return f"[{' | '.join(parts)}]" if parts else ""
 
 
+FACT_LABELS = {
+    "describe": "describe",
+    "place": "place",
+    "things": "in view",
+    "you": "you try",
+    "speaker": "speaker",
+    "about": "about",
+    "known": "the world's own text",
+}
+"""How the facts are named to an instruct model (the chat prompt), where the training
+layout's short keys ("you: wave") would read as an address to it."""
+
+
+def fact_lines(facts: dict[str, str]) -> list[str]:
+    """The facts as ``label: value`` lines for the chat prompt, in ``FACT_KEYS`` order;
+    empty facts are left out."""
+    return [
+        f"{FACT_LABELS[key]}: {fact_value(facts[key])}"
+        for key in FACT_KEYS
+        if fact_value(facts.get(key, ""))
+    ]
+
+
 def story_tag(line: str) -> str:
     """The tag a story line carries: speech is dialogue, everything else action."""
     return "dialogue" if '"' in line or "\u201c" in line else "action"

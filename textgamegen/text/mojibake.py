@@ -24,6 +24,8 @@ def _byte_char(byte: int) -> str:
 _CONTINUATION = "".join(_byte_char(byte) for byte in range(0x80, 0xC0))
 _TO_BYTE = {_byte_char(byte): byte for byte in range(0x80, 0x100)}
 _CONT = "[" + re.escape(_CONTINUATION) + "]"
+# The characters a run starts with; text without one has no mojibake to repair.
+_LEAD = re.compile("[\u00c2-\u00f4]")
 # A lead byte (2-, 3- or 4-byte sequence) and its continuation bytes.
 _SEQUENCE = re.compile(
     f"[\u00c2-\u00df]{_CONT}|[\u00e0-\u00ef]{_CONT}{{2}}|[\u00f0-\u00f4]{_CONT}{{3}}"
@@ -59,7 +61,7 @@ def _repair(match: re.Match[str]) -> str:
 
 def repair_mojibake(text: str) -> str:
     """Text with mojibake runs decoded again and unrepairable fragments dropped."""
-    if not any("\u00c2" <= char <= "\u00f4" for char in text):
+    if _LEAD.search(text) is None:
         return text
     text = _SEQUENCE.sub(_repair, text)
     text = _FRAGMENT.sub("", text)

@@ -95,6 +95,21 @@ class KindTemplate:
 
 
 @dataclass
+class ChatTemplate:
+    """How to prompt an instruct model behind a chat API (``[chat]`` in the prompts file).
+
+    Attributes:
+        system: the system message: the narration style sheet and its rules.
+        ask: what to write, when a kind has no ask of its own (or lacks its fields).
+        asks: what to write, per template name, with the fields ``opening`` takes.
+    """
+
+    system: str = ""
+    ask: str = "Write the next line of the story."
+    asks: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class PromptTemplates:
     """Every kind's template plus the prompt and rerank settings, and where they came from."""
 
@@ -103,6 +118,29 @@ class PromptTemplates:
     max_story_lines: int = 3
     rerank: dict[str, float] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    chat: ChatTemplate = field(default_factory=ChatTemplate)
+
+
+@dataclass
+class ChatPrompt:
+    """A chat prompt: the messages, and the same shown opening and sentence limit as the
+    completion prompt of the same request.
+
+    Attributes:
+        messages: ``{"role", "content"}`` dicts, system first.
+        text: the messages as one text, for the model panel and the feedback records.
+        opening: the shown start of the text (the model is asked to go on from it).
+        sentences: the most sentences the line keeps (None: no limit).
+        story_lines: how many story lines made it in.
+        dropped_lines: story lines left out for the budget or ``max_story_lines``.
+    """
+
+    messages: list[dict[str, str]]
+    text: str
+    opening: str
+    sentences: int | None = None
+    story_lines: int = 0
+    dropped_lines: int = 0
 
 
 @dataclass
@@ -251,7 +289,36 @@ def parse_templates(data: dict[str, Any], source: str) -> PromptTemplates:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise PromptError(f"{source}: [rerank] {key}: must be a number, 0 or more")
         rerank[key] = float(value)
-    return PromptTemplates(kinds, separator, max_story, rerank, source.split(" + "))
+    chat = _chat_template(data.get("chat", {}), source)
+    return PromptTemplates(kinds, separator, max_story, rerank, source.split(" + "), chat)
+
+
+def _chat_template(data: Any, source: str) -> ChatTemplate:
+    where = f"{source}: [chat]"
+    if not isinstance(data, dict):
+        raise PromptError(f"{where}: must be a table")
+    unknown = sorted(set(data) - {"system", "ask", "asks"})
+    if unknown:
+        raise PromptError(f"{where}: unknown key {unknown[0]}")
+    default = ChatTemplate()
+    system = data.get("system", default.system)
+    ask = data.get("ask", default.ask)
+    asks = data.get("asks", {})
+    for key, value in (("system", system), ("ask", ask)):
+        if not isinstance(value, str):
+            raise PromptError(f"{where} {key}: must be a string")
+    _check_fields(ask, f"{where} ask")
+    if not isinstance(asks, dict):
+        raise PromptError(f"{where} asks: must be a table")
+    for name, value in asks.items():
+        if name not in TEMPLATE_NAMES:
+            raise PromptError(
+                f"{where} asks: unknown kind {name!r} (known: {', '.join(TEMPLATE_NAMES)})"
+            )
+        if not isinstance(value, str):
+            raise PromptError(f"{where} asks.{name}: must be a string")
+        _check_fields(value, f"{where} asks.{name}")
+    return ChatTemplate(system.strip(), ask.strip(), dict(asks))
 
 
 def user_prompts_file() -> Path:
@@ -436,13 +503,7 @@ def build_prompt(
     fixed_text = layout.facts_part(template.tag, facts) + layout.opening_part(template.tag, opening)
     fixed_ids = codec.encode(fixed_text)
 
-    story = [clean_field(line) for line in request.story]
-    # The authored text is in the facts (known); the same words again as story would
-    # only spend the budget.
-    story = [line for line in story if line and line != every["known"]]
-    most = templates.max_story_lines if template.story_lines is None else template.story_lines
-    recent = story[-most:] if most else []
-    dropped = len(story) - len(recent)
+    recent, dropped = _recent_story(request, templates, every["known"])
     used: list[tuple[str, list[int]]] = []
     room = budget - len(fixed_ids)
     for line in reversed(recent):
@@ -473,3 +534,67 @@ def build_prompt(
         template.sentences,
         template.common_words,
     )
+
+
+def _recent_story(
+    request: ContentRequest, templates: PromptTemplates, known: str
+) -> tuple[list[str], int]:
+    """The story lines a request's kind is given, cleaned, oldest first, and how many
+    were left out by ``max_story_lines``."""
+    template = template_for(request, templates)
+    story = [clean_field(line) for line in request.story]
+    # The authored text is in the facts (known); the same words again as story would
+    # only spend the budget.
+    story = [line for line in story if line and line != known]
+    most = templates.max_story_lines if template.story_lines is None else template.story_lines
+    recent = story[-most:] if most else []
+    return recent, len(story) - len(recent)
+
+
+def build_chat_prompt(
+    request: ContentRequest, templates: PromptTemplates, budget: int
+) -> ChatPrompt:
+    """The chat prompt for a request within ``budget`` characters: the same facts, story
+    and opening as ``build_prompt``, as a system message (``[chat] system``) and a user
+    message (the recent story, the facts, what to write).
+
+    Args:
+        request: what to write.
+        templates: the prompt templates (their ``chat`` part and the request's kind).
+        budget: the most characters the messages may take; story lines go first, oldest
+            first, and the facts and the ask are always kept.
+
+    Returns:
+        The chat prompt.
+    """
+    template = template_for(request, templates)
+    values = request_fields(request)
+    opening = _fill(template.opening, values) or ""
+    every = request_facts(request)
+    facts = {key: every[key] for key in template.facts if every.get(key)}
+    name = template_name(request)
+    ask = _fill(templates.chat.asks.get(name, ""), values) or templates.chat.ask
+    if template.sentences == 1:
+        ask += " One sentence."
+    elif template.sentences:
+        ask += f" At most {template.sentences} sentences."
+    if opening:
+        ask += f' Go on from these words, without repeating them: "{opening}"'
+    fixed = ["Facts:", *layout.fact_lines(facts), "", ask]
+    system = templates.chat.system
+    room = max(0, budget) - len(system) - len("\n".join(fixed))
+    recent, dropped = _recent_story(request, templates, every["known"])
+    kept: list[str] = []
+    for line in reversed(recent):
+        if len(line) + 1 > room - len("Recent story:\n\n"):
+            break
+        kept.insert(0, line)
+        room -= len(line) + 1
+    dropped += len(recent) - len(kept)
+    story = ["Recent story:", *kept, ""] if kept else []
+    user = "\n".join([*story, *fixed])
+    messages = [{"role": "user", "content": user}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    text = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+    return ChatPrompt(messages, text, opening, template.sentences, len(kept), dropped)

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -38,6 +38,7 @@ from textgamegen.config import (
     one_of,
     settings_or_defaults,
 )
+from textgamegen.endpoint import is_model_url
 from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.narration.generator import Generator, GeneratorError
 from textgamegen.paths import for_player
@@ -49,6 +50,7 @@ from textgamegen.ui.screens.saves import LoadDialog, SaveDialog
 from textgamegen.ui.screens.settings import SettingsScreen
 from textgamegen.ui.screens.title import TitleScreen
 from textgamegen.ui.widgets.model_panel import ModelPanel
+from textgamegen.ui.widgets.status_bar import MODEL_TROUBLE
 
 if TYPE_CHECKING:
     from textgamegen.engine.game import Game
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 
 NOTICE_S = 5.0
 """How long a notice's toast stays."""
+
 WARNING_S = 12.0
 """How long a warning's toast stays (a fallback narrator, a failed load): long enough to
 read, since it is not written into the story."""
@@ -88,11 +91,9 @@ def load_generator_in_worker(
 ) -> Generator:
     """The real loader. Runs in the model worker: heavy imports happen here, never at start.
     ``progress`` hears about slow first-run steps (unpacking the base model)."""
-    from dataclasses import replace
-
     from textgamegen.models.loader import load_from_settings
 
-    if model != "template" and not model.startswith("openai:"):  # a model server: no torch
+    if model != "template" and not is_model_url(model):  # a model server: no torch
         try:
             from transformers.utils import logging as hf_logging
 
@@ -165,6 +166,9 @@ class TextGameGenApp(App[int]):
     model_label: reactive[str] = reactive("")
     device_label: reactive[str] = reactive("")
     model_loading: reactive[bool] = reactive(False)
+    model_trouble: reactive[str] = reactive("")
+    """Why the model is not writing the story now ("" while it is): a model server that
+    does not answer. The status bar and the title screen say it for as long as it lasts."""
     model_progress: reactive[str] = reactive("")
     """What the model loader is doing now ("Checking ...gguf", "Merging the alice
     adapter..."), for the status bar and the title screen; "" when it says nothing."""
@@ -301,6 +305,8 @@ class TextGameGenApp(App[int]):
         self.device_label = strip_unsafe(generator.device)
         self.generator = generator
         notice = strip_unsafe(generator.notice)
+        # A model server that did not answer at start: the template writes until it does.
+        self.model_trouble = MODEL_TROUBLE if notice and generator.backend == "openai" else ""
         if notice:
             self.tell(notice, severity="warning")
         self.post_message(self.ModelLoaded(self.model_label, generator.backend, self.device_label))
@@ -558,6 +564,8 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         print(f"textgamegen: {warning}", file=sys.stderr)
         notices.append(warning)
     saves_dir = getattr(args, "saves_dir", None)
+    if getattr(args, "api_key_env", None):
+        settings = replace(settings, api_key_env=args.api_key_env)
     return Launch(
         world=world,
         settings=settings,

@@ -39,7 +39,7 @@ from textgamegen.safe_text import strip_unsafe
 from textgamegen.ui.widgets.command_input import CommandInput
 from textgamegen.ui.widgets.model_panel import ModelPanel
 from textgamegen.ui.widgets.side_panel import SidePanel
-from textgamegen.ui.widgets.status_bar import StatusBar
+from textgamegen.ui.widgets.status_bar import MODEL_TROUBLE, StatusBar
 from textgamegen.ui.widgets.story_log import StoryLog
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ class GameScreen(Screen[None]):
         self._opening = opening or []
         # The command line as it was when Tab last listed options (None: none shown).
         self._hint_for: str | None = None
+        self._told = ""  # the narrator's last notice, toasted once
         self._prefetch_timer: Timer | None = None
         self.story = StoryLog(lambda report: self.play.settle(report), id="story")
         self.play = PlaySession(
@@ -160,6 +161,7 @@ class GameScreen(Screen[None]):
         self.watch(self.app, "device_label", self._model_changed)
         self.watch(self.app, "model_loading", self._model_changed)
         self.watch(self.app, "model_progress", self._model_changed)
+        self.watch(self.app, "model_trouble", self._model_changed)
         for result in self._opening:
             self.play.take(result)
         self._opening = []
@@ -205,6 +207,7 @@ class GameScreen(Screen[None]):
         status.device = self.app.device_label
         status.model_loading = self.app.model_loading
         status.progress = self.app.model_progress
+        status.trouble = self.app.model_trouble
 
     def on_unmount(self) -> None:
         # The game screen is going (new game, load, quit): stop the generator's thread soon.
@@ -273,8 +276,14 @@ class GameScreen(Screen[None]):
         # The story log has had the session settle it (hand it back, record it) and shows it.
         narration = event.narration
         self.query_one(ModelPanel).show_narration(narration)
-        if narration.notice:
-            self.notify(for_player(strip_unsafe(narration.notice)), title="Narrator")
+        notice = narration.notice
+        if narration.backend != "template":
+            # Said in the status bar for as long as it lasts; a toast only when it starts
+            # or changes, not on every turn of a server that stays down.
+            self.app.model_trouble = MODEL_TROUBLE if narration.fallback and notice else ""
+        if notice and notice != self._told:
+            self.notify(for_player(strip_unsafe(notice)), title="Narrator")
+        self._told = notice
         self._feedback_notices()
         self._narrating_changed()
 

@@ -20,7 +20,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
-from textgamegen.paths import for_player
+from textgamegen.endpoint import is_model_url
+from textgamegen.paths import for_player, hosted
 from textgamegen.safe_text import strip_unsafe
 
 
@@ -40,7 +41,7 @@ def model_choices(current: str) -> list[tuple[str, str]]:
         choices.append((f"{info.name}  ({info.source})", info.name))
     choices.append(("template  (no model, deterministic)", "template"))
     if current not in {value for _, value in choices}:
-        where = "model server" if current.startswith("openai:") else "as configured"
+        where = "model server" if is_model_url(current) else "as configured"
         choices.insert(0, (f"{current}  ({where})", current))
     return choices
 
@@ -62,6 +63,12 @@ def _label(item: Field[Any]) -> Label:
     return label
 
 
+def _host_only() -> tuple[str, ...]:
+    """Settings a web player is not shown: naming an environment variable of the host's
+    would send its value, as an API key, to the model server."""
+    return ("api_key_env",) if hosted() else ()
+
+
 class SettingsScreen(ModalScreen[Settings | None]):
     """Edit and save the settings."""
 
@@ -80,7 +87,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             yield Label("Settings", classes="dialog-title")
             with VerticalScroll(id="settings-form"):
                 for item in fields(Settings):
-                    if item.name == "sampling":
+                    if item.name == "sampling" or item.name in _host_only():
                         continue
                     with Horizontal(classes="setting"):
                         yield _label(item)
@@ -135,7 +142,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         """
         data = self.settings.to_dict()
         for item in fields(Settings):
-            if item.name != "sampling":
+            if item.name != "sampling" and item.name not in _host_only():
                 data[item.name] = self._read("setting", item.name, data[item.name])
         sampling = data["sampling"]
         for item in fields(SamplingSettings):

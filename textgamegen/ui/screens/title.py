@@ -113,6 +113,7 @@ class TitleScreen(Screen[None]):
         menu.focus()
         for name in ("model_label", "device_label", "model_loading", "model_progress"):
             self.watch(self.app, name, self._model_changed)
+        self.watch(self.app, "model_trouble", self._model_changed)
 
     def show_notice(self, text: str) -> None:
         """Add a line to the notice under the menu (a save that would not load)."""
@@ -132,6 +133,9 @@ class TitleScreen(Screen[None]):
                 line = f"{line} {step}"
         else:
             line = f"Narrator: {model} on {device}"
+            trouble = strip_unsafe(str(getattr(app, "model_trouble", "")))
+            if trouble:
+                line = f"{line} ({trouble})"
         self.query_one("#title-model", Static).update(Text(line))
 
     @on(OptionList.OptionSelected, "#title-menu")

@@ -12,6 +12,10 @@ from textgamegen.safe_text import strip_unsafe
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
+MODEL_TROUBLE = "failing, the template writes"
+"""What the status bar and the title say while a model server does not answer."""
+
+
 class StatusBar(Static):
     """One line at the bottom of the game screen."""
 
@@ -24,6 +28,8 @@ class StatusBar(Static):
     progress: reactive[str] = reactive("")
     """What the model loader is doing ("Merging the alice adapter…"), shown while it loads."""
     narrating: reactive[bool] = reactive(False)
+    trouble: reactive[str] = reactive("")
+    """Why the model is not writing now ("" while it is), said after its name."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
@@ -54,6 +60,8 @@ class StatusBar(Static):
             text.append(f" {SPINNER[self._frame]} {step}", style="italic")
         else:
             text.append(f" on {strip_unsafe(self.device) or '-'}")
+            if self.trouble:
+                text.append(f" ({strip_unsafe(self.trouble)})", style="bold red")
         if self.narrating:
             text.append(" │ writing… (Esc stops)", style="italic")
         self.plain = text.plain
@@ -83,4 +91,7 @@ class StatusBar(Static):
         self._redraw()
 
     def watch_narrating(self) -> None:
+        self._redraw()
+
+    def watch_trouble(self) -> None:
         self._redraw()
