@@ -409,10 +409,31 @@ class RegisterConfig:
     max_weights_mb: float = setting(
         0.0, "Refuse to register weights larger than this (0: no bound)."
     )
+    promote: bool = setting(
+        True,
+        "Make a model that passed the gate production at once; false: it is registered as "
+        "the candidate, for `textgamegen models promote NAME VERSION`.",
+    )
+    keep_versions: int = setting(
+        5,
+        "Versions of the name kept in the models directory (the oldest go first; production "
+        "and the candidate are always kept).",
+    )
 
     def __post_init__(self) -> None:
         if self.dtype not in REGISTER_DTYPES:
             raise ConfigError("register.dtype must be float32 or float16")
+        if not isinstance(self.promote, bool):
+            raise ConfigError(f"register.promote must be true or false (got {self.promote!r})")
+        if (
+            isinstance(self.keep_versions, bool)
+            or not isinstance(self.keep_versions, int)
+            or self.keep_versions < 1
+        ):
+            raise ConfigError(
+                f"register.keep_versions must be a whole number, 1 or more "
+                f"(got {self.keep_versions!r})"
+            )
 
 
 @dataclass

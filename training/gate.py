@@ -1,18 +1,25 @@
 """Stage 5, gate: does the evaluated model deserve registration?
 
 Checks, each from the config's ``[gate]`` section: test perplexity under a fixed bound,
-not worse than the model already registered under the same name (in bits per byte when
-both have it, since the two may not share a tokenizer), every tag better than the bigram
+not worse than the production version of the model registered under the same name (in
+bits per byte when both have it, since the two may not share a tokenizer), every tag
+better than the bigram
 baseline, optionally every tag better than the base before fine-tuning (``beat_base``, in
-bits per byte), and latency within budget. A failing model stays in the run
-directory; the pipeline exits non-zero with the reasons.
+bits per byte), and latency within budget. A gate that made no check at all refuses. A
+failing model stays in the run directory; the pipeline exits non-zero with the reasons.
+The decision, every check and the production figures it was held to go into the model's
+lineage.json (``gate``) and its card.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from training.config import GateConfig
+
+COMPARED_FIGURES = ("perplexity", "bits_per_byte", "latency_ms_median", "first_token_ms_median")
+"""The production model's figures the decision records beside its own."""
 
 
 @dataclass
@@ -22,6 +29,53 @@ class GateDecision:
     """Why it failed (empty when it passed)."""
     checks: list[str] = field(default_factory=list)
     """Every check made, passed or not, for the log."""
+
+    def add(self, ok: bool, text: str) -> None:
+        """One more check made (the pipeline's feedback check)."""
+        self.checks.append(("pass: " if ok else "FAIL: ") + text)
+        if not ok:
+            self.passed = False
+            self.reasons.append(text)
+
+    def refuse_if_empty(self) -> None:
+        """A gate that checked nothing lets anything through: refuse instead."""
+        if not self.checks:
+            self.add(
+                False,
+                "the gate checked nothing (no max_perplexity, no latency bound, no baseline "
+                "or base to beat, no registered model or held-out feedback to compare with): "
+                "set at least one check in [gate]",
+            )
+
+    def record(self, name: str, against: int | None, production: dict | None) -> dict:
+        """What lineage.json records: the decision, every check, and what it was held to."""
+        return {
+            "decision": "passed" if self.passed else "refused",
+            "checks": list(self.checks),
+            "reasons": list(self.reasons),
+            "compared_with": (
+                {
+                    "name": name,
+                    "version": against,
+                    **{k: production.get(k) for k in COMPARED_FIGURES if k in production},
+                }
+                if production is not None
+                else None
+            ),
+            "decided_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def card_section(self, name: str, against: int | None) -> str:
+        """The model card's "Gate" section."""
+        verdict = "passed" if self.passed else "REFUSED"
+        held = (
+            f"held to the production version {against} of {name}"
+            if against is not None
+            else "with no production model to compare with"
+        )
+        lines = [f"\n## Gate\n\nThe gate {verdict}, {held}:\n"]
+        lines += [f"- {check}" for check in self.checks]
+        return "\n".join(lines) + "\n"
 
 
 def check_gate(metrics: dict, config: GateConfig, registered: dict | None = None) -> GateDecision:
