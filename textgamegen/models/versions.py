@@ -87,6 +87,14 @@ class Version:
         }
 
 
+def display_name(folder: Path) -> str:
+    """A model folder's name for people: "narrator version 3" for a version's folder."""
+    folder = Path(folder)
+    if folder.name.isdigit() and folder.parent.parent.name == VERSIONS:
+        return f"{folder.parent.name} version {folder.name}"
+    return folder.name
+
+
 def versions_dir(models_dir: Path, name: str) -> Path:
     return Path(models_dir) / VERSIONS / name
 
