@@ -362,6 +362,15 @@ class GateConfig:
     max_first_token_ms: float = setting(
         0.0, "Median ms to the first generated token (0: no bound)."
     )
+    max_latency_ratio: float = setting(
+        0.0,
+        "Median ms per narration must be at or under this multiple of the production "
+        "version's, both measured by the gate in the same run on the same fixed requests "
+        "(1.25: at most 25% slower; 0: off).",
+    )
+    latency_requests: int = setting(
+        3, "For max_latency_ratio: the fixed requests (the first test lines) each model narrates."
+    )
     compare_registered: bool = setting(
         True, "Perplexity must not be worse than the model already registered under the name."
     )
@@ -376,7 +385,16 @@ class GateConfig:
     )
 
     def __post_init__(self) -> None:
-        for key in ("max_perplexity", "max_latency_ms", "max_first_token_ms"):
+        if (
+            isinstance(self.latency_requests, bool)
+            or not isinstance(self.latency_requests, int)
+            or self.latency_requests < 1
+        ):
+            raise ConfigError(
+                f"gate.latency_requests must be a whole number, 1 or more "
+                f"(got {self.latency_requests!r})"
+            )
+        for key in ("max_perplexity", "max_latency_ms", "max_first_token_ms", "max_latency_ratio"):
             value = getattr(self, key)
             if not _is_number(value) or not 0 <= value < math.inf:
                 raise ConfigError(

@@ -5,7 +5,9 @@ not worse than the production version of the model registered under the same nam
 bits per byte when both have it, since the two may not share a tokenizer), every tag
 better than the bigram
 baseline, optionally every tag better than the base before fine-tuning (``beat_base``, in
-bits per byte), and latency within budget. A gate that made no check at all refuses. A
+bits per byte), latency within budget, and latency as a ratio to the production
+version's, both measured by the gate in the same run on the same fixed requests
+(``max_latency_ratio``). A gate that made no check at all refuses. A
 failing model stays in the run directory; the pipeline exits non-zero with the reasons.
 The decision, every check and the production figures it was held to go into the model's
 lineage.json (``gate``) and its card.
@@ -13,10 +15,12 @@ lineage.json (``gate``) and its card.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
-from training.config import GateConfig
+from training.config import EvaluateConfig, GateConfig
 
 COMPARED_FIGURES = ("perplexity", "bits_per_byte", "latency_ms_median", "first_token_ms_median")
 """The production model's figures the decision records beside its own."""
@@ -29,6 +33,8 @@ class GateDecision:
     """Why it failed (empty when it passed)."""
     checks: list[str] = field(default_factory=list)
     """Every check made, passed or not, for the log."""
+    figures: dict = field(default_factory=dict)
+    """What the gate measured itself (the latency of both models on the fixed requests)."""
 
     def add(self, ok: bool, text: str) -> None:
         """One more check made (the pipeline's feedback check)."""
@@ -53,6 +59,7 @@ class GateDecision:
             "decision": "passed" if self.passed else "refused",
             "checks": list(self.checks),
             "reasons": list(self.reasons),
+            "figures": dict(self.figures),
             "compared_with": (
                 {
                     "name": name,
@@ -169,3 +176,54 @@ def check_gate(metrics: dict, config: GateConfig, registered: dict | None = None
             f"{config.max_first_token_ms:g} ms",
         )
     return GateDecision(not reasons, reasons, checks)
+
+
+def latency_against_production(
+    candidate: Path, production: Path, corpus_dir: Path, config: EvaluateConfig, requests: int
+) -> dict:
+    """Both models' median ms per narration on the same fixed requests (the first
+    ``requests`` test lines), measured in turns in this process, so that the load of the
+    moment weighs on both alike; and their ratio (candidate / production).
+    """
+    import torch
+
+    from training.evaluate import (
+        evaluation_device,
+        load_model,
+        measure_latency,
+        read_test_split,
+    )
+
+    device = evaluation_device(config.device)
+    lines = read_test_split(corpus_dir, requests)
+    loaded = {
+        "candidate": load_model(candidate, device),
+        "production": load_model(production, device),
+    }
+    times: dict[str, list[float]] = {"candidate": [], "production": []}
+    for line in lines:
+        for who, (tokenizer, model) in loaded.items():
+            torch.manual_seed(config.seed)
+            measured = measure_latency(
+                model, tokenizer, device, config.latency_runs, config.narration_tokens, line
+            )
+            times[who].append(measured["latency_ms_median"])
+    medians = {who: statistics.median(values) for who, values in times.items()}
+    return {
+        "latency_requests": len(lines),
+        "latency_ms_candidate": round(medians["candidate"], 1),
+        "latency_ms_production": round(medians["production"], 1),
+        "latency_ratio": round(medians["candidate"] / max(medians["production"], 1e-9), 3),
+    }
+
+
+def check_latency_ratio(decision: GateDecision, figures: dict, bound: float) -> None:
+    """The latency check against production, from ``latency_against_production``."""
+    decision.figures.update(figures)
+    decision.add(
+        figures["latency_ratio"] <= bound,
+        f"median narration latency {figures['latency_ms_candidate']:.0f} ms is "
+        f"{figures['latency_ratio']:.2f}x the production version's "
+        f"{figures['latency_ms_production']:.0f} ms on the same "
+        f"{figures['latency_requests']} requests, must be <= {bound:g}x",
+    )

@@ -413,6 +413,17 @@ def _gate(run: Run) -> Record:
 
         ok, text = check_feedback(config, run.model_dir, run.target, config.gate.tolerance)
         decision.add(ok, text)
+    if config.gate.max_latency_ratio and decision.passed and _production_loads(run):
+        from training.gate import check_latency_ratio, latency_against_production
+
+        figures = latency_against_production(
+            run.model_dir,
+            run.target,
+            run.corpus_dir,
+            config.evaluate,
+            config.gate.latency_requests,
+        )
+        check_latency_ratio(decision, figures, config.gate.max_latency_ratio)
     decision.refuse_if_empty()
     for line in decision.checks:
         _say(f"gate: {line}")
@@ -424,6 +435,12 @@ def _gate(run: Run) -> Record:
     run.card += decision.card_section(config.name, against)
     write_card(run.model_dir, run.card)
     return {"passed": decision.passed, "reasons": decision.reasons}
+
+
+def _production_loads(run: Run) -> bool:
+    from textgamegen.models.registry import directory_problem
+
+    return run.target.is_dir() and not directory_problem(run.target)
 
 
 def _refuse(run: Run) -> int | None:

@@ -292,3 +292,37 @@ def test_every_run_is_recorded_and_listed(work: Work, tmp_path, capsys) -> None:
         "VERSION", "OUTCOME",
     ]  # fmt: skip
     assert table[3].split()[-3:] == ["refused", "-", "refused"]
+
+
+def test_a_model_slower_than_production_by_more_than_the_ratio_is_refused(
+    work: Work, tmp_path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.gate
+
+    measured: list[tuple[Path, Path]] = []
+
+    def both(candidate: Path, production: Path, corpus: Path, config, requests: int) -> dict:
+        measured.append((candidate, production.resolve()))
+        return {
+            "latency_requests": requests,
+            "latency_ms_candidate": 90.0,
+            "latency_ms_production": 45.0,
+            "latency_ratio": 2.0,
+        }
+
+    monkeypatch.setattr(training.gate, "latency_against_production", both)
+    config = _config(
+        tmp_path,
+        "max_perplexity = 1000\nmax_latency_ms = 0\nbeat_baseline = false\nmax_latency_ratio = 1.5",
+    )
+    assert run(pipeline, tmp_path, capsys, config=config)[0] == 0
+    assert measured == []  # nothing in production yet to compare with
+    code, _, err, _ = run(pipeline, tmp_path, capsys, config=config, max_steps=3)
+    assert code == 1
+    assert "median narration latency 90 ms is 2.00x the production version's 45 ms" in err
+    assert measured == [
+        (
+            tmp_path / "run" / "finetune" / "model",
+            tmp_path / "models" / ".versions" / "fixture" / "1",
+        )
+    ]
