@@ -322,7 +322,7 @@ def _hash_weights(run: Run) -> None:
 def _evaluate_key(run: Run) -> tuple:
     parts: tuple = ("evaluate", run.weights_hash, run.corpus_hash, as_dict(run.config.evaluate))
     if run.config.gate.beat_base:  # the base's own figures are measured too
-        parts += ("base", run.finetune.base, run.base_hash)
+        parts += ("base", run.finetune.base, run.base_hash, "tag rows: the mean")
     return parts
 
 
