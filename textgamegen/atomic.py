@@ -101,7 +101,7 @@ def replace_dir(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    clean_staged_dirs(target)
+    clean_staged_in(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=_staging_name(target), suffix=".tmp", dir=target.parent))
     try:
         yield staging
@@ -174,11 +174,21 @@ def _fsync_folder(folder: Path) -> None:
 _STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[^.]*\.(?P<kind>tmp|old)$")
 
 
+def clean_staged_in(folder: Path) -> list[Path]:
+    """``clean_staged_dirs`` for every folder that has staged leftovers in ``folder``."""
+    try:
+        names = {m.group("name") for p in Path(folder).iterdir() if (m := _STAGED.match(p.name))}
+    except OSError:
+        return []
+    return [path for name in sorted(names) for path in clean_staged_dirs(Path(folder) / name)]
+
+
 def clean_staged_dirs(target: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
     """Remove what killed runs left beside ``target``: staged folders (``.tmp``) and old
-    folders set aside (``.old``), of processes that are gone (or older than
-    ``older_than_s``). An old folder set aside while ``target`` is missing (a kill between
-    the two renames of the fallback swap) is put back instead. Says on stderr what it did.
+    folders set aside (``.old``), of processes that are gone (or, where that cannot be
+    told, older than ``older_than_s``). An old folder set aside while ``target`` is missing
+    (a kill between the two renames of the fallback swap) is put back instead. Says on
+    stderr what it did.
 
     Returns:
         What was removed.
@@ -197,8 +207,9 @@ def clean_staged_dirs(target: Path, older_than_s: float = STALE_AFTER_S) -> list
             age = now - path.lstat().st_mtime
         except OSError:
             continue
-        if _process_alive(int(match.group("pid"))) is not False and age <= older_than_s:
-            continue  # a live process is still filling or swapping it
+        alive = _process_alive(int(match.group("pid")))
+        if alive or (alive is None and age <= older_than_s):
+            continue  # a live process may still be filling or swapping it
         if match.group("kind") == "old" and not (target.exists() or target.is_symlink()):
             os.replace(path, target)
             print(

@@ -1,16 +1,16 @@
 """Stage 5, gate: does the evaluated model deserve registration?
 
-Checks, each from the config's ``[gate]`` section: test perplexity under a fixed bound,
+Checks, each from the config's ``[gate]`` section: test perplexity under a fixed bound;
 not worse than the production version of the model registered under the same name (in
-bits per byte when both have it, since the two may not share a tokenizer), every tag
-better than the bigram
-baseline, optionally every tag better than the base before fine-tuning (``beat_base``, in
-bits per byte, with the tag rows the base lacks set to the mean of its own rows), latency within budget, and latency as a ratio to the production
+bits per byte when both have it, since the two may not share a tokenizer); every tag
+better than the bigram baseline; optionally every tag better than the base before
+fine-tuning (``beat_base``, in bits per byte, with the tag rows the base lacks set to the
+mean of its own rows); latency within budget; and latency as a ratio to the production
 version's, both measured by the gate in the same run on the same fixed requests
-(``max_latency_ratio``). A gate that made no check at all refuses. A
-failing model stays in the run directory; the pipeline exits non-zero with the reasons.
-The decision, every check and the production figures it was held to go into the model's
-lineage.json (``gate``) and its card.
+(``max_latency_ratio``). A gate that made no check at all refuses. A failing model stays
+in the run directory; the pipeline exits non-zero with the reasons. The decision, every
+check and the production figures it was held to go into the model's lineage.json
+(``gate``) and its card.
 """
 
 from __future__ import annotations

@@ -176,14 +176,15 @@ def test_the_next_swap_removes_a_killed_runs_debris_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = _old_model(tmp_path)
-    # A staged folder of a process that is gone (pid 0 is never a user process).
+    # Staged folders of a process that is gone (999999999 is above any pid_max).
     (tmp_path / ".narrator.999999999-abcd.tmp").mkdir()
     (tmp_path / ".narrator.999999999-abcd.tmp" / "model.safetensors").write_text("half")
-    (tmp_path / ".other.999999999-abcd.tmp").mkdir()  # another folder's: not ours to judge
+    (tmp_path / ".other.999999999-abcd.tmp").mkdir()  # another folder's, as dead
+    (tmp_path / f".live.{os.getpid()}-abcd.tmp").mkdir()  # a live process's: left alone
     with atomic.replace_dir(target) as staging:
         (staging / "model.safetensors").write_text("new weights")
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        ".other.999999999-abcd.tmp",
+        f".live.{os.getpid()}-abcd.tmp",
         "narrator",
     ]
     assert "removed 1 staged folder(s)" in capsys.readouterr().err

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgamegen.atomic import clean_staged_dirs, point_link, write_atomic
+from textgamegen.atomic import clean_staged_in, point_link, write_atomic
 
 VERSIONS = ".versions"
 ALIASES_FILE = "aliases.json"
@@ -249,16 +249,8 @@ def _adopt_legacy(models_dir: Path, name: str) -> None:
 
 def _clean(models_dir: Path, name: str) -> None:
     """Remove staged folders that killed registers left (theirs only; live ones stay)."""
-    folder = versions_dir(models_dir, name)
-    staged: set[str] = set()
-    with contextlib.suppress(OSError):
-        for child in folder.iterdir():
-            parts = child.name.split(".")
-            if child.name.startswith(".") and len(parts) >= 4 and parts[1].isdigit():
-                staged.add(parts[1])
-    for number in staged:
-        clean_staged_dirs(folder / number)
-    clean_staged_dirs(Path(models_dir) / name)
+    clean_staged_in(versions_dir(models_dir, name))
+    clean_staged_in(Path(models_dir))
 
 
 @dataclass
