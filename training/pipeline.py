@@ -496,8 +496,8 @@ def _register(run: Run) -> Record:
     )
     from textgamegen.models.versions import production
 
-    run.version = int(path.name)
     serving = production(run.target_root, config.name)
+    run.version = int(path.name) if path.name.isdigit() else serving  # shipped: one version
     alias = "production" if serving == run.version else "candidate"
     _say(f"register: {config.name} version {run.version} ({alias}) -> {path}")
     if alias == "candidate":

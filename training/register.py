@@ -2,7 +2,8 @@
 version of its name (``textgamegen/models/versions.py``): the candidate, and production too
 when ``[register] promote`` is on (the default). Earlier versions stay, the last
 ``[register] keep_versions`` of them, and ``textgamegen models rollback NAME`` brings the
-one before back.
+one before back. The game's own ``assets/models`` is the exception: a release ships one
+version per model as a plain folder, so registering there replaces that folder whole.
 
 The version's folder (``<models dir>/.versions/<name>/<N>/``, MODEL_API.md) gets, for a
 full model, the config, the safetensors weights (optionally converted to fp16), the tokenizer and a
@@ -22,7 +23,7 @@ import json
 import shutil
 from pathlib import Path
 
-from textgamegen.atomic import write_atomic
+from textgamegen.atomic import replace_dir, write_atomic
 from textgamegen.models.versions import DEFAULT_KEEP, new_version
 
 TOKENIZER_FILES = (
@@ -106,7 +107,8 @@ def register_model(
         keep: versions kept (production and the candidate beyond these).
 
     Returns:
-        The registered version's folder (its name is the version number).
+        The registered version's folder (its name is the version number); in the shipped
+        ``assets/models`` (``ships``), the model's plain folder.
 
     Raises:
         RegisterError: missing files or weights over the size bound.
@@ -121,8 +123,13 @@ def register_model(
         if not path.is_file():
             raise RegisterError(f"{path}: missing; cannot register {model_dir}")
     weights = needed[1] if adapter else needed[0]
-    with new_version(models_dir, name, promote=promote, keep=keep) as version:
-        staging = version.path
+    shipping = ships(models_dir)
+    with (
+        replace_dir(models_dir / name)
+        if shipping
+        else new_version(models_dir, name, promote=promote, keep=keep)
+    ) as version:
+        staging = version if isinstance(version, Path) else version.path
         copy_weights(weights, staging / weights.name, dtype)
         size_mb = (staging / weights.name).stat().st_size / 1e6
         if max_weights_mb and size_mb > max_weights_mb:
@@ -150,5 +157,20 @@ def register_model(
         for file, record in (("metrics.json", metrics), ("lineage.json", lineage)):
             write_atomic(staging / file, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         write_atomic(staging / "README.md", card)
+    if isinstance(version, Path):
+        return models_dir / name
     assert version.final is not None
     return version.final
+
+
+def ships(models_dir: Path) -> bool:
+    """Whether ``models_dir`` is the game's own ``assets/models``. A release ships one
+    version of each model as a plain folder, which every checkout and the wheel read as it
+    is, so registering there replaces the folder whole (in one exchange) instead of adding
+    a version."""
+    from textgamegen import paths
+
+    try:
+        return Path(models_dir).resolve() == paths.shipped_models_dir().resolve()
+    except OSError:
+        return False

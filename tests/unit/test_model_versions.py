@@ -200,3 +200,22 @@ def test_a_register_killed_at_any_point_leaves_production_whole(
     assert hidden == [".versions"]
     inside = {p.name for p in versions.versions_dir(models, "narrator").iterdir()}
     assert inside - {"aliases.json", ".lock"} == {str(n) for n in range(1, number + 1)}
+
+
+def test_registering_into_the_shipped_models_replaces_the_plain_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.register import register_model
+
+    shipped = tmp_path / "assets" / "models"
+    monkeypatch.setattr(registry.paths, "shipped_models_dir", lambda: shipped)
+    (shipped / "narrator").mkdir(parents=True)
+    _fill(shipped / "narrator", "shipped")
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    _fill(trained, "retrained")
+    path = register_model(trained, shipped, "narrator", {}, {}, "# card")
+    # A release ships one plain folder per model, as every checkout and the wheel read it.
+    assert path == shipped / "narrator" and not path.is_symlink()
+    assert (path / "model.safetensors").read_text() == "retrained"
+    assert sorted(p.name for p in shipped.iterdir()) == ["narrator"]
