@@ -219,3 +219,15 @@ def test_registering_into_the_shipped_models_replaces_the_plain_folder(
     assert path == shipped / "narrator" and not path.is_symlink()
     assert (path / "model.safetensors").read_text() == "retrained"
     assert sorted(p.name for p in shipped.iterdir()) == ["narrator"]
+
+
+def test_a_refused_rollback_or_a_no_op_promote_writes_nothing(models: Path) -> None:
+    # As on the shipped models: one plain folder, which nothing may rewrite or litter.
+    legacy = models / "narrator"
+    legacy.mkdir(parents=True)
+    _fill(legacy, "shipped")
+    with pytest.raises(versions.VersionError, match="no earlier production version"):
+        versions.rollback(models, "narrator")
+    assert versions.promote(models, "narrator", "1") == (1, 1)
+    assert versions.promote(models, "narrator", "production") == (1, 1)
+    assert [p.name for p in models.iterdir()] == ["narrator"] and not legacy.is_symlink()

@@ -326,6 +326,11 @@ def promote(models_dir: Path, name: str, reference: str) -> tuple[int | None, in
     """
     from textgamegen.models.registry import directory_problem
 
+    # Checked before the lock too, so a refusal writes nothing (not even the lock file)
+    # into a folder that has no versions yet, such as the shipped models.
+    version = resolve(models_dir, name, reference)
+    if version.number == production(models_dir, name):
+        return version.number, version.number
     with _locked(models_dir, name):
         version = resolve(models_dir, name, reference)
         problem = directory_problem(version.path)
@@ -352,23 +357,35 @@ def rollback(models_dir: Path, name: str) -> tuple[int | None, int]:
     Raises:
         VersionError: there is no earlier production version left.
     """
+    _earlier(models_dir, name)  # before the lock: a refusal writes nothing
     with _locked(models_dir, name):
-        current = production(models_dir, name)
-        aliases = read_aliases(models_dir, name)
-        known = set(_numbers(models_dir, name))
-        history = list(aliases["history"])
-        while history and (history[-1] == current or history[-1] not in known):
-            history.pop()
-        if not history:
-            raise VersionError(
-                f"{name}: no earlier production version to roll back to "
-                f"(production is {current}; `textgamegen models versions {name}`)"
-            )
+        current, history = _earlier(models_dir, name)
         previous = history.pop()
+        aliases = read_aliases(models_dir, name)
         aliases["history"] = history
         _adopt_legacy(models_dir, name)
         _set_production(models_dir, name, previous, aliases, remember=False)
         return current, previous
+
+
+def _earlier(models_dir: Path, name: str) -> tuple[int | None, list[int]]:
+    """(production, the production history down to the last version still there that is
+    not production).
+
+    Raises:
+        VersionError: there is none.
+    """
+    current = production(models_dir, name)
+    known = set(_numbers(models_dir, name))
+    history = list(read_aliases(models_dir, name)["history"])
+    while history and (history[-1] == current or history[-1] not in known):
+        history.pop()
+    if not history:
+        raise VersionError(
+            f"{name}: no earlier production version to roll back to "
+            f"(production is {current}; `textgamegen models versions {name}`)"
+        )
+    return current, history
 
 
 def prune(models_dir: Path, name: str, keep: int) -> list[int]:
