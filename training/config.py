@@ -362,6 +362,15 @@ class GateConfig:
     max_first_token_ms: float = setting(
         0.0, "Median ms to the first generated token (0: no bound)."
     )
+    max_latency_ratio: float = setting(
+        0.0,
+        "Median ms per narration must be at or under this multiple of the production "
+        "version's, both measured by the gate in the same run on the same fixed requests "
+        "(1.25: at most 25% slower; 0: off).",
+    )
+    latency_requests: int = setting(
+        3, "For max_latency_ratio: the fixed requests (the first test lines) each model narrates."
+    )
     compare_registered: bool = setting(
         True, "Perplexity must not be worse than the model already registered under the name."
     )
@@ -376,7 +385,16 @@ class GateConfig:
     )
 
     def __post_init__(self) -> None:
-        for key in ("max_perplexity", "max_latency_ms", "max_first_token_ms"):
+        if (
+            isinstance(self.latency_requests, bool)
+            or not isinstance(self.latency_requests, int)
+            or self.latency_requests < 1
+        ):
+            raise ConfigError(
+                f"gate.latency_requests must be a whole number, 1 or more "
+                f"(got {self.latency_requests!r})"
+            )
+        for key in ("max_perplexity", "max_latency_ms", "max_first_token_ms", "max_latency_ratio"):
             value = getattr(self, key)
             if not _is_number(value) or not 0 <= value < math.inf:
                 raise ConfigError(
@@ -409,10 +427,31 @@ class RegisterConfig:
     max_weights_mb: float = setting(
         0.0, "Refuse to register weights larger than this (0: no bound)."
     )
+    promote: bool = setting(
+        True,
+        "Make a model that passed the gate production at once; false: it is registered as "
+        "the candidate, for `textgamegen models promote NAME VERSION`.",
+    )
+    keep_versions: int = setting(
+        5,
+        "Versions of the name kept in the models directory (the oldest go first; production "
+        "and the candidate are always kept).",
+    )
 
     def __post_init__(self) -> None:
         if self.dtype not in REGISTER_DTYPES:
             raise ConfigError("register.dtype must be float32 or float16")
+        if not isinstance(self.promote, bool):
+            raise ConfigError(f"register.promote must be true or false (got {self.promote!r})")
+        if (
+            isinstance(self.keep_versions, bool)
+            or not isinstance(self.keep_versions, int)
+            or self.keep_versions < 1
+        ):
+            raise ConfigError(
+                f"register.keep_versions must be a whole number, 1 or more "
+                f"(got {self.keep_versions!r})"
+            )
 
 
 @dataclass

@@ -123,11 +123,16 @@ def load_model(model: str | Path, device: str = "cpu"):
     return tokenizer, loaded.to(device).eval()
 
 
-def load_base_model(base: str, device: str = "cpu"):
+def load_base_model(base: str, device: str = "cpu", mean_tag_rows: bool = False):
     """A base as the fine-tune starts from it (``gguf:NAME`` or a model directory): our tag
     tokens added to its tokenizer, their embedding rows drawn at random (seeded) and
     untrained. That is the honest "before fine-tuning": it can read the prompt layout, but
     has learnt nothing about it.
+
+    With ``mean_tag_rows`` (the gate's ``beat_base``), the rows of the tag tokens the base
+    lacked are instead the mean of its own rows (``set_mean_tag_rows``): a random row makes
+    every tag, and every end of a line, a surprise far beyond what the base knows, so a
+    fine-tune would "beat the base" on its untrained rows alone.
 
     Raises:
         EvaluateError: the base is missing, or is a scratch size (nothing pretrained).
@@ -148,7 +153,41 @@ def load_base_model(base: str, device: str = "cpu"):
             )
     except FinetuneError as error:
         raise EvaluateError(str(error)) from None
+    if mean_tag_rows:
+        set_mean_tag_rows(model, tokenizer, original_rows(base))
     return tokenizer, model.to(device).eval()
+
+
+def original_rows(base: str) -> int:
+    """The embedding rows of the base as it is on disk, before our tags were added."""
+    from transformers import AutoConfig
+
+    from textgamegen.models.bases import cached_base, find_base, is_gguf
+
+    folder = cached_base(find_base(base)) if is_gguf(base) else Path(base).expanduser()
+    return int(AutoConfig.from_pretrained(folder, local_files_only=True).vocab_size)
+
+
+def set_mean_tag_rows(model, tokenizer, rows: int) -> list[int]:
+    """Give the tokens added beyond the base's ``rows`` the mean of the base's own rows,
+    in the input embeddings and (when untied) the output ones.
+
+    Returns:
+        The ids whose rows were set.
+    """
+    import torch
+
+    added = sorted(i for i in tokenizer.get_vocab().values() if i >= rows)
+    if not added:
+        return []
+    tables = [model.get_input_embeddings().weight]
+    output = model.get_output_embeddings()
+    if output is not None and output.weight.data_ptr() != tables[0].data_ptr():
+        tables.append(output.weight)
+    with torch.no_grad():
+        for table in tables:
+            table[added] = table[:rows].mean(dim=0)
+    return added
 
 
 def context_of(model) -> int:
@@ -543,11 +582,16 @@ def evaluate_model(model_dir: Path, corpus_dir: Path, config: EvaluateConfig) ->
 
 def base_figures(base: str, corpus_dir: Path, config: EvaluateConfig) -> dict:
     """Perplexity and bits per byte of the base before fine-tuning on the same test lines,
-    for the gate's ``beat_base`` and the model card."""
+    for the gate's ``beat_base`` and the model card; the tags the base lacks get the mean
+    of its rows (``load_base_model``), so the base is not handicapped by random rows."""
     device = evaluation_device(config.device)
     test_lines = read_test_split(corpus_dir, config.max_test_lines)
-    tokenizer, model = load_base_model(base, device)
-    return {"name": base, **score_test(model, tokenizer, test_lines, device)}
+    tokenizer, model = load_base_model(base, device, mean_tag_rows=True)
+    return {
+        "name": base,
+        "tag_rows": "the mean of the base's own embedding rows",
+        **score_test(model, tokenizer, test_lines, device),
+    }
 
 
 def write_metrics(model_dir: Path, metrics: dict) -> Path:

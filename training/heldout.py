@@ -6,8 +6,9 @@ comes before it: the tag, and for a conditioned line its story and facts. Two mo
 have different tokenizers (each scratch model trains its own), so the comparison is per
 word, not per token: exp(summed NLL / words). Lower is better.
 
-Run by the pipeline after the gate's own checks; with no held-out lines or no registered
-model there is nothing to compare and the check passes, saying so.
+Run by the pipeline after the gate's own checks, against the production version of the
+name (a full model or a LoRA adapter); with no held-out lines or no registered model there
+is nothing to compare and the check passes, saying so.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def check_feedback(
     lines = held_out_lines(config)
     if not lines:
         return True, "feedback: no held-out good lines, nothing to compare"
-    if not (registered_dir / "model.safetensors").is_file():
+    from textgamegen.models.registry import directory_problem
+
+    # The registered model is the name's production version: a full model or, as the
+    # shipped narrators are, a LoRA adapter (adapter_model.safetensors and base.json).
+    if not registered_dir.is_dir() or directory_problem(registered_dir):
         return True, (
             f"feedback: no registered model in {registered_dir} to compare "
             f"on {len(lines)} held-out good lines"

@@ -97,6 +97,12 @@ class StageLog:
         write_atomic(self.path, json.dumps(data, indent=2) + "\n")
 
 
+def _new_run_id() -> str:
+    from training.runs import new_run_id
+
+    return new_run_id()
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -161,6 +167,9 @@ class Run:
     cast_files: tuple[Path, ...] = ()
     """The corpus's cast list and lexicon, copied into the model's folder."""
     decision: GateDecision | None = None
+    version: int | None = None
+    """The registered version, once registered (or found already registered)."""
+    run_id: str = field(default_factory=lambda: _new_run_id())
 
     @property
     def corpus_dir(self) -> Path:
@@ -315,7 +324,7 @@ def _hash_weights(run: Run) -> None:
 def _evaluate_key(run: Run) -> tuple:
     parts: tuple = ("evaluate", run.weights_hash, run.corpus_hash, as_dict(run.config.evaluate))
     if run.config.gate.beat_base:  # the base's own figures are measured too
-        parts += ("base", run.finetune.base, run.base_hash)
+        parts += ("base", run.finetune.base, run.base_hash, "tag rows: the mean")
     return parts
 
 
@@ -391,13 +400,16 @@ def _write_lineage_and_card(run: Run) -> None:
         from training.trigger import feedback_summary
 
         lineage["feedback"] = feedback_summary(config, stats)
+    lineage["run_id"] = run.run_id
     run.lineage = lineage
     run.card = render_card(config.name, run.metrics, lineage, source_entries(config), stats)
     write_card(run.model_dir, run.card)
 
 
 def _gate(run: Run) -> Record:
+    from textgamegen.models.versions import production
     from training.gate import check_gate
+    from training.modelcard import write_card
 
     _write_lineage_and_card(run)
     config = run.config
@@ -406,14 +418,35 @@ def _gate(run: Run) -> Record:
         from training.heldout import check_feedback
 
         ok, text = check_feedback(config, run.model_dir, run.target, config.gate.tolerance)
-        decision.checks.append(("pass: " if ok else "FAIL: ") + text)
-        if not ok:
-            decision.passed = False
-            decision.reasons.append(text)
+        decision.add(ok, text)
+    if config.gate.max_latency_ratio and decision.passed and _production_loads(run):
+        from training.gate import check_latency_ratio, latency_against_production
+
+        figures = latency_against_production(
+            run.model_dir,
+            run.target,
+            run.corpus_dir,
+            config.evaluate,
+            config.gate.latency_requests,
+        )
+        check_latency_ratio(decision, figures, config.gate.max_latency_ratio)
+    decision.refuse_if_empty()
     for line in decision.checks:
         _say(f"gate: {line}")
     run.decision = decision
+    # The decision and what it was measured against go with the model: in its lineage
+    # and its card, registered or not.
+    against = production(run.target_root, config.name) if run.registered is not None else None
+    run.lineage["gate"] = decision.record(config.name, against, run.registered)
+    run.card += decision.card_section(config.name, against)
+    write_card(run.model_dir, run.card)
     return {"passed": decision.passed, "reasons": decision.reasons}
+
+
+def _production_loads(run: Run) -> bool:
+    from textgamegen.models.registry import directory_problem
+
+    return run.target.is_dir() and not directory_problem(run.target)
 
 
 def _refuse(run: Run) -> int | None:
@@ -436,15 +469,17 @@ def _register_key(run: Run) -> tuple:
 
 
 def _installed(run: Run, name: str, key: str) -> bool:
-    # Read from the registered model itself, so another run dir with the same weights and
-    # figures skips too, and a model registered since by another run is replaced.
-    installed = run.target / "lineage.json"
-    return (
-        installed.is_file()
-        and not run.force
-        and run.rerun != "register"
-        and json.loads(installed.read_text()).get("register_key") == key
-    )
+    # Read from the registered versions themselves, so another run dir with the same
+    # weights and figures skips too.
+    from textgamegen.models.versions import list_versions
+
+    if run.force or run.rerun == "register":
+        return False
+    for version in list_versions(run.target_root, run.config.name):
+        if version.lineage.get("register_key") == key:
+            run.version = version.number
+            return True
+    return False
 
 
 def _register(run: Run) -> Record:
@@ -462,9 +497,21 @@ def _register(run: Run) -> Record:
         config.register.dtype,
         config.register.max_weights_mb,
         extra_files=run.cast_files,
+        promote=config.register.promote,
+        keep=config.register.keep_versions,
     )
-    _say(f"register: {config.name} -> {path}")
-    return {"path": str(path)}
+    from textgamegen.models.versions import production
+
+    serving = production(run.target_root, config.name)
+    run.version = int(path.name) if path.name.isdigit() else serving  # shipped: one version
+    alias = "production" if serving == run.version else "candidate"
+    _say(f"register: {config.name} version {run.version} ({alias}) -> {path}")
+    if alias == "candidate":
+        _say(
+            f"register: production stays version {serving}; promote with "
+            f"`textgamegen models promote {config.name} {run.version}`"
+        )
+    return {"path": str(path), "version": run.version}
 
 
 STAGES: tuple[Stage, ...] = (
@@ -503,7 +550,10 @@ STAGES: tuple[Stage, ...] = (
         _register_key,
         _register,
         current=_installed,
-        skipped=lambda run: f"{run.target} is up to date, skipped",
+        skipped=lambda run: (
+            f"{run.config.name} version {run.version} in {run.target_root} holds these "
+            "weights and figures, skipped"
+        ),
     ),
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
@@ -559,11 +609,25 @@ def run_pipeline(
         command=command,
         rerun=rerun,
     )
+    # To the microsecond, so that `train runs` lists runs of one second in order.
+    started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    stages: dict[str, str] = {}
+    code: int | None = None
+    try:
+        code = _walk(run, stages, stop_after)
+        return code
+    finally:
+        _record_run(run, started, stages, code)
+
+
+def _walk(run: Run, stages: dict[str, str], stop_after: str | None) -> int:
     for stage in STAGES:
         key = run.keys[stage.name] = _key(*stage.key(run))
         if stage.current is not None and stage.current(run, stage.name, key):
             _say(f"{stage.name}: {stage.skipped(run)}")
+            stages[stage.name] = "skipped"
         else:
+            stages[stage.name] = "ran"
             run.log.mark(stage.name, key, **stage.run(run))
         code = stage.after(run)
         if code is not None:
@@ -572,6 +636,30 @@ def run_pipeline(
             _say(f"stopping after {stop_after} as asked" + stage.stop_note(run))
             return 0
     return 0
+
+
+def _record_run(run: Run, started: str, stages: dict[str, str], code: int | None) -> None:
+    """The run's record for ``train runs`` (``training/runs.py``), however it ended."""
+    from textgamegen.models.versions import production
+    from training.runs import make_record, write_record
+
+    record = make_record(
+        run.run_id,
+        name=run.config.name,
+        config_text=run.config.text,
+        command=run.command,
+        started_at=started,
+        corpus_sha256=run.corpus_hash,
+        weights_sha256=run.weights_hash,
+        stages=stages,
+        metrics=run.metrics,
+        gate=run.lineage.get("gate"),
+        version=run.version,
+        production=production(run.target_root, run.config.name),
+        exit_code=code,
+    )
+    path = write_record(run.run_dir, record)
+    _say(f"run {run.run_id} recorded in {path}")
 
 
 def default_models_dir(config: PipelineConfig) -> Path:

@@ -1,13 +1,19 @@
-"""Stage 6, register: copy a model that passed the gate into a models directory.
+"""Stage 6, register: copy a model that passed the gate into a models directory as a new
+version of its name (``textgamegen/models/versions.py``): the candidate, and production too
+when ``[register] promote`` is on (the default). Earlier versions stay, the last
+``[register] keep_versions`` of them, and ``textgamegen models rollback NAME`` brings the
+one before back. The game's own ``assets/models`` is the exception: a release ships one
+version per model as a plain folder, so registering there replaces that folder whole.
 
-The directory (``<models dir>/<name>/``, MODEL_API.md) gets, for a full model, the config,
-the safetensors weights (optionally converted to fp16), the tokenizer and a
+The version's folder (``<models dir>/.versions/<name>/<N>/``, MODEL_API.md) gets, for a
+full model, the config, the safetensors weights (optionally converted to fp16), the tokenizer and a
 generation_config.json with the game's sampling defaults; for a LoRA adapter, the adapter
 (``adapter_config.json``, ``adapter_model.safetensors`` with the special tokens' rows,
 optionally fp16), ``base.json`` (which base, by sha256) and the tokenizer, and never a
 config.json or model.safetensors: the game merges it into the base at load. Both get
-metrics.json, lineage.json and the model card. The copy is made beside the target and
-renamed into place, so a failed copy never leaves half a model. ``max_weights_mb`` bounds
+metrics.json, lineage.json and the model card. The copy is made beside the versions and
+renamed into place, so a failed or killed copy never leaves half a model, and production
+changes only by flipping the name's link. ``max_weights_mb`` bounds
 the weights file that is registered (the adapter's, for an adapter).
 """
 
@@ -18,6 +24,7 @@ import shutil
 from pathlib import Path
 
 from textgamegen.atomic import replace_dir, write_atomic
+from textgamegen.models.versions import DEFAULT_KEEP, new_version
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -78,8 +85,10 @@ def register_model(
     dtype: str = "float32",
     max_weights_mb: float = 0.0,
     extra_files: tuple[Path, ...] = (),
+    promote: bool = True,
+    keep: int = DEFAULT_KEEP,
 ) -> Path:
-    """Install a model directory under ``models_dir/name``, replacing any previous one.
+    """Install a model directory as the next version of ``models_dir/name``.
 
     Args:
         model_dir: the fine-tuned HF directory (config, safetensors, tokenizer), or a LoRA
@@ -93,9 +102,13 @@ def register_model(
         max_weights_mb: refuse a bigger weights file, the adapter's for an adapter (0: no
             bound).
         extra_files: copied in beside the model as they are (the corpus's cast list).
+        promote: make it production at once (else it is the candidate; the first version
+            of a name is production either way).
+        keep: versions kept (production and the candidate beyond these).
 
     Returns:
-        The registered directory.
+        The registered version's folder (its name is the version number); in the shipped
+        ``assets/models`` (``ships``), the model's plain folder.
 
     Raises:
         RegisterError: missing files or weights over the size bound.
@@ -110,8 +123,13 @@ def register_model(
         if not path.is_file():
             raise RegisterError(f"{path}: missing; cannot register {model_dir}")
     weights = needed[1] if adapter else needed[0]
-    target = models_dir / name
-    with replace_dir(target) as staging:
+    shipping = ships(models_dir)
+    with (
+        replace_dir(models_dir / name)
+        if shipping
+        else new_version(models_dir, name, promote=promote, keep=keep)
+    ) as version:
+        staging = version if isinstance(version, Path) else version.path
         copy_weights(weights, staging / weights.name, dtype)
         size_mb = (staging / weights.name).stat().st_size / 1e6
         if max_weights_mb and size_mb > max_weights_mb:
@@ -139,4 +157,20 @@ def register_model(
         for file, record in (("metrics.json", metrics), ("lineage.json", lineage)):
             write_atomic(staging / file, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         write_atomic(staging / "README.md", card)
-    return target
+    if isinstance(version, Path):
+        return models_dir / name
+    assert version.final is not None
+    return version.final
+
+
+def ships(models_dir: Path) -> bool:
+    """Whether ``models_dir`` is the game's own ``assets/models``. A release ships one
+    version of each model as a plain folder, which every checkout and the wheel read as it
+    is, so registering there replaces the folder whole (in one exchange) instead of adding
+    a version."""
+    from textgamegen import paths
+
+    try:
+        return Path(models_dir).resolve() == paths.shipped_models_dir().resolve()
+    except OSError:
+        return False

@@ -11,48 +11,13 @@ the same test lines.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from random_llama import build_random_llama
+from random_llama import build_random_llama, fixture_lines, lora_config
 
 from training.cli import main
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "corpus" / "fixture.toml"
 pytestmark = pytest.mark.slow
-
-
-def _tokenizer_lines() -> list[str]:
-    lines = []
-    for name in ("lantern_keeper.txt", "harbour_walk.txt", "mini_strings.txt"):
-        lines += (FIXTURE.parent / name).read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip()]
-
-
-def _config(tmp: Path, name: str, base: Path) -> Path:
-    """The fixture config as conditioned pairs, LoRA on ``base``, beat_base in the gate."""
-    text = FIXTURE.read_text().replace(
-        'name = "fixture"', f'name = "{name}"\nroot = "{FIXTURE.parent}"'
-    )
-    text = text.replace("min_words = 3\n", "min_words = 3\nconditioned = true\n", 1)
-    # Conditioning leaves first-person narration out, so the fixture's few quest lines
-    # no longer reach every split: the run checks the kinds it has in all three.
-    text = text.replace(
-        'expect_tags = ["action", "dialogue", "quest"]', 'expect_tags = ["action", "dialogue"]'
-    )
-    text = text.replace(
-        'base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\nlora_r = 4\nlora_alpha = 8'
-    )
-    text = text.replace("max_steps = 30", "max_steps = 12")
-    text = text.replace("learning_rate = 3e-3", "learning_rate = 2e-2")
-    text = text.replace(
-        "[gate]\nmax_latency_ms = 5000",
-        "[gate]\nmax_latency_ms = 0\nbeat_baseline = false\nbeat_base = true\n"
-        '\n[register]\ndtype = "float16"\nmax_weights_mb = 30',
-    )
-    path = tmp / f"{name}.toml"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture(scope="module", params=["llama", "gpt2"])
@@ -61,12 +26,12 @@ def trained(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTGAMEGEN_CACHE_DIR", str(tmp / "cache"))
         if request.param == "llama":
-            base = build_random_llama(tmp / "base", _tokenizer_lines())
+            base = build_random_llama(tmp / "base", fixture_lines())
         else:
             from textgamegen.models.random_model import build_random_model
 
-            base = build_random_model(tmp / "base", shape="tiny", lines=_tokenizer_lines())
-        config = _config(tmp, f"narrator-{request.param}", base)
+            base = build_random_model(tmp / "base", shape="tiny", lines=fixture_lines())
+        config = lora_config(tmp, f"narrator-{request.param}", base)
         run_dir, models = tmp / "run", tmp / "models"
         code = main(
             ["pipeline", str(config), "--run-dir", str(run_dir), "--models-dir", str(models)],
@@ -155,7 +120,7 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
 
     monkeypatch.setattr(bases, "find_base", lambda name: bases.Base(name, trained["base"]))
     monkeypatch.setattr(bases, "cached_base", lambda base, progress=None: trained["base"])
-    plain = build_random_model(trained["tmp"] / "plain", shape="tiny", lines=_tokenizer_lines())
+    plain = build_random_model(trained["tmp"] / "plain", shape="tiny", lines=fixture_lines())
     registered = trained["models"] / trained["name"]
     capsys.readouterr()
     code = main(

@@ -125,7 +125,7 @@ def test_rerun_with_unchanged_inputs_skips_every_stage(
         "corpus: unchanged, skipped",
         "finetune: unchanged, skipped",
         "evaluate: unchanged, skipped",
-        "is up to date, skipped",
+        "holds these weights and figures, skipped",
     ):
         assert stage in out
 

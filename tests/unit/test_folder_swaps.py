@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,8 @@ def test_a_failed_swap_puts_the_old_folder_back(
             raise OSError(16, "Device or resource busy")
         real_replace(source, destination)
 
+    # Where folders cannot be exchanged in one step, the swap is two renames.
+    monkeypatch.setattr(atomic, "exchange", lambda first, second: False)
     monkeypatch.setattr(atomic.os, "replace", refuse_the_new_folder)
     with pytest.raises(OSError, match="busy"), atomic.replace_dir(target) as staging:
         (staging / "model.safetensors").write_text("new weights")
@@ -101,3 +106,96 @@ def test_sha256_is_what_sha256sum_prints(tmp_path: Path) -> None:
     assert checksum.sha256(path) == hashlib.sha256(data).hexdigest()
     (tmp_path / "empty").write_bytes(b"")
     assert checksum.sha256(tmp_path / "empty") == hashlib.sha256(b"").hexdigest()
+
+
+KILLED_SWAP = """
+import os, sys
+from pathlib import Path
+from textgamegen import atomic
+
+point = sys.argv[2]
+real_exchange, real_replace = atomic.exchange, os.replace
+
+def exchange_then_die(first, second):
+    real_exchange(first, second)
+    os._exit(9)
+
+def replace_then_die(source, destination):
+    real_replace(source, destination)
+    os._exit(9)
+
+if point == "after the exchange":
+    atomic.exchange = exchange_then_die
+if point == "between the two renames":
+    atomic.exchange = lambda first, second: False
+    atomic.os.replace = replace_then_die
+with atomic.replace_dir(Path(sys.argv[1])) as staging:
+    (staging / "model.safetensors").write_text("new weights")
+    if point == "while the new folder is filled":
+        os._exit(9)
+"""
+
+
+@pytest.mark.parametrize(
+    ("point", "after_the_kill"),
+    [
+        ("while the new folder is filled", "old weights"),
+        ("after the exchange", "new weights"),
+        ("between the two renames", None),
+    ],
+)
+def test_a_kill_mid_swap_leaves_a_whole_folder_and_the_next_run_clears_the_debris(
+    tmp_path: Path, point: str, after_the_kill: str | None
+) -> None:
+    target = _old_model(tmp_path)
+    killed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(KILLED_SWAP), str(target), point],
+        env={**os.environ, "PYTHONPATH": str(Path(atomic.__file__).parent.parent)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert killed.returncode == 9, killed.stderr
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert len(left) > 1, "the killed run left its staged folder"
+    if after_the_kill is None:
+        # Killed between the fallback's renames: the old folder is whole, set aside.
+        assert "narrator" not in left
+        assert any(name.endswith(".old") for name in left)
+    else:
+        assert (target / "model.safetensors").read_text() == after_the_kill
+
+    # The next start puts the old folder back (if it was set aside) and removes the rest.
+    removed = atomic.clean_staged_dirs(target)
+    assert removed
+    assert [path.name for path in tmp_path.iterdir()] == ["narrator"]
+    assert (target / "model.safetensors").read_text() == (after_the_kill or "old weights")
+
+
+def test_the_next_swap_removes_a_killed_runs_debris_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = _old_model(tmp_path)
+    # Staged folders of a process that is gone (999999999 is above any pid_max).
+    (tmp_path / ".narrator.999999999-abcd.tmp").mkdir()
+    (tmp_path / ".narrator.999999999-abcd.tmp" / "model.safetensors").write_text("half")
+    (tmp_path / ".other.999999999-abcd.tmp").mkdir()  # another folder's, as dead
+    (tmp_path / f".live.{os.getpid()}-abcd.tmp").mkdir()  # a live process's: left alone
+    with atomic.replace_dir(target) as staging:
+        (staging / "model.safetensors").write_text("new weights")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f".live.{os.getpid()}-abcd.tmp",
+        "narrator",
+    ]
+    assert "removed 1 staged folder(s)" in capsys.readouterr().err
+
+
+def test_a_link_is_flipped_in_one_step_and_a_real_folder_becomes_a_link(tmp_path: Path) -> None:
+    target = _old_model(tmp_path)
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "model.safetensors").write_text("v2 weights")
+    atomic.point_link(target, "v2")
+    assert target.is_symlink() and (target / "model.safetensors").read_text() == "v2 weights"
+    atomic.point_link(target, "v3")  # a link may point to a folder made later
+    assert os.readlink(target) == "v3"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["narrator", "v2"]

@@ -83,7 +83,9 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
     return fake
 
 
-def _config(tmp_path: Path, gate: str = "max_latency_ms = 0\nbeat_baseline = false") -> Path:
+def _config(
+    tmp_path: Path, gate: str = "max_perplexity = 1000\nmax_latency_ms = 0\nbeat_baseline = false"
+) -> Path:
     text = FIXTURE.read_text(encoding="utf-8").replace(
         'name = "fixture"', f'name = "fixture"\nroot = "{FIXTURE.parent}"'
     )
@@ -109,6 +111,9 @@ def run(
     )
     out, err = capsys.readouterr()
     said = [line.removeprefix("[pipeline] ") for line in out.splitlines()]
+    # Every run ends by saying where its record is (test_run_records below).
+    assert said[-1].startswith("run ") and " recorded in " in said[-1]
+    said = said[:-1]
     try:
         stages = json.loads((tmp_path / "run" / "stages.json").read_text())
     except OSError:
@@ -121,7 +126,9 @@ def run(
 def test_a_first_run_does_every_stage_and_registers(work: Work, tmp_path, capsys) -> None:
     code, said, _, stages = run(pipeline, tmp_path, capsys)
     assert code == 0 and work.ran == ["corpus", "finetune", "evaluate"]
-    assert said[0] == "corpus: building" and said[-1].startswith("register: fixture -> ")
+    assert said[0] == "corpus: building" and said[-1].startswith(
+        "register: fixture version 1 (production) -> "
+    )
     assert "validate: ok {'train': 3, 'dev': 3, 'test': 3}" in said
     assert list(stages) == [
         "corpus",
@@ -145,7 +152,10 @@ def test_a_rerun_with_nothing_changed_skips_every_stage(work: Work, tmp_path, ca
     assert said[0] == "corpus: unchanged, skipped"
     for line in ("finetune: unchanged, skipped", "evaluate: unchanged, skipped"):
         assert line in said
-    assert said[-1] == f"register: {tmp_path / 'models' / 'fixture'} is up to date, skipped"
+    assert said[-1] == (
+        f"register: fixture version 1 in {tmp_path / 'models'} holds these weights and "
+        "figures, skipped"
+    )
 
 
 def test_rerun_evaluate_measures_again_without_retraining(work: Work, tmp_path, capsys) -> None:
@@ -161,7 +171,7 @@ def test_force_runs_every_stage_again(work: Work, tmp_path, capsys) -> None:
     work.ran.clear()
     code, said, _, _ = run(pipeline, tmp_path, capsys, force=True)
     assert code == 0 and work.ran == ["corpus", "finetune", "evaluate"]
-    assert said[-1].startswith("register: fixture -> ")
+    assert said[-1].startswith("register: fixture version 2 (production) -> ")
 
 
 @pytest.mark.parametrize(
@@ -209,3 +219,110 @@ def test_a_worse_model_than_the_registered_one_is_refused(work: Work, tmp_path, 
     work.perplexity = 30.0
     code, _, err, _ = run(pipeline, tmp_path, capsys, rerun="evaluate")
     assert code == 1 and "must not be worse than the registered model's 20.00" in err
+
+
+def test_a_gate_that_checks_nothing_refuses(work: Work, tmp_path, capsys) -> None:
+    # No bound, no baseline, and nothing registered yet to compare with.
+    config = _config(tmp_path, "max_latency_ms = 0\nbeat_baseline = false")
+    code, _, err, stages = run(pipeline, tmp_path, capsys, config=config)
+    assert code == 1 and "the gate checked nothing" in err
+    assert "register" not in stages and not (tmp_path / "models" / "fixture").exists()
+
+
+def test_a_retrain_is_a_new_version_and_the_decision_goes_with_it(
+    work: Work, tmp_path, capsys
+) -> None:
+    from textgamegen.models import versions
+
+    run(pipeline, tmp_path, capsys)
+    config = _config(tmp_path)
+    config.write_text(config.read_text() + "\n[register]\npromote = false\n")
+    work.perplexity = 19.0
+    code, said, _, _ = run(pipeline, tmp_path, capsys, config=config, max_steps=3)
+    assert code == 0
+    assert said[-2].startswith("register: fixture version 2 (candidate) -> ")
+    assert said[-1] == (
+        "register: production stays version 1; promote with `textgamegen models promote fixture 2`"
+    )
+    models = tmp_path / "models"
+    assert [(v.number, v.aliases) for v in versions.list_versions(models, "fixture")] == [
+        (1, ("production",)),
+        (2, ("candidate",)),
+    ]
+    # The name still reads production, version 1, whole.
+    assert json.loads((models / "fixture" / "metrics.json").read_text())["perplexity"] == 20.0
+    second = versions.version_path(models, "fixture", 2)
+    gate = json.loads((second / "lineage.json").read_text())["gate"]
+    assert gate["decision"] == "passed"
+    assert gate["compared_with"] == {
+        "name": "fixture",
+        "version": 1,
+        "perplexity": 20.0,
+        "latency_ms_median": 50.0,
+        "first_token_ms_median": 5.0,
+    }
+    assert any("must not be worse than the registered model's 20.00" in c for c in gate["checks"])
+    card = (second / "README.md").read_text()
+    assert "## Gate\n\nThe gate passed, held to the production version 1 of fixture:" in card
+
+
+def test_every_run_is_recorded_and_listed(work: Work, tmp_path, capsys) -> None:
+    from training.cli import main as train
+
+    run(pipeline, tmp_path, capsys)
+    run(pipeline, tmp_path, capsys)  # nothing changed: a second record all the same
+    work.perplexity = 30.0
+    run(pipeline, tmp_path, capsys, rerun="evaluate")  # worse: refused
+    records = sorted((tmp_path / "run" / "runs").glob("*.json"))
+    assert len(records) == 3
+    assert train(["runs", str(tmp_path / "run"), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["outcome"] for r in listed] == ["registered", "registered", "refused"]
+    assert [r["registered_version"] for r in listed] == [1, 1, None]
+    assert [r["gate"]["decision"] for r in listed] == ["passed", "passed", "refused"]
+    assert [r["stages"]["finetune"] for r in listed] == ["ran", "skipped", "skipped"]
+    assert len({r["config_sha256"] for r in listed}) == 1
+    assert listed[0]["corpus_sha256"] and listed[2]["metrics"]["perplexity"] == 30.0
+    lineage = json.loads((tmp_path / "models" / "fixture" / "lineage.json").read_text())
+    assert lineage["run_id"] == listed[0]["run_id"]
+    assert train(["runs", str(tmp_path / "run")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == [
+        "RUN", "NAME", "CONFIG", "DATA", "PERPLEXITY", "BITS/BYTE", "LATENCY", "GATE",
+        "VERSION", "OUTCOME",
+    ]  # fmt: skip
+    assert table[3].split()[-3:] == ["refused", "-", "refused"]
+
+
+def test_a_model_slower_than_production_by_more_than_the_ratio_is_refused(
+    work: Work, tmp_path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.gate
+
+    measured: list[tuple[Path, Path]] = []
+
+    def both(candidate: Path, production: Path, corpus: Path, config, requests: int) -> dict:
+        measured.append((candidate, production.resolve()))
+        return {
+            "latency_requests": requests,
+            "latency_ms_candidate": 90.0,
+            "latency_ms_production": 45.0,
+            "latency_ratio": 2.0,
+        }
+
+    monkeypatch.setattr(training.gate, "latency_against_production", both)
+    config = _config(
+        tmp_path,
+        "max_perplexity = 1000\nmax_latency_ms = 0\nbeat_baseline = false\nmax_latency_ratio = 1.5",
+    )
+    assert run(pipeline, tmp_path, capsys, config=config)[0] == 0
+    assert measured == []  # nothing in production yet to compare with
+    code, _, err, _ = run(pipeline, tmp_path, capsys, config=config, max_steps=3)
+    assert code == 1
+    assert "median narration latency 90 ms is 2.00x the production version's 45 ms" in err
+    assert measured == [
+        (
+            tmp_path / "run" / "finetune" / "model",
+            tmp_path / "models" / ".versions" / "fixture" / "1",
+        )
+    ]

@@ -2,7 +2,10 @@
 
 It loads a model as the game does (an installed name, a directory or a hub id) and serves
 it with the OpenAI completions API; see ``textgamegen.hosting.model_server``. Games use
-it with ``--model openai:http://HOST:PORT/v1#MODEL``.
+it with ``--model openai:http://HOST:PORT/v1#MODEL``. A registered name is served at its
+production version, and when that changes (``textgamegen models promote`` or
+``rollback``) the new version is loaded and swapped in without a restart
+(``textgamegen.hosting.reload``).
 
 Examples::
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from textgamegen.commands import add_device_argument
 from textgamegen.endpoint import is_model_url
@@ -41,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_device_argument(parser)
     parser.add_argument(
+        "--watch-interval",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between looks at a registered model's production version, reloaded "
+        "when it changes (default: 2; 0: never reload)",
+    )
+    parser.add_argument(
         "--max-queue",
         type=int,
         default=256,
@@ -64,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        from textgamegen.hosting.completion import CompletionEngine
+    from textgamegen.hosting.completion import CompletionEngine
+
+    def load() -> CompletionEngine:
         from textgamegen.models.loader import load_generator
 
         generator = load_generator(
@@ -75,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
             dtype=settings.dtype,
             threads=settings.threads,
         )
-        engine = CompletionEngine.from_generator(generator)
+        return CompletionEngine.from_generator(generator)
+
+    try:
+        engine = load()
     except (GeneratorError, ValueError) as error:
         print(f"textgamegen serve-model: {error}", file=sys.stderr)
         return 2
@@ -88,8 +104,25 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    watch = _registered(model) if args.watch_interval > 0 else None
+
+    from textgamegen.hosting.model_server import ModelService
+
+    def follow(service: ModelService) -> None:
+        from textgamegen.hosting.reload import ProductionWatch
+
+        if watch is not None:
+            models_dir, name = watch
+            ProductionWatch(service, models_dir, name, load, args.watch_interval).start()
+            print(
+                f"textgamegen serve-model: following {name}'s production version in "
+                f"{models_dir}; a promote or rollback is served without a restart",
+                file=sys.stderr,
+                flush=True,
+            )
+
     try:
-        serve_forever(engine, args.host, args.port, args.max_queue)
+        serve_forever(engine, args.host, args.port, args.max_queue, on_service=follow)
     except OSError as error:
         print(
             f"textgamegen serve-model: cannot listen on {args.host}:{args.port}: {error}",
@@ -97,3 +130,16 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     return 0
+
+
+def _registered(model: str) -> tuple[Path, str] | None:
+    """(models folder, name) when ``model`` is a registered name served at its production
+    version; None for a directory, a hub id or one pinned version (``NAME@N``)."""
+    from textgamegen.models.registry import find_model
+
+    if "@" in model:
+        return None
+    info = find_model(model)
+    if info is None:
+        return None
+    return info.path.parent, info.name

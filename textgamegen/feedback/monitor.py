@@ -108,7 +108,10 @@ def budget_for(model: str, max_bad_rate: float | None) -> Budget:
     from textgamegen.models.registry import find_model
 
     budget = Budget(max_bad_rate=max_bad_rate)
-    info = find_model(model) if model != "template" else None
+    try:
+        info = find_model(model) if model != "template" else None
+    except ValueError:  # a version since removed: no budget to hold it to
+        info = None
     if info is None:
         return budget
     gate = info.lineage.get("config", {}).get("gate", {}) if info.lineage else {}

@@ -24,6 +24,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +188,8 @@ class _Job:
     params: CompletionParams
     offset: int  # the index of this prompt's first choice
     model_s: float = 0.0  # seconds the model thread spent on it (not waiting for it)
+    engine: CompletionEngine | None = None
+    """The engine that encoded it and finishes it, even if another is swapped in since."""
 
 
 class ModelService:
@@ -269,12 +272,17 @@ class ModelService:
                 status=404,
                 param="model",
             )
-        jobs = []
+        jobs, engine = [], self.engine
         for number, prompt in enumerate(_prompts(body)):
-            ids = self.engine.encode(prompt, params.add_special_tokens)
-            self.engine.check_length(len(ids), params.max_tokens)
-            jobs.append(_Job(ids, params, number * params.n))
+            ids = engine.encode(prompt, params.add_special_tokens)
+            engine.check_length(len(ids), params.max_tokens)
+            jobs.append(_Job(ids, params, number * params.n, engine=engine))
         return jobs
+
+    def replace_engine(self, engine: CompletionEngine) -> None:
+        """Serve a new model from the next request on (``hosting/reload.py``, on promote):
+        requests already taken finish on the engine they started with, none is dropped."""
+        self.engine = engine
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -305,7 +313,8 @@ class ModelService:
         def complete() -> Completion:
             started = time.perf_counter()
             try:
-                return self.engine.complete(job.ids, job.params, on_piece, cancel)
+                engine = job.engine or self.engine
+                return engine.complete(job.ids, job.params, on_piece, cancel)
             finally:
                 job.model_s = time.perf_counter() - started
 
@@ -518,7 +527,19 @@ class ModelServer:
         self.stop()
 
 
-def serve_forever(engine: CompletionEngine, host: str, port: int, max_queue: int = 256) -> None:
-    """Serve until Ctrl+C or SIGTERM (the ``serve-model`` command)."""
-    app = ModelService(engine, max_queue=max_queue).app()
+def serve_forever(
+    engine: CompletionEngine,
+    host: str,
+    port: int,
+    max_queue: int = 256,
+    on_service: Callable[[ModelService], None] | None = None,
+) -> None:
+    """Serve until Ctrl+C or SIGTERM (the ``serve-model`` command).
+
+    ``on_service``, when given, is called with the service before it serves (the
+    registry watch that reloads on promote, ``hosting/reload.py``)."""
+    service = ModelService(engine, max_queue=max_queue)
+    if on_service is not None:
+        on_service(service)
+    app = service.app()
     web.run_app(app, host=host, port=port, handler_cancellation=True, access_log=None, print=None)

@@ -19,6 +19,7 @@ from pathlib import Path
 from textgamegen import checksum
 from textgamegen.atomic import replace_dir
 from textgamegen.models.bases import Progress, cache_root, cached_base, find_base
+from textgamegen.models.versions import display_name
 from textgamegen.narration.generator import GeneratorError
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -112,7 +113,7 @@ def merged_model_dir(adapter: Path, progress: Progress | None = None) -> Path:
     except (OSError, ValueError):
         pass
     base = base_directory(adapter, progress)
-    say(f"Merging the {adapter.name} adapter into its base (first run only)")
+    say(f"Merging the {display_name(adapter)} adapter into its base (first run only)")
     merge(adapter, base, target, key)
     return target
 

@@ -82,7 +82,10 @@ def resolve(model: str) -> tuple[str, Path | None]:
     """
     if is_gguf(model):
         return model, None
-    info = registry.find_model(model)
+    try:
+        info = registry.find_model(model)
+    except ValueError as error:  # NAME@VERSION naming no version
+        raise GeneratorError(str(error)) from None
     if info is not None:
         return info.name, info.path
     path = Path(model).expanduser()

@@ -140,8 +140,8 @@ def directory_problem(directory: Path) -> str:
     return ""
 
 
-def read_model(directory: Path, source: str) -> ModelInfo:
-    """The ModelInfo of one directory."""
+def read_model(directory: Path, source: str, name: str = "") -> ModelInfo:
+    """The ModelInfo of one directory (named ``name``, else the directory's name)."""
     metrics, metrics_problem = _read_json(directory / "metrics.json")
     lineage, lineage_problem = _read_json(directory / "lineage.json")
     reference, _ = _read_json(directory / "base.json")
@@ -153,7 +153,7 @@ def read_model(directory: Path, source: str) -> ModelInfo:
             "base_sha256": str(reference.get("sha256", "")),
         }
     problem = directory_problem(directory) or metrics_problem or lineage_problem
-    return ModelInfo(directory.name, directory, source, metrics, lineage, problem)
+    return ModelInfo(name or directory.name, directory, source, metrics, lineage, problem)
 
 
 def _scan(folder: Path, source: str) -> list[ModelInfo]:
@@ -175,7 +175,22 @@ def list_models() -> list[ModelInfo]:
 
 def find_model(name: str) -> ModelInfo | None:
     """The installed model called ``name``; a user model shadows a shipped one of that name,
-    so a model the player trained and registered replaces the default."""
+    so a model the player trained and registered replaces the default. ``name`` is its
+    production version; ``NAME@N``, ``NAME@candidate`` and ``NAME@production`` name one
+    version (``versions.py``).
+
+    Raises:
+        versions.VersionError: ``NAME@...`` names a version that does not exist.
+    """
+    if "@" in name:
+        from textgamegen.models import versions
+
+        plain, _, reference = name.partition("@")
+        info = find_model(plain)
+        if info is None:
+            return None
+        version = versions.resolve(info.path.parent, info.name, reference)
+        return read_model(version.path, info.source, f"{info.name}@{version.number}")
     models = list_models()
     if name in ALIASES and not any(info.name == name for info in models):
         name = ALIASES[name]
