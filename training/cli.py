@@ -96,9 +96,10 @@ def _add_corpus(sub) -> None:
 def _add_finetune(sub) -> None:
     parser = sub.add_parser(
         "finetune",
-        help="train a GPT-2 on a built corpus (HF Trainer)",
-        description="Fine-tune (or train from scratch) a GPT-2 on a corpus "
-        "folder. Works under torchrun --nproc_per_node N.",
+        help="train a model on a built corpus (HF Trainer): full or LoRA, GPT-2 or Llama",
+        description="Fine-tune a pretrained base (a LoRA adapter or every weight), or "
+        "train a GPT-2 from scratch, on a corpus folder. Works under torchrun "
+        "--nproc_per_node N.",
     )
     parser.add_argument("--corpus", type=Path, required=True, help="folder with train/dev.txt")
     parser.add_argument(
@@ -186,7 +187,7 @@ def _add_pipeline(sub) -> None:
         choices=DEVICES,
         help="where to fine-tune (auto: CUDA if any); evaluate uses [evaluate] device",
     )
-    add_config_flags(parser, FinetuneConfig, "finetune", ("max_steps",))
+    add_config_flags(parser, FinetuneConfig, "finetune", ("max_steps", "threads"))
     parser.add_argument("--force", action="store_true", help="rerun every stage")
     parser.add_argument(
         "--stop-after",
@@ -319,6 +320,7 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
         device=args.device,
         command=command,
         max_steps=args.max_steps,
+        threads=args.threads,
         rerun=args.rerun,
         stop_after=args.stop_after,
     )

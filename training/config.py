@@ -50,6 +50,7 @@ else:  # pragma: no cover - Python 3.10 only
 
 from textgamegen.config import setting
 from training import TAGS
+from training.sentences import SPLITTERS
 
 FORMATS = (
     "novel",
@@ -172,6 +173,14 @@ class CorpusConfig:
             "help": "Tags that must have examples in every split (validation fails otherwise)."
         },
     )
+    sentence_splitter: str = setting(
+        "builtin",
+        "How prose is cut into sentences: builtin (Punkt with a built-in list of English "
+        "abbreviations; the same on every machine) or punkt_tab (NLTK's trained model; needs "
+        "its data through NLTK_DATA, else the build stops). The two give different lines and "
+        "splits, so the choice is the config's, never the machine's.",
+        SPLITTERS,
+    )
     min_words: int = setting(3, "Drop texts with fewer words (fragments, headings).")
     max_words: int = setting(
         80, "Longer game texts are cut at sentence ends; longer sentences are dropped."
@@ -224,6 +233,11 @@ class CorpusConfig:
         total = sum(self.ratios.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ConfigError(f"corpus.ratios must sum to 1 (they sum to {total:g})")
+        if self.sentence_splitter not in SPLITTERS:
+            raise ConfigError(
+                f"corpus.sentence_splitter must be one of {', '.join(SPLITTERS)} "
+                f"(got {self.sentence_splitter!r})"
+            )
         bad = [t for t in self.expect_tags if t not in TAGS]
         if bad:
             raise ConfigError(f"corpus.expect_tags: unknown tag(s) {bad}; use {', '.join(TAGS)}")
@@ -279,6 +293,12 @@ class FinetuneConfig:
     seed: int = setting(
         1, "Seed of the run: a scratch model's first weights and the order of the blocks."
     )
+    threads: int = setting(
+        0,
+        "CPU threads for training (0: the machine's cores, shared between torchrun's "
+        "processes). Recorded in lineage: another count can change the last bits of a sum, "
+        "and so the weights.",
+    )
     max_train_samples: int = setting(
         0, "Debug knob: keep only the first N corpus lines of the train split (0: all)."
     )
@@ -300,6 +320,8 @@ class FinetuneConfig:
             raise ConfigError("finetune.epochs must be above 0 (or set finetune.max_steps)")
         if self.learning_rate <= 0:
             raise ConfigError("finetune.learning_rate must be above 0")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ConfigError("finetune.threads must be 0 (the machine's cores) or more")
         if self.block_size < 0:
             raise ConfigError("finetune.block_size must be 0 (the model's context) or more")
         if self.method not in METHODS:

@@ -321,12 +321,33 @@ def render_card(
             ),
             "",
         ]
+    if lineage.get("overrides"):
+        given = ", ".join(f"{k} = {v}" for k, v in sorted(lineage["overrides"].items()))
+        out += [f"Overridden on the command line (not in the config above): {given}.", ""]
+    machine = finetune.get("machine") or {}
+    if machine:
+        out += [
+            f"Trained with {finetune.get('threads', 'n/a')} CPU threads on "
+            f"{machine.get('cpu') or 'an unnamed CPU'} (torch kernels "
+            f"{machine.get('cpu_capability') or 'n/a'}); another thread count or CPU can "
+            "change the last bits of the weights.",
+            "",
+        ]
+    tools = lineage.get("text_tools") or {}
+    if tools:
+        out += [
+            f"Sentences split by `{tools.get('sentence_splitter')}`"
+            + (f", nouns tagged by `{tools['noun_tagger']}`" if tools.get("noun_tagger") else "")
+            + f"; NLTK data {'found' if tools.get('nltk_data_found') else 'not found'}.",
+            "",
+        ]
     packages = lineage.get("packages", {})
     if packages:
+        dirty = " with uncommitted changes" if lineage.get("git_dirty") else ""
         out.append(
             "Packages: "
             + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
-            + f"; git commit `{lineage.get('git_commit', 'n/a')}`; created "
+            + f"; git commit `{lineage.get('git_commit', 'n/a')}`{dirty}; created "
             f"{lineage.get('created_at', 'n/a')}."
         )
     out.append("")

@@ -72,6 +72,7 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
     import training.corpus
     import training.evaluate
     import training.finetune
+    import training.lineage
     import training.modelcard
 
     fake = Work()
@@ -79,7 +80,7 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
     monkeypatch.setattr(training.finetune, "finetune", fake.finetune)
     monkeypatch.setattr(training.evaluate, "evaluate_model", fake.evaluate_model)
     monkeypatch.setattr(training.modelcard, "render_card", lambda *parts: "# card\n")
-    monkeypatch.setattr(pipeline, "git_commit", lambda where: "abc")
+    monkeypatch.setattr(training.lineage, "code_version", lambda: ("abc", False))
     return fake
 
 
