@@ -61,6 +61,8 @@ FORMATS = (
     "world",
     "feedback",
 )
+FEEDBACK_LABELS = ("good", "kept")
+"""The feedback labels a source may train on; the others (bad, retried, ...) never."""
 ENCODINGS_AUTO = "auto"
 METHODS = ("full", "lora")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -117,6 +119,22 @@ class Source:
     repeat: int = setting(
         1, "Times each train-split example of this source appears (small, precious sources)."
     )
+    labels: list[str] = field(
+        default_factory=lambda: ["good"],
+        metadata={
+            "help": 'feedback: the labels whose lines are trained on. "good" (rated good) '
+            'by default; "kept" (shown and let stand, not rated) is a weak signal, taken '
+            "only when named here."
+        },
+    )
+    model: str = setting(
+        "", "feedback: only the lines of this model (as `feedback export` names it; '': all)."
+    )
+    model_version: str = setting(
+        "",
+        "feedback: only the lines of this version of the model: its registered version, "
+        "or its weights' sha256 or a prefix of it ('': all).",
+    )
     exclude: list[str] = field(
         default_factory=list,
         metadata={
@@ -134,6 +152,22 @@ class Source:
             isinstance(name, str) and name for name in self.exclude
         ):
             raise ConfigError(f"source {self.path!r}: exclude must be a list of file names")
+        if (
+            not isinstance(self.labels, list)
+            or not self.labels
+            or not all(label in FEEDBACK_LABELS for label in self.labels)
+        ):
+            raise ConfigError(
+                f"source {self.path!r}: labels must list one or both of "
+                f"{', '.join(FEEDBACK_LABELS)} (got {self.labels!r})"
+            )
+        if self.format != "feedback" and (
+            self.model or self.model_version or self.labels != ["good"]
+        ):
+            raise ConfigError(
+                f"source {self.path!r}: labels, model and model_version are for "
+                'format = "feedback" only'
+            )
         if self.format not in FORMATS:
             raise ConfigError(
                 f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"
@@ -254,7 +288,7 @@ class FinetuneConfig:
     base: str = setting(
         "scratch:small",
         "A hub id (gpt2), a local HF model directory, gguf:PACKAGE or gguf:PATH (a GGUF "
-        "file, unpacked once into the user cache), or scratch:SIZE (tiny, small, base, gpt2, "
+        "file, unpacked once into the user cache), or scratch:SIZE (toy, small, base, gpt2, "
         "gpt2-medium).",
     )
     method: str = setting(

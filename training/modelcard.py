@@ -368,8 +368,8 @@ def _feedback_lines(per_source: dict, feedback: dict | None) -> list[str]:
     out = [
         "## Player feedback",
         "",
-        f"{used} lines rated good or kept without retry by players went into the corpus "
-        f"(from {', '.join(sorted(sources))}); left out: {left_out}.",
+        f"{used} lines players rated good (and kept lines, where a source asked for them) "
+        f"went into the corpus (from {', '.join(sorted(sources))}); left out: {left_out}.",
     ]
     if feedback:
         out.append(
