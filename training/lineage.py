@@ -229,3 +229,20 @@ def build_lineage(
         "created_at": utc_now(),
     }
     return without_paths(lineage)
+
+
+def splitter_change(config: PipelineConfig, registered: dict | None) -> str:
+    """Why this config's corpus is not comparable with the registered model's ("" when
+    it is, or when the registered model's lineage does not say): another sentence
+    splitter gives other lines and another test split."""
+    tools = (registered or {}).get("text_tools") or {}
+    recorded = tools.get("sentence_splitter")
+    chosen = config.corpus.sentence_splitter
+    if not recorded or recorded == chosen:
+        return ""
+    return (
+        f"[corpus] sentence_splitter = {chosen!r}, but the registered {config.name!r} was "
+        f"trained on a corpus split by {recorded!r}: the lines and the test split differ, "
+        "so its perplexities cannot be compared with the new model's; set "
+        f"sentence_splitter = {recorded!r} to keep the model line's corpus"
+    )

@@ -34,7 +34,7 @@ from textgamegen.atomic import write_atomic
 from textgamegen.text.canon import CAST_FILE
 from training.config import FinetuneConfig, PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files
-from training.lineage import build_lineage, utc_now, without_paths
+from training.lineage import build_lineage, splitter_change, utc_now, without_paths
 
 if TYPE_CHECKING:
     from training.gate import GateDecision
@@ -227,7 +227,12 @@ def _build_corpus(run: Run) -> Record:
 
 
 def _hash_corpus(run: Run) -> None:
+    from training.trigger import registered_lineage
+
     run.corpus_hash = corpus_sha256(run.corpus_dir)
+    change = splitter_change(run.config, registered_lineage(run.target_root, run.config.name))
+    if change:
+        _say(f"corpus: WARNING: {change}")
 
 
 # validate: cheap, always run, so a hand-edited corpus is caught.

@@ -21,7 +21,7 @@ def config(tmp_path: Path):
     text = FIXTURE.read_text(encoding="utf-8").replace(
         'name = "fixture"', f'name = "fixture"\nroot = "{FIXTURE.parent}"'
     )
-    text = text.replace('base = "scratch:tiny"', f'base = "{tmp_path / "bases" / "llama"}"')
+    text = text.replace('base = "scratch:toy"', f'base = "{tmp_path / "bases" / "llama"}"')
     path = tmp_path / "elsewhere" / "fixture.toml"
     path.parent.mkdir()
     path.write_text(text, encoding="utf-8")
@@ -89,3 +89,12 @@ def test_portable_keeps_relative_paths_and_urls(text: str, shown: str) -> None:
 
 def test_a_path_under_the_working_folder_becomes_relative(tmp_path: Path) -> None:
     assert lineage.portable(f"{tmp_path}/runs/a b", tmp_path) == "runs/a b"
+
+
+def test_a_sentence_splitter_other_than_the_registered_models_is_named(config) -> None:
+    registered = {"text_tools": {"sentence_splitter": "punkt_tab"}}
+    change = lineage.splitter_change(config, registered)
+    assert "'builtin'" in change and "'punkt_tab'" in change and "cannot be compared" in change
+    assert lineage.splitter_change(config, {"text_tools": {"sentence_splitter": "builtin"}}) == ""
+    assert lineage.splitter_change(config, {}) == ""  # recorded before the key existed
+    assert lineage.splitter_change(config, None) == ""
