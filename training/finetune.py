@@ -9,10 +9,10 @@ Examples::
     python -m training finetune --corpus runs/alice/corpus --base assets/models/textgamegen \\
         --out runs/alice/finetune --epochs 3
     # a smoke run, then continue it from its last checkpoint
-    python -m training finetune --corpus C --base scratch:tiny --out O --max-steps 20
-    python -m training finetune --corpus C --base scratch:tiny --out O --resume
+    python -m training finetune --corpus C --base scratch:toy --out O --max-steps 20
+    python -m training finetune --corpus C --base scratch:toy --out O --resume
     # data parallel on two CPU processes (gloo)
-    torchrun --nproc_per_node 2 -m training finetune --corpus C --base scratch:tiny --out O
+    torchrun --nproc_per_node 2 -m training finetune --corpus C --base scratch:toy --out O
 
 Texts are packed into blocks (``group_texts``) so no compute goes to padding. The run
 directory gets ``model/`` (the final HF model, safetensors only), ``checkpoints/``,

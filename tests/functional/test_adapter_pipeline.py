@@ -41,7 +41,7 @@ def _config(tmp: Path, name: str, base: Path) -> Path:
         'expect_tags = ["action", "dialogue", "quest"]', 'expect_tags = ["action", "dialogue"]'
     )
     text = text.replace(
-        'base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\nlora_r = 4\nlora_alpha = 8'
+        'base = "scratch:toy"', f'base = "{base}"\nmethod = "lora"\nlora_r = 4\nlora_alpha = 8'
     )
     text = text.replace("max_steps = 30", "max_steps = 12")
     text = text.replace("learning_rate = 3e-3", "learning_rate = 2e-2")
@@ -65,7 +65,7 @@ def trained(request, tmp_path_factory):
         else:
             from textgamegen.models.random_model import build_random_model
 
-            base = build_random_model(tmp / "base", shape="tiny", lines=_tokenizer_lines())
+            base = build_random_model(tmp / "base", shape="toy", lines=_tokenizer_lines())
         config = _config(tmp, f"narrator-{request.param}", base)
         run_dir, models = tmp / "run", tmp / "models"
         code = main(
@@ -155,7 +155,7 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
 
     monkeypatch.setattr(bases, "find_base", lambda name: bases.Base(name, trained["base"]))
     monkeypatch.setattr(bases, "cached_base", lambda base, progress=None: trained["base"])
-    plain = build_random_model(trained["tmp"] / "plain", shape="tiny", lines=_tokenizer_lines())
+    plain = build_random_model(trained["tmp"] / "plain", shape="toy", lines=_tokenizer_lines())
     registered = trained["models"] / trained["name"]
     capsys.readouterr()
     code = main(
