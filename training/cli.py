@@ -9,6 +9,7 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
     textgamegen train pipeline my.toml --if-triggered      # only when [trigger] holds
     textgamegen train keys --out training/CONFIG_KEYS.md   # the config-key reference
+    textgamegen train leaks --corpus runs/tgg/corpus narrator   # test lines it trained on
 
 The flags that set a config field (``--epochs``, ``--latency-runs``, ...) are made from the
 config dataclasses' fields (``training/config.py``): name, type, choices and help. Bad input
@@ -209,6 +210,19 @@ def _add_pipeline(sub) -> None:
     )
 
 
+def _add_leaks(sub) -> None:
+    parser = sub.add_parser(
+        "leaks",
+        help="the leak check: how many test lines each model (or corpus) was trained on",
+        description="Count the lines of --corpus's test split whose text is in the train "
+        "or dev split of each MODEL: a registered name or model folder (from its "
+        "trained_texts.txt) or a corpus folder (its train.txt and dev.txt).",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="model, name or corpus")
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with test.txt")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
 def _add_keys(sub) -> None:
     parser = sub.add_parser(
         "keys",
@@ -230,6 +244,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_pipeline(sub)
+    _add_leaks(sub)
     _add_keys(sub)
     return parser
 
@@ -309,6 +324,27 @@ def _compare(args) -> int:
     return 0
 
 
+def _leaks(args) -> int:
+    from training.evaluate import read_test_split
+    from training.splits import leak_report
+
+    rows = leak_report(read_test_split(args.corpus), args.models)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        found = row["trained_on"]
+        print(
+            f"{row['model']}: "
+            + (
+                "no record of its training texts (trained_texts.txt)"
+                if found is None
+                else f"{found} of {row['test_lines']} test lines are in its train or dev split"
+            )
+        )
+    return 0
+
+
 def _keys(args) -> int:
     from training.reference import render, write
 
@@ -376,6 +412,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
             return _compare(args)
         if args.stage == "keys":
             return _keys(args)
+        if args.stage == "leaks":
+            return _leaks(args)
         return _pipeline(args, prog, argv)
     except (
         ConfigError,

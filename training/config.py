@@ -50,7 +50,9 @@ else:  # pragma: no cover - Python 3.10 only
 
 from textgamegen.config import setting
 from training import TAGS
+from training.grounding import TAGGERS
 from training.sentences import SPLITTERS
+from training.splits import SPLIT_MODES
 
 FORMATS = (
     "novel",
@@ -201,6 +203,27 @@ class CorpusConfig:
         metadata={"help": "Split sizes; must sum to 1."},
     )
     seed: int = setting(1, "Seed of the deterministic shuffle.")
+    split: str = setting(
+        "stratified",
+        "stratified: each tag is split by the ratios on its own, so a rare kind still has "
+        "dev and test lines (or the build stops, naming it, when an expected tag has too "
+        "few); shuffled: one split of the whole shuffled list (how the shipped models' "
+        "corpora were split, kept so that they reproduce).",
+        SPLIT_MODES,
+    )
+    test_set: str = setting(
+        "",
+        "A frozen test set for this model line: a file of corpus lines, relative to the "
+        "config file. The first build writes the test split there; later builds test on "
+        "exactly those lines and keep their texts out of train and dev, so the figures of "
+        "retrains compare. Commit the file beside the config. '': a new test split each "
+        "build.",
+    )
+    test_set_sha256: str = setting(
+        "",
+        "The frozen test set's sha256 (printed when it is written): a build refuses a "
+        "test_set file that has changed. '': not checked.",
+    )
     expect_tags: list[str] = field(
         default_factory=list,
         metadata={
@@ -214,6 +237,13 @@ class CorpusConfig:
         "its data through NLTK_DATA, else the build stops). The two give different lines and "
         "splits, so the choice is the config's, never the machine's.",
         SPLITTERS,
+    )
+    noun_tagger: str = setting(
+        "chunker",
+        "conditioned: how a sentence's nouns (its facts' things) are found: chunker (the "
+        "head words of determiner phrases; no data, the same everywhere) or nltk (NLTK's "
+        "part-of-speech tagger; needs its model through NLTK_DATA, else the build stops).",
+        TAGGERS,
     )
     min_words: int = setting(3, "Drop texts with fewer words (fragments, headings).")
     max_words: int = setting(
@@ -267,6 +297,16 @@ class CorpusConfig:
         total = sum(self.ratios.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ConfigError(f"corpus.ratios must sum to 1 (they sum to {total:g})")
+        if self.split not in SPLIT_MODES:
+            raise ConfigError(
+                f"corpus.split must be one of {', '.join(SPLIT_MODES)} (got {self.split!r})"
+            )
+        if self.test_set_sha256 and not self.test_set:
+            raise ConfigError("corpus.test_set_sha256 needs corpus.test_set (the file)")
+        if self.noun_tagger not in TAGGERS:
+            raise ConfigError(
+                f"corpus.noun_tagger must be one of {', '.join(TAGGERS)} (got {self.noun_tagger!r})"
+            )
         if self.sentence_splitter not in SPLITTERS:
             raise ConfigError(
                 f"corpus.sentence_splitter must be one of {', '.join(SPLITTERS)} "

@@ -109,6 +109,17 @@ def _figures(metrics: dict) -> list[str]:
         cells.append(_fmt(base.get("bits_per_byte")))
     cells += [_fmt(row.get("bits_per_byte")) for row in others]
     out.append("| " + " | ".join(cells) + " |")
+    leaks = [
+        f"`{row['model']}` {row['test_lines_trained_on']}"
+        for row in others
+        if row.get("test_lines_trained_on") is not None
+    ]
+    if leaks:
+        out += [
+            "",
+            "Leak check of the models compared (test lines each was trained on; its "
+            "figures on those lines are not a test): " + ", ".join(leaks) + ".",
+        ]
     return out
 
 
@@ -184,14 +195,27 @@ def _data(stats: dict, sources: list[dict], lineage: dict) -> list[str]:
                 "in the game's prompt layout; the loss is on the target only. Nouns "
                 f"found by: {stats.get('noun_tagger', 'n/a')}."
             )
-        out += [
-            (
-                f"Corpus: {stats.get('total_lines')} de-duplicated lines, split "
-                f"{stats.get('splits')} with seed {stats.get('seed')}; sha256 of the splits: "
-                f"`{lineage.get('corpus_sha256', 'n/a')}`."
-            ),
-            "",
-        ]
+        out.append(
+            f"Corpus: {stats.get('total_lines')} de-duplicated lines, split "
+            f"{stats.get('splits')} with seed {stats.get('seed')}"
+            + (f" ({stats['split']} by kind)" if stats.get("split") else "")
+            + f"; sha256 of the splits: `{lineage.get('corpus_sha256', 'n/a')}`."
+        )
+        test_set = stats.get("test_set") or {}
+        if test_set.get("path"):
+            out.append(
+                f"Test set: frozen for this model line in `{test_set['path']}` (sha256 "
+                f"`{test_set.get('sha256', 'n/a')}`); "
+                f"{test_set.get('texts_kept_out_of_train_and_dev', 0)} of its texts were "
+                "kept out of train and dev."
+            )
+        leak = stats.get("leak_check") or {}
+        if leak:
+            out.append(
+                f"Leak check: {leak.get('in_train_or_dev')} of {leak.get('test_lines')} test "
+                "lines have their text in the train or dev split."
+            )
+        out.append("")
     return out
 
 

@@ -35,6 +35,7 @@ from textgamegen.text.canon import CAST_FILE
 from training.config import FinetuneConfig, PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files
 from training.lineage import build_lineage, splitter_change, utc_now, without_paths
+from training.splits import TRAINED_TEXTS
 
 if TYPE_CHECKING:
     from training.gate import GateDecision
@@ -127,7 +128,8 @@ class Run:
     """Measured by this run, or read back from the run directory when evaluate is skipped."""
     lineage: dict = field(default_factory=dict)
     card: str = ""
-    cast_files: tuple[Path, ...] = ()
+    extra_files: tuple[Path, ...] = ()
+    """Registered beside the model: the cast file and trained_texts.txt."""
     decision: GateDecision | None = None
 
     @property
@@ -359,9 +361,15 @@ def _write_lineage_and_card(run: Run) -> None:
         stats=stats,
     )
     cast_file = run.corpus_dir / CAST_FILE
-    run.cast_files = (cast_file,) if cast_file.is_file() else ()
-    if run.cast_files:
+    if cast_file.is_file():
         lineage["cast"] = len(json.loads(cast_file.read_text(encoding="utf-8"))["names"])
+    # Registered beside the weights: the cast the model knows, and what it was trained on
+    # (for the leak check of any later test split against this model).
+    run.extra_files = tuple(
+        path for path in (cast_file, run.corpus_dir / TRAINED_TEXTS) if path.is_file()
+    )
+    lineage["test_set"] = stats.get("test_set", {})
+    lineage["leak_check"] = stats.get("leak_check", {})
     if run.uses_feedback:
         from training.trigger import feedback_summary
 
@@ -436,7 +444,7 @@ def _register(run: Run) -> Record:
         run.card,
         config.register.dtype,
         config.register.max_weights_mb,
-        extra_files=run.cast_files,
+        extra_files=run.extra_files,
     )
     _say(f"register: {config.name} -> {path}")
     return {"path": str(path)}

@@ -72,3 +72,31 @@ def test_the_config_names_a_known_splitter() -> None:
     assert CorpusConfig().sentence_splitter == "builtin"
     with pytest.raises(ConfigError, match="sentence_splitter"):
         CorpusConfig(sentence_splitter="spacy")
+
+
+def test_the_noun_tagger_is_the_configs_too(monkeypatch) -> None:
+    import nltk
+
+    from training import grounding
+    from training.textfile import CorpusError
+
+    calls: list[object] = []
+    monkeypatch.setattr(nltk, "pos_tag", lambda words: calls.append(words) or [])
+    grounding._nltk_tagger.cache_clear()
+    try:
+        # The chunker never asks NLTK, even where its tagger is installed.
+        assert grounding.nouns("You lift the old brass lantern.") == ["lantern"]
+        assert calls == []
+        assert CorpusConfig().noun_tagger == "chunker"
+        with pytest.raises(ConfigError, match="noun_tagger"):
+            CorpusConfig(noun_tagger="spacy")
+
+        def missing(words):
+            raise LookupError("averaged_perceptron_tagger_eng")
+
+        monkeypatch.setattr(nltk, "pos_tag", missing)
+        grounding._nltk_tagger.cache_clear()
+        with pytest.raises(CorpusError, match=r'NLTK_DATA.*noun_tagger = "chunker"'):
+            grounding.nouns("You lift the lantern.", tagger="nltk")
+    finally:
+        grounding._nltk_tagger.cache_clear()
