@@ -34,7 +34,13 @@ from textgamegen.atomic import write_atomic
 from textgamegen.text.canon import CAST_FILE
 from training.config import FinetuneConfig, PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files
-from training.lineage import build_lineage, splitter_change, utc_now, without_paths
+from training.lineage import (
+    build_lineage,
+    portable,
+    splitter_change,
+    utc_now,
+    without_paths,
+)
 from training.splits import TRAINED_TEXTS
 
 if TYPE_CHECKING:
@@ -375,7 +381,10 @@ def _write_lineage_and_card(run: Run) -> None:
 
         lineage["feedback"] = without_paths(feedback_summary(config, stats))
     run.lineage = lineage
-    run.card = render_card(config.name, run.metrics, lineage, source_entries(config), stats)
+    # No path of this machine in the card either (a compared model named by its folder).
+    run.card = portable(
+        render_card(config.name, run.metrics, lineage, source_entries(config), stats)
+    )
     write_card(run.model_dir, run.card)
 
 
