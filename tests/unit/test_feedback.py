@@ -372,3 +372,22 @@ def test_a_scripted_run_is_marked_and_no_feedback_records_nothing(
     assert main(play) == 0
     rows = _rows(path)
     assert rows and all(row["scripted"] == 1 for row in rows)
+
+
+def test_no_feedback_turns_recording_off_for_one_game_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from textgamegen.ui.app import TextGameGenApp, _launch_from_args
+
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTGAMEGEN_FEEDBACK_DB", str(tmp_path / "feedback.db"))
+    args = argparse.Namespace(model="template", no_feedback=True)
+    launch = _launch_from_args(args)
+    assert launch.record is False and launch.settings.record_feedback is True
+    assert TextGameGenApp(launch).recorder is None
+    args.no_feedback = False
+    app = TextGameGenApp(_launch_from_args(args))
+    assert app.recorder is not None
+    app.recorder.close()
