@@ -311,3 +311,34 @@ def test_held_out_lines_are_scored_on_their_target_only(tmp_path: Path) -> None:
     everything, _count = model_nll(model, [full_ids], tokenizer.pad_token_id, "cpu")
     target = _target_nll(model, tokenizer, paired, "cpu")
     assert 0 < target < everything  # the story and facts are context, not scored
+
+
+def test_the_readmes_feedback_source_is_found_beside_a_config_with_a_root(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    from training.corpus import source_files
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = next(
+        b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL) if "player-feedback" in b
+    )
+    source_table = block.split("[trigger]")[0]
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora" / "story.txt").write_text("The door opens.\n", encoding="utf-8")
+    (tmp_path / "my-narrator").mkdir()
+    _write(tmp_path / "my-narrator" / "feedback.jsonl", ROWS)
+    config_path = tmp_path / "my-narrator" / "config.toml"
+    config_path.write_text(
+        'name = "mine"\nroot = "../corpora"\n\n[[corpus.sources]]\npath = "story.txt"\n'
+        'format = "novel"\n\n' + source_table,
+        encoding="utf-8",
+    )
+    from training.config import load_config
+
+    config = load_config(config_path)
+    feedback = next(s for s in config.corpus.sources if s.format == "feedback")
+    assert source_files(feedback, config.root, config.config_dir) == [
+        (tmp_path / "my-narrator" / "feedback.jsonl").resolve()
+    ]
