@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textgamegen.atomic import write_atomic
+from textgamegen.safe_text import strip_unsafe
 from training import TAGS
 
 BASE_LICENCES = {
@@ -312,7 +313,9 @@ def render_card(
     ]
     for tag, texts in metrics.get("samples", {}).items():
         for text in texts:
-            out.append(f"- `{tag}`: {text}")
+            # A model's words, read in terminals and editors: no escapes, no NUL (a random
+            # model's sample made the card a binary file to grep).
+            out.append(f"- `{tag}`: {strip_unsafe(text, keep_newlines=False)}")
     out += ["", *_data(stats, sources, lineage)]
     out += _feedback_lines(stats.get("per_source", {}), lineage.get("feedback"))
     if licences:

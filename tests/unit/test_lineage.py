@@ -1,5 +1,5 @@
-"""lineage.json records what changes a model: overrides, code version, packages, text tools;
-and none of this machine's folders."""
+"""lineage.json and the model card: what changes a model (overrides, code version, packages,
+text tools), and none of this machine's folders, nor a model's control characters."""
 
 from __future__ import annotations
 
@@ -98,3 +98,11 @@ def test_a_sentence_splitter_other_than_the_registered_models_is_named(config) -
     assert lineage.splitter_change(config, {"text_tools": {"sentence_splitter": "builtin"}}) == ""
     assert lineage.splitter_change(config, {}) == ""  # recorded before the key existed
     assert lineage.splitter_change(config, None) == ""
+
+
+def test_the_card_shows_no_escapes_or_nul_from_a_models_samples() -> None:
+    from training.modelcard import render_card
+
+    card = render_card("m", {"samples": {"action": ["You\x00r door \x1b[31mopens\x1b[0m.\nNow"]}})
+    assert "- `action`: Your door opens. Now" in card
+    assert "\x00" not in card and "\x1b" not in card
