@@ -114,3 +114,15 @@ def test_the_leak_check_counts_test_lines_another_split_trained_on(tmp_path: Pat
     assert main(["leaks", "--corpus", str(tmp_path / "one"), str(tmp_path / "two")]) == 0
     assert f"{count} of {len(one.splits['test'])} test lines" in capsys.readouterr().out
     assert leaked(one.splits["test"], read_trained(tmp_path / "one") or set()) == 0
+
+
+def test_a_capped_test_split_keeps_every_tag(tmp_path: Path) -> None:
+    from training.evaluate import read_test_split
+
+    lines = [f"<|action|> You walk on, step {n}. <|endoftext|>" for n in range(40)]
+    lines += ["<|quest|> Bring the rope to Ferrin. <|endoftext|>"] * 2
+    (tmp_path / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sample = read_test_split(tmp_path, 10)
+    assert sum("<|quest|>" in line for line in sample) == 1
+    assert sum("<|action|>" in line for line in sample) == 10
+    assert read_test_split(tmp_path) == lines
