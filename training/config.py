@@ -424,7 +424,11 @@ class EvaluateConfig:
     samples_per_tag: int = setting(3, "Narrations sampled per tag for the model card.")
     max_new_tokens: int = setting(40, "Upper bound on a sample's length.")
     seed: int = setting(1, "Seed of the sampling (latency runs and samples).")
-    max_test_lines: int = setting(0, "Debug knob: score only the first N test lines (0: all).")
+    max_test_lines: int = setting(
+        0,
+        "Score about N test lines (0: all): each tag's first lines in its share of the split, "
+        "and at least one of every tag.",
+    )
     compare_with: list[str] = field(
         default_factory=list,
         metadata={
