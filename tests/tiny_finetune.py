@@ -27,7 +27,7 @@ def finetune_args(run: Path, batch_size: int, *extra: str) -> list[str]:
         "--out",
         str(run / "out"),
         "--base",
-        "scratch:tiny",
+        "scratch:toy",
         "--vocab-size",
         "600",
         "--block-size",

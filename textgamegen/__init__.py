@@ -1,3 +1,3 @@
-"""TextGameGen: a terminal text adventure narrated by a local GPT-2."""
+"""TextGameGen: a terminal text adventure narrated by a small local language model."""
 
 __version__ = "0.1.0"

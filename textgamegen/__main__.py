@@ -47,7 +47,7 @@ def _command(name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textgamegen",
-        description="A terminal text adventure narrated by a local GPT-2.",
+        description="A terminal text adventure narrated by a small local language model.",
         epilog="With no subcommand, 'play' runs.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -51,7 +51,7 @@ def one_of(choices: tuple[str, ...]) -> str:
 
 @dataclass
 class SamplingSettings:
-    """How the GPT-2 backend samples. Defaults follow the seed's listing."""
+    """How the local model (GPT-2, Llama) samples. Defaults follow the seed's listing."""
 
     do_sample: bool = setting(True, "Sample rather than decode greedily.")
     top_k: int = setting(50, "Keep only the k most likely next tokens.")

@@ -1,10 +1,11 @@
 """TextGameGen's training pipeline: corpus -> validate -> fine-tune -> evaluate -> gate -> register.
 
 One module per stage (nanoGPT's layout): ``corpus`` builds the tagged corpus from the
-sources in a TOML config, ``validate`` checks it, ``finetune`` trains a GPT-2 with the HF
-Trainer, ``evaluate`` measures perplexity, latency and samples, ``gate`` and ``register``
-decide whether the model reaches the models directory, and ``pipeline`` runs them all,
-skipping stages whose inputs have not changed. ``cli`` is the command line.
+sources in a TOML config, ``validate`` checks it, ``finetune`` trains a model (a LoRA
+adapter, or every weight) with the HF Trainer, ``evaluate`` measures perplexity, latency
+and samples, ``gate`` and ``register`` decide whether the model reaches the models
+directory, and ``pipeline`` runs them all, skipping stages whose inputs have not changed.
+``cli`` is the command line.
 
 Nothing here imports textual; torch and transformers are imported only by the stages that
 train or evaluate, so ``--help`` and the corpus stage stay fast.

@@ -8,7 +8,7 @@ Pure Python: no torch import, so the check is instant.
 
 Example::
 
-    python -m training finetune --corpus C --base scratch:tiny --out O --resume
+    python -m training finetune --corpus C --base scratch:toy --out O --resume
     # resume: from O/checkpoints/checkpoint-40 (skipped checkpoint-50: no trainer_state.json)
 """
 

@@ -9,6 +9,8 @@ The same as ``python -m training ...``. Each stage has ``--help``. Examples::
     textgamegen train pipeline training/configs/textgamegen.toml --run-dir runs/tgg
     textgamegen train pipeline my.toml --if-triggered      # only when [trigger] holds
     textgamegen train runs                                 # every run, with its gate
+    textgamegen train keys --out training/CONFIG_KEYS.md   # the config-key reference
+    textgamegen train leaks --corpus runs/tgg/corpus narrator   # test lines it trained on
 
 The flags that set a config field (``--epochs``, ``--latency-runs``, ...) are made from the
 config dataclasses' fields (``training/config.py``): name, type, choices and help. Bad input
@@ -97,9 +99,10 @@ def _add_corpus(sub) -> None:
 def _add_finetune(sub) -> None:
     parser = sub.add_parser(
         "finetune",
-        help="train a GPT-2 on a built corpus (HF Trainer)",
-        description="Fine-tune (or train from scratch) a GPT-2 on a corpus "
-        "folder. Works under torchrun --nproc_per_node N.",
+        help="train a model on a built corpus (HF Trainer): full or LoRA, GPT-2 or Llama",
+        description="Fine-tune a pretrained base (a LoRA adapter or every weight), or "
+        "train a GPT-2 from scratch, on a corpus folder. Works under torchrun "
+        "--nproc_per_node N.",
     )
     parser.add_argument("--corpus", type=Path, required=True, help="folder with train/dev.txt")
     parser.add_argument(
@@ -187,7 +190,7 @@ def _add_pipeline(sub) -> None:
         choices=DEVICES,
         help="where to fine-tune (auto: CUDA if any); evaluate uses [evaluate] device",
     )
-    add_config_flags(parser, FinetuneConfig, "finetune", ("max_steps",))
+    add_config_flags(parser, FinetuneConfig, "finetune", ("max_steps", "threads"))
     parser.add_argument("--force", action="store_true", help="rerun every stage")
     parser.add_argument(
         "--stop-after",
@@ -225,6 +228,29 @@ def _add_runs(sub) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list")
 
 
+def _add_leaks(sub) -> None:
+    parser = sub.add_parser(
+        "leaks",
+        help="the leak check: how many test lines each model (or corpus) was trained on",
+        description="Count the lines of --corpus's test split whose text is in the train "
+        "or dev split of each MODEL: a registered name or model folder (from its "
+        "trained_texts.txt) or a corpus folder (its train.txt and dev.txt).",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="model, name or corpus")
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with test.txt")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _add_keys(sub) -> None:
+    parser = sub.add_parser(
+        "keys",
+        help="the reference of every config key (markdown), made from the config dataclasses",
+        description="Print the config-key reference, or write it with --out (the checked-in "
+        "copy is training/CONFIG_KEYS.md; a test fails when it is out of date).",
+    )
+    parser.add_argument("--out", type=Path, help="write the markdown here (atomically)")
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -237,6 +263,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_pipeline(sub)
     _add_runs(sub)
+    _add_leaks(sub)
+    _add_keys(sub)
     return parser
 
 
@@ -333,6 +361,37 @@ def _runs(args) -> int:
     return 0
 
 
+def _leaks(args) -> int:
+    from training.evaluate import read_test_split
+    from training.splits import leak_report
+
+    rows = leak_report(read_test_split(args.corpus), args.models)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        found = row["trained_on"]
+        print(
+            f"{row['model']}: "
+            + (
+                "no record of its training texts (trained_texts.txt)"
+                if found is None
+                else f"{found} of {row['test_lines']} test lines are in its train or dev split"
+            )
+        )
+    return 0
+
+
+def _keys(args) -> int:
+    from training.reference import render, write
+
+    if args.out is None:
+        sys.stdout.write(render())
+    else:
+        print(f"config keys -> {write(args.out)}")
+    return 0
+
+
 def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
     from training.pipeline import run_pipeline
 
@@ -356,6 +415,7 @@ def _pipeline(args, prog: str, argv: Sequence[str]) -> int:
         device=args.device,
         command=command,
         max_steps=args.max_steps,
+        threads=args.threads,
         rerun=args.rerun,
         stop_after=args.stop_after,
     )
@@ -389,6 +449,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
             return _compare(args)
         if args.stage == "runs":
             return _runs(args)
+        if args.stage == "keys":
+            return _keys(args)
+        if args.stage == "leaks":
+            return _leaks(args)
         return _pipeline(args, prog, argv)
     except (
         ConfigError,

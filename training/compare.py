@@ -28,9 +28,12 @@ def compare_models(
     Returns:
         {"corpus", "test_lines_read", "models": [{"model", "perplexity", "perplexity_per_tag",
         "bits_per_byte", "bits_per_byte_per_tag", "test_lines", "test_tokens", "test_bytes",
-        "test_lines_skipped", "parameters"}]}.
+        "test_lines_skipped", "parameters", "test_lines_trained_on"}]}: the last is the leak
+        check, how many of the test lines the model was trained on (None where it has no
+        ``trained_texts.txt``: a base, or a model registered before there was one).
     """
     from training.evaluate import evaluation_device, load_model, read_test_split, score_test
+    from training.splits import leaked, trained_on
 
     device = evaluation_device(device)
     lines = read_test_split(corpus_dir, max_test_lines)
@@ -38,16 +41,23 @@ def compare_models(
     for name in models:
         say(f"compare: scoring {name} on {len(lines)} test lines")
         tokenizer, model = load_model(name, device)
+        trained = trained_on(name)[1]
         rows.append(
             {
                 "model": name,
                 **score_test(model, tokenizer, lines, device),
                 "parameters": sum(p.numel() for p in model.parameters()),
+                # The leak check: test lines this model was trained on (None: unknown).
+                "test_lines_trained_on": None if trained is None else leaked(lines, trained),
             }
         )
         del model, tokenizer
         gc.collect()
     return {"corpus": str(corpus_dir), "test_lines_read": len(lines), "models": rows}
+
+
+def _leaks(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _cell(value) -> str:
@@ -62,7 +72,7 @@ def format_table(result: dict) -> str:
         + [f"bpb {t}" for t in tags]
         + ["bpb no end", "ppl all"]
         + [f"ppl {t}" for t in tags]
-        + ["lines"]
+        + ["lines", "trained on"]
     )
     table = [head]
     for row in result["models"]:
@@ -71,7 +81,7 @@ def format_table(result: dict) -> str:
             + [_cell(row["bits_per_byte_per_tag"].get(t)) for t in tags]
             + [_cell(row.get("bits_per_byte_without_end")), _cell(row["perplexity"])]
             + [_cell(row["perplexity_per_tag"].get(t)) for t in tags]
-            + [str(row["test_lines"])]
+            + [str(row["test_lines"]), _leaks(row.get("test_lines_trained_on"))]
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     out = [
@@ -87,7 +97,10 @@ def format_table(result: dict) -> str:
         "bpb: bits per byte of the target text, its end token's NLL included "
         "(tokenizer-independent; lower is better); bpb no end: the same without the end "
         "token. "
-        "ppl: per-token perplexity (compares only models that share a tokenizer).",
+        "ppl: per-token perplexity (compares only models that share a tokenizer). "
+        "trained on: the leak check, test lines in the model's own train or dev split "
+        "(from its trained_texts.txt; ? where it has none); a model's figures on lines it "
+        "was trained on are not a test.",
     ]
     return "\n".join(out)
 

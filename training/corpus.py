@@ -33,6 +33,15 @@ from training.config import CONFIG_PREFIX, CorpusConfig, PipelineConfig, Source,
 from training.formats import Example, extract
 from training.formats.extraction import MAX_BROKEN_NAMED, WORLD_KINDS
 from training.formats.sniff import looks_like_tsv
+from training.splits import (
+    TRAINED_TEXTS,
+    assign,
+    leaked,
+    read_test_set,
+    text_key,
+    text_of,
+    trained_texts,
+)
 from training.textfile import CorpusError, read_text
 
 SPLITS = ("train", "dev", "test")
@@ -164,7 +173,9 @@ def _condition_file(
     from training.grounding import condition
 
     plain = [e for e in examples if e.facts is None]
-    conditioned = condition([(e.text, e.tag) for e in plain], rng, counts, corpus.story_words)
+    conditioned = condition(
+        [(e.text, e.tag) for e in plain], rng, counts, corpus.story_words, corpus.noun_tagger
+    )
     kept: list[Example] = [e for e in examples if e.facts is not None]
     for example, conditioning in zip(plain, conditioned, strict=False):
         if conditioning is None:
@@ -351,12 +362,30 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         unique.append((name, example))
     random.Random(corpus.seed).shuffle(unique)
     unique, sampled_out = _sample_sources(unique, corpus)
-    sizes = split_sizes(len(unique), corpus.ratios)
-    splits: dict[str, list[tuple[str, Example]]] = {}
-    start = 0
-    for split in SPLITS:
-        splits[split] = unique[start : start + sizes[split]]
-        start += sizes[split]
+    test_set_path = config.config_dir / corpus.test_set if corpus.test_set else None
+    frozen: list[str] | None = None
+    ratios = dict(corpus.ratios)
+    held_back = 0
+    if test_set_path is not None and test_set_path.exists():
+        # The model line's test set: its lines are the test split, and their texts are
+        # kept out of train and dev; the rest is split between train and dev.
+        frozen = read_test_set(test_set_path, corpus.test_set_sha256)
+        frozen_texts = {text_of(line) for line in frozen}
+        before = len(unique)
+        unique = [item for item in unique if item[1].text.casefold() not in frozen_texts]
+        held_back = before - len(unique)
+        rest = ratios["train"] + ratios["dev"]
+        ratios = {"train": ratios["train"] / rest, "dev": ratios["dev"] / rest, "test": 0.0}
+    chosen = assign(
+        [e.tag for _, e in unique],
+        ratios,
+        corpus.split,
+        corpus.expect_tags,
+        corpus.seed,
+    )
+    splits: dict[str, list[tuple[str, Example]]] = {split: [] for split in SPLITS}
+    for item, split in zip(unique, chosen, strict=True):
+        splits[split].append(item)
     repeated = _repeat_train(
         splits["train"],
         corpus.train_repeat,
@@ -364,11 +393,14 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         {s.name: s.repeat for s in corpus.sources},
     )
 
-    from training.validate import validate_splits
+    from training.validate import line_tag, validate_splits
 
     lines = {split: [corpus_line(e) for _, e in items] for split, items in splits.items()}
     lines["train"] = [corpus_line(e) for _, e in repeated]
+    if frozen is not None:
+        lines["test"] = frozen
     validate_splits(lines, corpus.expect_tags, out_dir)
+    trained = {text_key(text_of(line)) for split in ("train", "dev") for line in lines[split]}
 
     texts = {f"{split}.txt": "".join(line + "\n" for line in lines[split]) for split in SPLITS}
     outputs = {}
@@ -393,10 +425,22 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
         "ratios": corpus.ratios,
         "seed": corpus.seed,
         "per_tag": {t: _lengths([e.text for _, e in unique if e.tag == t]) for t in tags},
-        "per_split_tag": {s: dict(Counter(e.tag for _, e in splits[s])) for s in SPLITS},
+        "per_split_tag": {s: dict(Counter(line_tag(line) for line in lines[s])) for s in SPLITS},
+        "split": corpus.split,
+        "sentence_splitter": corpus.sentence_splitter,
+        "test_set": {
+            "path": corpus.test_set,
+            "sha256": hashlib.sha256(texts["test.txt"].encode("utf-8")).hexdigest(),
+            "frozen": frozen is not None,
+            "texts_kept_out_of_train_and_dev": held_back,
+        },
+        "leak_check": {
+            "test_lines": len(lines["test"]),
+            "in_train_or_dev": leaked(lines["test"], trained),
+        },
         "train_repeat": dict(corpus.train_repeat),
         "conditioned": corpus.conditioned,
-        "noun_tagger": _tagger_name() if corpus.conditioned else "",
+        "noun_tagger": _tagger_name(corpus.noun_tagger) if corpus.conditioned else "",
         "per_source_split_tag": {
             name: {s: dict(Counter(e.tag for n, e in splits[s] if n == name)) for s in SPLITS}
             for name in per_source
@@ -441,15 +485,34 @@ def build_corpus(config: PipelineConfig, out_dir: Path) -> CorpusResult:
     lexicon = Lexicon.of(lexicon_words(counts))
     stats["lexicon"] = len(lexicon)
     texts[LEXICON_FILE] = lexicon.to_json() + "\n"
+    texts[TRAINED_TEXTS] = trained_texts(lines["train"] + lines["dev"])
     texts["stats.json"] = json.dumps(stats, indent=2, sort_keys=True) + "\n"
     publish(out_dir, texts)
+    if test_set_path is not None and frozen is None:
+        freeze_test_set(test_set_path, texts["test.txt"])
     return CorpusResult(out_dir=out_dir, splits=lines, stats=stats)
 
 
-def _tagger_name() -> str:
+def freeze_test_set(path: Path, text: str) -> None:
+    """Write a model line's first test split as its frozen test set, and say so."""
+    from textgamegen.atomic import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot write the frozen test set: {error}") from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    print(
+        f"corpus: froze the test set: {text.count(chr(10))} lines in {path}; commit it "
+        f'beside the config, with test_set_sha256 = "{digest}" in [corpus]',
+        flush=True,
+    )
+
+
+def _tagger_name(tagger: str) -> str:
     from training.grounding import tagger_name
 
-    return tagger_name()
+    return tagger_name(tagger)
 
 
 OUTPUT_FILES = (
@@ -457,6 +520,7 @@ OUTPUT_FILES = (
     "stats.json",
     CAST_FILE,
     LEXICON_FILE,
+    TRAINED_TEXTS,
 )
 
 

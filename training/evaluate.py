@@ -533,8 +533,32 @@ def read_lines(corpus_dir: Path, split: str) -> list[str]:
 
 
 def read_test_split(corpus_dir: Path, max_test_lines: int = 0) -> list[str]:
+    """The test lines, or with ``max_test_lines`` a sample of about that many that keeps
+    every tag (see ``capped``)."""
     lines = read_lines(corpus_dir, "test")
-    return lines[:max_test_lines] if max_test_lines else lines
+    return capped(lines, max_test_lines) if max_test_lines else lines
+
+
+def capped(lines: list[str], limit: int) -> list[str]:
+    """About ``limit`` lines, each tag's first ones in its share of the split and at least
+    one, in file order. The first ``limit`` lines alone once held no quest line, and the
+    gate's quest check passed with nothing to check."""
+    if len(lines) <= limit:
+        return lines
+    from collections import Counter
+
+    from training.validate import line_tag
+
+    tags = [line_tag(line) for line in lines]
+    total = Counter(tags)
+    quota = {tag: max(1, round(count * limit / len(lines))) for tag, count in total.items()}
+    taken: Counter = Counter()
+    kept = []
+    for line, tag in zip(lines, tags, strict=True):
+        if taken[tag] < quota[tag]:
+            taken[tag] += 1
+            kept.append(line)
+    return kept
 
 
 def evaluate_model(model_dir: Path, corpus_dir: Path, config: EvaluateConfig) -> dict:

@@ -7,11 +7,12 @@ story, a facts line with the sentence's own nouns as ``things`` (and, for speech
 speaker), and the sentence as the target. Since the things are taken from the target, they
 are predictable from the prompt, which is what teaches the model to name them.
 
-Nouns come from NLTK's part-of-speech tagger when its model
-(``averaged_perceptron_tagger_eng``) is in NLTK_DATA; ``../shared/corpora`` carries only
-punkt_tab, so the usual path is a determiner-phrase chunker: the head word of "the old
-brass lantern" is "lantern". The chunker is deliberately cautious; a missed noun only makes
-a shorter facts line.
+Nouns come from the finder the config names (``[corpus] noun_tagger``): ``chunker``, a
+determiner-phrase chunker needing no data (the head word of "the old brass lantern" is
+"lantern"; deliberately cautious, a missed noun only makes a shorter facts line), or
+``nltk``, NLTK's part-of-speech tagger, whose model (``averaged_perceptron_tagger_eng``)
+must then be in NLTK_DATA (``../shared/corpora`` carries only punkt_tab). Never the
+machine's choice: the facts lines, and so the corpus, would differ with it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import random
 import re
 from collections import Counter
 from functools import lru_cache
+
+from training.textfile import CorpusError
 
 DETERMINERS = frozenset(
     "the a an his her their its my your our this that these those some every each".split()
@@ -90,29 +93,49 @@ def described_thing(sentence: str, names: list[str]) -> str:
     return ""
 
 
+TAGGERS = ("chunker", "nltk")
+"""The noun finders a corpus may name (``[corpus] noun_tagger``)."""
+
+
 @lru_cache(maxsize=1)
 def _nltk_tagger():
-    """NLTK's pos_tag when its tagger model is installed, else None (asked once)."""
+    """NLTK's pos_tag, asked for by name.
+
+    Raises:
+        CorpusError: its tagger model is not installed (no silent fallback: the facts
+            lines, and so the corpus, would differ from machine to machine).
+    """
     try:
         import nltk
 
         nltk.pos_tag(["The", "door"])
     except (ImportError, LookupError, OSError):
-        return None
+        raise CorpusError(
+            '[corpus] noun_tagger = "nltk" needs NLTK\'s tagger model, which is not found '
+            "here: set NLTK_DATA to a folder holding taggers/averaged_perceptron_tagger_eng, "
+            'or use noun_tagger = "chunker"'
+        ) from None
     return nltk.pos_tag
 
 
-def tagger_name() -> str:
-    return "nltk-pos_tag" if _nltk_tagger() is not None else "determiner-chunker"
+def tagger_name(tagger: str = "chunker") -> str:
+    """How stats and metrics name a noun finder."""
+    return "nltk-pos_tag" if tagger == "nltk" else "determiner-chunker"
 
 
-def nouns(sentence: str, limit: int = 4) -> list[str]:
-    """The sentence's common nouns, in order, without repeats ("lantern", "door")."""
+def nouns(sentence: str, limit: int = 4, tagger: str = "chunker") -> list[str]:
+    """The sentence's common nouns, in order, without repeats ("lantern", "door").
+
+    Args:
+        sentence: the text.
+        limit: at most this many.
+        tagger: ``chunker`` (the nouns of determiner phrases; no data, the same
+            everywhere) or ``nltk`` (NLTK's part-of-speech tagger; needs its model).
+    """
     words = _WORD.findall(sentence)
     found: list[str] = []
-    tagger = _nltk_tagger()
-    if tagger is not None:
-        for word, pos in tagger(words):
+    if tagger == "nltk":
+        for word, pos in _nltk_tagger()(words):
             if pos in ("NN", "NNS") and word.isalpha() and len(word) > 2:
                 found.append(word.lower())
     else:
@@ -171,6 +194,7 @@ def condition(
     rng: random.Random,
     counts: Counter,
     story_words: int = 30,
+    tagger: str = "chunker",
 ) -> list[tuple[str, dict[str, str], tuple[str, ...]]]:
     """Facts and story for each (text, tag) of one file, in file order.
 
@@ -181,6 +205,7 @@ def condition(
         counts: gets "with_things", "with_speaker", "retagged_quest" and "no_facts".
         story_words: a story line longer than this is left out (prompt length is
             training time on two cores).
+        tagger: the noun finder (``nouns``).
 
     Returns:
         (tag, facts, story) per sentence; ``None`` for a sentence to leave out (first-
@@ -197,13 +222,13 @@ def condition(
         facts: dict[str, str] = {}
         spoken = tag == "dialogue"
         outside = _QUOTED.sub(" ", text) if spoken else text
-        names = nouns(outside if spoken and outside.strip() else text)
+        names = nouns(outside if spoken and outside.strip() else text, tagger=tagger)
         if spoken:
             who = speaker(text, (previous, following))
             if who:
                 facts["speaker"] = who
                 counts["with_speaker"] += 1
-            topic = nouns(" ".join(_QUOTED.findall(text)), limit=1)
+            topic = nouns(" ".join(_QUOTED.findall(text)), limit=1, tagger=tagger)
             if topic:
                 facts["about"] = f"the {topic[0]}"
             if is_quest_talk(text):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textgamegen.atomic import write_atomic
+from textgamegen.safe_text import strip_unsafe
 from training import TAGS
 
 BASE_LICENCES = {
@@ -109,6 +110,17 @@ def _figures(metrics: dict) -> list[str]:
         cells.append(_fmt(base.get("bits_per_byte")))
     cells += [_fmt(row.get("bits_per_byte")) for row in others]
     out.append("| " + " | ".join(cells) + " |")
+    leaks = [
+        f"`{row['model']}` {row['test_lines_trained_on']}"
+        for row in others
+        if row.get("test_lines_trained_on") is not None
+    ]
+    if leaks:
+        out += [
+            "",
+            "Leak check of the models compared (test lines each was trained on; its "
+            "figures on those lines are not a test): " + ", ".join(leaks) + ".",
+        ]
     return out
 
 
@@ -184,14 +196,27 @@ def _data(stats: dict, sources: list[dict], lineage: dict) -> list[str]:
                 "in the game's prompt layout; the loss is on the target only. Nouns "
                 f"found by: {stats.get('noun_tagger', 'n/a')}."
             )
-        out += [
-            (
-                f"Corpus: {stats.get('total_lines')} de-duplicated lines, split "
-                f"{stats.get('splits')} with seed {stats.get('seed')}; sha256 of the splits: "
-                f"`{lineage.get('corpus_sha256', 'n/a')}`."
-            ),
-            "",
-        ]
+        out.append(
+            f"Corpus: {stats.get('total_lines')} de-duplicated lines, split "
+            f"{stats.get('splits')} with seed {stats.get('seed')}"
+            + (f" ({stats['split']} by kind)" if stats.get("split") else "")
+            + f"; sha256 of the splits: `{lineage.get('corpus_sha256', 'n/a')}`."
+        )
+        test_set = stats.get("test_set") or {}
+        if test_set.get("path"):
+            out.append(
+                f"Test set: frozen for this model line in `{test_set['path']}` (sha256 "
+                f"`{test_set.get('sha256', 'n/a')}`); "
+                f"{test_set.get('texts_kept_out_of_train_and_dev', 0)} of its texts were "
+                "kept out of train and dev."
+            )
+        leak = stats.get("leak_check") or {}
+        if leak:
+            out.append(
+                f"Leak check: {leak.get('in_train_or_dev')} of {leak.get('test_lines')} test "
+                "lines have their text in the train or dev split."
+            )
+        out.append("")
     return out
 
 
@@ -288,7 +313,9 @@ def render_card(
     ]
     for tag, texts in metrics.get("samples", {}).items():
         for text in texts:
-            out.append(f"- `{tag}`: {text}")
+            # A model's words, read in terminals and editors: no escapes, no NUL (a random
+            # model's sample made the card a binary file to grep).
+            out.append(f"- `{tag}`: {strip_unsafe(text, keep_newlines=False)}")
     out += ["", *_data(stats, sources, lineage)]
     out += _feedback_lines(stats.get("per_source", {}), lineage.get("feedback"))
     if licences:
@@ -321,12 +348,33 @@ def render_card(
             ),
             "",
         ]
+    if lineage.get("overrides"):
+        given = ", ".join(f"{k} = {v}" for k, v in sorted(lineage["overrides"].items()))
+        out += [f"Overridden on the command line (not in the config above): {given}.", ""]
+    machine = finetune.get("machine") or {}
+    if machine:
+        out += [
+            f"Trained with {finetune.get('threads', 'n/a')} CPU threads on "
+            f"{machine.get('cpu') or 'an unnamed CPU'} (torch kernels "
+            f"{machine.get('cpu_capability') or 'n/a'}); another thread count or CPU can "
+            "change the last bits of the weights.",
+            "",
+        ]
+    tools = lineage.get("text_tools") or {}
+    if tools:
+        out += [
+            f"Sentences split by `{tools.get('sentence_splitter')}`"
+            + (f", nouns tagged by `{tools['noun_tagger']}`" if tools.get("noun_tagger") else "")
+            + f"; NLTK data {'found' if tools.get('nltk_data_found') else 'not found'}.",
+            "",
+        ]
     packages = lineage.get("packages", {})
     if packages:
+        dirty = " with uncommitted changes" if lineage.get("git_dirty") else ""
         out.append(
             "Packages: "
             + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
-            + f"; git commit `{lineage.get('git_commit', 'n/a')}`; created "
+            + f"; git commit `{lineage.get('git_commit', 'n/a')}`{dirty}; created "
             f"{lineage.get('created_at', 'n/a')}."
         )
     out.append("")
@@ -347,8 +395,8 @@ def _feedback_lines(per_source: dict, feedback: dict | None) -> list[str]:
     out = [
         "## Player feedback",
         "",
-        f"{used} lines rated good or kept without retry by players went into the corpus "
-        f"(from {', '.join(sorted(sources))}); left out: {left_out}.",
+        f"{used} lines players rated good (and kept lines, where a source asked for them) "
+        f"went into the corpus (from {', '.join(sorted(sources))}); left out: {left_out}.",
     ]
     if feedback:
         out.append(

@@ -1,7 +1,7 @@
 """``--base scratch:SIZE``: the sizes and tokenizer are defined once, on the game's side,
 in ``textgamegen.models.scratch`` (the random test models use the same table).
 
-Sizes: tiny (tests), small (fast CPU narration), base (better prose), and the gpt2 and
+Sizes: toy (tests), small (fast CPU narration), base (better prose), and the gpt2 and
 gpt2-medium shapes; see that module's table.
 """
 

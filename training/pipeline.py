@@ -19,17 +19,14 @@ held-out good lines (``training/heldout.py``), and lineage.json records the feed
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +36,14 @@ from textgamegen.text.canon import CAST_FILE
 from textgamegen.text.lexicon import LEXICON_FILE
 from training.config import FinetuneConfig, PipelineConfig, as_dict
 from training.corpus import corpus_sha256, input_files
+from training.lineage import (
+    build_lineage,
+    portable,
+    splitter_change,
+    utc_now,
+    without_paths,
+)
+from training.splits import TRAINED_TEXTS
 
 if TYPE_CHECKING:
     from training.gate import GateDecision
@@ -51,29 +56,6 @@ than its run being deleted: the learning-rate schedule cannot be stretched mid-r
 
 def _key(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for package in ("torch", "transformers", "tokenizers", "accelerate", "safetensors", "nltk"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
-
-
-def git_commit(where: Path) -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            check=False,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
 @dataclass
@@ -93,7 +75,7 @@ class StageLog:
 
     def mark(self, stage: str, key: str, **extra: object) -> None:
         data = self.load()
-        data[stage] = {"key": key, "finished_at": _now(), **extra}
+        data[stage] = {"key": key, "finished_at": utc_now(), **extra}
         write_atomic(self.path, json.dumps(data, indent=2) + "\n")
 
 
@@ -101,10 +83,6 @@ def _new_run_id() -> str:
     from training.runs import new_run_id
 
     return new_run_id()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _say(text: str) -> None:
@@ -164,8 +142,9 @@ class Run:
     """Measured by this run, or read back from the run directory when evaluate is skipped."""
     lineage: dict = field(default_factory=dict)
     card: str = ""
-    cast_files: tuple[Path, ...] = ()
-    """The corpus's cast list and lexicon, copied into the model's folder."""
+    extra_files: tuple[Path, ...] = ()
+    """Registered beside the model: the cast list and lexicon (the loader's guards read
+    them) and trained_texts.txt (for the leak check)."""
     decision: GateDecision | None = None
     version: int | None = None
     """The registered version, once registered (or found already registered)."""
@@ -268,7 +247,12 @@ def _build_corpus(run: Run) -> Record:
 
 
 def _hash_corpus(run: Run) -> None:
+    from training.trigger import registered_lineage
+
     run.corpus_hash = corpus_sha256(run.corpus_dir)
+    change = splitter_change(run.config, registered_lineage(run.target_root, run.config.name))
+    if change:
+        _say(f"corpus: WARNING: {change}")
 
 
 # validate: cheap, always run, so a hand-edited corpus is caught.
@@ -384,25 +368,39 @@ def _write_lineage_and_card(run: Run) -> None:
     from training.modelcard import render_card, write_card
 
     config = run.config
+    stats = json.loads((run.corpus_dir / "stats.json").read_text())
     lineage = build_lineage(
-        config, run.corpus_hash, run.finetune_dir, run.command, run.weights_hash
+        config,
+        run.corpus_hash,
+        run.finetune_dir,
+        run.command,
+        run.weights_hash,
+        finetune=run.finetune,
+        stats=stats,
     )
     cast_file = run.corpus_dir / CAST_FILE
     lexicon_file = run.corpus_dir / LEXICON_FILE
-    # The guards' lists travel with the model: the loader reads them from its folder.
-    run.cast_files = tuple(path for path in (cast_file, lexicon_file) if path.is_file())
     if cast_file.is_file():
         lineage["cast"] = len(json.loads(cast_file.read_text(encoding="utf-8"))["names"])
     if lexicon_file.is_file():
         lineage["lexicon"] = len(json.loads(lexicon_file.read_text(encoding="utf-8"))["words"])
-    stats = json.loads((run.corpus_dir / "stats.json").read_text())
+    # Registered beside the weights: the guards' lists the loader reads from the model's
+    # folder, and what it was trained on (for the leak check of any later test split).
+    run.extra_files = tuple(
+        path for path in (cast_file, lexicon_file, run.corpus_dir / TRAINED_TEXTS) if path.is_file()
+    )
+    lineage["test_set"] = stats.get("test_set", {})
+    lineage["leak_check"] = stats.get("leak_check", {})
     if run.uses_feedback:
         from training.trigger import feedback_summary
 
-        lineage["feedback"] = feedback_summary(config, stats)
+        lineage["feedback"] = without_paths(feedback_summary(config, stats))
     lineage["run_id"] = run.run_id
     run.lineage = lineage
-    run.card = render_card(config.name, run.metrics, lineage, source_entries(config), stats)
+    # No path of this machine in the card either (a compared model named by its folder).
+    run.card = portable(
+        render_card(config.name, run.metrics, lineage, source_entries(config), stats)
+    )
     write_card(run.model_dir, run.card)
 
 
@@ -496,7 +494,7 @@ def _register(run: Run) -> Record:
         run.card,
         config.register.dtype,
         config.register.max_weights_mb,
-        extra_files=run.cast_files,
+        extra_files=run.extra_files,
         promote=config.register.promote,
         keep=config.register.keep_versions,
     )
@@ -571,6 +569,7 @@ def run_pipeline(
     device: str = "auto",
     command: str = "",
     max_steps: int | None = None,
+    threads: int | None = None,
     rerun: str | None = None,
     stop_after: str | None = None,
 ) -> int:
@@ -584,6 +583,7 @@ def run_pipeline(
         device: for the fine-tune (auto, cpu, cuda); evaluation uses ``[evaluate] device``.
         command: the command line, recorded in lineage.json and the model card.
         max_steps: overrides ``[finetune] max_steps`` (a smoke run).
+        threads: overrides ``[finetune] threads``.
         rerun: run this stage and the ones after it even when unchanged (e.g. "evaluate"
             to measure latency again without retraining).
         stop_after: end after this stage (e.g. "finetune": train now, evaluate later).
@@ -598,6 +598,8 @@ def run_pipeline(
     finetune = config.finetune
     if max_steps is not None:
         finetune = replace(finetune, max_steps=max_steps)
+    if threads is not None:
+        finetune = replace(finetune, threads=threads)
     run = Run(
         config,
         finetune,
@@ -669,56 +671,3 @@ def default_models_dir(config: PipelineConfig) -> Path:
     from textgamegen import paths
 
     return paths.user_models_dir()
-
-
-def build_lineage(
-    config: PipelineConfig, corpus_hash: str, finetune_dir: Path, command: str, weights_hash: str
-) -> dict:
-    """lineage.json (MODEL_API.md): what the model was made from, and how."""
-    summary = {}
-    summary_path = finetune_dir / "finetune.json"
-    if summary_path.is_file():
-        data = json.loads(summary_path.read_text())
-        summary = {
-            k: data.get(k)
-            for k in (
-                "steps",
-                "precision",
-                "seconds",
-                "dev_perplexity",
-                "world_size",
-                "block_size",
-                "parameters",
-                "trained_parameters",
-                "method",
-            )
-        }
-    reference = {}
-    reference_path = finetune_dir / "model" / "base.json"
-    if reference_path.is_file():  # an adapter: the base it needs, by name and sha256
-        try:
-            reference = json.loads(reference_path.read_text(encoding="utf-8"))
-        except ValueError:
-            reference = {}
-    corpus_path = str(config.path) if config.path else ""
-    return {
-        "name": config.name,
-        "base": config.finetune.base,
-        "base_reference": reference,
-        "corpus": corpus_path,
-        "corpus_sha256": corpus_hash,
-        "config": {
-            "corpus": as_dict(config.corpus),
-            "finetune": as_dict(config.finetune),
-            "evaluate": as_dict(config.evaluate),
-            "gate": as_dict(config.gate),
-            "register": as_dict(config.register),
-        },
-        "config_text": config.text,
-        "command": command,
-        "finetune": summary,
-        "weights_sha256_float32": weights_hash,
-        "packages": package_versions(),
-        "git_commit": git_commit(config.path.parent if config.path else Path.cwd()),
-        "created_at": _now(),
-    }

@@ -40,8 +40,9 @@ class TriggerDecision:
 
 
 def feedback_rows(config: PipelineConfig) -> list[dict]:
-    """Every row of the config's feedback sources, in file order."""
-    from training.formats.feedback import read_rows
+    """Every row of the config's feedback sources (of each one's model and version), in
+    file order."""
+    from training.formats.feedback import source_rows
 
     rows: list[dict] = []
     for source in config.corpus.sources:
@@ -49,7 +50,7 @@ def feedback_rows(config: PipelineConfig) -> list[dict]:
             continue
         for path in source_files(source, config.root, config.config_dir):
             text = read_text(path, source.encoding, config.corpus.max_undecodable).text
-            rows += [row for _, row in read_rows(text, path)]
+            rows += [row for _, row in source_rows(text, path, source)]
     return rows
 
 

@@ -97,7 +97,7 @@ def lora_config(tmp: Path, name: str, base: Path, register: str = "") -> Path:
         'expect_tags = ["action", "dialogue", "quest"]', 'expect_tags = ["action", "dialogue"]'
     )
     text = text.replace(
-        'base = "scratch:tiny"', f'base = "{base}"\nmethod = "lora"\nlora_r = 4\nlora_alpha = 8'
+        'base = "scratch:toy"', f'base = "{base}"\nmethod = "lora"\nlora_r = 4\nlora_alpha = 8'
     )
     text = text.replace("max_steps = 30", "max_steps = 12")
     text = text.replace("learning_rate = 3e-3", "learning_rate = 2e-2")

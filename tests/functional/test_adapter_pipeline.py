@@ -30,7 +30,7 @@ def trained(request, tmp_path_factory):
         else:
             from textgamegen.models.random_model import build_random_model
 
-            base = build_random_model(tmp / "base", shape="tiny", lines=fixture_lines())
+            base = build_random_model(tmp / "base", shape="toy", lines=fixture_lines())
         config = lora_config(tmp, f"narrator-{request.param}", base)
         run_dir, models = tmp / "run", tmp / "models"
         code = main(
@@ -120,7 +120,7 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
 
     monkeypatch.setattr(bases, "find_base", lambda name: bases.Base(name, trained["base"]))
     monkeypatch.setattr(bases, "cached_base", lambda base, progress=None: trained["base"])
-    plain = build_random_model(trained["tmp"] / "plain", shape="tiny", lines=fixture_lines())
+    plain = build_random_model(trained["tmp"] / "plain", shape="toy", lines=fixture_lines())
     registered = trained["models"] / trained["name"]
     capsys.readouterr()
     code = main(

@@ -169,7 +169,7 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 600) -
 
 
 def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
-    model = build_random_model(tmp_path / "tiny", shape="tiny")
+    model = build_random_model(tmp_path / "tiny", shape="toy")
     saves_root = tmp_path / "web-saves"
     port = free_port()
     url = f"http://127.0.0.1:{port}"

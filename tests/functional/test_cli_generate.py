@@ -117,7 +117,7 @@ def test_generate_text_output_and_registry_name(tiny_dir: Path, tmp_path: Path) 
     assert "timings: first token" in done.stdout
     listed = textgamegen("models", "--json", home=tmp_path)
     entries = {entry["name"]: entry for entry in json.loads(listed.stdout)}
-    assert entries["tiny"]["source"] == "user" and entries["tiny"]["base"] == "random:tiny"
+    assert entries["tiny"]["source"] == "user" and entries["tiny"]["base"] == "random:toy"
 
 
 def test_generate_refuses_pickle_with_a_message(tmp_path: Path) -> None:

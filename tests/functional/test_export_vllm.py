@@ -53,7 +53,7 @@ def adapter(built: Path) -> tuple[Path, Path]:
     from training.finetune import with_lora
 
     tmp_path = built
-    base = build_random_model(tmp_path / "base", shape="tiny", arch="llama")
+    base = build_random_model(tmp_path / "base", shape="toy", arch="llama")
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForCausalLM.from_pretrained(str(base), use_safetensors=True)
     peft_model = with_lora(
@@ -146,7 +146,7 @@ def test_a_plain_model_folder_and_bad_names_are_handled(
 ) -> None:
     from transformers import AutoTokenizer
 
-    model = build_random_model(tmp_path / "gpt2", shape="tiny")
+    model = build_random_model(tmp_path / "gpt2", shape="toy")
     # A base whose eos is not the corpus's line end (as SmolLM2-Instruct's <|im_end|>).
     tokenizer = AutoTokenizer.from_pretrained(str(model))
     tokenizer.eos_token = "<|quest|>"

@@ -76,7 +76,7 @@ def _config(tmp: Path, feedback: Path, trigger: str) -> Path:
     )
     # A retrain continues from the model in play, as a real one would: the new model has
     # to stay at least as good on the lines players liked, which it wrote.
-    text = text.replace('base = "scratch:tiny"', f'base = "{tmp / "models" / "loop"}"')
+    text = text.replace('base = "scratch:toy"', f'base = "{tmp / "models" / "loop"}"')
     text += (
         f'\n[[corpus.sources]]\nname = "player-feedback"\npath = "{feedback}"\n'
         'format = "feedback"\n'
@@ -183,7 +183,11 @@ def retrained(loop) -> dict:
     try:
         feedback = home / "feedback.jsonl"
         result: dict = {"feedback": feedback}
-        result["export"] = run(textgamegen, ["feedback", "export", "--out", str(feedback)])
+        # The script stands in for a player here: its narrations are marked scripted and
+        # an export leaves them out unless asked.
+        result["export"] = run(
+            textgamegen, ["feedback", "export", "--include-scripted", "--out", str(feedback)]
+        )
         result["stats"] = run(textgamegen, ["feedback", "stats"])
         run_dir, models = home / "run", home / "models"
         args = ["pipeline", "", "--run-dir", str(run_dir), "--models-dir", str(models)]

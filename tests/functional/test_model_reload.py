@@ -59,8 +59,8 @@ def test_a_promote_and_a_rollback_are_served_without_a_restart(tmp_path: Path) -
     import os
 
     models = Path(os.environ["TEXTGAMEGEN_MODELS_DIR"])
-    first = build_random_model(tmp_path / "built-1", shape="tiny", seed=1)
-    second = build_random_model(tmp_path / "built-2", shape="tiny", seed=2)
+    first = build_random_model(tmp_path / "built-1", shape="toy", seed=1)
+    second = build_random_model(tmp_path / "built-2", shape="toy", seed=2)
     _register(models, first, promote=True)
     _register(models, second, promote=False)
     old = _load()
@@ -113,8 +113,8 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(tmp_path: Path)
     import os
 
     models = Path(os.environ["TEXTGAMEGEN_MODELS_DIR"])
-    _register(models, build_random_model(tmp_path / "built-1", shape="tiny", seed=1), True)
-    _register(models, build_random_model(tmp_path / "built-2", shape="tiny", seed=2), False)
+    _register(models, build_random_model(tmp_path / "built-1", shape="toy", seed=1), True)
+    _register(models, build_random_model(tmp_path / "built-2", shape="toy", seed=2), False)
     engine = _load()
     with ModelServer(engine) as server:
         said: list[str] = []
@@ -137,8 +137,8 @@ def test_the_watch_thread_reloads_on_its_own(tmp_path: Path, interval: float) ->
     import os
 
     models = Path(os.environ["TEXTGAMEGEN_MODELS_DIR"])
-    _register(models, build_random_model(tmp_path / "built-1", shape="tiny", seed=1), True)
-    _register(models, build_random_model(tmp_path / "built-2", shape="tiny", seed=2), False)
+    _register(models, build_random_model(tmp_path / "built-1", shape="toy", seed=1), True)
+    _register(models, build_random_model(tmp_path / "built-2", shape="toy", seed=2), False)
     engine = _load()
     with ModelServer(engine) as server:
         watch = ProductionWatch(server.service, models, "narrator", _load, interval, say=print)

@@ -32,7 +32,7 @@ PROMPT = "<|action|> You push open the door"
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_random_model(tmp_path_factory.mktemp("models") / "tiny", shape="tiny")
+    return build_random_model(tmp_path_factory.mktemp("models") / "tiny", shape="toy")
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ def test_pipeline_registers_a_complete_model_dir(trained) -> None:
     assert metrics["latency_ms_median"] > 0 and metrics["tokens_per_s"] > 0
     assert all(len(v) == 1 for v in metrics["samples"].values())
     lineage = json.loads((model / "lineage.json").read_text())
-    assert lineage["base"] == "scratch:tiny"
+    assert lineage["base"] == "scratch:toy"
     assert lineage["command"].startswith("textgamegen train pipeline")
     assert len(lineage["corpus_sha256"]) == 64
     assert {"torch", "transformers"} <= set(lineage["packages"])

@@ -40,7 +40,7 @@ WITH_OPENING = Path(__file__).resolve().parents[1] / "fixtures" / "prompts-with-
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> CompletionEngine:
-    path = build_random_model(tmp_path_factory.mktemp("models") / "tiny", shape="tiny")
+    path = build_random_model(tmp_path_factory.mktemp("models") / "tiny", shape="toy")
     return CompletionEngine.from_generator(load_generator(str(path), device="cpu", warm_up=False))
 
 

@@ -285,7 +285,7 @@ def test_expected_tag_without_examples_is_rejected(tmp_path) -> None:
     config = _config(
         tmp_path, [{"path": "n.txt", "format": "novel"}], expect_tags=["action", "quest"]
     )
-    with pytest.raises(CorpusError, match=r"expected tag\(s\) quest have zero examples"):
+    with pytest.raises(CorpusError, match=r"tag 'quest' has 0 line\(s\), too few"):
         build_corpus(config, tmp_path / "out")
 
 

@@ -271,7 +271,7 @@ def test_targets_are_scored_alone_and_bits_per_byte_counts_their_bytes(tmp_path)
     from textgamegen.models.random_model import build_random_model
     from training.evaluate import load_model, score_test, scored_lines, target_nll
 
-    directory = build_random_model(tmp_path / "m", shape="tiny", n_positions=64)
+    directory = build_random_model(tmp_path / "m", shape="toy", n_positions=64)
     tokenizer, model = load_model(directory)
     lines, skipped = scored_lines(tokenizer, [LINE], 64)
     assert skipped == 0

@@ -299,3 +299,95 @@ def test_the_setting_turns_recording_off_in_scripted_runs(
     config.write_text("record_feedback = true\n")
     assert main(["play", "--script", str(script), "--model", "template"]) == 0
     assert [row["rating"] for row in _rows(store.db_path())] == ["good"]
+
+
+def test_prose_written_ahead_is_recorded_when_shown_and_is_what_rate_rates(
+    tmp_path: Path, tiny_world
+) -> None:
+    from textgamegen.narration.generator import Narration
+    from textgamegen.play.narration_queue import Prefetched
+    from textgamegen.play.session import PlaySession
+
+    path = tmp_path / "feedback.db"
+    feedback = FeedbackSession(Recorder(path), world=tiny_world.name)
+    game = Game.new(tiny_world, seed=0)
+    session = PlaySession(game, feedback=feedback)
+    session.use_generator(TemplateGenerator())
+    session.take(game.intro())
+    session.take_passages()
+    (study,) = [r for r in game.prefetch_requests() if r.cache_key == "room:study"]
+    ahead = "Dust hangs in the lamplight over the desk."
+    assert session.take_prefetched(Prefetched(study, ahead, Narration(study, ahead, model="m")))
+    feedback.recorder.flush()
+    assert ahead not in [row["text"] for row in _rows(path)]  # written, not yet read
+    result = session.step("north")
+    assert result.replayed == ["room:study"]
+    session.step("rate bad")
+    feedback.recorder.close()
+    rows = _rows(path)
+    (shown,) = [row for row in rows if row["text"] == ahead]
+    assert shown["turn"] == result.turn and shown["model"] == "m"
+    # The rating went to the passage the player read last, and to no other.
+    assert [row["text"] for row in rows if row["rating"]] == [ahead]
+    assert shown["rating"] == "bad"
+
+
+def test_rate_after_a_revisit_rates_the_replayed_passage(tmp_path: Path, tiny_world) -> None:
+    from fakes import ScriptedGenerator
+
+    from textgamegen.play.session import PlaySession
+
+    path = tmp_path / "feedback.db"
+    feedback = FeedbackSession(Recorder(path), world=tiny_world.name)
+    game = Game.new(tiny_world, seed=0)
+    session = PlaySession(game, feedback=feedback)
+    session.use_generator(ScriptedGenerator())
+    session.take(game.intro())
+    hall_id = feedback.last_id
+    assert game.cache["room:hall"]  # the narrator's line for the hall, cached
+    game.cache["room:study"] = "Ink and dust."  # prose of another game's session (a save)
+    session.step("north")
+    assert feedback.last_id is None  # shown, but no record of it: nothing to rate
+    session.step("south")  # the hall's line replayed from the cache
+    assert feedback.last_id == hall_id
+    session.step("rate good")
+    feedback.recorder.close()
+    assert [row["id"] for row in _rows(path) if row["rating"] == "good"] == [hall_id]
+
+
+def test_a_scripted_run_is_marked_and_no_feedback_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textgamegen.__main__ import main
+
+    path = tmp_path / "feedback.db"
+    monkeypatch.setenv("TEXTGAMEGEN_FEEDBACK_DB", str(path))
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    script = tmp_path / "script.txt"
+    script.write_text("look\nrate good\n")
+    world = str(Path(__file__).parent.parent / "fixtures" / "worlds" / "tiny.toml")
+    play = ["play", "--world", world, "--model", "template", "--script", str(script)]
+    assert main([*play, "--no-feedback"]) == 0
+    assert not path.exists()
+    assert main(play) == 0
+    rows = _rows(path)
+    assert rows and all(row["scripted"] == 1 for row in rows)
+
+
+def test_no_feedback_turns_recording_off_for_one_game_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from textgamegen.ui.app import TextGameGenApp, _launch_from_args
+
+    monkeypatch.setenv("TEXTGAMEGEN_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTGAMEGEN_FEEDBACK_DB", str(tmp_path / "feedback.db"))
+    args = argparse.Namespace(model="template", no_feedback=True)
+    launch = _launch_from_args(args)
+    assert launch.record is False and launch.settings.record_feedback is True
+    assert TextGameGenApp(launch).recorder is None
+    args.no_feedback = False
+    app = TextGameGenApp(_launch_from_args(args))
+    assert app.recorder is not None
+    app.recorder.close()

@@ -54,8 +54,8 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
         f"<|action|> You open door number {n} and step through. <|endoftext|>" for n in range(5)
     ]
     (corpus / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    candidate = build_random_model(tmp / "candidate", shape="tiny", seed=1)
-    production = build_random_model(tmp / "production", shape="tiny", seed=2)
+    candidate = build_random_model(tmp / "candidate", shape="toy", seed=1)
+    production = build_random_model(tmp / "production", shape="toy", seed=2)
     return candidate, production, corpus
 
 

@@ -128,10 +128,12 @@ def test_feedback_export_stats_and_clear(database: Path, tmp_path: Path, capsys)
         "time",
         "model",
         "model_sha256",
+        "model_version",
         "kind",
         "prompt",
         "text",
         "label",
+        "scripted",
     }
     assert main(["feedback", "stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
@@ -141,3 +143,37 @@ def test_feedback_export_stats_and_clear(database: Path, tmp_path: Path, capsys)
     assert main(["feedback", "clear", "--yes"]) == 0
     with store.open_store(database) as db:
         assert store.narrations(db) == []
+
+
+def test_export_leaves_out_scripts_and_the_template_and_keeps_one_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    path = tmp_path / "feedback.db"
+    monkeypatch.setenv("TEXTGAMEGEN_FEEDBACK_DB", str(path))
+    db = store.connect(path)
+    with db:
+        store.insert_narrations(
+            db,
+            [
+                _row(0, 1),
+                _row(1, 1, scripted=True),
+                _row(2, 1, model="template", backend="template", model_sha256="template"),
+                _row(3, 2, model_sha256="def456"),
+                _row(4, 2, model_sha256="def789", model_version="7"),
+            ],
+        )
+    db.close()
+    out = tmp_path / "feedback.jsonl"
+
+    def exported(*options: str) -> list[str]:
+        assert main(["feedback", "export", "--out", str(out), *options]) == 0
+        return [json.loads(line)["id"] for line in out.read_text().splitlines()]
+
+    assert exported() == ["n0", "n3", "n4"]
+    assert "left out: 1 scripted, 1 template narrator" in capsys.readouterr().err
+    assert exported("--include-scripted", "--include-template") == ["n0", "n1", "n2", "n3", "n4"]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["scripted"] for line in lines] == [False, True, False, False, False]
+    assert exported("--version", "def") == ["n3", "n4"]  # a prefix of the weights' sha256
+    assert exported("--version", "7") == ["n4"]  # the registered version
+    assert exported("--model", "narrator", "--version", "abc") == ["n0"]

@@ -72,6 +72,7 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
     import training.corpus
     import training.evaluate
     import training.finetune
+    import training.lineage
     import training.modelcard
 
     fake = Work()
@@ -79,7 +80,7 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
     monkeypatch.setattr(training.finetune, "finetune", fake.finetune)
     monkeypatch.setattr(training.evaluate, "evaluate_model", fake.evaluate_model)
     monkeypatch.setattr(training.modelcard, "render_card", lambda *parts: "# card\n")
-    monkeypatch.setattr(pipeline, "git_commit", lambda where: "abc")
+    monkeypatch.setattr(training.lineage, "code_version", lambda: ("abc", False))
     return fake
 
 
@@ -326,3 +327,37 @@ def test_a_model_slower_than_production_by_more_than_the_ratio_is_refused(
             tmp_path / "models" / ".versions" / "fixture" / "1",
         )
     ]
+
+
+def test_lineage_and_card_record_overrides_and_no_machine_paths(
+    work: Work, tmp_path, capsys, monkeypatch
+) -> None:
+    import training.modelcard
+
+    monkeypatch.setattr(
+        training.modelcard, "render_card", lambda *parts: f"# card\ncompared: {tmp_path}/other\n"
+    )
+    registered = tmp_path / "models" / "fixture"
+    registered.mkdir(parents=True)
+    (registered / "lineage.json").write_text(
+        json.dumps({"text_tools": {"sentence_splitter": "punkt_tab"}}), encoding="utf-8"
+    )
+    code = pipeline.run_pipeline(
+        load_config(_config(tmp_path)),
+        tmp_path / "run",
+        tmp_path / "models",
+        command=f"textgamegen train pipeline {tmp_path}/fixture.toml --max-steps 4",
+        max_steps=4,
+        threads=1,
+    )
+    said = capsys.readouterr().out
+    assert code == 0
+    # The registered model's corpus was split otherwise: said, not silently compared.
+    assert "corpus: WARNING: [corpus] sentence_splitter = 'builtin'" in said
+    lineage_text = (registered / "lineage.json").read_text()
+    card = (registered / "README.md").read_text()
+    assert str(tmp_path) not in lineage_text and str(tmp_path) not in card
+    lineage = json.loads(lineage_text)
+    assert lineage["overrides"] == {"max_steps": 4, "threads": 1}
+    assert lineage["config"]["finetune"]["max_steps"] == 4
+    assert lineage["command"] == "textgamegen train pipeline .../fixture.toml --max-steps 4"

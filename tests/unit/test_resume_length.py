@@ -25,7 +25,7 @@ LINES = [
 
 def _config(**changes) -> FinetuneConfig:
     settings = {
-        "base": "scratch:tiny",
+        "base": "scratch:toy",
         "vocab_size": 300,
         "block_size": 24,
         "batch_size": 4,

@@ -22,10 +22,17 @@ LINES = [
 def test_training_uses_the_games_table_and_builder() -> None:
     assert modelsizes.SIZES is scratch.SIZES
     assert modelsizes.train_tokenizer is scratch.train_tokenizer
-    assert modelsizes.parse_scratch("scratch:tiny") is scratch.SIZES["tiny"]
+    assert modelsizes.parse_scratch("scratch:toy") is scratch.SIZES["toy"]
 
 
-@pytest.mark.parametrize("shape", ["tiny", "small"])
+def test_tiny_names_the_installed_model_and_no_size() -> None:
+    # One meaning of "tiny": the installed fallback model (a scratch:small GPT-2).
+    assert "tiny" not in scratch.SIZES
+    with pytest.raises(ValueError, match="called 'toy' now"):
+        modelsizes.parse_scratch("scratch:tiny")
+
+
+@pytest.mark.parametrize("shape", ["toy", "small"])
 def test_a_random_model_has_the_shape_scratch_trains(shape: str, tmp_path: Path) -> None:
     from training.finetune import load_base
 

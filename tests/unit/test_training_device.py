@@ -36,7 +36,7 @@ def test_cuda_where_there_is_none_is_a_training_error(
             "<|action|> The lantern glows over the quay. <|endoftext|>\n", encoding="utf-8"
         )
     with pytest.raises(FinetuneError, match="--device cuda: CUDA is not available here"):
-        finetune(corpus, tmp_path / "run", FinetuneConfig(base="scratch:tiny"), device="cuda")
+        finetune(corpus, tmp_path / "run", FinetuneConfig(base="scratch:toy"), device="cuda")
     assert not (tmp_path / "run").exists()
 
 

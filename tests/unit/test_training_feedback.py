@@ -83,21 +83,62 @@ def _source() -> Source:
     return Source(path="feedback.jsonl", format="feedback", name="player-feedback")
 
 
-def test_good_and_kept_lines_become_examples_and_the_rest_is_counted(tmp_path: Path) -> None:
+def test_good_lines_become_examples_and_the_rest_is_counted(tmp_path: Path) -> None:
     path = _write(tmp_path / "feedback.jsonl", ROWS)
     result = extract_feedback(path.read_text(), path, _source(), CorpusConfig())
     assert result.dropped["rated bad"] == 1 and result.dropped["retried"] == 1
     assert result.dropped["cancelled with Esc"] == 1
     assert result.dropped[HELD_OUT] == 1  # a fifth of three good lines, at least one
+    # Unrated is no approval: the kept line is left out unless the source names it.
+    assert result.dropped["kept, not rated (not in the source's labels)"] == 1
     texts = {example.text: example.tag for example in result.examples}
-    assert len(texts) == 3  # two good (one held out) and the kept one
-    assert texts.get("The lantern is cold, its glass furred with salt.") == "action"
+    assert len(texts) == 2  # two good (one held out)
+    assert "The lantern is cold, its glass furred with salt." not in texts
     # The tag is the one the prompt ends with; the text starts with the prompt's opening.
     held = held_out_examples(path.read_text(), path, _source(), CorpusConfig())
     assert len(held) == 1 and held[0].text not in texts
     every = {**texts, held[0].text: held[0].tag}
     assert every['The miller says, "The wheel has not turned since spring."'] == "dialogue"
     assert every["Bring the rope to Ferrin before the tide turns."] == "quest"
+
+
+def test_kept_lines_are_a_weak_signal_taken_only_by_name(tmp_path: Path) -> None:
+    path = _write(tmp_path / "feedback.jsonl", ROWS)
+    source = Source(path="feedback.jsonl", format="feedback", labels=["good", "kept"])
+    result = extract_feedback(path.read_text(), path, source, CorpusConfig())
+    texts = {example.text: example.tag for example in result.examples}
+    assert texts.get("The lantern is cold, its glass furred with salt.") == "action"
+    with pytest.raises(ConfigError, match="labels must list"):
+        Source(path="feedback.jsonl", format="feedback", labels=["bad"])
+    with pytest.raises(ConfigError, match='format = "feedback" only'):
+        Source(path="story.txt", format="novel", model="narrator")
+
+
+def test_a_feedback_source_keeps_one_model_and_version(tmp_path: Path) -> None:
+    rows = [
+        {**row, "model": "narrator" if i % 2 else "alice", "model_sha256": f"{i}abc" * 16}
+        for i, row in enumerate(ROWS)
+    ]
+    rows[6]["model_version"] = "v2"
+    path = _write(tmp_path / "feedback.jsonl", rows)
+    text = path.read_text()
+
+    def kept(**filters) -> set[str]:
+        source = Source(path="feedback.jsonl", format="feedback", **filters)
+        result = extract_feedback(text, path, source, CorpusConfig())
+        held = held_out_examples(text, path, source, CorpusConfig())
+        return {example.text for example in [*result.examples, *held]}
+
+    assert kept(model="narrator") == {"Bring the rope to Ferrin before the tide turns."}
+    assert kept(model="alice") == {
+        'The miller says, "The wheel has not turned since spring."',
+        "You push the gate and it swings open slowly.",
+    }
+    assert kept(model_version="v2") == {"You push the gate and it swings open slowly."}
+    assert kept(model_version="5abc") == {"Bring the rope to Ferrin before the tide turns."}
+    source = Source(path="feedback.jsonl", format="feedback", model="narrator")
+    result = extract_feedback(text, path, source, CorpusConfig())
+    assert result.dropped["another model or version"] == 4
 
 
 def test_the_same_lines_are_held_out_on_every_run(tmp_path: Path) -> None:
@@ -213,7 +254,7 @@ def test_the_model_card_says_how_much_feedback_went_in() -> None:
     }
     card = render_card("loop", {}, {"feedback": {"rows": 11, "latest": "2026-11-02"}}, [], stats)
     assert "## Player feedback" in card
-    assert "5 lines rated good or kept without retry" in card
+    assert "5 lines players rated good" in card
     assert "rated bad 2" in card and "retried 3" in card and "Feedback rows read: 11" in card
 
 
@@ -270,3 +311,34 @@ def test_held_out_lines_are_scored_on_their_target_only(tmp_path: Path) -> None:
     everything, _count = model_nll(model, [full_ids], tokenizer.pad_token_id, "cpu")
     target = _target_nll(model, tokenizer, paired, "cpu")
     assert 0 < target < everything  # the story and facts are context, not scored
+
+
+def test_the_readmes_feedback_source_is_found_beside_a_config_with_a_root(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    from training.corpus import source_files
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = next(
+        b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL) if "player-feedback" in b
+    )
+    source_table = block.split("[trigger]")[0]
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora" / "story.txt").write_text("The door opens.\n", encoding="utf-8")
+    (tmp_path / "my-narrator").mkdir()
+    _write(tmp_path / "my-narrator" / "feedback.jsonl", ROWS)
+    config_path = tmp_path / "my-narrator" / "config.toml"
+    config_path.write_text(
+        'name = "mine"\nroot = "../corpora"\n\n[[corpus.sources]]\npath = "story.txt"\n'
+        'format = "novel"\n\n' + source_table,
+        encoding="utf-8",
+    )
+    from training.config import load_config
+
+    config = load_config(config_path)
+    feedback = next(s for s in config.corpus.sources if s.format == "feedback")
+    assert source_files(feedback, config.root, config.config_dir) == [
+        (tmp_path / "my-narrator" / "feedback.jsonl").resolve()
+    ]

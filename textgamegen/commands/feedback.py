@@ -4,12 +4,18 @@ Every narration, its timings and what the player did about it (Esc, ``retry``, `
 ``rate good|bad``) is kept in ``feedback.db`` in the user data folder and never leaves the
 machine unless exported. ``export`` writes JSON lines (prompt, text, label, model, time)
 that a modder can share, or train on with the pipeline's ``feedback`` source format.
-Labels: good, bad (rated), retried, cancelled (Esc), undone, fallback, kept.
+Labels: good, bad (rated), retried, cancelled (Esc), undone, fallback, kept (none of
+these: shown and let stand, which is no approval).
+
+An export holds what players said about a model's words: scripted runs (``play
+--script``) and the template narrator's text are left out unless asked for
+(``--include-scripted``, ``--include-template``); ``--model`` and ``--version`` (a registered
+version, or the weights' sha256 or a prefix of it) keep one model's lines.
 
 Examples::
 
     textgamegen feedback stats
-    textgamegen feedback export --out feedback.jsonl --model textgamegen
+    textgamegen feedback export --out feedback.jsonl --model narrator --version 3f2a9c
     textgamegen feedback clear --yes
 """
 
@@ -24,7 +30,18 @@ from typing import Any
 
 from textgamegen.commands.monitor import since_date
 
-EXPORT_FIELDS = ("id", "time", "model", "model_sha256", "kind", "prompt", "text", "label")
+EXPORT_FIELDS = (
+    "id",
+    "time",
+    "model",
+    "model_sha256",
+    "model_version",
+    "kind",
+    "prompt",
+    "text",
+    "label",
+    "scripted",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +57,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("path", help="print where the database is")
     for child in (export, stats, clear):
         child.add_argument("--model", default=None, help="only this model")
+    export.add_argument(
+        "--version",
+        default=None,
+        help="only this version of the model: its registered version, or its weights' "
+        "sha256 or a prefix of it (what every record holds)",
+    )
+    export.add_argument(
+        "--include-scripted",
+        action="store_true",
+        help="also the narrations of scripted runs (play --script), marked scripted",
+    )
+    export.add_argument(
+        "--include-template",
+        action="store_true",
+        help="also the template narrator's text (no model wrote it)",
+    )
     for child in (export, stats):
         child.add_argument(
             "--since",
@@ -61,11 +94,24 @@ def export_row(row: dict[str, Any]) -> dict[str, Any]:
         "time": row["created_at"],
         "model": row["model"],
         "model_sha256": row["model_sha256"],
+        "model_version": row.get("model_version") or "",
         "kind": row["kind"],
         "prompt": row["prompt"],
         "text": row["text"],
         "label": label(row),
+        "scripted": bool(row.get("scripted")),
     }
+
+
+def is_template(row: dict[str, Any]) -> bool:
+    """Text the template narrator wrote: no model's words, nothing to train a model on."""
+    from textgamegen.feedback.recorder import TEMPLATE_SHA
+
+    return (
+        row.get("backend") == "template"
+        or row.get("model") == "template"
+        or row.get("model_sha256") == TEMPLATE_SHA
+    )
 
 
 def _rows(args: argparse.Namespace, path: Path) -> list[dict[str, Any]]:
@@ -74,7 +120,26 @@ def _rows(args: argparse.Namespace, path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     with store.open_store(path, readonly=True) as db:
-        return store.narrations(db, model=args.model, since=getattr(args, "since", None))
+        return store.narrations(
+            db,
+            model=args.model,
+            since=getattr(args, "since", None),
+            version=getattr(args, "version", None),
+        )
+
+
+def _exported(args: argparse.Namespace, path: Path) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """The rows an export writes, and how many were left out, by reason."""
+    kept: list[dict[str, Any]] = []
+    left: Counter[str] = Counter()
+    for row in _rows(args, path):
+        if row.get("scripted") and not args.include_scripted:
+            left["scripted"] += 1
+        elif is_template(row) and not args.include_template:
+            left["template narrator"] += 1
+        else:
+            kept.append(row)
+    return kept, left
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +161,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, path: Path) -> int:
-    lines = [json.dumps(export_row(row), ensure_ascii=False) for row in _rows(args, path)]
+    rows, left = _exported(args, path)
+    lines = [json.dumps(export_row(row), ensure_ascii=False) for row in rows]
+    if left:
+        print(
+            "left out: "
+            + ", ".join(f"{n} {why}" for why, n in sorted(left.items()))
+            + " (--include-scripted, --include-template to keep them)",
+            file=sys.stderr,
+        )
     text = "".join(line + "\n" for line in lines)
     if args.out is None:
         sys.stdout.write(text)

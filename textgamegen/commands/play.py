@@ -107,6 +107,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --script: the transcript is JSON lines, not plain text",
     )
+    parser.add_argument(
+        "--no-feedback",
+        dest="no_feedback",
+        action="store_true",
+        help="record no feedback this time, whatever the settings say (a script's "
+        "narrations are otherwise recorded marked as scripted, and left out of "
+        "`feedback export` unless it is given --include-scripted)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,18 +162,19 @@ def _generator(
         return TemplateGenerator()
 
 
-def _feedback_session(game: Game) -> FeedbackSession | None:
-    """A feedback session writing to the player's database, or None when the settings
-    turn recording off (``record_feedback = false``)."""
+def _feedback_session(game: Game, record: bool) -> FeedbackSession | None:
+    """A feedback session writing a script's narrations, marked scripted, to the player's
+    database; None when ``--no-feedback`` or the settings (``record_feedback = false``)
+    turn recording off."""
     from textgamegen.config import settings_or_defaults
 
     # A broken file was already reported by _generator; the default records.
-    if not settings_or_defaults()[0].record_feedback:
+    if not record or not settings_or_defaults()[0].record_feedback:
         return None
     from textgamegen.feedback.recorder import Recorder
     from textgamegen.play.feedback import FeedbackSession
 
-    return FeedbackSession(Recorder(), world=game.world.name)
+    return FeedbackSession(Recorder(), world=game.world.name, scripted=True)
 
 
 def run_headless(args: argparse.Namespace) -> int:
@@ -203,7 +212,7 @@ def run_headless(args: argparse.Namespace) -> int:
 
     wanted = narrator_for(game.world.narrator, settings_or_defaults()[0], args.model)
     generator = _generator(args.model, args.device, game.world.narrator, args.api_key_env)
-    feedback = _feedback_session(game)
+    feedback = _feedback_session(game, record=not getattr(args, "no_feedback", False))
     report = run_script(
         args.script,
         game,

@@ -161,6 +161,9 @@ class StepResult:
         turn: the turn number after this step.
         won: the game has just been won (or already was).
         quit: the player asked to quit.
+        replayed: the cache keys whose cached prose ``events`` shows, in order: prose
+            written ahead or on an earlier visit, now in front of the player (so a
+            ``rate`` after it is about it).
     """
 
     command: str
@@ -170,3 +173,4 @@ class StepResult:
     turn: int = 0
     won: bool = False
     quit: bool = False
+    replayed: list[str] = field(default_factory=list)

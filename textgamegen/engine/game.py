@@ -355,6 +355,7 @@ class Game:
                 self.state.add_story(event.text)
         requests: list[ContentRequest] = []
         seeded: list[ContentRequest] = []
+        replayed: list[str] = []
         for index, request in enumerate(turn.prose):
             request = replace(
                 request,
@@ -370,6 +371,7 @@ class Game:
                 if cached:  # "" means: nothing was added to the authored text
                     turn.say(cached, EventKind.PROSE)
                     self.state.add_story(cached)
+                    replayed.append(request.cache_key)
             else:
                 requests.append(request)
         if seeded:
@@ -395,6 +397,7 @@ class Game:
             turn=self.state.turn,
             won=self.state.won,
             quit=turn.quit,
+            replayed=replayed,
         )
 
     # Undo, saves.

@@ -170,6 +170,8 @@ class Recorder:
         session: str = "",
         world: str = "",
         turn: int = 0,
+        scripted: bool = False,
+        model_version: str = "",
     ) -> str:
         """Queue one narration; returns its id (usable for signals at once)."""
         narration_id = uuid.uuid4().hex
@@ -192,6 +194,8 @@ class Recorder:
             tokens=tokens,
             fallback=bool(fallback),
             cancelled=bool(cancelled),
+            scripted=bool(scripted),
+            model_version=str(model_version),
         )
         self._put(("narration", record))
         return narration_id

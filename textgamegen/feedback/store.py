@@ -116,10 +116,18 @@ def _index_models(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX narrations_model ON narrations (model, created_at)")
 
 
+def _mark_scripts_and_versions(db: sqlite3.Connection) -> None:
+    # A scripted run (testers, CI) is no player's word; the model's registered version
+    # tells retrains of one name apart ("" until the registry gives one).
+    db.execute("ALTER TABLE narrations ADD COLUMN scripted INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE narrations ADD COLUMN model_version TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("create narrations", _create_narrations),
     ("create weights", _create_weights),
     ("index narrations by model", _index_models),
+    ("mark scripted runs and model versions", _mark_scripts_and_versions),
 ]
 """Applied in order, each once; append new ones, never edit or reorder old ones."""
 
@@ -282,11 +290,14 @@ class NarrationRecord:
     tokens: int | None = None
     fallback: bool = False
     cancelled: bool = False
+    scripted: bool = False
+    model_version: str = ""
 
     def row(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["fallback"] = int(self.fallback)
         data["cancelled"] = int(self.cancelled)
+        data["scripted"] = int(self.scripted)
         return data
 
 
@@ -319,14 +330,26 @@ def set_rating(db: sqlite3.Connection, narration_id: str, rating: str, when: str
 
 
 def narrations(
-    db: sqlite3.Connection, *, model: str | None = None, since: str | None = None
+    db: sqlite3.Connection,
+    *,
+    model: str | None = None,
+    since: str | None = None,
+    version: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Recorded narrations, oldest first, optionally of one model and from a time on."""
+    """Recorded narrations, oldest first, optionally of one model, from a time on, and of
+    one version of it: its registered version, or its weights' sha256 (or a prefix of
+    it), which every record holds even where no version was recorded."""
     query = "SELECT * FROM narrations WHERE 1 = 1"
     args: list[Any] = []
     if model:
         query += " AND model = ?"
         args.append(model)
+    if version:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(narrations)")}
+        # A database not migrated yet (opened read-only) records no version: by weights.
+        by_version = "model_version = ? OR " if "model_version" in columns else ""
+        query += f" AND ({by_version}substr(model_sha256, 1, ?) = ?)"
+        args += [version] * bool(by_version) + [len(version), version]
     if since:
         query += " AND created_at >= ?"
         args.append(since)
@@ -339,7 +362,9 @@ def label(row: dict[str, Any]) -> str:
 
     An explicit rating wins; then ``retried`` (the player asked for another text),
     ``cancelled`` (stopped with Esc, so cut short), ``undone`` (the turn was taken back),
-    ``fallback`` (the model gave nothing usable; the text is the engine's); else ``kept``.
+    ``fallback`` (the model gave nothing usable; the text is the engine's); else ``kept``:
+    shown and let stand, which is no approval. Only ``good`` and ``bad`` are the player's
+    judgement; a retraining config takes ``kept`` lines only when it names them.
     """
     if row.get("rating") in RATINGS:
         return str(row["rating"])

@@ -9,7 +9,7 @@ registers. Imports torch, transformers and tokenizers inside the function.
 Example::
 
     python -c "from textgamegen.models.random_model import build_random_model as b; \
-b('/tmp/tiny', shape='tiny')"
+b('/tmp/tiny', shape='toy')"
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SAMPLE_LINES = (
 
 def build_random_model(
     path: Path | str,
-    shape: str = "tiny",
+    shape: str = "toy",
     *,
     n_positions: int = 256,
     vocab_size: int = 0,
@@ -45,7 +45,7 @@ def build_random_model(
 
     Args:
         path: the directory to create (or overwrite).
-        shape: a size of ``scratch.SIZES`` (the sizes ``scratch:SIZE`` trains): "tiny",
+        shape: a size of ``scratch.SIZES`` (the sizes ``scratch:SIZE`` trains): "toy",
             "small", "base", "gpt2" or "gpt2-medium".
         n_positions: the context window (whatever the size's own).
         vocab_size: the embedding rows; 0 = the tokenizer's size. A larger value gives a

@@ -2,11 +2,12 @@
 
 One definition for training's ``--base scratch:SIZE`` and for the random test and
 benchmark models (``random_model``): the same name gives the same shape on both sides.
+The smallest is ``toy``; ``tiny`` is the installed fallback model's name, and no size's.
 
 ============  ======  =====  =====  =======  ==========================================
 size          layers  width  heads  context  use
 ============  ======  =====  =====  =======  ==========================================
-tiny          2       64     2      128      tests (trains in seconds)
+toy           2       64     2      128      tests (trains in seconds)
 small         4       256    4      256      fast CPU narration
 base          6       384    6      256      better prose, ~2x the CPU cost
 gpt2          12      768    12     1024     the hub's gpt2 shape (benchmarks)
@@ -36,7 +37,7 @@ class ModelSize:
 
 
 SIZES = {
-    "tiny": ModelSize(n_layer=2, n_embd=64, n_head=2, n_positions=128),
+    "toy": ModelSize(n_layer=2, n_embd=64, n_head=2, n_positions=128),
     "small": ModelSize(n_layer=4, n_embd=256, n_head=4, n_positions=256),
     "base": ModelSize(n_layer=6, n_embd=384, n_head=6, n_positions=256),
     "gpt2": ModelSize(n_layer=12, n_embd=768, n_head=12, n_positions=1024),
@@ -50,6 +51,11 @@ def size_named(name: str) -> ModelSize:
     Raises:
         ValueError: an unknown name, with the known ones.
     """
+    if name == "tiny":
+        raise ValueError(
+            "the smallest size is called 'toy' now ('tiny' is the installed fallback model, "
+            f"a scratch:small GPT-2); use one of {', '.join(SIZES)}"
+        )
     if name not in SIZES:
         raise ValueError(f"unknown size {name!r}; use one of {', '.join(SIZES)}")
     return SIZES[name]

@@ -5,7 +5,12 @@ The engine stays pure: ``rate good``, ``retry`` and ``undo`` only leave a mark i
 result to ``stepped`` and every finished narration to ``narrated``; this class works out
 which recorded narration each signal is about:
 
-- ``rate good|bad`` rates the last passage shown;
+- ``rate good|bad`` rates the last passage shown: a narration when it is settled, and
+  prose replayed from the cache when a step shows it (``StepResult.replayed``). Prose written
+  ahead (prefetched) is recorded only then, when the player first reads it; before, it was
+  never recorded, and a rating went to an older passage ("bad" turned an earlier line bad);
+- a scripted run (``play --script``) marks its records ``scripted``, so an export leaves
+  them out of what players said;
 - ``retry`` marks the passages it rewrites: its requests are the last command's again,
   with new seeds, so they are matched to recorded narrations by everything but the seed;
 - ``undo`` marks every passage written for a turn that was taken back;
@@ -27,18 +32,30 @@ class FeedbackSession:
     Args:
         recorder: where records go; None records nothing (recording is off).
         world: the world's name, recorded with each narration.
+        scripted: a script plays, not a player: its records are marked so.
     """
 
-    def __init__(self, recorder: Recorder | None, world: str = "") -> None:
+    def __init__(self, recorder: Recorder | None, world: str = "", scripted: bool = False) -> None:
         self.recorder = recorder
         self.world = world
+        self.scripted = scripted
         self.id = uuid.uuid4().hex[:12]
         self._turn_of: dict[int, int] = {}
         self._by_turn: list[tuple[int, str]] = []
         self._by_request: dict[tuple[object, ...], str] = {}
         self.last_id: str | None = None
-        """The last passage recorded (what ``rate`` rates)."""
+        """The last passage shown, as recorded (what ``rate`` rates); None when that
+        passage has no record (replayed from a save made in another game)."""
         self._model_paths: dict[str, str] = {}
+        self._by_key: dict[str, str] = {}
+        """Cache key -> the record of the prose the cache holds for it."""
+        self._ahead: dict[str, tuple[ContentRequest, Narration, str]] = {}
+        """Cache key -> prose written ahead and cached, not yet shown (nor recorded)."""
+
+    def written_ahead(self, request: ContentRequest, narration: Narration, text: str) -> None:
+        """Keep prose written ahead (and cached) until a step shows it: it is recorded then."""
+        if self.recorder is not None and request.cache_key:
+            self._ahead[request.cache_key] = (request, narration, text)
 
     def use_generator(self, generator: Generator) -> None:
         """Note a generator's model directory, so its narrations carry its weights' hash."""
@@ -66,6 +83,12 @@ class FeedbackSession:
                     else:
                         kept.append((turn, narration_id))
                 self._by_turn = kept
+        for key in result.replayed:
+            ahead = self._ahead.pop(key, None)
+            if ahead is not None:
+                self.narrated(*ahead, turn=result.turn)
+            else:
+                self.last_id = self._by_key.get(key)
         for request in result.requests:
             self._turn_of[id(request)] = result.turn
 
@@ -101,7 +124,10 @@ class FeedbackSession:
             session=self.id,
             world=self.world,
             turn=turn,
+            scripted=self.scripted,
         )
+        if request.cache_key:
+            self._by_key[request.cache_key] = narration_id
         self._by_request[_request_key(request)] = narration_id
         self._by_turn.append((turn, narration_id))
         self.last_id = narration_id

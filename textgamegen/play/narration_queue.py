@@ -104,10 +104,16 @@ class NarrationDropped:
 
 @dataclass
 class Prefetched:
-    """Prose for a request was written ahead of time; nothing was shown."""
+    """Prose for a request was written ahead of time; nothing was shown.
+
+    Attributes:
+        narration: the generator's result (model, prompt, timings), recorded as feedback
+            when the player is shown the text; None where nothing records it (tests).
+    """
 
     request: ContentRequest
     text: str
+    narration: Narration | None = None
 
 
 Report = (
@@ -359,7 +365,7 @@ class NarrationQueue:
                 if cancel.is_set() or narration.cancelled or narration.fallback:
                     return
                 if narration.text.strip():
-                    self._report(Prefetched(request, narration.text))
+                    self._report(Prefetched(request, narration.text, narration))
         finally:
             with self._lock:
                 if self._prefetch_cancel is cancel:

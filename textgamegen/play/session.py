@@ -262,4 +262,6 @@ class PlaySession:
             return False
         self.game.fulfil(report.request, report.text, seen=False)
         self.prefetched.append(key)
+        if report.narration is not None:
+            self.feedback.written_ahead(report.request, report.narration, report.text)
         return True

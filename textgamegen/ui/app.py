@@ -130,6 +130,8 @@ class Launch:
         notices: messages for the player (a broken settings file, ...).
         world_chosen: the player named the world (``--world``): Continue then opens only
             that world's autosaves; otherwise the newest game of any world.
+        record: False (``--no-feedback``) records no feedback this session, whatever the
+            settings say (and leaves the saved settings as they are).
     """
 
     world: World
@@ -141,6 +143,7 @@ class Launch:
     load: str | None = None
     notices: list[str] = field(default_factory=list)
     world_chosen: bool = False
+    record: bool = True
 
 
 class TextGameGenApp(App[int]):
@@ -224,11 +227,12 @@ class TextGameGenApp(App[int]):
     @property
     def recorder(self) -> Recorder | None:
         """The feedback recorder (started on first use), or None when recording is off."""
-        if self.settings.record_feedback and self._recorder is None:
+        recording = self.launch.record and self.settings.record_feedback
+        if recording and self._recorder is None:
             from textgamegen.feedback.recorder import Recorder
 
             self._recorder = Recorder()
-        return self._recorder if self.settings.record_feedback else None
+        return self._recorder if recording else None
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -577,6 +581,7 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
         load=getattr(args, "load", None),
         notices=notices,
         world_chosen=bool(getattr(args, "world", None)),
+        record=not getattr(args, "no_feedback", False),
     )
 
 

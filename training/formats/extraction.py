@@ -103,13 +103,14 @@ def rejection(text: str, min_words: int, max_words: int) -> str | None:
     return None
 
 
-def chunk(text: str, max_words: int) -> list[str]:
-    """Cut a long text at sentence ends into pieces of at most ``max_words`` words."""
+def chunk(text: str, max_words: int, splitter: str = "builtin") -> list[str]:
+    """Cut a long text at sentence ends (found by ``splitter``) into pieces of at most
+    ``max_words`` words."""
     if word_count(text) <= max_words:
         return [text]
     pieces: list[str] = []
     current: list[str] = []
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(text, splitter):
         if current and word_count(" ".join([*current, sentence])) > max_words:
             pieces.append(" ".join(current))
             current = []
@@ -124,7 +125,7 @@ def add_text(
 ) -> None:
     """Tidy, cut and filter one game text, adding what passes to ``result``."""
     min_words = source.min_words or corpus.min_words
-    for piece in chunk(tidy(text, corpus), corpus.max_words):
+    for piece in chunk(tidy(text, corpus), corpus.max_words, corpus.sentence_splitter):
         reason = rejection(piece, min_words, corpus.max_words)
         if reason:
             result.dropped[reason] += 1

@@ -1,9 +1,12 @@
 """``feedback``: what players thought of the narration, from ``textgamegen feedback export``.
 
 Each JSON line holds ``prompt``, ``text`` (as shown), ``label``, ``model``, ``time``,
-``kind`` and ``id``. Lines rated good, or kept without retry (label ``kept``), become
-examples; lines rated bad, retried, cut short with Esc, undone or written by the fallback
-are left out and counted by reason in ``stats.json``.
+``kind`` and ``id``. Lines rated good become examples; lines rated bad, retried, cut short
+with Esc, undone or written by the fallback are left out and counted by reason in
+``stats.json``. A line shown and let stand (label ``kept``) is no rating: it is a weak
+signal, trained on only when the source names it (``labels = ["good", "kept"]``). A source
+may keep one model's lines (``model``) and one version of it (``model_version``: the
+registered version, or the weights' sha256 or a prefix of it).
 
 An example is conditioned as the game prompted it: its tag is the one the prompt ends with
 (``<|dialogue|> The miller says, "``), and its text, which starts with the prompt's
@@ -42,14 +45,15 @@ from training.config import CorpusConfig, Source
 from training.formats.extraction import Example, Extraction, add_text
 from training.textfile import CorpusError
 
-USED_LABELS = ("good", "kept")
 EXCLUDED_REASONS = {
     "bad": "rated bad",
     "retried": "retried",
     "cancelled": "cancelled with Esc",
     "undone": "undone",
     "fallback": "fallback text",
+    "kept": "kept, not rated (not in the source's labels)",
 }
+OTHER_MODEL = "another model or version"
 HELD_OUT_SHARE = 0.2
 HELD_OUT = "held out (good, for the gate)"
 KIND_TAGS = {"action": "action", "item": "action", "dialogue": "dialogue", "quest": "quest"}
@@ -85,6 +89,22 @@ def read_rows(text: str, path: Path) -> list[tuple[int, dict]]:
             )
         rows.append((number, row))
     return rows
+
+
+def of_source(row: dict, source: Source) -> bool:
+    """Whether a row is of the model and version the source keeps."""
+    if source.model and row.get("model") != source.model:
+        return False
+    version = source.model_version
+    return not version or (
+        row.get("model_version") == version
+        or str(row.get("model_sha256") or "").startswith(version)
+    )
+
+
+def source_rows(text: str, path: Path, source: Source) -> list[tuple[int, dict]]:
+    """The file's rows of the source's model and version, with their line numbers."""
+    return [(number, row) for number, row in read_rows(text, path) if of_source(row, source)]
 
 
 def tag_of(row: dict) -> str:
@@ -154,13 +174,16 @@ def held_out_numbers(
 
 
 def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig) -> Extraction:
-    """Good and kept lines as tagged examples; the rest counted by reason."""
+    """The lines of the source's labels as tagged examples; the rest counted by reason."""
     result = Extraction()
     rows = read_rows(text, path)
-    held = held_out_numbers(rows, source, corpus)
-    for number, row in rows:
+    chosen = [(number, row) for number, row in rows if of_source(row, source)]
+    if len(chosen) < len(rows):
+        result.dropped[OTHER_MODEL] += len(rows) - len(chosen)
+    held = held_out_numbers(chosen, source, corpus)
+    for number, row in chosen:
         label = row["label"]
-        if label not in USED_LABELS:
+        if label not in source.labels:
             result.dropped[EXCLUDED_REASONS.get(label, f"label {label}")] += 1
             continue
         if number in held:
@@ -174,7 +197,7 @@ def extract_feedback(text: str, path: Path, source: Source, corpus: CorpusConfig
 
 def held_out_examples(text: str, path: Path, source: Source, corpus: CorpusConfig) -> list[Example]:
     """The held-out good lines of one file, as corpus examples."""
-    rows = read_rows(text, path)
+    rows = source_rows(text, path, source)
     held = held_out_numbers(rows, source, corpus)
     return [
         example

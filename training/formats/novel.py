@@ -129,7 +129,7 @@ def extract_novel(text: str, path: Path, source: Source, corpus: CorpusConfig) -
             continue
         joined = " ".join(line.strip() for line in block)
         joined = _FOOTNOTE.sub("", joined.replace("_", ""))
-        for sentence in split_sentences(re.sub(r"\s+", " ", joined)):
+        for sentence in split_sentences(re.sub(r"\s+", " ", joined), corpus.sentence_splitter):
             if source.tag == "auto":
                 tag = "dialogue" if has_quoted_speech(sentence) else "action"
             else:
