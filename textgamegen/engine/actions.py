@@ -23,11 +23,12 @@ from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_loc
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import draw_map, legend, place_room
 from textgamegen.engine.nouns import match, names_any, resolve
-from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
+from textgamegen.engine.parser import DIRECTION_WORDS, WORLD_VERB, Command, noun_words
 from textgamegen.engine.quests import complete_quest, goal_text, start_quest
 from textgamegen.engine.saves import SaveError, save_name, saved_text
 from textgamegen.engine.state import StateError
 from textgamegen.engine.turn import Turn, name_list, prose_request
+from textgamegen.engine.vocabulary import COMMON_VERBS, is_known, nearest, verb_of
 from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, GoalKind, Item, QuestState
 
 if TYPE_CHECKING:
@@ -876,34 +877,37 @@ def authored_attempt(game: Game, text: str) -> str:
     return ""
 
 
-def misspelt_verb(game: Game, text: str) -> str:
-    """The command as it was probably meant when its first word is one letter off a verb
-    the game knows ("tkae crate" -> "take crate"), else ""."""
-    first, _, rest = text.partition(" ")
-    if len(first) < 3:
-        return ""
-    verbs = sorted({w for verb in game.parser.verbs for w in verb.words if " " not in w})
-    if first in verbs:
-        return ""
-    # Swapped, dropped or doubled letters only: one letter changed is too often another
-    # real word ("wave" is not a typo of "save").
-    close = [verb for verb in verbs if len(verb) >= 3 and _one_slip(first, verb)]
-    return f"{close[0]} {rest}".strip() if close else ""
+def known_verbs(game: Game) -> frozenset[str]:
+    """Words a free-form action may start with: the parser's verbs, those this world's
+    rooms answer in their attempts, and everyday English verbs (``vocabulary.py``)."""
+    words = {phrase.split()[0] for verb in game.parser.verbs for phrase in verb.words}
+    words |= {phrase.split()[0] for room in game.world.rooms.values() for phrase in room.attempts}
+    return frozenset(words) | COMMON_VERBS
 
 
-def _one_slip(typed: str, word: str) -> bool:
-    if len(typed) == len(word):
-        diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
-        return (
-            len(diff) == 2
-            and diff[1] == diff[0] + 1
-            and typed[diff[0]] == word[diff[1]]
-            and typed[diff[1]] == word[diff[0]]
-        )
-    longer, shorter = (typed, word) if len(typed) > len(word) else (word, typed)
-    if len(longer) - len(shorter) != 1:
-        return False
-    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+def scope_words(game: Game) -> list[str]:
+    """The single words of the names in reach, for the nearest-word search."""
+    keys = game.visible_items() + game.carried_items() + game.npcs_here()
+    names = [name for key in keys for name in game.names_of(key)]
+    names += [exit_.door for exit_ in game.room().exits.values() if exit_.door]
+    return list(dict.fromkeys(word for name in names for word in noun_words(name)))
+
+
+def unknown_word(game: Game, text: str, word: str) -> str:
+    """What the game says to a line whose first word is no verb it knows: the command as
+    it was probably meant when that word is a slip of a verb, a direction or a thing in
+    reach ("tkae crate" -> "take crate"), else that it does not know the word."""
+    things = scope_words(game)
+    if word in things:
+        return f"What do you want to do with the {word}? Type 'help' for the verbs."
+    verbs = [w for verb in game.parser.verbs for w in verb.words if " " not in w]
+    meant = nearest(word, [*verbs, *DIRECTION_WORDS, *things])
+    if meant:
+        words = text.split()
+        at = next((i for i, typed in enumerate(words) if word in typed), 0)
+        words[at] = meant
+        return f"I don't know the word '{word}'. Did you mean '{' '.join(words)}'?"
+    return f"I don't know the word '{word}'. Type 'help' for the verbs."
 
 
 def attempt_words(text: str) -> tuple[str, ...]:
@@ -918,10 +922,11 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
     if authored:
         turn.say(authored)
         return
-    meant = misspelt_verb(game, text)
-    if meant:
-        # A typo is not an attempt: no turn passes and the narrator is not asked.
-        turn.refuse(f"I don't know the word '{text.split()[0]}'. Did you mean '{meant}'?")
+    word, known = verb_of(text), known_verbs(game)
+    if not is_known(word, known) and not is_known(text.split()[0], known):
+        # A typo or a made-up word is not an attempt: no turn passes and the narrator is
+        # not asked ("xyzzy" was narrated as a try, and cost a turn).
+        turn.refuse(unknown_word(game, text, word))
         return
     # What is really here, not the command's words ("wave at the fleet" names no thing
     # of this room): the people, then the things in view.
