@@ -51,7 +51,7 @@ def test_real_words_stay_attempts(game: Game, command: str) -> None:
 def test_people_elsewhere_and_yourself(game: Game) -> None:
     assert game.step("talk to tamsin").events[0].text == "Tamsin the baker is not here."
     assert game.step("x me").events[0].text.startswith("You look yourself over")
-    assert game.step("x gull").events[0].text == "You don't see any gull here."
+    assert game.step("x whale").events[0].text == "You don't see any whale here."
     assert game.state.turn == 0
 
 

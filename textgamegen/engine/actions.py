@@ -17,7 +17,7 @@ from textgamegen.engine.descriptions import (
     item_description,
     npc_description,
     room_description,
-    scenery_description,
+    room_noun_description,
 )
 from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_locked, way_key
 from textgamegen.engine.hints import hint as next_hint
@@ -109,13 +109,27 @@ def go(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse(f"You can't go {direction} from here. Exits: {exit_list(game)}.")
         return
     if is_locked(game, exit_):
-        turn.fail(exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked.")
+        turn.fail(locked_way_text(game, direction))
         return
     place_room(game.state.places, game.state.room, direction, exit_.to, game.room().exits)
     game.state.room = exit_.to
     game.state.visited.add(exit_.to)
     turn.changes.append(f"room:{exit_.to}")
     describe_room(game, turn)
+
+
+def locked_way_text(game: Game, direction: str) -> str:
+    """Why a way is shut. A player who holds what opens it ("climb down" with the rope in
+    hand) is told how, not that they would need the thing they are carrying."""
+    exit_ = game.room().exits[direction]
+    shut = exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked."
+    way = way_key(game.state.room, direction)
+    for key in game.carried_items():
+        effect = game.item(key).use
+        if effect is not None and way in effect.unlocks:
+            name = game.item(key).name
+            return effect.ready or f"{shut} You have the {name}, though: try using it here."
+    return shut
 
 
 def examine(game: Game, turn: Turn, command: Command) -> None:
@@ -130,8 +144,14 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         if seen:
             turn.say(seen)
             return
+        # Nouns of the room's text the world lists no scenery for ("x window" under "a
+        # window of green glass") are described from that text, never refused.
+        named = room_noun_description(game, game.room(), noun_words(command.noun))
+        if named is not None:
+            turn.ask(named)
+            return
         if command.verb == "look":
-            _look_at_scenery(game, turn, command.noun)
+            turn.refuse(f"You look, but there is nothing like '{command.noun}' here.")
             return
     key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
@@ -178,17 +198,6 @@ def scenery_text(game: Game, phrase: str) -> str:
             if fits(key):
                 return text
     return ""
-
-
-def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
-    """ "look out to sea": the room's own words name it, or say plainly it is not here."""
-    room = game.room()
-    words = set(noun_words(phrase))
-    text, _ = room.text_now(game.state.flags)
-    if words and words <= set(noun_words(f"{room.name} {text}")):
-        turn.ask(scenery_description(game, room))
-        return
-    turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
 
 
 def take(game: Game, turn: Turn, command: Command) -> None:

@@ -150,6 +150,9 @@ class Use:
         flag: a story flag set (the winning condition may need it).
         verbs: other verbs that do this use ("light" for a tinderbox on a lantern), so
             "light lantern" works as well as "use tinderbox on lantern".
+        ready: what the player reads on trying a way this use ``unlocks`` while holding
+            the item, before using it ("Tie the rope to the iron ring first"); "" gives
+            the way's own locked text and a plain word that the item could open it.
     """
 
     text: str
@@ -162,6 +165,7 @@ class Use:
     unlocks: tuple[str, ...] = ()
     flag: str = ""
     verbs: tuple[str, ...] = ()
+    ready: str = ""
 
 
 ARTICLE_NONE = "none"
@@ -461,6 +465,7 @@ def _read_use(source: str, key: str, data: Any) -> Use:
         unlocks=table.texts("unlocks"),
         flag=table.text("flag"),
         verbs=tuple(verb.casefold() for verb in table.texts("verbs")),
+        ready=table.text("ready"),
     )
     for verb in use.verbs:
         if not re.fullmatch(r"[a-z]+( [a-z]+)?", verb):
