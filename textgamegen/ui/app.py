@@ -16,17 +16,18 @@ import asyncio
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from textgamegen import paths
@@ -73,6 +74,7 @@ settings for one session; the rest (sampling, dtype, threads, ...) comes from se
 """
 
 UI_ONLY_SETTINGS = (
+    "theme",
     "show_model_panel",
     "show_special_tokens",
     "autosave_every",
@@ -229,6 +231,7 @@ class TextGameGenApp(App[int]):
     # -- start-up ----------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.theme = self.settings.theme
         if self._ready_generator is not None:
             self._use_generator(self._ready_generator)
         else:
@@ -329,6 +332,24 @@ class TextGameGenApp(App[int]):
         except (OSError, SettingsError) as error:
             self.tell(f"Settings not saved: {error}", severity="warning")
         self.load_model(model, self.settings.device)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # The palette's own "Theme: NAME" entries keep the choice in the settings and offer
+        # only themes the story's styles read well in; Textual's picker would do neither.
+        for command in super().get_system_commands(screen):
+            if command.title != "Theme":
+                yield command
+
+    def choose_theme(self, theme: str) -> None:
+        """Colour the game with another theme from now on, and remember the choice."""
+        from textgamegen.config import save_settings
+
+        self.theme = theme
+        self.settings.theme = theme
+        try:
+            save_settings(self.settings)
+        except (OSError, SettingsError) as error:
+            self.tell(f"Settings not saved: {error}", severity="warning")
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -475,6 +496,7 @@ class TextGameGenApp(App[int]):
         """Use new settings; reload the generator when anything it depends on changed."""
         old = self.settings
         self.settings = settings
+        self.theme = settings.theme
         screen = self._game_screen()
         if screen is not None:
             screen.set_model_panel(settings.show_model_panel)
