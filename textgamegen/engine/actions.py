@@ -824,6 +824,28 @@ def retry(game: Game, turn: Turn, command: Command) -> None:
     turn.retried = fresh
 
 
+NOTE_OFF = frozenset({"off", "none", "clear", "drop"})
+
+
+def note(game: Game, turn: Turn, command: Command) -> None:
+    """The player's word to the narrator on how to tell it, given with every line from
+    now on (beside the world's own tone); it changes nothing in the game."""
+    text = command.rest.strip()
+    if not text:
+        shown = f"Your note to the narrator: {game.note}" if game.note else "You have no note."
+        tone = f" The world's tone: {game.world.tone}" if game.world.tone else ""
+        turn.say(f"{shown}{tone} (note TEXT sets it, note off drops it.)", EventKind.SYSTEM)
+        return
+    if text.casefold() in NOTE_OFF:
+        game.set_note("")
+        turn.changes.append("note")
+        turn.say("Note dropped: the narrator tells it as the world's own.", EventKind.SYSTEM)
+        return
+    kept = game.set_note(text)
+    turn.changes.append("note")
+    turn.say(f"Noted for the narrator: {kept}", EventKind.SYSTEM)
+
+
 RATINGS = {"good": "good", "+": "good", "bad": "bad", "-": "bad"}
 
 
@@ -846,7 +868,10 @@ def help_(game: Game, turn: Turn, command: Command) -> None:
     extra = [word for verb in game.parser.verbs if verb.action == WORLD_VERB for word in verb.words]
     if extra:
         lines.append(f"  Here you can also: {', '.join(extra)}.")
-    lines.append("Anything else you type is tried as a free-form action.")
+    lines.append(
+        "Anything else that starts with a real verb (kneel, knock on the wall) is tried as a"
+        " free-form action; a word the game does not know costs no turn."
+    )
     turn.say("\n".join(lines), EventKind.SYSTEM)
 
 
@@ -976,6 +1001,7 @@ ACTIONS: dict[str, Handler] = {
     "undo": undo,
     "retry": retry,
     "rate": rate,
+    "note": note,
     "help": help_,
     "quit": quit_,
     "empty": empty,

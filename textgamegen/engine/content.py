@@ -57,6 +57,8 @@ class ContentRequest:
         room_text: for an attempt, the room's own text as the player read it. The line
             may draw on what it names (the dials, the headstones), and is given it as
             fact, as in training, so it has no need to make a room's contents up.
+        tone: how the line should sound: the world's ``tone`` and the player's ``note``
+            to the narrator, as one line ("" says nothing).
     """
 
     kind: ContentKind
@@ -77,6 +79,7 @@ class ContentRequest:
     absent_people: tuple[str, ...] = ()
     absent_things: tuple[str, ...] = ()
     room_text: str = ""
+    tone: str = ""
 
     def facts_text(self) -> str:
         """Everything the request says is so, as one text: the place, what the line is

@@ -194,5 +194,5 @@ def prefetch_requests(game: Game, limit: int = PREFETCH_LIMIT) -> list[ContentRe
             continue
         keys.add(key)
         seed = derive_seed(game.seed, "prefetch", key)
-        requests.append(replace(request, seed=seed, story=story))
+        requests.append(replace(request, seed=seed, story=story, tone=game.tone()))
     return requests[:limit]

@@ -300,6 +300,10 @@ class WinCondition:
     """Nudges for ``hint`` once no quest is active, vaguest first."""
 
 
+MAX_TONE_CHARS = 200
+"""A world's tone, and a player's note to the narrator, are one short line of facts."""
+
+
 @dataclass
 class World:
     name: str
@@ -314,6 +318,9 @@ class World:
     path: Path | None = None
     narrator: str = ""
     """The model the world is written for ("alice"); "" means the player's default."""
+    tone: str = ""
+    """How the world's prose should sound ("wry and wintry, short sentences"), a fact the
+    narrator is given with every line; "" says nothing."""
 
 
 class _Table:
@@ -604,6 +611,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
     start = head.text("start", required=True)
     intro = head.text("intro")
     narrator = head.text("narrator")
+    tone = " ".join(head.text("tone").split())[:MAX_TONE_CHARS]
     head.finish()
 
     rooms = {
@@ -645,6 +653,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
         win=win,
         intro=intro,
         narrator=narrator,
+        tone=tone,
     )
     _check_references(source, world)
     return world

@@ -75,6 +75,7 @@ settings for one session; the rest (sampling, dtype, threads, ...) comes from se
 
 UI_ONLY_SETTINGS = (
     "theme",
+    "note",
     "show_model_panel",
     "show_special_tokens",
     "autosave_every",
@@ -420,6 +421,7 @@ class TextGameGenApp(App[int]):
             saves_dir=self.saves_dir,
             autosave_every=self.settings.autosave_every,
         )
+        game.set_note(self.settings.note)
         self.start_game(game, opening=[game.intro()])
 
     def _open_save(self, name: str) -> bool:
