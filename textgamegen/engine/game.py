@@ -11,7 +11,7 @@ A command that the parser cannot pin down (an unknown noun, "Which do you mean .
 takes no turn, and neither does one that is refused ("You can't go down from here"): a
 step that only says why nothing happened changes nothing. Every other game command takes
 one turn and can be undone. Meta commands (the verbs the parser's table marks ``meta``:
-help, hint, map, undo, retry, rate, save, load, quests, inventory, quit) take no turn.
+help, hint, map, undo, retry, rate, note, save, load, quests, inventory, quit) take no turn.
 """
 
 from __future__ import annotations
