@@ -31,6 +31,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,8 +227,11 @@ def walk(
     return report
 
 
-def play_all(steps: int, seed: int) -> dict[str, Report]:
-    """``steps`` random steps shared among the shipped worlds, one seeded walk each."""
+def play_all(
+    steps: int, seed: int, done: Callable[[str, Report], object] | None = None
+) -> dict[str, Report]:
+    """``steps`` random steps shared among the shipped worlds, one seeded walk each;
+    ``done`` hears each world's report as its walk ends."""
     worlds = [info for info in list_worlds() if not info.error]
     reports: dict[str, Report] = {}
     with tempfile.TemporaryDirectory(prefix="random-play-") as folder:
@@ -236,6 +240,8 @@ def play_all(steps: int, seed: int) -> dict[str, Report]:
             saves = Path(folder) / info.name
             saves.mkdir()
             reports[info.name] = walk(load_world(info.path), share, seed + index, saves)
+            if done is not None:
+                done(info.name, reports[info.name])
     return reports
 
 
@@ -245,15 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the first world's walk seed")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    reports = play_all(args.steps, args.seed)
-    took = time.perf_counter() - started
     print("| world | steps | turns | undos | save files | rooms seen | violations |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, report in reports.items():
+    print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
+
+    def row(name: str, report: Report) -> None:
+        # Each world's row as its walk ends, so a long run shows how far it has got.
         print(
             f"| {name} | {report.steps} | {report.turns} | {report.undos} | {report.saves} "
-            f"| {len(report.rooms)} | {len(report.violations)} |"
+            f"| {len(report.rooms)} | {len(report.violations)} |",
+            flush=True,
         )
+
+    reports = play_all(args.steps, args.seed, row)
+    took = time.perf_counter() - started
     total = sum(report.steps for report in reports.values())
     found = [v for report in reports.values() for v in report.violations]
     print(f"\n{total} steps in {took:.0f} s, {len(found)} violations")
