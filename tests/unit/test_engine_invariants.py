@@ -69,3 +69,17 @@ def test_a_refused_command_that_changes_the_world_is_caught(
     monkeypatch.setitem(actions.ACTIONS, "help", leaky)
     report = walk(shipped_world, 300, seed=5, saves_dir=tmp_path)
     assert any("no turn passed" in violation.what for violation in report.violations)
+
+
+def test_again_undoing_a_load_is_not_counted_as_a_turn(
+    shipped_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "g" after "undo" undoes again; taking back a load can raise the turn by one, which
+    # the walk once took for a turn to be undone (a violation that was none).
+    import bench.random_play as random_play
+
+    commands = iter(["wait", "save walk", "wait", "load walk", "load walk", "undo", "g"])
+    monkeypatch.setattr(random_play, "UNDO_CHANCE", 0.0)
+    monkeypatch.setattr(random_play, "command_for", lambda game, rng: next(commands))
+    report = walk(shipped_world, 7, seed=0, saves_dir=tmp_path)
+    assert report.violations == [] and report.turns == 2
