@@ -158,7 +158,8 @@ class StepResult:
         changes: short machine-readable descriptions of state changes
             ("room:hall", "+lantern", "-key", "quest:lighthouse:done"), and the player's
             signals about the prose, which change nothing in the game: "retry", and
-            "rate:good" or "rate:bad" (``rate good``), for whoever records feedback.
+            "rate:good" or "rate:bad" (``rate good``), for whoever records feedback, and
+            "note" when the player changed their note to the narrator.
         requests: prose still to be written by the generator. A request whose cache_key
             already has text is not emitted; that text appears in ``events`` as "prose".
         turn: the turn number after this step.
