@@ -31,6 +31,29 @@ DEVICES = ("auto", "cpu", "cuda")
 """Where the model runs; ``auto`` is CUDA when available, else the CPU."""
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 """The model weights' dtype; ``auto`` picks one for the device."""
+MAX_NOTE_CHARS = 200
+"""The note to the narrator is one short line of facts (``engine.world.MAX_TONE_CHARS``)."""
+THEMES = (
+    "textual-dark",
+    "textual-light",
+    "nord",
+    "gruvbox",
+    "catppuccin-mocha",
+    "catppuccin-latte",
+    "dracula",
+    "tokyo-night",
+    "monokai",
+    "flexoki",
+    "solarized-dark",
+    "solarized-light",
+    "rose-pine",
+    "rose-pine-dawn",
+    "atom-one-dark",
+    "atom-one-light",
+)
+"""Colour themes Textual ships (named here, as settings import no Textual; a test checks
+each is one of Textual's); the terminal's own 16 colours are left out, as the story's
+styles need more."""
 
 
 def setting(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
@@ -154,6 +177,16 @@ class Settings:
         f"Where the model runs: {one_of(DEVICES)}; auto is CUDA when available, else the CPU.",
         DEVICES,
     )
+    theme: str = setting(
+        "textual-dark",
+        "Colours of the game: a Textual theme (also in the palette, Ctrl+P: 'Theme: ...').",
+        THEMES,
+    )
+    note: str = setting(
+        "",
+        "A word to the narrator on how to tell each new game ('darker, more rain'), given "
+        "with every line beside the world's own tone; in a game, 'note TEXT' changes it.",
+    )
     show_model_panel: bool = setting(
         False, "Show the panel with the prompt, candidates and timings (F2): a tool for modders."
     )
@@ -221,6 +254,10 @@ class Settings:
             raise SettingsError("autosave_every must be 0 or more")
         if self.dtype not in DTYPES:
             raise SettingsError(f"dtype must be {one_of(DTYPES)}")
+        if len(self.note) > MAX_NOTE_CHARS or any(not c.isprintable() for c in self.note):
+            raise SettingsError(f"note must be one line of at most {MAX_NOTE_CHARS} characters")
+        if self.theme not in THEMES:
+            raise SettingsError(f"theme must be one of {one_of(THEMES)}")
         if self.threads < 0:
             raise SettingsError("threads must be 0 or more")
         if not 0.0 <= self.max_bad_rate <= 1.0:

@@ -61,10 +61,10 @@ def test_main_screen(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(app, terminal_size=(120, 36), run_before=play)
 
 
-def _app(tmp_path: Path, *, show_title: bool) -> TextGameGenApp:
+def _app(tmp_path: Path, *, show_title: bool, theme: str = "textual-dark") -> TextGameGenApp:
     launch = Launch(
         world=load_world(find_world(DEFAULT_WORLD)),
-        settings=Settings(model="template", device="cpu", prefetch=False),
+        settings=Settings(model="template", device="cpu", prefetch=False, theme=theme),
         saves_dir=tmp_path / "saves",
         seed=42,
         model="template",
@@ -109,3 +109,16 @@ def test_map(snap_compare, tmp_path: Path) -> None:
             await _settle(pilot)
 
     assert snap_compare(_app(tmp_path, show_title=False), terminal_size=(80, 24), run_before=walk)
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "nord"])
+def test_main_screen_in_another_theme(snap_compare, tmp_path: Path, theme: str) -> None:
+    """The game in two of the themes a player can choose (settings, or the palette)."""
+
+    async def look(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press(*"n", "enter")
+        await _settle(pilot)
+
+    app = _app(tmp_path, show_title=False, theme=theme)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=look)

@@ -133,6 +133,7 @@ def test_the_verb_table_says_which_verbs_are_meta_and_their_help() -> None:
         "undo",
         "retry",
         "rate",
+        "note",
         "save",
         "load",
         "quit",

@@ -384,3 +384,87 @@ def test_a_broken_map_in_a_save_is_a_clear_error(shipped_world: World, tmp_path:
 def test_world_names_its_narrator() -> None:
     assert load_world(find_world("wonderland")).narrator == "alice"
     assert load_world(find_world("lanternfall")).narrator == ""
+
+
+# -- nouns of the room's own text ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "sentence"),
+    [
+        ("x window", "beneath a window of green glass"),
+        ("look out of the window", "beneath a window of green glass"),
+        ("look at plaques", "Salt-stained plaques on the walls"),
+        ("x plaque", "Salt-stained plaques on the walls"),
+        ("x sand tray", "Candles burn in a sand tray"),
+        ("x chapel", "A narrow chapel of whitewashed stone."),
+    ],
+)
+def test_a_noun_of_the_room_text_is_described_from_it(
+    shipped_world: World, command: str, sentence: str
+) -> None:
+    # The chapel lists no scenery: its text's window and plaques answered "You don't see
+    # any window here.", and "look out of the window" the room's own cached line.
+    game = at(shipped_world, "chapel")
+    result = game.step(command)
+    assert not [e for e in result.events if e.kind == "error"]
+    [request] = result.requests
+    assert sentence in request.fallback
+    assert request.fallback.endswith("catches your eye.")
+    assert request.cache_key and request.cache_key.startswith("scenery:chapel:")
+    assert request.room_text.startswith("A narrow chapel")
+
+
+def test_each_noun_of_the_room_text_has_its_own_cached_text(shipped_world: World) -> None:
+    game = at(shipped_world, "chapel")
+    [window] = game.step("x window").requests
+    game.fulfil(window, "The green glass turns the light to seawater.")
+    [plaques] = game.step("x plaques").requests
+    assert plaques.cache_key != window.cache_key
+    again = game.step("look out of the window")
+    assert again.requests == []
+    assert [e.text for e in again.events] == ["The green glass turns the light to seawater."]
+
+
+def test_look_at_scenery_with_the_template_prints_its_text(shipped_world: World) -> None:
+    from textgamegen.narration.template import TemplateGenerator
+
+    game = at(shipped_world, "chapel")
+    [request] = game.step("look candles").requests
+    assert TemplateGenerator().text_for(request).startswith("Candles burn in a sand tray")
+
+
+@pytest.mark.parametrize("command", ["x whale", "look at the whale", "x with", "x beneath"])
+def test_what_the_room_text_does_not_name_is_still_refused(
+    shipped_world: World, command: str
+) -> None:
+    game = at(shipped_world, "chapel")
+    result = game.step(command)
+    assert result.requests == [] and game.turn == 0
+    assert [e.kind for e in result.events] == ["error"]
+
+
+# -- a way the player holds the means to open ----------------------------------------------
+
+
+def test_climb_down_with_the_rope_in_hand_says_to_tie_it(shipped_world: World) -> None:
+    game = at(shipped_world, "cliff_path")
+    assert "You would need a rope" in text_of(game, "climb down")
+    game.state.locations["rope"] = "player"
+    out = text_of(game, "climb down")
+    assert "Tie the rope to the iron ring first" in out and "would need a rope" not in out
+    game.step("tie rope to ring")
+    assert game.step("climb down").events[0].text == "Tide Caves"
+
+
+def test_a_way_without_its_own_ready_text_names_what_is_held(shipped_world: World) -> None:
+    import copy
+    from dataclasses import replace
+
+    world = copy.deepcopy(shipped_world)
+    rope = world.items["rope"]
+    assert rope.use is not None
+    rope.use = replace(rope.use, ready="")
+    game = at(world, "cliff_path", carrying=("rope",))
+    out = text_of(game, "climb down")
+    assert out.endswith("You have the coil of rope, though: try using it here.")

@@ -18,17 +18,18 @@ from textgamegen.engine.descriptions import (
     item_description,
     npc_description,
     room_description,
-    scenery_description,
+    room_noun_description,
 )
 from textgamegen.engine.exits import door_keys, exit_direction, exit_key, is_locked, way_key
 from textgamegen.engine.hints import hint as next_hint
 from textgamegen.engine.maps import draw_map, legend, place_room
 from textgamegen.engine.nouns import match, names_any, resolve
-from textgamegen.engine.parser import WORLD_VERB, Command, noun_words
+from textgamegen.engine.parser import DIRECTION_WORDS, WORLD_VERB, Command, noun_words
 from textgamegen.engine.quests import complete_quest, goal_text, start_quest
 from textgamegen.engine.saves import SaveError, save_name, saved_text
 from textgamegen.engine.state import StateError
 from textgamegen.engine.turn import Turn, name_list, prose_request
+from textgamegen.engine.vocabulary import COMMON_VERBS, is_known, nearest, verb_of
 from textgamegen.engine.world import DIRECTIONS, NOWHERE, PLAYER, GoalKind, Item, QuestState
 
 if TYPE_CHECKING:
@@ -109,13 +110,27 @@ def go(game: Game, turn: Turn, command: Command) -> None:
         turn.refuse(f"You can't go {direction} from here. Exits: {exit_list(game)}.")
         return
     if is_locked(game, exit_):
-        turn.fail(exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked.")
+        turn.fail(locked_way_text(game, direction))
         return
     place_room(game.state.places, game.state.room, direction, exit_.to, game.room().exits)
     game.state.room = exit_.to
     game.state.visited.add(exit_.to)
     turn.changes.append(f"room:{exit_.to}")
     describe_room(game, turn)
+
+
+def locked_way_text(game: Game, direction: str) -> str:
+    """Why a way is shut. A player who holds what opens it ("climb down" with the rope in
+    hand) is told how, not that they would need the thing they are carrying."""
+    exit_ = game.room().exits[direction]
+    shut = exit_.locked_text or f"The {exit_.door or 'way ' + direction} is locked."
+    way = way_key(game.state.room, direction)
+    for key in game.carried_items():
+        effect = game.item(key).use
+        if effect is not None and way in effect.unlocks:
+            name = game.item(key).name
+            return effect.ready or f"{shut} You have the {name}, though: try using it here."
+    return shut
 
 
 def examine(game: Game, turn: Turn, command: Command) -> None:
@@ -130,8 +145,14 @@ def examine(game: Game, turn: Turn, command: Command) -> None:
         if seen:
             turn.say(seen)
             return
+        # Nouns of the room's text the world lists no scenery for ("x window" under "a
+        # window of green glass") are described from that text, never refused.
+        named = room_noun_description(game, game.room(), noun_words(command.noun))
+        if named is not None:
+            turn.ask(named)
+            return
         if command.verb == "look":
-            _look_at_scenery(game, turn, command.noun)
+            turn.refuse(f"You look, but there is nothing like '{command.noun}' here.")
             return
     key = resolve(game, turn, command.noun, scope, command=command)
     if key is None:
@@ -178,17 +199,6 @@ def scenery_text(game: Game, phrase: str) -> str:
             if fits(key):
                 return text
     return ""
-
-
-def _look_at_scenery(game: Game, turn: Turn, phrase: str) -> None:
-    """ "look out to sea": the room's own words name it, or say plainly it is not here."""
-    room = game.room()
-    words = set(noun_words(phrase))
-    text, _ = room.text_now(game.state.flags)
-    if words and words <= set(noun_words(f"{room.name} {text}")):
-        turn.ask(scenery_description(game, room))
-        return
-    turn.refuse(f"You look, but there is nothing like '{phrase}' here.")
 
 
 def take(game: Game, turn: Turn, command: Command) -> None:
@@ -815,6 +825,28 @@ def retry(game: Game, turn: Turn, command: Command) -> None:
     turn.retried = fresh
 
 
+NOTE_OFF = frozenset({"off", "none", "clear", "drop"})
+
+
+def note(game: Game, turn: Turn, command: Command) -> None:
+    """The player's word to the narrator on how to tell it, given with every line from
+    now on (beside the world's own tone); it changes nothing in the game."""
+    text = command.rest.strip()
+    if not text:
+        shown = f"Your note to the narrator: {game.note}" if game.note else "You have no note."
+        tone = f" The world's tone: {game.world.tone}" if game.world.tone else ""
+        turn.say(f"{shown}{tone} (note TEXT sets it, note off drops it.)", EventKind.SYSTEM)
+        return
+    if text.casefold() in NOTE_OFF:
+        game.set_note("")
+        turn.changes.append("note")
+        turn.say("Note dropped: the narrator tells it as the world's own.", EventKind.SYSTEM)
+        return
+    kept = game.set_note(text)
+    turn.changes.append("note")
+    turn.say(f"Noted for the narrator: {kept}", EventKind.SYSTEM)
+
+
 RATINGS = {"good": "good", "+": "good", "bad": "bad", "-": "bad"}
 
 
@@ -837,7 +869,10 @@ def help_(game: Game, turn: Turn, command: Command) -> None:
     extra = [word for verb in game.parser.verbs if verb.action == WORLD_VERB for word in verb.words]
     if extra:
         lines.append(f"  Here you can also: {', '.join(extra)}.")
-    lines.append("Anything else you type is tried as a free-form action.")
+    lines.append(
+        "Anything else that starts with a real verb (kneel, knock on the wall) is tried as a"
+        " free-form action; a word the game does not know costs no turn."
+    )
     turn.say("\n".join(lines), EventKind.SYSTEM)
 
 
@@ -878,34 +913,37 @@ def authored_attempt(game: Game, text: str) -> str:
     return ""
 
 
-def misspelt_verb(game: Game, text: str) -> str:
-    """The command as it was probably meant when its first word is one letter off a verb
-    the game knows ("tkae crate" -> "take crate"), else ""."""
-    first, _, rest = text.partition(" ")
-    if len(first) < 3:
-        return ""
-    verbs = sorted({w for verb in game.parser.verbs for w in verb.words if " " not in w})
-    if first in verbs:
-        return ""
-    # Swapped, dropped or doubled letters only: one letter changed is too often another
-    # real word ("wave" is not a typo of "save").
-    close = [verb for verb in verbs if len(verb) >= 3 and _one_slip(first, verb)]
-    return f"{close[0]} {rest}".strip() if close else ""
+def known_verbs(game: Game) -> frozenset[str]:
+    """Words a free-form action may start with: the parser's verbs, those this world's
+    rooms answer in their attempts, and everyday English verbs (``vocabulary.py``)."""
+    words = {phrase.split()[0] for verb in game.parser.verbs for phrase in verb.words}
+    words |= {phrase.split()[0] for room in game.world.rooms.values() for phrase in room.attempts}
+    return frozenset(words) | COMMON_VERBS
 
 
-def _one_slip(typed: str, word: str) -> bool:
-    if len(typed) == len(word):
-        diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
-        return (
-            len(diff) == 2
-            and diff[1] == diff[0] + 1
-            and typed[diff[0]] == word[diff[1]]
-            and typed[diff[1]] == word[diff[0]]
-        )
-    longer, shorter = (typed, word) if len(typed) > len(word) else (word, typed)
-    if len(longer) - len(shorter) != 1:
-        return False
-    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+def scope_words(game: Game) -> list[str]:
+    """The single words of the names in reach, for the nearest-word search."""
+    keys = game.visible_items() + game.carried_items() + game.npcs_here()
+    names = [name for key in keys for name in game.names_of(key)]
+    names += [exit_.door for exit_ in game.room().exits.values() if exit_.door]
+    return list(dict.fromkeys(word for name in names for word in noun_words(name)))
+
+
+def unknown_word(game: Game, text: str, word: str) -> str:
+    """What the game says to a line whose first word is no verb it knows: the command as
+    it was probably meant when that word is a slip of a verb, a direction or a thing in
+    reach ("tkae crate" -> "take crate"), else that it does not know the word."""
+    things = scope_words(game)
+    if word in things:
+        return f"What do you want to do with the {word}? Type 'help' for the verbs."
+    verbs = [w for verb in game.parser.verbs for w in verb.words if " " not in w]
+    meant = nearest(word, [*verbs, *DIRECTION_WORDS, *things])
+    if meant:
+        words = text.split()
+        at = next((i for i, typed in enumerate(words) if word in typed), 0)
+        words[at] = meant
+        return f"I don't know the word '{word}'. Did you mean '{' '.join(words)}'?"
+    return f"I don't know the word '{word}'. Type 'help' for the verbs."
 
 
 # Words a player may put in or leave out without changing what they do: "knock on the
@@ -936,10 +974,11 @@ def freeform(game: Game, turn: Turn, command: Command) -> None:
     if authored:
         turn.say(authored)
         return
-    meant = misspelt_verb(game, text)
-    if meant:
-        # A typo is not an attempt: no turn passes and the narrator is not asked.
-        turn.refuse(f"I don't know the word '{text.split()[0]}'. Did you mean '{meant}'?")
+    word, known = verb_of(text), known_verbs(game)
+    if not is_known(word, known) and not is_known(text.split()[0], known):
+        # A typo or a made-up word is not an attempt: no turn passes and the narrator is
+        # not asked ("xyzzy" was narrated as a try, and cost a turn).
+        turn.refuse(unknown_word(game, text, word))
         return
     # What is really here, not the command's words ("wave at the fleet" names no thing
     # of this room): the people, then the things in view.
@@ -980,6 +1019,7 @@ ACTIONS: dict[str, Handler] = {
     "undo": undo,
     "retry": retry,
     "rate": rate,
+    "note": note,
     "help": help_,
     "quit": quit_,
     "empty": empty,

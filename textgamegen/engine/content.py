@@ -57,6 +57,8 @@ class ContentRequest:
         room_text: for an attempt, the room's own text as the player read it. The line
             may draw on what it names (the dials, the headstones), and is given it as
             fact, as in training, so it has no need to make a room's contents up.
+        tone: how the line should sound: the world's ``tone`` and the player's ``note``
+            to the narrator, as one line ("" says nothing).
     """
 
     kind: ContentKind
@@ -77,6 +79,7 @@ class ContentRequest:
     absent_people: tuple[str, ...] = ()
     absent_things: tuple[str, ...] = ()
     room_text: str = ""
+    tone: str = ""
 
     def facts_text(self) -> str:
         """Everything the request says is so, as one text: the place, what the line is
@@ -155,7 +158,8 @@ class StepResult:
         changes: short machine-readable descriptions of state changes
             ("room:hall", "+lantern", "-key", "quest:lighthouse:done"), and the player's
             signals about the prose, which change nothing in the game: "retry", and
-            "rate:good" or "rate:bad" (``rate good``), for whoever records feedback.
+            "rate:good" or "rate:bad" (``rate good``), for whoever records feedback, and
+            "note" when the player changed their note to the narrator.
         requests: prose still to be written by the generator. A request whose cache_key
             already has text is not emitted; that text appears in ``events`` as "prose".
         turn: the turn number after this step.

@@ -9,6 +9,7 @@ fallback and persona).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -65,9 +66,48 @@ def room_description(game: Game, room: Room) -> ContentRequest:
     return _room_request(game, room, ContentKind.ROOM, authored=True)
 
 
-def scenery_description(game: Game, room: Room) -> ContentRequest:
-    """What "look out to sea" asks for: the room seen as a thing, all in the model's words."""
-    return _room_request(game, room, ContentKind.ITEM)
+def _named(words: Collection[str], text_words: Collection[str]) -> bool:
+    """Whether every word is among ``text_words``, a plural or singular counting ("x plaque"
+    names "plaques", "x lamps" names "lamp")."""
+    forms = set(text_words)
+    forms |= {word.removesuffix("es") for word in text_words} | {w.rstrip("s") for w in forms}
+    return all(word in forms or word.rstrip("s") in forms for word in words)
+
+
+FILLER = frozenset(
+    {"and", "with", "from", "into", "onto", "its", "his", "her", "their", "you", "your"}
+    | {"are", "was", "were", "has", "have", "for", "but", "not", "out", "all", "each"}
+    | {"there", "here", "far", "below", "above", "towards", "toward", "every", "one"}
+    | {"beneath", "under", "over", "behind", "along", "around", "through", "across", "like"}
+)
+"""Words of a room's text that name nothing to look at ("x with", "look at below")."""
+
+
+def room_noun_description(game: Game, room: Room, words: list[str]) -> ContentRequest | None:
+    """What "x window" asks for when the room's own text names a window but the world lists
+    no scenery for it: a description of that thing grounded in the room's text, cached
+    per thing, or None when the text names no such thing.
+
+    The engine's plain line (the template's, and any narrator's fallback) is the text's
+    own sentence that names the thing, and a plain word that there is no more to it.
+    """
+    text, flag = room.text_now(game.state.flags)
+    named = [word for word in words if len(word) > 2 and word not in FILLER]
+    if not named or len(named) != len(words):
+        return None
+    if not _named(named, re.findall(r"[^\W_]+", f"{room.name} {text}".casefold())):
+        return None
+    sentences = [line for line in re.split(r"(?<=[.!?])\s+", text) if line.strip()]
+    naming = [line for line in sentences if _named(named, re.findall(r"[^\W_]+", line.casefold()))]
+    thing = " ".join(words)
+    seen = " ".join(naming or sentences[:1])
+    return prose_request(
+        ContentKind.ITEM,
+        thing,
+        f"{seen} Nothing more about the {thing} catches your eye.".strip(),
+        cache_key=_cache_key("scenery", f"{room.key}:{thing}", flag),
+        room_text=text,
+    )
 
 
 def _room_request(
@@ -154,5 +194,5 @@ def prefetch_requests(game: Game, limit: int = PREFETCH_LIMIT) -> list[ContentRe
             continue
         keys.add(key)
         seed = derive_seed(game.seed, "prefetch", key)
-        requests.append(replace(request, seed=seed, story=story))
+        requests.append(replace(request, seed=seed, story=story, tone=game.tone()))
     return requests[:limit]

@@ -11,7 +11,7 @@ A command that the parser cannot pin down (an unknown noun, "Which do you mean .
 takes no turn, and neither does one that is refused ("You can't go down from here"): a
 step that only says why nothing happened changes nothing. Every other game command takes
 one turn and can be undone. Meta commands (the verbs the parser's table marks ``meta``:
-help, hint, map, undo, retry, rate, save, load, quests, inventory, quit) take no turn.
+help, hint, map, undo, retry, rate, note, save, load, quests, inventory, quit) take no turn.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from textgamegen.engine.saves import (
 )
 from textgamegen.engine.state import GameState, StateError
 from textgamegen.engine.turn import Turn, derive_seed, name_list, new_seed
-from textgamegen.engine.world import PLAYER, Item, Npc, Room, World
+from textgamegen.engine.world import MAX_TONE_CHARS, PLAYER, Item, Npc, Room, World
 from textgamegen.safe_text import strip_unsafe
 
 UNDO_LIMIT = 50
@@ -94,6 +94,8 @@ class Game:
         """A command waiting for the answer to "Which do you mean ...?" (``nouns.py``)."""
         self.names = world_names(world)
         """The world's guarded names; each request lists those its facts leave out."""
+        self.note = ""
+        """The player's word to the narrator on how to tell it (``note``), kept in saves."""
 
     @classmethod
     def new(
@@ -271,6 +273,25 @@ class Game:
             self._replaceable.discard(key)
         self.state.add_story(text)
 
+    def choose_text(self, request: ContentRequest, text: str) -> None:
+        """The player's pick among the versions written for a request (swiping back to
+        the one before a retry): where that text was cached, it is the one replayed."""
+        key = request.cache_key
+        text = strip_unsafe(str(text)).strip()[:MAX_PROSE_CHARS]
+        if key and key in self.cache and text:
+            self.cache[key] = text
+            self._replaceable.discard(key)
+
+    def tone(self) -> str:
+        """How the prose should sound: the world's tone, then the player's note."""
+        return "; ".join(part for part in (self.world.tone, self.note) if part)
+
+    def set_note(self, text: str) -> str:
+        """Set the player's note to the narrator ("" drops it); returns it as kept."""
+        self.note = " ".join(strip_unsafe(str(text), keep_newlines=False).split())
+        self.note = self.note[:MAX_TONE_CHARS]
+        return self.note
+
     def prefetch_requests(self, limit: int = PREFETCH_LIMIT) -> list[ContentRequest]:
         """Descriptions to write ahead while the player reads (``descriptions.py``)."""
         return prefetch_requests(self, limit)
@@ -363,6 +384,7 @@ class Game:
                 room=self.room().name,
                 command=command.text,
                 story=tuple(self.state.story[-STORY_CONTEXT:]),
+                tone=self.tone(),
             )
             request = absent_names(self.names, self.world, request, self.state.room)
             seeded.append(request)
@@ -431,12 +453,15 @@ class Game:
         self.saving.loaded()  # the autosave follows the game now played
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "world": self.world.name,
             "seed": self.seed,
             "state": self.state.to_dict(),
             "cache": dict(sorted(self.cache.items())),
         }
+        if self.note:
+            data["note"] = self.note
+        return data
 
     @classmethod
     def from_dict(
@@ -464,9 +489,14 @@ class Game:
         ):
             raise StateError("cache must map keys to text")
         cache = {key: strip_unsafe(value)[:MAX_PROSE_CHARS] for key, value in cache.items()}
+        note = data.get("note", "")
+        if not isinstance(note, str):
+            raise StateError("note must be text")
         state = GameState.from_dict(data.get("state"), world)
         state.story = [strip_unsafe(line) for line in state.story]
-        return cls(world, state, seed, saves_dir, autosave_every, cache=cache)
+        game = cls(world, state, seed, saves_dir, autosave_every, cache=cache)
+        game.set_note(note)
+        return game
 
     @classmethod
     def load(

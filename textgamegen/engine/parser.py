@@ -208,6 +208,14 @@ VERBS: tuple[Verb, ...] = (
     Verb("again", ("again", "g"), NONE, help="again (g): repeat the last command"),
     Verb("retry", ("retry", "regenerate"), NONE, help="retry: rewrite the last prose", meta=True),
     Verb(
+        "note",
+        ("note",),
+        REST,
+        help="note TEXT: a word to the narrator on how to tell it ('note darker, more rain');"
+        " note alone shows it, 'note off' drops it",
+        meta=True,
+    ),
+    Verb(
         "rate",
         ("rate",),
         REST,

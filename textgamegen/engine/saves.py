@@ -392,6 +392,7 @@ def check_save(data: dict[str, Any], path: Path | str) -> None:
         raise top.fail("game", "is missing")
     game = _Fields(path, "game", data["game"])
     game.text("world")
+    game.text("note")
     game.number("seed")
     game.mapping("cache")
     if "state" not in game.data:

@@ -150,6 +150,9 @@ class Use:
         flag: a story flag set (the winning condition may need it).
         verbs: other verbs that do this use ("light" for a tinderbox on a lantern), so
             "light lantern" works as well as "use tinderbox on lantern".
+        ready: what the player reads on trying a way this use ``unlocks`` while holding
+            the item, before using it ("Tie the rope to the iron ring first"); "" gives
+            the way's own locked text and a plain word that the item could open it.
     """
 
     text: str
@@ -162,6 +165,7 @@ class Use:
     unlocks: tuple[str, ...] = ()
     flag: str = ""
     verbs: tuple[str, ...] = ()
+    ready: str = ""
 
 
 ARTICLE_NONE = "none"
@@ -296,6 +300,10 @@ class WinCondition:
     """Nudges for ``hint`` once no quest is active, vaguest first."""
 
 
+MAX_TONE_CHARS = 200
+"""A world's tone, and a player's note to the narrator, are one short line of facts."""
+
+
 @dataclass
 class World:
     name: str
@@ -310,6 +318,9 @@ class World:
     path: Path | None = None
     narrator: str = ""
     """The model the world is written for ("alice"); "" means the player's default."""
+    tone: str = ""
+    """How the world's prose should sound ("wry and wintry, short sentences"), a fact the
+    narrator is given with every line; "" says nothing."""
 
 
 class _Table:
@@ -461,6 +472,7 @@ def _read_use(source: str, key: str, data: Any) -> Use:
         unlocks=table.texts("unlocks"),
         flag=table.text("flag"),
         verbs=tuple(verb.casefold() for verb in table.texts("verbs")),
+        ready=table.text("ready"),
     )
     for verb in use.verbs:
         if not re.fullmatch(r"[a-z]+( [a-z]+)?", verb):
@@ -599,6 +611,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
     start = head.text("start", required=True)
     intro = head.text("intro")
     narrator = head.text("narrator")
+    tone = " ".join(head.text("tone").split())[:MAX_TONE_CHARS]
     head.finish()
 
     rooms = {
@@ -640,6 +653,7 @@ def parse_world(text: str, source: str = "<world>", name: str = "world") -> Worl
         win=win,
         intro=intro,
         narrator=narrator,
+        tone=tone,
     )
     _check_references(source, world)
     return world

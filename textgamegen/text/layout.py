@@ -19,7 +19,7 @@ import re
 
 from textgamegen.text.tags import END, tag_token, tagged_line
 
-FACT_KEYS = ("describe", "place", "things", "you", "speaker", "about", "known")
+FACT_KEYS = ("describe", "place", "things", "you", "speaker", "about", "known", "tone")
 """The facts a line can be conditioned on, in the order they are written:
 
 - describe: what the line describes (an item, a room, a person)
@@ -29,6 +29,7 @@ FACT_KEYS = ("describe", "place", "things", "you", "speaker", "about", "known")
 - speaker: who talks (name, then a few words of persona)
 - about: the topic asked about, or the quest talked of
 - known: authored text the line must agree with (the world's own description)
+- tone: how the line should sound (the world's tone and the player's note), when set
 """
 
 _BRACKETS = re.compile(r"[\[\]|]")

@@ -443,6 +443,7 @@ def request_facts(request: ContentRequest) -> dict[str, str]:
         "about": values["topic"] if values["topic"] != "greeting" else "a greeting",
         # An attempt has no text of its own; the room's is what it must agree with.
         "known": clean_field(request.authored or request.room_text),
+        "tone": clean_field(request.tone),
     }
 
 

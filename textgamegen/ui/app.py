@@ -16,17 +16,18 @@ import asyncio
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from textgamegen import paths
@@ -76,6 +77,8 @@ settings for one session; the rest (sampling, dtype, threads, ...) comes from se
 """
 
 UI_ONLY_SETTINGS = (
+    "theme",
+    "note",
     "show_model_panel",
     "show_special_tokens",
     "autosave_every",
@@ -237,6 +240,7 @@ class TextGameGenApp(App[int]):
     # -- start-up ----------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.theme = self.settings.theme
         if self._ready_generator is not None:
             self._use_generator(self._ready_generator)
         else:
@@ -340,6 +344,24 @@ class TextGameGenApp(App[int]):
             self.tell(f"Settings not saved: {error}", severity="warning")
         self.load_model(model, self.settings.device)
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # The palette's own "Theme: NAME" entries keep the choice in the settings and offer
+        # only themes the story's styles read well in; Textual's picker would do neither.
+        for command in super().get_system_commands(screen):
+            if command.title != "Theme":
+                yield command
+
+    def choose_theme(self, theme: str) -> None:
+        """Colour the game with another theme from now on, and remember the choice."""
+        from textgamegen.config import save_settings
+
+        self.theme = theme
+        self.settings.theme = theme
+        try:
+            save_settings(self.settings)
+        except (OSError, SettingsError) as error:
+            self.tell(f"Settings not saved: {error}", severity="warning")
+
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker outcomes and faults are reported."""
@@ -409,6 +431,7 @@ class TextGameGenApp(App[int]):
             saves_dir=self.saves_dir,
             autosave_every=self.settings.autosave_every,
         )
+        game.set_note(self.settings.note)
         self.start_game(game, opening=[game.intro()])
 
     def _open_save(self, name: str) -> bool:
@@ -485,6 +508,7 @@ class TextGameGenApp(App[int]):
         """Use new settings; reload the generator when anything it depends on changed."""
         old = self.settings
         self.settings = settings
+        self.theme = settings.theme
         screen = self._game_screen()
         if screen is not None:
             screen.set_model_panel(settings.show_model_panel)

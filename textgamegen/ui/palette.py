@@ -1,4 +1,4 @@
-"""Command-palette entries (Ctrl+P): save, load, new game, model, settings and friends.
+"""Command-palette entries (Ctrl+P): save, load, new game, model, theme, settings and friends.
 
 Each entry runs one of the app's own actions, as the game screen's keys do, so a key and
 its palette entry can never drift apart; the models come from the registry, one entry each.
@@ -11,6 +11,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from textgamegen.config import THEMES
 
 if TYPE_CHECKING:
     from textgamegen.ui.app import TextGameGenApp
@@ -41,6 +43,9 @@ class GamePalette(Provider):
         for name in self._model_names:
             switch = partial(self.app.switch_model, name)
             entries.append((f"Model: {name}", switch, f"Narrate with {name}"))
+        for theme in THEMES:
+            choose = partial(self.app.choose_theme, theme)
+            entries.append((f"Theme: {theme}", choose, "Colour the game so (kept in settings)"))
         return entries
 
     async def startup(self) -> None:

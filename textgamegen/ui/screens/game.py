@@ -54,6 +54,8 @@ three rooms across."""
 SIDE_MAP_HEIGHT = 9
 """Lines of map in the side panel, around the player's room; ``map`` shows it all."""
 
+SWIPE_WORDS = {"previous": -1, "prev": -1, "next": 1}
+"""Typed instead of Left/Right on an empty line: another version of the last passage."""
 PREFETCH_IDLE_S = 0.4
 """Quiet time after the last narration before writing ahead: a player typing on at once
 does not start (and at once cancel) a prefetch between every two commands."""
@@ -223,12 +225,31 @@ class GameScreen(Screen[None]):
     def _command_entered(self, event: CommandInput.CommandEntered) -> None:
         self.query_one("#completions").display = False
         self._hint_for = None
+        swipe = SWIPE_WORDS.get(event.command.casefold())
+        if swipe is not None:
+            self.swipe(swipe)
+            return
         self.run_command(event.command)
+
+    @on(CommandInput.SwipeAsked)
+    def _swipe_asked(self, event: CommandInput.SwipeAsked) -> None:
+        self.swipe(event.step)
+
+    def swipe(self, step: int) -> None:
+        """Show the version of the last passage before (-1) or after (1) the one shown;
+        the one shown is the one the game replays later."""
+        changed = self.story.swipe(step)
+        if not changed:
+            self.notify("No other version to show. 'retry' (Ctrl+R) writes another.", title="Swipe")
+        for paragraph in changed:
+            if paragraph.request is not None:
+                self.game.choose_text(paragraph.request, paragraph.text)
 
     def run_command(self, command: str) -> StepResult:
         """Step the game and show the result; its prose is queued for narration."""
         self.cancel_prefetch()
         self.story.add_command(command)
+        self.story.begin_step(retry=self.game.parser.parse(command).action == "retry")
         result = self.play.step(command)
         self._narrating_changed()
         self.refresh_panels()

@@ -21,7 +21,8 @@ narrates it. Stuck? Type `hint`.
 """
 
 KEYS = """\
-Anything else is a free-form action: nothing changes, but the narrator tells what happens.
+Anything else that starts with a real verb (`kneel`, `knock on the wall`) is a free-form action:
+nothing changes, but the narrator tells what happens. A word the game does not know costs no turn.
 
 # Keys
 
@@ -33,9 +34,10 @@ Anything else is a free-form action: nothing changes, but the narrator tells wha
 | **Esc** | stop the prose being written |
 | **F1** | this help (**PageUp**/**PageDown**, arrows or the wheel scroll it) |
 | **F2** | show or hide the model panel (prompt, candidates, scores, timings) |
-| **F3** | settings: model, device, sampling |
+| **F3** | settings: model, device, theme, sampling |
 | **Ctrl+S** / **Ctrl+O** | save / load |
-| **Ctrl+R** | retry the last prose |
+| **Ctrl+R** | retry: write the last passage again, in its place |
+| **←** / **→** | on an empty line: swipe the versions retry wrote (or `previous` / `next`) |
 | **Ctrl+G** / **Ctrl+B** | rate the last passage good / bad (kept on this machine) |
 | **Ctrl+P** | command palette |
 | **Ctrl+Q** | quit (autosaves) |

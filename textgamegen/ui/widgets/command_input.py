@@ -75,6 +75,12 @@ class CommandInput(Input):
         command: str
 
     @dataclass
+    class SwipeAsked(Message):
+        """Left or Right on an empty line: show another version of the last passage."""
+
+        step: int
+
+    @dataclass
     class CompletionsOffered(Message):
         """Tab found several options; the screen shows them."""
 
@@ -106,6 +112,13 @@ class CommandInput(Input):
 
     async def _on_key(self, event: events.Key) -> None:
         completed, self._completed = self._completed, None
+        if event.key in ("left", "right") and not self.value:
+            # An empty line has no cursor to move: the arrows swipe the versions a retry
+            # wrote, as in the story tools players know.
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.SwipeAsked(-1 if event.key == "left" else 1))
+            return
         if (
             event.key == "space"
             and completed is not None

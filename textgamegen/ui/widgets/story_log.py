@@ -11,7 +11,7 @@ finished request settled by the session and shows the passage it gives.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from rich.text import Text
 from textual import on
@@ -29,15 +29,45 @@ MAX_PARAGRAPHS = 400
 
 
 class Paragraph(Static):
-    """One block of the story; its CSS class says what it is (command, room, prose...)."""
+    """One block of the story; its CSS class says what it is (command, room, prose...).
+
+    A prose paragraph keeps every version written for its request (``retry`` writes
+    another in its place), and shows one of them with a "(2/3 ←→)" mark when there are more.
+    """
 
     def __init__(self, text: str, kind: str) -> None:
         super().__init__(Text(strip_unsafe(text)), classes=kind, markup=False)
         self.text = strip_unsafe(text)
+        self.versions: list[str] = []
+        self.at = 0
+        """Which of ``versions`` is shown."""
+        self.request: ContentRequest | None = None
 
-    def show(self, text: str) -> None:
+    def show(self, text: str, *, mark: bool = True) -> None:
         self.text = strip_unsafe(text)
-        self.update(Text(self.text))
+        shown = Text(self.text)
+        if mark and len(self.versions) > 1:
+            shown.append(f"  ({self.at + 1}/{len(self.versions)} ←→)", style="dim")
+        self.update(shown)
+
+    def add_version(self, text: str) -> None:
+        """A passage written for this paragraph's request; it is the one shown."""
+        self.versions.append(strip_unsafe(text))
+        self.at = len(self.versions) - 1
+        self.show(text)
+
+    def swipe(self, step: int) -> bool:
+        """Show the version ``step`` away (-1: the one before); False at either end."""
+        at = self.at + step
+        if not 0 <= at < len(self.versions):
+            return False
+        self.at = at
+        self.show(self.versions[at])
+        return True
+
+
+def _unseeded(request: ContentRequest) -> ContentRequest:
+    return replace(request, seed=0)
 
 
 class StoryLog(VerticalScroll):
@@ -86,6 +116,12 @@ class StoryLog(VerticalScroll):
         self._settle = settle
         # Paragraphs of requests whose final text is not shown yet (UI thread only).
         self._pending: set[Paragraph] = set()
+        # The prose paragraphs of the last step that had any, which a retry writes again
+        # in place; those a retry may still take; whether the step running has placed
+        # prose yet.
+        self._last_prose: list[Paragraph] = []
+        self._rewriting: list[Paragraph] = []
+        self._fresh_step = True
 
     def on_mount(self) -> None:
         # Anchored, the log stays on its newest line when its size changes (F2, a resize, a
@@ -124,11 +160,40 @@ class StoryLog(VerticalScroll):
         """True while any prose request waits for its final text."""
         return bool(self._pending)
 
+    def begin_step(self, *, retry: bool) -> None:
+        """A command is about to run. A retry's prose goes into the last step's
+        paragraphs, as new versions of them; any other step's prose starts new ones."""
+        self._rewriting = list(self._last_prose) if retry else []
+        self._fresh_step = not retry
+
     def add_pending(self, request: ContentRequest) -> Paragraph:
-        """The placeholder paragraph of a prose request, until its passage is shown."""
-        paragraph = self.add("…", "prose pending")
+        """The placeholder paragraph of a prose request, until its passage is shown: a
+        retried request's own paragraph (the same request but for its seed), else a new one."""
+        wanted = _unseeded(request)
+        same = [p for p in self._rewriting if p.request and _unseeded(p.request) == wanted]
+        if same:
+            paragraph = same[0]
+            self._rewriting.remove(paragraph)
+            paragraph.remove_class("fallback")
+            paragraph.add_class("pending")
+            paragraph.display = True
+            paragraph.update(Text("…"))
+        else:
+            paragraph = self.add("…", "prose pending")
+            if self._fresh_step:
+                self._last_prose, self._fresh_step = [], False
+            if not self._rewriting:
+                self._last_prose.append(paragraph)
+        paragraph.request = request
         self._pending.add(paragraph)
         return paragraph
+
+    def swipe(self, step: int) -> list[Paragraph]:
+        """Show another version of the last passage in each of its paragraphs that has
+        several (Left/Right, "previous"/"next"); returns the paragraphs that changed."""
+        if self._pending:
+            return []  # a version still being written has no place among them yet
+        return [p for p in self._last_prose if len(p.versions) > 1 and p.swipe(step)]
 
     def relay(self, report: queue.Report) -> None:
         """Post a queue report as this log's message; called on the queue's threads."""
@@ -158,7 +223,7 @@ class StoryLog(VerticalScroll):
     @on(NarrationStreamed)
     def _streamed(self, event: NarrationStreamed) -> None:
         if event.job.paragraph in self._pending:
-            event.job.paragraph.show(event.job.streamed.lstrip())
+            event.job.paragraph.show(event.job.streamed.lstrip(), mark=False)
             self.scroll_end(animate=False)
 
     @on(NarrationCompleted)
@@ -173,7 +238,7 @@ class StoryLog(VerticalScroll):
         paragraph: Paragraph = passage.job.paragraph
         self._pending.discard(paragraph)
         paragraph.remove_class("pending", "streaming")
-        paragraph.show(passage.text)
+        paragraph.add_version(passage.text)
         # A colour line with nothing to add after the authored text leaves no gap.
         paragraph.display = bool(passage.text)
         if passage.fallback:
