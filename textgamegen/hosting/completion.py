@@ -533,7 +533,8 @@ class CompletionEngine:
                 ) from None
             return str(text)
         turns = "".join(CHAT_LAYOUT.format(**message) for message in messages)
-        return turns + CHAT_LAYOUT.split("{content}")[0].format(role="assistant")
+        # No space after the colon: a BPE model writes its answer's first word with it.
+        return turns + CHAT_LAYOUT.split("{content}")[0].format(role="assistant").rstrip()
 
     def chat_stops(self) -> tuple[str, ...]:
         """Stop strings of a chat: none with a template (its end of turn is a token),

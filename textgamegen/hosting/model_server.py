@@ -254,7 +254,7 @@ def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
             content = "".join(part["text"] for part in content)
         if role not in CHAT_ROLES or not isinstance(content, str):
             raise CompletionError(
-                "each message needs a 'role' (" + ", ".join(CHAT_ROLES) + ") and a text "
+                "each of 'messages' needs a 'role' (" + ", ".join(CHAT_ROLES) + ") and a text "
                 "'content' (a string or text parts)",
                 param="messages",
             )
@@ -370,6 +370,7 @@ class ModelService:
         self.refused_connections = 0
         self.created = int(time.time())
         self._busy: Counter[object] = Counter()  # connections with a request in hand
+        self._open: dict[Any, None] = {}  # open connections, oldest first
         self._server: web.Server | None = None
 
     def app(self) -> web.Application:
@@ -405,29 +406,39 @@ class ModelService:
             if self._busy[protocol] <= 0:
                 del self._busy[protocol]
 
-    def protocol_factory(self, server: web.Server) -> Any:
-        """aiohttp's protocol factory with the connection cap in front of it."""
+    def watch_connections(self, server: web.Server) -> None:
+        """Put the connection cap on aiohttp's server: each connection is counted when it
+        is made (the event loop may accept many before any is made) and forgotten when it
+        is lost. The server is told of both (``connection_made``, ``connection_lost``);
+        those are wrapped on this one instance, as aiohttp builds the server itself."""
         self._server = server
+        made, lost = server.connection_made, server.connection_lost
 
-        def make() -> Any:
-            connections = server.connections
-            handler = server()
-            if len(connections) >= self.max_connections:
-                idle = next((c for c in connections if c not in self._busy), None)
-                self.refused_connections += 1
-                log_once(
-                    "cap",
-                    f"serve-model: {self.max_connections} connections are open (the cap); "
-                    "closing the oldest idle one for each new one",
-                )
-                if idle is not None:
-                    idle.force_close()
-                else:
-                    # All are busy: the newcomer is closed as soon as it is made.
-                    asyncio.get_running_loop().call_soon(handler.force_close)
-            return handler
+        def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+            made(handler, transport)
+            self._open[handler] = None
+            if len(self._open) > self.max_connections:
+                self._over_cap(handler)
 
-        return make
+        def connection_lost(handler: Any, error: BaseException | None = None) -> None:
+            self._open.pop(handler, None)
+            lost(handler, error)
+
+        setattr(server, "connection_made", connection_made)  # noqa: B010
+        setattr(server, "connection_lost", connection_lost)  # noqa: B010
+
+    def _over_cap(self, newcomer: Any) -> None:
+        """Close the oldest idle connection, or else the newcomer (all are busy)."""
+        self.refused_connections += 1
+        log_once(
+            "cap",
+            f"serve-model: {self.max_connections} connections are open (the cap); the oldest "
+            "idle one closes for each new one",
+        )
+        idle = next((c for c in self._open if c is not newcomer and c not in self._busy), None)
+        victim = idle if idle is not None else newcomer
+        self._open.pop(victim, None)
+        victim.force_close()
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -442,7 +453,7 @@ class ModelService:
                 "max_batch": self.max_batch,
                 "served": self.served,
                 "cancelled": self.cancelled,
-                "connections": len(self._server.connections) if self._server else None,
+                "connections": len(self._open),
                 "max_connections": self.max_connections,
                 "closed_connections": self.refused_connections,
             }
@@ -818,10 +829,14 @@ class _OncePerCondition(logging.Filter):
     """For aiohttp's and asyncio's own loggers: a repeated message (each failed accept,
     each broken connection) is one line per kind, counted, not one per failure."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: Counter[str] = Counter()
+
     def filter(self, record: logging.LogRecord) -> bool:
         condition = f"{record.name}:{record.msg}"
-        _logged[condition] += 1
-        count = _logged[condition]
+        self.seen[condition] += 1
+        count = self.seen[condition]
         if count == 1 or math.log10(count).is_integer():
             if count > 1:
                 record.msg = f"{record.msg} (seen {count} times)"
@@ -837,9 +852,9 @@ def quiet_repeated_logs() -> None:
             logger.addFilter(_OncePerCondition())
 
 
-async def start_site(service: ModelService, host: str, port: int) -> tuple[web.AppRunner, Any]:
+async def start_site(service: ModelService, host: str, port: int) -> web.AppRunner:
     """Serve ``service`` on host:port with its connection cap and idle time-out; returns
-    the runner (``cleanup`` stops it) and the listening server."""
+    the runner (``cleanup`` stops it, ``addresses`` says where it listens)."""
     quiet_repeated_logs()
     # handler_cancellation: a client that disconnects cancels its handler, which cancels
     # its request in the model thread.
@@ -851,11 +866,10 @@ async def start_site(service: ModelService, host: str, port: int) -> tuple[web.A
     )
     await runner.setup()
     assert runner.server is not None
-    loop = asyncio.get_running_loop()
-    listening = await loop.create_server(
-        service.protocol_factory(runner.server), host, port, backlog=128, reuse_address=True
-    )
-    return runner, listening
+    service.watch_connections(runner.server)
+    site = web.TCPSite(runner, host, port, backlog=128)
+    await site.start()
+    return runner
 
 
 class ModelServer:
@@ -880,7 +894,6 @@ class ModelServer:
             target=self._loop.run_forever, daemon=True, name="model-server"
         )
         self._runner: web.AppRunner | None = None
-        self._listening: Any = None
 
     @property
     def url(self) -> str:
@@ -893,17 +906,12 @@ class ModelServer:
         return self
 
     async def _start(self) -> None:
-        self._runner, self._listening = await start_site(self.service, self.host, self.port)
-        self.port = int(self._listening.sockets[0].getsockname()[1])
-
-    async def _stop(self) -> None:
-        self._listening.close()
-        assert self._runner is not None
-        await self._runner.cleanup()
+        self._runner = await start_site(self.service, self.host, self.port)
+        self.port = int(self._runner.addresses[0][1])
 
     def stop(self) -> None:
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
             self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
@@ -924,7 +932,7 @@ def serve_forever(engine: CompletionEngine, host: str, port: int, **options: Any
 
     async def main() -> None:
         service = ModelService(engine, **options)
-        runner, listening = await start_site(service, host, port)
+        runner = await start_site(service, host, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -933,7 +941,6 @@ def serve_forever(engine: CompletionEngine, host: str, port: int, **options: Any
         try:
             await stop.wait()
         finally:
-            listening.close()
             await runner.cleanup()
 
     with contextlib.suppress(KeyboardInterrupt):
