@@ -13,9 +13,13 @@ Sharing out the rows (``max_batch`` of them) is the fairness rule:
   client holding the most (more than one) is preempted: it keeps its text and goes back
   to waiting, and it is read in again (prompt and text so far) when its turn comes.
 
-So one huge request can slow others, never hold them: a newcomer's first token waits for
-at most one step and one prefill. ``serve-model --max-batch 1`` keeps the older way (one
-request at a time, first come first served: ``CompletionEngine.complete``) for comparison.
+Prompts are read in (prefilled) a few at a time between steps, up to ``prefill_tokens``
+each time, so requests arriving together start writing one after another instead of all
+after the last prompt is read. So one huge request can slow others, never hold them: a
+newcomer's first token waits for the prompts before it and a step.
+
+``serve-model --max-batch 1`` keeps the older way (one request at a time, first come first
+served: ``CompletionEngine.complete``) for comparison.
 """
 
 from __future__ import annotations
@@ -37,16 +41,24 @@ class Scheduler:
         max_batch: the most rows (choices) decoded together.
         max_batch_tokens: the most positions the batch's cache may hold (rows x the
             longest row, padding included): a bound on its memory.
+        prefill_tokens: prompt tokens read in between two steps (at least one prompt):
+            when many requests arrive at once, the first starts writing after its own
+            prompt is read rather than after all of them.
     """
 
     def __init__(
-        self, engine: CompletionEngine, max_batch: int = 16, max_batch_tokens: int = 65536
+        self,
+        engine: CompletionEngine,
+        max_batch: int = 16,
+        max_batch_tokens: int = 65536,
+        prefill_tokens: int = 512,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be 1 or more")
         self.engine = engine
         self.max_batch = max_batch
         self.max_batch_tokens = max_batch_tokens
+        self.prefill_tokens = prefill_tokens
         self.steps = 0
         self.preempted = 0
         self._arrived: list[Request] = []
@@ -147,6 +159,7 @@ class Scheduler:
     def _admit(self, batch: Batch) -> None:
         """Give free rows to waiting requests, fewest rows in the batch first."""
         chosen: list[Row] = []
+        prefill = 0  # prompt tokens read in at this step
         live = Counter(id(row.request.client) for row in batch.rows)
         width = max((row.length for row in batch.rows), default=0)
         while True:
@@ -171,6 +184,13 @@ class Scheduler:
             longest = max(width, row.length + request.params.max_tokens)
             if rows and (rows + 1) * longest > self.max_batch_tokens:
                 break
+            # A prompt read in for this row (its choices share one), or a preempted row's
+            # text read in again.
+            shared = request.prefill is not None or any(r.request is request for r in chosen)
+            reading = row.length if row.choice.tokens or not shared else 0
+            if reading and prefill and prefill + reading > self.prefill_tokens:
+                break  # the rest are read in at the next steps, between tokens
+            prefill += reading
             width = max(width, row.length)
             chosen.append(row)
             live[id(request.client)] += 1

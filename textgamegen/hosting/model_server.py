@@ -575,8 +575,18 @@ class ModelService:
         self.waiting += 1
         try:
             if self.scheduler is not None:
-                wanted = Request(
-                    self.engine, job.ids, job.params, on_piece, cancel, client, job.end_ids
+                # Off the event loop: tokenizing hundreds of bad words takes milliseconds
+                # that other clients' streams should not wait for.
+                wanted = await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    Request,
+                    self.engine,
+                    job.ids,
+                    job.params,
+                    on_piece,
+                    cancel,
+                    client,
+                    job.end_ids,
                 )
                 future: asyncio.Future[Completion] = asyncio.wrap_future(
                     self.scheduler.submit(wanted)
