@@ -452,8 +452,10 @@ def test_a_huge_request_cannot_hold_the_batch(engine: CompletionEngine) -> None:
         huge = scheduler.submit(
             Request(engine, engine.encode(PROMPTS[0]), forced(100, n=4, seed=1), client="huge")
         )
+        deadline = time.monotonic() + 120  # a hang guard, not a timing
         while scheduler.decoding < 4:  # every row is the huge request's
-            assert not huge.done()
+            assert not huge.done() and time.monotonic() < deadline
+            time.sleep(0.01)
         small = scheduler.submit(
             Request(engine, engine.encode(PROMPTS[1]), forced(6), client="game")
         )
@@ -600,3 +602,65 @@ def test_idle_connections_past_the_cap_close_and_health_still_answers(
                 sock.close()
     lines = [r for r in caplog.records if "connections are open" in r.getMessage()]
     assert 1 <= len(lines) <= 2  # one line for the condition, not one per connection
+
+
+def test_serve_model_under_a_low_open_file_limit_stays_reachable_and_quiet(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    """The probe of a descriptor flood in small: serve-model limited to 256 open files
+    meets 400 idle connections. It caps them below the limit, so /health answers and stderr
+    holds a line about the cap, not one per refused connection."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from textgamegen.commands.serve import free_port, wait_for_model_server
+
+    port = free_port()
+    log = tmp_path / "serve-model.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    # The limit is set in the child itself (no preexec_fn: this process has threads).
+    start = (
+        "import resource, runpy, sys; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)); "
+        "sys.argv = ['textgamegen', *sys.argv[1:]]; "
+        "runpy.run_module('textgamegen', run_name='__main__')"
+    )
+    with log.open("wb") as errors:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                start,
+                "serve-model",
+                "--model",
+                str(tiny_dir),
+                "--port",
+                str(port),
+                "--device",
+                "cpu",
+            ],
+            stderr=errors,
+            env=env,
+        )
+    idle: list[socket.socket] = []
+    try:
+        assert wait_for_model_server(process, f"http://127.0.0.1:{port}", 300) is None
+        for _ in range(400):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=60))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/health")
+        health = json.loads(connection.getresponse().read())
+        connection.close()
+        assert health["status"] == "ok"
+        assert 32 <= health["max_connections"] <= 256 - 128  # room kept for bursts
+        assert health["connections"] <= health["max_connections"]
+    finally:
+        for sock in idle:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert "Too many open files" not in text
+    assert text.count("connections are open") <= 3 and len(text) < 20_000

@@ -93,6 +93,11 @@ DEFAULT_MAX_CONNECTIONS = 512
 FD_HEADROOM = 64
 """Descriptors kept free for the model's files, the listener and logs."""
 
+ACCEPT_BACKLOG = 32
+"""The listen backlog, which is also how many connections asyncio accepts at once before
+any is counted: the cap leaves room for two such bursts (the newcomers, and the idle ones
+they close, whose descriptors are freed a moment later)."""
+
 IDLE_TIMEOUT_S = 15.0
 """An open connection with no request for this long is closed (aiohttp's keep-alive)."""
 
@@ -808,7 +813,8 @@ def _check_json(body: object) -> None:
 
 def connection_cap(wanted: int) -> int:
     """The connection cap, kept below this process's descriptor limit (with room for the
-    model's files and the listening socket), so accepting never fails with EMFILE."""
+    model's files, the listening socket and a burst of accepts), so accepting never fails
+    with EMFILE."""
     try:
         import resource
 
@@ -817,7 +823,8 @@ def connection_cap(wanted: int) -> int:
         return max(1, wanted)
     if soft == resource.RLIM_INFINITY:
         return max(1, wanted)
-    room = soft - FD_HEADROOM if soft > 2 * FD_HEADROOM else soft // 2
+    reserve = FD_HEADROOM + 2 * ACCEPT_BACKLOG
+    room = soft - reserve if soft > 2 * reserve else soft // 4
     return max(1, min(wanted, room))
 
 
@@ -877,7 +884,7 @@ async def start_site(service: ModelService, host: str, port: int) -> web.AppRunn
     await runner.setup()
     assert runner.server is not None
     service.watch_connections(runner.server)
-    site = web.TCPSite(runner, host, port, backlog=128)
+    site = web.TCPSite(runner, host, port, backlog=ACCEPT_BACKLOG)
     await site.start()
     return runner
 
