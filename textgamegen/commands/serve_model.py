@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     mode = "one request at a time" if args.max_batch == 1 else f"batches of up to {args.max_batch}"
     print(
         f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, context "
-        f"{engine.context}, {mode}) on {where}; games use --model 'openai:{where}#{engine.name}'",
+        f"{engine.context}) on {where}, {mode}; games use --model "
+        f"'openai:{where}#{engine.name}'",
         file=sys.stderr,
         flush=True,
     )
