@@ -318,7 +318,7 @@ def batching(
     section.notes.append(
         f"first word p90: {first[serial].percentile(90):.2f} s one at a time, "
         f"{first[batched].percentile(90):.2f} s batching; {games} x {narrations} narrations "
-        f"per mode and run, {runs} run(s); load average before: {os.getloadavg()[0]:.2f}"
+        f"per mode and run, {runs} run(s); load average at the end: {os.getloadavg()[0]:.2f}"
     )
     return section
 
