@@ -1,6 +1,6 @@
 """Serving: one ``serve-model`` for many games, against a model in every game process.
 
-Two measures, side by side in one run:
+Three measures, side by side in one run:
 
 * **Overhead per request.** The same completion (the model, prompt and greedy
   ``max_tokens`` fixed) asked of ``serve-model`` over HTTP and of the same engine called
@@ -14,10 +14,17 @@ Two measures, side by side in one run:
   ``serve-model``, against 16 game processes that each load their own model; every
   process does the same number of narrations after all are ready. RSS is summed over the
   processes (server included).
+* **Batching.** ``--batching-games`` games (8) playing at once on one ``serve-model``
+  that batches (``--max-batch 16``, the default) against the same games on one that serves
+  a request at a time (``--max-batch 1``, as before batching), each game streaming its
+  narrations as the game does: narrations per second over all games and the first-word
+  wait (request sent to first word shown) at p50 and p90. Goals: >= 2.5x the narrations/s,
+  and p50 first word < 1 s.
 
-Example::
+Examples::
 
     nice -n 10 python -m bench.serving --model textgamegen --runs 3
+    python -m bench.serving --only-batching --batching-games 8 --narrations 4
 """
 
 from __future__ import annotations
@@ -58,15 +65,36 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
-    """``serve-model`` as ``textgamegen serve`` starts it, with its log in a temp file."""
-    from textgamegen.commands.serve import start_model_server, wait_for_model_server
+def start_server(
+    model: str, threads: int, max_batch: int | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``serve-model`` as ``textgamegen serve`` starts it (with ``--max-batch`` when given),
+    with its log in a temp file."""
+    from textgamegen.commands.serve import free_port, wait_for_model_server
 
     handle, name = tempfile.mkstemp(prefix="bench-serve-model-", suffix=".log")
     log = Path(name)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    process, root = start_model_server(model, "cpu", stderr=handle, env=env)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "textgamegen",
+        "serve-model",
+        "--model",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+    ]
+    if max_batch is not None:
+        command += ["--max-batch", str(max_batch)]
+    process = subprocess.Popen(command, stderr=handle, env=env)
     os.close(handle)  # the server holds its own copy
+    root = f"http://127.0.0.1:{port}"
     problem = wait_for_model_server(process, root, 600)
     if problem:
         process.kill()
@@ -74,12 +102,22 @@ def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
     return process, root
 
 
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 # -- the child: one game process ----------------------------------------------------------
 
 
-def child(kind: str, model: str, narrations: int, threads: int) -> int:
+def child(kind: str, model: str, narrations: int, threads: int, stream: bool = False) -> int:
     """Load a generator (``local`` model or ``remote`` server), say READY, wait for GO on
-    stdin, narrate, print DONE with the timings and this process's RSS."""
+    stdin, narrate, print DONE with the timings and this process's RSS. With ``stream``,
+    each narration streams as in the game, and the wait for its first word is timed."""
     from textgamegen.config import Settings
     from textgamegen.engine.content import ContentKind, ContentRequest
     from textgamegen.models.loader import load_from_settings
@@ -93,7 +131,8 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
     print("READY", flush=True)
     sys.stdin.readline()
     pid = os.getpid()
-    took = []
+    took: list[float] = []
+    first: list[float] = []
     for number in range(narrations):
         request = ContentRequest(
             ContentKind.ACTION,
@@ -102,17 +141,27 @@ def child(kind: str, model: str, narrations: int, threads: int) -> int:
             seed=pid * 1000 + number,
         )
         started = time.perf_counter()
-        narration = generator.generate(request)
+        shown: list[float] = []
+
+        def on_text(piece: str, shown: list[float] = shown, started: float = started) -> None:
+            if piece.strip() and not shown:
+                shown.append(time.perf_counter() - started)
+
+        narration = generator.generate(request, on_text=on_text if stream else None)
         took.append(time.perf_counter() - started)
+        first += shown
         if narration.fallback and narration.notice:
             print(f"FAIL {narration.notice}", flush=True)
             return 1
-    print("DONE " + json.dumps({"took": took, "rss_mb": rss_mb(pid)}), flush=True)
+    print("DONE " + json.dumps({"took": took, "first": first, "rss_mb": rss_mb(pid)}), flush=True)
     return 0
 
 
-def run_games(kind: str, model: str, games: int, narrations: int, threads: int) -> dict:
-    """Start ``games`` game processes, release them together; narrations/s and RSS."""
+def run_games(
+    kind: str, model: str, games: int, narrations: int, threads: int, stream: bool = False
+) -> dict:
+    """Start ``games`` game processes, release them together; narrations/s, RSS and (with
+    ``stream``) the first-word waits."""
     argv = [
         sys.executable,
         "-m",
@@ -125,6 +174,7 @@ def run_games(kind: str, model: str, games: int, narrations: int, threads: int) 
         str(narrations),
         "--threads",
         str(threads),
+        *(["--stream"] if stream else []),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     children = [
@@ -168,6 +218,7 @@ def run_games(kind: str, model: str, games: int, narrations: int, threads: int) 
         "per_s": games * narrations / wall,
         "rss_mb": sum(result["rss_mb"] for result in results),
         "p50_ms": statistics.median(latencies) * 1000,
+        "first_s": [t for result in results for t in result.get("first", [])],
     }
 
 
@@ -237,6 +288,41 @@ def overhead(
     return http_ms, direct_ms, extra, own
 
 
+def batching(
+    model: str, runs: int, games: int, narrations: int, server_threads: int, max_batch: int
+) -> Section:
+    """``games`` streaming games on a batching serve-model and on a one-at-a-time one."""
+    section = Section(
+        f"serving: {games} games at once, batching against one at a time ({model}, CPU, "
+        f"{server_threads} torch thread(s) in the server)"
+    )
+    modes = {"one at a time (--max-batch 1)": 1, f"batching (--max-batch {max_batch})": max_batch}
+    rate = {name: Figure(f"{name}: narrations/s", "narrations/s") for name in modes}
+    first = {name: Figure(f"{name}: first word", "s") for name in modes}
+    for _ in range(runs):
+        for name, size in modes.items():
+            server, root = start_server(model, server_threads, size)
+            try:
+                result = run_games("remote", f"openai:{root}/v1", games, narrations, 1, True)
+            finally:
+                stop_server(server)
+            rate[name].runs.append(round(result["per_s"], 3))
+            first[name].runs += [round(value, 3) for value in result["first_s"]]
+    serial, batched = modes
+    goal = first[batched]
+    goal.goal = "< 1 s p50"
+    goal.met = goal.median < 1.0
+    section.figures += [rate[serial], rate[batched], first[serial], goal]
+    ratio = rate[batched].median / rate[serial].median
+    section.ratios[f"{games} games: batching vs one at a time, narrations/s (goal >= 2.5)"] = ratio
+    section.notes.append(
+        f"first word p90: {first[serial].percentile(90):.2f} s one at a time, "
+        f"{first[batched].percentile(90):.2f} s batching; {games} x {narrations} narrations "
+        f"per mode and run, {runs} run(s); load average at the end: {os.getloadavg()[0]:.2f}"
+    )
+    return section
+
+
 def run(
     runs: int,
     threads: int,
@@ -289,11 +375,7 @@ def run(
             memory["separate"]
         ) / statistics.median(memory["shared"])
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     return section
 
 
@@ -315,20 +397,60 @@ def main(argv: list[str] | None = None) -> int:
         default=16,
         help="game processes with a model each, compared (default: 16)",
     )
+    parser.add_argument(
+        "--batching-games",
+        type=int,
+        default=8,
+        help="games at once for batching against one at a time (default: 8; 0 skips it)",
+    )
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch threads of the serve-model the batching measure starts (default: all cores)",
+    )
+    parser.add_argument(
+        "--max-batch", type=int, default=16, help="the batching server's --max-batch (default: 16)"
+    )
+    parser.add_argument(
+        "--only-batching", action="store_true", help="measure batching alone, nothing else"
+    )
     parser.add_argument("--child", choices=["local", "remote"], help=argparse.SUPPRESS)
+    parser.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.child:
-        return child(args.child, args.model, args.narrations, args.threads)
+        return child(args.child, args.model, args.narrations, args.threads, args.stream)
     from bench.report import render, write_json
 
     games = tuple(int(part) for part in args.games.split(",") if part.strip())
-    section = run(
-        args.runs, args.threads, args.model, args.narrations, args.pairs, games, args.separate
-    )
-    print(render([section]))
-    print(f"[bench] wrote {write_json([section], args.out / 'serving.json')}", file=sys.stderr)
+    sections = []
+    if not args.only_batching:
+        sections.append(
+            run(
+                args.runs,
+                args.threads,
+                args.model,
+                args.narrations,
+                args.pairs,
+                games,
+                args.separate,
+            )
+        )
+    if args.batching_games > 0:
+        sections.append(
+            batching(
+                args.model,
+                args.runs,
+                args.batching_games,
+                args.narrations,
+                args.server_threads,
+                args.max_batch,
+            )
+        )
+    print(render(sections))
+    print(f"[bench] wrote {write_json(sections, args.out / 'serving.json')}", file=sys.stderr)
     return 0
 
 

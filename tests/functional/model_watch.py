@@ -2,8 +2,9 @@
 
 A plain module imported by name, as ``pilot_helpers`` is. Tests of cancellation use it to
 know, without a clock, that the server stopped: each completion is handed to the test when
-the model thread is done with it, so the test reads whether it ended ``cancelled`` and how
-many model steps ran, instead of sleeping and hoping that nothing runs after.
+the model thread is done with it (one request at a time, or batched), so the test reads
+whether it ended ``cancelled`` and how many model steps ran, instead of sleeping and hoping
+that nothing runs after.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from textgamegen.hosting.completion import Completion, CompletionEngine, CompletionParams
+from textgamegen.hosting.batching import Scheduler
+from textgamegen.hosting.completion import (
+    Completion,
+    CompletionEngine,
+    CompletionParams,
+    Request,
+)
 
 
 class ModelWatch:
@@ -60,6 +67,16 @@ class ModelWatch:
             return result
 
         self.monkeypatch.setattr(self.engine, "complete", recorded)
+        submit = Scheduler.submit
+
+        def batched(scheduler: Scheduler, request: Request) -> Any:
+            # A batching server: the same, for each request its model thread takes.
+            self._cancels.append(request.cancel)
+            future = submit(scheduler, request)
+            future.add_done_callback(lambda done: self.finished.put(done.result()))
+            return future
+
+        self.monkeypatch.setattr(Scheduler, "submit", batched)
         self._hook = self.engine.model.register_forward_pre_hook(self._step)
         return self
 

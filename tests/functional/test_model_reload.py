@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 
 from textgamegen.hosting.completion import (
-    Completion,
     CompletionEngine,
     CompletionParams,
-    PieceSink,
 )
 from textgamegen.hosting.model_server import ModelServer
 from textgamegen.hosting.reload import ProductionWatch
@@ -55,7 +53,10 @@ def _ask(server: ModelServer) -> list[float]:
         connection.close()
 
 
-def test_a_promote_and_a_rollback_are_served_without_a_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_batch", [1, 16], ids=["one-at-a-time", "batching"])
+def test_a_promote_and_a_rollback_are_served_without_a_restart(
+    tmp_path: Path, max_batch: int
+) -> None:
     import os
 
     models = Path(os.environ["TEXTGAMEGEN_MODELS_DIR"])
@@ -70,20 +71,15 @@ def test_a_promote_and_a_rollback_are_served_without_a_restart(tmp_path: Path) -
         ),
     }
     started, release = threading.Event(), threading.Event()
-    complete = old.complete
 
-    def held(
-        ids: list[int],
-        params: CompletionParams,
-        on_piece: PieceSink | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Completion:
+    def held(module: object, args: object) -> None:
+        # The old model's first forward pass waits: a request in flight while production
+        # changes, on either path (one at a time, or a batch of rows).
         started.set()
-        release.wait(120)  # in flight while production changes
-        return complete(ids, params, on_piece, cancel)
+        release.wait(120)
 
-    old.complete = held  # type: ignore[method-assign]
-    with ModelServer(old) as server:
+    old.model.register_forward_pre_hook(held)
+    with ModelServer(old, max_batch=max_batch) as server:
         said: list[str] = []
         # interval 0: the test calls check() itself, no thread and no clock.
         watch = ProductionWatch(server.service, models, "narrator", _load, say=said.append)

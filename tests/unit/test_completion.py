@@ -43,3 +43,60 @@ def test_parameters_are_checked_with_their_names() -> None:
         assert error.value.param == name and error.value.status == 400
     with pytest.raises(CompletionError, match="temperature"):
         CompletionParams(temperature=3.0).check()
+
+
+def test_n_times_max_tokens_is_bounded_with_the_limit_named() -> None:
+    with pytest.raises(CompletionError, match="at most 4096") as error:
+        parse_params({"prompt": "x", "n": 16, "max_tokens": 512})
+    assert error.value.param == "max_tokens" and error.value.status == 400
+    assert parse_params({"prompt": "x", "n": 8, "max_tokens": 512}).n == 8
+
+
+def test_bodies_that_are_no_request_get_a_400_not_a_crash() -> None:
+    from textgamegen.hosting.model_server import read_body
+
+    for raw, why in [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+        (b'{"a": ' + b'{"b": ' * 40 + b"1" + b"}" * 41, "nested too deep"),
+        (b'{"prompt": "\\ud800"}', "surrogate"),
+        (b'{"\\udc00": 1}', "surrogate"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[]", "JSON object"),
+    ]:
+        with pytest.raises(CompletionError, match=why) as error:
+            read_body(raw)
+        assert error.value.status == 400
+    assert read_body(b'{"prompt": "\\ud83d\\ude00"}') == {"prompt": "\U0001f600"}
+
+
+def test_a_repeated_log_line_is_written_once_per_kind_with_a_count() -> None:
+    import logging
+
+    from textgamegen.hosting.model_server import _OncePerCondition
+
+    kept = []
+    once = _OncePerCondition()
+    for number in range(1000):
+        record = logging.LogRecord(
+            "asyncio",
+            logging.ERROR,
+            __file__,
+            1,
+            "socket.accept() out of system resource",
+            None,
+            None,
+        )
+        if once.filter(record):
+            kept.append((number, record.getMessage()))
+    assert [number for number, _ in kept] == [0, 9, 99, 999]
+    assert kept[-1][1].endswith("(seen 1000 times)")
+
+
+def test_the_commands_defaults_are_the_servers() -> None:
+    """serve-model's --help does not import the server; its defaults must still agree."""
+    from textgamegen.commands import serve_model
+    from textgamegen.hosting import model_server
+
+    assert serve_model.DEFAULT_MAX_BATCH == model_server.DEFAULT_MAX_BATCH
+    assert serve_model.MAX_REQUEST_TOKENS == model_server.MAX_REQUEST_TOKENS
+    assert serve_model.DEFAULT_MAX_CONNECTIONS == model_server.DEFAULT_MAX_CONNECTIONS

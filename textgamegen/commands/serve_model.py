@@ -1,8 +1,10 @@
 """``textgamegen serve-model``: hold the narrator in one process and answer many games.
 
-It loads a model as the game does (an installed name, a directory or a hub id) and serves
-it with the OpenAI completions API; see ``textgamegen.hosting.model_server``. Games use
-it with ``--model openai:http://HOST:PORT/v1#MODEL``. A registered name is served at its
+It loads a model as the game does (an installed name, a directory or a hub id:
+``load_engine``, the one place a model is loaded) and serves it with the OpenAI
+completions and chat APIs, batching concurrent requests; see
+``textgamegen.hosting.model_server``. Games use it with
+``--model openai:http://HOST:PORT/v1#MODEL``. A registered name is served at its
 production version, and when that changes (``textgamegen models promote`` or
 ``rollback``) the new version is loaded and swapped in without a restart
 (``textgamegen.hosting.reload``).
@@ -11,18 +13,30 @@ Examples::
 
     textgamegen serve-model                                  # the settings' model, port 8001
     textgamegen serve-model --model path/to/model --port 9000 --device cuda
+    textgamegen serve-model --max-batch 1                    # one request at a time
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgamegen.commands import add_device_argument
 from textgamegen.endpoint import is_model_url
 
+if TYPE_CHECKING:
+    from textgamegen.config import Settings
+    from textgamegen.hosting.completion import CompletionEngine
+
 DEFAULT_PORT = 8001
+# The service's defaults, repeated here so that --help does not import aiohttp and torch
+# (tests/unit checks that they agree).
+DEFAULT_MAX_BATCH = 16
+MAX_REQUEST_TOKENS = 16384
+DEFAULT_MAX_CONNECTIONS = 512
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +71,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=256,
         metavar="N",
-        help="requests that may wait for the model; more get HTTP 429 (default: 256)",
+        help="prompts that may be in flight; more get HTTP 429 (default: 256)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=DEFAULT_MAX_BATCH,
+        metavar="N",
+        help="choices decoded together; requests that arrive meanwhile join the batch "
+        f"(default: {DEFAULT_MAX_BATCH}; 1 serves one request at a time, first come first "
+        "served)",
+    )
+    parser.add_argument(
+        "--max-request-tokens",
+        type=int,
+        default=MAX_REQUEST_TOKENS,
+        metavar="N",
+        help="the most tokens one request may cost, its prompts and n x max_tokens for each; "
+        f"more gets HTTP 400 (default: {MAX_REQUEST_TOKENS})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections; past it the oldest idle one is closed (default: "
+        f"{DEFAULT_MAX_CONNECTIONS}, lowered to fit the open-file limit)",
     )
 
 
@@ -76,19 +115,18 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from textgamegen.hosting.completion import CompletionEngine
+    for name, value in (
+        ("--max-batch", args.max_batch),
+        ("--max-queue", args.max_queue),
+        ("--max-request-tokens", args.max_request_tokens),
+        ("--max-connections", args.max_connections),
+    ):
+        if value < 1:
+            print(f"textgamegen serve-model: {name} must be 1 or more", file=sys.stderr)
+            return 2
 
     def load() -> CompletionEngine:
-        from textgamegen.models.loader import load_generator
-
-        generator = load_generator(
-            model,
-            args.device or settings.device,
-            settings.sampling,
-            dtype=settings.dtype,
-            threads=settings.threads,
-        )
-        return CompletionEngine.from_generator(generator)
+        return load_engine(model, args.device or settings.device, settings)
 
     try:
         engine = load()
@@ -97,10 +135,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from textgamegen.hosting.model_server import serve_forever
 
+    # The server's own warnings (the connection cap reached) go to stderr, once per kind.
+    logging.basicConfig(level=logging.WARNING, format="textgamegen %(message)s")
     where = f"http://{args.host}:{args.port}/v1"
+    mode = "one request at a time" if args.max_batch == 1 else f"batches of up to {args.max_batch}"
     print(
         f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, context "
-        f"{engine.context}) on {where}; games use --model 'openai:{where}#{engine.name}'",
+        f"{engine.context}) on {where}, {mode}; games use --model "
+        f"'openai:{where}#{engine.name}'",
         file=sys.stderr,
         flush=True,
     )
@@ -122,7 +164,16 @@ def run(args: argparse.Namespace) -> int:
             )
 
     try:
-        serve_forever(engine, args.host, args.port, args.max_queue, on_service=follow)
+        serve_forever(
+            engine,
+            args.host,
+            args.port,
+            max_queue=args.max_queue,
+            max_batch=args.max_batch,
+            max_request_tokens=args.max_request_tokens,
+            max_connections=args.max_connections,
+            on_service=follow,
+        )
     except OSError as error:
         print(
             f"textgamegen serve-model: cannot listen on {args.host}:{args.port}: {error}",
@@ -143,3 +194,20 @@ def _registered(model: str) -> tuple[Path, str] | None:
     if info is None:
         return None
     return info.path.parent, info.name
+
+
+def load_engine(model: str, device: str, settings: Settings) -> CompletionEngine:
+    """The one place serve-model loads its model: as the game does, then its engine.
+
+    Raises:
+        GeneratorError: the model cannot be loaded.
+        ValueError: a bad device or settings.
+        CompletionError: the model is not a transformers model.
+    """
+    from textgamegen.hosting.completion import CompletionEngine
+    from textgamegen.models.loader import load_generator
+
+    generator = load_generator(
+        model, device, settings.sampling, dtype=settings.dtype, threads=settings.threads
+    )
+    return CompletionEngine.from_generator(generator)

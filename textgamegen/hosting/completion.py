@@ -2,16 +2,20 @@
 
 The game's own generator builds prompts, reranks and cleans; the model server must not:
 it continues whatever prompt a client sends, as OpenAI's ``/v1/completions`` does, with
-``max_tokens``, ``temperature``, ``top_p``, ``n``, ``stop`` strings and ``seed``. It works
-on any Hugging Face causal LM (``model``, ``tokenizer``, ``device`` of a loaded
-generator) with the generic KV-cache step and the sampler of ``generation.decode``, so a
-Llama narrator serves as a GPT-2 does.
+``max_tokens``, ``temperature``, ``top_p``, ``n``, ``stop`` strings and ``seed``, and
+answers chats (``chat_prompt``: the tokenizer's chat template, or ``CHAT_LAYOUT``). It
+works on any Hugging Face causal LM (``model``, ``tokenizer``, ``device`` of a loaded
+generator) with the KV-cache helpers and the sampler of ``narration.decode``, so a Llama
+narrator serves as a GPT-2 does.
 
-The prompt's cache is computed once and repeated for the ``n`` choices, which then
-decode together in one batch. Text streams per choice through ``on_piece`` with
-anything that might still become a stop string (or half a UTF-8 character) held back,
-and a cancel event is checked before every step, so a client that went away stops the
-work within one token. Imports torch; only the model server imports this module.
+Every choice is a row with its own random source, and rows decode in a ``Batch``: one
+forward pass per step for every row, whichever request it belongs to. A prompt's cache is
+computed once and copied for its choices; rows join between steps and leave when they
+end. Text streams per choice through ``on_piece`` with anything that might still become a
+stop string (or half a UTF-8 character) held back, and a cancel is seen before every
+token, so a client that went away stops its rows within one step. A choice ends at the
+model's own end tokens (``end_token_ids``) as well as at ``<|endoftext|>``. Imports
+torch; only the model server imports this module.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -28,11 +33,18 @@ from textgamegen.config import SamplingSettings
 from textgamegen.narration.decode import (
     Barred,
     cache_argument,
+    cache_columns,
     context_window,
+    copy_cache_rows,
+    drop_cache_left,
+    join_cache_rows,
+    keep_cache_rows,
     last_logits_only,
     output_cache,
+    pad_cache_left,
     pick,
 )
+from textgamegen.text.tags import END
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -44,6 +56,15 @@ MAX_N = 16
 MAX_LOGPROBS = 5
 MAX_BAD_WORDS = 512
 MAX_BAD_WORD_CHARS = 50
+MAX_CHOICE_TOKENS = 4096
+"""The most tokens one prompt may ask for over its choices (``n`` x ``max_tokens``): 16
+choices of 256 tokens, or 8 of 512. More is refused (400) rather than left to hold rows of
+the batch for minutes."""
+
+CHAT_LAYOUT = "{role}: {content}\n\n"
+"""How a chat reads to a model whose tokenizer has no chat template: each turn as
+``role: text`` and a blank line, the answer after ``assistant:``; the answer stops where
+the model starts another turn."""
 
 # Called from the engine's thread after each token and at each choice's end: (choice
 # index, text that became final, finish reason or None, the token's log-probability or
@@ -98,6 +119,12 @@ class CompletionParams:
                 "must be between 1 and 2",
             ),
             ("n", 1 <= self.n <= MAX_N, f"must be between 1 and {MAX_N}"),
+            (
+                "max_tokens",
+                self.n * self.max_tokens <= MAX_CHOICE_TOKENS,
+                f"times n must be at most {MAX_CHOICE_TOKENS} tokens per prompt "
+                f"(asked: n {self.n} x max_tokens {self.max_tokens})",
+            ),
             (
                 "stop",
                 len(self.stop) <= MAX_STOPS and all(self.stop),
@@ -183,19 +210,211 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return longest
 
 
-class _Row:
-    """One choice being decoded: its ids, the text so far and how much has been sent."""
+class Row:
+    """One choice being decoded, alone or beside others: its text so far, how much of it
+    was sent, its own random source and every id it has seen (prompt included), for the
+    repetition penalty, the barred words and, after a preemption, its new prefill."""
 
-    def __init__(self, index: int) -> None:
-        self.choice = Choice()
+    def __init__(self, request: Request, index: int, generator: torch.Generator) -> None:
+        self.request = request
         self.index = index
+        self.choice = Choice()
         self.sent = 0
         self.full = ""
         self.done = False
+        self.generator = generator
+        self.history = torch.tensor([request.ids], device=request.device)
+
+    @property
+    def length(self) -> int:
+        """Positions this row has seen: its prompt and every token written."""
+        return int(self.history.shape[1])
+
+
+class Request:
+    """One prompt's ``n`` choices, as the decode loop runs them.
+
+    Each choice is a row with its own random source (seeded ``seed + index`` when the
+    request has a seed), so its text does not depend on which rows decode beside it.
+
+    Args:
+        engine: the engine (its device and end tokens): the model that writes it, even
+            when another is swapped in while it waits (``Scheduler.switch``).
+        ids: the prompt's ids.
+        params: the request's sampling.
+        on_piece: gets each choice's settled text (see ``PieceSink``).
+        cancel: set by another thread: every choice ends before its next token.
+        client: rows of one client count together when the batch shares out its rows.
+        end_ids: more ids that end a choice (a chat template's end of turn).
+    """
+
+    def __init__(
+        self,
+        engine: CompletionEngine,
+        ids: list[int],
+        params: CompletionParams,
+        on_piece: PieceSink | None = None,
+        cancel: threading.Event | None = None,
+        client: object = None,
+        end_ids: Sequence[int] = (),
+    ) -> None:
+        self.engine = engine
+        self.ids = ids
+        self.params = params
+        self.sampling = params.sampling()
+        self.on_piece = on_piece
+        self.cancel = cancel or threading.Event()
+        self.client = client if client is not None else self
+        self.device = engine.device
+        self.arrived = time.perf_counter()
+        self.started: float | None = None
+        ends = sorted(set(engine.end_ids) | set(end_ids))
+        self.end = frozenset(ends)
+        self.barred = Barred.of(engine.bad_word_sequences(params.bad_words))
+        self.rows = []
+        for index in range(params.n):
+            generator = torch.Generator(device=engine.device)
+            if params.seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed((params.seed + index) & ((1 << 63) - 1))
+            self.rows.append(Row(self, index, generator))
+        self.pending: list[Row] = list(self.rows)
+        """Rows not in the batch: not yet started, or preempted (they keep their text)."""
+        self.prefill: tuple[object, torch.Tensor] | None = None
+        """The prompt's cache and next-token logits, kept while fresh rows wait for room."""
+        self.done: Future[Completion] = Future()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    def completion(self) -> Completion:
+        """Every choice, with the time waited for a row and the time since arriving."""
+        made = sum(len(row.choice.tokens) for row in self.rows)
+        now = time.perf_counter()
+        started = self.started if self.started is not None else now
+        return Completion(
+            [row.choice for row in self.rows],
+            len(self.ids),
+            made,
+            self.cancelled,
+            queue_ms=round((started - self.arrived) * 1000, 2),
+            total_ms=round((now - self.arrived) * 1000, 2),
+        )
+
+
+class Batch:
+    """Rows from any number of requests, decoded together: one forward pass per step.
+
+    Rows join between steps (``admit``) and leave when they finish or are preempted
+    (``evict``); the cache keeps every row right-aligned (see ``narration.decode``'s cache
+    helpers), so a row's text is the same whether it decodes alone or beside others. The
+    caller holds the engine's lock and ``torch.inference_mode``.
+    """
+
+    def __init__(self, engine: CompletionEngine) -> None:
+        self.engine = engine
+        self.rows: list[Row] = []
+        self.cache: object = None
+        self.logits: torch.Tensor | None = None  # (rows, vocab): each row's next token
+
+    def columns(self) -> int:
+        return cache_columns(self.cache) if self.cache is not None else 0
+
+    def admit(self, rows: Sequence[Row]) -> None:
+        """Prefill the rows (a prompt once for all its fresh rows) and add them."""
+        pieces: list[tuple[object, torch.Tensor, list[Row]]] = []
+        fresh: dict[int, list[Row]] = {}
+        for row in rows:
+            if row.choice.tokens:
+                # Preempted: its cache went, so its prompt and text so far are read again.
+                cache, logits = self.engine.prefill(row.history[0].tolist())
+                pieces.append((cache, logits, [row]))
+            else:
+                fresh.setdefault(id(row.request), []).append(row)
+        for group in fresh.values():
+            request = group[0].request
+            if request.prefill is None:
+                request.prefill = self.engine.prefill(request.ids)
+            cache, logits = request.prefill
+            pieces.append(
+                (copy_cache_rows(cache, [0] * len(group)), logits.expand(len(group), -1), group)
+            )
+            if not any(not row.choice.tokens for row in request.pending if row not in group):
+                request.prefill = None  # every fresh row has its copy
+        for _cache, _logits, group in pieces:
+            for row in group:
+                row.request.pending.remove(row)
+                if row.request.started is None:
+                    row.request.started = time.perf_counter()
+        width = max([self.columns(), *(cache_columns(cache) for cache, _, _ in pieces)])
+        for cache, logits, group in pieces:
+            pad_cache_left(cache, width - cache_columns(cache))
+            if self.cache is None:
+                self.cache, self.logits = cache, logits
+            else:
+                pad_cache_left(self.cache, width - self.columns())
+                join_cache_rows(self.cache, cache)
+                assert self.logits is not None
+                self.logits = torch.cat([self.logits, logits])
+            self.rows += group
+
+    def evict(self, row: Row) -> None:
+        """Take a live row out (its request waits to run it again, text kept)."""
+        self._keep([other for other in self.rows if other is not row])
+        row.request.pending.append(row)
+
+    def _keep(self, rows: list[Row]) -> None:
+        if len(rows) == len(self.rows):
+            return
+        if not rows:
+            self.rows, self.cache, self.logits = [], None, None
+            return
+        where = {id(row): number for number, row in enumerate(self.rows)}
+        keep = [where[id(row)] for row in rows]
+        keep_cache_rows(self.cache, keep)
+        assert self.logits is not None
+        self.logits = self.logits[keep]
+        self.rows = rows
+        # Padding that only a row gone needed.
+        drop_cache_left(self.cache, self.columns() - max(row.length for row in rows))
+
+    def step(self) -> list[Request]:
+        """One token for every row; returns the requests whose last row finished."""
+        engine = self.engine
+        finished: list[Request] = []
+        assert self.logits is not None
+        for number, row in enumerate(self.rows):
+            if row.request.cancelled:
+                engine.finish(row, "cancelled")
+            else:
+                engine.advance(row, self.logits[number : number + 1])
+            if row.done and all(other.done for other in row.request.rows):
+                finished.append(row.request)
+        self._keep([row for row in self.rows if not row.done])
+        if self.rows:
+            # Each row's new token is its last id; the cache holds every id before it.
+            cached = torch.tensor([row.length - 1 for row in self.rows], device=engine.device)
+            width = self.columns()
+            mask = (
+                torch.arange(width + 1, device=engine.device)[None, :] >= (width - cached)[:, None]
+            )
+            fed = torch.cat([row.history[:, -1:] for row in self.rows])
+            out = engine.model(
+                input_ids=fed,
+                attention_mask=mask.long(),
+                position_ids=cached[:, None],
+                use_cache=True,
+                **{engine.cache_name: self.cache},
+            )
+            self.logits = out.logits[:, -1, :].float()
+        return finished
 
 
 class CompletionEngine:
-    """Continue prompts with a loaded causal LM, one request at a time.
+    """Continue prompts with a loaded causal LM: one request at a time (``complete``), or
+    rows of many requests in one batch (``Batch``, run by ``hosting.batching``).
 
     Args:
         model: a transformers causal LM in eval mode, on ``device``.
@@ -219,27 +438,19 @@ class CompletionEngine:
         self.name = name
         config = model.config
         self.context = int(context or context_window(config))
-        ends: set[int] = set()
-        for value in (
-            getattr(tokenizer, "eos_token_id", None),
-            getattr(config, "eos_token_id", None),
-        ):
-            if isinstance(value, int):
-                ends.add(value)
-            elif isinstance(value, (list, tuple)):
-                ends.update(int(v) for v in value)
-        self.end_ids = sorted(ends)
+        self.end_ids = end_token_ids(model, tokenizer)
         specials = set(getattr(tokenizer, "all_special_ids", []) or [])
         for index, token in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items():
             if getattr(token, "special", True):
                 specials.add(int(index))
-        self.special_ids = sorted(specials | ends)
+        self.special_ids = sorted(specials | set(self.end_ids))
         self.pad_id = self.end_ids[0] if self.end_ids else 0
-        self._end = torch.tensor(self.end_ids or [-1], device=device)
         self._banned_early = torch.tensor(self.special_ids or [self.pad_id], device=device)
-        self._cache_name = cache_argument(model)
+        self.cache_name = cache_argument(model)
         self._last_only = last_logits_only(model)
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Held while the model runs: by ``complete``, or by the batch's thread per step."""
+        self.chat_end_ids = self._chat_end_ids()
 
     @classmethod
     def from_generator(cls, generator: Generator) -> CompletionEngine:
@@ -304,7 +515,67 @@ class CompletionEngine:
                 param="prompt",
             )
 
+    # -- chat -----------------------------------------------------------------------------
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """The conversation as the model reads it, ending where the assistant speaks: the
+        tokenizer's own chat template, or ``CHAT_LAYOUT`` for a model without one."""
+        if self.has_chat_template:
+            try:
+                text = self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+            except Exception as error:  # noqa: BLE001 - a template's own refusal, as a 400
+                raise CompletionError(
+                    f"the model's chat template refused the messages: {error}", param="messages"
+                ) from None
+            return str(text)
+        turns = "".join(CHAT_LAYOUT.format(**message) for message in messages)
+        # No space after the colon: a BPE model writes its answer's first word with it.
+        return turns + CHAT_LAYOUT.split("{content}")[0].format(role="assistant").rstrip()
+
+    def chat_stops(self) -> tuple[str, ...]:
+        """Stop strings of a chat: none with a template (its end of turn is a token),
+        else the start of another turn in ``CHAT_LAYOUT``."""
+        if self.has_chat_template:
+            return ()
+        return tuple(
+            "\n" + CHAT_LAYOUT.split("{content}")[0].format(role=role).rstrip()
+            for role in ("user", "system")
+        )
+
+    def _chat_end_ids(self) -> list[int]:
+        """The special token a chat template writes right after an assistant's turn (ChatML's
+        ``<|im_end|>``, Llama 3's ``<|eot_id|>``): a chat's answer ends there."""
+        if not self.has_chat_template:
+            return []
+        mark = "\u2063marker\u2063"
+        try:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": "x"}, {"role": "assistant", "content": mark}],
+                tokenize=False,
+            )
+        except Exception:  # noqa: BLE001 - a template that needs more: no extra end
+            return []
+        after = str(text).split(mark, 1)[-1]
+        ids = self.tokenizer.encode(after, add_special_tokens=False) if after else []
+        return [ids[0]] if ids and ids[0] in set(self.special_ids) | self._added_ids() else []
+
+    def _added_ids(self) -> set[int]:
+        return {int(i) for i in (getattr(self.tokenizer, "added_tokens_decoder", {}) or {})}
+
     # -- the work -------------------------------------------------------------------------
+
+    def prefill(self, ids: list[int]) -> tuple[object, torch.Tensor]:
+        """The cache of ``ids`` (one row) and the logits of the token after them."""
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.device), use_cache=True, **self._last_only
+        )
+        return output_cache(out), out.logits[:, -1, :].float()
 
     def complete(
         self,
@@ -313,7 +584,7 @@ class CompletionEngine:
         on_piece: PieceSink | None = None,
         cancel: threading.Event | None = None,
     ) -> Completion:
-        """Continue one prompt ``params.n`` times.
+        """Continue one prompt ``params.n`` times, alone (``serve-model --max-batch 1``).
 
         Args:
             prompt_ids: the prompt's ids (see ``encode``; ``check_length`` first).
@@ -325,102 +596,58 @@ class CompletionEngine:
             Every choice; ``cancelled`` when the cancel event stopped it.
         """
         queued = time.perf_counter()
-        with self._lock:
+        request = Request(self, prompt_ids, params, on_piece, cancel)
+        with self.lock:
             started = time.perf_counter()
-            if cancel is not None and cancel.is_set():
-                return Completion(
-                    [Choice(finish_reason="cancelled") for _ in range(params.n)],
-                    len(prompt_ids),
-                    0,
-                    cancelled=True,
-                )
-            with torch.inference_mode():
-                result = self._complete(prompt_ids, params, on_piece, cancel)
+            if request.cancelled:
+                for row in request.rows:
+                    row.done = True
+                    row.choice.finish_reason = "cancelled"
+            else:
+                with torch.inference_mode():
+                    batch = Batch(self)
+                    batch.admit(list(request.pending))
+                    while batch.rows:
+                        batch.step()
+        result = request.completion()
         result.queue_ms = round((started - queued) * 1000, 2)
         result.total_ms = round((time.perf_counter() - queued) * 1000, 2)
         return result
 
-    def _complete(
-        self,
-        prompt_ids: list[int],
-        params: CompletionParams,
-        on_piece: PieceSink | None,
-        cancel: threading.Event | None,
-    ) -> Completion:
-        sampling = params.sampling()
-        device = self.device
-        generator = torch.Generator(device=device)
-        if params.seed is None:
-            generator.seed()
-        else:
-            generator.manual_seed(params.seed & ((1 << 63) - 1))
-        count = params.n
-        ids = torch.tensor([prompt_ids], device=device)
-        out = self.model(input_ids=ids, use_cache=True, **self._last_only)
-        cache, logits = output_cache(out), out.logits[:, -1, :].float()
-        if count > 1:
-            cache.batch_repeat_interleave(count)  # type: ignore[attr-defined]
-            logits = logits.expand(count, -1)
-        history = ids.expand(count, -1)
-        barred = Barred.of(self.bad_word_sequences(params.bad_words))
-        rows = [_Row(i) for i in range(count)]
-        stops = params.stop
-        cancelled = False
-        for step in range(params.max_tokens):
-            if cancel is not None and cancel.is_set():
-                cancelled = True
-                break
-            banned = self._banned_early if step < params.min_tokens else None
-            scores = logits
-            if barred:
-                scores = logits.masked_fill(barred.mask(history, logits.shape[-1]), -torch.inf)
-            chosen, logprobs = pick(scores, history, sampling, generator, banned)
-            top = None
-            if params.logprobs:
-                top = torch.log_softmax(logits, dim=-1).topk(params.logprobs, dim=-1)
-            chosen_list = chosen.tolist()
-            logprob_list = logprobs.tolist()
-            ended = torch.isin(chosen, self._end).tolist()
-            for row, token, logprob, is_end in zip(
-                rows, chosen_list, logprob_list, ended, strict=True
-            ):
-                if row.done:
-                    continue
-                if is_end:
-                    self._finish(row, "stop", on_piece, params)
-                    continue
-                self._grow(row, token, logprob, top, params, stops, on_piece)
-                if not row.done and step == params.max_tokens - 1:
-                    self._finish(row, "length", on_piece, params)
-            if all(row.done for row in rows):
-                break
-            fed = torch.tensor(
-                [
-                    self.pad_id if row.done else token
-                    for row, token in zip(rows, chosen_list, strict=True)
-                ],
-                device=device,
+    def advance(self, row: Row, logits: torch.Tensor) -> None:
+        """Choose the row's next token from its (1, vocab) logits, and write it or end."""
+        request = row.request
+        params = request.params
+        banned = self._banned_early if len(row.choice.tokens) < params.min_tokens else None
+        scores = logits
+        if request.barred:
+            scores = logits.masked_fill(
+                request.barred.mask(row.history, logits.shape[-1]), -torch.inf
             )
-            history = torch.cat([history, fed[:, None]], dim=1)
-            out = self.model(input_ids=fed[:, None], use_cache=True, **{self._cache_name: cache})
-            logits = out.logits[:, -1, :].float()
-        for row in rows:
-            if not row.done:
-                self._finish(row, "cancelled" if cancelled else "length", on_piece, params)
-        made = sum(len(row.choice.tokens) for row in rows)
-        return Completion([row.choice for row in rows], len(prompt_ids), made, cancelled)
+        chosen, logprob = pick(scores, row.history, request.sampling, row.generator, banned)
+        token = int(chosen[0])
+        if token in request.end:
+            self.finish(row, "stop")
+            return
+        top = None
+        if params.logprobs:
+            top = torch.log_softmax(logits, dim=-1).topk(params.logprobs, dim=-1)
+        row.history = torch.cat([row.history, chosen[:, None]], dim=1)
+        self._grow(row, token, float(logprob[0]), top, params, params.stop)
+        if not row.done and len(row.choice.tokens) >= params.max_tokens:
+            self.finish(row, "length")
 
     def _grow(
         self,
-        row: _Row,
+        row: Row,
         token: int,
         logprob: float,
         top: tuple[torch.Tensor, torch.Tensor] | None,
         params: CompletionParams,
         stops: Sequence[str],
-        on_piece: PieceSink | None,
     ) -> None:
         choice = row.choice
+        on_piece = row.request.on_piece
         choice.tokens.append(token)
         choice.token_logprobs.append(round(float(logprob), 5))
         if params.logprobs is not None:
@@ -430,16 +657,14 @@ class CompletionEngine:
             choice.top_logprobs.append(
                 {
                     self.decode([int(i)], False): round(float(v), 5)
-                    for v, i in zip(
-                        values[row.index].tolist(), indices[row.index].tolist(), strict=True
-                    )
+                    for v, i in zip(values[0].tolist(), indices[0].tolist(), strict=True)
                 }
             )
         text = self.decode(choice.tokens, params.skip_special_tokens)
         cut = min((at for at in (text.find(stop) for stop in stops) if at >= 0), default=-1)
         if cut >= 0:
             row.full = text[:cut]
-            self._finish(row, "stop", on_piece, params)
+            self.finish(row, "stop")
             return
         row.full = text
         # Hold back a split UTF-8 character and the start of a possible stop string.
@@ -452,14 +677,36 @@ class CompletionEngine:
         if on_piece is not None:
             on_piece(row.index, piece, None, choice.token_logprobs[-1])
 
-    def _finish(
-        self, row: _Row, reason: str, on_piece: PieceSink | None, params: CompletionParams
-    ) -> None:
+    def finish(self, row: Row, reason: str) -> None:
+        """End the row: its text is final, its client is told."""
+        if row.done:
+            return
         row.done = True
         # A character still split at the end will never be completed: drop its remains.
         text = row.full if reason == "stop" else row.full.rstrip("\ufffd")
         row.choice.text = text
         row.choice.finish_reason = reason
+        on_piece = row.request.on_piece
         if on_piece is not None:
             on_piece(row.index, text[row.sent :] if len(text) > row.sent else "", reason, None)
         row.sent = len(text)
+
+
+def end_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Every id that ends a completion: the tokenizer's eos, the model config's and its
+    generation config's (an instruct model's end of turn, ``<|im_end|>`` for SmolLM2), and
+    ``<|endoftext|>`` where the vocabulary has it."""
+    ends: set[int] = set()
+    values = [
+        getattr(tokenizer, "eos_token_id", None),
+        getattr(model.config, "eos_token_id", None),
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+    ]
+    vocab: dict[str, int] = getattr(tokenizer, "get_vocab", dict)()
+    values.append(vocab.get(END))
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            ends.add(value)
+        elif isinstance(value, (list, tuple)):
+            ends.update(int(v) for v in value if isinstance(v, int))
+    return sorted(ends)

@@ -336,3 +336,70 @@ def run_rows(
                 tokens[row].append(token)
     means = (logprob_sum / counted.clamp(min=1)).tolist()
     return Rows(tokens, means, cancelled, len(steps))
+
+
+# -- rows that come and go: the KV cache of a continuous batch -----------------------------
+#
+# A batch whose rows started at different times keeps them right-aligned: row r's
+# ``length`` positions are the last ``length`` columns of the cache, the columns before
+# them are zeros that the attention mask hides, and each row is fed its own position id.
+# Keys are cached after their positions are applied (GPT-2 adds them at the input, Llama
+# rotates them), so moving a row's columns to the right changes nothing it computes.
+
+
+def _cache_layers(cache: object) -> list:
+    layers = getattr(cache, "layers", None)
+    if not layers or not all(hasattr(layer, "keys") for layer in layers):
+        raise TypeError(f"{type(cache).__name__} is not a cache whose rows can be joined")
+    return list(layers)
+
+
+def pad_cache_left(cache: object, columns: int) -> None:
+    """Put ``columns`` empty positions before every row of the cache (hidden by the mask)."""
+    if columns <= 0:
+        return
+    for layer in _cache_layers(cache):
+        for name in ("keys", "values"):
+            states = getattr(layer, name)
+            shape = (*states.shape[:2], columns, *states.shape[3:])
+            setattr(layer, name, torch.cat([states.new_zeros(shape), states], dim=2))
+
+
+def drop_cache_left(cache: object, columns: int) -> None:
+    """Remove the first ``columns`` positions of every row (padding no row needs now)."""
+    if columns <= 0:
+        return
+    for layer in _cache_layers(cache):
+        layer.keys = layer.keys[:, :, columns:]
+        layer.values = layer.values[:, :, columns:]
+
+
+def copy_cache_rows(cache: object, rows: Sequence[int]) -> object:
+    """A new cache of the same kind holding copies of the given rows (a row may be given
+    more than once: one prompt's cache for several choices); ``cache`` is left as it is."""
+    data = []
+    for layer in _cache_layers(cache):
+        index = torch.tensor(list(rows), dtype=torch.long, device=layer.keys.device)
+        data.append((layer.keys.index_select(0, index), layer.values.index_select(0, index)))
+    return type(cache)(ddp_cache_data=data)  # type: ignore[call-arg]
+
+
+def join_cache_rows(cache: object, other: object) -> None:
+    """Append ``other``'s rows below ``cache``'s; both must have as many columns."""
+    for layer, extra in zip(_cache_layers(cache), _cache_layers(other), strict=True):
+        layer.keys = torch.cat([layer.keys, extra.keys], dim=0)
+        layer.values = torch.cat([layer.values, extra.values], dim=0)
+
+
+def keep_cache_rows(cache: object, rows: Sequence[int]) -> None:
+    """Keep only the given rows, in that order (the others have finished)."""
+    for layer in _cache_layers(cache):
+        index = torch.tensor(list(rows), dtype=torch.long, device=layer.keys.device)
+        layer.keys = layer.keys.index_select(0, index)
+        layer.values = layer.values.index_select(0, index)
+
+
+def cache_columns(cache: object) -> int:
+    """How many positions the cache holds per row (padding included)."""
+    layers = _cache_layers(cache)
+    return int(layers[0].keys.shape[2]) if layers and layers[0].keys.numel() else 0
