@@ -29,6 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from textgamegen import paths
 from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
 from textgamegen.narration.generator import Generator
@@ -124,11 +125,13 @@ class GameScreen(Screen[None]):
         # The command line as it was when Tab last listed options (None: none shown).
         self._hint_for: str | None = None
         self._prefetch_timer: Timer | None = None
+        self._narrator_down = False
+        """The last narration was the template's because the model failed."""
         self.story = StoryLog(lambda report: self.play.settle(report), id="story")
         self.play = PlaySession(
             game,
             # Its recorder is set on mount, from the app's settings.
-            feedback=FeedbackSession(None, world=game.world.name),
+            feedback=FeedbackSession(None, world=game.world.name, player=paths.web_player()),
             start=self.story.run_loop,
             relay=self.story.relay,
             show=self._show_events,
@@ -275,6 +278,12 @@ class GameScreen(Screen[None]):
         self.query_one(ModelPanel).show_narration(narration)
         if narration.notice:
             self.notify(for_player(strip_unsafe(narration.notice)), title="Narrator")
+        if narration.fallback and narration.notice:
+            self._narrator_down = True  # the model (server) failed; the template wrote
+        elif self._narrator_down and not narration.fallback and not narration.cancelled:
+            # The failures said so each turn; its return is said once (a restarted server).
+            self._narrator_down = False
+            self.notify("The model is back: the narrator writes again.", title="Narrator")
         self._feedback_notices()
         self._narrating_changed()
 
