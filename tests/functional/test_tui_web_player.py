@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomllib
@@ -223,16 +224,37 @@ class ServerDown(UnreliableGenerator):
 
 async def test_the_game_says_when_the_model_is_back(player_dirs: Path) -> None:
     app = make_app(player_dirs, ServerDown(falls_back=(2,)))
+    told: list[str] = []  # every toast, kept (a toast on screen expires under load)
+    notify = app.notify
+
+    def recording_notify(message: str, **options: Any) -> None:
+        told.append(message)
+        notify(message, **options)
+
+    app.notify = recording_notify  # type: ignore[method-assign]
     async with app.run_test(size=(140, 50)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
-
-        def toasts() -> list[str]:
-            return [notification.message for notification in app._notifications]
-
         for command in ("west", "east", "x crate", "open crate"):  # each one narrated
             await wait_until(pilot, lambda: narration_done(app))
             await type_command(pilot, command)
-        await wait_until(pilot, lambda: any("is back" in toast for toast in toasts()))
+        await wait_until(pilot, lambda: any("is back" in toast for toast in told))
         await wait_until(pilot, lambda: narration_done(app))
-        assert sum("is back" in toast for toast in toasts()) == 1
-        assert any("did not answer" in toast for toast in toasts())
+    assert sum("is back" in toast for toast in told) == 1, told
+    assert any("did not answer" in toast for toast in told), told
+
+
+async def test_a_web_players_feedback_carries_their_tag(
+    player_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textgamegen.feedback import store
+
+    monkeypatch.setenv(paths.WEB_PLAYER_ENV, "web-1f2e3d4c5b6a")
+    app = make_app(player_dirs, ScriptedGenerator(), record_feedback=True)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        await type_command(pilot, "look")
+        await wait_until(pilot, lambda: narration_done(app) and app.game.turn == 1)
+        await pilot.press("ctrl+q")
+    with store.connect() as db:
+        sessions = {row["session"] for row in store.narrations(db)}
+    assert sessions and all(s.startswith("web-1f2e3d4c5b6a/") for s in sessions), sessions
