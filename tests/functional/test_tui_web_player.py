@@ -258,3 +258,28 @@ async def test_a_web_players_feedback_carries_their_tag(
     with store.connect() as db:
         sessions = {row["session"] for row in store.narrations(db)}
     assert sessions and all(s.startswith("web-1f2e3d4c5b6a/") for s in sessions), sessions
+
+
+def test_the_model_panel_shows_web_players_no_server_address(
+    web_player: Path,
+) -> None:
+    from rich.console import Console
+
+    from textgamegen.engine.content import ContentKind, ContentRequest
+    from textgamegen.narration.generator import Narration
+    from textgamegen.ui.widgets.model_panel import render_narration
+
+    narration = Narration(
+        ContentRequest(ContentKind.ACTION, subject="crate"),
+        "The crate creaks.",
+        backend="openai",
+        model="narrator",
+        device="127.0.0.1:59303",
+        fallback=True,
+        notice="The model server at http://127.0.0.1:59303/v1 did not answer (refused).",
+    )
+    console = Console(width=200, record=True)
+    console.print(render_narration(narration))
+    shown = console.export_text()
+    assert "127.0.0.1" not in shown and "59303" not in shown, shown
+    assert "openai:narrator on <model server>" in shown
