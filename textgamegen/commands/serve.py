@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=16,
         metavar="N",
-        help="games that may run at once; more tabs get a 'server is full' page (default: 16)",
+        help="game processes (one per open tab) that may run at once; more tabs get a "
+        "'server is full' page (default: 16)",
     )
     parser.add_argument(
         "--public-url",
