@@ -320,18 +320,86 @@ def _toml_value(value: Any) -> str:
     return f'"{escaped}"'
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> Path:
-    """Write settings as TOML, atomically, so a crash never leaves half a file."""
+def _write_toml(data: dict[str, Any], path: Path) -> Path:
+    """Settings as TOML (top-level keys, then ``[sampling]``), written atomically, so a
+    crash never leaves half a file."""
     from textgamegen.atomic import write_atomic
 
-    path = path or paths.config_file()
-    data = settings.to_dict()
+    data = dict(data)
     sampling = data.pop("sampling")
     lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()]
     lines += ["", "[sampling]"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in sampling.items()]
     write_atomic(path, "\n".join(lines) + "\n")
     return path
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write settings as TOML, atomically, so a crash never leaves half a file."""
+    return _write_toml(settings.to_dict(), path or paths.config_file())
+
+
+PLAYER_SETTINGS = (
+    "show_model_panel",
+    "show_special_tokens",
+    "autosave_every",
+    "prefetch",
+    "record_feedback",
+    "theme",
+    "note",
+)
+"""What a web player of ``serve`` may set for themselves, with all of ``sampling``: none of
+these loads a model, names a host file or changes the host's machine (the model, device,
+dtype, threads and prompts file stay the host's)."""
+
+
+def player_part(settings: Settings) -> dict[str, Any]:
+    """The part of ``settings`` a web player owns (``PLAYER_SETTINGS`` and sampling)."""
+    data = settings.to_dict()
+    return {key: data[key] for key in (*PLAYER_SETTINGS, "sampling")}
+
+
+def with_player_settings(host: Settings, path: Path) -> Settings:
+    """The host's settings with a web player's own file laid over them.
+
+    Raises:
+        SettingsError: the file is broken or sets what only the host may (the model, ...).
+    """
+    if not path.exists():
+        return host
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"{path.name}: {error}") from None
+    hosts_own = sorted(set(data) - {*PLAYER_SETTINGS, "sampling"})
+    if hosts_own:
+        raise SettingsError(f"{path.name}: {hosts_own[0]} is the host's to set")
+    merged = host.to_dict()
+    merged.update({key: value for key, value in data.items() if key != "sampling"})
+    merged["sampling"] = {**merged["sampling"], **(data.get("sampling") or {})}
+    return Settings.from_dict(merged, source=path.name)
+
+
+def save_player_settings(settings: Settings, path: Path) -> Path:
+    """Write only a web player's part of ``settings`` (``player_part``) to their own file."""
+    return _write_toml(player_part(settings), path)
+
+
+def game_settings() -> tuple[Settings, str]:
+    """The settings a game starts with: the player's (``settings_or_defaults``); in a
+    game of ``serve``, the host's with the web player's own file laid over them.
+
+    Returns:
+        (settings, notice), the notice "" unless a file could not be read.
+    """
+    settings, notice = settings_or_defaults()
+    player_file = paths.player_settings_file()
+    if player_file is None:
+        return settings, notice
+    try:
+        return with_player_settings(settings, player_file), notice
+    except SettingsError as error:
+        return settings, f"your settings were not read, using the host's: {error}"
 
 
 def narrator_for(world_narrator: str, settings: Settings, chosen: str | None = None) -> str:

@@ -19,6 +19,10 @@ _DIRS = PlatformDirs(APP_NAME, appauthor=False)
 HOSTED_ENV = "TEXTGAMEGEN_HOSTED"
 """Set to 1 by ``serve`` for its game processes: their player is not the host, so what the
 game shows names files, never the host's folders (``for_player``)."""
+PLAYER_SETTINGS_ENV = "TEXTGAMEGEN_PLAYER_SETTINGS"
+"""Set by ``serve`` for its game processes: the web player's own settings file (their
+sampling, panel, prefetch, feedback), laid over the host's; the host's file is never
+written by a web player."""
 
 
 def assets_dir() -> Path:
@@ -64,6 +68,22 @@ def config_file() -> Path:
     return _env_dir("TEXTGAMEGEN_CONFIG", Path(_DIRS.user_config_dir) / "config.toml")
 
 
+WEB_PLAYER_ENV = "TEXTGAMEGEN_WEB_PLAYER"
+"""Set by ``serve`` for its game processes: a tag for the web player (not their session id,
+which opens their game), recorded with their feedback so the host can tell players apart."""
+
+
+def web_player() -> str:
+    """The web player's tag (``WEB_PLAYER_ENV``), "" in a game of one's own."""
+    return os.environ.get(WEB_PLAYER_ENV, "")
+
+
+def player_settings_file() -> Path | None:
+    """A hosted player's own settings file (``PLAYER_SETTINGS_ENV``), None for the host."""
+    value = os.environ.get(PLAYER_SETTINGS_ENV)
+    return Path(value).expanduser() if value else None
+
+
 def hosted() -> bool:
     """Whether this game is played by someone other than the host (``serve``'s games)."""
     return os.environ.get(HOSTED_ENV, "") not in ("", "0")
@@ -72,6 +92,16 @@ def hosted() -> bool:
 # An absolute folder in running text: "/" then names and slashes, not part of a URL or of
 # a relative path (after a letter, a dot, ":" or "/").
 _ABSOLUTE_FOLDER = re.compile(r"(?<![\w.:/~<>-])/(?:[^\s/'\"]+/)+")
+# A server's address: a URL (the game's "openai:http://127.0.0.1:59303/v1#narrator"), or a
+# host and port ("127.0.0.1:59303", "gpu-box:8000", "[::1]:8000"), where the host is an
+# address or a name with a letter in it (so "12:30" stays a time).
+_ADDRESS = re.compile(
+    r"(?:openai:)?\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+"
+    r"|(?<![\w.:/-])(?:\[[0-9a-f:]+\]|\d{1,3}(?:\.\d{1,3}){3}|[a-z][a-z0-9.-]*):\d{2,5}\b",
+    re.IGNORECASE,
+)
+MODEL_SERVER = "<model server>"
+"""What a hosted player sees in place of a server's address."""
 
 
 def _host_folders() -> list[tuple[str, str]]:
@@ -95,10 +125,12 @@ def _host_folders() -> list[tuple[str, str]]:
 def for_player(text: str) -> str:
     """Text as the player may see it: unchanged in a game of one's own; in a hosted game
     (``hosted``) the host's folders are named for what they are ("<saves>/quick.json",
-    "<data>/feedback.db") and any other absolute folder is cut to "…/", so a web player
-    learns nothing of the host's file system."""
+    "<data>/feedback.db") and any other absolute folder is cut to "…/", and a server's
+    address (the internal model server's "127.0.0.1:59303", a URL) is "<model server>",
+    so a web player learns nothing of the host's file system or network."""
     if not hosted():
         return text
+    text = _ADDRESS.sub(MODEL_SERVER, text)
     for folder, label in _host_folders():
         text = text.replace(folder, label)
     return _ABSOLUTE_FOLDER.sub("…/", text)

@@ -269,3 +269,122 @@ def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
     assert model_url, log_text[-3000:]
     with pytest.raises(OSError):
         urllib.request.urlopen(model_url.group(1) + "/health", timeout=5)
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            )
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append((child, commands.get(child, "")))
+            todo.append(child)
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_a_web_players_settings_save_leaves_the_host_alone(tmp_path: Path) -> None:
+    """A web player presses Save in Settings with nothing changed. It made their game load
+    the host's settings model beside the model server (51 -> 697 MiB) and rewrote the
+    host's config.toml; now the game's RSS stays put and the host's file is unchanged."""
+    model = build_random_model(tmp_path / "tiny", shape="toy")
+    host_config = tmp_path / "host-config.toml"
+    # The host's own settings name a model the games must not load themselves.
+    host_config.write_text(f'model = "{model}"\ndevice = "cpu"\n', encoding="utf-8")
+    before = host_config.read_bytes()
+    saves_root = tmp_path / "web-saves"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("w")
+    env = {
+        **os.environ,
+        "TEXTGAMEGEN_CONFIG": str(host_config),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    serve = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "textgamegen", "serve", "--port", str(port)),
+            *("--max-sessions", "2", "--saves-root", str(saves_root)),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        wait_for_health(url, serve)
+        with playwright_api.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            terminal = Terminal(page)
+            page.on("websocket", terminal.attach)
+            page.goto(url + "/")
+            session = parse_qs(urlparse(page.url).query)["session"][0]
+            page.wait_for_selector("body.-first-byte", timeout=60_000)
+            terminal.wait_for("New game", timeout=600)
+            terminal.wait_for("Narrator: tiny", timeout=300)
+            terminal.wait_for("This host keeps what")  # the player is told what is recorded
+            page.click("#terminal", position={"x": 4, "y": 4})
+            for _attempt in range(6):  # a key sent before xterm has focus is lost
+                terminal.pause(1)
+                page.keyboard.press("n")
+                try:
+                    terminal.wait_for("Harbour Quay", timeout=10)
+                    break
+                except AssertionError:
+                    continue
+            terminal.wait_for("Harbour Quay", timeout=1)
+            for _key in range(3):
+                page.keyboard.press("Backspace")
+            terminal.wait_for("Model tiny")
+            games = [  # the game's Python, not the shell textual-serve starts it with
+                pid
+                for pid, command in descendants(serve.pid)
+                if command.startswith(f"{sys.executable} -m textgamegen play ")
+            ]
+            assert len(games) == 1, descendants(serve.pid)
+            game = games[0]
+            rss_before = rss_mib(game)
+
+            page.keyboard.press("F3")
+            dialog = terminal.wait_for("Your own settings")
+            assert "threads" not in dialog and "quantize" not in dialog
+            page.keyboard.press("Control+s")
+            terminal.wait_for("Your settings are saved")
+            # A turn after the Save: a model load it started would be under way by now.
+            enter(page, terminal, "look")
+            terminal.wait_for_after("> look", "Harbour Quay")
+            screen = terminal.wait_for("Model tiny")
+            rss_after = rss_mib(game)
+            page.screenshot(path=str(tmp_path / "settings.png"))
+            browser.close()
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(timeout=30)
+        finally:
+            log.close()
+    print(f"game process RSS: {rss_before:.0f} MiB before Save, {rss_after:.0f} MiB after")
+    assert rss_after - rss_before < 40, (rss_before, rss_after)
+    assert host_config.read_bytes() == before, "the host's config.toml was written"
+    assert "127.0.0.1" not in screen and "<model server>" in screen
+    own = saves_root / session / "settings.toml"
+    assert own.is_file() and "model =" not in own.read_text(encoding="utf-8")

@@ -162,3 +162,112 @@ def test_a_plain_model_folder_and_bad_names_are_handled(
     assert "no weights to export" in capsys.readouterr().err
     assert main(["export-vllm", str(tmp_path / "missing"), str(tmp_path / "m")]) == 2
     assert "no such model directory" in capsys.readouterr().err
+
+
+# -- transformers 4.x readers (vLLM before transformers 5) --------------------------------
+
+TRANSFORMERS_4_ENV = "TEXTGAMEGEN_TRANSFORMERS4_PYTHON"
+"""Names a Python whose transformers is 4.x (see README: a throwaway venv with
+transformers==4.57.* and the shared venv's torch); the 4.x reading test needs it."""
+
+READ_WITH_4 = """
+import json, sys
+import torch, transformers
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+folder, probe, expected = sys.argv[1], sys.argv[2], sys.argv[3]
+options = dict(local_files_only=True, trust_remote_code=False)
+tokenizer = AutoTokenizer.from_pretrained(folder, **options)
+model = AutoModelForCausalLM.from_pretrained(
+    folder, use_safetensors=True, torch_dtype=torch.float32, **options
+).eval()
+ids = tokenizer.encode(probe, add_special_tokens=False)
+with torch.no_grad():
+    logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+print(json.dumps({
+    "version": transformers.__version__,
+    "rope_theta": model.config.rope_theta,
+    "ids": ids,
+    "tags": [tokenizer.convert_tokens_to_ids(t) for t in sys.argv[4:]],
+    "special": sorted(tokenizer.all_special_tokens),
+    "difference": float((logits - load_file(expected)["logits"]).abs().max()),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def smollm_shaped(built: Path) -> tuple[Path, Path]:
+    """A tiny Llama with SmolLM2's RoPE base (100,000, not transformers' default 10,000),
+    exported; and the game model's logits on the probe."""
+    from safetensors.torch import save_file
+
+    from textgamegen.models.vllm_export import PROBE, export_for_vllm
+
+    base = build_random_model(built / "rope-base", shape="toy", arch="llama")
+    config = json.loads((base / "config.json").read_text())
+    config["rope_parameters"]["rope_theta"] = 100_000.0
+    (base / "config.json").write_text(json.dumps(config))
+    out = built / "rope-vllm"
+    export_for_vllm(str(base), out)
+    game = load_generator(str(base), device="cpu", dtype="float32", warm_up=False)
+    assert isinstance(game, CausalLMGenerator)
+    expected = built / "rope-logits.safetensors"
+    save_file({"logits": _logits(game.model, game.tokenizer, PROBE).contiguous()}, expected)
+    return out, expected
+
+
+def test_the_export_carries_the_fields_transformers_4_reads(
+    smollm_shaped: tuple[Path, Path],
+) -> None:
+    out, _expected = smollm_shaped
+    config = json.loads((out / "config.json").read_text())
+    assert config["rope_theta"] == 100_000.0 and config["rope_scaling"] is None
+    assert config["rope_parameters"]["rope_theta"] == 100_000.0, "5's field is kept"
+    tokenizer = json.loads((out / "tokenizer_config.json").read_text())
+    assert tokenizer["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert set(TAG_TOKENS) <= set(tokenizer["additional_special_tokens"])
+    assert not isinstance(tokenizer.get("extra_special_tokens"), list)
+
+
+def test_a_scaled_rope_is_written_as_4_reads_it(tmp_path: Path) -> None:
+    from textgamegen.models.vllm_export import readable_by_transformers_4
+
+    scaled = {"rope_type": "llama3", "rope_theta": 500_000.0, "factor": 8.0}
+    (tmp_path / "config.json").write_text(json.dumps({"rope_parameters": scaled}))
+    readable_by_transformers_4(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["rope_theta"] == 500_000.0
+    assert config["rope_scaling"] == {"rope_type": "llama3", "factor": 8.0}
+
+
+@pytest.mark.slow
+def test_the_export_reads_the_same_under_transformers_4(
+    smollm_shaped: tuple[Path, Path],
+) -> None:
+    """Under 4.57 the export's tokenizer did not load and RoPE was read as 10,000: the
+    logits differed (by up to 2.56 on SmolLM2). Skipped unless ``TRANSFORMERS_4_ENV``
+    names a Python with transformers 4.x: a skip here is not a pass."""
+    import os
+    import subprocess
+
+    from textgamegen.models.vllm_export import PROBE
+
+    python = os.environ.get(TRANSFORMERS_4_ENV)
+    if not python:
+        pytest.skip(f"set {TRANSFORMERS_4_ENV} to a Python with transformers 4.x (README)")
+    out, expected = smollm_shaped
+    answer = subprocess.run(
+        [python, "-c", READ_WITH_4, str(out), PROBE, str(expected), *SPECIAL_TOKENS],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""},
+    )
+    assert answer.returncode == 0, answer.stderr[-3000:]
+    read = json.loads(answer.stdout.strip().splitlines()[-1])
+    assert read["version"].startswith("4."), read["version"]
+    assert read["rope_theta"] == 100_000.0
+    record = json.loads((out / "export.json").read_text())
+    assert read["tags"] == [record["tags"][token] for token in SPECIAL_TOKENS]
+    assert set(TAG_TOKENS) <= set(read["special"])
+    assert read["difference"] <= 1e-4, read["difference"]

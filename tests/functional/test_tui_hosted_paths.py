@@ -35,8 +35,12 @@ def test_for_player_names_the_hosts_folders_only_when_hosted(
     monkeypatch.setenv(paths.HOSTED_ENV, "1")
     shown = paths.for_player(line)
     assert shown == "Could not read <saves>: …/y.json, <data>/f.db"
-    url = "openai:http://127.0.0.1:8000/v1#narrator and saves/x.json"
-    assert paths.for_player(url) == url, "URLs and relative paths are no host folders"
+    line = "openai:http://127.0.0.1:8000/v1#narrator and saves/x.json at 12:30"
+    assert paths.for_player(line) == "<model server> and saves/x.json at 12:30", (
+        "relative paths are no host folders; a server's address is the host's too"
+    )
+    for address in ("127.0.0.1:59303", "gpu-box:8000", "[::1]:8000", "https://gpu.example/v1"):
+        assert paths.for_player(f"Device {address}") == "Device <model server>", address
 
 
 async def test_the_load_list_names_no_host_folder(tmp_path: Path, hosted: None) -> None:

@@ -58,9 +58,11 @@ async def test_sessions_saves_and_the_cap(tmp_path: Path) -> None:
         assert full.status == 503 and "is full" in await full.text()
         refused = await client.get(f"/ws/{other}")
         assert refused.status == 503
-        # The same tab reloading is not refused.
+        # The same URL in another tab would be a second game: refused too (a reload, whose
+        # game ends, is in test_the_cap_counts_game_processes_not_sessions).
+        server.reload_wait_s = 0.0
         again = await client.get(f"/?session={session}")
-        assert again.status == 200
+        assert again.status == 503
 
         # Session ids are checked (they become folder names) and the plain socket is off.
         assert (await client.get("/ws/..%2F..%2Fetc")).status == 404
@@ -70,7 +72,13 @@ async def test_sessions_saves_and_the_cap(tmp_path: Path) -> None:
         await socket.close()
         await wait_for(lambda: server.sessions == 0)
         health = await (await client.get("/health")).json()
-        assert health == {"status": "ok", "sessions": 0, "max_sessions": 1, "refused": 2}
+        assert health == {
+            "status": "ok",
+            "games": 0,
+            "sessions": 0,
+            "max_sessions": 1,
+            "refused": 3,
+        }
 
 
 # -- issue 25: server-issued session ids, clamped terminal sizes, no host paths ------------
@@ -159,3 +167,86 @@ async def test_terminal_sizes_are_clamped_and_games_run_hosted(tmp_path: Path) -
         ]
         await socket.close()
         await wait_for(lambda: server.sessions == 0)
+
+
+# -- a browser host players cannot break: the cap counts processes, /health the model ---
+
+
+async def test_the_cap_counts_game_processes_not_sessions(tmp_path: Path) -> None:
+    """Four tabs on one URL were four games under a cap of 1: now the first tab plays and
+    the others get the "full" page (saying the game is open elsewhere)."""
+    record = tmp_path / "saves-dirs.txt"
+    server = GameWebServer(game_command(record), max_sessions=1, saves_root=tmp_path / "saves")
+    server.reload_wait_s = 0.0  # the other tabs are not reloads: refused at once
+    app = await server._make_app()
+    async with TestClient(TestServer(app)) as client:
+        session = server.new_session()
+        first = await client.ws_connect(f"/ws/{session}?width=80&height=24")
+        await wait_for(lambda: record.exists() and record.read_text().strip())
+        for _tab in range(3):
+            assert (await client.get(f"/ws/{session}")).status == 503
+            page = await client.get(f"/?session={session}")
+            text = await page.text()
+            assert page.status == 503 and "is full" in text and "another tab" in text
+        assert server.games == 1 and len(record.read_text().split()) == 1, "one game started"
+        health = await (await client.get("/health")).json()
+        assert health["games"] == 1 and health["refused"] == 6
+
+        # A reload: the old socket goes and the same tab's page waits for its game to end.
+        server.reload_wait_s = 60.0  # a guard only: the game ends as soon as it is told
+        await first.close()
+        again = await client.get(f"/?session={session}")
+        assert again.status == 200
+        await wait_for(lambda: server.games == 0)
+
+
+async def test_health_says_how_the_model_server_is(tmp_path: Path) -> None:
+    state = {"state": "up", "restarts": 0, "last_exit": None}
+    server = GameWebServer(
+        game_command(tmp_path / "r.txt"), saves_root=tmp_path / "saves", model_health=lambda: state
+    )
+    app = await server._make_app()
+    async with TestClient(TestServer(app)) as client:
+        up = await client.get("/health")
+        assert up.status == 200 and (await up.json())["model"] == state
+        state.update(state="down", last_exit=-9)
+        down = await client.get("/health")
+        body = await down.json()
+        assert down.status == 503 and body["status"] == "degraded"
+        assert body["model"]["last_exit"] == -9
+        state.update(state="up", restarts=1)
+        back = await client.get("/health")
+        assert back.status == 200 and (await back.json())["model"]["restarts"] == 1
+
+
+async def test_games_get_the_players_own_settings_file_and_feedback_tag(tmp_path: Path) -> None:
+    from textgamegen import paths
+    from textgamegen.hosting.web import PLAYER_SETTINGS_FILE, player_tag
+
+    record = tmp_path / "env.txt"
+    script = (
+        "import os, sys; "
+        f"open({str(record)!r}, 'w').write(os.environ[{paths.PLAYER_SETTINGS_ENV!r}] + ' ' "
+        f"+ os.environ[{paths.WEB_PLAYER_ENV!r}]); sys.stdin.buffer.read(1)"
+    )
+    server = GameWebServer(
+        shlex.join([sys.executable, "-c", script]), saves_root=tmp_path / "saves"
+    )
+    app = await server._make_app()
+    async with TestClient(TestServer(app)) as client:
+        session = server.new_session()
+        socket = await client.ws_connect(f"/ws/{session}")
+        await wait_for(lambda: record.exists() and record.read_text().strip())
+        settings, tag = record.read_text().split()
+        assert settings == str(tmp_path / "saves" / session / PLAYER_SETTINGS_FILE)
+        assert tag == player_tag(session) and session not in tag and tag.startswith("web-")
+        await socket.close()
+        await wait_for(lambda: server.games == 0)
+
+
+def test_web_games_draw_their_own_seed() -> None:
+    """serve starts every game without --seed, so each new game draws its own."""
+    from textgamegen.commands.serve import game_command as serve_game
+
+    command = serve_game("openai:http://127.0.0.1:1/v1", "lanternfall")
+    assert "--seed" not in command and command[-2:] == ["--world", "lanternfall"]

@@ -2,7 +2,9 @@
 
 The game processes do not load the model. With an installed model, a directory or a hub
 id, ``serve`` first starts one ``textgamegen serve-model`` on a free local port and points
-every game at it (``--model openai:http://127.0.0.1:PORT/v1``); with
+every game at it (``--model openai:http://127.0.0.1:PORT/v1``), and keeps it running: it
+is restarted with back-off when it dies, and ``/health`` says how it is
+(``hosting.model_keeper``); with
 ``--model openai:http://HOST:PORT/v1#MODEL`` the games use that server (another machine,
 or vLLM); ``--model template`` needs no model at all. See ``textgamegen.hosting.web``.
 
@@ -17,21 +19,23 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 from textgamegen.commands import add_device_argument
 from textgamegen.endpoint import EndpointError, is_model_url, parse_model_url
 
-MODEL_START_TIMEOUT_S = 600
+# The model server's start, for the bench and tests too; kept running by ``ModelKeeper``.
+from textgamegen.hosting.model_keeper import (
+    ModelKeeper,
+    free_port,
+    start_model_server,
+    wait_for_model_server,
+)
+
+__all__ = ["free_port", "run", "start_model_server", "wait_for_model_server"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=16,
         metavar="N",
-        help="games that may run at once; more tabs get a 'server is full' page (default: 16)",
+        help="game processes (one per open tab) that may run at once; more tabs get a "
+        "'server is full' page (default: 16)",
     )
     parser.add_argument(
         "--public-url",
@@ -74,52 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", default=None, help="world name or .toml path for new games")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_model_server(process: subprocess.Popen, url: str, timeout_s: float) -> str | None:
-    """Wait until ``url``/health answers; the error text, or None when it is up."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return f"the model server exited with code {process.returncode}"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if json.loads(answer.read()).get("status") == "ok":
-                    return None
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    return f"the model server did not start within {timeout_s:.0f} s"
-
-
-def start_model_server(
-    model: str, device: str | None, **popen: Any
-) -> tuple[subprocess.Popen, str]:
-    """Start ``serve-model`` on a free local port; (process, game model address).
-    ``popen`` goes to ``subprocess.Popen`` (the bench sends stderr to a log file)."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "textgamegen",
-        "serve-model",
-        "--model",
-        model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    if device:
-        command += ["--device", device]
-    process = subprocess.Popen(command, **popen)
-    return process, f"http://127.0.0.1:{port}"
-
-
 def run(args: argparse.Namespace) -> int:
     from textgamegen.config import settings_or_defaults
 
@@ -135,23 +94,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _serve(args, model)
     finally:
-        _stop(_MODEL_SERVERS)
+        while _KEEPERS:
+            _KEEPERS.pop().stop()
 
 
-_MODEL_SERVERS: list[subprocess.Popen] = []
+_KEEPERS: list[ModelKeeper] = []
 
 
-def _stop(processes: list[subprocess.Popen]) -> None:
-    while processes:
-        process = processes.pop()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def game_command(game_model: str, world: str | None) -> list[str]:
+    """The command that starts one browser tab's game. No ``--seed``: each new game draws
+    its own, so friends on one host read different stories."""
+    game = [sys.executable, "-m", "textgamegen", "play", "--model", game_model]
+    if world:
+        game += ["--world", world]
+    return game
 
 
 def _serve(args: argparse.Namespace, model: str) -> int:
+    keeper: ModelKeeper | None = None
     if model == "template" or is_model_url(model):
         game_model = model
         if is_model_url(model):
@@ -162,25 +122,24 @@ def _serve(args: argparse.Namespace, model: str) -> int:
                 return 2
     else:
         print(f"textgamegen serve: starting the model server for {model!r} ...", file=sys.stderr)
-        model_process, root = start_model_server(model, args.device)
-        _MODEL_SERVERS.append(model_process)
-        problem = wait_for_model_server(model_process, root, MODEL_START_TIMEOUT_S)
+        device = args.device
+        keeper = ModelKeeper(lambda port: start_model_server(model, device, port=port))
+        _KEEPERS.append(keeper)
+        problem = keeper.start()
         if problem:
             print(f"textgamegen serve: {problem}; see its messages above", file=sys.stderr)
             return 2
-        game_model = f"openai:{root}/v1"
+        game_model = f"openai:{keeper.url}/v1"
     from textgamegen.hosting.web import GameWebServer, default_saves_root
 
-    game = [sys.executable, "-m", "textgamegen", "play", "--model", game_model]
-    if args.world:
-        game += ["--world", args.world]
     server = GameWebServer(
-        shlex.join(game),
+        shlex.join(game_command(game_model, args.world)),
         host=args.host,
         port=args.port,
         max_sessions=args.max_sessions,
         saves_root=args.saves_root or default_saves_root(),
         public_url=args.public_url,
+        model_health=keeper.health if keeper is not None else None,
     )
     print(f"textgamegen serve: games narrated by {game_model}", file=sys.stderr, flush=True)
     try:

@@ -14,12 +14,22 @@ terminal over a websocket to xterm.js. On top of it this adds what a shared host
   message) is clamped to ``MIN_COLUMNS``-``MAX_COLUMNS`` by ``MIN_ROWS``-``MAX_ROWS``:
   ``["resize", {"width": 20000, "height": 20000}]`` grew a game to 2 GB and sent 1.2 GB
   down its socket.
-* **No host paths.** The game processes run with ``TEXTGAMEGEN_HOSTED=1``, so what they
-  show names files, never the host's folders (``paths.for_player``).
-* **A cap.** Beyond ``max_sessions`` live games the page says the server is full (HTTP
-  503) instead of starting one more process.
+* **No host paths, no host settings.** The game processes run with
+  ``TEXTGAMEGEN_HOSTED=1``, so what they show names files, never the host's folders or
+  the model server's address (``paths.for_player``); their Settings change only the
+  player's own file (``<session>/settings.toml``, ``paths.PLAYER_SETTINGS_ENV``), never
+  the host's ``config.toml``, model, device or threads. Their feedback records carry a
+  tag of the session (``paths.WEB_PLAYER_ENV``), not the session id, which opens the game.
+* **A cap on game processes.** Beyond ``max_sessions`` running games a tab gets a page
+  that says the server is full (HTTP 503) instead of one more process; four tabs on one
+  URL are four games and count as such (the cap counted session ids: four tabs on one
+  URL started four games under a cap of 1). A reloaded tab waits up to ``RELOAD_WAIT_S``
+  for its old game to end.
 * **One model.** The game processes never load a model: they are started with
-  ``--model openai:...`` pointing at one ``serve-model`` (see ``commands/serve.py``).
+  ``--model openai:...`` pointing at one ``serve-model`` (see ``commands/serve.py``), and
+  ``/health`` says how that server is (``model_health``): "ok" only while it is up.
+* **Closing the tab saves.** textual-serve tells the game to quit; the game autosaves
+  as on Ctrl+Q (``TextGameGenApp``).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +51,7 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from textgamegen.paths import HOSTED_ENV
+from textgamegen.paths import HOSTED_ENV, PLAYER_SETTINGS_ENV, WEB_PLAYER_ENV
 
 log = logging.getLogger("textgamegen.serve")
 
@@ -48,6 +59,11 @@ SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 """A session id is 32 hex digits, so it is safe as a folder name."""
 SESSION_KEY_FILE = ".session-key"
 """In the saves root: the key that signs session ids (made once, read by later starts)."""
+
+PLAYER_SETTINGS_FILE = "settings.toml"
+"""In a session's folder: the web player's own settings (sampling, panel, prefetch, ...)."""
+RELOAD_WAIT_S = 10.0
+"""A tab reloaded on a full server waits this long for its own old game to end."""
 
 MIN_COLUMNS, MAX_COLUMNS = 20, 500
 MIN_ROWS, MAX_ROWS = 6, 200
@@ -104,8 +120,16 @@ align-items:center;justify-content:center;height:90vh}}div{{max-width:40em;text-
 </style></head>
 <body><div><h1>{title} is full</h1>
 <p id="full">All {limit} games on this server are being played. Please try again in a
-few minutes; this page retries by itself every 30 seconds.</p></div></body></html>
+few minutes; this page retries by itself every 30 seconds.</p>{also}</div></body></html>
 """
+OPEN_ELSEWHERE = """<p id="elsewhere">Your game is open in another tab or window, and it
+counts as one of them: play it there, or close it to play here.</p>"""
+
+
+def player_tag(session: str) -> str:
+    """The tag a web player's feedback carries: a hash of their session id, so the host
+    can tell players apart in ``feedback.db`` without keeping the id that opens a game."""
+    return "web-" + hashlib.sha256(session.encode("ascii")).hexdigest()[:12]
 
 
 class _SessionApp(AppService):
@@ -136,10 +160,12 @@ class GameWebServer(Server):
         command: the shell command that starts one game (``textgamegen play --model ...``).
         host: where to listen (localhost by default: put a proxy in front to go public).
         port: the port.
-        max_sessions: games that may run at once.
+        max_sessions: game processes that may run at once (one per open tab).
         saves_root: each session's saves go in ``saves_root/<session id>``.
         public_url: the URL browsers use, when behind a proxy.
         title: shown on the page.
+        model_health: the model server's state for ``/health`` (``ModelKeeper.health``:
+            ``{"state": "up", ...}``); None when serve started none.
     """
 
     def __init__(
@@ -152,13 +178,19 @@ class GameWebServer(Server):
         saves_root: Path,
         public_url: str | None = None,
         title: str = "TextGameGen",
+        model_health: Callable[[], dict[str, object]] | None = None,
     ) -> None:
         super().__init__(command, host=host, port=port, title=title, public_url=public_url)
         self.max_sessions = max_sessions
         self.saves_root = Path(saves_root)
-        self.live: dict[str, int] = {}  # session id -> open websockets
+        self.live: dict[str, int] = {}  # session id -> its running game processes
+        self.games = 0
+        """Game processes running (or starting, or stopping): what the cap counts."""
         self.refused = 0
+        self.model_health = model_health
+        self.reload_wait_s = RELOAD_WAIT_S
         self._key = session_key(self.saves_root)
+        self._ended: asyncio.Condition | None = None  # made on the server's own loop
 
     def _sign(self, nonce: str) -> str:
         return hmac.new(self._key, nonce.encode("ascii"), hashlib.sha256).hexdigest()[:16]
@@ -176,14 +208,48 @@ class GameWebServer(Server):
 
     @property
     def sessions(self) -> int:
+        """Sessions with a game running (a session may run several: one per tab)."""
         return len(self.live)
 
-    def _full_for(self, session: str) -> bool:
-        return session not in self.live and self.sessions >= self.max_sessions
+    @property
+    def full(self) -> bool:
+        return self.games >= self.max_sessions
 
-    def full_page(self) -> web.Response:
+    async def _room_for(self, session: str) -> bool:
+        """Whether one more game may start. On a full server, a tab of a session that has a
+        game running (a reload: its old game is on its way out) waits up to
+        ``reload_wait_s`` for a game to end; another tab is refused at once."""
+        if not self.full:
+            return True
+        if session not in self.live:
+            return False
+        if self._ended is None:
+            self._ended = asyncio.Condition()
+        async with self._ended:
+            try:
+                await asyncio.wait_for(
+                    self._ended.wait_for(lambda: not self.full), timeout=self.reload_wait_s
+                )
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    async def _game_ended(self, session: str) -> None:
+        self.games -= 1
+        self.live[session] -= 1
+        if not self.live[session]:
+            del self.live[session]
+        if self._ended is not None:
+            async with self._ended:
+                self._ended.notify_all()
+
+    def full_page(self, session: str = "") -> web.Response:
         self.refused += 1
-        page = FULL_PAGE.format(title=html.escape(self.title), limit=self.max_sessions)
+        page = FULL_PAGE.format(
+            title=html.escape(self.title),
+            limit=self.max_sessions,
+            also=OPEN_ELSEWHERE if session in self.live else "",
+        )
         return web.Response(
             text=page, content_type="text/html", status=503, headers={"Retry-After": "30"}
         )
@@ -201,14 +267,22 @@ class GameWebServer(Server):
         )
 
     async def handle_health(self, _request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "sessions": self.sessions,
-                "max_sessions": self.max_sessions,
-                "refused": self.refused,
-            }
-        )
+        """The server's state: "ok" (HTTP 200) only while the model server it started is
+        up; "degraded" (HTTP 503) while it is down or restarting, when games are narrated
+        by the template."""
+        report: dict[str, object] = {
+            "status": "ok",
+            "games": self.games,
+            "sessions": self.sessions,
+            "max_sessions": self.max_sessions,
+            "refused": self.refused,
+        }
+        if self.model_health is not None:
+            model = self.model_health()
+            report["model"] = model
+            if model.get("state") != "up":
+                report["status"] = "degraded"
+        return web.json_response(report, status=200 if report["status"] == "ok" else 503)
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         session = request.query.get("session", "")
@@ -218,8 +292,8 @@ class GameWebServer(Server):
             query = dict(request.query)
             query["session"] = self.new_session()
             raise web.HTTPFound(request.rel_url.with_query(query))
-        if self._full_for(session):
-            return self.full_page()
+        if not await self._room_for(session):
+            return self.full_page(session)
         router = request.app.router
 
         def url(route: str, **parts: str) -> str:
@@ -243,10 +317,13 @@ class GameWebServer(Server):
         session = request.match_info["session"]
         if not self.is_session(session):
             raise web.HTTPNotFound(text="no such session")
-        if self._full_for(session):
-            return self.full_page()
+        if not await self._room_for(session):
+            return self.full_page(session)
         saves = self.saves_root / session
         saves.mkdir(parents=True, exist_ok=True)
+        # Counted before the first await below, so two sockets cannot both take the last
+        # place; uncounted only once the process has ended.
+        self.games += 1
         self.live[session] = self.live.get(session, 0) + 1
         websocket = web.WebSocketResponse(heartbeat=15)
         app_service: AppService | None = None
@@ -259,7 +336,12 @@ class GameWebServer(Server):
                 close=websocket.close,
                 download_manager=self.download_manager,
                 debug=self.debug,
-                extra_env={"TEXTGAMEGEN_SAVES_DIR": str(saves), HOSTED_ENV: "1"},
+                extra_env={
+                    "TEXTGAMEGEN_SAVES_DIR": str(saves),
+                    HOSTED_ENV: "1",
+                    PLAYER_SETTINGS_ENV: str(saves / PLAYER_SETTINGS_FILE),
+                    WEB_PLAYER_ENV: player_tag(session),
+                },
             )
             width, height = terminal_size(
                 request.query.get("width", "80"), request.query.get("height", "24")
@@ -273,9 +355,7 @@ class GameWebServer(Server):
         finally:
             if app_service is not None:
                 await app_service.stop()
-            self.live[session] -= 1
-            if not self.live[session]:
-                del self.live[session]
+            await self._game_ended(session)
         return websocket
 
     async def _process_messages(

@@ -24,6 +24,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textgamegen.atomic import replace_dir
 from textgamegen.endpoint import is_model_url
@@ -183,6 +184,7 @@ def export_for_vllm(
         tokenizer.save_pretrained(temp)
         for stray in [*temp.glob("*.bin"), *temp.glob("*.pt"), *temp.glob("*.pth")]:
             stray.unlink()  # safetensors only
+        readable_by_transformers_4(temp)
         source_dir = resolve_source_dir(model)
         for record in CARRIED:
             if source_dir is not None and (source_dir / record).is_file():
@@ -227,6 +229,55 @@ def export_for_vllm(
             json.dumps(asdict(exported), indent=2) + "\n", encoding="utf-8"
         )
     return exported
+
+
+TOKENIZER_CLASS_4 = "PreTrainedTokenizerFast"
+"""The tokenizer class both transformers 4.x and 5 load from ``tokenizer.json`` (5 writes
+"TokenizersBackend", which 4.x does not know)."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise GeneratorError(f"{path.name}: not a JSON object")
+    return data
+
+
+def readable_by_transformers_4(folder: Path) -> None:
+    """Add what transformers 4.x readers (vLLM before transformers 5) look for to the
+    ``config.json`` and ``tokenizer_config.json`` that transformers 5 wrote, keeping 5's.
+
+    Under 4.57 the export read RoPE's base as 10,000 instead of the model's 100,000
+    (5 writes it only inside ``rope_parameters``; logits differed by up to 2.56 on
+    SmolLM2), and its tokenizer did not load at all ("TokenizersBackend does not exist";
+    4.x also wants the tags as ``additional_special_tokens``, not a list under
+    ``extra_special_tokens``).
+    """
+    config_file = folder / "config.json"
+    config = _read_json(config_file)
+    rope = config.get("rope_parameters")
+    if isinstance(rope, dict) and "rope_theta" in rope:
+        config["rope_theta"] = rope["rope_theta"]
+        # 4.x names a scaled RoPE (llama3, yarn, ...) in ``rope_scaling``, without the base.
+        scaling = {key: value for key, value in rope.items() if key != "rope_theta"}
+        plain = scaling.get("rope_type", "default") == "default" and len(scaling) <= 1
+        config["rope_scaling"] = None if plain else scaling
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    tokenizer_file = folder / "tokenizer_config.json"
+    if not tokenizer_file.is_file():
+        return
+    tokenizer = _read_json(tokenizer_file)
+    if tokenizer.get("tokenizer_class") in (None, "TokenizersBackend"):
+        tokenizer["tokenizer_class"] = TOKENIZER_CLASS_4
+    extra = tokenizer.get("extra_special_tokens")
+    if isinstance(extra, list):  # 4.x reads this key as a {name: token} mapping
+        del tokenizer["extra_special_tokens"]
+        known = list(tokenizer.get("additional_special_tokens") or [])
+        tokenizer["additional_special_tokens"] = known + [t for t in extra if t not in known]
+    tokenizer_file.write_text(
+        json.dumps(tokenizer, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def resolve_source_dir(model: str) -> Path | None:

@@ -33,13 +33,18 @@ class FeedbackSession:
         recorder: where records go; None records nothing (recording is off).
         world: the world's name, recorded with each narration.
         scripted: a script plays, not a player: its records are marked so.
+        player: who plays, for a host with many players (``serve`` tags each browser
+            session: "web-1f2e3d4c5b6a"); the records' session is then "PLAYER/GAME".
     """
 
-    def __init__(self, recorder: Recorder | None, world: str = "", scripted: bool = False) -> None:
+    def __init__(
+        self, recorder: Recorder | None, world: str = "", scripted: bool = False, player: str = ""
+    ) -> None:
         self.recorder = recorder
         self.world = world
         self.scripted = scripted
-        self.id = uuid.uuid4().hex[:12]
+        game = uuid.uuid4().hex[:12]
+        self.id = f"{player}/{game}" if player else game
         self._turn_of: dict[int, int] = {}
         self._by_turn: list[tuple[int, str]] = []
         self._by_request: dict[tuple[object, ...], str] = {}

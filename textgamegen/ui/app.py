@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import messages, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -35,9 +35,9 @@ from textgamegen.config import (
     DEVICES,
     Settings,
     SettingsError,
+    game_settings,
     narrator_for,
     one_of,
-    settings_or_defaults,
 )
 from textgamegen.endpoint import is_model_url
 from textgamegen.engine.content import Event, EventKind, StepResult
@@ -75,6 +75,12 @@ GeneratorLoader = Callable[[str, str, Settings], Generator]
 The model and device are passed apart because ``--model``/``--device`` override the
 settings for one session; the rest (sampling, dtype, threads, ...) comes from settings.
 """
+
+RECORDED = (
+    "This host keeps what you type and what the narrator writes (no name, no address) to "
+    "improve the narrator. Turn 'record feedback' off in Settings to stop it."
+)
+"""What a web player is told on the title screen while their feedback is recorded."""
 
 UI_ONLY_SETTINGS = (
     "theme",
@@ -226,6 +232,11 @@ class TextGameGenApp(App[int]):
         self._requested_device = launch.device
         self._notices: list[str] = [for_player(notice) for notice in launch.notices]
         self._recorder: Recorder | None = None
+        self.hosted = paths.hosted()
+        """A web player's game (``serve``): the model, the device and the host's settings
+        file are not theirs to change, and they are told what is recorded."""
+        self._left = False
+        """The game was saved on the way out (quit, or the browser tab closed)."""
 
     @property
     def recorder(self) -> Recorder | None:
@@ -254,6 +265,8 @@ class TextGameGenApp(App[int]):
             self.action_new_game()
 
     def _show_title_screen(self) -> None:
+        if self.hosted and self.settings.record_feedback and RECORDED not in self._notices:
+            self._notices.append(RECORDED)
         notice = "\n".join(self._notices)
         self._notices = []
         latest = self._autosave_to_continue()
@@ -285,8 +298,8 @@ class TextGameGenApp(App[int]):
         self._requested_model = model
         self._requested_device = device
         self.generator = None
-        self.model_label = model
-        self.device_label = device
+        self.model_label = for_player(model)
+        self.device_label = for_player(device)
         self.model_progress = ""
         self.model_loading = True
         self._load_model_worker(model, device, self.settings)
@@ -309,8 +322,9 @@ class TextGameGenApp(App[int]):
     def _use_generator(self, generator: Generator) -> None:
         self.model_progress = ""
         self.model_loading = False
-        self.model_label = strip_unsafe(generator.name)
-        self.device_label = strip_unsafe(generator.device)
+        # A hosted player sees the model's name, never the model server's address.
+        self.model_label = for_player(strip_unsafe(generator.name))
+        self.device_label = for_player(strip_unsafe(generator.device))
         self.generator = generator
         notice = strip_unsafe(generator.notice)
         # A model server that did not answer at start: the template writes until it does.
@@ -324,7 +338,7 @@ class TextGameGenApp(App[int]):
             reason = str(error)
         else:
             reason = f"{type(error).__name__}: {error}"
-        model = self._requested_model
+        model = for_player(self._requested_model)
         notice = (
             f"The model {model!r} could not be loaded: {reason} "
             "Playing on with the template narrator."
@@ -334,9 +348,13 @@ class TextGameGenApp(App[int]):
         self._use_generator(template_generator())
 
     def switch_model(self, model: str) -> None:
-        """Narrate with another model from now on, and remember the choice."""
+        """Narrate with another model from now on, and remember the choice. Not in a
+        hosted game: the host's model narrates every web player's game."""
         from textgamegen.config import save_settings
 
+        if self.hosted:
+            self.tell("The model is the host's to choose.", severity="warning")
+            return
         self.settings.model = model
         try:
             save_settings(self.settings)
@@ -502,7 +520,10 @@ class TextGameGenApp(App[int]):
             if settings is not None:
                 self.apply_settings(settings)
 
-        self.push_screen(SettingsScreen(self.settings), chosen)
+        screen = SettingsScreen(
+            self.settings, hosted=self.hosted, player_file=paths.player_settings_file()
+        )
+        self.push_screen(screen, chosen)
 
     def apply_settings(self, settings: Settings) -> None:
         """Use new settings; reload the generator when anything it depends on changed."""
@@ -527,10 +548,18 @@ class TextGameGenApp(App[int]):
             data.update(model=model, device=device)
             return data
 
+        # The model and device in use may be this session's (--model, serve's model
+        # server) rather than the file's: they change only when the player changed them
+        # here. Saving with nothing changed then loads nothing (a web player's Save loaded
+        # the host's file model beside the model server: 51 -> 697 MiB per game).
+        model, device = self._requested_model, self._requested_device
+        if not self.hosted:  # a web player's form has no model or device
+            model = settings.model if settings.model != old.model else model
+            device = settings.device if settings.device != old.device else device
         before = generator_part(old, self._requested_model, self._requested_device)
-        if generator_part(settings, settings.model, settings.device) != before:
-            self.load_model(settings.model, settings.device)
-        self.notify("Settings saved.")
+        if generator_part(settings, model, device) != before:
+            self.load_model(model, device)
+        self.notify("Settings saved." if not self.hosted else "Your settings are saved.")
 
     def action_toggle_model_panel(self) -> None:
         screen = self._game_screen()
@@ -567,7 +596,12 @@ class TextGameGenApp(App[int]):
         if problem:  # say so, but never trap the player
             print(f"textgamegen: autosave failed: {problem}", file=sys.stderr)
 
-    def action_quit(self) -> None:  # type: ignore[override]
+    def _leave(self) -> None:
+        """Stop narrating, autosave the game and write the feedback, once, however the
+        app ends."""
+        if self._left:
+            return
+        self._left = True
         screen = self._game_screen()
         if screen is not None:
             # A thread cannot be killed: ask the generator to stop so the exit is quick.
@@ -575,7 +609,17 @@ class TextGameGenApp(App[int]):
         self._autosave_before_leaving()
         if self._recorder is not None:
             self._recorder.close(timeout=1.0)
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self._leave()
         self.exit(0)
+
+    @on(messages.ExitApp)
+    def _exiting(self) -> None:
+        """The app is told to end from outside: the browser tab closed (textual-serve
+        sends "quit"), or SIGTERM. The game saves first, as Ctrl+Q does: closing a tab
+        at turn 7 lost the turns since the last autosave (turn 5)."""
+        self._leave()
 
 
 def _launch_from_args(args: argparse.Namespace) -> Launch:
@@ -584,7 +628,7 @@ def _launch_from_args(args: argparse.Namespace) -> Launch:
     from textgamegen.engine.world import load_world
     from textgamegen.engine.worlds import DEFAULT_WORLD, find_world
 
-    settings, notice = settings_or_defaults()
+    settings, notice = game_settings()
     notices = [notice[:1].upper() + notice[1:]] if notice else []
     world = load_world(find_world(getattr(args, "world", None) or DEFAULT_WORLD))
     if warning := unwinnable_warning(world):

@@ -1,7 +1,8 @@
 """Command-palette entries (Ctrl+P): save, load, new game, model, theme, settings and friends.
 
 Each entry runs one of the app's own actions, as the game screen's keys do, so a key and
-its palette entry can never drift apart; the models come from the registry, one entry each.
+its palette entry can never drift apart; the models come from the registry, one entry each,
+except for a web player of ``serve``: the host's model narrates every game there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ENTRIES = (
     ("Quit", "app.quit", "Leave the game (it autosaves)"),
 )
 """(name, action, help) of the game's fixed entries."""
+HOSTED_HELP = {"app.settings": "Your sampling, panel, prefetch and feedback settings"}
+"""A web player's help for an entry, where theirs differs (``TextGameGenApp.hosted``)."""
 
 
 class GamePalette(Provider):
@@ -38,7 +41,12 @@ class GamePalette(Provider):
     def _entries(self) -> list[tuple[str, Callable[[], object], str]]:
         run = self.app.run_action
         entries: list[tuple[str, Callable[[], object], str]] = [
-            (name, partial(run, action), help_text) for name, action, help_text in ENTRIES
+            (
+                name,
+                partial(run, action),
+                HOSTED_HELP.get(action, help_text) if self.app.hosted else help_text,
+            )
+            for name, action, help_text in ENTRIES
         ]
         for name in self._model_names:
             switch = partial(self.app.switch_model, name)
@@ -51,7 +59,11 @@ class GamePalette(Provider):
     async def startup(self) -> None:
         from textgamegen.ui.screens.settings import model_choices
 
-        self._model_names = [value for _, value in model_choices(self.app.settings.model)]
+        self._model_names = (
+            []
+            if self.app.hosted
+            else [value for _, value in model_choices(self.app.settings.model)]
+        )
 
     async def discover(self) -> Hits:
         for name, command, help_text in self._entries():

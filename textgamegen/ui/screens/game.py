@@ -29,6 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from textgamegen import paths
 from textgamegen.engine.content import Event, EventKind, StepResult
 from textgamegen.engine.maps import draw_map
 from textgamegen.narration.generator import Generator
@@ -127,11 +128,13 @@ class GameScreen(Screen[None]):
         self._hint_for: str | None = None
         self._told = ""  # the narrator's last notice, toasted once
         self._prefetch_timer: Timer | None = None
+        self._narrator_down = False
+        """The last narration was the template's because the model failed."""
         self.story = StoryLog(lambda report: self.play.settle(report), id="story")
         self.play = PlaySession(
             game,
             # Its recorder is set on mount, from the app's settings.
-            feedback=FeedbackSession(None, world=game.world.name),
+            feedback=FeedbackSession(None, world=game.world.name, player=paths.web_player()),
             start=self.story.run_loop,
             relay=self.story.relay,
             show=self._show_events,
@@ -305,6 +308,12 @@ class GameScreen(Screen[None]):
         if notice and notice != self._told:
             self.notify(for_player(strip_unsafe(notice)), title="Narrator")
         self._told = notice
+        if narration.fallback and notice:
+            self._narrator_down = True  # the model (server) failed; the template wrote
+        elif self._narrator_down and not narration.fallback and not narration.cancelled:
+            # Its return is said once (a restarted server).
+            self._narrator_down = False
+            self.notify("The model is back: the narrator writes again.", title="Narrator")
         self._feedback_notices()
         self._narrating_changed()
 

@@ -3,11 +3,16 @@
 Models come from the registry (shipped and user models) plus "template", the fallback
 that needs no model. Saving writes the config TOML with ``config.save_settings`` and
 dismisses with the new ``Settings``; the app then reloads the generator if needed.
+
+A web player of ``serve`` (``hosted``) sees only their own part (``config.PLAYER_SETTINGS``
+and sampling): the model, device, threads and files are the host's, and Save writes the
+player's own file, never the host's ``config.toml``.
 """
 
 from __future__ import annotations
 
 from dataclasses import Field, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -19,7 +24,14 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from textgamegen.config import SamplingSettings, Settings, SettingsError, save_settings
+from textgamegen.config import (
+    PLAYER_SETTINGS,
+    SamplingSettings,
+    Settings,
+    SettingsError,
+    save_player_settings,
+    save_settings,
+)
 from textgamegen.endpoint import is_model_url
 from textgamegen.paths import for_player, hosted
 from textgamegen.safe_text import strip_unsafe
@@ -77,18 +89,41 @@ class SettingsScreen(ModalScreen[Settings | None]):
         Binding("ctrl+s", "save", "Save", tooltip="Save the settings", id="settings.save"),
     ]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, hosted: bool = False, player_file: Path | None = None
+    ) -> None:
+        """Args:
+        settings: the settings in use.
+        hosted: a web player's game: only their own part is shown and saved.
+        player_file: where a web player's part is saved (None: kept for this game only).
+        """
         super().__init__()
         self.settings = settings
+        self.hosted = hosted
+        self.player_file = player_file
+
+    def _shown(self) -> list[Field[Any]]:
+        """The top-level fields on the form: all of them, or a web player's own."""
+        return [
+            item
+            for item in fields(Settings)
+            if item.name != "sampling"
+            and item.name not in _host_only()
+            and (not self.hosted or item.name in PLAYER_SETTINGS)
+        ]
 
     def compose(self) -> ComposeResult:
         settings = self.settings
         with Vertical(id="settings-box", classes="dialog"):
             yield Label("Settings", classes="dialog-title")
+            if self.hosted:
+                yield Label(
+                    "Your own settings for this game; the model is the host's.",
+                    id="settings-hosted",
+                    classes="dialog-subtitle",
+                )
             with VerticalScroll(id="settings-form"):
-                for item in fields(Settings):
-                    if item.name == "sampling" or item.name in _host_only():
-                        continue
+                for item in self._shown():
                     with Horizontal(classes="setting"):
                         yield _label(item)
                         value = getattr(settings, item.name)
@@ -141,9 +176,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
         It starts from the current settings, so a field the form does not show is kept.
         """
         data = self.settings.to_dict()
-        for item in fields(Settings):
-            if item.name != "sampling" and item.name not in _host_only():
-                data[item.name] = self._read("setting", item.name, data[item.name])
+        for item in self._shown():
+            data[item.name] = self._read("setting", item.name, data[item.name])
         sampling = data["sampling"]
         for item in fields(SamplingSettings):
             sampling[item.name] = self._read("sampling", item.name, sampling[item.name])
@@ -168,7 +202,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def action_save(self) -> None:
         try:
             settings = self.collect()
-            save_settings(settings)
+            if not self.hosted:
+                save_settings(settings)
+            elif self.player_file is not None:
+                save_player_settings(settings, self.player_file)
         except (SettingsError, OSError) as error:
             line = self.query_one("#settings-error", Static)
             line.update(Text(for_player(strip_unsafe(str(error)))))

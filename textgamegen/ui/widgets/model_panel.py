@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from textgamegen.narration.generator import Narration
+from textgamegen.paths import for_player
 from textgamegen.safe_text import strip_unsafe
 
 PROMPT_TAIL = 400
@@ -40,10 +41,11 @@ def _prompt_tail(prompt: str, raw: bool = False) -> str:
 
 
 def timings_line(narration: Narration) -> str:
-    """One line: backend, model, device and the timings of a narration."""
+    """One line: backend, model, device and the timings of a narration (a hosted player
+    sees "<model server>" for the server's address: ``paths.for_player``)."""
     timings = narration.timings
     parts = [
-        f"{narration.backend}:{narration.model} on {narration.device}",
+        for_player(f"{narration.backend}:{narration.model} on {narration.device}"),
         f"first token {timings.first_token_ms:.0f} ms",
         f"{timings.tokens_per_s:.1f} tok/s",
         f"total {timings.total_ms:.0f} ms",
@@ -72,7 +74,7 @@ def render_narration(narration: Narration, raw_prompt: bool = False) -> Group:
     head.append(timings_line(narration), style="dim")
     parts: list = [head]
     if narration.notice:
-        parts.append(Text(strip_unsafe(narration.notice), style="italic"))
+        parts.append(Text(for_player(strip_unsafe(narration.notice)), style="italic"))
     if narration.prompt:
         prompt = Text("prompt: ", style="bold")
         prompt.append(_prompt_tail(narration.prompt, raw_prompt), style="dim")
