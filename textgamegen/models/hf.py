@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from textgamegen.config import SamplingSettings
+from textgamegen.config import QUANTIZE, SamplingSettings, one_of
 from textgamegen.models import hub
 from textgamegen.models.load_report import explain
 from textgamegen.narration.causal_lm import OOM_NOTICE, CausalLMGenerator
@@ -23,6 +23,12 @@ from textgamegen.narration.device import (
     set_cpu_threads,
 )
 from textgamegen.narration.generator import GeneratorError
+from textgamegen.narration.int8_weights import (
+    PROBE_TEXT,
+    choose_int8,
+    kernel_available,
+    quantize_weights,
+)
 from textgamegen.text.prompts import PromptTemplates
 
 if TYPE_CHECKING:
@@ -93,7 +99,7 @@ def add_tags(tokenizer: PreTrainedTokenizerBase) -> int:
 
 def load_parts(
     name: str, path: Path | None, dtype: torch.dtype, hub_help: str = ""
-) -> tuple[object, torch.nn.Module]:
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """The tokenizer (with our tags) and the model, on the CPU in ``dtype``, checked.
 
     The one definition of reading a model, shared by the game (``load``), evaluation and
@@ -140,7 +146,7 @@ def load(
     templates: PromptTemplates,
     *,
     dtype: str = "auto",
-    quantize: bool = False,
+    quantize: bool | str = "off",
     threads: int = 0,
     hub_help: str = "",
 ) -> CausalLMGenerator:
@@ -153,7 +159,8 @@ def load(
         sampling: sampling settings.
         templates: prompt templates.
         dtype: "auto" or a dtype name.
-        quantize: dynamic int8 on the CPU (ignored on CUDA).
+        quantize: on the CPU, one of ``config.QUANTIZE`` (ignored on CUDA): "int8"
+            weight-only, "dynamic", "auto" (int8 where it pays, with dtype auto) or "off".
         threads: CPU threads (0 = automatic).
         hub_help: the message for a hub id that cannot be fetched.
 
@@ -166,8 +173,12 @@ def load(
     _quiet_transformers()
     where = resolve_device(device)
     weights = resolve_dtype(where, dtype)
-    if quantize and where == "cpu":
-        weights = torch.float32  # quantize_dynamic works from float32 weights
+    mode = quantize_mode(quantize) if where == "cpu" else "off"
+    if mode == "auto" and dtype != "auto":
+        mode = "off"  # a dtype the player named is kept as named
+    plain = weights
+    if mode != "off":
+        weights = torch.float32  # each weight is rounded to int8 once, from float32
     threads = set_cpu_threads(threads) if where == "cpu" else threads
     tokenizer, model = load_parts(name, path, weights, hub_help)
     model.eval()
@@ -180,13 +191,42 @@ def load(
             model = model.to(device="cpu", dtype=torch.float32)
             where, notice = "cpu", OOM_NOTICE
             threads = set_cpu_threads(threads)
-    quantized = bool(quantize and where == "cpu")
-    if quantized:
+    why_not = ""
+    if mode == "auto":
+        probe = list(tokenizer.encode(PROBE_TEXT, add_special_tokens=False))
+        why_not = choose_int8(model, probe, plain)
+        mode = "off" if why_not else "int8"
+    elif mode == "int8":
+        plain_name = str(plain).replace("torch.", "")
+        if kernel_available():
+            quantize_weights(model)
+        else:
+            why_not = "this torch has no int8 kernel for the CPU"
+            notice = f"int8 was asked for, but {why_not}: the model runs in {plain_name}."
+            model.to(plain)
+            mode = "off"
+    elif mode == "dynamic":
         model = quantize_int8(model)
     generator = CausalLMGenerator(model, tokenizer, name, where, sampling, templates, path)
-    generator.quantized = quantized
+    generator.quantized = mode != "off"
     generator.threads = threads
-    if quantized:
+    if mode == "int8":
         generator.dtype = "int8"
+    elif mode == "dynamic":
+        generator.dtype = "int8-dynamic"
     generator.notice = notice
     return generator
+
+
+def quantize_mode(quantize: bool | str) -> str:
+    """The ``quantize`` setting as one of ``config.QUANTIZE`` (True, as older callers
+    and files give it, is int8).
+
+    Raises:
+        GeneratorError: an unknown choice.
+    """
+    if isinstance(quantize, bool):
+        return "int8" if quantize else "off"
+    if quantize not in QUANTIZE:
+        raise GeneratorError(f"unknown quantize {quantize!r}: use {one_of(QUANTIZE)}")
+    return quantize

@@ -109,7 +109,7 @@ def load_generator(
     sampling: SamplingSettings | None = None,
     *,
     dtype: str = "auto",
-    quantize: bool = False,
+    quantize: bool | str = "off",
     threads: int = 0,
     prompts: str | Path | None = None,
     warm_up: bool = True,
@@ -124,7 +124,10 @@ def load_generator(
         device: "auto" (CUDA with fp16 when available, else the CPU), "cpu" or "cuda".
         sampling: sampling settings (defaults: ``SamplingSettings()``).
         dtype: "auto", "float32", "bfloat16" or "float16" (CUDA only).
-        quantize: on the CPU, dynamic int8 quantization of the linear layers.
+        quantize: on the CPU, "int8" (weight-only: int8 weights, one scale per output
+            channel, bfloat16 activations), "dynamic" (activations rounded too), "auto"
+            (int8 where it measures faster at no quality cost; with dtype auto) or "off";
+            True is "int8". Ignored on CUDA.
         threads: CPU threads for torch (0 = the cores available less one, 1 to 8).
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
@@ -175,7 +178,7 @@ def _load(
     sampling: SamplingSettings,
     *,
     dtype: str,
-    quantize: bool,
+    quantize: bool | str,
     threads: int,
     prompts: str | Path | None,
     warm_up: bool,
