@@ -36,12 +36,14 @@ class Section:
 
 FLAGS_OF_NOTE = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 """The CPU flags that decide which kernels run (recorded with every figure)."""
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+"""What lowers the kernels' instruction set: torch's own kernels (int8, bfloat16 without
+oneDNN), oneDNN's (bfloat16 matmuls) and MKL's (float32 matmuls) each read their own."""
 
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on: the CPU's model and the flags of note, the
-    kernel level torch runs at (``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA`` can
-    lower it) and the load average when asked."""
+    kernel level torch runs at (``ISA_LIMITS`` can lower it) and the load average."""
     import os
 
     info: dict[str, Any] = {
@@ -68,7 +70,7 @@ def machine() -> dict[str, Any]:
         info["torch_threads"] = torch.get_num_threads()
     except ImportError:  # pragma: no cover - the bench runs where the game runs
         pass
-    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"):
+    for name in ISA_LIMITS:
         if os.environ.get(name):
             info[name] = os.environ[name]
     with contextlib.suppress(OSError):  # no load average off Linux and macOS
