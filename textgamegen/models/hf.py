@@ -98,7 +98,11 @@ def add_tags(tokenizer: PreTrainedTokenizerBase) -> int:
 
 
 def load_parts(
-    name: str, path: Path | None, dtype: torch.dtype, hub_help: str = ""
+    name: str,
+    path: Path | None,
+    dtype: torch.dtype,
+    hub_help: str = "",
+    adapter: Path | None = None,
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """The tokenizer (with our tags) and the model, on the CPU in ``dtype``, checked.
 
@@ -110,11 +114,18 @@ def load_parts(
         path: a model directory (an unpacked GGUF base, a merged adapter, ...) or None.
         dtype: the weights' dtype.
         hub_help: the message for a hub id that cannot be fetched.
+        adapter: a LoRA adapter directory to merge into ``path`` (its base) in memory.
 
     Raises:
         GeneratorError: with a message for the player.
     """
     _quiet_transformers()
+    if adapter is not None and path is not None:
+        from textgamegen.models.adapters import merged_model
+
+        tokenizer, model = merged_model(adapter, path)
+        add_tags(tokenizer)  # already there (trained with them): sets nothing, as on disk
+        return tokenizer, model.to(dtype)
     source = str(path) if path is not None else name
     # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
     # happened before the variable was set; offline must never wait on the network.
@@ -149,6 +160,7 @@ def load(
     quantize: bool | str = "off",
     threads: int = 0,
     hub_help: str = "",
+    adapter: Path | None = None,
 ) -> CausalLMGenerator:
     """Load a model directory (``path``) or a hub id (``name`` when ``path`` is None).
 
@@ -163,6 +175,7 @@ def load(
             weight-only, "dynamic", "auto" (int8 where it pays, with dtype auto) or "off".
         threads: CPU threads (0 = automatic).
         hub_help: the message for a hub id that cannot be fetched.
+        adapter: a LoRA adapter to merge into ``path`` (its base) in memory.
 
     Returns:
         The generator, not yet warmed up.
@@ -180,7 +193,7 @@ def load(
     if mode != "off":
         weights = torch.float32  # each weight is rounded to int8 once, from float32
     threads = set_cpu_threads(threads) if where == "cpu" else threads
-    tokenizer, model = load_parts(name, path, weights, hub_help)
+    tokenizer, model = load_parts(name, path, weights, hub_help, adapter)
     model.eval()
     notice = ""
     if where == "cuda":
