@@ -148,8 +148,9 @@ class Settings:
     quantize: str = setting(
         "auto",
         "On the CPU: int8 keeps the linear layers' weights in int8 (one scale per output "
-        "channel, activations in bfloat16): half the bytes per token of bfloat16, at about "
-        "0.1% in bits per byte. auto (with dtype = auto) takes int8 when it measures faster "
+        "channel, activations in bfloat16): half the bytes per token of bfloat16; its cost in "
+        "bits per byte is measured by `python -m bench.weights` (README). auto (with dtype = "
+        "auto) takes int8 when it measures faster "
         "here and a probe text's loss rises by at most 1%, else the dtype's own weights. "
         "dynamic rounds the activations too and wrecks SmolLM2's prose (test perplexity "
         "20.5 -> 274); off keeps the dtype's weights. Older files' true reads as int8.",
