@@ -59,7 +59,14 @@ def _prompt_ms(model, ids) -> float:
         return (time.perf_counter() - started) * 1000
 
 
-def compare(model_dir: Path, runs: int, threads: int, label: str, max_lines: int = 0) -> Section:
+def compare(
+    model_dir: Path,
+    runs: int,
+    threads: int,
+    label: str,
+    max_lines: int = 0,
+    test_file: Path | None = None,
+) -> Section:
     """Bits per byte and decoding speed of float32, bfloat16 and int8 weights."""
     import torch
 
@@ -95,9 +102,15 @@ def compare(model_dir: Path, runs: int, threads: int, label: str, max_lines: int
         for name in ("bfloat16", "int8")
     }
 
-    if max_lines >= 0:
+    if max_lines >= 0 and test_file is not None:
+        # The split the model was trained against, as its run left it (runs/<run>/corpus).
+        lines = [line for line in test_file.read_text("utf-8").splitlines() if line.strip()]
+        lines = lines[:max_lines] if max_lines else lines
+        origin = f"{test_file} ({len(lines)} lines)"
+    elif max_lines >= 0:
         with tempfile.TemporaryDirectory() as tmp:
             lines, origin = test_lines(model_dir, Path(tmp), max_lines)
+    if max_lines >= 0:
         scores = {
             name: score_test(model, tokenizer, lines, "cpu") for name, model in models.items()
         }
@@ -117,7 +130,13 @@ def compare(model_dir: Path, runs: int, threads: int, label: str, max_lines: int
     return section
 
 
-def run(runs: int, threads: int, model: str = "narrator", max_lines: int = 0) -> Section:
+def run(
+    runs: int,
+    threads: int,
+    model: str = "narrator",
+    max_lines: int = 0,
+    test_file: Path | None = None,
+) -> Section:
     """The weights section for an installed model (the shipped narrator by default)."""
     from textgamegen.models.registry import find_model
 
@@ -126,7 +145,7 @@ def run(runs: int, threads: int, model: str = "narrator", max_lines: int = 0) ->
         section = Section(f"Weights: model {model!r}")
         section.notes.append(f"model {model!r} is not installed; skipped")
         return section
-    return compare(info.path, runs, threads, f"'{info.name}'", max_lines)
+    return compare(info.path, runs, threads, f"'{info.name}'", max_lines, test_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,8 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-lines", type=int, default=0, help="test lines to score (0: all; -1: no scoring)"
     )
+    parser.add_argument(
+        "--test-file",
+        type=Path,
+        help="score this split (a run's corpus/test.txt) instead of rebuilding it",
+    )
     args = parser.parse_args(argv)
-    print(render([run(args.runs, args.threads, args.model, args.max_lines)]))
+    print(render([run(args.runs, args.threads, args.model, args.max_lines, args.test_file)]))
     return 0
 
 
