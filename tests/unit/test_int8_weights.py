@@ -36,8 +36,12 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     )
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
 @pytest.mark.parametrize("rows", [1, 5, int8_weights.KERNEL_ROWS + 1, 40])
-def test_an_int8_layer_computes_what_its_rounded_weights_do(rows: int) -> None:
+def test_an_int8_layer_computes_what_its_rounded_weights_do(
+    rows: int, native_bf16: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(int8_weights, "fast_bf16_matmul", lambda: native_bf16)
     torch.manual_seed(0)
     weight, bias = torch.randn(48, 32), torch.randn(48)
     layer = Int8Linear(weight, bias)
