@@ -9,7 +9,9 @@ transformers), training (our fine-tune vs plain HF Trainer fp32), int8 (perplexi
 and speed-up of int8 on the shipped model), scaling (latency vs context and candidates, PNG),
 serving (serve-model's overhead per request, and throughput and RSS of 1/4/16 games on one
 model server against 16 processes with a model each; also ``python -m bench.serving``),
-feedback (a turn with feedback recording against the same turn without).
+feedback (a turn with feedback recording against the same turn without), weights
+(float32, bfloat16 and weight-only int8: bits per byte on the test split and decode speed).
+Every table opens with the machine: CPU model and flags, torch's kernel level, the load.
 
 The blind read of the narrator needs a human reader, so it is a kit of its own, not a
 section: ``python -m bench.blind make`` writes the sheet, ``python -m bench.blind score``
@@ -23,7 +25,17 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("narration", "ui", "startup", "training", "int8", "scaling", "serving", "feedback")
+SECTIONS = (
+    "narration",
+    "weights",
+    "ui",
+    "startup",
+    "training",
+    "int8",
+    "scaling",
+    "serving",
+    "feedback",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import narration
 
             sections += narration.run(args.runs, args.threads, args.model)
+        elif name == "weights":
+            from bench import weights
+
+            sections.append(weights.run(args.runs, args.threads, args.model))
         elif name == "ui":
             from bench import ui_latency
 

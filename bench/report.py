@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -33,7 +34,16 @@ class Section:
         }
 
 
+FLAGS_OF_NOTE = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The CPU flags that decide which kernels run (recorded with every figure)."""
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+"""What lowers the kernels' instruction set: torch's own kernels (int8, bfloat16 without
+oneDNN), oneDNN's (bfloat16 matmuls) and MKL's (float32 matmuls) each read their own."""
+
+
 def machine() -> dict[str, Any]:
+    """What the figures were measured on: the CPU's model and the flags of note, the
+    kernel level torch runs at (``ISA_LIMITS`` can lower it) and the load average."""
     import os
 
     info: dict[str, Any] = {
@@ -45,12 +55,43 @@ def machine() -> dict[str, Any]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
-                if line.startswith("model name"):
+                if line.startswith("model name") and "cpu_model" not in info:
                     info["cpu_model"] = line.split(":", 1)[1].strip()
-                    break
+                elif line.startswith("flags") and "cpu_flags" not in info:
+                    flags = set(line.split(":", 1)[1].split())
+                    info["cpu_flags"] = [flag for flag in FLAGS_OF_NOTE if flag in flags]
     except OSError:
         pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:  # pragma: no cover - the bench runs where the game runs
+        pass
+    for name in ISA_LIMITS:
+        if os.environ.get(name):
+            info[name] = os.environ[name]
+    with contextlib.suppress(OSError):  # no load average off Linux and macOS
+        info["load_average"] = [round(value, 2) for value in os.getloadavg()]
     return info
+
+
+def machine_line() -> str:
+    """``machine()`` in one line, for a section's notes."""
+    info = machine()
+    limits = ", ".join(
+        f"{name}={info[name]}"
+        for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+        if name in info
+    )
+    return (
+        f"machine: {info.get('cpu_model', info['processor'])}, {info['cpus']} CPUs, flags "
+        f"{' '.join(info.get('cpu_flags', [])) or 'unknown'}; torch {info.get('torch', '?')} "
+        f"kernels {info.get('torch_cpu_capability', '?')}{f' ({limits})' if limits else ''}; "
+        f"load average {' '.join(str(v) for v in info.get('load_average', []))}"
+    )
 
 
 def _number(value: float) -> str:
@@ -64,8 +105,9 @@ def _number(value: float) -> str:
 
 
 def render(sections: list[Section]) -> str:
-    """A Markdown table per section, so the README can carry it as is."""
-    lines: list[str] = []
+    """A Markdown table per section, so the README can carry it as is, after a line that
+    names the machine (a figure means little without it)."""
+    lines: list[str] = [machine_line(), ""]
     for section in sections:
         lines += [
             f"### {section.title}",

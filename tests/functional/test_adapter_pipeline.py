@@ -150,3 +150,24 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
     code = main(["compare", "--corpus", str(trained["run"] / "corpus"), str(plain)])
     out = capsys.readouterr().out
     assert code == 0 and "bpb action" in out and "ppl quest" in out
+
+
+def test_the_game_merges_the_adapter_in_memory_and_caches_no_copy(trained, monkeypatch) -> None:
+    """Every narrator shares the cached base: the game writes no merged float32 copy per
+    narrator (three of 538 MB filled the cache before), and the weights it plays are the
+    ones the merged folder holds, tensor for tensor."""
+    import torch
+
+    from textgamegen.models import hf
+    from textgamegen.models.adapters import merged_model_dir
+    from textgamegen.models.loader import load_generator
+
+    cache = trained["tmp"] / "game-cache"
+    monkeypatch.setenv("TEXTGAMEGEN_CACHE_DIR", str(cache))
+    registered = trained["models"] / trained["name"]
+    game = load_generator(str(registered), "cpu", dtype="float32", quantize="off", warm_up=False)
+    assert not (cache / "merged").exists()
+    _, folder = hf.load_parts("merged", merged_model_dir(registered), torch.float32)
+    played, saved = game.model.state_dict(), folder.state_dict()
+    assert played.keys() == saved.keys()
+    assert all(torch.equal(played[key], saved[key]) for key in saved)

@@ -231,11 +231,11 @@ def test_cuda_out_of_memory_retries_on_cpu(tiny_dir: Path, monkeypatch: pytest.M
     assert "CPU" in narration.notice and narration.text and not narration.fallback
 
 
-def test_int8_quantization_on_cpu(tiny_dir: Path) -> None:
+def test_dynamic_int8_quantization_on_cpu(tiny_dir: Path) -> None:
     import torch
 
-    gen = load_generator(str(tiny_dir), device="cpu", quantize=True, warm_up=True, threads=1)
-    assert gen.quantized and gen.dtype == "int8"
+    gen = load_generator(str(tiny_dir), device="cpu", quantize="dynamic", warm_up=True, threads=1)
+    assert gen.quantized and gen.dtype == "int8-dynamic"
     quantized = [m for m in gen.model.modules() if "quantized" in type(m).__module__]
     assert len(quantized) >= 9  # 4 per block x 2 blocks + the LM head
     assert not any(type(m).__name__ == "Conv1D" for m in gen.model.modules())

@@ -19,6 +19,7 @@ from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from textgamegen.commands import add_device_argument
+from textgamegen.config import QUANTIZE, Settings, field_help
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.safe_text import strip_unsafe
 
@@ -80,7 +81,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LINE",
         help="a line of recent story, oldest first (repeatable)",
     )
-    parser.add_argument("--quantize", action="store_true", help="int8 on the CPU")
+    parser.add_argument(
+        "--quantize",
+        nargs="?",
+        const="int8",
+        choices=QUANTIZE,
+        # argparse formats help with %: the setting's "1%" must be written "1%%".
+        help=field_help(Settings)["quantize"].replace("%", "%%") + " A bare --quantize is int8.",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -4,8 +4,10 @@ A model trained with ``--method lora`` is registered as the PEFT adapter
 (``adapter_config.json``, ``adapter_model.safetensors``, which also holds the trained rows
 of the special tokens), its tokenizer, and ``base.json``: the base's name and sha256. At
 load the base is found (a GGUF base is unpacked into the cache the first time), checked
-against that hash, the adapter applied and merged, and the merged model written to the
-cache, so every later start loads one plain safetensors directory.
+against that hash, and the adapter applied and merged in memory (``merged_model``): every
+narrator shares the one cached base, and the cache holds no merged copy per narrator. The
+tools that need a plain folder (the vLLM export, benches) get one written and cached by
+``merged_model_dir``.
 
 Pure Python to import; ``merged_model_dir`` imports torch, transformers and peft inside.
 """
@@ -15,12 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgamegen import checksum
 from textgamegen.atomic import replace_dir
 from textgamegen.models.bases import Progress, cache_root, cached_base, find_base
 from textgamegen.models.versions import display_name
 from textgamegen.narration.generator import GeneratorError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 MERGE_FORMAT = 1
@@ -118,8 +124,13 @@ def merged_model_dir(adapter: Path, progress: Progress | None = None) -> Path:
     return target
 
 
-def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
-    """Apply and merge the adapter, then write the result atomically into ``target``."""
+def merged_model(adapter: Path, base: Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """The adapter's tokenizer and its base with the adapter applied and merged, in float32,
+    in memory: what ``merge`` writes, and what the game loads without writing it.
+
+    Raises:
+        GeneratorError: the adapter does not fit its base.
+    """
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -147,9 +158,15 @@ def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
             f"{adapter}: the adapter does not fit its base {base}: "
             f"{type(error).__name__}: {str(error)[:300]}"
         ) from None
+    model.config.eos_token_id = tokenizer.eos_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return tokenizer, model
+
+
+def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
+    """Apply and merge the adapter, then write the result atomically into ``target``."""
+    tokenizer, model = merged_model(adapter, base)
     with replace_dir(target) as temp:
-        model.config.eos_token_id = tokenizer.eos_token_id
-        model.config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(temp, safe_serialization=True)
         tokenizer.save_pretrained(temp)
         info = {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from textgamegen.config import SamplingSettings
+from textgamegen.config import QUANTIZE, SamplingSettings, one_of
 from textgamegen.models import hub
 from textgamegen.models.load_report import explain
 from textgamegen.narration.causal_lm import OOM_NOTICE, CausalLMGenerator
@@ -23,6 +23,12 @@ from textgamegen.narration.device import (
     set_cpu_threads,
 )
 from textgamegen.narration.generator import GeneratorError
+from textgamegen.narration.int8_weights import (
+    PROBE_TEXT,
+    choose_int8,
+    kernel_available,
+    quantize_weights,
+)
 from textgamegen.text.prompts import PromptTemplates
 
 if TYPE_CHECKING:
@@ -92,8 +98,12 @@ def add_tags(tokenizer: PreTrainedTokenizerBase) -> int:
 
 
 def load_parts(
-    name: str, path: Path | None, dtype: torch.dtype, hub_help: str = ""
-) -> tuple[object, torch.nn.Module]:
+    name: str,
+    path: Path | None,
+    dtype: torch.dtype,
+    hub_help: str = "",
+    adapter: Path | None = None,
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """The tokenizer (with our tags) and the model, on the CPU in ``dtype``, checked.
 
     The one definition of reading a model, shared by the game (``load``), evaluation and
@@ -104,11 +114,18 @@ def load_parts(
         path: a model directory (an unpacked GGUF base, a merged adapter, ...) or None.
         dtype: the weights' dtype.
         hub_help: the message for a hub id that cannot be fetched.
+        adapter: a LoRA adapter directory to merge into ``path`` (its base) in memory.
 
     Raises:
         GeneratorError: with a message for the player.
     """
     _quiet_transformers()
+    if adapter is not None and path is not None:
+        from textgamegen.models.adapters import merged_model
+
+        tokenizer, model = merged_model(adapter, path)
+        add_tags(tokenizer)  # already there (trained with them): sets nothing, as on disk
+        return tokenizer, model.to(dtype)
     source = str(path) if path is not None else name
     # Read HF_HUB_OFFLINE now: huggingface_hub reads it once, at import, which may have
     # happened before the variable was set; offline must never wait on the network.
@@ -140,9 +157,10 @@ def load(
     templates: PromptTemplates,
     *,
     dtype: str = "auto",
-    quantize: bool = False,
+    quantize: bool | str = "off",
     threads: int = 0,
     hub_help: str = "",
+    adapter: Path | None = None,
 ) -> CausalLMGenerator:
     """Load a model directory (``path``) or a hub id (``name`` when ``path`` is None).
 
@@ -153,9 +171,11 @@ def load(
         sampling: sampling settings.
         templates: prompt templates.
         dtype: "auto" or a dtype name.
-        quantize: dynamic int8 on the CPU (ignored on CUDA).
+        quantize: on the CPU, one of ``config.QUANTIZE`` (ignored on CUDA): "int8"
+            weight-only, "dynamic", "auto" (int8 where it pays, with dtype auto) or "off".
         threads: CPU threads (0 = automatic).
         hub_help: the message for a hub id that cannot be fetched.
+        adapter: a LoRA adapter to merge into ``path`` (its base) in memory.
 
     Returns:
         The generator, not yet warmed up.
@@ -166,10 +186,14 @@ def load(
     _quiet_transformers()
     where = resolve_device(device)
     weights = resolve_dtype(where, dtype)
-    if quantize and where == "cpu":
-        weights = torch.float32  # quantize_dynamic works from float32 weights
+    mode = quantize_mode(quantize) if where == "cpu" else "off"
+    if mode == "auto" and dtype != "auto":
+        mode = "off"  # a dtype the player named is kept as named
+    plain = weights
+    if mode != "off":
+        weights = torch.float32  # each weight is rounded to int8 once, from float32
     threads = set_cpu_threads(threads) if where == "cpu" else threads
-    tokenizer, model = load_parts(name, path, weights, hub_help)
+    tokenizer, model = load_parts(name, path, weights, hub_help, adapter)
     model.eval()
     notice = ""
     if where == "cuda":
@@ -180,13 +204,42 @@ def load(
             model = model.to(device="cpu", dtype=torch.float32)
             where, notice = "cpu", OOM_NOTICE
             threads = set_cpu_threads(threads)
-    quantized = bool(quantize and where == "cpu")
-    if quantized:
+    why_not = ""
+    if mode == "auto":
+        probe = list(tokenizer.encode(PROBE_TEXT, add_special_tokens=False))
+        why_not = choose_int8(model, probe, plain)
+        mode = "off" if why_not else "int8"
+    elif mode == "int8":
+        plain_name = str(plain).replace("torch.", "")
+        if kernel_available():
+            quantize_weights(model)
+        else:
+            why_not = "this torch has no int8 kernel for the CPU"
+            notice = f"int8 was asked for, but {why_not}: the model runs in {plain_name}."
+            model.to(plain)
+            mode = "off"
+    elif mode == "dynamic":
         model = quantize_int8(model)
     generator = CausalLMGenerator(model, tokenizer, name, where, sampling, templates, path)
-    generator.quantized = quantized
+    generator.quantized = mode != "off"
     generator.threads = threads
-    if quantized:
+    if mode == "int8":
         generator.dtype = "int8"
+    elif mode == "dynamic":
+        generator.dtype = "int8-dynamic"
     generator.notice = notice
     return generator
+
+
+def quantize_mode(quantize: bool | str) -> str:
+    """The ``quantize`` setting as one of ``config.QUANTIZE`` (True, as older callers
+    and files give it, is int8).
+
+    Raises:
+        GeneratorError: an unknown choice.
+    """
+    if isinstance(quantize, bool):
+        return "int8" if quantize else "off"
+    if quantize not in QUANTIZE:
+        raise GeneratorError(f"unknown quantize {quantize!r}: use {one_of(QUANTIZE)}")
+    return quantize

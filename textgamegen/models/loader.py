@@ -114,7 +114,7 @@ def load_generator(
     sampling: SamplingSettings | None = None,
     *,
     dtype: str = "auto",
-    quantize: bool = False,
+    quantize: bool | str = "off",
     threads: int = 0,
     prompts: str | Path | None = None,
     warm_up: bool = True,
@@ -130,7 +130,10 @@ def load_generator(
         device: "auto" (CUDA with fp16 when available, else the CPU), "cpu" or "cuda".
         sampling: sampling settings (defaults: ``SamplingSettings()``).
         dtype: "auto", "float32", "bfloat16" or "float16" (CUDA only).
-        quantize: on the CPU, dynamic int8 quantization of the linear layers.
+        quantize: on the CPU, "int8" (weight-only: int8 weights, one scale per output
+            channel, bfloat16 activations), "dynamic" (activations rounded too), "auto"
+            (int8 where it measures faster at no quality cost; with dtype auto) or "off";
+            True is "int8". Ignored on CUDA.
         threads: CPU threads for torch (0 = the cores available less one, 1 to 8).
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
@@ -182,7 +185,7 @@ def _load(
     sampling: SamplingSettings,
     *,
     dtype: str,
-    quantize: bool,
+    quantize: bool | str,
     threads: int,
     prompts: str | Path | None,
     warm_up: bool,
@@ -198,7 +201,10 @@ def _load(
     except PromptError as error:
         raise GeneratorError(str(error)) from None
     started = time.perf_counter()
-    weights_dir = weights_directory(name, path, dtype, progress)
+    # An adapter is merged into its base in memory: the cache holds the one base that
+    # every narrator shares, not a merged float32 copy of it per narrator.
+    adapter = path if path is not None and (path / "adapter_config.json").is_file() else None
+    weights_dir = weights_directory(name, path, dtype, progress, merged=adapter is None)
     from textgamegen.models import hf
     from textgamegen.models.native_memory import cap_native_caches
 
@@ -214,6 +220,7 @@ def _load(
         quantize=quantize,
         threads=threads,
         hub_help=_hub_help(model) if weights_dir is None else "",
+        adapter=adapter,
     )
     generator.path = path
     generator.cast, cast_notice = _cast_of(path)
@@ -272,10 +279,16 @@ def _expects_cast(path: Path) -> bool:
 
 
 def weights_directory(
-    name: str, path: Path | None, dtype: str, progress: Progress | None = None
+    name: str,
+    path: Path | None,
+    dtype: str,
+    progress: Progress | None = None,
+    *,
+    merged: bool = True,
 ) -> Path | None:
     """The plain model directory to read for a resolved name: ``path`` itself, the
-    unpacked cache of a GGUF base, or the merged cache of an adapter; None for a hub id.
+    unpacked cache of a GGUF base, or the merged cache of an adapter (with ``merged``
+    False, the adapter's base, for the caller to merge in memory); None for a hub id.
 
     Raises:
         GeneratorError: a broken directory, a missing base, or one too big for memory.
@@ -290,9 +303,9 @@ def weights_directory(
 
         weights_dir = cached_base(find_base(name), progress)
     elif path is not None and (path / "adapter_config.json").is_file():
-        from textgamegen.models.adapters import merged_model_dir
+        from textgamegen.models.adapters import base_directory, merged_model_dir
 
-        weights_dir = merged_model_dir(path, progress)
+        weights_dir = merged_model_dir(path, progress) if merged else base_directory(path, progress)
     if weights_dir is not None and weights_dir != path:
         # An unpacked base or a merged adapter: as big as its base, checked the same way.
         problem = directory_fit_problem(weights_dir, dtype)

@@ -1,0 +1,172 @@
+"""Weight-only int8 against float32 and bfloat16: bits per byte on the test split, and
+decoding speed, side by side on one model.
+
+The three are the same weights read three ways (``narration.int8_weights`` rounds each
+Linear's float32 weights to int8 with one scale per output channel), scored by the
+training evaluator's ``score_test`` on the model's own test split (rebuilt from its
+recorded config, as ``bench/quality.py`` does), so the only difference is the weights'
+form. Speed is one decoding step after a prompt of the game's length, the three
+alternating in one loop, as medians; the machine (CPU model, flags, torch's kernel level,
+load) is printed with the figures, since a bench figure means little without them.
+
+Example::
+
+    python -m bench --only weights --runs 20 --threads 2
+    python -m bench.weights --model narrator --runs 20 --max-lines 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.measure import Figure
+from bench.report import Section, machine_line
+
+MAX_COST = 0.01
+"""The chosen default may cost at most 1% in bits per byte against float32."""
+PROMPT_TOKENS = 160  # about a game prompt's length
+STEPS = 8  # decoding steps per run (after the prompt)
+
+
+def _step_ms(model, ids, steps: int) -> list[float]:
+    """Milliseconds of each of ``steps`` single-token steps after the prompt ``ids``."""
+    import torch
+
+    times = []
+    with torch.inference_mode():
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        cache = out.past_key_values
+        token = ids[:, -1:]
+        for _ in range(steps):
+            started = time.perf_counter()
+            out = model(input_ids=token, past_key_values=cache, use_cache=True)
+            times.append((time.perf_counter() - started) * 1000)
+            cache = out.past_key_values
+    return times
+
+
+def _prompt_ms(model, ids) -> float:
+    import torch
+
+    with torch.inference_mode():
+        started = time.perf_counter()
+        model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        return (time.perf_counter() - started) * 1000
+
+
+def compare(
+    model_dir: Path,
+    runs: int,
+    threads: int,
+    label: str,
+    max_lines: int = 0,
+    test_file: Path | None = None,
+) -> Section:
+    """Bits per byte and decoding speed of float32, bfloat16 and int8 weights."""
+    import torch
+
+    from bench.quality import test_lines
+    from textgamegen.narration.int8_weights import quantize_weights
+    from training.evaluate import load_model, score_test
+
+    torch.set_num_threads(threads)
+    section = Section(f"Weights: float32, bfloat16, int8 per channel: {label} ({threads} threads)")
+    tokenizer, fp32 = load_model(model_dir, "cpu")
+    fp32.eval()
+    models = {"float32": fp32, "bfloat16": copy.deepcopy(fp32).to(torch.bfloat16)}
+    int8 = copy.deepcopy(fp32)
+    quantize_weights(int8)
+    models["int8"] = int8.eval()
+
+    ids = torch.randint(100, 40000, (1, PROMPT_TOKENS), generator=torch.Generator().manual_seed(1))
+    steps = {name: Figure(f"{name}: one decoding step", "ms") for name in models}
+    prompts = {name: Figure(f"{name}: a {PROMPT_TOKENS}-token prompt", "ms") for name in models}
+    for model in models.values():
+        _step_ms(model, ids, 2)  # warm every path up alike
+    for _ in range(runs):
+        for name, model in models.items():
+            prompts[name].runs.append(_prompt_ms(model, ids))
+            steps[name].runs += _step_ms(model, ids, STEPS)
+    rate = {
+        name: Figure(f"{name}: decode speed (1000 / median step)", "tok/s", [1000 / f.median])
+        for name, f in steps.items()
+    }
+    section.figures += [*steps.values(), *rate.values(), *prompts.values()]
+    section.ratios = {
+        f"decode speed: {name} / float32": steps["float32"].median / steps[name].median
+        for name in ("bfloat16", "int8")
+    }
+
+    if max_lines >= 0 and test_file is not None:
+        # The split the model was trained against, as its run left it (runs/<run>/corpus).
+        lines = [line for line in test_file.read_text("utf-8").splitlines() if line.strip()]
+        lines = lines[:max_lines] if max_lines else lines
+        origin = f"{test_file} ({len(lines)} lines)"
+    elif max_lines >= 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            lines, origin = test_lines(model_dir, Path(tmp), max_lines)
+    if max_lines >= 0:
+        scores = {
+            name: score_test(model, tokenizer, lines, "cpu") for name, model in models.items()
+        }
+        reference = scores["float32"]["bits_per_byte"]
+        for name, score in scores.items():
+            cost = score["bits_per_byte"] / reference - 1.0
+            figure = Figure(f"{name}: test bits per byte", "bpb", [score["bits_per_byte"]])
+            if name != "float32":
+                figure.goal, figure.met = "<= float32 + 1%", cost <= MAX_COST
+                section.notes.append(f"{name}: bits per byte {cost * 100:+.3f}% against float32")
+            section.figures.append(figure)
+            section.figures.append(Figure(f"{name}: test perplexity", "ppl", [score["perplexity"]]))
+        section.notes.append(
+            f"scored on {reference and scores['float32']['test_tokens']} tokens of {origin}"
+        )
+    section.notes.append(machine_line())
+    return section
+
+
+def run(
+    runs: int,
+    threads: int,
+    model: str = "narrator",
+    max_lines: int = 0,
+    test_file: Path | None = None,
+) -> Section:
+    """The weights section for an installed model (the shipped narrator by default)."""
+    from textgamegen.models.registry import find_model
+
+    info = find_model(model)
+    if info is None:
+        section = Section(f"Weights: model {model!r}")
+        section.notes.append(f"model {model!r} is not installed; skipped")
+        return section
+    return compare(info.path, runs, threads, f"'{info.name}'", max_lines, test_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.report import render
+
+    parser = argparse.ArgumentParser(prog="python -m bench.weights", description=__doc__)
+    parser.add_argument("--model", default="narrator")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--max-lines", type=int, default=0, help="test lines to score (0: all; -1: no scoring)"
+    )
+    parser.add_argument(
+        "--test-file",
+        type=Path,
+        help="score this split (a run's corpus/test.txt) instead of rebuilding it",
+    )
+    args = parser.parse_args(argv)
+    print(render([run(args.runs, args.threads, args.model, args.max_lines, args.test_file)]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
