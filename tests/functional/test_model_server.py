@@ -664,3 +664,35 @@ def test_serve_model_under_a_low_open_file_limit_stays_reachable_and_quiet(
     text = log.read_text(errors="replace")
     assert "Too many open files" not in text
     assert text.count("connections are open") <= 3 and len(text) < 20_000
+
+
+def test_an_api_key_is_asked_of_every_request_but_health(engine: CompletionEngine) -> None:
+    body = json.dumps({"prompt": "<|action|> You", "max_tokens": 2})
+    with ModelServer(engine, max_batch=1, api_key="s3cret-key") as keyed:
+        assert get(keyed, "/health")["status"] == "ok"  # a watchdog needs no key
+        status, answer = post(keyed, body)
+        assert status == 401 and "API key" in answer["error"]["message"]
+        assert "s3cret" not in json.dumps(answer)
+        for wrong in ("Bearer nope", "s3cret-key", "Bearer s3cret-key2"):
+            connection = http.client.HTTPConnection(keyed.host, keyed.port, timeout=30)
+            connection.request("POST", "/v1/completions", body, {"Authorization": wrong})
+            assert connection.getresponse().status == 401, wrong
+            connection.close()
+        # The official client sends its key as a Bearer header.
+        right = openai.OpenAI(base_url=keyed.url, api_key="s3cret-key", max_retries=0)
+        assert right.completions.create(model=engine.name, prompt="<|action|> You", max_tokens=2)
+        wrong_client = openai.OpenAI(base_url=keyed.url, api_key="other", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            wrong_client.models.list()
+
+
+def test_serve_model_reads_its_api_key_from_the_environment_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textgamegen.__main__ import main
+
+    monkeypatch.delenv("TGG_NO_SUCH", raising=False)
+    # A named variable that is not set is a clear error before any model loads.
+    code = main(["serve-model", "--model", str(tmp_path / "none"), "--api-key-env", "TGG_NO_SUCH"])
+    assert code == 2
+    assert "TGG_NO_SUCH, which is not set" in capsys.readouterr().err

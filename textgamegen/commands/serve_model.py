@@ -91,6 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"more gets HTTP 400 (default: {MAX_REQUEST_TOKENS})",
     )
     parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default="",
+        help="require an API key, read from the environment variable VAR: every request "
+        "but /health must send 'Authorization: Bearer KEY' (the key itself never goes on "
+        "the command line, where other users of the machine can read it)",
+    )
+    parser.add_argument(
         "--max-connections",
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
@@ -124,6 +132,14 @@ def run(args: argparse.Namespace) -> int:
         if value < 1:
             print(f"textgamegen serve-model: {name} must be 1 or more", file=sys.stderr)
             return 2
+
+    from textgamegen.narration.remote import api_key_from
+
+    try:
+        api_key = api_key_from(args.api_key_env)
+    except GeneratorError as error:
+        print(f"textgamegen serve-model: --api-key-env: {error}", file=sys.stderr)
+        return 2
 
     def load() -> CompletionEngine:
         return load_engine(model, args.device or settings.device, settings)
@@ -172,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
             max_batch=args.max_batch,
             max_request_tokens=args.max_request_tokens,
             max_connections=args.max_connections,
+            api_key=api_key,
             on_service=follow,
         )
     except OSError as error:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import math
@@ -363,8 +364,10 @@ class ModelService:
         max_batch: int = DEFAULT_MAX_BATCH,
         max_request_tokens: int = MAX_REQUEST_TOKENS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        api_key: str = "",
     ) -> None:
         self.engine = engine
+        self._api_key = api_key
         self.max_queue = max_queue
         self.max_batch = max_batch
         self.max_request_tokens = max_request_tokens
@@ -382,7 +385,9 @@ class ModelService:
         self._server: web.Server | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._track])
+        app = web.Application(
+            client_max_size=MAX_BODY_BYTES, middlewares=[self._authorise, self._track]
+        )
         app.add_routes(
             [
                 web.get("/health", self.health),
@@ -400,6 +405,23 @@ class ModelService:
             self.scheduler.stop()
 
     # -- connections ----------------------------------------------------------------------
+
+    @web.middleware
+    async def _authorise(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """With an API key, every route but ``/health`` wants ``Authorization: Bearer KEY``
+        (as llama.cpp's server and vLLM ask): a server reachable from elsewhere is not
+        everyone's model. The key is compared in constant time and never written out."""
+        if self._api_key and request.path != "/health":
+            given = request.headers.get("Authorization", "")
+            wanted = f"Bearer {self._api_key}"
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), wanted.encode()):
+                response = _error(
+                    401, "this server wants an API key: send Authorization: Bearer KEY"
+                )
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        answer: web.StreamResponse = await handler(request)
+        return answer
 
     @web.middleware
     async def _track(self, request: web.Request, handler: Any) -> web.StreamResponse:
