@@ -6,10 +6,12 @@ rate (passages rated bad, or retried without a good rating, per narration). The 
 measures per time bucket (an hour when the records span under two days, else a day) give
 the trends, drawn one panel per measure.
 
-Drift is flagged against the model's own evaluation (``metrics.json`` and ``lineage.json``
-in its directory): median total ms above its gate budget (``[gate] max_latency_ms``, else
-its evaluated ``latency_ms_median``), median first-token ms above ``max_first_token_ms``
-(else ``first_token_ms_median``), and a bad rate above the settings' ``max_bad_rate``.
+Drift is flagged against the model's own gate and evaluation (``metrics.json`` and
+``lineage.json`` in its directory, the production version for a registered name): median
+total ms above its gate's bound (``[gate] max_latency_ms``), else above what the gate measured
+for it (its lineage's gate figures) or its evaluated ``latency_ms_median`` with ``HEADROOM``;
+median first-token ms above ``max_first_token_ms``, else its evaluated median with
+``HEADROOM``; and a bad rate above the settings' ``max_bad_rate``.
 """
 
 from __future__ import annotations
@@ -103,8 +105,17 @@ class ModelReport:
     drift: list[str] = field(default_factory=list)
 
 
+HEADROOM = 1.5
+"""How far above a measured median real play may run before drift is flagged. A budget
+equal to the evaluation's own median fired by design: half of all play is above a median,
+and players narrate on busier machines than the one the model was measured on."""
+
+
 def budget_for(model: str, max_bad_rate: float | None) -> Budget:
-    """The model's latency budget from its directory (installed models only)."""
+    """The model's latency budget from its directory (installed models only): its gate's
+    bound when the gate set one; else what the gate measured for this version beside the
+    production version it replaced (``lineage.json`` gate figures), or else its evaluation
+    (``metrics.json``), either with ``HEADROOM``."""
     from textgamegen.models.registry import find_model
 
     budget = Budget(max_bad_rate=max_bad_rate)
@@ -114,19 +125,24 @@ def budget_for(model: str, max_bad_rate: float | None) -> Budget:
         info = None
     if info is None:
         return budget
-    gate = info.lineage.get("config", {}).get("gate", {}) if info.lineage else {}
+    lineage = info.lineage or {}
+    gate = lineage.get("config", {}).get("gate", {})
+    gated = (lineage.get("gate") or {}).get("figures") or {}
     metrics = info.metrics
     if gate.get("max_latency_ms"):
         budget.total_ms = float(gate["max_latency_ms"])
         budget.source = f"{info.path}/lineage.json [gate]"
+    elif isinstance(gated.get("latency_ms_candidate"), (int, float)):
+        budget.total_ms = round(float(gated["latency_ms_candidate"]) * HEADROOM, 1)
+        budget.source = f"{info.path}/lineage.json gate figures x {HEADROOM:g}"
     elif isinstance(metrics.get("latency_ms_median"), (int, float)):
-        budget.total_ms = float(metrics["latency_ms_median"])
-        budget.source = f"{info.path}/metrics.json"
+        budget.total_ms = round(float(metrics["latency_ms_median"]) * HEADROOM, 1)
+        budget.source = f"{info.path}/metrics.json x {HEADROOM:g}"
     if gate.get("max_first_token_ms"):
         budget.first_token_ms = float(gate["max_first_token_ms"])
     elif isinstance(metrics.get("first_token_ms_median"), (int, float)):
-        budget.first_token_ms = float(metrics["first_token_ms_median"])
-    budget.source = budget.source or f"{info.path}/metrics.json"
+        budget.first_token_ms = round(float(metrics["first_token_ms_median"]) * HEADROOM, 1)
+    budget.source = budget.source or f"{info.path}/metrics.json x {HEADROOM:g}"
     return budget
 
 
@@ -258,6 +274,8 @@ def draw_png(reports: list[ModelReport], path: Path) -> Path:
                 )
             if key == "total_ms_median" and report.budget.total_ms:
                 axis.axhline(report.budget.total_ms, linestyle="--", linewidth=1)
+            if key == "first_token_ms_median" and report.budget.first_token_ms:
+                axis.axhline(report.budget.first_token_ms, linestyle="--", linewidth=1)
             if key == "bad_rate" and report.budget.max_bad_rate is not None:
                 axis.axhline(report.budget.max_bad_rate, linestyle="--", linewidth=1)
         axis.set_title(title + (f" ({unit})" if unit else ""))
