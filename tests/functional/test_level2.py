@@ -17,7 +17,8 @@ from textgamegen.models import registry, versions
 from training.cli import main as train
 
 pytestmark = pytest.mark.slow
-SCRIPT = "look\nexamine crate\nopen crate\n? room Harbour Quay\n"
+# "dance": a free-form attempt, which the narrator writes (the rest is the world's text).
+SCRIPT = "look\nexamine crate\ndance\nopen crate\n? room Harbour Quay\n"
 
 
 def _pipeline(config: Path, run_dir: Path, models: Path, steps: int) -> int:
@@ -75,13 +76,13 @@ def test_train_gate_register_play_promote_rollback(
     script.write_text(SCRIPT)
     transcript = tmp_path / "transcript.jsonl"
     play = ["play", "--script", str(script), "--model", "level2@candidate", "--device", "cpu"]
-    code = textgamegen([*play, "--transcript", str(transcript), "--json"])
+    # --strict-model: exit 3 unless the candidate itself wrote every narration.
+    code = textgamegen([*play, "--transcript", str(transcript), "--json", "--strict-model"])
     assert code == 0
     err = capsys.readouterr().err
-    assert "Merging the level2 version 2 adapter into its base" in err
     assert "not loaded" not in err  # no fallback to the template narrator
     steps = [json.loads(line) for line in transcript.read_text().splitlines()]
-    assert [step["turn"] for step in steps][-1] == 3
+    assert [step["turn"] for step in steps][-1] == 4
 
     # 4. Promote: the name (what the game and serve-model load) is version 2.
     assert textgamegen(["models", "promote", "level2", "candidate"]) == 0
