@@ -122,3 +122,17 @@ def test_main_screen_in_another_theme(snap_compare, tmp_path: Path, theme: str) 
 
     app = _app(tmp_path, show_title=False, theme=theme)
     assert snap_compare(app, terminal_size=(80, 24), run_before=look)
+
+
+def test_a_retried_passage_swipes(snap_compare, tmp_path: Path) -> None:
+    """After `retry` the last passage is written again in its own place, marked with its
+    version and the arrows that swipe between versions ("(2/2 ←→)")."""
+
+    async def retry(pilot) -> None:
+        await _settle(pilot)
+        for command in ("dance", "retry"):
+            await pilot.press(*command, "enter")
+            await _settle(pilot)
+
+    app = _app(tmp_path, show_title=False)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=retry)
