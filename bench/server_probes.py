@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from textgamegen.hosting.model_keeper import start_model_server
+
 
 def _limit_files(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
@@ -70,20 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file-limit", type=int, default=1024, help="the server's fd limit")
     args = parser.parse_args(argv)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
     log = Path(tempfile.mkstemp(prefix="serve-model-", suffix=".log")[1])
     with log.open("wb") as stderr:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "textgamegen", "serve-model"),
-                *("--model", args.model, "--port", str(port), "--device", "cpu"),
-            ],
+        server, url = start_model_server(
+            args.model,
+            "cpu",
             stderr=stderr,
             stdout=subprocess.DEVNULL,
             preexec_fn=lambda: _limit_files(args.file_limit),
         )
+    port = int(url.rsplit(":", 1)[1])
     try:
         deadline = time.monotonic() + 600
         while True:

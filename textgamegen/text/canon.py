@@ -21,6 +21,7 @@ from pathlib import Path
 
 from textgamegen.engine.content import ContentRequest
 from textgamegen.engine.world import DIRECTIONS
+from textgamegen.text.model_lists import read_model_list
 
 COMPASS = tuple(d for d in DIRECTIONS if d not in ("up", "down", "in", "out"))
 _DIRECTION = re.compile(
@@ -144,16 +145,10 @@ def load_cast(folder: Path) -> Cast | None:
         CastError: the file is there but is not a cast list (the message says why).
     """
     path = Path(folder) / CAST_FILE
-    if not path.is_file():
+    names = read_model_list(path, CAST_VERSION, "names", "cast list", CastError)
+    if names is None:
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CastError(f"{path.name}: cannot be read ({error})") from None
-    if not isinstance(data, dict) or data.get("version") != CAST_VERSION:
-        raise CastError(f"{path.name}: not a version {CAST_VERSION} cast list")
-    names = data.get("names")
-    if not isinstance(names, list) or not all(
+    if not all(
         isinstance(name, str) and 0 < len(name) <= 40 and name[:1].isupper() for name in names
     ):
         raise CastError(f"{path.name}: 'names' must be a list of capitalised names")

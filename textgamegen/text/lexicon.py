@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textgamegen.text.model_lists import read_model_list
+
 LEXICON_FILE = "lexicon.json"
 LEXICON_VERSION = 1
 MAX_WORD = 40
@@ -150,16 +152,10 @@ def load_lexicon(folder: Path) -> Lexicon | None:
         LexiconError: the file is there but is not a lexicon (the message says why).
     """
     path = Path(folder) / LEXICON_FILE
-    if not path.is_file():
+    words = read_model_list(path, LEXICON_VERSION, "words", "lexicon", LexiconError)
+    if words is None:
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LexiconError(f"{path.name}: cannot be read ({error})") from None
-    if not isinstance(data, dict) or data.get("version") != LEXICON_VERSION:
-        raise LexiconError(f"{path.name}: not a version {LEXICON_VERSION} lexicon")
-    words = data.get("words")
-    if not isinstance(words, list) or not all(
+    if not all(
         isinstance(word, str) and 0 < len(word) <= MAX_WORD and _WORD.fullmatch(word)
         for word in words
     ):
