@@ -70,31 +70,14 @@ def start_server(
 ) -> tuple[subprocess.Popen, str]:
     """``serve-model`` as ``textgamegen serve`` starts it (with ``--max-batch`` when given),
     with its log in a temp file."""
-    from textgamegen.commands.serve import free_port, wait_for_model_server
+    from textgamegen.commands.serve import start_model_server, wait_for_model_server
 
     handle, name = tempfile.mkstemp(prefix="bench-serve-model-", suffix=".log")
     log = Path(name)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "textgamegen",
-        "serve-model",
-        "--model",
-        model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--device",
-        "cpu",
-    ]
-    if max_batch is not None:
-        command += ["--max-batch", str(max_batch)]
-    process = subprocess.Popen(command, stderr=handle, env=env)
+    options = ["--max-batch", str(max_batch)] if max_batch is not None else []
+    process, root = start_model_server(model, "cpu", options=options, stderr=handle, env=env)
     os.close(handle)  # the server holds its own copy
-    root = f"http://127.0.0.1:{port}"
     problem = wait_for_model_server(process, root, 600)
     if problem:
         process.kill()

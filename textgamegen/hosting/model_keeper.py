@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 log = logging.getLogger("textgamegen.serve")
@@ -71,10 +71,15 @@ def wait_for_model_server(
 
 
 def start_model_server(
-    model: str, device: str | None, port: int | None = None, **popen: Any
+    model: str,
+    device: str | None,
+    port: int | None = None,
+    options: Sequence[str] = (),
+    **popen: Any,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``serve-model`` on ``port`` (a free local one by default); (process, its
-    root URL). ``popen`` goes to ``subprocess.Popen`` (the bench sends stderr to a file)."""
+    root URL). ``options`` are more of serve-model's flags (the bench's ``--max-batch``);
+    ``popen`` goes to ``subprocess.Popen`` (the bench sends stderr to a file)."""
     port = port or free_port()
     command = [
         sys.executable,
@@ -90,7 +95,7 @@ def start_model_server(
     ]
     if device:
         command += ["--device", device]
-    process = subprocess.Popen(command, **popen)
+    process = subprocess.Popen([*command, *options], **popen)
     return process, f"http://127.0.0.1:{port}"
 
 
