@@ -73,6 +73,18 @@ def test_a_world_gives_every_kind_of_line_with_the_games_facts(tmp_path: Path) -
     assert reminder.tag == "quest" and reminder.facts["about"] == "Coal for the Forge"
 
 
+def test_every_line_of_a_world_with_a_tone_carries_it_as_play_does(tmp_path: Path) -> None:
+    text = WORLD.replace('title = "T"\n', 'title = "T"\ntone = "sooty and glum"\n')
+    path = tmp_path / "forge.toml"
+    path.write_text(text)
+    source = Source(path=path.name, format="world")
+    examples = extract(text, path, source, CorpusConfig(sources=[source])).examples
+    assert examples and {example.facts.get("tone") for example in examples} == {"sooty and glum"}
+    # Without a tone, no line has the fact (the test above reads the whole facts of one).
+    plain = extract(WORLD, path, source, CorpusConfig(sources=[source])).examples
+    assert not any("tone" in example.facts for example in plain)
+
+
 def test_the_corpus_counts_lines_per_kind_and_writes_the_cast(tmp_path: Path) -> None:
     (tmp_path / "forge.toml").write_text(WORLD)
     (tmp_path / "book.txt").write_text(

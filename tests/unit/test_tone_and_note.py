@@ -45,18 +45,27 @@ def test_a_worlds_tone_is_a_fact_of_every_line() -> None:
 
 
 def test_the_players_note_joins_the_tone_and_takes_no_turn(shipped_world: World) -> None:
+    tone = shipped_world.tone
+    assert tone  # Lanternfall ships one
     game = Game.new(shipped_world, seed=0, autosave=False)
     [plain] = game.step("dance").requests
-    assert plain.tone == "" and "tone:" not in facts_line(plain)
+    assert plain.tone == tone and f"tone: {tone}" in facts_line(plain)
     result = game.step("note darker, more rain")
     assert result.events[0].text == "Noted for the narrator: darker, more rain"
     assert game.turn == 1 and result.requests == []
     [toned] = game.step("dance").requests
-    assert toned.tone == "darker, more rain"
-    assert "tone: darker, more rain" in facts_line(toned)
+    assert toned.tone == f"{tone}; darker, more rain"
+    assert f"tone: {tone}; darker, more rain" in facts_line(toned)
     assert "darker, more rain" in game.step("note").events[0].text
     game.step("note off")
-    assert game.step("dance").requests[0].tone == ""
+    assert game.step("dance").requests[0].tone == tone
+
+
+def test_a_world_with_no_tone_and_no_note_gives_no_tone_fact() -> None:
+    world = parse_world(TONED.replace('tone = "wry and wintry,   short sentences"\n', ""), "plain")
+    game = Game.new(world, seed=0, autosave=False)
+    [plain] = game.step("dance").requests
+    assert plain.tone == "" and "tone:" not in facts_line(plain)
 
 
 def test_the_note_is_kept_in_the_save(shipped_world: World, tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ author wrote for them, laid out as the game prompts for that kind of text
 - dialogue: greetings, topics, remarks, thanks and refusals -> ``[speaker | about | place]``;
 - quest: quest text, done text, reminders and what comes next -> ``[speaker | about]``.
 
+Every example also carries the world's ``tone`` when it has one, as play does.
+
 Each example records its kind, so ``stats.json`` can count the hand-written lines of each.
 """
 
@@ -50,7 +52,9 @@ def extract_world(text: str, path: Path, source: Source, corpus: CorpusConfig) -
         if reason:
             result.dropped[reason] += 1
             return
-        kept = {key: value for key, value in facts.items() if value}
+        # Every line carries its world's tone, as play gives it, so the narrator learns to
+        # follow the fact (and a player's note, which play writes into the same fact).
+        kept = {key: value for key, value in {**facts, "tone": world.tone}.items() if value}
         result.examples.append(Example(target, tag, 1, facts=kept, story=story, kind=kind))
 
     def held(place: str) -> list[str]:
