@@ -171,6 +171,7 @@ class CausalLMGenerator(Generator):
     """
 
     backend = "transformers"
+    resumes = True  # the prompt's opening is the line's start (``build_prompt``)
 
     def __init__(
         self,
