@@ -3,8 +3,10 @@
 Prose requests are narrated one at a time, oldest first, by a loop on a thread; each
 gets exactly one final report (completed, failed or dropped), whatever happens, so the
 story never waits forever on a paragraph. While nothing is queued, a second loop may
-write likely requests ahead of time (``prefetch``); any real request cancels it at once.
-One lock keeps the two from running the model together.
+write likely requests ahead of time (``prefetch``); a real request comes first: it stops
+the line being written ahead within a token (kept, to be finished later), or takes that
+line over when it asks for the very same one. One lock keeps the two from running the
+model together.
 
 Plain Python, no UI: its ``PlaySession`` gives it a ``report`` callback (called on the
 loops' threads, and on the caller's for dropped requests) and a ``start`` hook that runs a
