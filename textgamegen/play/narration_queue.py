@@ -601,9 +601,11 @@ class _Ahead:
     def show(self, job: NarrationJob) -> None:
         """Show the job that took this line over what is written of it so far."""
         with self.lock:
-            if self.report is not None:
-                self.report(NarrationStarted(job))
-                if self.text:
-                    job.streamed = self.text
-                    self.report(NarrationStreamed(job, self.text))
-            self.shown.set()
+            try:
+                if self.report is not None:
+                    self.report(NarrationStarted(job))
+                    if self.text:
+                        job.streamed = self.text
+                        self.report(NarrationStreamed(job, self.text))
+            finally:
+                self.shown.set()  # the writing thread settles the job after this
