@@ -399,8 +399,10 @@ class NarrationQueue:
         if ahead is not None and ahead.job is None and ahead.request.cache_key not in wanted:
             ahead.stale = True
             ahead.cancel.set()
-        # The line being written goes on, and is not written a second time.
-        writing = ahead.request.cache_key if ahead is not None and not ahead.stale else None
+        # The line being written goes on, and is not written a second time (one stopping
+        # for the player's request is finished later, from the list).
+        going_on = ahead is not None and (ahead.job is not None or not ahead.cancel.is_set())
+        writing = ahead.request.cache_key if ahead is not None and going_on else None
         self._ahead_list = [r for r in requests if r.cache_key and r.cache_key != writing]
         self._begun = {key: text for key, text in self._begun.items() if key in wanted}
         self._written = {key: done for key, done in self._written.items() if key in wanted}
