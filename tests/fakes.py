@@ -136,11 +136,14 @@ class WordsGenerator(Generator):
 
 class CountingGenerator(Generator):
     """Writes "Prose for <subject> (<command>)." word by word; ``hold_ahead`` holds the
-    requests that do not stream (prefetch) after their first word until the test sets
-    ``release`` or the request is cancelled, while narration stays quick.
+    requests written ahead after their first word until the test sets ``release`` or the
+    request is cancelled, while narration stays quick.
 
-    It records every request, whether it streamed (narration) or not (prefetch), and the
-    most requests it ever ran at once.
+    A request is taken for one written ahead when its command is one that writing ahead
+    gives (``go <exit>``, ``examine <thing>``: ``engine.descriptions.likely_descriptions``),
+    which the tests that use this fake never type: writing ahead streams its lines as
+    narration does, so the call itself does not tell. It records every request, whether
+    it was written ahead, and the most requests it ever ran at once.
     """
 
     backend = "test"
@@ -161,21 +164,26 @@ class CountingGenerator(Generator):
     def text_for(self, request: ContentRequest) -> str:
         return f"Prose for {request.subject} ({request.command})."
 
+    @staticmethod
+    def written_ahead(request: ContentRequest) -> bool:
+        return request.command.startswith(("go ", "examine "))
+
     def generate(
         self,
         request: ContentRequest,
         on_text: TextSink | None = None,
         cancel: threading.Event | None = None,
     ) -> Narration:
+        ahead = self.written_ahead(request)
         with self._lock:
-            self.calls.append((request, on_text is not None))
+            self.calls.append((request, ahead))
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
             words = self.text_for(request).split()
             words += ["on"] * max(0, self.words - len(words))
             for index, word in enumerate(words):
-                held = on_text is None and index > 0 and not released(self.release, cancel)
+                held = ahead and index > 0 and not released(self.release, cancel)
                 if held or (cancel is not None and cancel.is_set()):
                     self.cancelled.append(request)
                     return Narration(request, " ".join(words[:index]), cancelled=True)
@@ -188,7 +196,8 @@ class CountingGenerator(Generator):
                 self.running -= 1
 
     def prefetched(self) -> list[ContentRequest]:
-        return [request for request, streamed in self.calls if not streamed]
+        """The requests written ahead, in order."""
+        return [request for request, ahead in self.calls if ahead]
 
 
 class UnreliableGenerator(Generator):

@@ -2,8 +2,9 @@
 
 A test double stands in for the model (any backend but the template is prefetched). The
 tests check that a room written ahead shows from the cache the moment the player walks in,
-that a command cancels the prefetch at once and the model never runs two requests at
-the same time, that nothing written ahead reaches the story log, and that the setting,
+that walking into the room being written ahead shows that line as it is finished, that a
+command asking for other prose cancels the prefetch at once and the model never runs two
+requests at the same time, that nothing written ahead reaches the story log, and that the setting,
 the template narrator and scripted playthroughs all mean no prefetch.
 """
 
@@ -117,6 +118,35 @@ async def test_a_command_cancels_the_prefetch_at_once(tmp_path: Path) -> None:
         assert generator.most_at_once == 1
         game = app.game
         assert game is not None and first.cache_key not in game.cache
+
+
+async def test_walking_into_the_room_being_written_ahead_shows_that_line(tmp_path: Path) -> None:
+    messages: list[Message] = []
+    generator = CountingGenerator(hold_ahead=True)  # its first word, then held
+    app = make_app(tmp_path, generator)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, GameScreen))
+        game = app.game
+        assert game is not None
+        play = screen_of(app).play
+        await wait_until(pilot, lambda: play.prefetching and generator.running == 1)
+        (first,) = generator.prefetched()
+        direction = first.command.removeprefix("go ")
+        await pilot.press(*direction, "enter")  # into the room being written
+        await wait_until(pilot, lambda: play.narrating_keys() == {first.cache_key})
+        generator.release.set()
+        await wait_until(pilot, lambda: not play.narrating)
+        line = generator.text_for(first)
+        # The line goes on to its end and is shown once, as the player's own; it is not
+        # written a second time.
+        assert [request.cache_key for request, _ in generator.calls].count(first.cache_key) == 1
+        assert game.cache[first.cache_key] == line
+        assert screen_of(app).story.plain_text().count(line) == 1
+        done = of_type(messages, StoryLog.NarrationCompleted)
+        assert [m.narration.text for m in done if m.job.request.cache_key == first.cache_key] == [
+            line
+        ]
+        assert generator.most_at_once == 1
 
 
 async def test_the_setting_turns_prefetch_off(tmp_path: Path) -> None:

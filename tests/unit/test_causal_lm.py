@@ -419,3 +419,16 @@ def test_a_line_held_to_one_sentence_stops_there(
     streamed = generator.generate(PUSH, on_text=pieces.append)
     assert "".join(pieces) == streamed.text == "You wait in the hall."
     assert len(steps) == first_sentence
+
+
+def test_a_line_cut_short_goes_on_from_its_words(generator: Generator) -> None:
+    """Writing ahead keeps a line the player's request cut short (``ContentRequest.begun``):
+    the model goes on from those words, streams them first, and the line keeps them."""
+    assert generator.resumes
+    begun = f"{OPENING} heavy oak"
+    pieces: list[str] = []
+    narration = generator.generate(replace(PUSH, begun=begun), on_text=pieces.append)
+    assert pieces[0] == begun  # shown at once, as an opening is
+    assert narration.text.startswith(begun) or narration.fallback
+    assert "".join(pieces).startswith(begun)
+    assert narration.prompt.replace("<|action|> ", "<|action|>").endswith(f"<|action|>{begun}")

@@ -27,6 +27,13 @@ def test_open_exits_first_then_items_then_people(tiny_game: Game) -> None:
     ]
 
 
+def test_rooms_not_visited_yet_come_first(tiny_game: Game) -> None:
+    # The study was seen (and its text not kept: a fallback); the vault never was.
+    for command in ("north", "south", "take brass key", "unlock vault door"):
+        tiny_game.step(command)
+    assert keys(tiny_game)[:2] == ["room:vault", "room:study"]
+
+
 def test_every_request_is_keyed_seeded_and_an_item_description(tiny_game: Game) -> None:
     requests = tiny_game.prefetch_requests()
     assert all(request.kind in (ContentKind.ITEM, ContentKind.ROOM) for request in requests)

@@ -60,7 +60,8 @@ def test_each_fake_keeps_to_the_generator_protocol(fake_class: type) -> None:
 
 
 def test_the_protocol_declares_what_callers_read_each_with_a_default_and_a_docstring() -> None:
-    wanted = {"name", "backend", "device", "dtype", "quantized", "threads", "load_ms", "notice"}
+    wanted = {"name", "backend", "device", "dtype", "quantized", "resumes", "threads", "load_ms"}
+    wanted |= {"notice"}
     assert wanted | {"path"} == set(MEMBERS)
     body = ast.parse(textwrap.dedent(inspect.getsource(Generator))).body[0]
     assert isinstance(body, ast.ClassDef)

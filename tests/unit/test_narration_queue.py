@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from textgamegen.engine.content import ContentKind, ContentRequest
-from textgamegen.narration.generator import Narration
+from textgamegen.narration.generator import Generator, Narration
 from textgamegen.play.narration_queue import (
     NarrationCompleted,
     NarrationDropped,
@@ -35,29 +35,43 @@ def request(subject: str) -> ContentRequest:
     return ContentRequest(kind=ContentKind.ROOM, subject=subject, cache_key=f"room:{subject}")
 
 
-class FakeGenerator:
+class FakeGenerator(Generator):
     """Streams "<subject> one two three" word by word; ``hold`` makes it wait (until
-    released or cancelled) before each word; ``fail`` names subjects it raises on."""
+    released or cancelled) before each word after the first ``free_words`` of a call, and
+    sets ``holding`` when it does; ``fail`` names subjects it raises on. With ``resumes``
+    it goes on from ``request.begun`` (streamed first, as the model's opening is)."""
 
     backend = "fake"
     name = "fake"
     device = "cpu"
 
-    def __init__(self, *, hold: bool = False, fail: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        hold: bool = False,
+        fail: tuple[str, ...] = (),
+        free_words: int = 0,
+        resumes: bool = False,
+    ) -> None:
         self.release = threading.Event()
         if not hold:
             self.release.set()
         self.fail = fail
+        self.free_words = free_words
+        self.resumes = resumes
         self.calls: list[tuple[str, bool]] = []  # (subject, streamed?)
+        self.begun: list[str] = []  # each call's request.begun
         self.cancelled: list[str] = []
         self.running = 0
         self.most_at_once = 0
         self.entered = threading.Event()
+        self.holding = threading.Event()
         self._lock = threading.Lock()
 
     def generate(self, request, on_text=None, cancel=None) -> Narration:
         with self._lock:
             self.calls.append((request.subject, on_text is not None))
+            self.begun.append(request.begun)
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         self.entered.set()
@@ -65,10 +79,18 @@ class FakeGenerator:
             if request.subject in self.fail:
                 raise RuntimeError(f"the model fell over on {request.subject}")
             words = [request.subject, "one", "two", "three"]
+            start = len(request.begun.split()) if self.resumes else 0
+            if start and on_text is not None:
+                on_text(request.begun)
             for index, word in enumerate(words):
-                while not self.release.wait(0.01):
-                    if cancel is not None and cancel.is_set():
-                        break
+                if index < start:
+                    continue
+                if index - start >= self.free_words:
+                    if not self.release.is_set():
+                        self.holding.set()
+                    while not self.release.wait(0.01):
+                        if cancel is not None and cancel.is_set():
+                            break
                 if cancel is not None and cancel.is_set():
                     self.cancelled.append(request.subject)
                     return Narration(request, " ".join(words[:index]), cancelled=True)
@@ -220,13 +242,14 @@ def test_a_real_request_pre_empts_the_prefetch(reports, threads) -> None:
     assert ahead.entered.wait(60.0)
 
     job = narrator.narrate(request("hall"))
-    assert not narrator.prefetching
     # The narration needs the model, which the cancelled prefetch lets go of.
+    reports.wait_for(lambda: not narrator.prefetching)
     ahead.release.set()
     reports.wait_for(lambda: bool(reports.finals(job)))
     assert isinstance(reports.finals(job)[0], NarrationCompleted)
     assert not reports.finals(job)[0].narration.cancelled
-    assert ahead.calls == [("yard", False), ("hall", True)]
+    # A line is written ahead as the player's are: one candidate, streamed.
+    assert ahead.calls == [("yard", True), ("hall", True)]
     assert ahead.cancelled == ["yard"]
     assert ahead.most_at_once == 1
     assert reports.of(Prefetched) == []
@@ -367,3 +390,162 @@ def test_a_new_generator_writes_the_next_job_and_none_holds_the_queue(reports, t
     narrator.use_generator(new)
     reports.wait_for(lambda: bool(reports.finals(second)))
     assert new.calls == [("yard", True)]
+
+
+# -- writing ahead: the player's requests first, and nothing written twice -----------------
+
+
+def streamed_to(reports: Reports, job: NarrationJob) -> str:
+    return "".join(r.text for r in reports.of(NarrationStreamed) if r.job is job)
+
+
+def test_the_players_request_for_the_line_being_written_ahead_takes_it_over(
+    reports, threads
+) -> None:
+    generator = FakeGenerator(hold=True, free_words=2)
+    narrator = NarrationQueue(reports, threads)
+    narrator.use_generator(generator)
+    assert narrator.prefetch([request("yard"), request("mill")])
+    assert generator.holding.wait(60.0)  # "yard one" is written, the rest is not
+
+    job = narrator.narrate(request("yard"))  # the player walks into the yard
+    assert job.ahead == "yard one"
+    reports.wait_for(lambda: streamed_to(reports, job) == "yard one")  # shown at once
+    generator.release.set()
+    reports.wait_for(lambda: bool(reports.finals(job)))
+    (final,) = reports.finals(job)
+    assert isinstance(final, NarrationCompleted) and not final.narration.cancelled
+    assert final.narration.text == streamed_to(reports, job) == "yard one two three"
+    assert reports.of(NarrationStarted)[0].job is job
+    threads.join()
+    # Written once, and nothing more is written ahead before the player's prose is read.
+    assert generator.calls == [("yard", True)]
+    assert reports.of(Prefetched) == []
+    assert not narrator.busy and not narrator.prefetching
+
+
+def test_esc_stops_a_line_the_player_took_over(reports, threads) -> None:
+    generator = FakeGenerator(hold=True, free_words=1)
+    narrator = NarrationQueue(reports, threads)
+    narrator.use_generator(generator)
+    assert narrator.prefetch([request("yard")])
+    assert generator.holding.wait(60.0)
+    job = narrator.narrate(request("yard"))
+    assert narrator.cancel()
+    reports.wait_for(lambda: bool(reports.finals(job)))
+    (final,) = reports.finals(job)
+    assert isinstance(final, NarrationCompleted) and final.narration.cancelled
+    assert generator.cancelled == ["yard"]
+    after = narrator.narrate(request("hall"))  # the queue goes on
+    generator.release.set()
+    reports.wait_for(lambda: bool(reports.finals(after)))
+    assert not reports.finals(after)[0].narration.cancelled
+
+
+def test_a_line_cut_short_by_the_player_is_finished_later_from_its_words(reports, threads) -> None:
+    generator = FakeGenerator(hold=True, free_words=2, resumes=True)
+    narrator = NarrationQueue(reports, threads)
+    narrator.use_generator(generator)
+    assert narrator.prefetch([request("yard"), request("mill")])
+    assert generator.holding.wait(60.0)  # "yard one" written
+
+    job = narrator.narrate(request("hall"))  # the player does something else
+    reports.wait_for(lambda: not narrator.prefetching)
+    generator.release.set()
+    reports.wait_for(lambda: bool(reports.finals(job)))
+    assert narrator.prefetch([request("yard"), request("mill")])
+    reports.wait_for(lambda: len(reports.of(Prefetched)) == 2)
+    # The player's request came first; then the yard went on from its last whole word
+    # (a line cut mid-token may end inside a word), and then the mill.
+    assert generator.calls == [("yard", True), ("hall", True), ("yard", True), ("mill", True)]
+    assert generator.begun == ["", "", "yard", ""]
+    assert [(r.request.subject, r.text) for r in reports.of(Prefetched)] == [
+        ("yard", "yard one two three"),
+        ("mill", "mill one two three"),
+    ]
+
+
+def test_a_line_cut_short_is_forgotten_once_the_game_no_longer_asks_for_it(
+    reports, threads
+) -> None:
+    generator = FakeGenerator(hold=True, free_words=2, resumes=True)
+    narrator = NarrationQueue(reports, threads)
+    narrator.use_generator(generator)
+    assert narrator.prefetch([request("yard")])
+    assert generator.holding.wait(60.0)
+    job = narrator.narrate(request("hall"))
+    generator.release.set()
+    reports.wait_for(lambda: bool(reports.finals(job)) and not narrator.prefetching)
+    # The player walked away: the game asks for the mill now, not the yard.
+    assert narrator.prefetch([request("mill")])
+    reports.wait_for(lambda: len(reports.of(Prefetched)) == 1 and not narrator.prefetching)
+    assert narrator.prefetch([request("yard")])  # back again: written from nothing
+    reports.wait_for(lambda: len(reports.of(Prefetched)) == 2)
+    assert generator.calls == [("yard", True), ("hall", True), ("mill", True), ("yard", True)]
+    assert generator.begun == ["", "", "", ""]
+
+
+def test_a_line_written_in_full_as_the_player_asks_for_it_is_not_written_again(
+    reports, threads
+) -> None:
+    generator = FakeGenerator()
+    narrator = NarrationQueue(reports, threads)
+    narrator.use_generator(generator)
+    assert narrator.prefetch([request("yard")])
+    # Written, and reported; the game has not taken it in yet when the player asks.
+    reports.wait_for(lambda: len(reports.of(Prefetched)) == 1 and not narrator.prefetching)
+    job = narrator.narrate(request("yard"))
+    reports.wait_for(lambda: bool(reports.finals(job)))
+    (final,) = reports.finals(job)
+    assert isinstance(final, NarrationCompleted)
+    assert final.narration.text == streamed_to(reports, job) == job.ahead == "yard one two three"
+    assert generator.calls == [("yard", True)]
+
+
+def test_the_players_requests_are_written_in_order_before_writing_ahead(reports, threads) -> None:
+    generator = FakeGenerator(hold=True, free_words=1)
+    narrator = NarrationQueue(reports, threads)
+    narrator.use_generator(generator)
+    assert narrator.prefetch([request("yard"), request("mill")])
+    assert generator.holding.wait(60.0)
+    first = narrator.narrate(request("hall"))
+    # The yard is the player's too now, but after the hall: it takes nothing over.
+    second = narrator.narrate(request("yard"))
+    assert second.ahead == ""
+    assert not narrator.prefetch([request("mill")])  # not while the player's prose waits
+    generator.release.set()
+    reports.wait_for(lambda: bool(reports.finals(second)))
+    finals = reports.of(*FINAL)
+    assert [report.job for report in finals] == [first, second]
+    assert generator.calls == [("yard", True), ("hall", True), ("yard", True)]
+    assert generator.most_at_once == 1
+
+
+def test_a_command_without_prose_lets_writing_ahead_go_on_unless_its_line_is_stale(
+    tiny_game, reports, threads
+) -> None:
+    from textgamegen.play.session import PlaySession
+
+    tiny_game.cache["room:study"] = "A study, written earlier."  # the step north asks nothing
+    for command in ("take brass key", "unlock vault door"):
+        tiny_game.step(command)
+    generator = FakeGenerator(hold=True, free_words=1, resumes=True)
+    session = PlaySession(tiny_game, start=threads, relay=reports)
+    session.use_generator(generator)
+    assert session.prefetch()
+    assert generator.holding.wait(60.0)
+    assert generator.calls == [("Vault", True)]  # the one room one step away first
+
+    session.step("inventory")  # no prose: the vault is still next door, and goes on
+    assert session.prefetching and generator.cancelled == []
+    session.step("north")  # to the study, shown from the cache: the vault is not next door
+    # Its line is stopped and forgotten; writing ahead goes on with the study's neighbours.
+    reports.wait_for(lambda: generator.cancelled == ["Vault"])
+    generator.release.set()
+    reports.wait_for(lambda: not session.prefetching)
+    written = [report.request.cache_key for report in reports.of(Prefetched)]
+    assert written == ["room:hall", "item:box", "item:note", "item:lever"]
+    assert generator.begun == ["", "", "", "", ""]
+    assert session.prefetch()  # the vault is not asked for from here: nothing to resume
+    reports.wait_for(lambda: not session.prefetching)
+    assert [subject for subject, _ in generator.calls].count("Vault") == 1

@@ -59,6 +59,10 @@ class ContentRequest:
             fact, as in training, so it has no need to make a room's contents up.
         tone: how the line should sound: the world's ``tone`` and the player's ``note``
             to the narrator, as one line ("" says nothing).
+        begun: the start of the line, written earlier and cut short (a line written
+            ahead that the player's own request pre-empted); a narrator that resumes
+            (``Generator.resumes``) goes on from it, so the words already written are
+            not written again. "" starts the line afresh.
     """
 
     kind: ContentKind
@@ -80,6 +84,7 @@ class ContentRequest:
     absent_things: tuple[str, ...] = ()
     room_text: str = ""
     tone: str = ""
+    begun: str = ""
 
     def facts_text(self) -> str:
         """Everything the request says is so, as one text: the place, what the line is

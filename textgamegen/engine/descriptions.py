@@ -151,12 +151,15 @@ def npc_description(npc: Npc) -> ContentRequest:
 
 def likely_descriptions(game: Game) -> list[ContentRequest]:
     """What the player is likely to ask for next, most likely first, each as the step
-    would ask for it: the rooms behind the open exits ("go <exit>"), then the items in
-    view and the people here ("examine <thing>")."""
+    would ask for it: the rooms behind the open exits ("go <exit>"), those not visited
+    yet first (a first visit is the one that has no text yet; a room seen before is
+    asked for again only when its text changed), then the items in view and the people
+    here ("examine <thing>")."""
     here = game.room()
     # The command as the step would record it: the parser lower-cases what is typed.
     wanted: list[ContentRequest] = []
-    for direction, exit_ in here.exits.items():
+    exits = sorted(here.exits.items(), key=lambda way: way[1].to in game.state.visited)
+    for direction, exit_ in exits:
         if not is_locked(game, exit_):
             room = game.world.rooms[exit_.to]
             request = room_description(game, room)

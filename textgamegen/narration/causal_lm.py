@@ -4,9 +4,9 @@ Time to the first word is what the player feels, so the prompt's KV cache is reu
 the previous request where the prompts share a beginning, and the line is streamed token
 by token. A streamed line is the line that stays: the player never sees it swapped for
 another candidate afterwards, so when the text is streamed only that one candidate is
-written, and it runs on to the end of its sentence. Without a listener (text written
-ahead, ``generate``) several candidates are sampled in one batch over the same prompt
-cache, cleaned, scored and ranked, and the best is kept.
+written, and it runs on to the end of its sentence (text written ahead is streamed too).
+Without a listener (``generate --json``) several candidates are sampled in one batch over
+the same prompt cache, cleaned, scored and ranked, and the best is kept.
 
 Imports torch; only the loader imports this module, inside the generation worker.
 """
@@ -171,6 +171,7 @@ class CausalLMGenerator(Generator):
     """
 
     backend = "transformers"
+    resumes = True  # the prompt's opening is the line's start (``build_prompt``)
 
     def __init__(
         self,

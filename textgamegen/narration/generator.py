@@ -134,6 +134,11 @@ class Generator(Protocol):
     quantized: bool = False
     """The linear layers were quantized to int8 for the CPU."""
 
+    resumes: bool = False
+    """It goes on from ``ContentRequest.begun`` (the start of a line cut short) and
+    streams that start first, so a line written ahead that the player's own request
+    pre-empted is finished later rather than written again."""
+
     threads: int = 0
     """CPU threads given to torch (0: automatic, or no torch at all)."""
 

@@ -140,10 +140,13 @@ class PlaySession:
     # -- playing -----------------------------------------------------------------------
 
     def step(self, command: str) -> StepResult:
-        """Run one command: stop writing ahead, step the game, take the result."""
-        self._queue.cancel_prefetch()
+        """Run one command: step the game and take the result. Its prose comes before
+        writing ahead, which then goes on only with what the game would still ask for
+        (the line of a room no longer one step away is dropped)."""
         result = self.game.step(command)
         self.take(result)
+        if self._queue.writes_ahead:
+            self._queue.keep_ahead(self.game.prefetch_requests())
         return result
 
     def take(self, result: StepResult) -> list[NarrationJob]:
@@ -245,8 +248,9 @@ class PlaySession:
 
     def prefetch(self) -> bool:
         """Write ahead what the game will likely ask for next (the rooms next door, the
-        things in view), unless prose is being narrated. Returns whether it started."""
-        if self.narrating or self.prefetching:
+        things in view), unless prose is being narrated; writing ahead already under
+        way goes on with that. Returns whether it runs."""
+        if self.narrating:
             return False
         return self._queue.prefetch(self.game.prefetch_requests())
 

@@ -498,7 +498,8 @@ def build_prompt(
     budget = max(1, budget)
     template = template_for(request, templates)
     values = request_fields(request)
-    opening = _fill(template.opening, values) or ""
+    # A line cut short goes on from its own words, which began with the opening.
+    opening = request.begun or _fill(template.opening, values) or ""
     every = request_facts(request)
     facts = {key: every[key] for key in template.facts if every.get(key)}
     fixed_text = layout.facts_part(template.tag, facts) + layout.opening_part(template.tag, opening)
@@ -570,7 +571,8 @@ def build_chat_prompt(
     """
     template = template_for(request, templates)
     values = request_fields(request)
-    opening = _fill(template.opening, values) or ""
+    # A line cut short goes on from its own words, which began with the opening.
+    opening = request.begun or _fill(template.opening, values) or ""
     every = request_facts(request)
     facts = {key: every[key] for key in template.facts if every.get(key)}
     name = template_name(request)

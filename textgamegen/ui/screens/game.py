@@ -10,8 +10,10 @@ rule (first descriptions are cached and saved; fallbacks are not) and the log sh
 While the player reads (nothing queued, for ``PREFETCH_IDLE_S``), the session writes ahead
 what the game will likely need next (``Game.prefetch_requests``: the rooms next door, the
 things in view), off screen; that text only fills the game's cache, so walking into a
-prefetched room shows its description at once. A command cancels the prefetch before it
-runs. The ``prefetch`` setting turns this off.
+prefetched room shows its description at once. A command's prose comes first: it stops
+the line being written ahead (kept, to be finished later), or, when the command asks for
+that very line, takes it over and streams the rest. The ``prefetch`` setting turns this
+off.
 
 Every step result and finished narration also goes to the session's ``FeedbackSession``,
 which records them (and Esc, ``retry``, ``undo``, the Ctrl+G / Ctrl+B ratings) when the
@@ -249,8 +251,9 @@ class GameScreen(Screen[None]):
                 self.game.choose_text(paragraph.request, paragraph.text)
 
     def run_command(self, command: str) -> StepResult:
-        """Step the game and show the result; its prose is queued for narration."""
-        self.cancel_prefetch()
+        """Step the game and show the result; its prose is queued for narration, before
+        writing ahead (the session decides what of that goes on)."""
+        self._stop_prefetch_timer()
         self.story.add_command(command)
         self.story.begin_step(retry=self.game.parser.parse(command).action == "retry")
         result = self.play.step(command)
@@ -342,10 +345,13 @@ class GameScreen(Screen[None]):
 
     # -- writing ahead while the player reads ------------------------------------------
 
-    def _schedule_prefetch(self) -> None:
+    def _stop_prefetch_timer(self) -> None:
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
         self._prefetch_timer = None
+
+    def _schedule_prefetch(self) -> None:
+        self._stop_prefetch_timer()
         if self.app.settings.prefetch:
             self._prefetch_timer = self.set_timer(PREFETCH_IDLE_S, self._start_prefetch)
 
@@ -355,10 +361,8 @@ class GameScreen(Screen[None]):
             self.play.prefetch()
 
     def cancel_prefetch(self) -> None:
-        """Stop writing ahead now (a command, a setting turned off, leaving)."""
-        if self._prefetch_timer is not None:
-            self._prefetch_timer.stop()
-            self._prefetch_timer = None
+        """Stop writing ahead now (a setting turned off, leaving)."""
+        self._stop_prefetch_timer()
         self.play.cancel_prefetch()
 
     @on(StoryLog.Prefetched)
