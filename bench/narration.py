@@ -165,15 +165,17 @@ def compare(
     # colour on: every request is written, as it was when the seed's listing was timed.
     sampling = SamplingSettings(num_candidates=CANDIDATES, max_new_tokens=NEW_TOKENS, colour=True)
     ours = [_variant(model_dir, dtype, quantize, threads, sampling) for dtype, quantize in variants]
-    weights_dir = model_dir
     if (model_dir / "adapter_config.json").is_file():
-        from textgamegen.models.adapters import merged_model_dir
+        from textgamegen.models.adapters import base_directory, merged_model
 
-        weights_dir = merged_model_dir(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(weights_dir, local_files_only=True)
-    seed_model = AutoModelForCausalLM.from_pretrained(
-        weights_dir, local_files_only=True, use_safetensors=True, dtype=torch.float32
-    ).eval()
+        # Merged in memory, as the game does: the cache keeps no merged copy.
+        tokenizer, seed_model = merged_model(model_dir, base_directory(model_dir))
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        seed_model = AutoModelForCausalLM.from_pretrained(
+            model_dir, local_files_only=True, use_safetensors=True, dtype=torch.float32
+        )
+    seed_model.eval()
 
     listing = Figure("seed listing: first word = full narration", "ms")
     streamed_sampling = sampling

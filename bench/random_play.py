@@ -193,8 +193,8 @@ def walk(
         for problem in place_problems(game):
             broken(step, command, problem)
         took_back = {"undo", "load"} & set(result.changes)
-        # An undo or a load sets the turn to another game's ("g" after "undo" undoes a
-        # load, and the turn can go up by one); only a step that did neither is a turn.
+        # A load sets the turn to the save's and an undo takes one back: only a step that
+        # did neither is a turn.
         ticked = result.turn == before["state"]["turn"] + 1 and not took_back
         if not ticked and not took_back and world_part(game) != before_world:
             broken(step, command, "no turn passed, yet the world changed")

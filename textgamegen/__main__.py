@@ -1,5 +1,5 @@
 """Command line: ``textgamegen [play|worlds|generate|models|serve|serve-model|export-vllm|
-train|monitor|feedback] ...``.
+train|cache|monitor|feedback] ...``.
 
 ``play`` is the default, so plain ``textgamegen`` starts the game. Each subcommand lives
 in ``textgamegen/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``,
@@ -35,6 +35,7 @@ SUBCOMMANDS = {
     "serve-model": "hold the narrator in one process and answer games over HTTP (OpenAI API)",
     "export-vllm": "write a model as one merged folder that vLLM serves (tags included)",
     "train": "build a corpus, fine-tune, evaluate and register a model (see train --help)",
+    "cache": "what the model cache holds; prune removes the old copies nothing reads",
     "monitor": "how each model narrates in play: latency, fallbacks, ratings, drift",
     "feedback": "export, count or clear the recorded player feedback",
 }

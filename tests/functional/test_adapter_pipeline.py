@@ -153,21 +153,21 @@ def test_compare_scores_adapter_base_and_plain_model_on_the_same_lines(
 
 
 def test_the_game_merges_the_adapter_in_memory_and_caches_no_copy(trained, monkeypatch) -> None:
-    """Every narrator shares the cached base: the game writes no merged float32 copy per
-    narrator (three of 538 MB filled the cache before), and the weights it plays are the
-    ones the merged folder holds, tensor for tensor."""
+    """Every narrator shares the cached base: neither the game nor training's reader
+    (evaluation, a fine-tune from it) writes a merged float32 copy per narrator (six of
+    517 MiB filled a cache to 3.1 GiB before), and both read the same weights, tensor for
+    tensor."""
     import torch
 
-    from textgamegen.models import hf
-    from textgamegen.models.adapters import merged_model_dir
-    from textgamegen.models.loader import load_generator
+    from textgamegen.models.loader import load_generator, load_weights
 
     cache = trained["tmp"] / "game-cache"
     monkeypatch.setenv("TEXTGAMEGEN_CACHE_DIR", str(cache))
     registered = trained["models"] / trained["name"]
     game = load_generator(str(registered), "cpu", dtype="float32", quantize="off", warm_up=False)
     assert not (cache / "merged").exists()
-    _, folder = hf.load_parts("merged", merged_model_dir(registered), torch.float32)
-    played, saved = game.model.state_dict(), folder.state_dict()
-    assert played.keys() == saved.keys()
-    assert all(torch.equal(played[key], saved[key]) for key in saved)
+    _, read = load_weights(str(registered), "float32")
+    assert not (cache / "merged").exists()
+    played, evaluated = game.model.state_dict(), read.state_dict()
+    assert played.keys() == evaluated.keys()
+    assert all(torch.equal(played[key], evaluated[key]) for key in evaluated)

@@ -90,7 +90,10 @@ def test_a_promote_and_a_rollback_are_served_without_a_restart(
 
         versions.promote(models, "narrator", "2")
         assert watch.check() and server.service.engine is not old
-        assert said == ["textgamegen serve-model: now serving narrator version 2"]
+        assert said == [
+            f"textgamegen serve-model: now serving narrator version 2 "
+            f"({server.service.engine.weights} weights)"
+        ]
         release.set()
         in_flight.join(120)
         # The request taken before the swap finished on version 1, whole.

@@ -64,8 +64,9 @@ def test_save_and_load_commands_in_game(tiny_world: World, tmp_path: Path) -> No
     assert "Loaded" in result.events[0].text
     assert game.room().key == "study" and "brass key" in game.inventory()
     assert "Not loaded" in game.step("load nothing-here").events[0].text
-    game.step("undo")  # undo takes back the load
-    assert game.inventory() == []
+    # A load is a boundary: undo never goes back into the game left (issue 21).
+    assert "nothing to undo since you loaded 'slot-one'" in game.step("undo").events[0].text
+    assert "brass key" in game.inventory()
 
 
 def test_a_save_killed_mid_write_leaves_the_old_save(
@@ -293,11 +294,13 @@ def test_leaving_saves_only_turns_not_yet_saved_on_leaving(
     loaded.step("wait")
     loaded.saving.before_leaving(loaded)
     assert Game.load(loaded.saving.autosave_name, tmp_path).turn == 3
-    # So is a game whose state "load" replaced in play.
+    # So is a game whose state "load" replaced in play, into the loaded game's own slot
+    # (the game left keeps its slot: issue 21).
     assert not auto.exists()
     game.load_from("named")
+    assert game.saving.autosave_name != auto.stem
     game.saving.before_leaving(game)
-    assert auto.exists() and Game.load(game.saving.autosave_name, tmp_path).turn == 2
+    assert not auto.exists() and Game.load(game.saving.autosave_name, tmp_path).turn == 2
 
 
 def test_autosave_off_writes_nothing(tiny_world: World, tmp_path: Path) -> None:

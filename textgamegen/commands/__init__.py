@@ -19,3 +19,19 @@ def add_device_argument(parser: argparse.ArgumentParser, where: str = "") -> Non
     parser.add_argument(
         "--device", choices=DEVICES, default=None, help=f"{help_text} Default: from the settings."
     )
+
+
+def add_quantize_argument(parser: argparse.ArgumentParser) -> None:
+    """``--quantize``: the choices and help of the ``quantize`` setting (``config.py``); left
+    out, the command takes the settings' value. A bare ``--quantize`` is int8."""
+    from textgamegen.config import QUANTIZE, Settings, field_help
+
+    parser.add_argument(
+        "--quantize",
+        nargs="?",
+        const="int8",
+        choices=QUANTIZE,
+        # argparse formats help with %: the setting's "1%" must be written "1%%".
+        help=field_help(Settings)["quantize"].replace("%", "%%")
+        + " A bare --quantize is int8. Default: from the settings.",
+    )

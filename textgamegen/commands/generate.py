@@ -18,8 +18,7 @@ import sys
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
-from textgamegen.commands import add_device_argument
-from textgamegen.config import QUANTIZE, Settings, field_help
+from textgamegen.commands import add_device_argument, add_quantize_argument
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.safe_text import strip_unsafe
 
@@ -81,14 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LINE",
         help="a line of recent story, oldest first (repeatable)",
     )
-    parser.add_argument(
-        "--quantize",
-        nargs="?",
-        const="int8",
-        choices=QUANTIZE,
-        # argparse formats help with %: the setting's "1%" must be written "1%%".
-        help=field_help(Settings)["quantize"].replace("%", "%%") + " A bare --quantize is int8.",
-    )
+    add_quantize_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

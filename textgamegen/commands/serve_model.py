@@ -7,13 +7,17 @@ completions and chat APIs, batching concurrent requests; see
 ``--model openai:http://HOST:PORT/v1#MODEL``. A registered name is served at its
 production version, and when that changes (``textgamegen models promote`` or
 ``rollback``) the new version is loaded and swapped in without a restart
-(``textgamegen.hosting.reload``).
+(``textgamegen.hosting.reload``). On the CPU its weights are chosen as the game chooses
+them (the ``dtype`` and ``quantize`` settings, or ``--quantize``: ``auto`` takes int8
+weights where they measure faster at no quality cost), for the first load and every
+reload alike; the startup log says which it took.
 
 Examples::
 
     textgamegen serve-model                                  # the settings' model, port 8001
     textgamegen serve-model --model path/to/model --port 9000 --device cuda
     textgamegen serve-model --max-batch 1                    # one request at a time
+    textgamegen serve-model --quantize off                   # the dtype's own weights
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textgamegen.commands import add_device_argument
+from textgamegen.commands import add_device_argument, add_quantize_argument
 from textgamegen.endpoint import is_model_url
 
 if TYPE_CHECKING:
@@ -58,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="installed model name, model directory or hub id (default: from the settings)",
     )
     add_device_argument(parser)
+    add_quantize_argument(parser)
     parser.add_argument(
         "--watch-interval",
         type=float,
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     settings, notice = settings_or_defaults()
     if notice:
         print(f"textgamegen: {notice}", file=sys.stderr)
+    settings = replace(settings, quantize=args.quantize or settings.quantize)
     model = args.model or settings.model
     if model == "template" or is_model_url(model):
         print(
@@ -142,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     def load() -> CompletionEngine:
+        # The same settings for every reload: a promoted version is quantised as the first.
         return load_engine(model, args.device or settings.device, settings)
 
     try:
@@ -156,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     where = f"http://{args.host}:{args.port}/v1"
     mode = "one request at a time" if args.max_batch == 1 else f"batches of up to {args.max_batch}"
     print(
-        f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, context "
-        f"{engine.context}) on {where}, {mode}; games use --model "
+        f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, "
+        f"{engine.weights_text()}, quantize {settings.quantize}, context {engine.context}) "
+        f"on {where}, {mode}; games use --model "
         f"'openai:{where}#{engine.name}'",
         file=sys.stderr,
         flush=True,
@@ -214,7 +223,8 @@ def _registered(model: str) -> tuple[Path, str] | None:
 
 
 def load_engine(model: str, device: str, settings: Settings) -> CompletionEngine:
-    """The one place serve-model loads its model: as the game does, then its engine.
+    """The one place serve-model loads its model: as the game does (its dtype, quantize
+    and threads settings), then its engine.
 
     Raises:
         GeneratorError: the model cannot be loaded.
@@ -225,6 +235,11 @@ def load_engine(model: str, device: str, settings: Settings) -> CompletionEngine
     from textgamegen.models.loader import load_generator
 
     generator = load_generator(
-        model, device, settings.sampling, dtype=settings.dtype, threads=settings.threads
+        model,
+        device,
+        settings.sampling,
+        dtype=settings.dtype,
+        quantize=settings.quantize,
+        threads=settings.threads,
     )
     return CompletionEngine.from_generator(generator)

@@ -801,12 +801,14 @@ def save(game: Game, turn: Turn, command: Command) -> None:
 def load(game: Game, turn: Turn, command: Command) -> None:
     name = command.rest or "quicksave"
     try:
-        game.load_from(name)
+        left = game.load_from(name)
     except (SaveError, StateError, OSError) as error:
         turn.say(f"Not loaded: {error}", EventKind.ERROR)
         return
     turn.changes.append("load")
     turn.say(f"Loaded '{name}': turn {game.state.turn}.", EventKind.SYSTEM)
+    if left:
+        turn.say(f"The game you left is kept: 'load {left}' goes back to it.", EventKind.SYSTEM)
     describe_room(game, turn)
 
 

@@ -35,6 +35,8 @@ from textgamegen.engine.saves import (
     is_autosave,
     new_autosave_name,
     open_save,
+    save_name,
+    save_path,
 )
 from textgamegen.engine.state import GameState, StateError
 from textgamegen.engine.turn import Turn, derive_seed, name_list, new_seed
@@ -47,18 +49,15 @@ MAX_PROSE_CHARS = 4000
 
 @dataclass
 class _Undo:
-    """What ``undo`` puts back: the state, and the seed (a ``load`` changes the seed, and
-    taking a load back must give the story its own seed again, not the loaded save's).
+    """What ``undo`` puts back: the state before a turn, and the seed then.
 
     Attributes:
-        state: the state before the step (or the load).
+        state: the state before the step.
         seed: the game's seed then.
-        cache: the prose cache then, only for a load (which merges the save's prose in).
     """
 
     state: GameState
     seed: int
-    cache: dict[str, str] | None = None
 
 
 class Game:
@@ -86,7 +85,10 @@ class Game:
         self.hint_levels: dict[str, int] = {}
         """How many hints each quest has had; each ``hint`` is plainer than the last."""
         self._last_command = ""
+        """What "again" repeats: the last command typed that was not a meta command."""
         self._undo: deque[_Undo] = deque(maxlen=UNDO_LIMIT)
+        self._loaded = ""
+        """The save loaded in play since the last turn ("" when none): undo names it."""
         self._last_prose: list[ContentRequest] = []
         self._retries = 0
         self._replaceable: set[str] = set()
@@ -345,7 +347,9 @@ class Game:
                 turn.refuse("There is nothing to do again yet.")
                 return self._finish(turn, command, ticked=False)
             command = self.parser.parse(self._last_command)
-        elif command.action not in ("empty", "retry"):
+        elif command.action not in self.parser.meta_actions:
+            # "g" repeats a move, never "undo", "load" or "save": after "load; x; undo", a
+            # remembered "undo" took the load back too.
             self._last_command = command.text
         command = answer_pending(self, command)
         turn = Turn()
@@ -365,6 +369,7 @@ class Game:
             self.state = before
             return self._finish(turn, command, ticked=False)
         self._undo.append(_Undo(before, self.seed))
+        self._loaded = ""
         self.state.turn += 1
         check_reached(self, turn)
         check_win(self, turn)
@@ -426,31 +431,55 @@ class Game:
 
     def undo(self, turn: Turn) -> None:
         if not self._undo:
-            turn.say("There is nothing to undo.", EventKind.SYSTEM)
+            since = f" since you loaded '{self._loaded}'" if self._loaded else ""
+            turn.say(f"There is nothing to undo{since}.", EventKind.SYSTEM)
             return
         taken = self._undo.pop()
         self.state = taken.state
         self.seed = taken.seed
-        if taken.cache is not None:
-            self.cache = taken.cache
-            self._replaceable.clear()
         turn.changes.append("undo")
         turn.say(f"Undone. It is turn {self.state.turn}, in {self.room().name}.", EventKind.SYSTEM)
 
-    def load_from(self, name: str) -> None:
-        """Replace this game's state with a save's (the in-game "load"); on any error
-        nothing changes."""
-        if self.saving.saves_dir is None:
+    def load_from(self, name: str) -> str:
+        """Play a save's game in place of this one (the in-game "load"), as opening it from
+        the menu does: the game left is autosaved first, into its own slot, and the loaded
+        game autosaves into its own. A load is a boundary: "undo" and "again" never reach
+        back into the game that was left (a load typed by mistake is taken back by loading
+        that autosave). On any error nothing changes.
+
+        Returns:
+            The autosave that holds the game left, "" when none does (saving is off, or
+            nothing was played in it).
+
+        Raises:
+            SaveError: the save is missing, broken or does not fit this world.
+            StateError: loading is off, or the game left could not be autosaved.
+        """
+        saves_dir = self.saving.saves_dir
+        if saves_dir is None:
             raise StateError("loading is off in this game (no saves folder)")
         # Typed in the game: names in the saves folder only, never a path elsewhere.
-        loaded = Game.load(name, self.saving.saves_dir, world=self.world, allow_path=False)
-        # Undo takes the load back whole: the state, the seed and the prose from before.
-        self._undo.append(_Undo(self.state, self.seed, dict(self.cache)))
+        loaded = Game.load(name, saves_dir, world=self.world, allow_path=False)
+        problem = self.saving.before_leaving(self)
+        if problem:
+            raise StateError(
+                f"the game you are playing could not be autosaved first ({problem}), so it was kept"
+            )
+        left = self.saving.autosave_name
+        kept = left if self.saving.autosave and save_path(left, saves_dir).is_file() else ""
         self.state = loaded.state
         self.seed = loaded.seed
-        self.cache.update(loaded.cache)
+        self.cache = dict(loaded.cache)  # its own prose, as when opened from the menu
         self.pending = None
+        self.saving.autosave_name = loaded.saving.autosave_name
         self.saving.loaded()  # the autosave follows the game now played
+        self._undo.clear()
+        self._last_command = ""
+        self._last_prose = []
+        self._retries = 0
+        self._replaceable.clear()
+        self._loaded = save_name(name)
+        return kept
 
     def to_dict(self) -> dict[str, Any]:
         data = {

@@ -558,8 +558,10 @@ class SavePolicy:
 
     def on_quit(self, game: Game) -> str:
         """The player typed "quit": autosave now; returns any failure."""
-        self.saved_turn = game.turn
-        return self._autosave(game)
+        problem = self._autosave(game)
+        if not problem:  # a failed save is tried again on leaving (or the next load)
+            self.saved_turn = game.turn
+        return problem
 
     def before_leaving(self, game: Game) -> str:
         """The player leaves the game: autosave if turns were played since it was started

@@ -422,6 +422,9 @@ class CompletionEngine:
         device: "cpu", "cuda", ...
         name: the model id clients ask for.
         context: the context window in tokens (default: from the model's config).
+        weights: the weights' number format as loaded ("int8", "bfloat16", ...), for the
+            host's log; "" when not known.
+        int8_declined: why int8 weights were asked for ("auto") and not taken; "" else.
     """
 
     def __init__(
@@ -431,11 +434,16 @@ class CompletionEngine:
         device: str,
         name: str,
         context: int | None = None,
+        *,
+        weights: str = "",
+        int8_declined: str = "",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
         self.name = name
+        self.weights = weights
+        self.int8_declined = int8_declined
         config = model.config
         self.context = int(context or context_window(config))
         self.end_ids = end_token_ids(model, tokenizer)
@@ -451,6 +459,12 @@ class CompletionEngine:
         self.lock = threading.Lock()
         """Held while the model runs: by ``complete``, or by the batch's thread per step."""
         self.chat_end_ids = self._chat_end_ids()
+
+    def weights_text(self) -> str:
+        """The weights as the host's log names them: "int8 weights", or "bfloat16 weights
+        (int8 not taken: ...)" when ``quantize`` asked for int8 and it was not taken."""
+        text = f"{self.weights or 'unknown'} weights"
+        return f"{text} (int8 not taken: {self.int8_declined})" if self.int8_declined else text
 
     @classmethod
     def from_generator(cls, generator: Generator) -> CompletionEngine:
@@ -474,6 +488,8 @@ class CompletionEngine:
             generator.device,
             generator.name,
             generator.n_positions,
+            weights=generator.dtype,
+            int8_declined=generator.int8_declined,
         )
 
     # -- tokens ---------------------------------------------------------------------------

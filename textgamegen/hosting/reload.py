@@ -92,7 +92,10 @@ class ProductionWatch:
         self.service.replace_engine(engine)
         self.serving = marker
         self.reloads += 1
-        self.say(f"textgamegen serve-model: now serving {self.name} version {version}")
+        self.say(
+            f"textgamegen serve-model: now serving {self.name} version {version} "
+            f"({engine.weights_text()})"
+        )
         self.changed.set()
         return True
 

@@ -1,35 +1,31 @@
-"""LoRA adapters: a small registered model that names its base, merged once and cached.
+"""LoRA adapters: a small registered model that names its base, merged into it in memory.
 
 A model trained with ``--method lora`` is registered as the PEFT adapter
 (``adapter_config.json``, ``adapter_model.safetensors``, which also holds the trained rows
 of the special tokens), its tokenizer, and ``base.json``: the base's name and sha256. At
 load the base is found (a GGUF base is unpacked into the cache the first time), checked
 against that hash, and the adapter applied and merged in memory (``merged_model``): every
-narrator shares the one cached base, and the cache holds no merged copy per narrator. The
-tools that need a plain folder (the vLLM export, benches) get one written and cached by
-``merged_model_dir``.
+narrator shares the one cached base, and the cache holds no merged copy per narrator (the
+game, training, the benches and the vLLM export alike; ``models.cache`` removes the
+copies older versions wrote).
 
-Pure Python to import; ``merged_model_dir`` imports torch, transformers and peft inside.
+Pure Python to import; ``merged_model`` imports torch, transformers and peft inside.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textgamegen import checksum
-from textgamegen.atomic import replace_dir
-from textgamegen.models.bases import Progress, cache_root, cached_base, find_base
-from textgamegen.models.versions import display_name
+from textgamegen.models.bases import Progress, cached_base, find_base
 from textgamegen.narration.generator import GeneratorError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-MERGE_FORMAT = 1
 
 
 def is_adapter(directory: Path) -> bool:
@@ -93,37 +89,6 @@ def base_directory(adapter: Path, progress: Progress | None = None) -> Path:
     return directory
 
 
-def adapter_sha256(adapter: Path) -> str:
-    digest = hashlib.sha256()
-    for name in (*ADAPTER_FILES, "base.json", "tokenizer.json"):
-        path = adapter / name
-        if path.is_file():
-            digest.update(name.encode())
-            digest.update(checksum.sha256(path).encode())
-    return digest.hexdigest()
-
-
-def merged_model_dir(adapter: Path, progress: Progress | None = None) -> Path:
-    """A plain model directory with the adapter merged into its base (cached).
-
-    Raises:
-        GeneratorError: a missing or different base, or an adapter that does not fit it.
-    """
-    say = progress or (lambda _text: None)
-    key = adapter_sha256(adapter)
-    target = cache_root() / "merged" / key[:24]
-    marker = target / "merged.json"
-    try:
-        if json.loads(marker.read_text(encoding="utf-8")).get("format") == MERGE_FORMAT:
-            return target
-    except (OSError, ValueError):
-        pass
-    base = base_directory(adapter, progress)
-    say(f"Merging the {display_name(adapter)} adapter into its base (first run only)")
-    merge(adapter, base, target, key)
-    return target
-
-
 def merged_model(adapter: Path, base: Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """The adapter's tokenizer and its base with the adapter applied and merged, in float32,
     in memory: what ``merge`` writes, and what the game loads without writing it.
@@ -161,18 +126,3 @@ def merged_model(adapter: Path, base: Path) -> tuple[PreTrainedTokenizerBase, Pr
     model.config.eos_token_id = tokenizer.eos_token_id
     model.config.pad_token_id = tokenizer.pad_token_id
     return tokenizer, model
-
-
-def merge(adapter: Path, base: Path, target: Path, key: str) -> None:
-    """Apply and merge the adapter, then write the result atomically into ``target``."""
-    tokenizer, model = merged_model(adapter, base)
-    with replace_dir(target) as temp:
-        model.save_pretrained(temp, safe_serialization=True)
-        tokenizer.save_pretrained(temp)
-        info = {
-            "format": MERGE_FORMAT,
-            "adapter": str(adapter),
-            "adapter_sha256": key,
-            "base": str(base),
-        }
-        (temp / "merged.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

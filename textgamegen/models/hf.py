@@ -222,6 +222,7 @@ def load(
         model = quantize_int8(model)
     generator = CausalLMGenerator(model, tokenizer, name, where, sampling, templates, path)
     generator.quantized = mode != "off"
+    generator.int8_declined = why_not
     generator.threads = threads
     if mode == "int8":
         generator.dtype = "int8"

@@ -201,10 +201,14 @@ def _load(
     except PromptError as error:
         raise GeneratorError(str(error)) from None
     started = time.perf_counter()
+    from textgamegen.models.cache import prune_dead_quietly
+
+    # Merged copies from before the in-memory merge (538 MB each) are read by nothing.
+    cache_notice = prune_dead_quietly()
     # An adapter is merged into its base in memory: the cache holds the one base that
     # every narrator shares, not a merged float32 copy of it per narrator.
-    adapter = path if path is not None and (path / "adapter_config.json").is_file() else None
-    weights_dir = weights_directory(name, path, dtype, progress, merged=adapter is None)
+    adapter = _adapter_of(path)
+    weights_dir = weights_directory(name, path, dtype, progress)
     from textgamegen.models import hf
     from textgamegen.models.native_memory import cap_native_caches
 
@@ -225,12 +229,21 @@ def _load(
     generator.path = path
     generator.cast, cast_notice = _cast_of(path)
     generator.lexicon, lexicon_notice = _lexicon_of(path)
-    generator.notice = " ".join(filter(None, [generator.notice, cast_notice, lexicon_notice]))
+    generator.notice = " ".join(
+        filter(None, [generator.notice, cast_notice, lexicon_notice, cache_notice])
+    )
     if warm_up:
         generator.warm_up()
     generator.load_ms = round((time.perf_counter() - started) * 1000, 1)
     generator.notice = " ".join(filter(None, [why, generator.notice]))
     return generator
+
+
+def _adapter_of(path: Path | None) -> Path | None:
+    """``path`` when it is a LoRA adapter's folder (merged into its base in memory)."""
+    from textgamegen.models.adapters import is_adapter
+
+    return path if path is not None and is_adapter(path) else None
 
 
 def _cast_of(path: Path | None) -> tuple[Cast | None, str]:
@@ -283,12 +296,10 @@ def weights_directory(
     path: Path | None,
     dtype: str,
     progress: Progress | None = None,
-    *,
-    merged: bool = True,
 ) -> Path | None:
     """The plain model directory to read for a resolved name: ``path`` itself, the
-    unpacked cache of a GGUF base, or the merged cache of an adapter (with ``merged``
-    False, the adapter's base, for the caller to merge in memory); None for a hub id.
+    unpacked cache of a GGUF base, or an adapter's base (for the caller to merge the
+    adapter into in memory); None for a hub id.
 
     Raises:
         GeneratorError: a broken directory, a missing base, or one too big for memory.
@@ -302,12 +313,12 @@ def weights_directory(
         from textgamegen.models.bases import cached_base, find_base
 
         weights_dir = cached_base(find_base(name), progress)
-    elif path is not None and (path / "adapter_config.json").is_file():
-        from textgamegen.models.adapters import base_directory, merged_model_dir
+    elif (adapter := _adapter_of(path)) is not None:
+        from textgamegen.models.adapters import base_directory
 
-        weights_dir = merged_model_dir(path, progress) if merged else base_directory(path, progress)
+        weights_dir = base_directory(adapter, progress)
     if weights_dir is not None and weights_dir != path:
-        # An unpacked base or a merged adapter: as big as its base, checked the same way.
+        # An unpacked base or an adapter's: as big as the model played, checked the same way.
         problem = directory_fit_problem(weights_dir, dtype)
         if problem:
             raise GeneratorError(f"{path or name}: {problem}")
@@ -336,9 +347,11 @@ def load_weights(model: str, dtype: str = "float32", progress: Progress | None =
     from textgamegen.models import hf
 
     name, path = resolve(model)
+    # Merged in memory as the game does: training and evaluation write no merged copy.
+    adapter = _adapter_of(path)
     weights_dir = weights_directory(name, path, dtype, progress)
     hub_help = _hub_help(model) if weights_dir is None else ""
-    return hf.load_parts(name, weights_dir, getattr(torch, dtype), hub_help)
+    return hf.load_parts(name, weights_dir, getattr(torch, dtype), hub_help, adapter)
 
 
 def load_from_settings(

@@ -66,8 +66,9 @@ def vllm_command(out: Path, served_name: str, context: int) -> str:
     )
 
 
-def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, str]:
-    """(display name, folder with plain safetensors weights, kind) of a model name."""
+def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, str, Path | None]:
+    """(display name, folder with plain safetensors weights, kind, the adapter to merge
+    into that folder in memory or None) of a model name."""
     from textgamegen.models.bases import cached_base, find_base, is_gguf
     from textgamegen.models.loader import resolve
     from textgamegen.models.registry import directory_problem
@@ -76,7 +77,7 @@ def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, s
         raise GeneratorError(f"{model!r} has no weights to export; name a model or a folder")
     name, path = resolve(model)
     if is_gguf(name):
-        return name, cached_base(find_base(name), progress), "gguf base"
+        return name, cached_base(find_base(name), progress), "gguf base", None
     if path is None:
         raise GeneratorError(
             f"{model!r} is not an installed model or a model folder here "
@@ -86,10 +87,11 @@ def _source_weights(model: str, progress: Progress | None) -> tuple[str, Path, s
     if problem:
         raise GeneratorError(f"{path}: {problem}")
     if (path / "adapter_config.json").is_file():
-        from textgamegen.models.adapters import merged_model_dir
+        from textgamegen.models.adapters import base_directory
 
-        return name, merged_model_dir(path, progress), "adapter (merged)"
-    return name, path, "model"
+        # Merged in memory as the game does; the export is the one merged copy written.
+        return name, base_directory(path, progress), "adapter (merged)", path
+    return name, path, "model", None
 
 
 def _logits(model: object, ids: list[int]) -> object:
@@ -132,18 +134,17 @@ def export_for_vllm(
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise GeneratorError(f"{out}: already exists; pick a new folder or pass --force")
     say = progress or (lambda _text: None)
-    name, weights_dir, kind = _source_weights(model, progress)
+    name, weights_dir, kind, adapter = _source_weights(model, progress)
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from textgamegen.models.hf import _load_parts, _quiet_transformers
+    from textgamegen.models.hf import load_parts
     from textgamegen.text.tags import END, SPECIAL_TOKENS
 
-    _quiet_transformers()
     say(f"Loading {name} as the game does")
     # The game's own loader: the same merge, the same tags added to a bare base.
-    tokenizer, game_model = _load_parts(str(weights_dir), True, torch.float32)
+    tokenizer, game_model = load_parts(name, weights_dir, torch.float32, adapter=adapter)
     game_model.eval()
     config = game_model.config
     if getattr(config, "auto_map", None):
@@ -213,7 +214,7 @@ def export_for_vllm(
         exported = Exported(
             format=EXPORT_FORMAT,
             source=name,
-            source_path=str(weights_dir),
+            source_path=str(adapter or weights_dir),
             kind=kind,
             architecture=",".join(
                 getattr(config, "architectures", None) or [type(game_model).__name__]

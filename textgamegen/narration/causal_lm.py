@@ -196,6 +196,10 @@ class CausalLMGenerator(Generator):
         self.n_positions = min(2048, context_window(config))
         self.dtype = str(next(model.parameters(), torch.empty(0)).dtype).replace("torch.", "")
         self.quantized = False
+        self.int8_declined = ""
+        """Why int8 weights were not taken when they were asked for ("auto" measured them
+        slower or costlier here, or this torch has no kernel); "" otherwise. Hosts see it
+        in serve-model's startup log."""
         self.threads = 0  # CPU threads asked for (0 = automatic)
         self.notice = ""
         self.load_ms = 0.0
