@@ -437,6 +437,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
     from training.finetune import FinetuneError
     from training.register import RegisterError
     from training.textfile import CorpusError
+    from training.tracking import TrackingError
 
     try:
         if args.stage == "corpus":
@@ -460,6 +461,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m training") ->
         FinetuneError,
         EvaluateError,
         RegisterError,
+        TrackingError,
         ValueError,
     ) as error:
         print(f"{prog} {args.stage}: error: {error}", file=sys.stderr)

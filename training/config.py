@@ -28,6 +28,9 @@ config file itself)::
     min_new_rows = 200
     max_bad_rate = 0.3
 
+    [tracking]                       # optional MLflow logging (pip install 'textgamegen[tracking]')
+    mlflow = true
+
 Every section is optional except ``[[corpus.sources]]``. Each dataclass checks its values in
 ``__post_init__`` and raises ``ConfigError`` naming the key. Each field's help (and its
 choices, where fixed) is in its metadata (``setting``, as in the game's ``config.py``): the
@@ -575,6 +578,40 @@ class TriggerConfig:
 
 
 @dataclass
+class TrackingConfig:
+    """Logging each pipeline run to MLflow as well (every run's record for ``train runs`` is
+    written either way)."""
+
+    mlflow: bool = setting(
+        False,
+        "Log each `train pipeline` run to MLflow: the config as params; the evaluation and "
+        "gate figures and the training loss per step as metrics; the model card, the curve "
+        "PNG, stats.json, metrics and lineage as artifacts; the gate decision and the "
+        "registered version and alias as tags. Needs MLflow (`pip install "
+        "'textgamegen[tracking]'`): the pipeline stops before any work when it is missing. "
+        "A store that fails mid-run is warned about and noted in the run record; the "
+        "training goes on.",
+    )
+    store: str = setting(
+        "",
+        "Where MLflow keeps the runs ('': the SQLite file mlflow.db in the run directory). "
+        "A file path, or sqlite:///PATH, is a SQLite file, relative to the config file; "
+        "artifacts go to mlartifacts/ beside it. Any other tracking URI (http://HOST:PORT "
+        "for an MLflow server) is used as it is. Never recorded in lineage.",
+    )
+    experiment: str = setting(
+        "", "The MLflow experiment the runs are logged to ('': the config's name)."
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mlflow, bool):
+            raise ConfigError(f"tracking.mlflow must be true or false (got {self.mlflow!r})")
+        for key in ("store", "experiment"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"tracking.{key} must be a string (got {getattr(self, key)!r})")
+
+
+@dataclass
 class PipelineConfig:
     """A whole config file."""
 
@@ -585,6 +622,7 @@ class PipelineConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
     trigger: TriggerConfig = field(default_factory=TriggerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     root: Path = Path(".")
     """Directory the source paths are relative to (resolved)."""
     config_dir: Path = Path(".")
@@ -658,7 +696,17 @@ def config_from_dict(
 ) -> PipelineConfig:
     """Build a PipelineConfig from parsed TOML (tests use this directly)."""
     data = dict(data)
-    known = {"name", "root", "corpus", "finetune", "evaluate", "gate", "register", "trigger"}
+    known = {
+        "name",
+        "root",
+        "corpus",
+        "finetune",
+        "evaluate",
+        "gate",
+        "register",
+        "trigger",
+        "tracking",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}")
@@ -674,6 +722,7 @@ def config_from_dict(
         gate=_make(GateConfig, data.get("gate", {}), "gate"),
         register=_make(RegisterConfig, data.get("register", {}), "register"),
         trigger=_make(TriggerConfig, data.get("trigger", {}), "trigger"),
+        tracking=_make(TrackingConfig, data.get("tracking", {}), "tracking"),
         root=root_dir.resolve(),
         config_dir=base_dir.resolve(),
         path=path,

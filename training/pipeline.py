@@ -47,6 +47,7 @@ from training.splits import TRAINED_TEXTS
 
 if TYPE_CHECKING:
     from training.gate import GateDecision
+    from training.tracking import Tracker
 
 LENGTH_FIELDS = ("epochs", "max_steps", "eval_steps", "save_total_limit", "logging_steps")
 """Fine-tune settings that leave a run's checkpoints in place when changed. A changed
@@ -149,6 +150,8 @@ class Run:
     version: int | None = None
     """The registered version, once registered (or found already registered)."""
     run_id: str = field(default_factory=lambda: _new_run_id())
+    tracker: Tracker | None = None
+    """The run's MLflow run, with ``[tracking] mlflow = true``."""
 
     @property
     def corpus_dir(self) -> Path:
@@ -396,6 +399,9 @@ def _write_lineage_and_card(run: Run) -> None:
 
         lineage["feedback"] = without_paths(feedback_summary(config, stats))
     lineage["run_id"] = run.run_id
+    if run.tracker is not None and run.tracker.run_id:
+        # Which MLflow run mirrors this one; the store's place is this machine's, not kept.
+        lineage["mlflow"] = {"experiment": run.tracker.experiment, "run_id": run.tracker.run_id}
     run.lineage = lineage
     # No path of this machine in the card either (a compared model named by its folder).
     run.card = portable(
@@ -590,7 +596,14 @@ def run_pipeline(
 
     Returns:
         0 when the model is registered (or already was), 1 when the gate refused it.
+
+    Raises:
+        TrackingError: ``[tracking] mlflow = true`` and MLflow is not installed (before
+            any work is done).
     """
+    from training.tracking import open_tracker
+
+    tracker = open_tracker(config, run_dir, _say)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = StageLog(run_dir / "stages.json")
     if force:
@@ -610,12 +623,15 @@ def run_pipeline(
         device=device,
         command=command,
         rerun=rerun,
+        tracker=tracker,
     )
     # To the microsecond, so that `train runs` lists runs of one second in order.
     started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     stages: dict[str, str] = {}
     code: int | None = None
     try:
+        if tracker is not None:
+            tracker.start(run)
         code = _walk(run, stages, stop_after)
         return code
     finally:
@@ -660,6 +676,8 @@ def _record_run(run: Run, started: str, stages: dict[str, str], code: int | None
         production=production(run.target_root, run.config.name),
         exit_code=code,
     )
+    if run.tracker is not None:
+        record["mlflow"] = run.tracker.finish(run, record)
     path = write_record(run.run_dir, record)
     _say(f"run {run.run_id} recorded in {path}")
 

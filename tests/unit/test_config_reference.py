@@ -19,8 +19,10 @@ def test_every_key_of_every_table_is_in_the_reference() -> None:
     text = reference.render()
     titles = [title for title, _ in reference.sections()]
     assert titles[:2] == ["[corpus]", "[[corpus.sources]]"] and "[gate]" in titles
+    assert titles[-1] == "[tracking]"
     for kind in (Source, FinetuneConfig, GateConfig):
         for item in dataclasses.fields(kind):
             assert f"| `{item.name}` |" in text
     assert "| `threads` | integer | `0` |" in text
+    assert "| `mlflow` | boolean | `false` |" in text
     assert "One of: `builtin`, `punkt_tab`." in text

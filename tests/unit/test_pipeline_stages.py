@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -361,3 +361,313 @@ def test_lineage_and_card_record_overrides_and_no_machine_paths(
     assert lineage["overrides"] == {"max_steps": 4, "threads": 1}
     assert lineage["config"]["finetune"]["max_steps"] == 4
     assert lineage["command"] == "textgamegen train pipeline .../fixture.toml --max-steps 4"
+
+
+class FakeMlflow(ModuleType):
+    """Stands in for the ``mlflow`` package (not installed in CI): records each call of
+    the fluent API the tracker uses, with MLflow's own parameter names, and fails the
+    call named ``fail_on`` as an unwritable store would."""
+
+    def __init__(self, fail_on: str = "") -> None:
+        super().__init__("mlflow")
+        self.calls: list[tuple[str, dict]] = []
+        self.experiments: dict[str, str] = {}
+        self.fail_on = fail_on
+
+    def _call(self, name: str, /, **arguments) -> None:
+        self.calls.append((name, arguments))
+        if name == self.fail_on:
+            raise OSError("attempt to write a readonly database")
+
+    def named(self, name: str) -> list[dict]:
+        return [arguments for called, arguments in self.calls if called == name]
+
+    def set_tracking_uri(self, uri: str) -> None:
+        self._call("set_tracking_uri", uri=uri)
+
+    def get_experiment_by_name(self, name: str):
+        self._call("get_experiment_by_name", name=name)
+        found = self.experiments.get(name)
+        return None if found is None else SimpleNamespace(experiment_id=found)
+
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
+        self._call("create_experiment", name=name, artifact_location=artifact_location)
+        self.experiments[name] = str(len(self.experiments) + 1)
+        return self.experiments[name]
+
+    def start_run(self, experiment_id: str, run_name: str, tags: dict):
+        self._call("start_run", experiment_id=experiment_id, run_name=run_name, tags=tags)
+        return SimpleNamespace(info=SimpleNamespace(run_id=f"ml{len(self.named('start_run'))}"))
+
+    def log_params(self, params: dict) -> None:
+        self._call("log_params", params=params)
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        self._call("log_metrics", metrics=metrics, step=step)
+
+    def set_tags(self, tags: dict) -> None:
+        self._call("set_tags", tags=tags)
+
+    def log_artifact(self, local_path: str) -> None:
+        self._call("log_artifact", local_path=local_path)
+
+    def log_dict(self, dictionary: dict, artifact_file: str) -> None:
+        self._call("log_dict", dictionary=dictionary, artifact_file=artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._call("log_text", text=text, artifact_file=artifact_file)
+
+    def end_run(self, status: str) -> None:
+        self._call("end_run", status=status)
+
+
+TRAINER_LOG = [
+    {"loss": 6.5, "learning_rate": 0.003, "grad_norm": 2.0, "epoch": 0.5, "step": 1},
+    {"loss": 5.25, "learning_rate": 0.0015, "grad_norm": 1.5, "epoch": 1.0, "step": 2},
+    {"eval_loss": 5.0, "eval_runtime": 0.1, "epoch": 1.0, "step": 2},
+]
+
+
+def _tracked(tmp_path: Path, tracking: str = "mlflow = true", register: str = "") -> Path:
+    config = _config(tmp_path)
+    config.write_text(f"{config.read_text()}\n{register}\n[tracking]\n{tracking}\n")
+    return config
+
+
+@pytest.fixture
+def mlflow(work: Work, monkeypatch: pytest.MonkeyPatch) -> FakeMlflow:
+    """A fake mlflow importable as ``mlflow``, and a fine-tune that leaves the Trainer's
+    log and a curve, as the real one does."""
+    import sys
+
+    import training.finetune
+
+    def finetune(corpus_dir: Path, out_dir: Path, config, **options) -> None:
+        work.finetune(corpus_dir, out_dir, config, **options)
+        (out_dir / "log.json").write_text(json.dumps(TRAINER_LOG), encoding="utf-8")
+        (out_dir / "curve.png").write_bytes(b"\x89PNG fake")
+
+    monkeypatch.setattr(training.finetune, "finetune", finetune)
+    fake = FakeMlflow()
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    return fake
+
+
+def _record(tmp_path: Path) -> dict:
+    (path,) = (tmp_path / "run" / "runs").glob("*.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_tracked_run_logs_params_metrics_artifacts_and_tags_to_mlflow(
+    mlflow: FakeMlflow, tmp_path, capsys
+) -> None:
+    code, said, _, _ = run(pipeline, tmp_path, capsys, config=_tracked(tmp_path), threads=1)
+    assert code == 0
+    store = tmp_path / "run" / "mlflow.db"
+    assert mlflow.named("set_tracking_uri") == [{"uri": f"sqlite:///{store}"}]
+    # Artifacts beside the store, not in ./mlruns of whatever folder the command ran in.
+    assert mlflow.named("create_experiment") == [
+        {"name": "fixture", "artifact_location": (tmp_path / "run" / "mlartifacts").as_uri()}
+    ]
+    record = _record(tmp_path)
+    (started,) = mlflow.named("start_run")
+    assert started["run_name"] == record["run_id"] and started["experiment_id"] == "1"
+    assert said[0] == f"mlflow: run ml1 in experiment 'fixture' at sqlite:///{store}"
+
+    params = {k: v for call in mlflow.named("log_params") for k, v in call["params"].items()}
+    assert params["finetune.seed"] == "1" and params["corpus.seed"] == "7"
+    assert params["finetune.threads"] == "1"  # as run: the --threads override applied
+    assert params["corpus.sources.0.path"] == "lantern_keeper.txt"
+    assert params["corpus.ratios.train"] == "0.8"
+    assert params["corpus.expect_tags"] == '["action", "dialogue", "quest"]'
+    assert params["config_sha256"] == record["config_sha256"]
+    assert params["corpus_sha256"] == record["corpus_sha256"]
+    assert params["weights_sha256"] == record["weights_sha256"]
+
+    curve = [(c["step"], c["metrics"]) for c in mlflow.named("log_metrics") if c["step"]]
+    assert curve == [
+        (1, {"train.loss": 6.5, "train.learning_rate": 0.003, "train.grad_norm": 2.0}),
+        (2, {"train.loss": 5.25, "train.learning_rate": 0.0015, "train.grad_norm": 1.5}),
+        (2, {"dev.loss": 5.0, "dev.perplexity": pytest.approx(148.413159)}),
+    ]
+    (figures,) = [c["metrics"] for c in mlflow.named("log_metrics") if c["step"] is None]
+    assert figures["perplexity"] == 20.0 and figures["perplexity_per_tag.quest"] == 20.0
+    assert figures["baseline.perplexity_per_tag.action"] == 90.0
+    assert figures["latency_ms_median"] == 50.0 and figures["gate.passed"] == 1.0
+
+    (tags,) = mlflow.named("set_tags")
+    assert tags["tags"] == {
+        "textgamegen.outcome": "registered",
+        "textgamegen.gate": "passed",
+        "textgamegen.version": "1",
+        "textgamegen.alias": "production",
+    }
+    logged = {Path(c["local_path"]).name for c in mlflow.named("log_artifact")}
+    assert logged == {"README.md", "metrics.json", "curve.png", "stats.json"}
+    files = {c["artifact_file"]: c for c in mlflow.named("log_dict") + mlflow.named("log_text")}
+    assert set(files) == {"lineage.json", "config.toml", "run_record.json"}
+    assert files["run_record.json"]["dictionary"]["run_id"] == record["run_id"]
+    assert mlflow.calls[-1] == ("end_run", {"status": "FINISHED"})
+
+    assert record["mlflow"] == {
+        "store": f"sqlite:///{store}",
+        "experiment": "fixture",
+        "run_id": "ml1",
+        "error": "",
+    }
+    # The version's lineage names its MLflow run, and no path of this machine.
+    lineage_text = (tmp_path / "models" / "fixture" / "lineage.json").read_text()
+    assert json.loads(lineage_text)["mlflow"] == {"experiment": "fixture", "run_id": "ml1"}
+    assert str(tmp_path) not in lineage_text
+
+
+def test_a_candidate_and_a_refusal_are_tagged_as_such(
+    mlflow: FakeMlflow, work: Work, tmp_path, capsys
+) -> None:
+    assert run(pipeline, tmp_path, capsys, config=_tracked(tmp_path))[0] == 0
+    config = _tracked(tmp_path, register="[register]\npromote = false")
+    work.perplexity = 19.0
+    assert run(pipeline, tmp_path, capsys, config=config, max_steps=3)[0] == 0
+    work.perplexity = 40.0
+    assert run(pipeline, tmp_path, capsys, config=config, rerun="evaluate")[0] == 1
+    # One experiment, made once; three runs in it.
+    assert len(mlflow.named("create_experiment")) == 1
+    assert [c["tags"] for c in mlflow.named("set_tags")] == [
+        {
+            "textgamegen.outcome": "registered",
+            "textgamegen.gate": "passed",
+            "textgamegen.version": "1",
+            "textgamegen.alias": "production",
+        },
+        {
+            "textgamegen.outcome": "registered",
+            "textgamegen.gate": "passed",
+            "textgamegen.version": "2",
+            "textgamegen.alias": "candidate",
+        },
+        {"textgamegen.outcome": "refused", "textgamegen.gate": "refused"},
+    ]
+    gate_passed = [
+        c["metrics"]["gate.passed"] for c in mlflow.named("log_metrics") if c["step"] is None
+    ]
+    assert gate_passed == [1.0, 1.0, 0.0]
+    # A refusal is a result, not a crash: the MLflow run finished.
+    assert [c["status"] for c in mlflow.named("end_run")] == ["FINISHED"] * 3
+
+
+def test_a_store_that_fails_mid_run_costs_a_warning_and_no_training(
+    mlflow: FakeMlflow, work: Work, tmp_path, capsys
+) -> None:
+    mlflow.fail_on = "log_metrics"
+    code, said, _, _ = run(pipeline, tmp_path, capsys, config=_tracked(tmp_path))
+    assert code == 0 and work.ran == ["corpus", "finetune", "evaluate"]
+    assert (tmp_path / "models" / "fixture" / "lineage.json").is_file()
+    warning = (
+        "mlflow: WARNING: logging the results failed: OSError: attempt to write a readonly "
+        "database; the run goes on without MLflow, and its record says so"
+    )
+    assert warning in said
+    assert _record(tmp_path)["mlflow"]["error"] == (
+        "logging the results failed: OSError: attempt to write a readonly database"
+    )
+    # Said once; nothing more is sent after the failure, but the run is closed.
+    assert said.count(warning) == 1 and mlflow.named("log_artifact") == []
+    assert mlflow.calls[-1] == ("end_run", {"status": "FINISHED"})
+
+
+def test_a_store_that_cannot_be_opened_leaves_the_run_untracked(
+    mlflow: FakeMlflow, work: Work, tmp_path, capsys
+) -> None:
+    mlflow.fail_on = "set_tracking_uri"
+    code, said, _, _ = run(pipeline, tmp_path, capsys, config=_tracked(tmp_path))
+    assert code == 0 and work.ran == ["corpus", "finetune", "evaluate"]
+    assert said[0].startswith("mlflow: WARNING: opening the store failed: OSError")
+    assert [name for name, _ in mlflow.calls] == ["set_tracking_uri"]
+    assert _record(tmp_path)["mlflow"]["run_id"] == ""
+    assert "mlflow" not in json.loads(
+        (tmp_path / "models" / "fixture" / "lineage.json").read_text()
+    )
+
+
+def test_mlflow_asked_for_and_missing_stops_before_any_work(
+    work: Work, tmp_path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from training.cli import main as train
+    from training.tracking import TrackingError
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow raises ImportError
+    config = _tracked(tmp_path)
+    with pytest.raises(TrackingError, match=r"pip install 'textgamegen\[tracking\]'"):
+        pipeline.run_pipeline(load_config(config), tmp_path / "run", tmp_path / "models")
+    assert work.ran == [] and not (tmp_path / "run").exists()
+    code = train(["pipeline", str(config), "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and work.ran == []
+    assert "error: [tracking] mlflow = true, but MLflow cannot be imported" in err
+    assert "install it with `pip install 'textgamegen[tracking]'`" in err
+
+
+def test_without_tracking_mlflow_is_never_imported(
+    work: Work, tmp_path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    code, _, _, _ = run(pipeline, tmp_path, capsys, config=_tracked(tmp_path, "mlflow = false"))
+    assert code == 0 and "mlflow" not in _record(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("store", "expected"),
+    [
+        ("", "{run}/mlflow.db"),
+        ("tracking/runs.db", "{config}/tracking/runs.db"),
+        ("sqlite:///mlflow.db", "{config}/mlflow.db"),
+        ("sqlite:////srv/mlflow/all.db", "/srv/mlflow/all.db"),
+    ],
+)
+def test_the_store_is_a_sqlite_file_relative_to_the_config(
+    tmp_path: Path, store: str, expected: str
+) -> None:
+    from training.tracking import store_uri
+
+    config = load_config(_tracked(tmp_path, f'mlflow = true\nstore = "{store}"'))
+    path = expected.format(run=tmp_path / "run", config=tmp_path)
+    assert store_uri(config, tmp_path / "run") == f"sqlite:///{path}"
+
+
+def test_a_server_uri_is_used_as_it_is_and_the_experiment_can_be_named(tmp_path: Path) -> None:
+    from training.tracking import store_uri
+
+    config = load_config(
+        _tracked(tmp_path, 'mlflow = true\nstore = "http://127.0.0.1:5000"\nexperiment = "x"')
+    )
+    assert store_uri(config, tmp_path / "run") == "http://127.0.0.1:5000"
+    assert config.tracking.experiment == "x"
+
+
+@pytest.mark.parametrize(
+    ("tracking", "message"),
+    [
+        ('mlflow = "yes"', "tracking.mlflow must be true or false (got 'yes')"),
+        ("store = 3", "tracking.store must be a string (got 3)"),
+        ("server = true", "[tracking]: unknown key(s) server; known: experiment, mlflow, store"),
+    ],
+)
+def test_a_wrong_tracking_key_is_named(tmp_path: Path, tracking: str, message: str) -> None:
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(_tracked(tmp_path, tracking))
+    assert message in str(caught.value)
+
+
+def test_tracking_is_off_by_default(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path))
+    assert (config.tracking.mlflow, config.tracking.store, config.tracking.experiment) == (
+        False,
+        "",
+        "",
+    )
