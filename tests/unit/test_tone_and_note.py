@@ -99,3 +99,11 @@ def test_the_note_setting_is_one_short_line() -> None:
         Settings(note="dark\nand stormy")
     with pytest.raises(SettingsError, match="note must be one line"):
         Settings(note="x" * 201)
+
+
+def test_every_fact_has_a_label_for_the_chat_prompt() -> None:
+    # A chat server is given the facts as labelled lines: a toned world's every request
+    # failed with a KeyError (and fell back to the template) when "tone" had no label.
+    facts = {key: "x" for key in layout.FACT_KEYS}
+    assert len(layout.fact_lines(facts)) == len(layout.FACT_KEYS)
+    assert "how it should sound: wry" in layout.fact_lines({"tone": "wry"})

@@ -57,6 +57,7 @@ FACT_LABELS = {
     "speaker": "speaker",
     "about": "about",
     "known": "the world's own text",
+    "tone": "how it should sound",
 }
 """How the facts are named to an instruct model (the chat prompt), where the training
 layout's short keys ("you: wave") would read as an address to it."""
