@@ -265,7 +265,7 @@ def test_play_five_commands_in_a_browser(tmp_path: Path) -> None:
     print(f"browser screenshot: {keep / 'textgamegen-browser.png'}")
     # serve stopped the model server it started.
     log_text = (tmp_path / "serve.log").read_text()
-    model_url = re.search(r"serving 'tiny' \(cpu, context 256\) on (\S+)/v1", log_text)
+    model_url = re.search(r"serving 'tiny' \(cpu, [^)]*context 256\) on (\S+)/v1", log_text)
     assert model_url, log_text[-3000:]
     with pytest.raises(OSError):
         urllib.request.urlopen(model_url.group(1) + "/health", timeout=5)

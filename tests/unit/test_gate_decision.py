@@ -70,9 +70,12 @@ def test_latency_is_held_to_production_measured_in_the_same_run(
     figures = latency_against_production(candidate, production, corpus, config, requests=2)
     assert figures["latency_requests"] == 2
     assert figures["latency_ms_candidate"] > 0 and figures["latency_ms_production"] > 0
-    assert figures["latency_ratio"] == pytest.approx(
-        figures["latency_ms_candidate"] / figures["latency_ms_production"], rel=0.01
-    )
+    # The ratio is of the unrounded medians, the milliseconds are shown to 0.1 ms: a toy
+    # model's few milliseconds make that rounding worth a few percent of the ratio.
+    candidate_ms, production_ms = figures["latency_ms_candidate"], figures["latency_ms_production"]
+    low = (candidate_ms - 0.05) / (production_ms + 0.05)
+    high = (candidate_ms + 0.05) / max(production_ms - 0.05, 1e-9)
+    assert low - 0.001 <= figures["latency_ratio"] <= high + 0.001
     generous, strict = GateDecision(True), GateDecision(True)
     check_latency_ratio(generous, figures, 1000.0)
     check_latency_ratio(strict, figures, 0.001)
