@@ -27,8 +27,9 @@ is streamed to the player as it is written: one candidate, never swapped. Plain 
 writes as a script does: several candidates, the best by the rerank shown. ``NAME@T``
 samples at temperature T, ``NAME~N`` keeps at most N sentences of each line (0: no
 limit), ``NAME^N`` may use only the N most common words of its lexicon besides those on
-screen (0: the whole lexicon), and ``NAME+anywords`` writes with its spelling unguarded
-(``sampling.known_words`` off). So ``--model narrator --model narrator+stream --model
+screen (0: the whole lexicon), ``NAME+anywords`` writes with its spelling unguarded
+(``sampling.known_words`` off), and ``NAME+anythings`` with its things unguarded
+(``sampling.seen_things`` off). So ``--model narrator --model narrator+stream --model
 narrator@0.7`` reads the three side by side (the model is loaded once).
 
 Give the reader one sheet and nothing else. ``score`` reads the filled-in sheet (either
@@ -976,7 +977,7 @@ def _worlds(names: list[str], scripts: list[Path]) -> list[tuple[World, Path]]:
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """How a narrator named ``NAME[+stream][+anywords][@T][~N]`` writes."""
+    """How a narrator named ``NAME[+stream][+anywords][+anythings][@T][~N]`` writes."""
 
     base: str
     stream: bool = False
@@ -987,6 +988,8 @@ class VariantSpec:
     """Spelling unguarded: ``sampling.known_words`` off."""
     common_words: int | None = None
     """Only the N most common words of the lexicon (0: all); None: as prompts.toml says."""
+    any_things: bool = False
+    """Things unguarded: ``sampling.seen_things`` off."""
 
     @property
     def plain(self) -> bool:
@@ -996,6 +999,7 @@ class VariantSpec:
             and self.sentences is None
             and not self.any_words
             and self.common_words is None
+            and not self.any_things
         )
 
 
@@ -1023,6 +1027,8 @@ class Variant:
             sampling = replace(sampling, temperature=spec.temperature)
         if spec.any_words:
             sampling = replace(sampling, known_words=False)
+        if spec.any_things:
+            sampling = replace(sampling, seen_things=False)
         self.generator.sampling = sampling
         kinds = usual_templates.kinds
         if spec.sentences is not None:
@@ -1041,10 +1047,11 @@ class Variant:
 
 STREAM_SUFFIX = "+stream"
 ANY_WORDS_SUFFIX = "+anywords"
+ANY_THINGS_SUFFIX = "+anythings"
 
 
 def variant_of(name: str) -> VariantSpec:
-    """``NAME[+stream][+anywords][@T][~N][^N]`` -> how it writes.
+    """``NAME[+stream][+anywords][+anythings][@T][~N][^N]`` -> how it writes.
 
     Raises:
         BlindError: T is not a temperature above 0, ~N not a whole number 0-9, or ^N not
@@ -1053,6 +1060,8 @@ def variant_of(name: str) -> VariantSpec:
     rest, _, common = name.partition("^")
     rest, _, sentences = rest.partition("~")
     base, _, temperature = rest.partition("@")
+    any_things = base.endswith(ANY_THINGS_SUFFIX)
+    base = base.removesuffix(ANY_THINGS_SUFFIX)
     any_words = base.endswith(ANY_WORDS_SUFFIX)
     base = base.removesuffix(ANY_WORDS_SUFFIX)
     stream = base.endswith(STREAM_SUFFIX)
@@ -1075,7 +1084,7 @@ def variant_of(name: str) -> VariantSpec:
             value = 0.0
         if not value > 0:
             raise BlindError(f"{name}: the temperature after @ must be a number above 0")
-    return VariantSpec(base, stream, value, limit, any_words, words)
+    return VariantSpec(base, stream, value, limit, any_words, words, any_things)
 
 
 def load_narrator(name: str, args: argparse.Namespace) -> Any:
@@ -1196,7 +1205,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="a narrator (repeatable; default narrator, template); NAME+stream writes as in "
         "the TUI (one streamed candidate, never swapped), NAME+anywords with its spelling "
-        "unguarded, NAME@T at temperature T, NAME~N with at most N sentences per line (0: "
+        "unguarded, NAME+anythings with its things unguarded, NAME@T at temperature T, NAME~N with at most N sentences per line (0: "
         "no limit), NAME^N with only the N most common words of its lexicon (0: all)",
     )
     maker.add_argument("--seeds", type=_seeds, default=[1], help="game seeds, e.g. 1,2")

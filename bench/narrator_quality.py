@@ -13,6 +13,9 @@ narrator write each one the way the game shows it (streamed, one candidate), and
 - for the ``room`` kind (not in the default four; ``--kinds room``): the share of a room's
   lines naming a compass point the room has no exit to (``canon.false_directions``), with
   the game's guard on or, for the side-by-side figure, off (``--unguarded``);
+- the share of lines naming a thing that nothing on screen gives (``canon.unseen_things``:
+  "the oven" in a smithy with none), and how many phrases the streamed line took back
+  before showing them (``narration.things``; ``--things-unguarded`` for the baseline);
 - the share of lines that contradict their facts (``canon.contradictions``: a false exit,
   an absent person, thing or place, a name from the training books, the wrong speaker),
   with each fault counted by kind;
@@ -338,7 +341,7 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
 
     from textgamegen.narration.causal_lm import CausalLMGenerator
     from textgamegen.narration.remote import RemoteGenerator
-    from textgamegen.text.canon import contradictions, false_directions
+    from textgamegen.text.canon import contradictions, false_directions, unseen_things
     from textgamegen.text.cleanup import is_complete
     from textgamegen.text.prompts import opening_text
 
@@ -347,6 +350,8 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
     model_narrators = (CausalLMGenerator, RemoteGenerator)
     templates = generator.templates if isinstance(generator, model_narrators) else None
     false_exits = 0
+    unseen = 0
+    taken_back = 0
     contradicting = 0
     faults: Counter = Counter()
     added_texts: list[str] = []
@@ -365,6 +370,9 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
         controls += bool(CONTROL.search(text) or CONTROL.search("".join(pieces)))
         added = text[len(opening) :] if opening and text.startswith(opening) else text
         false_exits += bool(false_directions(added, request))
+        made_up_things = unseen_things(added, request)
+        unseen += bool(made_up_things)
+        taken_back += narration.timings.taken_back
         cast = generator.cast if isinstance(generator, CausalLMGenerator) else None
         wrong = contradictions(added, request, cast)
         contradicting += bool(wrong)
@@ -389,6 +397,7 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
                 },
                 "text": text,
                 "contradictions": [str(fault) for fault in wrong],
+                "unseen_things": made_up_things,
             }
         )
     n = max(1, len(shown))
@@ -404,6 +413,8 @@ def measure(generator, kind: str, count: int, worlds: list[str] | None = None) -
         "distinct_2_added": round(distinct_2(added_texts), 3),
         "hallucinated_nouns_per_noun": round(invented / noun_total, 3) if noun_total else 0.0,
         "names_a_false_exit": round(false_exits / n, 3),
+        "names_an_unseen_thing": round(unseen / n, 3),
+        "phrases_taken_back": taken_back,
         "contradicts": round(contradicting / n, 3),
         "contradictions_by_kind": dict(faults),
         "first_token_ms_median": round(statistics.median(firsts), 1) if firsts else 0.0,
@@ -430,6 +441,12 @@ def main(argv: list[str] | None = None) -> int:
         help="decode with nothing barred (no compass point, name, speaker tag, deed or "
         "taking) and any word spelt (sampling.known_words off): the A/B baseline",
     )
+    parser.add_argument(
+        "--things-unguarded",
+        action="store_true",
+        help="let the streamed line name things nothing on screen gives "
+        "(sampling.seen_things off); --unguarded does too",
+    )
     parser.add_argument("--prompts", type=Path, help="a prompts.toml laid over the shipped one")
     parser.add_argument("--temperature", type=float, help="override sampling.temperature")
     parser.add_argument("--top-p", type=float, help="override sampling.top_p")
@@ -452,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         sampling = replace(sampling, top_p=args.top_p)
     if args.unguarded:
         sampling = replace(sampling, known_words=False)
+    if args.unguarded or args.things_unguarded:
+        sampling = replace(sampling, seen_things=False)
     generator = load_generator(
         args.model,
         "cpu",
@@ -474,14 +493,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'kind':12s} {'leaks':>5s} {'ctrl':>5s} {'complete':>8s} {'names':>6s} "
-        f"{'dist-2':>6s} {'halluc':>6s} {'false exit':>10s} {'contra':>6s} {'1st ms':>7s}"
+        f"{'dist-2':>6s} {'halluc':>6s} {'false exit':>10s} {'unseen':>6s} {'back':>4s} "
+        f"{'contra':>6s} {'1st ms':>7s}"
     )
     for row in results:
         print(
             f"{row['kind']:12s} {row['tag_leaks']:5d} {row['control_chars']:5d} "
             f"{row['complete']:8.1%} {row['names_subject_or_entity']:6.1%} "
             f"{row['distinct_2']:6.2f} {row['hallucinated_nouns_per_noun']:6.2f} "
-            f"{row['names_a_false_exit']:10.1%} {row['contradicts']:6.1%} "
+            f"{row['names_a_false_exit']:10.1%} {row['names_an_unseen_thing']:6.1%} "
+            f"{row['phrases_taken_back']:4d} {row['contradicts']:6.1%} "
             f"{row['first_token_ms_median']:7.1f}  {row['contradictions_by_kind'] or ''}"
         )
     if args.json:
@@ -492,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
                     "model": args.model,
                     "per_kind": args.per_kind,
                     "unguarded": args.unguarded,
+                    "things_unguarded": args.unguarded or args.things_unguarded,
                     "worlds": args.world,
                     "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p},
                     "prompts": str(args.prompts or ""),

@@ -139,6 +139,15 @@ class SamplingSettings:
         "it makes up no words (needs the lexicon.json shipped with the model).",
     )
 
+    # Blind reads on the held-out worlds: six of the nine streamed lines readers marked
+    # as contradicting the game named a thing nothing on screen gives ("the oven" in a
+    # smithy with none). See narration/things.py.
+    seen_things: bool = setting(
+        True,
+        "Keep a streamed line to the things on screen: a phrase naming something the room, "
+        "what is in view and the story do not give is written again before it is shown.",
+    )
+
     def __post_init__(self) -> None:
         if self.top_k < 0:
             raise SettingsError("sampling.top_k must be 0 or more")

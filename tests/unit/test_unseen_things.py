@@ -9,7 +9,7 @@ from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.narration import rerank
 from textgamegen.narration.generator import Candidate
-from textgamegen.text.canon import noun_phrases, unseen_things
+from textgamegen.text.canon import noun_phrases, phrases_of, unseen_things
 
 BOILER_HOUSE = ContentRequest(
     ContentKind.ACTION,
@@ -46,6 +46,15 @@ def test_noun_phrases_open_with_a_determiner() -> None:
         "black oak yoke",
     ]
     assert noun_phrases("You sing.") == []
+    # A possessive's owner and what it owns are two things: a made-up lid is seen.
+    assert noun_phrases("You kick the brass tub's lid.") == ["brass tub", "lid"]
+    assert unseen_things("You kick the coal barrow's lid.", BOILER_HOUSE) == ["lid"]
+
+
+def test_a_phrase_still_being_written_is_not_closed() -> None:
+    assert [p.closed for p in phrases_of("You kick the oven")] == [False]
+    assert [p.closed for p in phrases_of("You kick the oven door.")] == [True]
+    assert phrases_of("You kick the oven door.")[0].start == len("You kick the ")
 
 
 def test_the_rerank_prefers_the_line_that_stays_in_the_room() -> None:

@@ -46,6 +46,7 @@ from textgamegen.narration.generator import (
 from textgamegen.narration.spelling import READ_WIDTH, SpellingGuard, token_pieces
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
+from textgamegen.narration.things import ThingGuard, guarded
 from textgamegen.text import canon
 from textgamegen.text.canon import Cast
 from textgamegen.text.cleanup import clean_text, past_sentences
@@ -471,6 +472,13 @@ class CausalLMGenerator(Generator):
         barred = self._barred_words(request)
         focus = self._focus_ids(request, list(barred.always))
         enough = self._enough(prompt.opening, prompt.sentences)
+        # One row has nothing to be ranked against, so it is kept to the things on screen
+        # as it is written; several rows are ranked on it (``rerank.grounded``).
+        things = (
+            ThingGuard(request, prompt.opening, self.codec.decode)
+            if count == 1 and sampling.seen_things and guarded(request)
+            else None
+        )
         timings = Timings(prompt_tokens=len(prompt.ids))
         with torch.inference_mode():
             cache, logits, reused = self._prefill(prompt.ids)
@@ -496,7 +504,9 @@ class CausalLMGenerator(Generator):
                 barred=barred,
                 row_done=enough,
                 spelling=self._spelling(request, sampling, prompt, count),
+                things=things,
             )
+            timings.taken_back = len(things.taken_back) if things is not None else 0
             timings.first_token_ms = round(streamer.first_token_ms, 2)
             timings.first_candidate_ms = round((time.perf_counter() - started) * 1000, 2)
             rows, logprobs = written.tokens, written.logprob

@@ -18,6 +18,7 @@ import torch
 
 from textgamegen.config import SamplingSettings
 from textgamegen.narration.spelling import SpellingGuard
+from textgamegen.narration.things import ThingGuard
 
 # Called after each step with the new token of row 0; returns True to end row 0 early.
 StepHook = Callable[[int], bool]
@@ -237,6 +238,7 @@ def run_rows(
     barred: Barred | Sequence[Sequence[int]] = (),
     row_done: RowHook | None = None,
     spelling: SpellingGuard | None = None,
+    things: ThingGuard | None = None,
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -263,30 +265,44 @@ def run_rows(
             line has as many sentences as it may keep), so no time goes on text that
             cleanup would cut.
         spelling: keeps every row to the words it knows (``narration.spelling``).
+        things: keeps a single row to the things on screen (``narration.things``): a
+            phrase naming none is taken back before it is shown, and ``on_step`` is
+            given only what the guard lets through.
 
     Returns:
         The rows' tokens and mean log-probabilities.
     """
     rows = logits.shape[0]
+    if things is not None and rows != 1:
+        raise ValueError("the things guard writes one row")
     device = logits.device
     cache_name = cache_argument(model)
     barred = barred if isinstance(barred, Barred) else Barred.of(barred)
     history = prompt_ids.expand(rows, -1)
+    prompt_length = prompt_ids.shape[1]
+    first_logits = logits
     done = torch.zeros(rows, dtype=torch.bool, device=device)
     logprob_sum = torch.zeros(rows, dtype=torch.float32, device=device)
     counted = torch.zeros(rows, dtype=torch.float32, device=device)
     steps: list[torch.Tensor] = []
+    row_logprobs: list[float] = []  # row 0's, kept only to go back (``things``)
+    shown = 0  # row 0's tokens given to ``on_step`` (``things``)
+    ran = 0
     cancelled = False
     boosting = None
     written: list[list[int]] = [[] for _ in range(rows)]
     if focus is not None and focus.numel() and sampling.grounding_boost > 0:
         boosting = torch.ones(rows, dtype=logits.dtype, device=device)
-    for step in range(max_new_tokens):
+    while True:
         if cancel is not None and cancel.is_set():
             cancelled = True
             break
+        ran += 1
         # An opening followed straight by the end is no narration: forbid it at step 0.
-        banned = (stop_ids if first_banned is None else first_banned) if step == 0 else None
+        banned = (stop_ids if first_banned is None else first_banned) if not steps else None
+        if things is not None and (taken := things.barred_here()):
+            again = torch.tensor(taken, dtype=torch.long, device=device)
+            banned = again if banned is None else torch.cat([banned, again])
         scores = logits
         if barred:
             scores = scores.masked_fill(barred.mask(history, logits.shape[-1]), -torch.inf)
@@ -312,8 +328,6 @@ def run_rows(
         steps.append(torch.where(stopped, torch.full_like(ids, -1), ids))
         if spelling is not None:
             spelling.advance(ids.tolist(), (live & ~stopped).tolist())
-        if on_step is not None and bool(live[0]) and not bool(stopped[0]) and on_step(int(ids[0])):
-            done[0] = True
         if row_done is not None:
             going_rows = (live & ~stopped).tolist()
             for row, (token, going) in enumerate(zip(ids.tolist(), going_rows, strict=True)):
@@ -321,7 +335,50 @@ def run_rows(
                     written[row].append(token)
                     if row_done(written[row]):
                         done[row] = True
-        if bool(done.all()) or step == max_new_tokens - 1:
+        if things is None:
+            if (
+                on_step is not None
+                and bool(live[0])
+                and not bool(stopped[0])
+                and on_step(int(ids[0]))
+            ):
+                done[0] = True
+        elif bool(live[0]):
+            row_logprobs.append(float(logprobs[0]))
+            if not bool(stopped[0]):
+                things.push(int(ids[0]))
+            finished = bool(done[0]) or len(steps) >= max_new_tokens
+            passed, back = things.check(finished, shown)
+            if back is not None:
+                # Take the phrase back: the row, its cache and its guards return to where
+                # the phrase began, and it writes on from there with that token barred.
+                kept = things.ids
+                del steps[back:], row_logprobs[back:]
+                written[0] = written[0][:back]
+                history = history[:, : prompt_length + back]
+                logprob_sum[0], counted[0] = sum(row_logprobs), len(row_logprobs)
+                done[0] = False
+                if spelling is not None:
+                    spelling.restart(0, things.text)
+                if boosting is not None and focus is not None:
+                    named = any(token in set(focus.tolist()) for token in kept)
+                    boosting[0] = 0.0 if named else 1.0
+                crop_cache(cache, prompt_length + max(back - 1, 0))
+                if back:
+                    last = torch.tensor([[kept[-1]]], device=device)
+                    out = model(input_ids=last, use_cache=True, **{cache_name: cache})
+                    logits = out.logits[:, -1, :].float()
+                else:
+                    logits = first_logits
+                continue
+            for token in things.ids[shown:passed]:
+                shown += 1
+                if on_step is not None and on_step(token):
+                    # The streamed text ends here: what the row wrote after it is not shown.
+                    del steps[shown:]
+                    done[0] = True
+                    break
+        if bool(done.all()) or len(steps) >= max_new_tokens:
             break
         history = torch.cat([history, ids[:, None]], dim=1)
         out = model(input_ids=ids[:, None], use_cache=True, **{cache_name: cache})
@@ -335,7 +392,7 @@ def run_rows(
                     break
                 tokens[row].append(token)
     means = (logprob_sum / counted.clamp(min=1)).tolist()
-    return Rows(tokens, means, cancelled, len(steps))
+    return Rows(tokens, means, cancelled, ran)
 
 
 # -- rows that come and go: the KV cache of a continuous batch -----------------------------

@@ -56,6 +56,8 @@ class Timings:
         first_candidate_ms: until the streamed candidate was complete.
         prompt_tokens: the prompt's length in tokens.
         reused_tokens: prompt tokens whose KV cache came from the previous request.
+        taken_back: phrases of the streamed line that named nothing on screen and were
+            written again before they were shown (``narration.things``).
     """
 
     first_token_ms: float = 0.0
@@ -64,6 +66,7 @@ class Timings:
     first_candidate_ms: float = 0.0
     prompt_tokens: int = 0
     reused_tokens: int = 0
+    taken_back: int = 0
 
 
 @dataclass

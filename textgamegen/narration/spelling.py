@@ -107,3 +107,7 @@ class SpellingGuard:
             if on:
                 piece = self.pieces[token] if token < len(self.pieces) else " "
                 self.partial[row] = self.speller.follow(self.partial[row], piece) or ""
+
+    def restart(self, row: int, text: str) -> None:
+        """The row goes on from ``text`` (it was taken back to there)."""
+        self.partial[row] = trailing_word(text)

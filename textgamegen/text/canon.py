@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -404,7 +405,9 @@ _PHRASE_ENDS = frozenset(
     beneath beyond within
     """.split()
 )
-# Things that are anywhere a person can be, or are the player: no fact need give them.
+# Things that are anywhere a person can be, or are the player, and words that follow
+# "the" without naming a thing ("a pair of horseshoes", "the first", "the weight"): no
+# fact need give them.
 AMBIENT = frozenset(
     """
     air light dark darkness shadow shadows gloom dust floor floors ground wall walls ceiling
@@ -415,8 +418,12 @@ AMBIENT = frozenset(
     knees head face eyes eye ears ear nose mouth lips throat back shoulder shoulders skin
     heart chest body boots coat sleeve sleeves pocket pockets clothes breathing fingernail
     fingernails nail nails thumb thumbs wrist wrists elbow elbows neck hair brow forehead
-    cheek cheeks teeth tongue stomach spine
+    cheek cheeks teeth tongue stomach spine thigh thighs shin shins ankle ankles hip hips
+    lap jaw chin heel heels belly ribs lungs pulse
     nothing something anything everything one ones thing things bit little lot
+    pair couple few rest half kind sort number weight length width height shape size
+    grip hold balance footing turn chance effort strength attempt glance look sight feel
+    touch first second third last next other others same own best most least
     """.split()
 )
 _PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|[^\sA-Za-z]")
@@ -430,46 +437,81 @@ def _stem(word: str) -> str:
     return word
 
 
-def noun_phrases(text: str) -> list[str]:
-    """The text's noun phrases that open with a determiner, without it, lower case, in
-    order, each once ("the coal barrow will only lean" -> "coal barrow"). Cautious: a
-    phrase with no determiner is not seen, and with no tagger a phrase may run on into
-    its verb ("book tells"), which is why a phrase counts as given when any word is."""
-    words = _PHRASE_WORD.findall(text)
-    phrases: list[str] = []
-    index = 0
-    while index < len(words):
-        if words[index].casefold() not in _DETERMINERS:
-            index += 1
-            continue
-        phrase: list[str] = []
-        index += 1
-        while index < len(words) and len(phrase) < 3:
-            word = words[index].casefold()
-            if not word[:1].isalpha() or word in _PHRASE_ENDS or word in _DETERMINERS:
-                break
-            phrase.append(word)
-            index += 1
-        if phrase and " ".join(phrase) not in phrases:
-            phrases.append(" ".join(phrase))
+@dataclass(frozen=True)
+class Phrase:
+    """A noun phrase of a text: its words (lower case, a possessive's "'s" dropped), where
+    its first word starts, and whether anything after it ended it (a phrase still being
+    written may yet run on)."""
+
+    words: tuple[str, ...]
+    start: int
+    closed: bool
+
+
+def phrases_of(text: str) -> list[Phrase]:
+    """The text's noun phrases that open with a determiner, in order ("the coal barrow
+    will only lean" -> "coal barrow"). A possessive ends its phrase and opens the next:
+    "the brass tub's lid" is "brass tub" and "lid", so a made-up lid is seen. Cautious: a
+    phrase with no determiner is not seen, and with no tagger a phrase may run on into its
+    verb ("book tells"), which is why a phrase counts as given when any word is."""
+    phrases: list[Phrase] = []
+    words: list[str] = []
+    start = 0
+    opened = False
+
+    def close(closed: bool) -> None:
+        if words:
+            phrases.append(Phrase(tuple(words), start, closed))
+            words.clear()
+
+    for match in _PHRASE_WORD.finditer(text):
+        word = match.group().casefold()
+        if opened:
+            if word[:1].isalpha() and word not in _PHRASE_ENDS and word not in _DETERMINERS:
+                if not words:
+                    start = match.start()
+                possessive = _POSSESSIVE.search(word)
+                words.append(word[: possessive.start()] if possessive else word)
+                followed = match.end() < len(text)
+                if possessive:
+                    # The owner is one thing, what it owns another: go on as after "the".
+                    close(followed)
+                elif len(words) == 3:
+                    close(followed)
+                    opened = False
+                continue
+            close(True)
+            opened = False
+        opened = word in _DETERMINERS
+    close(False)
     return phrases
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def noun_phrases(text: str) -> list[str]:
+    """The text's noun phrases (``phrases_of``), lower case, in order, each once."""
+    return list(dict.fromkeys(" ".join(phrase.words) for phrase in phrases_of(text)))
+
+
+def known_words(request: ContentRequest) -> frozenset[str]:
+    """The words a thing on screen may be called by: every word of the facts (the room and
+    its text, what is in view, the command, the world's own text) and of the recent
+    story, each also in a crude singular, and what is anywhere a person is (``AMBIENT``)."""
+    on_screen = " ".join((facts_text(request), *request.story)).casefold()
+    given = re.findall(r"[a-z][a-z'’-]*", on_screen)
+    return frozenset({*given, *(_stem(word) for word in given), *AMBIENT})
+
+
+def is_seen(words: Sequence[str], known: frozenset[str]) -> bool:
+    """A phrase names a thing on screen when any of its words is known (or its singular)."""
+    return any(word in known or _stem(word) in known for word in words)
+
+
 def unseen_things(text: str, request: ContentRequest) -> list[str]:
-    """The things ``text`` names that nothing on screen gives: not the facts (the room and
-    its text, what is in view, the command, the world's own text), not the recent story,
-    and not anything that is everywhere (the air, the floor, your hands). A made-up room's
-    contents ("the hamper", "the book" in a boiler house) show up here, where no name
-    guard sees them."""
-    given = {
-        _stem(word)
-        for word in re.findall(
-            r"[a-z][a-z'’-]*", " ".join((facts_text(request), *request.story)).casefold()
-        )
-    }
-    known = given | AMBIENT
-    return [
-        phrase
-        for phrase in noun_phrases(text)
-        if not any(word in known or _stem(word) in known for word in phrase.split())
-    ]
+    """The things ``text`` names that nothing on screen gives (``known_words``): a made-up
+    room's contents ("the hamper", "the book" in a boiler house) show up here, where no
+    name guard sees them."""
+    known = known_words(request)
+    return [phrase for phrase in noun_phrases(text) if not is_seen(phrase.split(), known)]
