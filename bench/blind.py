@@ -1205,8 +1205,9 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="a narrator (repeatable; default narrator, template); NAME+stream writes as in "
         "the TUI (one streamed candidate, never swapped), NAME+anywords with its spelling "
-        "unguarded, NAME+anythings with its things unguarded, NAME@T at temperature T, NAME~N with at most N sentences per line (0: "
-        "no limit), NAME^N with only the N most common words of its lexicon (0: all)",
+        "unguarded, NAME+anythings with its things unguarded, NAME@T at temperature T, "
+        "NAME~N with at most N sentences per line (0: no limit), NAME^N with only the N "
+        "most common words of its lexicon (0: all)",
     )
     maker.add_argument("--seeds", type=_seeds, default=[1], help="game seeds, e.g. 1,2")
     maker.add_argument("--out", type=Path, default=Path("runs/blind"), help="output folder")
