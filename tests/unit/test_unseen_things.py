@@ -34,6 +34,9 @@ BOILER_HOUSE = ContentRequest(
         ("You crouch by the boilers, and the heat of the firebox drives you back.", []),
         ("You press your palm to the wall; the brick is warm.", []),
         ("A swallow flutters over you.", ["swallow flutters"]),
+        # Sensory detail names no thing of the room: a reader does not count it.
+        ("You hum a tune, and the note hangs in the smoke and the heat.", []),
+        ("You knock, and a creak answers from the wood.", []),
     ],
 )
 def test_unseen_things_are_what_nothing_on_screen_gives(line: str, unseen: list[str]) -> None:
