@@ -64,6 +64,7 @@ def _serve(
     def serve_forever(engine: CompletionEngine, *_args: Any, **kwargs: Any) -> None:
         served["engine"] = engine
         kwargs["on_service"](_Service())
+        kwargs["on_listening"](8001)
 
     monkeypatch.setattr(model_server, "serve_forever", serve_forever)
     monkeypatch.setattr(reload.ProductionWatch, "start", lambda watch: watches.append(watch))

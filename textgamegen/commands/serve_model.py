@@ -161,16 +161,20 @@ def run(args: argparse.Namespace) -> int:
 
     # The server's own warnings (the connection cap reached) go to stderr, once per kind.
     logging.basicConfig(level=logging.WARNING, format="textgamegen %(message)s")
-    where = f"http://{args.host}:{args.port}/v1"
     mode = "one request at a time" if args.max_batch == 1 else f"batches of up to {args.max_batch}"
-    print(
-        f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, "
-        f"{engine.weights_text()}, quantize {settings.quantize}, context {engine.context}) "
-        f"on {where}, {mode}; games use --model "
-        f"'openai:{where}#{engine.name}'",
-        file=sys.stderr,
-        flush=True,
-    )
+
+    def announce(port: int) -> None:
+        # Said once listening, with the port bound: --port 0 picks a free one.
+        where = f"http://{args.host}:{port}/v1"
+        print(
+            f"textgamegen serve-model: serving {engine.name!r} ({engine.device}, "
+            f"{engine.weights_text()}, quantize {settings.quantize}, context {engine.context}) "
+            f"on {where}, {mode}; games use --model "
+            f"'openai:{where}#{engine.name}'",
+            file=sys.stderr,
+            flush=True,
+        )
+
     watch = _registered(model) if args.watch_interval > 0 else None
 
     from textgamegen.hosting.model_server import ModelService
@@ -199,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
             max_connections=args.max_connections,
             api_key=api_key,
             on_service=follow,
+            on_listening=announce,
         )
     except OSError as error:
         print(

@@ -980,12 +980,14 @@ def serve_forever(
     host: str,
     port: int,
     on_service: Callable[[ModelService], None] | None = None,
+    on_listening: Callable[[int], None] | None = None,
     **options: Any,
 ) -> None:
     """Serve until Ctrl+C or SIGTERM (the ``serve-model`` command).
 
     ``on_service``, when given, is called with the service before it serves (the
-    registry watch that reloads on promote, ``hosting/reload.py``).
+    registry watch that reloads on promote, ``hosting/reload.py``); ``on_listening``
+    with the port it listens on once it does (``port`` 0 picks a free one).
 
     Raises:
         OSError: the address cannot be listened on.
@@ -996,6 +998,9 @@ def serve_forever(
         if on_service is not None:
             on_service(service)
         runner = await start_site(service, host, port)
+        if on_listening is not None:
+            bound = [address[1] for address in runner.addresses if isinstance(address, tuple)]
+            on_listening(bound[0] if bound else port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
