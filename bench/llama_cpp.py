@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(machine_line())
     for figure in figures.values():
-        values = [value for value in figure.runs if value == value]  # NaN: one token only
+        values = _finite(figure)
         print(f"| {figure.name} | {statistics.median(values):.1f} {figure.unit} | {len(values)} |")
     print(
         f"| ours / llama.cpp: decoding speed | "
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _finite(figure: Figure) -> list[float]:
+    """The runs that measured something (NaN: a line of one token has no decoding speed)."""
     return [value for value in figure.runs if value == value]
 
 

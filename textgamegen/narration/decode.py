@@ -377,7 +377,7 @@ def run_rows(
                 if spelling is not None:
                     spelling.restart(0, things.text)
                 if boosting is not None and focus is not None:
-                    named = any(token in set(focus.tolist()) for token in kept)
+                    named = bool(set(focus.tolist()) & set(kept))
                     boosting[0] = 0.0 if named else 1.0
                 crop_cache(cache, prompt_length + max(back - 1, 0))
                 if back:
@@ -390,8 +390,10 @@ def run_rows(
             for token in things.ids[shown:passed]:
                 shown += 1
                 if on_step is not None and on_step(token):
-                    # The streamed text ends here: what the row wrote after it is not shown.
-                    del steps[shown:]
+                    # The streamed text ends here: what the row wrote after it is not
+                    # shown, and its probabilities do not count either.
+                    del steps[shown:], row_logprobs[shown:]
+                    logprob_sum[0], counted[0] = sum(row_logprobs), len(row_logprobs)
                     done[0] = True
                     break
         if bool(done.all()) or len(steps) >= max_new_tokens:

@@ -16,7 +16,7 @@ import re
 from textgamegen.config import SamplingSettings
 from textgamegen.engine.content import ContentRequest
 from textgamegen.narration.generator import Candidate
-from textgamegen.text.canon import Cast, contradictions, noun_phrases, unseen_things
+from textgamegen.text.canon import Cast, contradictions, is_seen, known_words, noun_phrases
 from textgamegen.text.cleanup import is_complete
 
 _WORD = re.compile(r"[\w'’-]+")
@@ -65,7 +65,8 @@ def grounded(text: str, request: ContentRequest) -> float:
     phrases = noun_phrases(text)
     if not phrases:
         return 1.0
-    return 1.0 - len(unseen_things(text, request)) / len(phrases)
+    known = known_words(request)
+    return 1.0 - sum(not is_seen(phrase.split(), known) for phrase in phrases) / len(phrases)
 
 
 def length_score(count: int, min_words: int, max_words: int) -> float:

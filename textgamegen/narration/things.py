@@ -64,16 +64,13 @@ class ThingGuard:
         self.decode = decode
         self.tries = tries
         self.ids: list[int] = []
+        self.text = opening
+        """The opening and what the row has written (decoded once per token)."""
         self._ends: list[int] = []
         self._barred: dict[int, set[int]] = {}
         self._words: set[tuple[int, ...]] = set()
         self.taken_back: list[str] = []
         """The phrases taken back, in order (for the narration's log)."""
-
-    @property
-    def text(self) -> str:
-        """The opening and what the row has written."""
-        return self.opening + self.decode(self.ids)
 
     def barred_here(self) -> list[int]:
         """Tokens the row may not write at its next position: the first tokens of phrases
@@ -88,6 +85,7 @@ class ThingGuard:
     def push(self, token: int) -> None:
         """Take the row's next token (never a stop token)."""
         self.ids.append(token)
+        self.text = self.opening + self.decode(self.ids)
         self._ends.append(len(self.text))
 
     def _tokens_before(self, char: int) -> int:
@@ -138,3 +136,4 @@ class ThingGuard:
         self._barred = {at: ids for at, ids in self._barred.items() if at <= keep}
         del self.ids[keep:]
         del self._ends[keep:]
+        self.text = self.opening + self.decode(self.ids)

@@ -461,6 +461,9 @@ class Phrase:
     closed: bool
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def phrases_of(text: str) -> list[Phrase]:
     """The text's noun phrases that open with a determiner, in order ("the coal barrow
     will only lean" -> "coal barrow"). A possessive ends its phrase and opens the next:
@@ -498,9 +501,6 @@ def phrases_of(text: str) -> list[Phrase]:
         opened = word in _DETERMINERS
     close(False)
     return phrases
-
-
-_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def noun_phrases(text: str) -> list[str]:
