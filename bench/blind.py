@@ -1105,6 +1105,7 @@ def load_narrator(name: str, args: argparse.Namespace) -> Any:
             args.device,
             SamplingSettings(colour=args.colour),
             dtype=args.dtype,
+            quantize=getattr(args, "quantize", "auto"),
             threads=args.threads,
         )
     except GeneratorError as error:
@@ -1231,6 +1232,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     maker.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     maker.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
+    maker.add_argument(
+        "--quantize",
+        default="auto",
+        help="the weights' form on the CPU, as the game's setting (auto: what a player gets)",
+    )
     maker.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     scorer = commands.add_parser("score", help="score a filled-in sheet with its key")
     scorer.add_argument("sheet", type=Path, help="the filled-in sheet.md or sheet.csv")
