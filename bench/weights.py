@@ -1,8 +1,10 @@
-"""Weight-only int8 against float32 and bfloat16: bits per byte on the test split, and
-decoding speed, side by side on one model.
+"""Weight-only int8 and 4 bits against float32 and bfloat16: bits per byte on the test
+split, and decoding speed, side by side on one model.
 
-The three are the same weights read three ways (``narration.int8_weights`` rounds each
-Linear's float32 weights to int8 with one scale per output channel), scored by the
+The four are the same weights read four ways (``narration.int8_weights`` rounds each
+Linear's float32 weights to int8 with one scale per output channel;
+``narration.int4_weights`` decodes from the base's own 4-bit grid with the adapter's
+change beside it, every product on 4 bits while scoring), scored by the
 training evaluator's ``score_test`` on the model's own test split (rebuilt from its
 recorded config, as ``bench/quality.py`` does), so the only difference is the weights'
 form. Speed is one decoding step after a prompt of the game's length, the three
@@ -34,9 +36,11 @@ STEPS = 8  # decoding steps per run (after the prompt)
 
 
 def _step_ms(model, ids, steps: int) -> list[float]:
-    """Milliseconds of each of ``steps`` single-token steps after the prompt ``ids``."""
+    """Milliseconds of each of ``steps`` single-token steps after the prompt ``ids``
+    (through ``model(...)``, or the model's ``LlamaStep`` where it is one: ``lean``)."""
     import torch
 
+    lean = getattr(model, "lean_step", None)
     times = []
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
@@ -44,9 +48,12 @@ def _step_ms(model, ids, steps: int) -> list[float]:
         token = ids[:, -1:]
         for _ in range(steps):
             started = time.perf_counter()
-            out = model(input_ids=token, past_key_values=cache, use_cache=True)
+            if lean is not None:
+                lean(token, cache)
+            else:
+                out = model(input_ids=token, past_key_values=cache, use_cache=True)
+                cache = out.past_key_values
             times.append((time.perf_counter() - started) * 1000)
-            cache = out.past_key_values
     return times
 
 
@@ -71,26 +78,49 @@ def compare(
     import torch
 
     from bench.quality import test_lines
+    from textgamegen.models.loader import load_weights
+    from textgamegen.narration import int4_weights
     from textgamegen.narration.int8_weights import quantize_weights
-    from training.evaluate import load_model, score_test
+    from textgamegen.narration.llama_step import LlamaStep
+    from training.evaluate import score_test
 
     torch.set_num_threads(threads)
-    section = Section(f"Weights: float32, bfloat16, int8 per channel: {label} ({threads} threads)")
-    tokenizer, fp32 = load_model(model_dir, "cpu")
+    section = Section(
+        f"Weights: float32, bfloat16, int8 per channel, 4 bits: {label} ({threads} threads)"
+    )
+    parts: list = []
+    torch.manual_seed(0)
+    tokenizer, fp32 = load_weights(str(model_dir.resolve()), "float32", four_bit=parts)
     fp32.eval()
     models = {"float32": fp32, "bfloat16": copy.deepcopy(fp32).to(torch.bfloat16)}
     int8 = copy.deepcopy(fp32)
     quantize_weights(int8)
     models["int8"] = int8.eval()
+    if parts and parts[0].bases and int4_weights.kernel_available():
+        four = copy.deepcopy(int8)
+        int4_weights.attach(four, parts[0])
+        models["int4"] = four.eval()
+    else:
+        section.notes.append("int4: " + (parts[0].why_not if parts else "no 4-bit kernel here"))
+    # The game's decoding step (``llama_step``) on the same weights: speed only, since it
+    # computes what model(...) does (its attention in float32).
+    stepped = {}
+    for name in ("int8", "int4"):
+        if name in models and (lean := LlamaStep.of(models[name])) is not None:
+            shell = copy.copy(models[name])
+            shell.lean_step = lean
+            stepped[f"{name}, the game's step"] = shell
 
     ids = torch.randint(100, 40000, (1, PROMPT_TOKENS), generator=torch.Generator().manual_seed(1))
-    steps = {name: Figure(f"{name}: one decoding step", "ms") for name in models}
+    timed = models | stepped
+    steps = {name: Figure(f"{name}: one decoding step", "ms") for name in timed}
     prompts = {name: Figure(f"{name}: a {PROMPT_TOKENS}-token prompt", "ms") for name in models}
-    for model in models.values():
+    for model in timed.values():
         _step_ms(model, ids, 2)  # warm every path up alike
     for _ in range(runs):
-        for name, model in models.items():
-            prompts[name].runs.append(_prompt_ms(model, ids))
+        for name, model in timed.items():
+            if name in prompts:
+                prompts[name].runs.append(_prompt_ms(model, ids))
             steps[name].runs += _step_ms(model, ids, STEPS)
     rate = {
         name: Figure(f"{name}: decode speed (1000 / median step)", "tok/s", [1000 / f.median])
@@ -99,7 +129,8 @@ def compare(
     section.figures += [*steps.values(), *rate.values(), *prompts.values()]
     section.ratios = {
         f"decode speed: {name} / float32": steps["float32"].median / steps[name].median
-        for name in ("bfloat16", "int8")
+        for name in timed
+        if name != "float32"
     }
 
     if max_lines >= 0 and test_file is not None:
@@ -111,6 +142,9 @@ def compare(
         with tempfile.TemporaryDirectory() as tmp:
             lines, origin = test_lines(model_dir, Path(tmp), max_lines)
     if max_lines >= 0:
+        if "int4" in models:
+            # Scored with every product on 4 bits (as decoding runs), not the prompt's int8.
+            int4_weights.set_four_bit_rows(models["int4"], 1 << 30)
         scores = {
             name: score_test(model, tokenizer, lines, "cpu") for name, model in models.items()
         }

@@ -101,7 +101,7 @@ def test_the_int8_narrator_writes_and_streams(tiny_dir: Path) -> None:
 def test_true_is_int8_and_an_unknown_choice_is_refused(tiny_dir: Path) -> None:
     assert load_generator(str(tiny_dir), "cpu", quantize=True, warm_up=False).dtype == "int8"
     with pytest.raises(GeneratorError, match="quantize"):
-        load_generator(str(tiny_dir), "cpu", quantize="int4", warm_up=False)
+        load_generator(str(tiny_dir), "cpu", quantize="int2", warm_up=False)
 
 
 def test_auto_keeps_a_dtype_the_player_named(tiny_dir: Path) -> None:
@@ -153,5 +153,5 @@ def test_the_setting_takes_the_named_choices_and_reads_old_files() -> None:
     assert Settings().quantize == "auto"
     assert Settings.from_dict({"quantize": True}).quantize == "int8"
     assert Settings.from_dict({"quantize": False}).quantize == "off"
-    with pytest.raises(SettingsError, match="quantize must be auto, off, int8 or dynamic"):
-        Settings(quantize="int4")
+    with pytest.raises(SettingsError, match="quantize must be auto, off, int8, int4 or dynamic"):
+        Settings(quantize="int2")

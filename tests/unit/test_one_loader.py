@@ -90,9 +90,9 @@ def test_game_training_and_evaluation_share_load_parts(
     calls: list[str] = []
     real = hf.load_parts
 
-    def spy(name, path, dtype, hub_help="", adapter=None):
+    def spy(name, path, dtype, hub_help="", adapter=None, four_bit=None):
         calls.append(str(path))
-        return real(name, path, dtype, hub_help, adapter)
+        return real(name, path, dtype, hub_help, adapter, four_bit)
 
     monkeypatch.setattr(hf, "load_parts", spy)
     load_generator(str(bare_base), device="cpu", warm_up=False)

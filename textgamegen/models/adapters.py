@@ -15,8 +15,9 @@ Pure Python to import; ``merged_model`` imports torch, transformers and peft ins
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textgamegen import checksum
 from textgamegen.models.bases import Progress, cached_base, find_base
@@ -89,9 +90,14 @@ def base_directory(adapter: Path, progress: Progress | None = None) -> Path:
     return directory
 
 
-def merged_model(adapter: Path, base: Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+def merged_model(
+    adapter: Path, base: Path, before_merge: Callable[[Any], None] | None = None
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """The adapter's tokenizer and its base with the adapter applied and merged, in float32,
     in memory: what ``merge`` writes, and what the game loads without writing it.
+
+    ``before_merge`` is given the PEFT model before its adapter is merged in (the 4-bit
+    decoder keeps the base and the adapter apart).
 
     Raises:
         GeneratorError: the adapter does not fit its base.
@@ -115,6 +121,8 @@ def merged_model(adapter: Path, base: Path) -> tuple[PreTrainedTokenizerBase, Pr
         if len(tokenizer) != model.get_input_embeddings().weight.shape[0]:
             model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+        if before_merge is not None:
+            before_merge(model)
         model = model.merge_and_unload()
     except GeneratorError:
         raise

@@ -23,12 +23,20 @@ from textgamegen.narration.device import (
     set_cpu_threads,
 )
 from textgamegen.narration.generator import GeneratorError
+from textgamegen.narration.int4_weights import (
+    FourBitParts,
+    attach,
+    parts_of_adapter,
+    parts_of_model,
+)
+from textgamegen.narration.int4_weights import kernel_available as int4_kernel_available
 from textgamegen.narration.int8_weights import (
     PROBE_TEXT,
     choose_int8,
     kernel_available,
     quantize_weights,
 )
+from textgamegen.narration.llama_step import LlamaStep
 from textgamegen.text.prompts import PromptTemplates
 
 if TYPE_CHECKING:
@@ -103,6 +111,7 @@ def load_parts(
     dtype: torch.dtype,
     hub_help: str = "",
     adapter: Path | None = None,
+    four_bit: list[FourBitParts] | None = None,
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """The tokenizer (with our tags) and the model, on the CPU in ``dtype``, checked.
 
@@ -115,6 +124,8 @@ def load_parts(
         dtype: the weights' dtype.
         hub_help: the message for a hub id that cannot be fetched.
         adapter: a LoRA adapter directory to merge into ``path`` (its base) in memory.
+        four_bit: given, the 4-bit parts of the projections are appended to it (read
+            before the adapter is merged, or from the model's own weights).
 
     Raises:
         GeneratorError: with a message for the player.
@@ -123,7 +134,11 @@ def load_parts(
     if adapter is not None and path is not None:
         from textgamegen.models.adapters import merged_model
 
-        tokenizer, model = merged_model(adapter, path)
+        def collect(peft: object) -> None:
+            if four_bit is not None:
+                four_bit.append(parts_of_adapter(peft))  # type: ignore[arg-type]
+
+        tokenizer, model = merged_model(adapter, path, collect if four_bit is not None else None)
         add_tags(tokenizer)  # already there (trained with them): sets nothing, as on disk
         return tokenizer, model.to(dtype)
     source = str(path) if path is not None else name
@@ -146,6 +161,8 @@ def load_parts(
         )
     if getattr(tokenizer, "eos_token_id", None) is None:
         raise GeneratorError(f"{where_label}: the tokenizer has no end-of-text token")
+    if four_bit is not None:
+        four_bit.append(parts_of_model(model))
     return tokenizer, model
 
 
@@ -172,7 +189,8 @@ def load(
         templates: prompt templates.
         dtype: "auto" or a dtype name.
         quantize: on the CPU, one of ``config.QUANTIZE`` (ignored on CUDA): "int8"
-            weight-only, "dynamic", "auto" (int8 where it pays, with dtype auto) or "off".
+            weight-only, "int4" (decoding from a 4-bit base, prompts in int8), "dynamic",
+            "auto" (int8 where it pays, with dtype auto) or "off".
         threads: CPU threads (0 = automatic).
         hub_help: the message for a hub id that cannot be fetched.
         adapter: a LoRA adapter to merge into ``path`` (its base) in memory.
@@ -193,7 +211,10 @@ def load(
     if mode != "off":
         weights = torch.float32  # each weight is rounded to int8 once, from float32
     threads = set_cpu_threads(threads) if where == "cpu" else threads
-    tokenizer, model = load_parts(name, path, weights, hub_help, adapter)
+    # 4 bits only where the base already is 4-bit: its grid is read before any merge.
+    four_bit: list[FourBitParts] | None = [] if mode == "int4" and int4_kernel_available() else None
+    tokenizer, model = load_parts(name, path, weights, hub_help, adapter, four_bit)
+    parts = four_bit[0] if four_bit and four_bit[0].bases else None
     model.eval()
     notice = ""
     if where == "cuda":
@@ -209,10 +230,20 @@ def load(
         probe = list(tokenizer.encode(PROBE_TEXT, add_special_tokens=False))
         why_not = choose_int8(model, probe, plain)
         mode = "off" if why_not else "int8"
-    elif mode == "int8":
+    elif mode in ("int8", "int4"):
         plain_name = str(plain).replace("torch.", "")
         if kernel_available():
             quantize_weights(model)
+            if mode == "int4" and parts is not None:
+                attach(model, parts)
+            elif mode == "int4":
+                four_why = (
+                    "this torch has no 4-bit kernel for the CPU"
+                    if four_bit is None
+                    else "the model's weights are not on a 4-bit grid"
+                )
+                notice = f"int4 was asked for, but {four_why}: the model decodes in int8."
+                mode = "int8"
         else:
             why_not = "this torch has no int8 kernel for the CPU"
             notice = f"int8 was asked for, but {why_not}: the model runs in {plain_name}."
@@ -224,8 +255,11 @@ def load(
     generator.quantized = mode != "off"
     generator.int8_declined = why_not
     generator.threads = threads
-    if mode == "int8":
-        generator.dtype = "int8"
+    if mode in ("int8", "int4"):
+        # One step of decoding without transformers' per-layer Python (None where the
+        # model is not a plain Llama).
+        generator.decode_step = LlamaStep.of(model)
+        generator.dtype = mode
     elif mode == "dynamic":
         generator.dtype = "int8-dynamic"
     generator.notice = notice

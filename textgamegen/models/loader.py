@@ -131,14 +131,16 @@ def load_generator(
         sampling: sampling settings (defaults: ``SamplingSettings()``).
         dtype: "auto", "float32", "bfloat16" or "float16" (CUDA only).
         quantize: on the CPU, "int8" (weight-only: int8 weights, one scale per output
-            channel, bfloat16 activations), "dynamic" (activations rounded too), "auto"
+            channel, bfloat16 activations), "int4" (decoding from a base that is 4-bit
+            already, its adapter's change beside it), "dynamic" (activations rounded too), "auto"
             (int8 where it measures faster at no quality cost; with dtype auto) or "off";
             True is "int8". Ignored on CUDA.
         threads: CPU threads for torch (0 = the cores available less one, 1 to 8).
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
         progress: told about slow first-run steps (unpacking the base, merging).
-        api_key_env: for a model server, the environment variable with its API key.
+        four_bit: given, the projections' 4-bit parts are appended to it
+            (``int4_weights.FourBitParts``, read before an adapter is merged).
 
     Returns:
         A ``Generator``. If the default narrator cannot load, ``tiny`` with a ``notice``.
@@ -325,7 +327,12 @@ def weights_directory(
     return weights_dir
 
 
-def load_weights(model: str, dtype: str = "float32", progress: Progress | None = None):
+def load_weights(
+    model: str,
+    dtype: str = "float32",
+    progress: Progress | None = None,
+    four_bit: list | None = None,
+):
     """The tokenizer and the model behind a name, read exactly as the game reads them, on
     the CPU in ``dtype``: the fine-tune and evaluation start from this.
 
@@ -334,7 +341,8 @@ def load_weights(model: str, dtype: str = "float32", progress: Progress | None =
             gguf:PATH, or a hub id (see ``load_generator``).
         dtype: "float32" (what training wants), "bfloat16" or "float16".
         progress: told about slow first-run steps (unpacking the base, merging).
-        api_key_env: for a model server, the environment variable with its API key.
+        four_bit: given, the projections' 4-bit parts are appended to it
+            (``int4_weights.FourBitParts``, read before an adapter is merged).
 
     Returns:
         (tokenizer, model), the tokenizer with our tags and the embeddings sized to it.
@@ -351,7 +359,7 @@ def load_weights(model: str, dtype: str = "float32", progress: Progress | None =
     adapter = _adapter_of(path)
     weights_dir = weights_directory(name, path, dtype, progress)
     hub_help = _hub_help(model) if weights_dir is None else ""
-    return hf.load_parts(name, weights_dir, getattr(torch, dtype), hub_help, adapter)
+    return hf.load_parts(name, weights_dir, getattr(torch, dtype), hub_help, adapter, four_bit)
 
 
 def load_from_settings(

@@ -27,6 +27,7 @@ from textgamegen.engine.content import ContentKind, ContentRequest
 from textgamegen.narration import rerank
 from textgamegen.narration.decode import (
     Barred,
+    DecodeStep,
     RowHook,
     cache_argument,
     context_window,
@@ -202,6 +203,9 @@ class CausalLMGenerator(Generator):
         slower or costlier here, or this torch has no kernel); "" otherwise. Hosts see it
         in serve-model's startup log."""
         self.threads = 0  # CPU threads asked for (0 = automatic)
+        self.decode_step: DecodeStep | None = None
+        """One decoding step without transformers' module tree (``llama_step``), set by
+        the loader for int8 and 4-bit Llama weights; None runs ``model(...)``."""
         self.notice = ""
         self.load_ms = 0.0
         self.cast: Cast | None = None
@@ -294,6 +298,7 @@ class CausalLMGenerator(Generator):
         self.model = self.model.to(device="cpu", dtype=torch.float32)
         self.device = "cpu"
         self.dtype = "float32"
+        self.decode_step = None
         self._stop_ids = torch.tensor(self._stop_list, device="cpu")
         self._glue = self._glue.to("cpu")
         self._prefix = None
@@ -505,6 +510,7 @@ class CausalLMGenerator(Generator):
                 row_done=enough,
                 spelling=self._spelling(request, sampling, prompt, count),
                 things=things,
+                step=self.decode_step,
             )
             timings.taken_back = len(things.taken_back) if things is not None else 0
             timings.first_token_ms = round(streamer.first_token_ms, 2)

@@ -24,6 +24,9 @@ from textgamegen.narration.things import ThingGuard
 StepHook = Callable[[int], bool]
 # Given a row's tokens so far, True when the row has written enough (a sentence limit).
 RowHook = Callable[[list[int]], bool]
+# One token per row after the cache, (rows, 1) -> the next logits (rows, vocab), float32;
+# the cache grows by one position (``llama_step.LlamaStep``).
+DecodeStep = Callable[[torch.Tensor, object], torch.Tensor]
 
 
 @dataclass
@@ -255,6 +258,7 @@ def run_rows(
     row_done: RowHook | None = None,
     spelling: SpellingGuard | None = None,
     things: ThingGuard | None = None,
+    step: DecodeStep | None = None,
 ) -> Rows:
     """Sample up to ``max_new_tokens`` for each row, continuing the cached prompt.
 
@@ -284,6 +288,7 @@ def run_rows(
         things: keeps a single row to the things on screen (``narration.things``): a
             phrase naming none is taken back before it is shown, and ``on_step`` is
             given only what the guard lets through.
+        step: computes a decoding step in place of ``model(...)`` (the same logits).
 
     Returns:
         The rows' tokens and mean log-probabilities.
@@ -293,6 +298,13 @@ def run_rows(
         raise ValueError("the things guard writes one row")
     device = logits.device
     cache_name = cache_argument(model)
+
+    def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        if step is not None:
+            return step(ids, cache)
+        out = model(input_ids=ids, use_cache=True, **{cache_name: cache})
+        return out.logits[:, -1, :].float()
+
     barred = barred if isinstance(barred, Barred) else Barred.of(barred)
     history = prompt_ids.expand(rows, -1)
     prompt_length = prompt_ids.shape[1]
@@ -381,9 +393,7 @@ def run_rows(
                     boosting[0] = 0.0 if named else 1.0
                 crop_cache(cache, prompt_length + max(back - 1, 0))
                 if back:
-                    last = torch.tensor([[kept[-1]]], device=device)
-                    out = model(input_ids=last, use_cache=True, **{cache_name: cache})
-                    logits = out.logits[:, -1, :].float()
+                    logits = next_logits(torch.tensor([[kept[-1]]], device=device))
                 else:
                     logits = first_logits
                 continue
@@ -399,8 +409,7 @@ def run_rows(
         if bool(done.all()) or len(steps) >= max_new_tokens:
             break
         history = torch.cat([history, ids[:, None]], dim=1)
-        out = model(input_ids=ids[:, None], use_cache=True, **{cache_name: cache})
-        logits = out.logits[:, -1, :].float()
+        logits = next_logits(ids[:, None])
     tokens: list[list[int]] = [[] for _ in range(rows)]
     if steps:
         table = torch.stack(steps, dim=1).tolist()

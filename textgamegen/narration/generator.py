@@ -131,11 +131,11 @@ class Generator(Protocol):
     """Where it runs ("cpu", "cuda", or the server's host:port)."""
 
     dtype: str = ""
-    """The weights' number format ("float32", "bfloat16", "int8", "remote"); "" with no
-    weights (the template narrator)."""
+    """The weights' number format ("float32", "bfloat16", "int8", "int4", "remote"); ""
+    with no weights (the template narrator)."""
 
     quantized: bool = False
-    """The linear layers were quantized to int8 for the CPU."""
+    """The linear layers were quantized for the CPU (int8, or 4 bits for decoding)."""
 
     resumes: bool = False
     """It goes on from ``ContentRequest.begun`` (the start of a line cut short) and
