@@ -330,9 +330,14 @@ def wrong_speakers(text: str, request: ContentRequest) -> list[str]:
     found: list[str] = []
     for match in _TAG_AFTER.finditer(text):
         words = [w for w in match.groups() if w]
+        # "whispers the wind": weather and sound are nobody (a colour line after speech).
+        if match.group(1) and match.group(1).casefold() in AMBIENT:
+            continue
         if not any(word.casefold() in own for word in words):
             found.append(match.group(0))
     for match in _TAG_BEFORE.finditer(text):
+        if match.group(1) and match.group(1).casefold() in AMBIENT:
+            continue
         word = match.group(1) or match.group(2)
         if word.casefold() not in own:
             found.append(match.group(0))
