@@ -262,3 +262,20 @@ def test_auto_keeps_int8_on_a_4_bit_base(grid_dir: Path, monkeypatch: pytest.Mon
     gen = load_generator(str(grid_dir), "cpu", quantize="auto", threads=1)
     assert gen.dtype == "int8" and gen.decode_step is not None
     assert not any(isinstance(m, Int4Linear) for m in gen.model.modules())
+
+
+def test_a_step_of_more_rows_than_the_kernels_take_goes_through_the_model() -> None:
+    model = tiny_llama(1)
+    quantize_weights(model)
+    step = LlamaStep.of(model)
+    assert step is not None
+    rows = int8_weights.KERNEL_ROWS + 2
+    ids = torch.tensor([[5, 17, 42]]).expand(rows, -1)
+    name = cache_argument(model)
+    with torch.inference_mode():
+        cache = output_cache(model(input_ids=ids, use_cache=True))
+        expected_cache = copy.deepcopy(cache)
+        logits = step(ids[:, -1:], cache)
+        expected = model(input_ids=ids[:, -1:], use_cache=True, **{name: expected_cache})
+    assert torch.equal(logits, expected.logits[:, -1].float())
+    assert cache.get_seq_length() == 4

@@ -288,7 +288,8 @@ def run_rows(
         things: keeps a single row to the things on screen (``narration.things``): a
             phrase naming none is taken back before it is shown, and ``on_step`` is
             given only what the guard lets through.
-        step: computes a decoding step in place of ``model(...)`` (the same logits).
+        step: computes a decoding step in place of ``model(...)`` (the same logits, to
+            rounding: ``llama_step``).
 
     Returns:
         The rows' tokens and mean log-probabilities.

@@ -249,7 +249,8 @@ def attach(model: nn.Module, parts: FourBitParts) -> int:
 
 
 def set_four_bit_rows(model: nn.Module, rows: int) -> None:
-    """Up to how many rows every ``Int4Linear`` uses its 4 bits (the probe forces all)."""
+    """Up to how many rows every ``Int4Linear`` uses its 4 bits (``bench.weights`` scores
+    the test split with every row on them)."""
     for module in model.modules():
         if isinstance(module, Int4Linear):
             module.four_bit_rows = rows
@@ -259,7 +260,7 @@ def parts_of_adapter(peft_model: nn.Module) -> FourBitParts:
     """The 4-bit bases and low-rank changes of a PEFT model, before it is merged.
 
     Names are those of the merged model (PEFT's ``base_model.model.`` prefix removed).
-    A LoRA layer with another adapter kind or dropout layout is left to int8.
+    A layer with several adapters, or a DoRA one, is left to int8.
     """
     bases: dict[str, Q4Weights] = {}
     changes: dict[str, LowRank] = {}

@@ -80,8 +80,12 @@ class LlamaStep:
     """
 
     def __init__(self, model: Any, layers: list[_Layer], head: _Product) -> None:
+        from textgamegen.narration.decode import cache_argument
+
         config = model.config
         inner = model.model
+        self._model = model
+        self._cache_name = cache_argument(model)
         self.layers = layers
         self.head = head
         self.embeddings = inner.embed_tokens.weight
@@ -155,7 +159,10 @@ class LlamaStep:
     def __call__(self, ids: torch.Tensor, cache: object) -> torch.Tensor:
         rows = ids.shape[0]
         if rows > KERNEL_ROWS:
-            raise ValueError(f"a step of {rows} rows is a prompt's work, not decoding")
+            # More rows than the kernels' decoding path takes (sampling.num_candidates
+            # allows 16): the model's own forward widens the weights for them.
+            out = self._model(input_ids=ids, use_cache=True, **{self._cache_name: cache})
+            return out.logits[:, -1, :].float()
         position = cache.get_seq_length()  # type: ignore[attr-defined]
         hidden = functional.embedding(ids.reshape(rows), self.embeddings)
         frequencies = float(position) * self.inv_freq
