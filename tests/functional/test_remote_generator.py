@@ -283,7 +283,9 @@ def test_a_room_request_asks_the_server_to_bar_the_ways_it_lacks() -> None:
         generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
         assert "south" in generator.generate(ROOM, on_text=lambda _: None).text
         generator.generate(REQUEST, on_text=lambda _: None)
-    room_body, action_body = bodies
+    # The action's line names a track the hall does not have, so it is asked to go on
+    # without it (the things guard) in further requests: the first is the one read here.
+    room_body, action_body = bodies[:2]
     assert {"north", "North", "west", "West", "southwest"} <= set(room_body["bad_words"])
     assert not {"south", "east"} & set(room_body["bad_words"])
     # The attempt bars no compass point, only the deeds an attempt cannot have done, less
@@ -316,3 +318,43 @@ def test_serve_model_honours_bad_words_even_when_a_word_is_split(engine: Complet
         assert all("west" not in choice.text for choice in barred.choices), barred.choices
     finally:
         handle.remove()
+
+
+def test_a_streamed_line_naming_a_thing_not_on_screen_is_written_again_from_before_it() -> None:
+    """The things guard of the local narrator, over the API: the phrase is held, the
+    answer is closed where it began, and the server is asked to go on from there with
+    the word barred; the player never sees it."""
+    bodies: list[dict] = []
+    first = "You stand in the hall as a draught falls into the oven."
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bodies.append(body)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        line = " hall." if body["prompt"].endswith("into the") else " " + first
+        words = line.split(" ")[1:]
+        for number, word in enumerate(words):
+            last = number == len(words) - 1
+            await response.write(chunk(0, " " + word, "stop" if last else None))
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.add_routes([models_route(), web.post("/v1/completions", completions)])
+    request = replace(REQUEST, command="stand about")
+    with AppThread(app) as fake:
+        generator = load_generator(f"openai:http://127.0.0.1:{fake.port}/v1#fake")
+        seen: list[str] = []
+        narration = generator.generate(request, on_text=seen.append)
+        assert "oven" not in "".join(seen) and "oven" not in narration.text
+        assert narration.text.endswith("falls into the hall.")
+        assert "".join(seen).strip() == narration.text
+        assert len(bodies) == 2 and bodies[1]["prompt"].endswith("a draught falls into the")
+        if "bad_words" in bodies[1]:
+            assert {"oven", "Oven"} <= set(bodies[1]["bad_words"])
+        # With the guard off, the line is the server's as it came.
+        generator.sampling = replace(generator.sampling, seen_things=False)
+        bodies.clear()
+        assert "into the oven." in generator.generate(request, on_text=lambda _: None).text
+        assert len(bodies) == 1

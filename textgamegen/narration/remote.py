@@ -47,7 +47,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ from textgamegen.narration.generator import (
 )
 from textgamegen.narration.stream import Shown, Streamer
 from textgamegen.narration.template import template_text
+from textgamegen.narration.things import TRIES, ThingGuard, guarded
 from textgamegen.text import canon
 from textgamegen.text.cleanup import clean_text
 from textgamegen.text.prompts import PromptTemplates, build_chat_prompt, build_prompt
@@ -572,45 +573,81 @@ class RemoteGenerator(Generator):
                 form for word in canon.barred_words(request) for form in (word, word.capitalize())
             )
         )[:MAX_BAD_WORDS]
-        body = self._body(ask, sampling, max_new, seed, count, barred)
+        # The streamed line names only what is on screen (``narration.things``), as the
+        # local narrator's does: a phrase is held until it closes, and one naming nothing
+        # here ends the answer there; the server is asked again to go on from before the
+        # phrase, its word barred. Completions only: a chat answer cannot be continued.
+        # A server that cannot bar the word may write it again: fewer tries there.
+        guard = (
+            ThingGuard(request, opening, _CharCodec().decode, TRIES if self.extras else 2)
+            if streaming and sampling.seen_things and guarded(request) and ask.api == COMPLETIONS
+            else None
+        )
+        leg_ask, leg_barred, leg_seed = ask, barred, seed
         # What is read is bounded by what was asked for: a server that sends more (or
         # never stops) is cut off there, and the line is what came within the bounds.
         most_events = count * (PIECE_MARGIN * max_new + PIECE_SLACK)
         most_bytes = BYTES_SLACK + count * max_new * BYTES_PER_TOKEN
         most_text = max_new * TEXT_BYTES_PER_TOKEN
         events = read = pushed = 0
-        stream = self._events(ask.api, body, cancel, deadline)
-        with contextlib.closing(stream):
-            for size, event in stream:
-                read += size
-                events += event is not None
-                if event is not None:
-                    self._take(event, ask, count, texts, kept, logprobs, finished, most_text)
-                    while pushed < len(texts[0]) and not streamer.ended:
-                        piece = texts[0][pushed]
-                        pushed += 1
-                        if ask.api == CHAT and not received[0]:
-                            # A chat answer may open with a blank line, which is no end.
-                            piece = piece.lstrip()
-                            if piece and opening:
-                                piece = " " + piece
-                        if piece:
-                            received[0] += piece
-                            streamer.push(pushed)
-                    if finished[0] and not timings.first_candidate_ms:
-                        timings.first_candidate_ms = round(
-                            (time.perf_counter() - started) * 1000, 2
-                        )
-                    usage = event.get("usage")
-                    if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-                        timings.prompt_tokens = usage["prompt_tokens"]
-                if all(finished) or (count == 1 and streamer.ended):
-                    break  # closing the stream stops the server's work on it
-                if events >= most_events or read >= most_bytes:
-                    break
+        while True:
+            body = self._body(leg_ask, sampling, max_new, leg_seed, count, leg_barred)
+            back = None
+            stream = self._events(ask.api, body, cancel, deadline)
+            with contextlib.closing(stream):
+                for size, event in stream:
+                    read += size
+                    events += event is not None
+                    if event is not None:
+                        self._take(event, ask, count, texts, kept, logprobs, finished, most_text)
+                        while pushed < len(texts[0]) and not streamer.ended and back is None:
+                            piece = texts[0][pushed]
+                            pushed += 1
+                            if ask.api == CHAT and not received[0]:
+                                # A chat answer may open with a blank line, which is no end.
+                                piece = piece.lstrip()
+                                if piece and opening:
+                                    piece = " " + piece
+                            if guard is None:
+                                if piece:
+                                    received[0] += piece
+                                    streamer.push(pushed)
+                                continue
+                            back = self._guard_piece(guard, piece, received, streamer, False)
+                        if finished[0] and not timings.first_candidate_ms and back is None:
+                            timings.first_candidate_ms = round(
+                                (time.perf_counter() - started) * 1000, 2
+                            )
+                        usage = event.get("usage")
+                        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+                            timings.prompt_tokens = usage["prompt_tokens"]
+                    if back is not None or all(finished) or (count == 1 and streamer.ended):
+                        break  # closing the stream stops the server's work on it
+                    if events >= most_events or read >= most_bytes:
+                        break
+            if guard is not None and back is None and not streamer.ended:
+                # The answer has ended: a phrase at its end is closed by it.
+                back = self._guard_piece(guard, "", received, streamer, True)
+            if back is None or (cancel is not None and cancel.is_set()):
+                break
+            if events >= most_events or read >= most_bytes or time.monotonic() >= deadline:
+                break
+            # Go on from what the guard kept, with the phrase's word barred.
+            written = _CharCodec().decode(guard.ids).rstrip()  # type: ignore[union-attr]
+            word = guard.taken_back[-1].split()[0]  # type: ignore[union-attr]
+            leg_barred = list(dict.fromkeys([*leg_barred, word, word.capitalize()]))
+            leg_barred = leg_barred[:MAX_BAD_WORDS]
+            leg_ask = replace(
+                ask, prompt=ask.prompt + written, payload={"prompt": ask.prompt + written}
+            )
+            leg_seed += 1
+            texts[0], kept[0], finished[0], pushed = [written], len(written), False, 1
         timings.first_token_ms = round(streamer.first_token_ms, 2)
         if cancel is not None and cancel.is_set():
             return self._cancelled(request, ask.prompt, streamer, started)
+        if guard is not None:
+            # The line is what the guard let through, taken-back phrases gone.
+            texts[0] = [_CharCodec().decode(guard.ids)]
         candidates = []
         for pieces, numbers in zip(texts, logprobs, strict=True):
             text = "".join(pieces)
@@ -641,6 +678,26 @@ class RemoteGenerator(Generator):
                 request, ask.prompt, text, ranked, started, timings, fallback=True
             )
         return self._narration(request, ask.prompt, best, ranked, started, timings)
+
+    @staticmethod
+    def _guard_piece(
+        guard: ThingGuard, piece: str, received: list[str], streamer: Streamer, finished: bool
+    ) -> int | None:
+        """Give ``piece`` to the things guard character by character and show what it lets
+        through; the number of characters kept when it took a phrase back, else None."""
+        if guard.ids and chr(guard.ids[-1]).isspace():
+            # A leg goes on from before the space it was taken back to ("the" + " lamp").
+            piece = piece.lstrip()
+        for char in piece:
+            guard.push(ord(char))
+        passed, back = guard.check(finished, len(received[0]))
+        if back is not None:
+            return back
+        text = _CharCodec().decode(guard.ids[:passed])
+        if len(text) > len(received[0]):
+            received[0] = text
+            streamer.push(len(streamer.ids) + 1)
+        return None
 
     def _take(
         self,
