@@ -349,6 +349,7 @@ def test_a_streamed_line_naming_a_thing_not_on_screen_is_written_again_from_befo
         narration = generator.generate(request, on_text=seen.append)
         assert "oven" not in "".join(seen) and "oven" not in narration.text
         assert narration.text.endswith("falls into the hall.")
+        assert narration.timings.taken_back == 1
         assert "".join(seen).strip() == narration.text
         assert len(bodies) == 2 and bodies[1]["prompt"].endswith("a draught falls into the")
         if "bad_words" in bodies[1]:

@@ -648,6 +648,7 @@ class RemoteGenerator(Generator):
         if guard is not None:
             # The line is what the guard let through, taken-back phrases gone.
             texts[0] = [_CharCodec().decode(guard.ids)]
+            timings.taken_back = len(guard.taken_back)
         candidates = []
         for pieces, numbers in zip(texts, logprobs, strict=True):
             text = "".join(pieces)
