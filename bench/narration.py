@@ -194,7 +194,9 @@ def compare(
                 variant.first.runs.append(narration.timings.first_token_ms)
                 variant.full.runs.append(narration.timings.first_candidate_ms)
                 variant.speed.runs.append(narration.timings.tokens_per_s)
-                timings, streamed = narration.timings, narration.candidates[0].tokens
+                timings = narration.timings
+                # A line the template wrote (the model failed) has no candidate: no figure.
+                streamed = narration.candidates[0].tokens if narration.candidates else 0
                 decoding_ms = timings.first_candidate_ms - timings.first_token_ms
                 if streamed > 1 and decoding_ms > 0:
                     variant.decoding.runs.append((streamed - 1) / decoding_ms * 1000)
