@@ -35,12 +35,11 @@ PROMPT_TOKENS = 160  # about a game prompt's length
 STEPS = 8  # decoding steps per run (after the prompt)
 
 
-def _step_ms(model, ids, steps: int) -> list[float]:
+def _step_ms(model, ids, steps: int, lean=None) -> list[float]:
     """Milliseconds of each of ``steps`` single-token steps after the prompt ``ids``
-    (through ``model(...)``, or the model's ``LlamaStep`` where it is one: ``lean``)."""
+    (through ``model(...)``, or through ``lean``, the game's ``LlamaStep``, when given)."""
     import torch
 
-    lean = getattr(model, "lean_step", None)
     times = []
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
@@ -104,24 +103,21 @@ def compare(
         section.notes.append("int4: " + (parts[0].why_not if parts else "no 4-bit kernel here"))
     # The game's decoding step (``llama_step``) on the same weights: speed only, since it
     # computes what model(...) does (its attention in float32).
-    stepped = {}
+    timed = {name: (model, None) for name, model in models.items()}
     for name in ("int8", "int4"):
         if name in models and (lean := LlamaStep.of(models[name])) is not None:
-            shell = copy.copy(models[name])
-            shell.lean_step = lean
-            stepped[f"{name}, the game's step"] = shell
+            timed[f"{name}, the game's step"] = (models[name], lean)
 
     ids = torch.randint(100, 40000, (1, PROMPT_TOKENS), generator=torch.Generator().manual_seed(1))
-    timed = models | stepped
     steps = {name: Figure(f"{name}: one decoding step", "ms") for name in timed}
     prompts = {name: Figure(f"{name}: a {PROMPT_TOKENS}-token prompt", "ms") for name in models}
-    for model in timed.values():
-        _step_ms(model, ids, 2)  # warm every path up alike
+    for model, lean in timed.values():
+        _step_ms(model, ids, 2, lean)  # warm every path up alike
     for _ in range(runs):
-        for name, model in timed.items():
+        for name, (model, lean) in timed.items():
             if name in prompts:
                 prompts[name].runs.append(_prompt_ms(model, ids))
-            steps[name].runs += _step_ms(model, ids, STEPS)
+            steps[name].runs += _step_ms(model, ids, STEPS, lean)
     rate = {
         name: Figure(f"{name}: decode speed (1000 / median step)", "tok/s", [1000 / f.median])
         for name, f in steps.items()

@@ -633,8 +633,9 @@ class RemoteGenerator(Generator):
             if events >= most_events or read >= most_bytes or time.monotonic() >= deadline:
                 break
             # Go on from what the guard kept, with the phrase's word barred.
-            written = _CharCodec().decode(guard.ids).rstrip()  # type: ignore[union-attr]
-            word = guard.taken_back[-1].split()[0]  # type: ignore[union-attr]
+            assert guard is not None  # only the guard takes a phrase back
+            written = guard.text[len(opening) :].rstrip()
+            word = guard.taken_back[-1].split()[0]
             leg_barred = list(dict.fromkeys([*leg_barred, word, word.capitalize()]))
             leg_barred = leg_barred[:MAX_BAD_WORDS]
             leg_ask = replace(
@@ -647,7 +648,7 @@ class RemoteGenerator(Generator):
             return self._cancelled(request, ask.prompt, streamer, started)
         if guard is not None:
             # The line is what the guard let through, taken-back phrases gone.
-            texts[0] = [_CharCodec().decode(guard.ids)]
+            texts[0] = [guard.text[len(opening) :]]
             timings.taken_back = len(guard.taken_back)
         candidates = []
         for pieces, numbers in zip(texts, logprobs, strict=True):
@@ -694,7 +695,7 @@ class RemoteGenerator(Generator):
         passed, back = guard.check(finished, len(received[0]))
         if back is not None:
             return back
-        text = _CharCodec().decode(guard.ids[:passed])
+        text = guard.text[len(guard.opening) :][:passed]  # one character an id
         if len(text) > len(received[0]):
             received[0] = text
             streamer.push(len(streamer.ids) + 1)
