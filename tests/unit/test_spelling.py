@@ -113,6 +113,22 @@ def test_a_row_never_trapped() -> None:
     assert stuck[0].tolist() == [1.0, 5.0, 0.0]
 
 
+def test_the_guard_reads_a_piece_as_the_speller_does() -> None:
+    # The guard reads what follows a piece's first break once per line; every answer must
+    # still be the speller's own, for each word a row may be in and each kind of piece.
+    speller = LEXICON.with_text("Jabez kicks the horse-shoe")
+    pieces = [" spoon", " budvain", ".", ", a", "on", "post", " Kettle", "-shoe", " ", "\n"]
+    pieces += ["ick,", " kettle.", "'s", " 42", "A", " sil"]
+    partials = ["", "spo", "kett", "budv", "silver", "jabez", "Jab", "pos"]
+    guard = SpellingGuard(speller, pieces, rows=1)
+    for _ in range(2):  # the second time round, from what it has read
+        for partial in partials:
+            guard.partial = [partial]
+            for token, piece in enumerate(pieces):
+                expected = speller.follow(partial, piece) is not None
+                assert guard._allows(0, token) is expected, (partial, piece)
+
+
 def test_special_tokens_end_a_word() -> None:
     pieces = token_pieces(["\u0120kettle", "<|endoftext|>", "<0x41>", None], [1])
     assert pieces == [" kettle", " ", " ", " "]
