@@ -178,10 +178,12 @@ class LlamaStep:
             qkv = layer.qkv(self._norm(hidden, layer.attention_norm))
             # The product's outputs are [q | k | v] side by side: q and k as one block of
             # heads, rotated at once (one op for both instead of several for each).
-            turned, value = qkv.split((turned_heads * size, kv_heads * size), dim=1)
+            # split_with_sizes rather than split: Tensor.split is a Python wrapper around
+            # it, and costs twice as much for these small tensors.
+            turned, value = qkv.split_with_sizes((turned_heads * size, kv_heads * size), 1)
             turned = turned.view(rows, turned_heads, 1, size)
             turned = turned * cos + turned.roll(half, -1) * signed_sin
-            query, key = turned.split((heads, kv_heads), dim=1)
+            query, key = turned.split_with_sizes((heads, kv_heads), 1)
             keys, values = cache.update(  # type: ignore[attr-defined]
                 key, value.view(rows, kv_heads, 1, size), index
             )
@@ -195,8 +197,7 @@ class LlamaStep:
                 enable_gqa=heads != kv_heads,
             ).to(hidden.dtype)
             hidden = hidden + layer.output(attended.reshape(rows, heads * size))
-            gate, up = layer.gate_up(self._norm(hidden, layer.mlp_norm)).split(
-                self.intermediate, dim=1
-            )
+            gate_up = layer.gate_up(self._norm(hidden, layer.mlp_norm))
+            gate, up = gate_up.split_with_sizes((self.intermediate, self.intermediate), 1)
             hidden = hidden + layer.down(functional.silu(gate) * up)
         return self.head(self._norm(hidden, self.final_norm)).float()
