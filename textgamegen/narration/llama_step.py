@@ -1,11 +1,17 @@
 """One decoding step of a Llama-architecture narrator, without transformers' module tree.
 
 A step of SmolLM2-135M through ``model(...)`` calls about 480 modules, builds a causal
-mask and the rotary tables, and wraps its output: 23.3 ms a token on 2 threads after a
-160-token prompt against 15.6 ms here (the narrator's int8 weights, AMD EPYC,
-2026-12-06, ``bench.weights``). Here a layer is a handful of products: q, k and v as one,
-gate and up as one (their weights stacked once, at load). The logits are the model's to
-rounding: the attention runs in float32 here, in bfloat16 there.
+mask and the rotary tables, and wraps its output: 26.3 ms a token on 2 threads after a
+160-token prompt against 19.3 ms here (the narrator's int8 weights, AMD EPYC with
+AVX-512, 2026-12-06, load 1.4-1.6, the two stepped in turn; the shared machine's
+figures drift from run to run, their ratio much less). Here a layer is a handful of
+products: q, k and v as one, gate and up as one (their weights stacked once, at load),
+and as few small ops between them as will do, since what a step spends beyond the
+products is mostly ops dispatched from Python: one rms_norm call per norm, q and k
+rotated together and split_with_sizes for Tensor.split brought a step to 0.90-0.96 of
+the one before them (three runs stepped in turn, same logits bit for bit; 0.965 with
+AVX2 only). The logits are the model's to rounding: the attention runs in float32
+here, in bfloat16 there.
 
 Only for what the loop needs most: rows that all continue the same prompt (no padding
 mask), one new token each, the weights in int8 or 4 bits (``Int8Linear``,
