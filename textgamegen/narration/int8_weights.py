@@ -18,8 +18,8 @@ Imports torch; only the backend's loader imports it, inside the generation worke
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
 from functools import cache
 
 import torch
@@ -140,28 +140,68 @@ def quantize_weights(model: nn.Module) -> int:
     return replaced
 
 
-def _median_us(call: Callable[[], object], repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
+# The weights a speed probe reads in each pass, at most: twice the last-level cache of this
+# project's AMD EPYC (32 MiB), so that they come from memory, as a model's weights do in
+# decoding, not from a cache that one small matrix read again and again would sit in.
+PROBE_BYTES = 64 * 1024 * 1024
+PROBE_ROUNDS = 7
+
+
+def kernel_speedup(
+    in_features: int, out_features: int, dtype: torch.dtype, count: int = 1
+) -> float:
+    """How many times faster decoding products of this shape run with int8 weights than
+    with ``dtype`` weights, measured here and now (a tenth of a second or so).
+
+    Decoding reads every weight once a token, so the probe reads ``count`` distinct
+    matrices a pass (the model's share of this shape, up to ``PROBE_BYTES``), not one
+    matrix over and over, which would sit in the cache. The two kinds of pass alternate,
+    and the speedup is the median of the rounds' ratios, so a burst of load on a busy
+    machine weighs on both sides alike. It runs on one thread: on several, a product
+    that another process crowds out waits a scheduler tick whatever its weights
+    (``device.ThreadChoice``), and the probe measured 1.00x under load on 2 threads
+    against 1.79x on one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _speedup(in_features, out_features, dtype, count)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _speedup(in_features: int, out_features: int, dtype: torch.dtype, count: int) -> float:
+    plain_bytes = in_features * out_features * torch.empty((), dtype=dtype).element_size()
+    count = max(1, min(count, PROBE_BYTES // max(1, plain_bytes)))
+    shape = (out_features, in_features)
+    plain_weights = [torch.ones(shape, dtype=dtype) for _ in range(count)]
+    int8_weights = [torch.ones(shape, dtype=torch.int8) for _ in range(count)]
+    scales = torch.ones(out_features, dtype=ACTIVATIONS)
+    plain_x = torch.ones(1, in_features, dtype=dtype)
+    int8_x = torch.ones(1, in_features, dtype=ACTIVATIONS)
+    product = torch.ops.aten._weight_int8pack_mm
+
+    def plain_pass() -> None:
+        for weight in plain_weights:
+            functional.linear(plain_x, weight)
+
+    def int8_pass() -> None:
+        for weight in int8_weights:
+            product(int8_x, weight, scales)
+
+    # The first pass of each pays for its allocations.
+    plain_pass()
+    int8_pass()
+    ratios = []
+    for _ in range(PROBE_ROUNDS):
         started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    times.sort()
-    return times[len(times) // 2] * 1e6
-
-
-def kernel_speedup(in_features: int, out_features: int, dtype: torch.dtype) -> float:
-    """How many times faster one decoding product of this shape runs with int8 weights
-    than with ``dtype`` weights, measured here and now (a few milliseconds)."""
-    x = torch.randn(1, in_features)
-    weight = torch.randn(out_features, in_features)
-    plain_x, plain_w = x.to(dtype), weight.to(dtype)
-    layer = Int8Linear(weight)
-    int8_x = x.to(ACTIVATIONS)
-    plain = _median_us(lambda: functional.linear(plain_x, plain_w), 15)
-    int8 = _median_us(lambda: layer(int8_x), 15)
-    return plain / int8 if int8 > 0 else 0.0
+        plain_pass()
+        middle = time.perf_counter()
+        int8_pass()
+        ended = time.perf_counter()
+        if ended > middle:
+            ratios.append((middle - started) / (ended - middle))
+    ratios.sort()
+    return ratios[len(ratios) // 2] if ratios else 0.0
 
 
 MIN_SPEEDUP = 1.1
@@ -205,7 +245,11 @@ def choose_int8(model: nn.Module, ids: list[int], plain: torch.dtype) -> str:
         return "this torch has no int8 kernel for the CPU"
     conv1d_to_linear(model)  # GPT-2's Conv1D layers: the same products as Linear ones
     shape = _mlp_shape(model)
-    speedup = kernel_speedup(*shape, plain) if shape else 0.0
+    speedup = (
+        kernel_speedup(*shape, plain, _linear_parameters(model) // math.prod(shape))
+        if shape
+        else 0.0
+    )
     if speedup < MIN_SPEEDUP:
         model.to(plain)
         return f"int8 measured {speedup:.2f}x the speed of {_name(plain)} here"
@@ -243,6 +287,11 @@ def _mlp_shape(model: nn.Module) -> tuple[int, int] | None:
             key = (module.in_features, module.out_features)
             shapes[key] = shapes.get(key, 0) + 1
     return max(shapes, key=lambda key: (shapes[key], key[1])) if shapes else None
+
+
+def _linear_parameters(model: nn.Module) -> int:
+    """How many weights the model's Linear layers hold (what a decoding step reads)."""
+    return sum(module.weight.numel() for module in model.modules() if type(module) is nn.Linear)
 
 
 def _name(dtype: torch.dtype) -> str:
