@@ -17,6 +17,7 @@ from textgamegen.models import hub
 from textgamegen.models.load_report import explain
 from textgamegen.narration.causal_lm import OOM_NOTICE, CausalLMGenerator
 from textgamegen.narration.device import (
+    ThreadChoice,
     quantize_int8,
     resolve_device,
     resolve_dtype,
@@ -210,6 +211,7 @@ def load(
     plain = weights
     if mode != "off":
         weights = torch.float32  # each weight is rounded to int8 once, from float32
+    threads_setting = threads
     threads = set_cpu_threads(threads) if where == "cpu" else threads
     # 4 bits only where the base already is 4-bit: its grid is read before any merge.
     four_bit: list[FourBitParts] | None = [] if mode == "int4" and int4_kernel_available() else None
@@ -255,6 +257,10 @@ def load(
     generator.quantized = mode != "off"
     generator.int8_declined = why_not
     generator.threads = threads
+    if where == "cpu" and threads_setting <= 0:
+        # Automatic threads follow the machine: all the cores while nothing crowds them,
+        # fewer when something does (``device.ThreadChoice``).
+        generator.thread_choice = ThreadChoice()
     if mode in ("int8", "int4"):
         # One step of decoding without transformers' per-layer Python (None where the
         # model is not a plain Llama).

@@ -36,6 +36,7 @@ from textgamegen.narration.decode import (
     output_cache,
     run_rows,
 )
+from textgamegen.narration.device import ThreadChoice
 from textgamegen.narration.generator import (
     Candidate,
     Generator,
@@ -203,6 +204,9 @@ class CausalLMGenerator(Generator):
         slower or costlier here, or this torch has no kernel); "" otherwise. Hosts see it
         in serve-model's startup log."""
         self.threads = 0  # CPU threads asked for (0 = automatic)
+        self.thread_choice: ThreadChoice | None = None
+        """Automatic CPU threads, chosen again before each line (``device.ThreadChoice``);
+        set by the loader when ``threads = 0`` on the CPU, None keeps ``threads``."""
         self.decode_step: DecodeStep | None = None
         """One decoding step without transformers' module tree (``llama_step``), set by
         the loader for int8 and 4-bit Llama weights; None runs ``model(...)``."""
@@ -452,6 +456,8 @@ class CausalLMGenerator(Generator):
         sampling: SamplingSettings,
     ) -> Narration:
         started = time.perf_counter()
+        if self.thread_choice is not None and self.device == "cpu":
+            self.threads = self.thread_choice.choose()
         max_new = self.max_new_tokens(sampling)
         streaming = on_text is not None
         # A streamed line may run on to finish its sentence, so it needs the room for it.
