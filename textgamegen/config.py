@@ -232,7 +232,9 @@ class Settings:
         QUANTIZE,
     )
     threads: int = setting(
-        0, "CPU threads for the model; 0 uses the cores available less one (1 to 8)."
+        0,
+        "CPU threads for the model; 0 chooses before each line: every core (up to 8), less "
+        "one for each core other programs kept busy.",
     )
     prefetch: bool = setting(
         True,

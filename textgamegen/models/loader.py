@@ -135,7 +135,8 @@ def load_generator(
             already, its adapter's change beside it), "dynamic" (activations rounded too), "auto"
             (int8 where it measures faster at no quality cost; with dtype auto) or "off";
             True is "int8". Ignored on CUDA.
-        threads: CPU threads for torch (0 = the cores available less one, 1 to 8).
+        threads: CPU threads for torch (0 = automatic: chosen again before each line,
+            ``device.ThreadChoice``).
         prompts: a prompts.toml to lay over the shipped one (default: the user's file).
         warm_up: run one tiny generation after loading.
         progress: told about slow first-run steps (unpacking the base, merging).

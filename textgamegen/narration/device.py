@@ -75,7 +75,8 @@ def resolve_dtype(device: str, requested: str = "auto") -> torch.dtype:
 
 
 def cpu_threads() -> int:
-    """The cores this process may use less one, at least 1 and at most ``MAX_THREADS``.
+    """The cores this process may use less one, at least 1 and at most ``MAX_THREADS``:
+    automatic threads where what other processes use cannot be read (``ThreadChoice``).
 
     One core stays free for the UI thread: torch's worker threads spin while they wait,
     and on a busy 2-core machine 2 threads made a tiny model 20x slower than 1
