@@ -100,6 +100,14 @@ def test_without_proc_stat_one_core_stays_free(tmp_path: Path) -> None:
     assert choice.choose() == device.cpu_threads()
 
 
+def test_a_garbled_proc_stat_is_no_reading(machine: _Machine) -> None:
+    machine.stat.write_text("cpu0 12 x 0 0 0 0 0 0\ncpu1 \x00\n", encoding="ascii")
+    choice = ThreadChoice(machine.stat)
+    machine.run(1.0, others=0.0, own=0.0)
+    machine.stat.write_text("cpu0 12 x 0 0 0 0 0 0\n", encoding="ascii")
+    assert choice.choose() == device.cpu_threads()
+
+
 def test_on_this_machine_it_reads_its_own_cores() -> None:
     choice = ThreadChoice()
     assert 1 <= choice.choose() <= device.MAX_THREADS

@@ -129,8 +129,11 @@ def _busy_seconds(cores: list[int], stat: Path = _STAT) -> float | None:
     for line in lines:
         fields = line.split()
         if fields and fields[0] in wanted and len(fields) >= 9:
-            # user nice system idle iowait irq softirq steal: all but idle and iowait.
-            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+            try:
+                # user nice system idle iowait irq softirq steal: all but idle and iowait.
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+            except ValueError:  # not the kernel's format: no reading, not a failed line
+                return None
             busy += user + nice + system + irq + softirq + steal
             seen += 1
     return busy / ticks if seen == len(wanted) and ticks > 0 else None
