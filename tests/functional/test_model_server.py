@@ -177,6 +177,22 @@ def test_engine_holds_back_a_possible_stop_string(engine: CompletionEngine) -> N
     assert "".join(pieces) == result.choices[0].text == free[: free.find(stop)]
 
 
+def test_automatic_threads_are_chosen_again_as_requests_join(tiny_dir: Path) -> None:
+    # threads = 0: the engine chooses the threads as the game's narrator does, before
+    # each batch takes new requests (a set count is kept: no chooser).
+    generator = load_generator(str(tiny_dir), device="cpu", warm_up=False, dtype="float32")
+    engine = CompletionEngine.from_generator(generator)
+    assert engine.thread_choice is generator.thread_choice is not None
+    chosen: list[int] = []
+    engine.thread_choice.choose = lambda: chosen.append(1) or 1  # type: ignore[method-assign]
+    ids = engine.encode(PROMPT)
+    engine.complete(ids, CompletionParams(max_tokens=3, temperature=0))
+    engine.complete(ids, CompletionParams(max_tokens=3, temperature=0, n=2))
+    assert len(chosen) == 2
+    pinned = load_generator(str(tiny_dir), device="cpu", warm_up=False, threads=1)
+    assert CompletionEngine.from_generator(pinned).thread_choice is None
+
+
 def test_bad_json_and_bad_parameters_get_clear_400s(server: ModelServer) -> None:
     status, body = post(server, "{not json")
     assert status == 400 and "not valid JSON" in body["error"]["message"]

@@ -49,6 +49,7 @@ from textgamegen.text.tags import END
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from textgamegen.narration.device import ThreadChoice
     from textgamegen.narration.generator import Generator
 
 MAX_STOPS = 4
@@ -324,6 +325,10 @@ class Batch:
 
     def admit(self, rows: Sequence[Row]) -> None:
         """Prefill the rows (a prompt once for all its fresh rows) and add them."""
+        if self.engine.thread_choice is not None:
+            # Automatic threads, chosen again as requests join (``device.ThreadChoice``):
+            # every core on a quiet host, fewer while other programs crowd it.
+            self.engine.thread_choice.choose()
         pieces: list[tuple[object, torch.Tensor, list[Row]]] = []
         fresh: dict[int, list[Row]] = {}
         for row in rows:
@@ -459,6 +464,8 @@ class CompletionEngine:
         self.lock = threading.Lock()
         """Held while the model runs: by ``complete``, or by the batch's thread per step."""
         self.chat_end_ids = self._chat_end_ids()
+        self.thread_choice: ThreadChoice | None = None
+        """The loaded narrator's automatic threads (``threads = 0`` on the CPU), or None."""
 
     def weights_text(self) -> str:
         """The weights as the host's log names them: "int8 weights", or "bfloat16 weights
@@ -482,7 +489,7 @@ class CompletionEngine:
                 "serve a transformers model, not the template narrator",
                 status=500,
             )
-        return cls(
+        engine = cls(
             generator.model,
             generator.tokenizer,
             generator.device,
@@ -491,6 +498,8 @@ class CompletionEngine:
             weights=generator.dtype,
             int8_declined=generator.int8_declined,
         )
+        engine.thread_choice = generator.thread_choice
+        return engine
 
     # -- tokens ---------------------------------------------------------------------------
 
