@@ -170,7 +170,7 @@ def kernel_speedup(
 
 
 def _speedup(in_features: int, out_features: int, dtype: torch.dtype, count: int) -> float:
-    plain_bytes = in_features * out_features * torch.empty((), dtype=dtype).element_size()
+    plain_bytes = in_features * out_features * dtype.itemsize
     count = max(1, min(count, PROBE_BYTES // max(1, plain_bytes)))
     shape = (out_features, in_features)
     plain_weights = [torch.ones(shape, dtype=dtype) for _ in range(count)]
