@@ -37,11 +37,15 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
 
 
 @pytest.mark.parametrize("native_bf16", [True, False])
-@pytest.mark.parametrize("rows", [1, 5, int8_weights.KERNEL_ROWS + 1, 40])
+@pytest.mark.parametrize("rows", [1, 5, int8_weights.KERNEL_ROWS + 1, 40, "widened"])
 def test_an_int8_layer_computes_what_its_rounded_weights_do(
-    rows: int, native_bf16: bool, monkeypatch: pytest.MonkeyPatch
+    rows: int | str, native_bf16: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(int8_weights, "fast_bf16_matmul", lambda: native_bf16)
+    if rows == "widened":
+        # A long prompt: past the kernel's rows the weights are widened for the product.
+        rows = int8_weights.prompt_kernel_rows() + 1
+    assert isinstance(rows, int)
     torch.manual_seed(0)
     weight, bias = torch.randn(48, 32), torch.randn(48)
     layer = Int8Linear(weight, bias)
@@ -57,6 +61,30 @@ def test_an_int8_layer_computes_what_its_rounded_weights_do(
     # And the rounding itself stays within half a step of its channel for every weight.
     steps = (rounded - weight).abs() / layer.scales.float()[:, None]
     assert float(steps.max()) <= 0.5 + 1e-3
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_a_prompts_rows_run_the_kernel_and_only_a_long_prompt_widens_the_weights(
+    native_bf16: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Widening every weight for one product cost more than the kernel up to 48 rows with
+    # native bfloat16 and about 300 held to AVX2 (bench/prompt_rows.py).
+    monkeypatch.setattr(int8_weights, "fast_bf16_matmul", lambda: native_bf16)
+    limit = int8_weights.prompt_kernel_rows()
+    assert limit == (48 if native_bf16 else 256)
+    layer = Int8Linear(torch.randn(24, 16))
+    widened: list[int] = []
+    dequantized = layer.dequantized
+
+    def spy(dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+        widened.append(1)
+        return dequantized(dtype)
+
+    monkeypatch.setattr(layer, "dequantized", spy)
+    layer(torch.randn(limit, 16, dtype=torch.bfloat16))
+    assert widened == []
+    layer(torch.randn(limit + 1, 16, dtype=torch.bfloat16))
+    assert widened == [1]
 
 
 def test_quantize_weights_replaces_every_linear_and_unties_the_head(tiny_dir: Path) -> None:

@@ -9,9 +9,10 @@ also rounds each layer's input to int8) cannot hold SmolLM2's activation outlier
 
 A step of a few rows (decoding, the reranked candidates) runs torch's own
 ``_weight_int8pack_mm`` kernel, which dequantises as it multiplies; its fast path wants
-bfloat16 activations. The prompt (many rows at once) is compute-bound instead, and there
-the same kernel is slower than a plain matmul, so its weights are widened for that one
-product: to bfloat16 where the CPU multiplies it natively, else to float32.
+bfloat16 activations. A prompt's new tokens (tens of rows) run the same kernel too: widening
+every weight for one product costs more than the product itself. Only a long prompt,
+compute-bound, widens its weights: to bfloat16 where the CPU multiplies it natively, else
+to float32 (``prompt_kernel_rows``).
 
 Imports torch; only the backend's loader imports it, inside the generation worker.
 """
@@ -29,7 +30,8 @@ from torch.nn import functional
 ACTIVATIONS = torch.bfloat16
 """The activations' dtype beside int8 weights: the kernel's fast path."""
 KERNEL_ROWS = 16
-"""Up to this many rows a product runs the int8 kernel; more (a prompt) widen the weights."""
+"""Up to this many rows a step is decoding (candidates side by side), which the game's own
+step (``llama_step``) and the 4-bit kernel take."""
 
 
 def kernel_available() -> bool:
@@ -52,6 +54,19 @@ def fast_bf16_matmul() -> bool:
     from textgamegen.narration.device import cpu_has_fast_bf16
 
     return cpu_has_fast_bf16() and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+def prompt_kernel_rows() -> int:
+    """Up to how many rows a product runs the int8 kernel rather than widened weights.
+
+    Measured on this project's AMD EPYC (``python -m bench.prompt_rows --runs 5``: every
+    projection of 30 SmolLM2 layers, 2 threads, medians, 2026-12-07). With native bfloat16
+    the two cross between 32 and 64 rows (48 rows: 35.2 against 35.9 ms; 64: 43.0 against
+    34.0). Held to AVX2, widening to float32 costs more than the kernel up to about 300
+    rows (80 rows: 113 against 194 ms; 160: 219 against 289; 320: 433 against 426), since
+    every weight is written out at four times its size before the product reads it again.
+    """
+    return 48 if fast_bf16_matmul() else 256
 
 
 class Int8Linear(nn.Module):
@@ -92,7 +107,7 @@ class Int8Linear(nn.Module):
         rows = x.reshape(-1, self.in_features)
         if rows.dtype != ACTIVATIONS:
             rows = rows.to(ACTIVATIONS)
-        if rows.shape[0] <= KERNEL_ROWS:
+        if rows.shape[0] <= prompt_kernel_rows():
             out = torch.ops.aten._weight_int8pack_mm(
                 rows.contiguous(), self.weight_int8, self.scales
             )
