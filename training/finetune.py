@@ -151,11 +151,11 @@ def resolve_precision(precision: str, cuda: bool) -> str:
         return precision
     if cuda:
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    from textgamegen.narration.device import cpu_has_fast_bf16
+    from textgamegen.narration.device import native_bf16_kernels
 
     # CPU bf16 autocast pays off only with native bf16 instructions; on a plain AVX2 CPU it
     # measured 10-15x slower than fp32 (small model: 100+ s/step against 8 s/step).
-    return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return "bf16" if native_bf16_kernels() else "fp32"
 
 
 def load_base(base: str, train_lines: list[str], vocab_size: int, out_dir: Path, is_main):

@@ -45,6 +45,17 @@ def test_cpu_bf16_is_one_rule_for_game_weights_and_training_precision(
     monkeypatch: pytest.MonkeyPatch, flags: set[str], fast: bool
 ) -> None:
     monkeypatch.setattr(device, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     assert device.cpu_has_fast_bf16() is fast
     assert device.resolve_dtype("cpu") == (torch.bfloat16 if fast else torch.float32)
     assert resolve_precision("auto", cuda=False) == ("bf16" if fast else "fp32")
+
+
+def test_game_weights_and_training_are_float32_where_torchs_kernels_are_held_to_avx2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ATEN_CPU_CAPABILITY=avx2 on a CPU with avx512_bf16: bf16 is not native to the kernels.
+    monkeypatch.setattr(device, "_cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert device.resolve_dtype("cpu") == torch.float32
+    assert resolve_precision("auto", cuda=False) == "fp32"

@@ -1,7 +1,8 @@
 """Where and how the GPT-2 backend runs: device, dtype, CPU threads, optional int8.
 
 Imported only by the backend (it imports torch); the loader calls it in the worker. The
-training stages use the same device and bf16 rules (``resolve_device``, ``cpu_has_fast_bf16``).
+training stages use the same device and bf16 rules (``resolve_device``,
+``native_bf16_kernels``).
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _cpu_flags() -> set[str]:
 def cpu_has_fast_bf16() -> bool:
     """bf16 only pays on the CPU with AMX or AVX-512 BF16; elsewhere it is emulated and slower.
 
-    The game (dtype auto) and the fine-tune (precision auto) both ask this. The flags come
-    from /proc/cpuinfo; where there is none (macOS, Windows), from torch's own checks.
+    The game (dtype auto) and the fine-tune (precision auto) both ask this, through
+    ``native_bf16_kernels``. The flags come from /proc/cpuinfo; where there is none (macOS,
+    Windows), from torch's own checks.
     """
     flags = _cpu_flags()
     if flags:
@@ -71,7 +73,15 @@ def resolve_dtype(device: str, requested: str = "auto") -> torch.dtype:
         return TORCH_DTYPES[requested]
     if device.startswith("cuda"):
         return torch.float16
-    return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    return torch.bfloat16 if native_bf16_kernels() else torch.float32
+
+
+def native_bf16_kernels() -> bool:
+    """The CPU multiplies bf16 natively and torch's kernels may use it: they are not held
+    below AVX-512 (``ATEN_CPU_CAPABILITY=avx2``, as on an AVX2-only CPU). Held there, the
+    game took bfloat16 weights and declined int8 (0.80x of a bf16 product), and its prompts
+    took 348 ms to the first token against 143 ms with int8 (2026-12-07)."""
+    return cpu_has_fast_bf16() and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 def cpu_threads() -> int:

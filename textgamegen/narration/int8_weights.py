@@ -51,9 +51,9 @@ def kernel_available() -> bool:
 def fast_bf16_matmul() -> bool:
     """Whether bfloat16 matmuls run natively here: the CPU has AVX-512 BF16 or AMX and
     torch's kernels are not held below AVX-512 (``ATEN_CPU_CAPABILITY``)."""
-    from textgamegen.narration.device import cpu_has_fast_bf16
+    from textgamegen.narration.device import native_bf16_kernels
 
-    return cpu_has_fast_bf16() and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return native_bf16_kernels()
 
 
 def prompt_kernel_rows() -> int:
